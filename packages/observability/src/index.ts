@@ -1,0 +1,3 @@
+export { createLogger, REDACTED_PATHS, type Logger, type LoggerOptions } from './logger.js';
+export { createMetricsRegistry, type Registry, type MetricsRegistryOptions } from './metrics-registry.js';
+export { createTracing, type Tracing, type TracingOptions } from './tracing.js';
