@@ -1,0 +1,135 @@
+// Local launcher behind `make start`: spawns the built services as separate processes (as they run in
+// production), waits until the data plane is ready, prints how to try it, and stops every child by pid on
+// SIGINT/SIGTERM. Plain JavaScript so it runs with no compile step.
+import { spawn } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { createInterface } from 'node:readline';
+import { join, resolve } from 'node:path';
+
+const root = resolve(import.meta.dirname, '..');
+const freePorts = process.argv.includes('--free-ports');
+const runDir = join(root, '.tmp', 'local');
+const children = [];
+
+function freePort() {
+  return new Promise((done, fail) => {
+    const server = createServer();
+    server.once('error', fail);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => done(port));
+    });
+  });
+}
+
+/** Spawns a built service and resolves with the URL of the listener named `server` once it logs it. */
+function startService(name, entry, env, server) {
+  const child = spawn(process.execPath, [join(root, entry)], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  children.push({ name, child });
+  const lines = createInterface({ input: child.stdout });
+  return new Promise((done, fail) => {
+    child.once('exit', (code) => fail(new Error(`${name} exited with code ${code} before listening`)));
+    lines.on('line', (line) => {
+      if (process.env.LOCAL_VERBOSE) process.stdout.write(`[${name}] ${line}\n`);
+      try {
+        const record = JSON.parse(line);
+        if (record.msg === 'listening' && (server === undefined || record.server === server)) done(record.url);
+        if (record.level >= 50) process.stderr.write(`[${name}] ${record.msg}\n`);
+      } catch {
+        // Not a JSON log line (e.g. a stack trace): show it as it is.
+        process.stdout.write(`[${name}] ${line}\n`);
+      }
+    });
+  });
+}
+
+async function waitReady(url, deadlineMs) {
+  const until = Date.now() + deadlineMs;
+  for (;;) {
+    try {
+      const response = await fetch(`${url}/readyz`);
+      if (response.ok) return await response.json();
+    } catch {
+      // Not listening yet: retry until the deadline.
+    }
+    if (Date.now() > until) throw new Error(`data plane at ${url} not ready after ${deadlineMs} ms`);
+    await new Promise((done) => setTimeout(done, 200));
+  }
+}
+
+function stopAll() {
+  for (const { child } of children.reverse()) {
+    if (child.exitCode === null && child.pid !== undefined) process.kill(child.pid, 'SIGTERM');
+  }
+}
+
+async function main() {
+  mkdirSync(runDir, { recursive: true });
+  const ports = freePorts
+    ? { mockA: await freePort(), mockB: await freePort(), grpc: await freePort(), http: await freePort(), dp: await freePort() }
+    : { mockA: 9101, mockB: 9102, grpc: 50051, http: 8081, dp: 8080 };
+  const routerConfig = join(runDir, 'router.yaml');
+  writeFileSync(
+    routerConfig,
+    readFileSync(join(root, 'configs/router.sample.yaml'), 'utf8')
+      .replaceAll('127.0.0.1:9101', `127.0.0.1:${ports.mockA}`)
+      .replaceAll('127.0.0.1:9102', `127.0.0.1:${ports.mockB}`),
+  );
+  const common = { LOG_LEVEL: process.env.LOG_LEVEL ?? 'info' };
+  await Promise.all([
+    startService('mock-a', 'services/mock-backend/dist/main.js', { ...common, MOCK_PORT: String(ports.mockA), MOCK_ID: 'mock-a' }),
+    startService('mock-b', 'services/mock-backend/dist/main.js', { ...common, MOCK_PORT: String(ports.mockB), MOCK_ID: 'mock-b' }),
+  ]);
+  const cpHttp = await startService(
+    'control-plane',
+    'services/control-plane/dist/main.js',
+    {
+      ...common,
+      CP_GRPC_PORT: String(ports.grpc),
+      CP_HTTP_PORT: String(ports.http),
+      CP_ROUTER_CONFIG: routerConfig,
+      CP_POLICIES_CONFIG: join(root, 'configs/policies.sample.yaml'),
+      CP_STATE_DIR: join(runDir, 'control-plane'),
+    },
+    'http',
+  );
+  const dpUrl = await startService(
+    'data-plane',
+    'services/data-plane/dist/main.js',
+    {
+      ...common,
+      DP_PORT: String(ports.dp),
+      DP_CONTROL_PLANE_ADDRESS: `127.0.0.1:${ports.grpc}`,
+      DP_CACHE_DIR: join(runDir, 'data-plane'),
+    },
+    'public',
+  );
+  const ready = await waitReady(dpUrl, 30_000);
+  const summary = { dataPlane: dpUrl, controlPlaneHttp: cpHttp, controlPlaneGrpc: `127.0.0.1:${ports.grpc}`, policyVersion: ready.policy?.version };
+  writeFileSync(join(runDir, 'endpoints.json'), JSON.stringify(summary, null, 2));
+  process.stdout.write(`
+API router is running (policy version ${summary.policyVersion}).
+  data plane     ${dpUrl}
+  control plane  ${cpHttp}  (admin API, metrics)   gRPC policy sync on 127.0.0.1:${ports.grpc}
+
+Try it (demo credentials from configs/*.sample.yaml; change them before any real use):
+  curl -s ${dpUrl}/readyz
+  curl -s ${dpUrl}/metrics | grep router_policy
+  curl -s -H 'Authorization: Bearer admin-demo-token-change-me' -H 'Content-Type: application/json' \\
+       -d '{}' ${cpHttp}/router.v1.AdminService/ListDataPlanes
+
+Press Ctrl-C to stop.
+`);
+}
+
+process.on('SIGINT', stopAll);
+process.on('SIGTERM', stopAll);
+main().catch((error) => {
+  process.stderr.write(`start failed: ${error instanceof Error ? error.message : String(error)}\n`);
+  stopAll();
+  process.exitCode = 1;
+});
