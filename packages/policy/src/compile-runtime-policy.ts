@@ -1,0 +1,113 @@
+import { timestampDate } from '@bufbuild/protobuf/wkt';
+import {
+  BackendProvider,
+  type ApiKey,
+  type Backend,
+  type PolicySnapshot,
+  type Route,
+  type Tenant,
+} from '@api-router/contracts';
+import { describeBaseUrlProblem } from './config-schema.js';
+import type { RuntimePolicy, RuntimeRoute, RuntimeTarget } from './runtime-policy.js';
+import { computeSnapshotHash } from './snapshot-hash.js';
+import { SnapshotInvalidError } from './snapshot-invalid-error.js';
+
+const SHA256_BYTES = 32;
+
+/**
+ * Validates a snapshot received from the control plane (or read from the disk cache) and compiles it into
+ * its runtime form. Checks: content_hash matches the content, version > 0, settings present and positive,
+ * ids unique (backends, routes, route models, tenants, key public ids), every reference resolves, every
+ * route has a target with weight > 0, base URLs are absolute http(s) without trailing slash, providers are
+ * known, key hashes are 32 bytes. Linear in the snapshot's size. Never mutates `snapshot`; the result
+ * shares its messages.
+ *
+ * @throws SnapshotInvalidError with a precise reason at the first problem found.
+ */
+export function compileRuntimePolicy(snapshot: PolicySnapshot): RuntimePolicy {
+  if (snapshot.version <= 0n) fail('version must be greater than 0');
+  const actualHash = computeSnapshotHash(snapshot);
+  if (actualHash !== snapshot.contentHash) {
+    fail(`content_hash ${snapshot.contentHash || '(empty)'} does not match the content (${actualHash})`);
+  }
+  const settings = snapshot.settings;
+  if (settings === undefined) fail('settings missing');
+  if (settings.maxBodyBytes <= 0) fail('settings.max_body_bytes must be greater than 0');
+  if (settings.defaultRequestTimeoutMs <= 0) fail('settings.default_request_timeout_ms must be greater than 0');
+
+  const backendsById = indexUnique(snapshot.backends, (backend) => backend.id, 'backend id');
+  for (const backend of snapshot.backends) validateBackend(backend);
+  const tenantsById = indexUnique(snapshot.tenants, (tenant) => tenant.id, 'tenant id');
+  const apiKeysByPublicId = indexUnique(snapshot.apiKeys, (key) => key.publicId, 'API key public_id');
+  for (const key of snapshot.apiKeys) validateApiKey(key, tenantsById);
+  indexUnique(snapshot.routes, (route) => route.id, 'route id');
+  const routesByModel = new Map<string, RuntimeRoute>();
+  for (const route of snapshot.routes) {
+    if (routesByModel.has(route.model)) fail(`duplicate route model "${route.model}"`);
+    routesByModel.set(route.model, compileRoute(route, backendsById));
+  }
+
+  return {
+    version: snapshot.version,
+    contentHash: snapshot.contentHash,
+    createdAt: snapshot.createdAt === undefined ? new Date(0) : timestampDate(snapshot.createdAt),
+    snapshot,
+    settings: { maxBodyBytes: settings.maxBodyBytes, defaultRequestTimeoutMs: settings.defaultRequestTimeoutMs },
+    routesByModel,
+    backendsById,
+    tenantsById,
+    apiKeysByPublicId,
+  };
+}
+
+function validateBackend(backend: Backend): void {
+  const problem = describeBaseUrlProblem(backend.baseUrl);
+  if (problem !== undefined) fail(`backend ${backend.id}: base_url "${backend.baseUrl}" ${problem}`);
+  if (backend.provider !== BackendProvider.OPENAI_COMPATIBLE) {
+    fail(`backend ${backend.id}: unknown provider ${String(backend.provider)}`);
+  }
+}
+
+function validateApiKey(key: ApiKey, tenantsById: ReadonlyMap<string, Tenant>): void {
+  if (key.secretSha256.length !== SHA256_BYTES) {
+    fail(`API key ${key.publicId}: secret_sha256 has ${key.secretSha256.length} bytes, expected ${SHA256_BYTES}`);
+  }
+  if (!tenantsById.has(key.tenantId)) fail(`API key ${key.publicId}: unknown tenant "${key.tenantId}"`);
+}
+
+function compileRoute(route: Route, backendsById: ReadonlyMap<string, Backend>): RuntimeRoute {
+  if (route.model === '') fail(`route ${route.id}: model is empty`);
+  if (route.maxAttempts < 1) fail(`route ${route.id}: max_attempts must be at least 1`);
+  const targets: RuntimeTarget[] = [];
+  let hasPositiveWeight = false;
+  for (const [index, target] of route.targets.entries()) {
+    const backend = backendsById.get(target.backendId);
+    if (backend === undefined) fail(`route ${route.id}: target ${index} names unknown backend "${target.backendId}"`);
+    if (target.weight > 0) hasPositiveWeight = true;
+    targets.push({
+      backend,
+      weight: target.weight,
+      priority: target.priority,
+      upstreamModel: target.upstreamModel === '' ? route.model : target.upstreamModel,
+    });
+  }
+  if (!hasPositiveWeight) fail(`route ${route.id}: no target has a weight greater than 0`);
+  // Stable sort: failover walks targets in priority order, ties keep the snapshot's order.
+  targets.sort((a, b) => a.priority - b.priority);
+  return { route, targets };
+}
+
+function indexUnique<T>(items: readonly T[], keyOf: (item: T) => string, label: string): Map<string, T> {
+  const index = new Map<string, T>();
+  for (const item of items) {
+    const key = keyOf(item);
+    if (key === '') fail(`empty ${label}`);
+    if (index.has(key)) fail(`duplicate ${label} "${key}"`);
+    index.set(key, item);
+  }
+  return index;
+}
+
+function fail(reason: string): never {
+  throw new SnapshotInvalidError(reason);
+}

@@ -1,0 +1,144 @@
+import { z } from 'zod';
+
+// Schemas of the two config documents (router.yaml and policies.yaml). Every object is strict: an unknown
+// field is an error, because a typo in a policy field ("wieght") must never silently fall back to a default.
+// Cross-references between entries (duplicate ids, unknown backends...) are checked in config-references.ts.
+
+const UINT32_MAX = 4_294_967_295;
+
+/** Ids of backends, routes, tenants and admin tokens. */
+export const ID_PATTERN = /^[a-z0-9][a-z0-9._-]{0,62}$/;
+/** Public id of an API key; the full key string is "<publicId>.<secret>". */
+export const API_KEY_PUBLIC_ID_PATTERN = /^rk_[a-z0-9]{4,32}$/;
+const SHA256_HEX_PATTERN = /^[0-9a-f]{64}$/;
+const CREDENTIAL_REF_PATTERN = /^(env:[A-Za-z_][A-Za-z0-9_]*|file:\/[^\s]*)$/;
+// Model names are opaque to the router, but must be usable in headers, logs and metric labels; "*" is
+// reserved as the wildcard of allowedModels.
+const MODEL_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,199}$/;
+
+const id = z.string().regex(ID_PATTERN, `must match ${String(ID_PATTERN)}`);
+const sha256Hex = z.string().regex(SHA256_HEX_PATTERN, 'must be 64 lower-case hex characters (a sha256)');
+const modelName = z.string().regex(MODEL_PATTERN, `must match ${String(MODEL_PATTERN)}`);
+const uint32 = z.number().int().min(0).max(UINT32_MAX);
+const positiveUint32 = z.number().int().min(1).max(UINT32_MAX);
+
+/**
+ * Returns why `text` is not an acceptable backend base URL, or undefined if it is: absolute http(s), no
+ * credentials (they belong in credentialRef), no query or fragment, no trailing slash (paths are appended).
+ */
+export function describeBaseUrlProblem(text: string): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch (error: unknown) {
+    // The parse error itself says nothing more useful than "invalid URL".
+    void error;
+    return 'must be an absolute http(s) URL';
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') return 'must use http or https';
+  if (url.username !== '' || url.password !== '') return 'must not contain credentials (use credentialRef)';
+  if (url.search !== '' || text.includes('?')) return 'must not have a query';
+  if (url.hash !== '' || text.includes('#')) return 'must not have a fragment';
+  if (text.endsWith('/')) return 'must not end with a slash';
+  return undefined;
+}
+
+const baseUrl = z.string().superRefine((value, context) => {
+  const problem = describeBaseUrlProblem(value);
+  if (problem !== undefined) context.addIssue({ code: 'custom', message: problem });
+});
+
+export const RouterSettingsConfigSchema = z.strictObject({
+  /** Largest request body accepted, in bytes. Default 1 MiB. */
+  maxBodyBytes: positiveUint32.default(1_048_576),
+  /** Deadline of a whole inference request, in milliseconds. Default 30 s. */
+  defaultRequestTimeoutMs: positiveUint32.default(30_000),
+});
+
+export const BackendConfigSchema = z.strictObject({
+  id,
+  baseUrl,
+  provider: z.literal('openai-compatible').default('openai-compatible'),
+  enabled: z.boolean().default(true),
+  connectTimeoutMs: positiveUint32.default(2000),
+  firstByteTimeoutMs: positiveUint32.default(30_000),
+  maxConnections: positiveUint32.default(128),
+  credentialRef: z
+    .string()
+    .regex(CREDENTIAL_REF_PATTERN, 'must be "env:NAME" or "file:/absolute/path"')
+    .optional(),
+  healthPath: z.string().regex(/^\/[^\s?#]*$/, 'must be an absolute path starting with "/"').default('/health'),
+});
+
+export const RouteTargetConfigSchema = z.strictObject({
+  backend: id,
+  weight: uint32.default(1),
+  priority: uint32.default(0),
+  upstreamModel: z.string().min(1).max(200).optional(),
+});
+
+export const RouteConfigSchema = z.strictObject({
+  id,
+  model: modelName,
+  maxAttempts: z.number().int().min(1).max(5).default(2),
+  requestTimeoutMs: uint32.default(0),
+  targets: z.array(RouteTargetConfigSchema).min(1),
+});
+
+export const AdminRoleSchema = z.enum(['viewer', 'operator', 'admin']);
+
+export const AdminTokenConfigSchema = z.strictObject({
+  id,
+  sha256: sha256Hex,
+  role: AdminRoleSchema,
+});
+
+export const RouterConfigSchema = z.strictObject({
+  settings: RouterSettingsConfigSchema.prefault({}),
+  backends: z.array(BackendConfigSchema).default([]),
+  routes: z.array(RouteConfigSchema).default([]),
+  admin: z.strictObject({ tokens: z.array(AdminTokenConfigSchema).default([]) }).prefault({}),
+});
+
+export const TenantConfigSchema = z.strictObject({
+  id,
+  displayName: z.string().max(200).default(''),
+  disabled: z.boolean().default(false),
+});
+
+export const ApiKeyConfigSchema = z.strictObject({
+  publicId: z.string().regex(API_KEY_PUBLIC_ID_PATTERN, `must match ${String(API_KEY_PUBLIC_ID_PATTERN)}`),
+  secretSha256: sha256Hex,
+  tenant: id,
+  allowedModels: z.array(z.union([z.literal('*'), modelName])),
+  disabled: z.boolean().default(false),
+  // YAML 1.2 (the default schema) reads timestamps as strings; a Date is accepted for callers that build
+  // configs in code.
+  expiresAt: z
+    .union([z.iso.datetime({ offset: true }).transform((text) => new Date(text)), z.date()])
+    .optional(),
+});
+
+export const PoliciesConfigSchema = z.strictObject({
+  tenants: z.array(TenantConfigSchema).default([]),
+  apiKeys: z.array(ApiKeyConfigSchema).default([]),
+});
+
+export type AdminRole = z.infer<typeof AdminRoleSchema>;
+export type AdminTokenConfig = z.infer<typeof AdminTokenConfigSchema>;
+export type RouterSettingsConfig = z.infer<typeof RouterSettingsConfigSchema>;
+export type BackendConfig = z.infer<typeof BackendConfigSchema>;
+export type RouteTargetConfig = z.infer<typeof RouteTargetConfigSchema>;
+export type RouteConfig = z.infer<typeof RouteConfigSchema>;
+export type TenantConfig = z.infer<typeof TenantConfigSchema>;
+export type ApiKeyConfig = z.infer<typeof ApiKeyConfigSchema>;
+/** Validated router.yaml, defaults filled in. Includes control-plane-only parts (admin tokens). */
+export type RouterConfig = z.infer<typeof RouterConfigSchema>;
+/** Validated policies.yaml, defaults filled in. */
+export type PoliciesConfig = z.infer<typeof PoliciesConfigSchema>;
+
+/** Both validated documents. */
+export interface ParsedConfig {
+  router: RouterConfig;
+  policies: PoliciesConfig;
+}

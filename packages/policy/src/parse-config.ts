@@ -1,0 +1,72 @@
+import type { z } from 'zod';
+import { formatConfigPath, type ConfigDocument, type ConfigDocuments, type ConfigPath } from './config-document.js';
+import { ConfigInvalidError, type ConfigIssue } from './config-issue.js';
+import { checkPoliciesReferences, checkRouterReferences, type ReferenceProblem } from './config-references.js';
+import { PoliciesConfigSchema, RouterConfigSchema, type ParsedConfig } from './config-schema.js';
+import { parseYamlSource, type YamlSource } from './yaml-source.js';
+
+/**
+ * Parses both YAML documents and validates them: schema (strict, defaults filled in) and cross references
+ * (duplicate ids, unknown backends and tenants, routes whose weights are all zero...).
+ *
+ * @throws ConfigInvalidError listing every issue found in both documents, each with its source, path and
+ *   1-based line, ordered by document then line.
+ */
+export function parseConfig(documents: ConfigDocuments): ParsedConfig {
+  const router = validateDocument(documents.router, RouterConfigSchema, checkRouterReferences);
+  const policies = validateDocument(documents.policies, PoliciesConfigSchema, checkPoliciesReferences);
+  if (router.config === undefined || policies.config === undefined) {
+    throw new ConfigInvalidError([...router.issues, ...policies.issues]);
+  }
+  return { router: router.config, policies: policies.config };
+}
+
+interface DocumentResult<T> {
+  config: T | undefined;
+  issues: ConfigIssue[];
+}
+
+function validateDocument<S extends z.ZodType>(
+  document: ConfigDocument,
+  schema: S,
+  checkReferences: (value: unknown) => ReferenceProblem[],
+): DocumentResult<z.output<S>> {
+  const source = parseYamlSource(document);
+  if (source.issues.length > 0) return { config: undefined, issues: [...source.issues] };
+  // An empty document means "nothing configured", not "not an object".
+  const value = source.value ?? {};
+  const result = schema.safeParse(value);
+  const issues = result.success ? [] : result.error.issues.flatMap((issue) => fromZodIssue(issue, source, document));
+  for (const problem of checkReferences(value)) {
+    issues.push(makeIssue(document, source, problem.path, problem.message));
+  }
+  if (issues.length > 0) return { config: undefined, issues: sortIssues(issues) };
+  return { config: result.data, issues: [] };
+}
+
+function fromZodIssue(issue: z.core.$ZodIssue, source: YamlSource, document: ConfigDocument): ConfigIssue[] {
+  const path = issue.path.map((segment) => (typeof segment === 'symbol' ? String(segment) : segment));
+  if (issue.code === 'unrecognized_keys') {
+    return issue.keys.map((key) => {
+      const keyPath = [...path, key];
+      return {
+        source: document.source,
+        path: formatConfigPath(keyPath),
+        line: source.lineOf(keyPath, { atKey: true }),
+        message: `unknown field "${key}"`,
+      };
+    });
+  }
+  return [makeIssue(document, source, path, issue.message)];
+}
+
+function makeIssue(document: ConfigDocument, source: YamlSource, path: ConfigPath, message: string): ConfigIssue {
+  return { source: document.source, path: formatConfigPath(path), line: source.lineOf(path), message };
+}
+
+function sortIssues(issues: ConfigIssue[]): ConfigIssue[] {
+  return issues
+    .map((issue, index) => ({ issue, index }))
+    .sort((a, b) => a.issue.line - b.issue.line || a.index - b.index)
+    .map(({ issue }) => issue);
+}
