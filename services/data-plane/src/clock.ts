@@ -1,0 +1,7 @@
+/** Wall-clock time source, injected so that tests control time. */
+export interface Clock {
+  /** Milliseconds since the Unix epoch. */
+  now(): number;
+}
+
+export const systemClock: Clock = { now: () => Date.now() };

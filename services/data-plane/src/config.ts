@@ -1,0 +1,120 @@
+import { hostname } from 'node:os';
+
+/** Backoff and keepalive of the policy stream to the control plane. All durations in milliseconds. */
+export interface PolicySyncSettings {
+  /** First reconnect delay ceiling; the actual delay is uniformly random in [0, ceiling] (full jitter). */
+  initialBackoffMs: number;
+  /** Largest reconnect delay ceiling. */
+  maxBackoffMs: number;
+  /** A stream that stayed ready this long resets the backoff to its initial value when it ends. */
+  healthyResetMs: number;
+  /** gRPC keepalive ping interval on the channel. */
+  keepaliveTimeMs: number;
+  /** How long an unanswered keepalive ping is tolerated before the connection is considered dead. */
+  keepaliveTimeoutMs: number;
+  /** Deadline of one ReportPolicyStatus call. */
+  reportTimeoutMs: number;
+}
+
+/** Fixed limits of the public HTTP server. All durations in milliseconds. */
+export interface HttpSettings {
+  /** Idle socket timeout; long enough for slow streamed completions between chunks. */
+  connectionTimeoutMs: number;
+  /** How long an idle keep-alive connection stays open; above common load-balancer idle timeouts. */
+  keepAliveTimeoutMs: number;
+  /** Deadline to receive a whole request (headers and body), not to answer it. */
+  requestTimeoutMs: number;
+  /**
+   * Hard ceiling of a request body in bytes. The active policy's (usually smaller) `maxBodyBytes` is enforced
+   * per request by the inference routes; this ceiling protects the process before any policy is known.
+   */
+  bodyLimitBytes: number;
+}
+
+/** Everything the data plane reads from its environment, parsed and typed once at start. */
+export interface DataPlaneConfig {
+  /** Interface of the public HTTP server (DP_HOST, default 127.0.0.1). */
+  host: string;
+  /** Port of the public HTTP server; 0 = any free port (DP_PORT, default 8080). */
+  port: number;
+  /** host:port of the control plane's gRPC listener (DP_CONTROL_PLANE_ADDRESS, default 127.0.0.1:50051). */
+  controlPlaneAddress: string;
+  /** Directory of the last-good policy snapshot file (DP_CACHE_DIR, default .tmp/data-plane). */
+  cacheDir: string;
+  /** Identity reported to the control plane (DP_ID, default `<hostname>-<pid>`). */
+  dataPlaneId: string;
+  hostname: string;
+  /** Version string reported to the control plane. */
+  buildVersion: string;
+  /** Time between readiness turning 503 and the HTTP server closing (DP_DRAIN_DELAY_MS, default 5000). */
+  drainDelayMs: number;
+  /** pino level (LOG_LEVEL, default info). */
+  logLevel: string;
+  /** OTLP/HTTP traces endpoint (OTEL_EXPORTER_OTLP_TRACES_ENDPOINT); undefined = tracing off. */
+  otlpTracesEndpoint: string | undefined;
+  policySync: PolicySyncSettings;
+  http: HttpSettings;
+  /**
+   * Copy of the process environment taken at start, used to resolve `env:NAME` credential references of
+   * backends, so that no other module reads process.env. A Map so that it never serialises into a log line.
+   */
+  environment: ReadonlyMap<string, string>;
+}
+
+export const DEFAULT_POLICY_SYNC_SETTINGS: PolicySyncSettings = {
+  initialBackoffMs: 250,
+  maxBackoffMs: 30_000,
+  healthyResetMs: 60_000,
+  keepaliveTimeMs: 30_000,
+  keepaliveTimeoutMs: 10_000,
+  reportTimeoutMs: 5_000,
+};
+
+export const DEFAULT_HTTP_SETTINGS: HttpSettings = {
+  connectionTimeoutMs: 300_000,
+  keepAliveTimeoutMs: 72_000,
+  requestTimeoutMs: 30_000,
+  bodyLimitBytes: 4 * 1024 * 1024,
+};
+
+/**
+ * Parses the data plane's configuration from environment variables. The only reader of process.env in the
+ * service. Throws an Error naming the variable when a value is malformed (e.g. DP_PORT=abc).
+ */
+export function loadDataPlaneConfig(env: NodeJS.ProcessEnv = process.env): DataPlaneConfig {
+  const host = hostname();
+  const environment = new Map<string, string>();
+  for (const [name, value] of Object.entries(env)) {
+    if (value !== undefined) environment.set(name, value);
+  }
+  return {
+    host: nonEmpty(env, 'DP_HOST') ?? '127.0.0.1',
+    port: integer(env, 'DP_PORT', 8080, 0, 65_535),
+    controlPlaneAddress: nonEmpty(env, 'DP_CONTROL_PLANE_ADDRESS') ?? '127.0.0.1:50051',
+    cacheDir: nonEmpty(env, 'DP_CACHE_DIR') ?? '.tmp/data-plane',
+    dataPlaneId: nonEmpty(env, 'DP_ID') ?? `${host}-${process.pid}`,
+    hostname: host,
+    buildVersion: nonEmpty(env, 'npm_package_version') ?? '0.1.0',
+    drainDelayMs: integer(env, 'DP_DRAIN_DELAY_MS', 5000, 0, 600_000),
+    logLevel: nonEmpty(env, 'LOG_LEVEL') ?? 'info',
+    otlpTracesEndpoint: nonEmpty(env, 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT'),
+    policySync: { ...DEFAULT_POLICY_SYNC_SETTINGS },
+    http: { ...DEFAULT_HTTP_SETTINGS },
+    environment,
+  };
+}
+
+function nonEmpty(env: NodeJS.ProcessEnv, name: string): string | undefined {
+  const value = env[name]?.trim();
+  return value ? value : undefined;
+}
+
+function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
+  const raw = nonEmpty(env, name);
+  if (raw === undefined) return fallback;
+  const value = Number(raw);
+  if (!/^\d+$/.test(raw) || !Number.isSafeInteger(value) || value < min || value > max) {
+    throw new Error(`${name} must be an integer between ${min} and ${max}, got "${raw}"`);
+  }
+  return value;
+}

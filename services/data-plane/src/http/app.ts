@@ -1,0 +1,69 @@
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { Registry } from 'prom-client';
+import { RouterError } from '@api-router/errors';
+import type { Logger } from '@api-router/observability';
+import type { Clock } from '../clock.js';
+import type { HttpSettings } from '../config.js';
+import type { ActivePolicy } from '../policy/policy-holder.js';
+import { installErrorHandler } from './error-handler.js';
+import type { ReadinessDetail } from './readiness.js';
+import { createRequestIdGenerator, REQUEST_ID_HEADER } from './request-id.js';
+import { registerHealthRoutes } from './routes/health-routes.js';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** The route answers even while no policy is active (health, readiness, metrics). */
+    alwaysAvailable?: boolean;
+  }
+}
+
+export interface AppDeps {
+  logger: Logger;
+  clock: Clock;
+  http: HttpSettings;
+  metricsRegistry: Registry;
+  readiness: { detail(): ReadinessDetail };
+  /** Read on every request: the policy to serve with, undefined while none is active. */
+  activePolicy: () => ActivePolicy | undefined;
+}
+
+/**
+ * Builds the public HTTP app (not listening; tests drive it with inject()). Every route except the
+ * `alwaysAvailable` ones answers 503 not_ready until a policy is active: without a policy there is no
+ * key to check, so the only safe answer is no (never "allow all").
+ */
+export function buildApp(deps: AppDeps): FastifyInstance {
+  const app = Fastify({
+    loggerInstance: deps.logger,
+    genReqId: createRequestIdGenerator({ clock: deps.clock }),
+    requestIdLogLabel: 'request_id',
+    connectionTimeout: deps.http.connectionTimeoutMs,
+    keepAliveTimeout: deps.http.keepAliveTimeoutMs,
+    requestTimeout: deps.http.requestTimeoutMs,
+    bodyLimit: deps.http.bodyLimitBytes,
+    // On close, new requests on kept-alive sockets get 503 + Connection: close; idle sockets are closed.
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+  }) as unknown as FastifyInstance;
+
+  installErrorHandler(app);
+
+  app.addHook('onRequest', (request, reply, done) => {
+    reply.header(REQUEST_ID_HEADER, request.id);
+    done();
+  });
+
+  app.addHook('onRequest', (request, _reply, done) => {
+    if (request.routeOptions.config.alwaysAvailable === true || deps.activePolicy() !== undefined) {
+      done();
+      return;
+    }
+    done(new RouterError('not_ready'));
+  });
+
+  registerHealthRoutes(app, { readiness: deps.readiness, metricsRegistry: deps.metricsRegistry });
+  // The inference API (/v1/chat/completions, /v1/models, …) registers here, after the health routes, with
+  // the same hooks and error handler: registerInferenceRoutes(app, { activePolicy: deps.activePolicy, … }).
+
+  return app;
+}

@@ -1,0 +1,85 @@
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { RouterError, toRouterError, type ErrorCode } from '@api-router/errors';
+
+/** The wire form of every error the data plane returns. */
+export interface ErrorBody {
+  error: {
+    code: ErrorCode;
+    message: string;
+    request_id: string;
+    retryable: boolean;
+    details?: Record<string, unknown>;
+  };
+}
+
+/**
+ * Installs THE place where errors become responses: handlers and hooks throw RouterError (or anything),
+ * this renders `{ error: { code, message, request_id, retryable } }` with the catalogue's status, sets
+ * Retry-After when the error carries one, and logs the internal cause (never sent to the client).
+ */
+export function installErrorHandler(app: FastifyInstance): void {
+  app.setErrorHandler((error: unknown, request, reply) => {
+    const routerError = fromFastifyError(error);
+    logError(request, routerError);
+    return sendError(reply, routerError, request.id);
+  });
+  app.setNotFoundHandler(() => {
+    throw new RouterError('not_found', { message: 'No such route.' });
+  });
+}
+
+function sendError(reply: FastifyReply, error: RouterError, requestId: string): FastifyReply {
+  const body: ErrorBody = {
+    error: { code: error.code, message: error.message, request_id: requestId, retryable: error.retryable },
+  };
+  if (error.details !== undefined) body.error.details = error.details;
+  if (error.retryAfterSeconds !== undefined) {
+    reply.header('retry-after', String(Math.max(0, Math.ceil(error.retryAfterSeconds))));
+  }
+  return reply.code(error.status).type('application/json; charset=utf-8').send(body);
+}
+
+/**
+ * fastify's own errors (content-type parser, body limit, schema validation) become catalogue codes; their
+ * messages are safe to show (they describe the request, not our internals). Everything else is `internal`.
+ */
+export function fromFastifyError(error: unknown): RouterError {
+  if (error instanceof RouterError) return error;
+  if (!isFastifyError(error)) return toRouterError(error);
+  const code = catalogueCodeFor(error);
+  if (code === undefined) return toRouterError(error);
+  return new RouterError(code, { message: error.message, cause: error });
+}
+
+function catalogueCodeFor(error: FastifyError): ErrorCode | undefined {
+  if (error.validation !== undefined) return 'invalid_request';
+  switch (error.statusCode) {
+    case 413:
+      return 'payload_too_large';
+    case 415:
+      return 'unsupported_media_type';
+    case 404:
+      return 'not_found';
+    default:
+      return error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500
+        ? 'invalid_request'
+        : undefined;
+  }
+}
+
+function isFastifyError(error: unknown): error is FastifyError {
+  return error instanceof Error && typeof (error as Partial<FastifyError>).code === 'string' &&
+    ((error as FastifyError).code.startsWith('FST_') || (error as FastifyError).validation !== undefined);
+}
+
+function logError(request: FastifyRequest, error: RouterError): void {
+  // Only unexpected failures carry a stack worth an error line; expected refusals (not_ready, 4xx) are
+  // routine and would flood the log at error level.
+  if (error.code === 'internal') {
+    request.log.error({ code: error.code, status: error.status, err: error.cause ?? error }, 'request failed');
+  } else if (error.status >= 500) {
+    request.log.warn({ code: error.code, status: error.status }, 'request refused');
+  } else {
+    request.log.info({ code: error.code, status: error.status }, 'request rejected');
+  }
+}

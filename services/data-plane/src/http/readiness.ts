@@ -1,0 +1,79 @@
+import type { Clock } from '../clock.js';
+import type { ActivePolicy, PolicySource } from '../policy/policy-holder.js';
+import type { PolicySyncStatus } from '../policy/policy-sync-client.js';
+
+/** Body of GET /readyz, both when ready (200) and not (503). */
+export interface ReadinessDetail {
+  ready: boolean;
+  /** True once shutdown began: readiness is 503 so load balancers stop sending new traffic. */
+  draining: boolean;
+  policy: {
+    /** Decimal string: versions are uint64. */
+    version: string;
+    contentHash: string;
+    /** Seconds since the control plane created the snapshot. */
+    ageSeconds: number;
+    source: PolicySource;
+  } | null;
+  controlPlane: {
+    state: PolicySyncStatus['state'];
+    connected: boolean;
+    /** Seconds since the last message or successful connect; null if the control plane was never reached. */
+    lastSyncAgeSeconds: number | null;
+  };
+}
+
+export interface ReadinessDeps {
+  clock: Clock;
+  activePolicy: () => ActivePolicy | undefined;
+  controlPlane: () => PolicySyncStatus;
+}
+
+/**
+ * Whether this data plane should receive traffic: yes once a policy is active (from the control plane or
+ * the disk cache), whatever the control plane's state — a data plane keeps serving the last good policy
+ * while the control plane is away. No from the moment shutdown begins.
+ */
+export class Readiness {
+  readonly #deps: ReadinessDeps;
+  #draining = false;
+
+  constructor(deps: ReadinessDeps) {
+    this.#deps = deps;
+  }
+
+  /** Turns readiness to 503 for good (the first step of a graceful shutdown). */
+  beginDrain(): void {
+    this.#draining = true;
+  }
+
+  detail(): ReadinessDetail {
+    const now = this.#deps.clock.now();
+    const active = this.#deps.activePolicy();
+    const controlPlane = this.#deps.controlPlane();
+    return {
+      ready: active !== undefined && !this.#draining,
+      draining: this.#draining,
+      policy:
+        active === undefined
+          ? null
+          : {
+              version: active.policy.version.toString(),
+              contentHash: active.policy.contentHash,
+              ageSeconds: secondsSince(now, active.policy.createdAt.getTime()),
+              source: active.source,
+            },
+      controlPlane: {
+        state: controlPlane.state,
+        connected: controlPlane.connected,
+        lastSyncAgeSeconds:
+          controlPlane.lastSyncAtMs === undefined ? null : secondsSince(now, controlPlane.lastSyncAtMs),
+      },
+    };
+  }
+}
+
+/** Whole seconds elapsed, never negative (clocks of two machines disagree a little). */
+export function secondsSince(nowMs: number, thenMs: number): number {
+  return Math.max(0, Math.floor((nowMs - thenMs) / 1000));
+}

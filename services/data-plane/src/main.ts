@@ -1,0 +1,36 @@
+import { createLogger } from '@api-router/observability';
+import { loadDataPlaneConfig } from './config.js';
+import { startDataPlane, type DataPlane } from './service.js';
+
+// The process entry point: the only place that touches signals and process.exit.
+const bootLogger = createLogger({ service: 'data-plane' });
+
+async function main(): Promise<void> {
+  const config = loadDataPlaneConfig();
+  const logger = createLogger({ service: 'data-plane', level: config.logLevel });
+  process.on('unhandledRejection', (reason: unknown) => {
+    logger.fatal({ err: reason }, 'unhandled promise rejection');
+    process.exit(1);
+  });
+
+  const dataPlane: DataPlane = await startDataPlane(config, { logger });
+
+  // `once`: a second SIGTERM/SIGINT gets Node's default behaviour and kills a shutdown that hangs.
+  const shutdown = (signal: NodeJS.Signals): void => {
+    logger.info({ signal }, 'shutting down');
+    dataPlane[Symbol.asyncDispose]().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        logger.error({ err: error }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGTERM', shutdown);
+  process.once('SIGINT', shutdown);
+}
+
+main().catch((error: unknown) => {
+  bootLogger.fatal({ err: error }, 'data plane failed to start');
+  process.exit(1);
+});

@@ -1,0 +1,138 @@
+import type { PolicySnapshot } from '@api-router/contracts';
+import type { Logger } from '@api-router/observability';
+import { compileRuntimePolicy, SnapshotInvalidError, type RuntimePolicy } from '@api-router/policy';
+import type { Clock } from '../clock.js';
+import type { PolicyMetrics } from '../metrics/policy-metrics.js';
+import type { CredentialRefChecker } from './credential-ref-checker.js';
+
+/** Where an applied snapshot came from. */
+export type PolicySource = 'control-plane' | 'cache';
+
+/** The policy the data plane serves with. Immutable; replaced whole on each apply. */
+export interface ActivePolicy {
+  readonly policy: RuntimePolicy;
+  readonly source: PolicySource;
+  /** Milliseconds since the epoch when it was swapped in. */
+  readonly appliedAtMs: number;
+}
+
+export type ApplyResult =
+  | { readonly outcome: 'applied'; readonly version: bigint }
+  | { readonly outcome: 'rejected'; readonly version: bigint; readonly reason: string };
+
+/** What the holder tells the control plane about each snapshot it handled (ReportPolicyStatus). */
+export interface PolicyStatusReport {
+  readonly version: bigint;
+  readonly outcome: 'applied' | 'rejected';
+  /** Empty when applied. */
+  readonly reason: string;
+  /** Version active after handling the snapshot; 0 while none. */
+  readonly activeVersion: bigint;
+}
+
+/** Delivers reports to the control plane. Fire-and-forget: must not throw, must log its own failures. */
+export interface PolicyStatusReporter {
+  report(report: PolicyStatusReport): void;
+}
+
+export interface PolicyHolderDeps {
+  logger: Logger;
+  clock: Clock;
+  metrics: PolicyMetrics;
+  credentialRefs: CredentialRefChecker;
+  reporter: PolicyStatusReporter;
+}
+
+/**
+ * The atomic reference to the active policy. `apply` compiles and checks a snapshot completely before one
+ * reference assignment swaps it in, so a reader sees either the old or the new policy, never a mix, and a
+ * rejected snapshot leaves the last good policy untouched. Applies run one at a time, in call order.
+ */
+export class PolicyHolder {
+  readonly #deps: PolicyHolderDeps;
+  #active: ActivePolicy | undefined;
+  #queue: Promise<unknown> = Promise.resolve();
+
+  constructor(deps: PolicyHolderDeps) {
+    this.#deps = deps;
+  }
+
+  /** The active policy, or undefined while none was ever applied. Cheap: read it on every request. */
+  current(): ActivePolicy | undefined {
+    return this.#active;
+  }
+
+  /** Version of the active policy, 0n while none. */
+  activeVersion(): bigint {
+    return this.#active?.policy.version ?? 0n;
+  }
+
+  /**
+   * Validates and swaps in `snapshot`. Rejected when its version is not greater than the active one, when
+   * compileRuntimePolicy finds it invalid, or when a backend's credentialRef does not resolve here. Every
+   * outcome is counted, logged, and (for control-plane snapshots) reported back. Never throws.
+   */
+  apply(snapshot: PolicySnapshot, source: PolicySource): Promise<ApplyResult> {
+    const result = this.#queue.then(() => this.#applyNow(snapshot, source));
+    // Keep the chain alive whatever happens to one apply, so a bug in one never blocks all later ones.
+    this.#queue = result.catch(() => undefined);
+    return result;
+  }
+
+  async #applyNow(snapshot: PolicySnapshot, source: PolicySource): Promise<ApplyResult> {
+    // Applies are queued, so nothing can swap between #prepare's version check and the swap below.
+    const candidate = await this.#prepare(snapshot);
+    let result: ApplyResult;
+    if (typeof candidate === 'string') {
+      result = { outcome: 'rejected', version: snapshot.version, reason: candidate };
+    } else {
+      // The swap: one assignment of a fully built, frozen value.
+      this.#active = Object.freeze({ policy: candidate, source, appliedAtMs: this.#deps.clock.now() });
+      this.#deps.metrics.policyVersion.set(Number(candidate.version));
+      result = { outcome: 'applied', version: candidate.version };
+    }
+    this.#record(result, snapshot, source);
+    return result;
+  }
+
+  /** The compiled policy, or the reason it must not be applied. Touches no live state. */
+  async #prepare(snapshot: PolicySnapshot): Promise<RuntimePolicy | string> {
+    const active = this.activeVersion();
+    if (snapshot.version <= active) {
+      return `version ${snapshot.version} is not greater than the active version ${active}`;
+    }
+    let policy: RuntimePolicy;
+    try {
+      policy = compileRuntimePolicy(snapshot);
+    } catch (error: unknown) {
+      if (error instanceof SnapshotInvalidError) return error.reason;
+      // Not a validation problem but a bug in the compiler; still never take down the data plane for it.
+      this.#deps.logger.error({ err: error, version: snapshot.version.toString() }, 'policy compile failed');
+      return `internal error while compiling: ${error instanceof Error ? error.message : String(error)}`;
+    }
+    return (await this.#deps.credentialRefs.check(policy)) ?? policy;
+  }
+
+  #record(result: ApplyResult, snapshot: PolicySnapshot, source: PolicySource): void {
+    const { logger, metrics, reporter } = this.#deps;
+    metrics.updatesTotal.inc({ outcome: result.outcome });
+    const version = result.version.toString();
+    if (result.outcome === 'applied') {
+      logger.info({ version, contentHash: snapshot.contentHash, source }, 'policy applied');
+    } else {
+      logger.warn(
+        { version, reason: result.reason, source, activeVersion: this.activeVersion().toString() },
+        'policy rejected',
+      );
+    }
+    // A snapshot read back from the disk cache never came from this control-plane session; the control
+    // plane learns our active version from the next WatchPolicy request instead.
+    if (source !== 'control-plane') return;
+    reporter.report({
+      version: result.version,
+      outcome: result.outcome,
+      reason: result.outcome === 'rejected' ? result.reason : '',
+      activeVersion: this.activeVersion(),
+    });
+  }
+}
