@@ -1,0 +1,45 @@
+import type { ServiceImpl } from '@connectrpc/connect';
+import { timestampFromDate } from '@bufbuild/protobuf/wkt';
+import type { AdminService } from '@api-router/contracts';
+import { RouterError } from '@api-router/errors';
+import type { DataPlaneRegistry } from './data-plane-registry.js';
+import type { SnapshotPublisher } from './snapshot-publisher.js';
+
+export interface AdminServiceDeps {
+  publisher: Pick<SnapshotPublisher, 'current' | 'status'>;
+  registry: Pick<DataPlaneRegistry, 'list'>;
+}
+
+/** Read-only AdminService calls. Authentication and roles are the admin auth interceptor's job. */
+export function createAdminService(deps: AdminServiceDeps): ServiceImpl<typeof AdminService> {
+  return {
+    getEffectivePolicy() {
+      const snapshot = deps.publisher.current();
+      if (snapshot === undefined) throw new RouterError('not_ready', { message: 'no snapshot has been published yet' });
+      return { snapshot };
+    },
+
+    listDataPlanes() {
+      return { dataPlanes: deps.registry.list() };
+    },
+
+    getConfigStatus() {
+      const status = deps.publisher.status();
+      const error = status.lastError;
+      return {
+        publishedVersion: status.publishedVersion,
+        sourceRevision: status.sourceRevision,
+        lastError:
+          error === undefined
+            ? undefined
+            : {
+                source: error.source,
+                path: error.path,
+                message: error.message,
+                line: error.line,
+                at: timestampFromDate(error.at),
+              },
+      };
+    },
+  };
+}

@@ -1,0 +1,88 @@
+import { resolve } from 'node:path';
+
+/** Where the two config documents come from. */
+export type ConfigSourceConfig =
+  | { kind: 'file'; routerPath: string; policiesPath: string }
+  | { kind: 'etcd'; endpoints: readonly string[]; prefix: string };
+
+/** Typed, validated settings of the control plane. Built from the environment by `loadConfig` only. */
+export interface ControlPlaneConfig {
+  /** Interface both listeners bind to. */
+  host: string;
+  /** HTTP/2 cleartext port (gRPC, Connect, gRPC-Web) for data planes; 0 picks a free port. */
+  grpcPort: number;
+  /** HTTP/1.1 port (Connect, gRPC-Web, /metrics, /healthz, /readyz); 0 picks a free port. */
+  httpPort: number;
+  configSource: ConfigSourceConfig;
+  /** Directory of the persisted last good snapshot. */
+  stateDir: string;
+  /** Time between readiness turning 503 and the listeners closing, in milliseconds. */
+  drainDelayMs: number;
+  logLevel: string;
+  /** OTLP/HTTP traces endpoint; undefined turns tracing off. */
+  otlpTracesEndpoint: string | undefined;
+}
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+/**
+ * Reads the control plane's settings from the environment (the only reader of `process.env` in this
+ * service). Every variable is optional; see README.md for names and defaults. Relative paths are resolved
+ * against the working directory.
+ *
+ * @throws Error listing every invalid variable.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): ControlPlaneConfig {
+  const problems: string[] = [];
+  const text = (name: string, fallback: string): string => {
+    const value = env[name]?.trim();
+    return value === undefined || value === '' ? fallback : value;
+  };
+  const integer = (name: string, fallback: number, max: number): number => {
+    const raw = text(name, String(fallback));
+    const value = Number(raw);
+    if (!/^\d+$/.test(raw) || !Number.isSafeInteger(value) || value > max) {
+      problems.push(`${name} must be an integer between 0 and ${max}, got "${raw}"`);
+      return fallback;
+    }
+    return value;
+  };
+
+  const sourceKind = text('CP_CONFIG_SOURCE', 'file');
+  if (sourceKind !== 'file' && sourceKind !== 'etcd') {
+    problems.push(`CP_CONFIG_SOURCE must be "file" or "etcd", got "${sourceKind}"`);
+  }
+  const endpoints = text('CP_ETCD_ENDPOINTS', 'http://127.0.0.1:2379')
+    .split(',')
+    .map((endpoint) => endpoint.trim())
+    .filter((endpoint) => endpoint !== '');
+  for (const endpoint of endpoints) {
+    if (!/^https?:\/\/[^/]+\/?$/.test(endpoint)) {
+      problems.push(`CP_ETCD_ENDPOINTS entries must look like http://host:port, got "${endpoint}"`);
+    }
+  }
+  const prefix = text('CP_ETCD_PREFIX', '/api-router/config/');
+  if (!prefix.endsWith('/')) problems.push(`CP_ETCD_PREFIX must end with "/", got "${prefix}"`);
+  const logLevel = text('LOG_LEVEL', 'info');
+  if (!LOG_LEVELS.includes(logLevel)) problems.push(`LOG_LEVEL must be one of ${LOG_LEVELS.join('|')}`);
+
+  const config: ControlPlaneConfig = {
+    host: text('CP_HOST', '127.0.0.1'),
+    grpcPort: integer('CP_GRPC_PORT', 50051, 65535),
+    httpPort: integer('CP_HTTP_PORT', 8081, 65535),
+    configSource:
+      sourceKind === 'etcd'
+        ? { kind: 'etcd', endpoints, prefix }
+        : {
+            kind: 'file',
+            routerPath: resolve(text('CP_ROUTER_CONFIG', 'configs/router.sample.yaml')),
+            policiesPath: resolve(text('CP_POLICIES_CONFIG', 'configs/policies.sample.yaml')),
+          },
+    stateDir: resolve(text('CP_STATE_DIR', '.tmp/control-plane')),
+    drainDelayMs: integer('CP_DRAIN_DELAY_MS', 2000, 600_000),
+    logLevel,
+    otlpTracesEndpoint: env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT?.trim() || undefined,
+  };
+  if (problems.length > 0) throw new Error(`invalid control-plane environment: ${problems.join('; ')}`);
+  return config;
+}

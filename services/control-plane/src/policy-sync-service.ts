@@ -1,0 +1,80 @@
+import type { ServiceImpl } from '@connectrpc/connect';
+import {
+  PolicyApplyOutcome,
+  type DataPlaneIdentity,
+  type PolicySnapshot,
+  type PolicySyncService,
+} from '@api-router/contracts';
+import { RouterError } from '@api-router/errors';
+import type { Logger } from 'pino';
+import type { ControlPlaneMetrics } from './control-plane-metrics.js';
+import type { DataPlaneRegistry } from './data-plane-registry.js';
+import { peerKey } from './request-context.js';
+
+export interface PolicySyncServiceDeps {
+  /** Latest-only snapshot stream (SnapshotPublisher.watch). */
+  snapshots: { watch(signal: AbortSignal): AsyncIterable<PolicySnapshot> };
+  registry: DataPlaneRegistry;
+  metrics: Pick<ControlPlaneMetrics, 'snapshotRejections' | 'policyStreamsActive'>;
+  logger: Logger;
+}
+
+/**
+ * PolicySyncService for data planes. Not authenticated yet (mTLS between the planes comes later, see ADR
+ * 0002): it must only be reachable on the private network.
+ */
+export function createPolicySyncService(deps: PolicySyncServiceDeps): ServiceImpl<typeof PolicySyncService> {
+  const { registry, metrics, logger } = deps;
+  return {
+    /**
+     * Sends the current snapshot at once (unless the data plane already runs that version), then the latest
+     * one whenever it changes. Ends when the client goes away (its signal aborts) or at shutdown (the
+     * server's shutdown signal aborts every handler's signal).
+     */
+    async *watchPolicy(request, context) {
+      const identity = requireIdentity(request.dataPlane);
+      const peer = context.values.get(peerKey);
+      registry.connect(identity, peer);
+      metrics.policyStreamsActive.inc();
+      logger.info({ dataPlaneId: identity.id, peer, activeVersion: request.activeVersion.toString() }, 'data plane connected');
+      try {
+        for await (const snapshot of deps.snapshots.watch(context.signal)) {
+          if (snapshot.version === request.activeVersion) continue;
+          yield { snapshot };
+        }
+      } finally {
+        registry.disconnect(identity);
+        metrics.policyStreamsActive.dec();
+        logger.info({ dataPlaneId: identity.id, peer }, 'data plane disconnected');
+      }
+    },
+
+    reportPolicyStatus(request, context) {
+      const identity = requireIdentity(request.dataPlane);
+      if (request.outcome === PolicyApplyOutcome.UNSPECIFIED) {
+        throw new RouterError('invalid_request', { message: 'outcome is required' });
+      }
+      registry.report(identity, context.values.get(peerKey), {
+        version: request.version,
+        outcome: request.outcome,
+        reason: request.reason,
+        activeVersion: request.activeVersion,
+      });
+      const fields = { dataPlaneId: identity.id, version: request.version.toString() };
+      if (request.outcome === PolicyApplyOutcome.REJECTED) {
+        metrics.snapshotRejections.inc();
+        logger.warn({ ...fields, reason: request.reason }, 'data plane rejected snapshot');
+      } else {
+        logger.info(fields, 'data plane applied snapshot');
+      }
+      return {};
+    },
+  };
+}
+
+function requireIdentity(identity: DataPlaneIdentity | undefined): DataPlaneIdentity {
+  if (identity === undefined || identity.id === '') {
+    throw new RouterError('invalid_request', { message: 'data_plane.id is required' });
+  }
+  return identity;
+}

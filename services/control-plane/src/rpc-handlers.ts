@@ -1,0 +1,51 @@
+import { createContextValues, type ConnectRouter } from '@connectrpc/connect';
+import { connectNodeAdapter } from '@connectrpc/connect-node';
+import { AdminService, PolicySyncService } from '@api-router/contracts';
+import type { Logger } from 'pino';
+import { createAdminAuthInterceptor } from './admin-auth-interceptor.js';
+import { createAdminService, type AdminServiceDeps } from './admin-service.js';
+import { createErrorInterceptor } from './error-interceptor.js';
+import type { NodeHandler } from './http-servers.js';
+import { createPolicySyncService, type PolicySyncServiceDeps } from './policy-sync-service.js';
+import { peerKey } from './request-context.js';
+import type { AdminTokenConfig } from '@api-router/policy';
+
+export interface RpcHandlersOptions {
+  policySync: PolicySyncServiceDeps;
+  admin: AdminServiceDeps & { tokens: () => readonly AdminTokenConfig[] };
+  /** Aborting it aborts every handler's signal: open WatchPolicy streams end. */
+  shutdownSignal: AbortSignal;
+  /** Serves non-RPC paths on the HTTP/1.1 listener. */
+  httpFallback: NodeHandler;
+  logger: Logger;
+}
+
+/**
+ * One set of ConnectRPC routes, mounted twice: on the HTTP/2 listener (no fallback: unknown paths are 404)
+ * and on the HTTP/1.1 listener (fallback to /metrics, /healthz, /readyz). The error interceptor is the
+ * outermost on both services, so it also renders the admin auth interceptor's errors.
+ */
+export function createRpcHandlers(options: RpcHandlersOptions): { grpcHandler: NodeHandler; httpHandler: NodeHandler } {
+  const errors = createErrorInterceptor(options.logger);
+  const adminAuth = createAdminAuthInterceptor({ tokens: options.admin.tokens, logger: options.logger });
+  const routes = (router: ConnectRouter): void => {
+    router.service(PolicySyncService, createPolicySyncService(options.policySync), { interceptors: [errors] });
+    router.service(AdminService, createAdminService(options.admin), { interceptors: [errors, adminAuth] });
+  };
+  const common = {
+    routes,
+    shutdownSignal: options.shutdownSignal,
+    contextValues: (request: { socket: { remoteAddress?: string | undefined; remotePort?: number | undefined } }) =>
+      createContextValues().set(peerKey, peerOf(request.socket)),
+  };
+  return {
+    grpcHandler: connectNodeAdapter(common),
+    httpHandler: connectNodeAdapter({ ...common, fallback: options.httpFallback }),
+  };
+}
+
+function peerOf(socket: { remoteAddress?: string | undefined; remotePort?: number | undefined }): string {
+  if (socket.remoteAddress === undefined) return '';
+  const host = socket.remoteAddress.includes(':') ? `[${socket.remoteAddress}]` : socket.remoteAddress;
+  return socket.remotePort === undefined ? host : `${host}:${socket.remotePort}`;
+}
