@@ -1,0 +1,128 @@
+import {
+  emptyBudget,
+  pickExpiredReservations,
+  rollBudget,
+  type BudgetPlan,
+  type BudgetState,
+  type ReservationEntry,
+} from '../math/budget-ledger.js';
+import { refillBucket, type BucketLimits, type BucketState } from '../math/token-bucket.js';
+
+export type BucketKind = 'requests' | 'tokens';
+
+export interface MemoryBudget {
+  state: BudgetState;
+  /** Live reservations by their member string (see reservationMember). */
+  readonly reservations: Map<string, ReservationEntry>;
+}
+
+export interface MemoryRecord {
+  status: 'reserved' | 'settled' | 'released';
+  readonly expiresAtMs: number;
+  retainUntilMs: number;
+  readonly tokens: number;
+  readonly costMicros: number;
+}
+
+export interface MemoryLeases {
+  readonly leases: Map<string, number>;
+  readonly earliestExpiryMs: number | null;
+}
+
+/**
+ * The in-process state behind createMemoryLimitStore, with the lazy maintenance each access does first
+ * (refill, period roll, reclaim of expired reservations and leases) exactly as the Redis scripts do it.
+ */
+export interface MemoryLimitState {
+  /** The bucket refilled to `nowMs` (and stored so). */
+  bucket(kind: BucketKind, partition: string, id: string, limits: BucketLimits, nowMs: number): BucketState;
+  setBucket(kind: BucketKind, partition: string, id: string, state: BucketState): void;
+  /** The live leases of a concurrency check, expired ones dropped. */
+  leases(partition: string, id: string, nowMs: number): MemoryLeases;
+  /** The budget (created empty when missing) rolled and reclaimed at `nowMs`. */
+  budget(partition: string, id: string, plan: BudgetPlan | undefined, nowMs: number): MemoryBudget;
+  /** Like `budget`, but `undefined` instead of creating a missing budget. */
+  existingBudget(partition: string, id: string, nowMs: number): MemoryBudget | undefined;
+  /** A request record still within its retention; forgotten ones read as missing. */
+  record(partition: string, requestId: string, nowMs: number): MemoryRecord | undefined;
+  setRecord(partition: string, requestId: string, record: MemoryRecord): void;
+  /** Forgets a few records past their retention (amortised garbage collection, invisible to callers). */
+  sweepRecords(nowMs: number): void;
+}
+
+const SWEEP_PER_CALL = 2;
+
+export function createMemoryLimitState(): MemoryLimitState {
+  const buckets = new Map<string, BucketState>();
+  const leasesByCheck = new Map<string, Map<string, number>>();
+  const budgets = new Map<string, MemoryBudget>();
+  const records = new Map<string, MemoryRecord>();
+  const key = (...parts: string[]): string => parts.join('\u0000');
+
+  function reclaimReservations(budget: MemoryBudget, nowMs: number): void {
+    let reservedMicros = budget.state.reservedMicros;
+    for (const entry of pickExpiredReservations(budget.reservations.values(), nowMs)) {
+      reservedMicros -= entry.amountMicros;
+      budget.reservations.delete(entry.member);
+    }
+    budget.state = { ...budget.state, reservedMicros };
+  }
+
+  function budget(partition: string, id: string, plan: BudgetPlan | undefined, nowMs: number): MemoryBudget {
+    const budgetKey = key(partition, id);
+    let found = budgets.get(budgetKey);
+    if (found === undefined) {
+      found = { state: emptyBudget(), reservations: new Map() };
+      budgets.set(budgetKey, found);
+    }
+    found.state = rollBudget(found.state, plan, nowMs);
+    reclaimReservations(found, nowMs);
+    return found;
+  }
+
+  return {
+    bucket(kind, partition, id, limits, nowMs) {
+      const bucketKey = key(kind, partition, id);
+      const state = refillBucket(buckets.get(bucketKey), limits, nowMs);
+      buckets.set(bucketKey, state);
+      return state;
+    },
+    setBucket(kind, partition, id, state) {
+      buckets.set(key(kind, partition, id), state);
+    },
+    leases(partition, id, nowMs) {
+      const leasesKey = key(partition, id);
+      let leases = leasesByCheck.get(leasesKey);
+      if (leases === undefined) {
+        leases = new Map();
+        leasesByCheck.set(leasesKey, leases);
+      }
+      let earliestExpiryMs: number | null = null;
+      for (const [requestId, expiresAtMs] of leases) {
+        if (expiresAtMs <= nowMs) leases.delete(requestId);
+        else if (earliestExpiryMs === null || expiresAtMs < earliestExpiryMs) earliestExpiryMs = expiresAtMs;
+      }
+      return { leases, earliestExpiryMs };
+    },
+    budget,
+    existingBudget(partition, id, nowMs) {
+      return budgets.has(key(partition, id)) ? budget(partition, id, undefined, nowMs) : undefined;
+    },
+    record(partition, requestId, nowMs) {
+      const record = records.get(key(partition, requestId));
+      return record !== undefined && record.retainUntilMs > nowMs ? record : undefined;
+    },
+    setRecord(partition, requestId, record) {
+      records.set(key(partition, requestId), record);
+    },
+    sweepRecords(nowMs) {
+      let inspected = 0;
+      for (const [recordKey, record] of records) {
+        if (inspected++ >= SWEEP_PER_CALL) return;
+        records.delete(recordKey);
+        // Live records go to the back, so the front keeps offering candidates (a clock-hand sweep).
+        if (record.retainUntilMs > nowMs) records.set(recordKey, record);
+      }
+    },
+  };
+}
