@@ -47,12 +47,15 @@ export function buildMockBackendApp(deps: MockBackendAppDeps): FastifyInstance {
 
   app.setErrorHandler((error: FastifyError, _request, reply) => {
     const openAIError = toOpenAIError(error);
-    if (openAIError.status >= 500 && !(error instanceof OpenAIError)) deps.logger.error({ err: error }, 'unexpected error');
+    if (openAIError.status >= 500 && !(error instanceof OpenAIError))
+      deps.logger.error({ err: error }, 'unexpected error');
     if (openAIError.status === 429 || openAIError.status === 503) void reply.header('retry-after', '1');
     return reply.code(openAIError.status).send(toOpenAIErrorBody(openAIError));
   });
   app.setNotFoundHandler((request, reply) => {
-    const error = new OpenAIError(404, `No route for ${request.method} ${request.url}.`, { code: 'not_found' });
+    const error = new OpenAIError(404, `No route for ${request.method} ${request.url}.`, {
+      code: 'not_found',
+    });
     return reply.code(404).send(toOpenAIErrorBody(error));
   });
 

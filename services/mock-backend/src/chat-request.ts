@@ -29,8 +29,14 @@ export function parseChatRequest(body: unknown): ChatRequest {
     throw new OpenAIError(400, 'messages must be a non-empty array.', { param: 'messages' });
   }
   for (const message of messages as unknown[]) {
-    if (typeof message !== 'object' || message === null || typeof (message as { role?: unknown }).role !== 'string') {
-      throw new OpenAIError(400, 'every message must be an object with a string role.', { param: 'messages' });
+    if (
+      typeof message !== 'object' ||
+      message === null ||
+      typeof (message as { role?: unknown }).role !== 'string'
+    ) {
+      throw new OpenAIError(400, 'every message must be an object with a string role.', {
+        param: 'messages',
+      });
     }
   }
   const streamOptions = fields.stream_options;
@@ -41,7 +47,9 @@ export function parseChatRequest(body: unknown): ChatRequest {
     maxCompletionTokens: readTokenLimit(fields, 'max_completion_tokens'),
     stream: readOptionalBoolean(fields, 'stream'),
     includeUsage:
-      typeof streamOptions === 'object' && streamOptions !== null && (streamOptions as { include_usage?: unknown }).include_usage === true,
+      typeof streamOptions === 'object' &&
+      streamOptions !== null &&
+      (streamOptions as { include_usage?: unknown }).include_usage === true,
   };
 }
 

@@ -30,7 +30,11 @@ export interface CompletionIdentity {
 }
 
 /** Decides content and usage of a completion from the request and the output-token setting. Pure. */
-export function planCompletion(request: ChatRequest, outputTokens: number, identity: CompletionIdentity): CompletionPlan {
+export function planCompletion(
+  request: ChatRequest,
+  outputTokens: number,
+  identity: CompletionIdentity,
+): CompletionPlan {
   const promptTokens = countPromptTokens(request.messages);
   const { completionTokens, finishReason } = countCompletionTokens({
     maxCompletionTokens: request.maxCompletionTokens,
@@ -43,7 +47,11 @@ export function planCompletion(request: ChatRequest, outputTokens: number, ident
     model: request.model,
     pieces: completionPieces(completionTokens),
     finishReason,
-    usage: { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens },
+    usage: {
+      prompt_tokens: promptTokens,
+      completion_tokens: completionTokens,
+      total_tokens: promptTokens + completionTokens,
+    },
     includeUsage: request.includeUsage,
   };
 }

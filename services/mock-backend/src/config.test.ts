@@ -52,6 +52,9 @@ describe('loadConfig', () => {
 
 describe('resolveConfig', () => {
   it('merges partial fault settings over the defaults', () => {
-    expect(resolveConfig({ id: 'x', faults: { errorRate: 1 } }).faults).toEqual({ ...DEFAULT_FAULT_SETTINGS, errorRate: 1 });
+    expect(resolveConfig({ id: 'x', faults: { errorRate: 1 } }).faults).toEqual({
+      ...DEFAULT_FAULT_SETTINGS,
+      errorRate: 1,
+    });
   });
 });

@@ -36,7 +36,9 @@ export interface MockBackendConfig {
 }
 
 /** Partial configuration accepted by `startMockBackend`; missing fields take the defaults. */
-export type MockBackendOptions = Partial<Omit<MockBackendConfig, 'faults'>> & { faults?: Partial<FaultSettings> };
+export type MockBackendOptions = Partial<Omit<MockBackendConfig, 'faults'>> & {
+  faults?: Partial<FaultSettings>;
+};
 
 export const DEFAULT_FAULT_SETTINGS: Readonly<FaultSettings> = Object.freeze({
   latencyMs: 0,
@@ -70,7 +72,9 @@ export function resolveConfig(options: MockBackendOptions = {}): MockBackendConf
  * Throws an Error naming the variable when a value is malformed, so start-up fails loudly.
  */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): MockBackendConfig {
-  const models = env.MOCK_MODELS?.split(',').map((model) => model.trim()).filter((model) => model !== '');
+  const models = env.MOCK_MODELS?.split(',')
+    .map((model) => model.trim())
+    .filter((model) => model !== '');
   return resolveConfig({
     port: readInteger(env, 'MOCK_PORT', DEFAULT_CONFIG.port, 0, 65_535),
     host: env.MOCK_HOST ?? DEFAULT_CONFIG.host,
@@ -81,7 +85,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): MockBackendCon
     logLevel: env.LOG_LEVEL ?? DEFAULT_CONFIG.logLevel,
     faults: {
       latencyMs: readInteger(env, 'MOCK_LATENCY_MS', DEFAULT_FAULT_SETTINGS.latencyMs, 0),
-      firstByteDelayMs: readInteger(env, 'MOCK_FIRST_BYTE_DELAY_MS', DEFAULT_FAULT_SETTINGS.firstByteDelayMs, 0),
+      firstByteDelayMs: readInteger(
+        env,
+        'MOCK_FIRST_BYTE_DELAY_MS',
+        DEFAULT_FAULT_SETTINGS.firstByteDelayMs,
+        0,
+      ),
       chunkDelayMs: readInteger(env, 'MOCK_CHUNK_DELAY_MS', DEFAULT_FAULT_SETTINGS.chunkDelayMs, 0),
       errorRate: readRate(env, 'MOCK_ERROR_RATE', DEFAULT_FAULT_SETTINGS.errorRate),
       outputTokens: readInteger(env, 'MOCK_OUTPUT_TOKENS', DEFAULT_FAULT_SETTINGS.outputTokens, 0),
@@ -89,7 +98,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): MockBackendCon
   });
 }
 
-function readInteger(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
+function readInteger(
+  env: NodeJS.ProcessEnv,
+  name: string,
+  fallback: number,
+  min: number,
+  max = Number.MAX_SAFE_INTEGER,
+): number {
   const raw = env[name];
   if (raw === undefined || raw.trim() === '') return fallback;
   const value = Number(raw);

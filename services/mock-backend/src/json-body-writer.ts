@@ -26,7 +26,10 @@ export function needsPacedJsonBody(faults: RequestFaults): boolean {
  * delay, then the body in {@link SLOW_BODY_PIECES} pieces separated by the chunk delay. With `truncateAfter`
  * it sends only that many bytes and destroys the connection. Rejects with an AbortError if the client leaves.
  */
-export async function writePacedJsonBody(response: ServerResponse, options: JsonBodyWriteOptions): Promise<void> {
+export async function writePacedJsonBody(
+  response: ServerResponse,
+  options: JsonBodyWriteOptions,
+): Promise<void> {
   const { faults, sleep, signal } = options;
   const body = Buffer.from(JSON.stringify(options.body));
   response.writeHead(options.status, {
@@ -36,7 +39,8 @@ export async function writePacedJsonBody(response: ServerResponse, options: Json
   });
   response.flushHeaders();
   if (faults.firstByteDelayMs > 0) await sleep(faults.firstByteDelayMs, signal);
-  const sent = faults.truncateAfter === undefined ? body : body.subarray(0, Math.min(faults.truncateAfter, body.length));
+  const sent =
+    faults.truncateAfter === undefined ? body : body.subarray(0, Math.min(faults.truncateAfter, body.length));
   const pieceBytes = Math.max(1, Math.ceil(sent.length / SLOW_BODY_PIECES));
   for (let offset = 0; offset < sent.length; offset += pieceBytes) {
     if (offset > 0 && faults.chunkDelayMs > 0) await sleep(faults.chunkDelayMs, signal);

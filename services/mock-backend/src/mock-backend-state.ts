@@ -12,7 +12,10 @@ export interface MockBackendState {
   updateFaults(patch: Partial<FaultSettings>): Readonly<FaultSettings>;
 }
 
-export function createMockBackendState(initial: { healthy: boolean; faults: FaultSettings }): MockBackendState {
+export function createMockBackendState(initial: {
+  healthy: boolean;
+  faults: FaultSettings;
+}): MockBackendState {
   let healthy = initial.healthy;
   // Replaced, never mutated, so a request that already read the settings keeps a consistent view.
   let faults: Readonly<FaultSettings> = Object.freeze({ ...initial.faults });

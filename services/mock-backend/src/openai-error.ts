@@ -10,7 +10,11 @@ export class OpenAIError extends Error {
   /** OpenAI `error.param`: the offending request field, or null. */
   readonly param: string | null;
 
-  constructor(status: number, message: string, options: { code?: string; param?: string; cause?: unknown } = {}) {
+  constructor(
+    status: number,
+    message: string,
+    options: { code?: string; param?: string; cause?: unknown } = {},
+  ) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.status = status;
     this.type = errorTypeForStatus(status);

@@ -9,7 +9,11 @@ export function abortSignalOnClose(response: ServerResponse): AbortSignal {
 }
 
 /** Writes `data`, waiting for 'drain' when the socket buffer is full; rejects if `signal` aborts first. */
-export async function writeWithBackpressure(response: ServerResponse, data: string | Buffer, signal: AbortSignal): Promise<void> {
+export async function writeWithBackpressure(
+  response: ServerResponse,
+  data: string | Buffer,
+  signal: AbortSignal,
+): Promise<void> {
   if (!response.write(data)) await once(response, 'drain', { signal });
 }
 

@@ -3,11 +3,18 @@ import { DEFAULT_FAULT_SETTINGS } from './config.js';
 import { OpenAIError } from './openai-error.js';
 import { applyPreResponseFaults, resolveRequestFaults, type RequestFaults } from './request-faults.js';
 
-const noFaults: RequestFaults = { ...DEFAULT_FAULT_SETTINGS, forcedStatus: undefined, truncateAfter: undefined };
+const noFaults: RequestFaults = {
+  ...DEFAULT_FAULT_SETTINGS,
+  forcedStatus: undefined,
+  truncateAfter: undefined,
+};
 
 describe('resolveRequestFaults', () => {
   it('uses the instance settings without headers', () => {
-    expect(resolveRequestFaults({ ...DEFAULT_FAULT_SETTINGS, latencyMs: 5 }, {})).toEqual({ ...noFaults, latencyMs: 5 });
+    expect(resolveRequestFaults({ ...DEFAULT_FAULT_SETTINGS, latencyMs: 5 }, {})).toEqual({
+      ...noFaults,
+      latencyMs: 5,
+    });
   });
 
   it('lets every header override', () => {
@@ -47,13 +54,17 @@ describe('resolveRequestFaults', () => {
 
 describe('applyPreResponseFaults', () => {
   const sleeps: number[] = [];
-  const sleep = async (ms: number) => {
+  const sleep = (ms: number) => {
     sleeps.push(ms);
+    return Promise.resolve();
   };
 
   it('sleeps the latency, then forces the status', async () => {
     sleeps.length = 0;
-    const attempt = applyPreResponseFaults({ ...noFaults, latencyMs: 250, forcedStatus: 429 }, { sleep, random: () => 0 });
+    const attempt = applyPreResponseFaults(
+      { ...noFaults, latencyMs: 250, forcedStatus: 429 },
+      { sleep, random: () => 0 },
+    );
     await expect(attempt).rejects.toMatchObject({ status: 429, code: 'mock_forced_status' });
     expect(sleeps).toEqual([250]);
   });
@@ -62,7 +73,10 @@ describe('applyPreResponseFaults', () => {
     const draws = [0.2, 0.7];
     const random = () => draws.shift() ?? 1;
     const faults = { ...noFaults, errorRate: 0.5 };
-    await expect(applyPreResponseFaults(faults, { sleep, random })).rejects.toMatchObject({ status: 500, code: 'mock_injected_error' });
+    await expect(applyPreResponseFaults(faults, { sleep, random })).rejects.toMatchObject({
+      status: 500,
+      code: 'mock_injected_error',
+    });
     await expect(applyPreResponseFaults(faults, { sleep, random })).resolves.toBeUndefined();
     const neverCalled = () => {
       throw new Error('random must not be drawn at error rate 0');

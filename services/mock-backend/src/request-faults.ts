@@ -49,16 +49,26 @@ export interface PreResponseFaultDeps {
  * Applies the faults that happen before any response byte: latency, then a forced status, then an
  * error-rate failure (500). Throws {@link OpenAIError} for the last two; rejects if `signal` aborts.
  */
-export async function applyPreResponseFaults(faults: RequestFaults, deps: PreResponseFaultDeps, signal?: AbortSignal): Promise<void> {
+export async function applyPreResponseFaults(
+  faults: RequestFaults,
+  deps: PreResponseFaultDeps,
+  signal?: AbortSignal,
+): Promise<void> {
   if (faults.latencyMs > 0) await deps.sleep(faults.latencyMs, signal);
   if (faults.forcedStatus !== undefined) {
-    throw new OpenAIError(faults.forcedStatus, `Mock backend forced status ${faults.forcedStatus} (${FAULT_HEADERS.forcedStatus}).`, {
-      code: 'mock_forced_status',
-    });
+    throw new OpenAIError(
+      faults.forcedStatus,
+      `Mock backend forced status ${faults.forcedStatus} (${FAULT_HEADERS.forcedStatus}).`,
+      {
+        code: 'mock_forced_status',
+      },
+    );
   }
   // Only draw when a failure is possible, so a test's scripted random sequence is consumed predictably.
   if (faults.errorRate > 0 && deps.random() < faults.errorRate) {
-    throw new OpenAIError(500, 'Mock backend injected a failure (error rate).', { code: 'mock_injected_error' });
+    throw new OpenAIError(500, 'Mock backend injected a failure (error rate).', {
+      code: 'mock_injected_error',
+    });
   }
 }
 
@@ -67,12 +77,20 @@ function readHeader(headers: IncomingHttpHeaders, name: string): string | undefi
   return Array.isArray(value) ? value[0] : value;
 }
 
-function readInteger(headers: IncomingHttpHeaders, name: string, min: number, max = Number.MAX_SAFE_INTEGER): number | undefined {
+function readInteger(
+  headers: IncomingHttpHeaders,
+  name: string,
+  min: number,
+  max = Number.MAX_SAFE_INTEGER,
+): number | undefined {
   const raw = readHeader(headers, name);
   if (raw === undefined) return undefined;
   const value = Number(raw);
   if (raw.trim() === '' || !Number.isInteger(value) || value < min || value > max) {
-    throw new OpenAIError(400, `${name} must be an integer in [${min}, ${max}], got "${raw}".`, { code: 'invalid_mock_header', param: name });
+    throw new OpenAIError(400, `${name} must be an integer in [${min}, ${max}], got "${raw}".`, {
+      code: 'invalid_mock_header',
+      param: name,
+    });
   }
   return value;
 }
@@ -82,7 +100,10 @@ function readRate(headers: IncomingHttpHeaders, name: string): number | undefine
   if (raw === undefined) return undefined;
   const value = Number(raw);
   if (raw.trim() === '' || !Number.isFinite(value) || value < 0 || value > 1) {
-    throw new OpenAIError(400, `${name} must be a number in [0, 1], got "${raw}".`, { code: 'invalid_mock_header', param: name });
+    throw new OpenAIError(400, `${name} must be a number in [0, 1], got "${raw}".`, {
+      code: 'invalid_mock_header',
+      param: name,
+    });
   }
   return value;
 }

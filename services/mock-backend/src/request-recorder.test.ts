@@ -1,7 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { createRequestRecorder, REDACTED_MARKER } from './request-recorder.js';
 
-const request = (url: string, headers: Record<string, string> = {}) => ({ method: 'POST', url, headers, body: { n: url } });
+const request = (url: string, headers: Record<string, string> = {}) => ({
+  method: 'POST',
+  url,
+  headers,
+  body: { n: url },
+});
 
 describe('createRequestRecorder', () => {
   it('keeps the last N requests, oldest first', () => {
@@ -19,9 +24,16 @@ describe('createRequestRecorder', () => {
 
   it('redacts credentials but shows they were present', () => {
     const recorder = createRequestRecorder(5);
-    recorder.record(request('/a', { authorization: 'Bearer sk-secret', 'x-api-key': 'k', traceparent: 't' }), 1);
+    recorder.record(
+      request('/a', { authorization: 'Bearer sk-secret', 'x-api-key': 'k', traceparent: 't' }),
+      1,
+    );
     const [entry] = recorder.list();
-    expect(entry!.headers).toEqual({ authorization: REDACTED_MARKER, 'x-api-key': REDACTED_MARKER, traceparent: 't' });
+    expect(entry!.headers).toEqual({
+      authorization: REDACTED_MARKER,
+      'x-api-key': REDACTED_MARKER,
+      traceparent: 't',
+    });
     expect(JSON.stringify(recorder.list())).not.toContain('sk-secret');
   });
 

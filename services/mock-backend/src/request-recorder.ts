@@ -4,7 +4,12 @@ import type { IncomingHttpHeaders } from 'node:http';
 export const REDACTED_MARKER = '[redacted]';
 
 /** Headers whose values are never returned by `GET /control/requests`. */
-export const REDACTED_HEADERS: readonly string[] = ['authorization', 'proxy-authorization', 'x-api-key', 'cookie'];
+export const REDACTED_HEADERS: readonly string[] = [
+  'authorization',
+  'proxy-authorization',
+  'x-api-key',
+  'cookie',
+];
 
 /** One received request as returned by `GET /control/requests`. */
 export interface RecordedRequest {
@@ -20,7 +25,10 @@ export interface RecordedRequest {
 }
 
 export interface RequestRecorder {
-  record(request: { method: string; url: string; headers: IncomingHttpHeaders; body: unknown }, receivedAtMs: number): void;
+  record(
+    request: { method: string; url: string; headers: IncomingHttpHeaders; body: unknown },
+    receivedAtMs: number,
+  ): void;
   /** Recorded requests, oldest first. */
   list(): RecordedRequest[];
   clear(): void;
@@ -44,7 +52,13 @@ export function createRequestRecorder(limit: number): RequestRecorder {
   return {
     record(request, receivedAtMs) {
       if (limit === 0) return;
-      const entry = { method: request.method, url: request.url, headers: request.headers, body: request.body ?? null, receivedAtMs };
+      const entry = {
+        method: request.method,
+        url: request.url,
+        headers: request.headers,
+        body: request.body ?? null,
+        receivedAtMs,
+      };
       if (stored.length < limit) stored.push(entry);
       else stored[next] = entry;
       next = (next + 1) % limit;

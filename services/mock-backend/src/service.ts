@@ -38,7 +38,10 @@ export interface MockBackendDeps {
  * Composition root: builds state, recorder and app, listens on `config.host:config.port` (port 0 = free port)
  * and logs `{"msg":"listening","url":…}`. Rejects if the port cannot be bound.
  */
-export async function startMockBackend(options: MockBackendOptions = {}, deps: MockBackendDeps = {}): Promise<MockBackend> {
+export async function startMockBackend(
+  options: MockBackendOptions = {},
+  deps: MockBackendDeps = {},
+): Promise<MockBackend> {
   const config = resolveConfig(options);
   const logger = deps.logger ?? createLogger({ service: 'mock-backend', level: config.logLevel });
   const state = createMockBackendState({ healthy: config.healthy, faults: config.faults });

@@ -29,7 +29,10 @@ export interface StreamWriteOptions {
  * after that many content chunks (or after the last one), never sending the finish chunk, usage or `[DONE]`.
  * Rejects with an AbortError if the client goes away during a delay or a blocked write.
  */
-export async function writeCompletionStream(response: ServerResponse, options: StreamWriteOptions): Promise<void> {
+export async function writeCompletionStream(
+  response: ServerResponse,
+  options: StreamWriteOptions,
+): Promise<void> {
   const { plan, faults, sleep, signal } = options;
   response.writeHead(200, {
     ...options.headers,
@@ -48,7 +51,9 @@ export async function writeCompletionStream(response: ServerResponse, options: S
 
   if (faults.firstByteDelayMs > 0) await sleep(faults.firstByteDelayMs, signal);
   await write(formatSseData(buildDeltaChunk(plan, { role: 'assistant', content: '' })));
-  const contentChunks = truncating ? Math.min(faults.truncateAfter ?? 0, plan.pieces.length) : plan.pieces.length;
+  const contentChunks = truncating
+    ? Math.min(faults.truncateAfter ?? 0, plan.pieces.length)
+    : plan.pieces.length;
   for (let index = 0; index < contentChunks; index += 1) {
     if (index > 0 && faults.chunkDelayMs > 0) await sleep(faults.chunkDelayMs, signal);
     await write(formatSseData(buildDeltaChunk(plan, { content: plan.pieces[index] ?? '' })));

@@ -39,24 +39,52 @@ export function registerChatCompletionsRoute(app: FastifyInstance, deps: ChatCom
   });
 }
 
-async function streamResponse(reply: FastifyReply, plan: CompletionPlan, faults: RequestFaults, deps: ChatCompletionsRouteDeps): Promise<void> {
+async function streamResponse(
+  reply: FastifyReply,
+  plan: CompletionPlan,
+  faults: RequestFaults,
+  deps: ChatCompletionsRouteDeps,
+): Promise<void> {
   reply.hijack();
   const signal = abortSignalOnClose(reply.raw);
   await writeRawSafely(reply, deps.logger, signal, () =>
-    writeCompletionStream(reply.raw, { plan, faults, headers: reply.getHeaders() as OutgoingHttpHeaders, sleep: deps.sleep, signal }),
+    writeCompletionStream(reply.raw, {
+      plan,
+      faults,
+      headers: reply.getHeaders() as OutgoingHttpHeaders,
+      sleep: deps.sleep,
+      signal,
+    }),
   );
 }
 
-async function pacedJsonResponse(reply: FastifyReply, body: unknown, faults: RequestFaults, deps: ChatCompletionsRouteDeps): Promise<void> {
+async function pacedJsonResponse(
+  reply: FastifyReply,
+  body: unknown,
+  faults: RequestFaults,
+  deps: ChatCompletionsRouteDeps,
+): Promise<void> {
   reply.hijack();
   const signal = abortSignalOnClose(reply.raw);
   await writeRawSafely(reply, deps.logger, signal, () =>
-    writePacedJsonBody(reply.raw, { status: 200, body, faults, headers: reply.getHeaders() as OutgoingHttpHeaders, sleep: deps.sleep, signal }),
+    writePacedJsonBody(reply.raw, {
+      status: 200,
+      body,
+      faults,
+      headers: reply.getHeaders() as OutgoingHttpHeaders,
+      sleep: deps.sleep,
+      signal,
+    }),
   );
 }
 
 /** After hijack() fastify's error handler can no longer answer, so failures end here. */
-async function writeRawSafely(reply: FastifyReply, logger: Logger, signal: AbortSignal, write: () => Promise<void>): Promise<void> {
+async function writeRawSafely(
+  reply: FastifyReply,
+  logger: Logger,
+  signal: AbortSignal,
+  write: () => Promise<void>,
+): Promise<void> {
   try {
     await write();
   } catch (error: unknown) {

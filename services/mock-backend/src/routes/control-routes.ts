@@ -21,7 +21,8 @@ export function registerControlRoutes(app: FastifyInstance, deps: ControlRoutesD
   });
   app.post('/control/health', (request) => {
     const healthy = (request.body as { healthy?: unknown } | null | undefined)?.healthy;
-    if (typeof healthy !== 'boolean') throw new OpenAIError(400, 'body must be {"healthy": boolean}.', { param: 'healthy' });
+    if (typeof healthy !== 'boolean')
+      throw new OpenAIError(400, 'body must be {"healthy": boolean}.', { param: 'healthy' });
     deps.state.setHealthy(healthy);
     return { healthy };
   });
@@ -39,7 +40,8 @@ export function parseFaultPatch(body: unknown): Partial<FaultSettings> {
   const patch: Partial<FaultSettings> = {};
   for (const [name, value] of Object.entries(body)) {
     if (name === 'errorRate') {
-      if (typeof value !== 'number' || !(value >= 0 && value <= 1)) throw new OpenAIError(400, 'errorRate must be a number in [0, 1].', { param: name });
+      if (typeof value !== 'number' || !(value >= 0 && value <= 1))
+        throw new OpenAIError(400, 'errorRate must be a number in [0, 1].', { param: name });
       patch.errorRate = value;
     } else if ((INTEGER_FAULTS as readonly string[]).includes(name)) {
       if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) {

@@ -27,7 +27,11 @@ export function registerModelsRoute(app: FastifyInstance, deps: ModelsRouteDeps)
   };
   app.get('/v1/models', async (request, reply) => {
     const faults = resolveRequestFaults(deps.state.faults(), request.headers);
-    await applyPreResponseFaults(faults, deps, faults.latencyMs > 0 ? abortSignalOnClose(reply.raw) : undefined);
+    await applyPreResponseFaults(
+      faults,
+      deps,
+      faults.latencyMs > 0 ? abortSignalOnClose(reply.raw) : undefined,
+    );
     return body;
   });
 }
