@@ -33,7 +33,8 @@ export function compileRuntimePolicy(snapshot: PolicySnapshot): RuntimePolicy {
   const settings = snapshot.settings;
   if (settings === undefined) fail('settings missing');
   if (settings.maxBodyBytes <= 0) fail('settings.max_body_bytes must be greater than 0');
-  if (settings.defaultRequestTimeoutMs <= 0) fail('settings.default_request_timeout_ms must be greater than 0');
+  if (settings.defaultRequestTimeoutMs <= 0)
+    fail('settings.default_request_timeout_ms must be greater than 0');
 
   const backendsById = indexUnique(snapshot.backends, (backend) => backend.id, 'backend id');
   for (const backend of snapshot.backends) validateBackend(backend);
@@ -52,7 +53,10 @@ export function compileRuntimePolicy(snapshot: PolicySnapshot): RuntimePolicy {
     contentHash: snapshot.contentHash,
     createdAt: snapshot.createdAt === undefined ? new Date(0) : timestampDate(snapshot.createdAt),
     snapshot,
-    settings: { maxBodyBytes: settings.maxBodyBytes, defaultRequestTimeoutMs: settings.defaultRequestTimeoutMs },
+    settings: {
+      maxBodyBytes: settings.maxBodyBytes,
+      defaultRequestTimeoutMs: settings.defaultRequestTimeoutMs,
+    },
     routesByModel,
     backendsById,
     tenantsById,
@@ -70,7 +74,9 @@ function validateBackend(backend: Backend): void {
 
 function validateApiKey(key: ApiKey, tenantsById: ReadonlyMap<string, Tenant>): void {
   if (key.secretSha256.length !== SHA256_BYTES) {
-    fail(`API key ${key.publicId}: secret_sha256 has ${key.secretSha256.length} bytes, expected ${SHA256_BYTES}`);
+    fail(
+      `API key ${key.publicId}: secret_sha256 has ${key.secretSha256.length} bytes, expected ${SHA256_BYTES}`,
+    );
   }
   if (!tenantsById.has(key.tenantId)) fail(`API key ${key.publicId}: unknown tenant "${key.tenantId}"`);
 }
@@ -82,7 +88,8 @@ function compileRoute(route: Route, backendsById: ReadonlyMap<string, Backend>):
   let hasPositiveWeight = false;
   for (const [index, target] of route.targets.entries()) {
     const backend = backendsById.get(target.backendId);
-    if (backend === undefined) fail(`route ${route.id}: target ${index} names unknown backend "${target.backendId}"`);
+    if (backend === undefined)
+      fail(`route ${route.id}: target ${index} names unknown backend "${target.backendId}"`);
     if (target.weight > 0) hasPositiveWeight = true;
     targets.push({
       backend,

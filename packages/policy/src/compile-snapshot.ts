@@ -15,7 +15,13 @@ import {
   type Route,
   type Tenant,
 } from '@api-router/contracts';
-import type { ApiKeyConfig, BackendConfig, ParsedConfig, RouteConfig, TenantConfig } from './config-schema.js';
+import type {
+  ApiKeyConfig,
+  BackendConfig,
+  ParsedConfig,
+  RouteConfig,
+  TenantConfig,
+} from './config-schema.js';
 import { compareStrings } from './compare-strings.js';
 import { computeSnapshotHash } from './snapshot-hash.js';
 

@@ -58,7 +58,10 @@ function checkRouteTargets(
     const backend = target.backend;
     if (typeof backend === 'string') {
       if (!backendIds.has(backend)) {
-        problems.push({ path: ['routes', routeIndex, 'targets', index, 'backend'], message: `unknown backend "${backend}"` });
+        problems.push({
+          path: ['routes', routeIndex, 'targets', index, 'backend'],
+          message: `unknown backend "${backend}"`,
+        });
       } else if (seen.has(backend)) {
         problems.push({
           path: ['routes', routeIndex, 'targets', index, 'backend'],

@@ -67,7 +67,10 @@ export const BackendConfigSchema = z.strictObject({
     .string()
     .regex(CREDENTIAL_REF_PATTERN, 'must be "env:NAME" or "file:/absolute/path"')
     .optional(),
-  healthPath: z.string().regex(/^\/[^\s?#]*$/, 'must be an absolute path starting with "/"').default('/health'),
+  healthPath: z
+    .string()
+    .regex(/^\/[^\s?#]*$/, 'must be an absolute path starting with "/"')
+    .default('/health'),
 });
 
 export const RouteTargetConfigSchema = z.strictObject({
@@ -115,7 +118,9 @@ export const ApiKeyConfigSchema = z.strictObject({
   // YAML 1.2 (the default schema) reads timestamps as strings; a Date is accepted for callers that build
   // configs in code.
   expiresAt: z
-    .union([z.iso.datetime({ offset: true }).transform((text) => new Date(text)), z.date()])
+    .union([z.iso.datetime({ offset: true }).transform((text) => new Date(text)), z.date()], {
+      error: 'must be an ISO 8601 date-time with a time zone, e.g. 2030-01-01T00:00:00Z',
+    })
     .optional(),
 });
 

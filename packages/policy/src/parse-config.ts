@@ -1,7 +1,16 @@
 import type { z } from 'zod';
-import { formatConfigPath, type ConfigDocument, type ConfigDocuments, type ConfigPath } from './config-document.js';
+import {
+  formatConfigPath,
+  type ConfigDocument,
+  type ConfigDocuments,
+  type ConfigPath,
+} from './config-document.js';
 import { ConfigInvalidError, type ConfigIssue } from './config-issue.js';
-import { checkPoliciesReferences, checkRouterReferences, type ReferenceProblem } from './config-references.js';
+import {
+  checkPoliciesReferences,
+  checkRouterReferences,
+  type ReferenceProblem,
+} from './config-references.js';
 import { PoliciesConfigSchema, RouterConfigSchema, type ParsedConfig } from './config-schema.js';
 import { parseYamlSource, type YamlSource } from './yaml-source.js';
 
@@ -36,7 +45,9 @@ function validateDocument<S extends z.ZodType>(
   // An empty document means "nothing configured", not "not an object".
   const value = source.value ?? {};
   const result = schema.safeParse(value);
-  const issues = result.success ? [] : result.error.issues.flatMap((issue) => fromZodIssue(issue, source, document));
+  const issues = result.success
+    ? []
+    : result.error.issues.flatMap((issue) => fromZodIssue(issue, value, source, document));
   for (const problem of checkReferences(value)) {
     issues.push(makeIssue(document, source, problem.path, problem.message));
   }
@@ -44,7 +55,12 @@ function validateDocument<S extends z.ZodType>(
   return { config: result.data, issues: [] };
 }
 
-function fromZodIssue(issue: z.core.$ZodIssue, source: YamlSource, document: ConfigDocument): ConfigIssue[] {
+function fromZodIssue(
+  issue: z.core.$ZodIssue,
+  value: unknown,
+  source: YamlSource,
+  document: ConfigDocument,
+): ConfigIssue[] {
   const path = issue.path.map((segment) => (typeof segment === 'symbol' ? String(segment) : segment));
   if (issue.code === 'unrecognized_keys') {
     return issue.keys.map((key) => {
@@ -57,10 +73,28 @@ function fromZodIssue(issue: z.core.$ZodIssue, source: YamlSource, document: Con
       };
     });
   }
-  return [makeIssue(document, source, path, issue.message)];
+  // zod says "expected string, received undefined" for a missing field; say it in the operator's words.
+  const missing = issue.code === 'invalid_type' && valueAt(value, path) === undefined;
+  const last = path[path.length - 1];
+  const message = missing && typeof last === 'string' ? `missing required field "${last}"` : issue.message;
+  return [makeIssue(document, source, path, message)];
 }
 
-function makeIssue(document: ConfigDocument, source: YamlSource, path: ConfigPath, message: string): ConfigIssue {
+function valueAt(value: unknown, path: ConfigPath): unknown {
+  let current = value;
+  for (const segment of path) {
+    if (typeof current !== 'object' || current === null) return undefined;
+    current = (current as Record<string | number, unknown>)[segment];
+  }
+  return current;
+}
+
+function makeIssue(
+  document: ConfigDocument,
+  source: YamlSource,
+  path: ConfigPath,
+  message: string,
+): ConfigIssue {
   return { source: document.source, path: formatConfigPath(path), line: source.lineOf(path), message };
 }
 

@@ -28,7 +28,9 @@ export function parseYamlSource(document: ConfigDocument): YamlSource {
     for (const [index, segment] of path.entries()) {
       const isLast = index === path.length - 1;
       if (isMap(node)) {
-        const pair = node.items.find((item) => isPair(item) && isScalar(item.key) && item.key.value === segment);
+        const pair = node.items.find(
+          (item) => isPair(item) && isScalar(item.key) && item.key.value === segment,
+        );
         if (pair === undefined) return line;
         if (isLast && options?.atKey === true && isNodeWithRange(pair.key)) return lineAt(pair.key.range[0]);
         node = pair.value;

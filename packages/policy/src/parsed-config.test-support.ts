@@ -1,0 +1,153 @@
+// fast-check arbitraries and helpers shared by the policy package's tests (excluded from the build).
+import fc from 'fast-check';
+import type { ApiKeyConfig, BackendConfig, ParsedConfig, RouteConfig } from './config-schema.js';
+
+// fc.stringMatching is slow enough to dominate the properties' run time; ids built from a few prefixes and a
+// number still exercise code-unit ordering ("b10" < "b9", "z-1" > "z1"...).
+const idArbitrary = fc
+  .tuple(fc.constantFrom('a', 'b', 'z', 'z-', 'm.'), fc.nat(120))
+  .map(([prefix, number]) => `${prefix}${number}`);
+const sha256HexArbitrary = fc
+  .uint8Array({ minLength: 32, maxLength: 32 })
+  .map((bytes) => Buffer.from(bytes).toString('hex'));
+
+function backendArbitrary(id: string, index: number): fc.Arbitrary<BackendConfig> {
+  return fc.record({
+    id: fc.constant(id),
+    baseUrl: fc.constant(`http://10.0.${Math.floor(index / 250)}.${index % 250}:8000/v1`),
+    provider: fc.constant('openai-compatible' as const),
+    enabled: fc.boolean(),
+    connectTimeoutMs: fc.integer({ min: 1, max: 10_000 }),
+    firstByteTimeoutMs: fc.integer({ min: 1, max: 100_000 }),
+    maxConnections: fc.integer({ min: 1, max: 1000 }),
+    credentialRef: fc.option(fc.constant(`env:KEY_${index}`), { nil: undefined }),
+    healthPath: fc.constantFrom('/health', '/healthz'),
+  });
+}
+
+function routeArbitrary(id: string, backendIds: readonly string[]): fc.Arbitrary<RouteConfig> {
+  const targets = fc.shuffledSubarray([...backendIds], { minLength: 1 }).chain((chosen) =>
+    fc.tuple(
+      ...chosen.map((backend, index) =>
+        fc.record({
+          backend: fc.constant(backend),
+          // The first target keeps a positive weight so that the route is valid.
+          weight: index === 0 ? fc.integer({ min: 1, max: 100 }) : fc.integer({ min: 0, max: 100 }),
+          priority: fc.integer({ min: 0, max: 2 }),
+          upstreamModel: fc.option(fc.constantFrom('upstream-a', 'upstream-b'), { nil: undefined }),
+        }),
+      ),
+    ),
+  );
+  return fc.record({
+    id: fc.constant(id),
+    model: fc.constant(`model-${id}`),
+    maxAttempts: fc.integer({ min: 1, max: 5 }),
+    requestTimeoutMs: fc.integer({ min: 0, max: 60_000 }),
+    targets,
+  });
+}
+
+function apiKeyArbitrary(publicId: string, tenantIds: readonly string[], models: readonly string[]) {
+  return fc.record({
+    publicId: fc.constant(publicId),
+    secretSha256: sha256HexArbitrary,
+    tenant: fc.constantFrom(...tenantIds),
+    allowedModels: fc.oneof(fc.constant<string[]>(['*']), fc.subarray([...models])),
+    disabled: fc.boolean(),
+    expiresAt: fc.option(
+      fc.integer({ min: 0, max: 4_000_000_000 }).map((seconds) => new Date(seconds * 1000)),
+      { nil: undefined },
+    ),
+  }) satisfies fc.Arbitrary<ApiKeyConfig>;
+}
+
+/** Valid parsed configs: unique ids, references that resolve, a positive weight in every route. */
+export const parsedConfigArbitrary: fc.Arbitrary<ParsedConfig> = fc
+  .record({
+    backendIds: fc.uniqueArray(idArbitrary, { minLength: 1, maxLength: 5 }),
+    routeIds: fc.uniqueArray(idArbitrary, { maxLength: 4 }),
+    tenantIds: fc.uniqueArray(idArbitrary, { minLength: 1, maxLength: 4 }),
+    keyIds: fc.uniqueArray(
+      fc.nat(99_999).map((number) => `k${number}`.padEnd(4, '0')),
+      { maxLength: 6 },
+    ),
+  })
+  .chain(({ backendIds, routeIds, tenantIds, keyIds }) =>
+    fc.record({
+      router: fc.record({
+        settings: fc.record({
+          maxBodyBytes: fc.integer({ min: 1, max: 10_000_000 }),
+          defaultRequestTimeoutMs: fc.integer({ min: 1, max: 600_000 }),
+        }),
+        backends: fc.tuple(...backendIds.map((id, index) => backendArbitrary(id, index))),
+        routes: fc.tuple(...routeIds.map((id) => routeArbitrary(id, backendIds))),
+        admin: fc.constant({ tokens: [] }),
+      }),
+      policies: fc.record({
+        tenants: fc.tuple(
+          ...tenantIds.map((id) =>
+            fc.record({
+              id: fc.constant(id),
+              displayName: fc.string({ maxLength: 20 }),
+              disabled: fc.boolean(),
+            }),
+          ),
+        ),
+        apiKeys: fc.tuple(
+          ...keyIds.map((id) =>
+            apiKeyArbitrary(
+              `rk_${id}`,
+              tenantIds,
+              routeIds.map((route) => `model-${route}`),
+            ),
+          ),
+        ),
+      }),
+    }),
+  );
+
+/** Deterministic pseudo-random permutation (mulberry32), so a property can reorder by a generated seed. */
+export function shuffled<T>(items: readonly T[], seed: number): T[] {
+  let state = seed >>> 0;
+  const next = (): number => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let value = state;
+    value = Math.imul(value ^ (value >>> 15), value | 1);
+    value ^= value + Math.imul(value ^ (value >>> 7), value | 61);
+    return ((value ^ (value >>> 14)) >>> 0) / 4_294_967_296;
+  };
+  const result = [...items];
+  for (let index = result.length - 1; index > 0; index -= 1) {
+    const other = Math.floor(next() * (index + 1));
+    [result[index], result[other]] = [result[other]!, result[index]!];
+  }
+  return result;
+}
+
+/** The same config with every list (and every route's targets and every key's models) reordered. */
+export function reorderConfig(config: ParsedConfig, seed: number): ParsedConfig {
+  return {
+    router: {
+      ...config.router,
+      backends: shuffled(config.router.backends, seed),
+      routes: shuffled(
+        config.router.routes.map((route, index) => ({
+          ...route,
+          targets: shuffled(route.targets, seed + index),
+        })),
+        seed + 1,
+      ),
+    },
+    policies: {
+      tenants: shuffled(config.policies.tenants, seed + 2),
+      apiKeys: shuffled(
+        config.policies.apiKeys.map((key, index) => ({
+          ...key,
+          allowedModels: shuffled(key.allowedModels, seed + index),
+        })),
+        seed + 3,
+      ),
+    },
+  };
+}
