@@ -1,0 +1,26 @@
+/** Opaque handle returned by `Clock.setTimeout` (a Node `Timeout`, or a fake clock's number). */
+export type TimerHandle = object | number;
+
+/**
+ * Time and timers, injected so tests drive them by hand (no sleeps, no global fake timers needed).
+ * `nowMs` is wall-clock milliseconds since the epoch: it stamps records, so it must survive restarts.
+ */
+export interface Clock {
+  nowMs(): number;
+  /** Calls `callback` once after at least `delayMs` milliseconds. */
+  setTimeout(callback: () => void, delayMs: number): TimerHandle;
+  clearTimeout(handle: TimerHandle): void;
+}
+
+/** The real clock: `Date.now` and Node timers. Timers are unref'd so a pending batch or backoff never keeps a process alive on its own. */
+export function createSystemClock(): Clock {
+  return {
+    nowMs: () => Date.now(),
+    setTimeout: (callback, delayMs) => {
+      const timer = setTimeout(callback, delayMs);
+      timer.unref();
+      return timer;
+    },
+    clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
+  };
+}

@@ -1,0 +1,92 @@
+import { decodeFrameAt, FRAME_HEADER_BYTES, type DecodeResult } from './frame-codec.js';
+import type { OutboxRecord } from './outbox-record.js';
+
+/** Bytes that did not decode but were followed by a valid frame: skipped, and reported by the caller. */
+export interface SkippedRegion {
+  offset: number;
+  skippedBytes: number;
+  reason: string;
+}
+
+/** Bytes from `offset` to the end of the buffer that did not decode, with no valid frame after them. */
+export interface UndecodedTail {
+  offset: number;
+  reason: string;
+  /** The tail is the start of a frame that runs past the end of the buffer (size known when its header was readable). */
+  incomplete: boolean;
+  /** The size that frame claims, when `incomplete` and its header was readable. */
+  frameBytes: number | undefined;
+}
+
+export interface ScanOptions {
+  /** Records must have a seq above this (exclusive); also bounds resynchronisation. */
+  minSeqExclusive: number;
+  /** Records must have a seq at or below this (inclusive); a sealed segment's bound is the next one's first seq − 1. */
+  maxSeq: number;
+  /**
+   * Called for each valid frame in order, with its offset in the buffer and its size. Return false to stop
+   * the scan before this frame (it is not consumed: `end` is its offset). `record.payload` is a view into
+   * `buffer` (no copy).
+   */
+  onRecord(record: OutboxRecord, offset: number, frameBytes: number): boolean;
+}
+
+export interface ScanResult {
+  /** Offset just after the last frame the scan consumed (the resume point). */
+  end: number;
+  skipped: SkippedRegion[];
+  tail: UndecodedTail | undefined;
+}
+
+/**
+ * Walks the frames of `buffer` in order. A frame that does not decode (bad length, checksum, order) starts a
+ * search, byte by byte, for the next offset holding a valid frame with an in-range, increasing seq: when one
+ * is found the bad bytes are a `skipped` region, otherwise they are the `tail` (a torn write when this is the
+ * end of the newest segment). Never throws on bad data.
+ */
+export function scanFrames(buffer: Buffer, options: ScanOptions): ScanResult {
+  const skipped: SkippedRegion[] = [];
+  let offset = 0;
+  let lastSeq = options.minSeqExclusive;
+  while (offset < buffer.length) {
+    const decoded = decodeFrameAt(buffer, offset);
+    if (decoded.kind === 'record' && decoded.record.seq > lastSeq && decoded.record.seq <= options.maxSeq) {
+      if (!options.onRecord(decoded.record, offset, decoded.frameBytes)) return { end: offset, skipped, tail: undefined };
+      lastSeq = decoded.record.seq;
+      offset += decoded.frameBytes;
+      continue;
+    }
+    const next = findNextFrame(buffer, offset + 1, lastSeq, options.maxSeq);
+    if (next === undefined) return { end: offset, skipped, tail: describeTail(decoded, offset) };
+    skipped.push({ offset, skippedBytes: next - offset, reason: describeFailure(decoded) });
+    offset = next;
+  }
+  return { end: offset, skipped, tail: undefined };
+}
+
+function describeTail(decoded: DecodeResult, offset: number): UndecodedTail {
+  const incomplete = decoded.kind === 'incomplete';
+  return {
+    offset,
+    reason: describeFailure(decoded),
+    incomplete,
+    frameBytes: incomplete ? decoded.frameBytes : undefined,
+  };
+}
+
+function describeFailure(decoded: DecodeResult): string {
+  if (decoded.kind === 'corrupt') return decoded.reason;
+  if (decoded.kind === 'incomplete') return 'frame runs past the end of the data';
+  return `seq ${decoded.record.seq} out of order or out of range`;
+}
+
+function findNextFrame(buffer: Buffer, from: number, lastSeq: number, maxSeq: number): number | undefined {
+  // The seq is checked before the checksum: it is a cheap filter that rejects almost every offset.
+  for (let offset = from; offset + FRAME_HEADER_BYTES + 16 <= buffer.length; offset += 1) {
+    const seq = Number(buffer.readBigUInt64BE(offset + FRAME_HEADER_BYTES));
+    if (seq <= lastSeq || seq > maxSeq) continue;
+    const decoded = decodeFrameAt(buffer, offset);
+    if (decoded.kind === 'record') return offset;
+  }
+  return undefined;
+}

@@ -1,0 +1,256 @@
+import { readAckCursor, writeAckCursor } from './ack-cursor.js';
+import type { BacklogStats, Backlog } from './backlog.js';
+import { createSystemClock, type Clock } from './clock.js';
+import { CorruptionReporter } from './corruption-reporter.js';
+import { encodeFrame, frameBytes } from './frame-codec.js';
+import { GroupCommit } from './group-commit.js';
+import { OutboxError, OutboxFullError } from './outbox-error.js';
+import { emitEvent, type OutboxEvents, type OutboxLogger } from './outbox-events.js';
+import { createNodeOutboxFs, type OutboxFs } from './outbox-fs.js';
+import type { OutboxAppend, OutboxRecord } from './outbox-record.js';
+import { recoverSegments } from './recover-segments.js';
+import { SegmentLog } from './segment-log.js';
+import { SegmentReader, type ReadLimits } from './segment-reader.js';
+
+export interface OutboxOptions {
+  /** Directory owned by this outbox (created if missing). One process at a time: there is no lock file. */
+  directory: string;
+  /**
+   * fdatasync every batch (default true). `false` is for benchmarks only and is UNSAFE: an append then
+   * resolves before its bytes are durable, and a machine crash (not just `kill -9`) can lose it.
+   */
+  fsync?: boolean;
+  /**
+   * How long an append arriving at an idle outbox waits for others to share its write + fsync, in ms
+   * (default 2). Adds up to this much latency at low load; under load batches form while the previous
+   * fsync runs, whatever this value. 0 still batches appends made in the same tick.
+   */
+  maxBatchDelayMs?: number;
+  /** Largest batch written with one fsync, in bytes (default 1 MiB). */
+  maxBatchBytes?: number;
+  /** Segment size that triggers rotation, in bytes (default 16 MiB). Only sealed segments are ever deleted. */
+  segmentMaxBytes?: number;
+  /** Most bytes the segment files may take on disk (default 1 GiB); an append beyond it fails with `OutboxFullError`. */
+  maxBytes?: number;
+  /** Largest key + topic + payload accepted by `append`, in bytes (default 4 MiB). */
+  maxRecordBytes?: number;
+  clock?: Clock;
+  fs?: OutboxFs;
+  logger?: OutboxLogger;
+  events?: OutboxEvents;
+}
+
+export type OutboxState = 'open' | 'failed' | 'closing' | 'closed';
+
+interface OutboxSettings {
+  directory: string;
+  fs: OutboxFs;
+  clock: Clock;
+  maxBytes: number;
+  maxRecordBytes: number;
+  events: OutboxEvents;
+  logger: OutboxLogger | undefined;
+}
+
+interface PendingFrame {
+  seq: number;
+  appendedAtMs: number;
+  frame: Buffer;
+}
+
+/**
+ * The durable local outbox: `append` resolves only once the record is on stable storage (group commit: one
+ * write + fsync per batch of concurrent appends), `read` returns committed records in order, `ack` moves the
+ * committed cursor and deletes fully acked segments. After a crash `Outbox.open` truncates a torn tail,
+ * reports and skips corrupt regions, and serves every record above the cursor again (at least once).
+ * States: open → (failed: fsync error, appends rejected) → closing → closed.
+ */
+export class Outbox implements AsyncDisposable {
+  private status: OutboxState = 'open';
+  private closing: Promise<void> | undefined;
+  private nextSeq: number;
+  private committedSeq: number;
+  private ackedThrough: number;
+  private reservedBytes: number;
+  private ackChain: Promise<void> = Promise.resolve();
+  private readonly listeners = new Set<() => void>();
+  private readonly commits: GroupCommit<PendingFrame>;
+  private readonly reader: SegmentReader;
+
+  private constructor(
+    private readonly settings: OutboxSettings,
+    private readonly log: SegmentLog,
+    private readonly pending: Backlog,
+    recovered: { ackedSeq: number; lastSeq: number },
+    reporter: CorruptionReporter,
+    groupCommit: { maxDelayMs: number; maxBatchBytes: number },
+  ) {
+    this.ackedThrough = recovered.ackedSeq;
+    this.committedSeq = Math.max(recovered.lastSeq, recovered.ackedSeq);
+    const newest = log.segments[log.segments.length - 1];
+    this.nextSeq = Math.max(this.committedSeq, (newest?.firstSeq ?? 1) - 1) + 1;
+    this.reservedBytes = log.diskBytes;
+    this.commits = new GroupCommit<PendingFrame>({ clock: settings.clock, ...groupCommit, commit: (batch) => this.commitBatch(batch) });
+    this.reader = new SegmentReader(settings.fs, settings.directory, () => log.segments, reporter);
+  }
+
+  /** Opens (creating or recovering) the outbox in `options.directory`. Rejects only on I/O errors, never on bad data. */
+  static async open(options: OutboxOptions): Promise<Outbox> {
+    const fs = options.fs ?? createNodeOutboxFs();
+    const fsync = options.fsync ?? true;
+    const events = options.events ?? {};
+    const reporter = new CorruptionReporter(events, options.logger);
+    await fs.mkdir(options.directory, { recursive: true });
+    const cursor = await readAckCursor(fs, options.directory);
+    if (cursor.problem !== undefined) reporter.report({ file: 'acked.json', offset: 0, skippedBytes: 0, reason: cursor.problem });
+    const deps = { fs, directory: options.directory, fsync, reporter, events, logger: options.logger };
+    const recovered = await recoverSegments(deps, cursor.ackedSeq);
+    const log = new SegmentLog({ ...deps, segmentMaxBytes: options.segmentMaxBytes ?? 16 * 1024 * 1024 }, recovered.segments);
+    const settings: OutboxSettings = {
+      maxBytes: options.maxBytes ?? 1024 * 1024 * 1024,
+      maxRecordBytes: options.maxRecordBytes ?? 4 * 1024 * 1024,
+      clock: options.clock ?? createSystemClock(),
+      events,
+      logger: options.logger,
+      fs,
+      directory: options.directory,
+    };
+    const groupCommit = { maxDelayMs: options.maxBatchDelayMs ?? 2, maxBatchBytes: options.maxBatchBytes ?? 1024 * 1024 };
+    const outbox = new Outbox(settings, log, recovered.backlog, { ackedSeq: cursor.ackedSeq, lastSeq: recovered.lastSeq }, reporter, groupCommit);
+    options.logger?.info({ directory: options.directory, ackedSeq: cursor.ackedSeq, ...outbox.backlog() }, 'outbox opened');
+    return outbox;
+  }
+
+  /**
+   * Appends a record and resolves with its seq once it is durable. Rejects with `OutboxFullError` (nothing
+   * written) when it would take the outbox over `maxBytes`, `OutboxError` `invalid_record` for an oversized
+   * record, `closed` after `close()`, `failed`/`write_failed` on I/O errors (the record is then not committed).
+   */
+  async append(record: OutboxAppend): Promise<number> {
+    if (this.state() !== 'open') throw this.notOpenError();
+    const keyBytes = Buffer.byteLength(record.key, 'utf8');
+    const topicBytes = Buffer.byteLength(record.topic, 'utf8');
+    if (keyBytes > 0xffff || topicBytes > 0xffff || keyBytes + topicBytes + record.payload.length > this.settings.maxRecordBytes) {
+      throw new OutboxError('invalid_record', `outbox record too large (key ${keyBytes} B, topic ${topicBytes} B, payload ${record.payload.length} B)`);
+    }
+    const size = frameBytes(keyBytes, topicBytes, record.payload.length);
+    if (this.reservedBytes + size > this.settings.maxBytes) throw new OutboxFullError(this.reservedBytes, this.settings.maxBytes);
+    const seq = this.nextSeq;
+    this.nextSeq += 1;
+    const appendedAtMs = this.settings.clock.nowMs();
+    const frame = encodeFrame({ ...record, seq, appendedAtMs });
+    this.reservedBytes += size;
+    try {
+      await this.commits.submit({ seq, appendedAtMs, frame }, size);
+    } catch (error: unknown) {
+      this.reservedBytes -= size;
+      throw error;
+    }
+    return seq;
+  }
+
+  /** Committed records with a seq above `afterSeq`, oldest first (none yet: empty array). Rejects on I/O errors. */
+  read(afterSeq: number, limits: ReadLimits): Promise<OutboxRecord[]> {
+    return this.reader.read(afterSeq, limits);
+  }
+
+  /**
+   * Durably records that every seq at or below `throughSeq` was delivered, then deletes segments that hold
+   * nothing newer. Acks are applied in call order; one at or below the cursor is a no-op. Rejects with a
+   * RangeError beyond the last committed seq, or on an I/O error (the cursor then stays where it was).
+   */
+  ack(throughSeq: number): Promise<void> {
+    if (throughSeq > this.committedSeq) {
+      return Promise.reject(new RangeError(`cannot ack seq ${throughSeq}: last committed seq is ${this.committedSeq}`));
+    }
+    const run = this.ackChain.then(() => this.persistAck(throughSeq));
+    // The caller sees the error; later acks still run (and retry the write).
+    this.ackChain = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Seq of the last record known delivered (the committed cursor); 0 when nothing was ever acked. */
+  get ackedSeq(): number {
+    return this.ackedThrough;
+  }
+
+  /** Seq of the newest durable record (or the cursor, when every record has been acked and deleted). */
+  get lastCommittedSeq(): number {
+    return this.committedSeq;
+  }
+
+  /** Committed, unacked records: count, bytes and the oldest one's append time. */
+  backlog(): BacklogStats {
+    return this.pending.stats();
+  }
+
+  /** Bytes the segment files take, plus appends waiting to be written; what `maxBytes` limits. */
+  get usedBytes(): number {
+    return this.reservedBytes;
+  }
+
+  state(): OutboxState {
+    if (this.status === 'open' && this.log.failed) return 'failed';
+    return this.status;
+  }
+
+  /** Calls `listener` after each commit (new records to read). Returns the unsubscribe function. */
+  onCommitted(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Commits appends already made (they resolve), rejects later ones, waits for acks in flight, closes files. */
+  close(): Promise<void> {
+    this.closing ??= this.closeOnce();
+    return this.closing;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  private async closeOnce(): Promise<void> {
+    this.status = 'closing';
+    try {
+      await this.commits.drain();
+      await this.ackChain;
+    } finally {
+      await this.log.close();
+      this.status = 'closed';
+      this.listeners.clear();
+    }
+  }
+
+  private async commitBatch(batch: PendingFrame[]): Promise<void> {
+    const startedAtMs = this.settings.clock.nowMs();
+    const bytes = batch.length === 1 ? batch[0]!.frame : Buffer.concat(batch.map((item) => item.frame));
+    await this.log.appendBatch(bytes, batch[0]!.seq);
+    for (const item of batch) this.pending.add(item.seq, item.frame.length, item.appendedAtMs);
+    this.committedSeq = batch[batch.length - 1]!.seq;
+    const durationMs = this.settings.clock.nowMs() - startedAtMs;
+    emitEvent(this.settings.events, this.settings.logger, 'onCommit', { records: batch.length, bytes: bytes.length, durationMs });
+    for (const listener of this.listeners) {
+      try {
+        listener();
+      } catch (error: unknown) {
+        // The batch is durable already; a listener's bug must not turn it into a failed append.
+        this.settings.logger?.error({ err: error }, 'outbox commit listener threw');
+      }
+    }
+  }
+
+  private async persistAck(throughSeq: number): Promise<void> {
+    if (throughSeq <= this.ackedThrough) return;
+    await writeAckCursor(this.settings.fs, this.settings.directory, throughSeq);
+    this.ackedThrough = throughSeq;
+    this.pending.ackThrough(throughSeq);
+    const before = this.log.diskBytes;
+    await this.log.deleteAckedThrough(throughSeq);
+    this.reservedBytes -= before - this.log.diskBytes;
+  }
+
+  private notOpenError(): OutboxError {
+    return this.status === 'open' ? new OutboxError('failed', 'outbox failed') : new OutboxError('closed', 'outbox is closed');
+  }
+}

@@ -1,0 +1,223 @@
+import { backoffDelayMs, DEFAULT_BACKOFF_POLICY, type BackoffPolicy } from './backoff-policy.js';
+import type { BacklogStats } from './backlog.js';
+import { createSystemClock, type Clock } from './clock.js';
+import type { OutboxLogger } from './outbox-events.js';
+import type { OutboxRecord } from './outbox-record.js';
+import type { OutboxTransport } from './outbox-transport.js';
+import type { ReadLimits } from './segment-reader.js';
+
+/** The part of `Outbox` the shipper uses. */
+export interface ShipperOutbox {
+  readonly ackedSeq: number;
+  readonly lastCommittedSeq: number;
+  read(afterSeq: number, limits: ReadLimits): Promise<OutboxRecord[]>;
+  ack(throughSeq: number): Promise<void>;
+  backlog(): BacklogStats;
+  onCommitted(listener: () => void): () => void;
+}
+
+export interface ShipperOptions {
+  outbox: ShipperOutbox;
+  transport: OutboxTransport;
+  /** Records per `send` (default 500). */
+  maxBatchRecords?: number;
+  /** Frame bytes per `send` (default 1 MiB; a single larger record still goes alone). */
+  maxBatchBytes?: number;
+  backoff?: Partial<BackoffPolicy>;
+  clock?: Clock;
+  /** [0, 1) source for backoff jitter (default Math.random). */
+  random?: () => number;
+  logger?: OutboxLogger;
+}
+
+/**
+ * - `stopped`: not started, or closed.
+ * - `idle`: everything committed is shipped; waiting for the next commit.
+ * - `sending`: a batch is with the transport (or being read/acked).
+ * - `backoff`: the last attempt failed; waiting before retrying the same batch.
+ */
+export type ShipperState = 'stopped' | 'idle' | 'sending' | 'backoff';
+
+/** Numbers for metrics and readiness. */
+export interface ShipperLag {
+  /** Committed records not yet acked. */
+  pendingRecords: number;
+  /** Their bytes on disk. */
+  pendingBytes: number;
+  /** Age of the oldest of them, in ms (0 when none). */
+  oldestPendingAgeMs: number;
+  /** Failed attempts since the last success. */
+  consecutiveFailures: number;
+  /** Records shipped and acked by this shipper since it started. */
+  shippedRecords: number;
+  /** Message of the last failure, cleared by a success. */
+  lastError: string | undefined;
+}
+
+interface FlushWaiter {
+  targetSeq: number;
+  resolve: (drained: boolean) => void;
+}
+
+/**
+ * Drains the outbox to a transport, at least once and in seq order: read a batch after the last acked seq,
+ * `send` it, ack it; on failure wait (capped exponential backoff) and resend the same batch. A crash between
+ * send and ack re-sends the batch on restart (duplicates, never loss).
+ */
+export class Shipper {
+  private status: ShipperState = 'stopped';
+  private stopping = false;
+  private loop: Promise<void> | undefined;
+  private unsubscribe: (() => void) | undefined;
+  private shippedThrough = 0;
+  private newWork = false;
+  private wake: (() => void) | undefined;
+  private failures = 0;
+  private shipped = 0;
+  private lastError: string | undefined;
+  private flushWaiters: FlushWaiter[] = [];
+  private readonly clock: Clock;
+  private readonly backoff: BackoffPolicy;
+  private readonly limits: ReadLimits;
+
+  constructor(private readonly options: ShipperOptions) {
+    this.clock = options.clock ?? createSystemClock();
+    this.backoff = { ...DEFAULT_BACKOFF_POLICY, ...options.backoff };
+    this.limits = { maxRecords: options.maxBatchRecords ?? 500, maxBytes: options.maxBatchBytes ?? 1024 * 1024 };
+  }
+
+  /** Starts shipping in the background; a no-op when already running. Errors are retried, never thrown. */
+  start(): void {
+    if (this.loop !== undefined) return;
+    this.stopping = false;
+    this.shippedThrough = this.options.outbox.ackedSeq;
+    this.unsubscribe = this.options.outbox.onCommitted(() => {
+      this.newWork = true;
+      this.wakeUp();
+    });
+    this.loop = this.run();
+  }
+
+  state(): ShipperState {
+    return this.status;
+  }
+
+  lag(): ShipperLag {
+    const backlog = this.options.outbox.backlog();
+    return {
+      pendingRecords: backlog.records,
+      pendingBytes: backlog.bytes,
+      oldestPendingAgeMs: backlog.oldestAppendedAtMs === undefined ? 0 : Math.max(0, this.clock.nowMs() - backlog.oldestAppendedAtMs),
+      consecutiveFailures: this.failures,
+      shippedRecords: this.shipped,
+      lastError: this.lastError,
+    };
+  }
+
+  /**
+   * Waits until every record committed before the call is shipped and acked, cutting a backoff wait short
+   * to retry at once. Resolves true when drained, false after `timeoutMs` ms or when the shipper is closed
+   * (or was never started) first. Never rejects.
+   */
+  flush(timeoutMs: number): Promise<boolean> {
+    const targetSeq = this.options.outbox.lastCommittedSeq;
+    if (this.shippedThrough >= targetSeq && this.options.outbox.ackedSeq >= targetSeq) return Promise.resolve(true);
+    if (this.loop === undefined) return Promise.resolve(false);
+    return new Promise<boolean>((resolve) => {
+      const timer = this.clock.setTimeout(() => settle(false), timeoutMs);
+      const waiter: FlushWaiter = { targetSeq, resolve: (drained) => settle(drained) };
+      const settle = (drained: boolean): void => {
+        this.clock.clearTimeout(timer);
+        this.flushWaiters = this.flushWaiters.filter((entry) => entry !== waiter);
+        resolve(drained);
+      };
+      this.flushWaiters.push(waiter);
+      this.wakeUp();
+    });
+  }
+
+  /** Stops after the attempt in flight (a hung `send` is bounded by the transport's own timeout); pending flushes resolve false. */
+  async close(): Promise<void> {
+    this.stopping = true;
+    this.unsubscribe?.();
+    this.unsubscribe = undefined;
+    this.wakeUp();
+    await this.loop;
+    this.loop = undefined;
+    this.status = 'stopped';
+    for (const waiter of [...this.flushWaiters]) waiter.resolve(false);
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  private async run(): Promise<void> {
+    let batch: OutboxRecord[] | undefined;
+    while (!this.stopping) {
+      this.status = 'sending';
+      try {
+        if (batch === undefined) {
+          this.newWork = false;
+          batch = await this.options.outbox.read(this.shippedThrough, this.limits);
+        }
+        const last = batch[batch.length - 1];
+        if (last === undefined) {
+          batch = undefined;
+          await this.idle();
+          continue;
+        }
+        await this.options.transport.send(batch);
+        await this.options.outbox.ack(last.seq);
+        this.succeeded(last.seq, batch.length);
+        batch = undefined;
+      } catch (error: unknown) {
+        await this.failed(error);
+      }
+    }
+  }
+
+  private async idle(): Promise<void> {
+    if (this.newWork || this.stopping) return;
+    this.status = 'idle';
+    await new Promise<void>((resolve) => {
+      this.wake = resolve;
+    });
+  }
+
+  private succeeded(seq: number, records: number): void {
+    this.shippedThrough = seq;
+    this.shipped += records;
+    this.failures = 0;
+    this.lastError = undefined;
+    for (const waiter of [...this.flushWaiters]) {
+      if (waiter.targetSeq <= seq) waiter.resolve(true);
+    }
+  }
+
+  private async failed(error: unknown): Promise<void> {
+    this.failures += 1;
+    this.lastError = error instanceof Error ? error.message : String(error);
+    const delayMs = backoffDelayMs(this.failures, this.backoff, this.options.random ?? Math.random);
+    this.options.logger?.warn({ err: error, attempt: this.failures, retryInMs: delayMs }, 'outbox shipping failed; will retry');
+    if (this.stopping) return;
+    this.status = 'backoff';
+    // `wakeUp` (close, or a flush starting) cuts the wait short.
+    await new Promise<void>((resolve) => {
+      const timer = this.clock.setTimeout(() => {
+        this.wake = undefined;
+        resolve();
+      }, delayMs);
+      this.wake = () => {
+        this.clock.clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+
+  private wakeUp(): void {
+    const wake = this.wake;
+    this.wake = undefined;
+    wake?.();
+  }
+}
