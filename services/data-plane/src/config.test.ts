@@ -1,0 +1,53 @@
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_HTTP_SETTINGS, DEFAULT_POLICY_SYNC_SETTINGS, loadDataPlaneConfig } from './config.js';
+
+describe('loadDataPlaneConfig', () => {
+  it('uses the agreed defaults for an empty environment', () => {
+    const config = loadDataPlaneConfig({});
+    expect(config).toMatchObject({
+      host: '127.0.0.1',
+      port: 8080,
+      controlPlaneAddress: '127.0.0.1:50051',
+      cacheDir: '.tmp/data-plane',
+      drainDelayMs: 5000,
+      logLevel: 'info',
+      otlpTracesEndpoint: undefined,
+      policySync: DEFAULT_POLICY_SYNC_SETTINGS,
+      http: DEFAULT_HTTP_SETTINGS,
+    });
+    expect(config.dataPlaneId).toBe(`${config.hostname}-${process.pid}`);
+  });
+
+  it('reads every DP_* variable', () => {
+    const config = loadDataPlaneConfig({
+      DP_HOST: '0.0.0.0',
+      DP_PORT: '0',
+      DP_CONTROL_PLANE_ADDRESS: 'cp:50051',
+      DP_CACHE_DIR: '/var/cache/dp',
+      DP_ID: 'dp-7',
+      DP_DRAIN_DELAY_MS: '0',
+      LOG_LEVEL: 'debug',
+      OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://collector:4318/v1/traces',
+    });
+    expect(config).toMatchObject({
+      host: '0.0.0.0',
+      port: 0,
+      controlPlaneAddress: 'cp:50051',
+      cacheDir: '/var/cache/dp',
+      dataPlaneId: 'dp-7',
+      drainDelayMs: 0,
+      logLevel: 'debug',
+      otlpTracesEndpoint: 'http://collector:4318/v1/traces',
+    });
+  });
+
+  it.each([['abc'], ['-1'], ['70000'], ['1.5']])('rejects DP_PORT=%s naming the variable', (value) => {
+    expect(() => loadDataPlaneConfig({ DP_PORT: value })).toThrow(/DP_PORT must be an integer/);
+  });
+
+  it('snapshots the environment for credential refs without exposing it to JSON logs', () => {
+    const config = loadDataPlaneConfig({ MOCK_A_KEY: 'secret-value' });
+    expect(config.environment.get('MOCK_A_KEY')).toBe('secret-value');
+    expect(JSON.stringify(config)).not.toContain('secret-value');
+  });
+});

@@ -1,0 +1,261 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import type { FastifyInstance } from 'fastify';
+import { RouterError } from '@api-router/errors';
+import { createMetricsRegistry } from '@api-router/observability';
+import { compileRuntimePolicy } from '@api-router/policy';
+import { captureLogs } from '../../test/support/captured-logs.js';
+import { ManualTime } from '../../test/support/manual-time.js';
+import { createTestSnapshot } from '../../test/support/policy-snapshot-fixture.js';
+import { DEFAULT_HTTP_SETTINGS } from '../config.js';
+import { createPolicyMetrics } from '../metrics/policy-metrics.js';
+import type { ActivePolicy } from '../policy/policy-holder.js';
+import type { PolicySyncStatus } from '../policy/policy-sync-client.js';
+import { buildApp } from './app.js';
+import { Readiness } from './readiness.js';
+
+const UUID_V7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+
+function createHarness() {
+  const time = new ManualTime(1_700_000_100_000);
+  const logs = captureLogs();
+  const metricsRegistry = createMetricsRegistry({ processMetrics: false });
+  createPolicyMetrics(metricsRegistry);
+  let active: ActivePolicy | undefined;
+  let controlPlane: PolicySyncStatus = { state: 'connecting', connected: false, lastSyncAtMs: undefined, startedAtMs: 0 };
+  const readiness = new Readiness({ clock: time, activePolicy: () => active, controlPlane: () => controlPlane });
+  const app = buildApp({
+    logger: logs.logger,
+    clock: time,
+    http: { ...DEFAULT_HTTP_SETTINGS, bodyLimitBytes: 1024 },
+    metricsRegistry,
+    readiness,
+    activePolicy: () => active,
+  });
+  return {
+    app,
+    logs,
+    readiness,
+    time,
+    activate(source: ActivePolicy['source'] = 'control-plane') {
+      // created_at of the fixture is 1_700_000_000_000: 100 s before the harness clock.
+      active = { policy: compileRuntimePolicy(createTestSnapshot({ version: 12n })), source, appliedAtMs: time.now() };
+    },
+    setControlPlane(status: PolicySyncStatus) {
+      controlPlane = status;
+    },
+  };
+}
+
+let app: FastifyInstance | undefined;
+afterEach(async () => {
+  await app?.close();
+  app = undefined;
+});
+
+describe('health, readiness, metrics', () => {
+  it('GET /healthz answers 200 with or without a policy', async () => {
+    const harness = createHarness();
+    app = harness.app;
+    const response = await app.inject({ method: 'GET', url: '/healthz' });
+    expect(response.statusCode).toBe(200);
+    expect(response.json()).toEqual({ status: 'ok' });
+  });
+
+  it('GET /readyz is 503 with detail until a policy is active, then 200', async () => {
+    const harness = createHarness();
+    app = harness.app;
+
+    const before = await app.inject({ method: 'GET', url: '/readyz' });
+    expect(before.statusCode).toBe(503);
+    expect(before.json()).toEqual({
+      ready: false,
+      draining: false,
+      policy: null,
+      controlPlane: { state: 'connecting', connected: false, lastSyncAgeSeconds: null },
+    });
+
+    harness.activate();
+    harness.setControlPlane({ state: 'ready', connected: true, lastSyncAtMs: harness.time.now() - 3_500, startedAtMs: 0 });
+    const after = await app.inject({ method: 'GET', url: '/readyz' });
+    expect(after.statusCode).toBe(200);
+    expect(after.json()).toMatchObject({
+      ready: true,
+      policy: { version: '12', ageSeconds: 100, source: 'control-plane' },
+      controlPlane: { state: 'ready', connected: true, lastSyncAgeSeconds: 3 },
+    });
+    expect(after.json().policy.contentHash).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it('stays ready on a cached policy while the control plane is away', async () => {
+    const harness = createHarness();
+    app = harness.app;
+    harness.activate('cache');
+    harness.setControlPlane({ state: 'backoff', connected: false, lastSyncAtMs: undefined, startedAtMs: 0 });
+    const response = await app.inject({ method: 'GET', url: '/readyz' });
+    expect(response.statusCode).toBe(200);
+    expect(response.json()).toMatchObject({ policy: { source: 'cache' }, controlPlane: { state: 'backoff', connected: false } });
+  });
+
+  it('GET /readyz is 503 once draining, even with a policy', async () => {
+    const harness = createHarness();
+    app = harness.app;
+    harness.activate();
+    harness.readiness.beginDrain();
+    const response = await app.inject({ method: 'GET', url: '/readyz' });
+    expect(response.statusCode).toBe(503);
+    expect(response.json()).toMatchObject({ ready: false, draining: true, policy: { version: '12' } });
+  });
+
+  it('GET /metrics serves the registry in Prometheus text format', async () => {
+    const harness = createHarness();
+    app = harness.app;
+    const response = await app.inject({ method: 'GET', url: '/metrics' });
+    expect(response.statusCode).toBe(200);
+    expect(response.headers['content-type']).toContain('text/plain');
+    expect(response.body).toContain('router_policy_updates_total{outcome="applied"} 0');
+  });
+});
+
+describe('not ready', () => {
+  it('answers every other route 503 not_ready while no policy is active, never "allow all"', async () => {
+    const harness = createHarness();
+    app = harness.app;
+    app.post('/v1/chat/completions', () => ({ allowed: true }));
+
+    for (const [method, url] of [
+      ['POST', '/v1/chat/completions'],
+      ['GET', '/v1/models'],
+      ['GET', '/nothing-here'],
+    ] as const) {
+      const response = await app.inject({ method, url, headers: { 'x-request-id': 'req-1' }, payload: method === 'POST' ? {} : undefined });
+      expect(response.statusCode).toBe(503);
+      expect(response.json()).toEqual({
+        error: {
+          code: 'not_ready',
+          message: 'The router has no active policy yet.',
+          request_id: 'req-1',
+          retryable: true,
+        },
+      });
+    }
+  });
+
+  it('lets routes through once a policy is active; unknown routes are then 404 not_found', async () => {
+    const harness = createHarness();
+    app = harness.app;
+    app.get('/v1/models', () => ({ data: [] }));
+    harness.activate();
+    expect((await app.inject({ method: 'GET', url: '/v1/models' })).statusCode).toBe(200);
+    const missing = await app.inject({ method: 'GET', url: '/nothing-here' });
+    expect(missing.statusCode).toBe(404);
+    expect(missing.json().error).toMatchObject({ code: 'not_found', retryable: false });
+  });
+});
+
+describe('request id', () => {
+  it('honours a valid incoming x-request-id and echoes it', async () => {
+    app = createHarness().app;
+    const response = await app.inject({ method: 'GET', url: '/healthz', headers: { 'x-request-id': 'abc.DEF_1:2-3' } });
+    expect(response.headers['x-request-id']).toBe('abc.DEF_1:2-3');
+  });
+
+  it.each([
+    ['with spaces', 'has spaces'],
+    ['too long', 'a'.repeat(129)],
+    ['with a newline-ish char', 'evil\u0007id'],
+  ])('regenerates an invalid one (%s)', async (_label, incoming) => {
+    app = createHarness().app;
+    const response = await app.inject({ method: 'GET', url: '/healthz', headers: { 'x-request-id': incoming } });
+    expect(response.headers['x-request-id']).toMatch(UUID_V7);
+  });
+
+  it('generates a UUIDv7 when none is sent, and puts it on request logs', async () => {
+    const harness = createHarness();
+    app = harness.app;
+    app.get('/v1/models', () => ({ data: [] }));
+    harness.activate();
+    const response = await app.inject({ method: 'GET', url: '/v1/models' });
+    const id = response.headers['x-request-id'];
+    expect(id).toMatch(UUID_V7);
+    expect(harness.logs.withMessage('request completed')[0]).toMatchObject({ request_id: id });
+  });
+});
+
+describe('error handler', () => {
+  function appWithRoutes() {
+    const harness = createHarness();
+    harness.activate();
+    const instance = harness.app;
+    instance.get('/throws-router-error', () => {
+      throw new RouterError('rate_limited', { retryAfterSeconds: 2.2, details: { limit: 'rpm' } });
+    });
+    instance.get('/throws-anything', () => {
+      throw new Error('database password is hunter2');
+    });
+    instance.post('/echo', (request) => ({ received: request.body }));
+    return { harness, instance };
+  }
+
+  it('renders a RouterError with its status, Retry-After and details', async () => {
+    const { instance } = appWithRoutes();
+    app = instance;
+    const response = await app.inject({ method: 'GET', url: '/throws-router-error', headers: { 'x-request-id': 'r-9' } });
+    expect(response.statusCode).toBe(429);
+    expect(response.headers['retry-after']).toBe('3');
+    expect(response.headers['x-request-id']).toBe('r-9');
+    expect(response.json()).toEqual({
+      error: { code: 'rate_limited', message: 'Rate limit exceeded.', request_id: 'r-9', retryable: true, details: { limit: 'rpm' } },
+    });
+  });
+
+  it('renders anything else as 500 internal without leaking its message, and logs the cause', async () => {
+    const { instance, harness } = appWithRoutes();
+    app = instance;
+    const response = await app.inject({ method: 'GET', url: '/throws-anything' });
+    expect(response.statusCode).toBe(500);
+    expect(response.json().error).toMatchObject({ code: 'internal', message: 'Internal error.', retryable: true });
+    expect(response.body).not.toContain('hunter2');
+    expect(harness.logs.withMessage('request failed')).toHaveLength(1);
+  });
+
+  it('maps a body over the limit to 413 payload_too_large', async () => {
+    const { instance } = appWithRoutes();
+    app = instance;
+    const response = await app.inject({ method: 'POST', url: '/echo', payload: { text: 'x'.repeat(2000) } });
+    expect(response.statusCode).toBe(413);
+    expect(response.json().error).toMatchObject({ code: 'payload_too_large', retryable: false });
+  });
+
+  it('maps malformed JSON to 400 invalid_request', async () => {
+    const { instance } = appWithRoutes();
+    app = instance;
+    const response = await app.inject({
+      method: 'POST',
+      url: '/echo',
+      headers: { 'content-type': 'application/json' },
+      payload: '{"unterminated": ',
+    });
+    expect(response.statusCode).toBe(400);
+    expect(response.json().error).toMatchObject({ code: 'invalid_request', retryable: false });
+  });
+
+  it('maps an unsupported content type to 415 unsupported_media_type', async () => {
+    const { instance } = appWithRoutes();
+    app = instance;
+    const response = await app.inject({
+      method: 'POST',
+      url: '/echo',
+      headers: { 'content-type': 'application/xml' },
+      payload: '<a/>',
+    });
+    expect(response.statusCode).toBe(415);
+    expect(response.json().error).toMatchObject({ code: 'unsupported_media_type' });
+  });
+
+  it('never logs the Authorization header', async () => {
+    const { instance, harness } = appWithRoutes();
+    app = instance;
+    await app.inject({ method: 'GET', url: '/throws-anything', headers: { authorization: 'Bearer rk_demo01.topsecret' } });
+    expect(JSON.stringify(harness.logs.lines())).not.toContain('topsecret');
+  });
+});

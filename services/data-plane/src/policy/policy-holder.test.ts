@@ -1,0 +1,190 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createMetricsRegistry, type Registry } from '@api-router/observability';
+import type { RuntimePolicy } from '@api-router/policy';
+import { captureLogs } from '../../test/support/captured-logs.js';
+import { ManualTime } from '../../test/support/manual-time.js';
+import { createTestSnapshot } from '../../test/support/policy-snapshot-fixture.js';
+import { createPolicyMetrics, type PolicyMetrics } from '../metrics/policy-metrics.js';
+import { createCredentialRefChecker, type CredentialRefChecker } from './credential-ref-checker.js';
+import { PolicyHolder, type PolicyStatusReport } from './policy-holder.js';
+
+interface Harness {
+  holder: PolicyHolder;
+  reports: PolicyStatusReport[];
+  metrics: PolicyMetrics;
+  registry: Registry;
+  logs: ReturnType<typeof captureLogs>;
+}
+
+function createHarness(credentialRefs: CredentialRefChecker = createCredentialRefChecker({ environment: new Map() })): Harness {
+  const registry = createMetricsRegistry({ processMetrics: false });
+  const metrics = createPolicyMetrics(registry);
+  const reports: PolicyStatusReport[] = [];
+  const logs = captureLogs();
+  const holder = new PolicyHolder({
+    logger: logs.logger,
+    clock: new ManualTime(),
+    metrics,
+    credentialRefs,
+    reporter: { report: (report) => reports.push(report) },
+  });
+  return { holder, reports, metrics, registry, logs };
+}
+
+async function updates(metrics: PolicyMetrics, outcome: 'applied' | 'rejected'): Promise<number> {
+  const values = (await metrics.updatesTotal.get()).values;
+  return values.find((value) => value.labels.outcome === outcome)?.value ?? 0;
+}
+
+describe('PolicyHolder', () => {
+  it('applies a valid snapshot, counts it, reports it and sets the version gauge', async () => {
+    const { holder, reports, metrics, logs } = createHarness();
+    expect(holder.current()).toBeUndefined();
+
+    const result = await holder.apply(createTestSnapshot({ version: 5n }), 'control-plane');
+
+    expect(result).toEqual({ outcome: 'applied', version: 5n });
+    expect(holder.current()?.policy.version).toBe(5n);
+    expect(holder.current()?.source).toBe('control-plane');
+    expect(holder.activeVersion()).toBe(5n);
+    expect(reports).toEqual([{ version: 5n, outcome: 'applied', reason: '', activeVersion: 5n }]);
+    expect(await updates(metrics, 'applied')).toBe(1);
+    expect((await metrics.policyVersion.get()).values[0]?.value).toBe(5);
+    expect(logs.withMessage('policy applied')[0]).toMatchObject({ version: '5' });
+  });
+
+  it.each([
+    ['older', 4n],
+    ['equal', 5n],
+  ])('rejects an %s version and keeps the last good policy', async (_label, version) => {
+    const { holder, reports, metrics } = createHarness();
+    await holder.apply(createTestSnapshot({ version: 5n }), 'control-plane');
+    const before = holder.current();
+
+    const result = await holder.apply(createTestSnapshot({ version, sourceRevision: 'other' }), 'control-plane');
+
+    expect(result.outcome).toBe('rejected');
+    expect(result).toMatchObject({ reason: `version ${version} is not greater than the active version 5` });
+    expect(holder.current()).toBe(before);
+    expect(reports[1]).toMatchObject({ version, outcome: 'rejected', activeVersion: 5n });
+    expect(await updates(metrics, 'rejected')).toBe(1);
+  });
+
+  it('rejects an invalid snapshot (content hash mismatch) and keeps the last good policy', async () => {
+    const { holder, reports, logs } = createHarness();
+    await holder.apply(createTestSnapshot({ version: 5n }), 'control-plane');
+    const before = holder.current();
+    const tampered = createTestSnapshot({ version: 6n });
+    tampered.routes[0]!.maxAttempts = 5;
+
+    const result = await holder.apply(tampered, 'control-plane');
+
+    expect(result).toMatchObject({ outcome: 'rejected', version: 6n });
+    expect(result.outcome === 'rejected' && result.reason).toMatch(/content_hash .* does not match/);
+    expect(holder.current()).toBe(before);
+    expect(reports[1]).toMatchObject({ outcome: 'rejected', activeVersion: 5n });
+    expect(logs.withMessage('policy rejected')[0]).toMatchObject({ version: '6', activeVersion: '5' });
+  });
+
+  it('rejects a snapshot whose backend credentialRef names an unset env var, naming the backend', async () => {
+    const { holder, reports } = createHarness(createCredentialRefChecker({ environment: new Map([['OTHER', 'x']]) }));
+
+    const result = await holder.apply(
+      createTestSnapshot({ version: 7n, backendId: 'mock-b', credentialRef: 'env:MOCK_B_KEY' }),
+      'control-plane',
+    );
+
+    expect(result.outcome).toBe('rejected');
+    expect(result.outcome === 'rejected' && result.reason).toContain('backend "mock-b"');
+    expect(result.outcome === 'rejected' && result.reason).toContain('MOCK_B_KEY');
+    expect(holder.current()).toBeUndefined();
+    expect(reports[0]).toMatchObject({ version: 7n, outcome: 'rejected', activeVersion: 0n });
+  });
+
+  it('accepts env: refs present in the environment snapshot', async () => {
+    const { holder } = createHarness(createCredentialRefChecker({ environment: new Map([['MOCK_A_KEY', 'secret']]) }));
+    const result = await holder.apply(createTestSnapshot({ version: 1n, credentialRef: 'env:MOCK_A_KEY' }), 'cache');
+    expect(result.outcome).toBe('applied');
+  });
+
+  describe('file: credential refs', () => {
+    let dir: string;
+    beforeEach(async () => {
+      dir = await mkdtemp(join(tmpdir(), 'dp-holder-'));
+    });
+    afterEach(async () => {
+      await rm(dir, { recursive: true, force: true });
+    });
+
+    it('accepts an existing readable file and rejects a missing one', async () => {
+      const present = join(dir, 'key');
+      await writeFile(present, 'secret');
+      const { holder } = createHarness(createCredentialRefChecker({ environment: new Map() }));
+
+      const ok = await holder.apply(createTestSnapshot({ version: 1n, credentialRef: `file:${present}` }), 'control-plane');
+      const missing = await holder.apply(
+        createTestSnapshot({ version: 2n, credentialRef: `file:${join(dir, 'nope')}` }),
+        'control-plane',
+      );
+
+      expect(ok.outcome).toBe('applied');
+      expect(missing.outcome).toBe('rejected');
+      expect(missing.outcome === 'rejected' && missing.reason).toContain('backend "mock-a"');
+      expect(holder.activeVersion()).toBe(1n);
+    });
+
+    it('rejects a directory and a relative path', async () => {
+      const { holder } = createHarness(createCredentialRefChecker({ environment: new Map() }));
+      const directory = await holder.apply(createTestSnapshot({ version: 1n, credentialRef: `file:${dir}` }), 'cache');
+      const relative = await holder.apply(createTestSnapshot({ version: 2n, credentialRef: 'file:key.txt' }), 'cache');
+      expect(directory.outcome).toBe('rejected');
+      expect(relative.outcome).toBe('rejected');
+    });
+  });
+
+  it('does not report snapshots read from the disk cache', async () => {
+    const { holder, reports } = createHarness();
+    await holder.apply(createTestSnapshot({ version: 3n }), 'cache');
+    expect(holder.current()?.source).toBe('cache');
+    expect(reports).toEqual([]);
+  });
+
+  it('swaps atomically: readers see the old policy until the new one is fully checked', async () => {
+    let release: () => void = () => undefined;
+    const gate = new Promise<undefined>((resolve) => {
+      release = () => resolve(undefined);
+    });
+    // Version 1 passes at once; version 2's check waits until the test opens the gate.
+    const gated: CredentialRefChecker = {
+      check: (policy: RuntimePolicy) => (policy.version === 1n ? Promise.resolve(undefined) : gate),
+    };
+    const { holder } = createHarness(gated);
+    await holder.apply(createTestSnapshot({ version: 1n }), 'control-plane');
+    const old = holder.current()!;
+
+    const pending = holder.apply(createTestSnapshot({ version: 2n }), 'control-plane');
+    for (let tick = 0; tick < 10; tick += 1) await Promise.resolve();
+    expect(holder.current()).toBe(old);
+
+    release();
+    await pending;
+    expect(holder.current()?.policy.version).toBe(2n);
+    // The replaced value was never touched: frozen, and still describing version 1.
+    expect(Object.isFrozen(old)).toBe(true);
+    expect(old.policy.version).toBe(1n);
+  });
+
+  it('handles concurrent applies one at a time in call order', async () => {
+    const { holder } = createHarness();
+    const [newer, older] = await Promise.all([
+      holder.apply(createTestSnapshot({ version: 3n }), 'control-plane'),
+      holder.apply(createTestSnapshot({ version: 2n }), 'control-plane'),
+    ]);
+    expect(newer.outcome).toBe('applied');
+    expect(older.outcome).toBe('rejected');
+    expect(holder.activeVersion()).toBe(3n);
+  });
+});
