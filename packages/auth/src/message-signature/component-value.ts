@@ -42,7 +42,8 @@ function fieldComponent(name: string, request: SignableRequest): ComponentValueR
 function deriveComponent(name: string, request: SignableRequest, target: RequestTarget): ComponentValueResult {
   switch (name) {
     case '@method':
-      return { ok: true, value: request.method.toUpperCase() };
+      // RFC 9421 §2.2.1: methods are case-sensitive and signed as sent, never case-folded.
+      return { ok: true, value: request.method };
     case '@path':
       return { ok: true, value: target.path };
     case '@query':

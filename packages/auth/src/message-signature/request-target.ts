@@ -33,11 +33,11 @@ export function parseRequestTarget(request: SignableRequest): RequestTarget {
   } else {
     rawAuthority = getFieldValue(request.headers, ':authority') ?? getFieldValue(request.headers, 'host');
   }
-  const hashIndex = rest.indexOf('#');
-  const withoutFragment = hashIndex === -1 ? rest : rest.slice(0, hashIndex);
-  const queryIndex = withoutFragment.indexOf('?');
-  const path = queryIndex === -1 ? withoutFragment : withoutFragment.slice(0, queryIndex);
-  const query = queryIndex === -1 ? undefined : withoutFragment.slice(queryIndex + 1);
+  // A "#" is not stripped: fragments never reach the server, so one in `url` is a caller bug, and signing
+  // it literally makes the signature fail instead of silently covering less than the caller passed.
+  const queryIndex = rest.indexOf('?');
+  const path = queryIndex === -1 ? rest : rest.slice(0, queryIndex);
+  const query = queryIndex === -1 ? undefined : rest.slice(queryIndex + 1);
   return {
     scheme,
     authority: rawAuthority === undefined || rawAuthority === '' ? undefined : normaliseAuthority(rawAuthority, scheme),

@@ -5,12 +5,12 @@ import type { HeaderMap } from './header-map.js';
  * it directly (`method`, `url`, `headers`, raw body bytes).
  */
 export interface SignableRequest {
-  /** HTTP method; compared upper-cased, as RFC 9421 `@method` requires. */
+  /** HTTP method exactly as sent (case-sensitive, RFC 9421 §2.2.1). */
   readonly method: string;
   /**
    * Request target exactly as sent: origin form (`/v1/chat/completions?x=1`, what fastify's `request.url`
    * holds) or absolute form (`https://router.example/v1/chat/completions?x=1`). The path and query are used
-   * verbatim, never re-encoded, so sender and verifier must see the same bytes.
+   * verbatim, never re-encoded, so sender and verifier must see the same bytes. No fragment (`#…`).
    */
   readonly url: string;
   readonly headers: HeaderMap;

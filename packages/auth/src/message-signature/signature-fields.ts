@@ -129,7 +129,7 @@ function readParameters(parameters: Parameters): SignatureParameters | undefined
       result[name] = value;
     }
   }
-  return result as SignatureParameters;
+  return result;
 }
 
 function isInteger(value: BareItem): value is number {

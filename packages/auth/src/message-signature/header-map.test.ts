@@ -1,0 +1,20 @@
+import { describe, expect, it } from 'vitest';
+import { getFieldValue } from './header-map.js';
+
+describe('getFieldValue', () => {
+  it('matches names case-insensitively and combines repeated lines as RFC 9421 §2.1 does', () => {
+    const headers = { 'X-Multi': ['  a ', 'b  '], 'x-multi': 'c', Other: undefined, 'content-length': 18 };
+    expect(getFieldValue(headers, 'x-multi')).toBe('a, b, c');
+    expect(getFieldValue(headers, 'content-length')).toBe('18');
+    expect(getFieldValue(headers, 'other')).toBeUndefined();
+    expect(getFieldValue(headers, 'absent')).toBeUndefined();
+  });
+
+  it('replaces obsolete line folding with a space', () => {
+    expect(getFieldValue({ folded: 'one\r\n  two' }, 'folded')).toBe('one two');
+  });
+
+  it('keeps an empty field as the empty string', () => {
+    expect(getFieldValue({ empty: '' }, 'empty')).toBe('');
+  });
+});

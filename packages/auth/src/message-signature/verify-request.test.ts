@@ -1,0 +1,292 @@
+import { describe, expect, it } from 'vitest';
+import { computeContentDigest } from '../content-digest.js';
+import { createMemoryNonceStore } from '../nonce-store/memory-nonce-store.js';
+import type { NonceStore } from '../nonce-store/nonce-store.js';
+import type { HeaderMap } from './header-map.js';
+import { computeHmacSha256 } from './hmac-sha256.js';
+import { type SignRequestOptions, signRequest } from './sign-request.js';
+import type { SignableRequest } from './signable-request.js';
+import { createSignatureBase } from './signature-base.js';
+import {
+  type SignatureParameters,
+  serializeSignatureField,
+  serializeSignatureInputField,
+  serializeSignatureParams,
+} from './signature-fields.js';
+import { type VerifyRequestOptions, verifyRequest } from './verify-request.js';
+
+const NOW_SECONDS = 1_750_000_000;
+const SECRET = Buffer.alloc(32, 7);
+const NEXT_SECRET = Buffer.alloc(32, 9);
+const REQUEST: SignableRequest = {
+  method: 'POST',
+  url: '/v1/chat/completions?stream=false',
+  headers: { host: 'router.example', 'content-type': 'application/json' },
+  body: Buffer.from('{"model":"demo","messages":[]}'),
+};
+
+function sign(request: SignableRequest, options: Partial<SignRequestOptions> = {}): SignableRequest {
+  const signature = signRequest(request, {
+    keyId: 'partner-1',
+    secret: SECRET,
+    created: NOW_SECONDS,
+    nonce: 'nonce-1',
+    ...options,
+  });
+  return { ...request, headers: { ...request.headers, ...signature } };
+}
+
+/** Signs with arbitrary parameters, bypassing signRequest's own choices (for policy tests). */
+function signWithParameters(
+  request: SignableRequest,
+  components: readonly string[],
+  parameters: SignatureParameters,
+): SignableRequest {
+  const headers: HeaderMap = { ...request.headers, 'content-digest': computeContentDigest(request.body ?? new Uint8Array()) };
+  const signatureParams = serializeSignatureParams(components, parameters);
+  const base = createSignatureBase(components, signatureParams, { ...request, headers });
+  if (!base.ok) throw new Error(base.problem);
+  return {
+    ...request,
+    headers: {
+      ...headers,
+      'signature-input': serializeSignatureInputField('sig1', signatureParams),
+      signature: serializeSignatureField('sig1', computeHmacSha256(SECRET, base.base)),
+    },
+  };
+}
+
+function options(overrides: Partial<VerifyRequestOptions> = {}): VerifyRequestOptions {
+  return {
+    resolveSecrets: (keyId) => (keyId === 'partner-1' ? [SECRET] : []),
+    nowMs: NOW_SECONDS * 1000,
+    nonceStore: createMemoryNonceStore({ clock: { now: () => NOW_SECONDS * 1000 }, maxEntries: 100 }),
+    ...overrides,
+  };
+}
+
+const DEFAULT_COMPONENTS = ['@method', '@path', '@query', 'content-digest'];
+
+describe('verifyRequest', () => {
+  it('accepts a request signed by signRequest and names the key and label', async () => {
+    await expect(verifyRequest(sign(REQUEST), options())).resolves.toEqual({ ok: true, keyId: 'partner-1', label: 'sig1' });
+  });
+
+  it('accepts an empty body (its digest is still covered) and an explicit alg="hmac-sha256"', async () => {
+    const get: SignableRequest = { method: 'GET', url: '/v1/models', headers: {} };
+    await expect(verifyRequest(sign(get), options())).resolves.toMatchObject({ ok: true });
+    const withAlg = signWithParameters(REQUEST, DEFAULT_COMPONENTS, {
+      created: NOW_SECONDS,
+      keyid: 'partner-1',
+      nonce: 'n',
+      alg: 'hmac-sha256',
+    });
+    await expect(verifyRequest(withAlg, options())).resolves.toMatchObject({ ok: true });
+  });
+
+  it('checks the requested label when one is given', async () => {
+    const signed = sign(REQUEST, { label: 'router' });
+    await expect(verifyRequest(signed, options({ label: 'router' }))).resolves.toMatchObject({ ok: true, label: 'router' });
+    await expect(verifyRequest(signed, options({ label: 'sig1' }))).resolves.toEqual({
+      ok: false,
+      reason: 'missing_signature',
+    });
+  });
+
+  describe('failure reasons', () => {
+    it('missing_signature: no fields, or only one of the two', async () => {
+      const signed = sign(REQUEST);
+      const { signature: _signature, Signature: _upper, ...withoutSignature } = signed.headers as Record<string, string>;
+      await expect(verifyRequest(REQUEST, options())).resolves.toEqual({ ok: false, reason: 'missing_signature' });
+      await expect(verifyRequest({ ...signed, headers: withoutSignature }, options())).resolves.toEqual({
+        ok: false,
+        reason: 'missing_signature',
+      });
+    });
+
+    it.each([
+      ['garbage Signature-Input', { 'Signature-Input': 'sig1=(((' }],
+      ['garbage Signature', { Signature: 'sig1=:not base64!:' }],
+      ['signature is not a byte sequence', { Signature: 'sig1="abc"' }],
+      ['component with parameters', { 'Signature-Input': 'sig1=("@query-param";name="a");created=1;keyid="k";nonce="n"' }],
+      ['upper-case component', { 'Signature-Input': 'sig1=("@Method");created=1;keyid="k";nonce="n"' }],
+      ['duplicate component', { 'Signature-Input': 'sig1=("@method" "@method");created=1;keyid="k";nonce="n"' }],
+      ['token component', { 'Signature-Input': 'sig1=(method);created=1;keyid="k";nonce="n"' }],
+      ['created is a string', { 'Signature-Input': 'sig1=("@method");created="1";keyid="k";nonce="n"' }],
+      ['keyid is a token', { 'Signature-Input': 'sig1=("@method");created=1;keyid=k;nonce="n"' }],
+      ['Signature-Input is not an inner list', { 'Signature-Input': 'sig1="@method";created=1' }],
+      ['label in Signature-Input only', { Signature: 'other=:AAAA:' }],
+      ['oversized field', { 'Signature-Input': `sig1=();created=1;keyid="${'k'.repeat(9000)}";nonce="n"` }],
+    ])('malformed: %s', async (_name, replacement) => {
+      const signed = sign(REQUEST);
+      const result = await verifyRequest({ ...signed, headers: { ...signed.headers, ...replacement } }, options());
+      expect(result).toEqual({ ok: false, reason: 'malformed' });
+    });
+
+    it.each([
+      ['created', { keyid: 'partner-1', nonce: 'n' }],
+      ['nonce', { created: NOW_SECONDS, keyid: 'partner-1' }],
+      ['keyid', { created: NOW_SECONDS, nonce: 'n' }],
+      ['non-empty nonce', { created: NOW_SECONDS, keyid: 'partner-1', nonce: '' }],
+    ])('malformed: missing %s', async (_name, parameters: SignatureParameters) => {
+      const signed = signWithParameters(REQUEST, DEFAULT_COMPONENTS, parameters);
+      await expect(verifyRequest(signed, options())).resolves.toEqual({ ok: false, reason: 'malformed' });
+    });
+
+    it('malformed: a covered component this implementation cannot derive', async () => {
+      const signed = sign(REQUEST);
+      const input = signed.headers['Signature-Input'] as string;
+      const headers = { ...signed.headers, 'Signature-Input': input.replace('"@method"', '"@method" "@status"') };
+      await expect(verifyRequest({ ...signed, headers }, options())).resolves.toEqual({ ok: false, reason: 'malformed' });
+    });
+
+    it('unknown_key: keyid resolves to no secret', async () => {
+      await expect(verifyRequest(sign(REQUEST, { keyId: 'stranger' }), options())).resolves.toEqual({
+        ok: false,
+        reason: 'unknown_key',
+      });
+    });
+
+    it('missing_component: a required component is not covered', async () => {
+      const signed = sign(REQUEST, { components: ['@method', '@path', 'content-digest'] });
+      await expect(verifyRequest(signed, options())).resolves.toEqual({ ok: false, reason: 'missing_component' });
+      const strict = options({ requiredComponents: [...DEFAULT_COMPONENTS, 'content-type'] });
+      await expect(verifyRequest(sign(REQUEST), strict)).resolves.toEqual({ ok: false, reason: 'missing_component' });
+    });
+
+    it('missing_component: a covered field is absent from the request', async () => {
+      const signed = sign(REQUEST, { components: [...DEFAULT_COMPONENTS, 'content-type'] });
+      const { 'content-type': _removed, ...headers } = signed.headers as Record<string, string>;
+      await expect(verifyRequest({ ...signed, headers }, options())).resolves.toEqual({
+        ok: false,
+        reason: 'missing_component',
+      });
+    });
+
+    it('bad_digest: the body changed, or the digest lacks sha-256', async () => {
+      const signed = sign(REQUEST);
+      await expect(verifyRequest({ ...signed, body: Buffer.from('{"model":"other"}') }, options())).resolves.toEqual({
+        ok: false,
+        reason: 'bad_digest',
+      });
+      const sha512Only = { ...signed.headers, 'Content-Digest': computeContentDigest(REQUEST.body!, ['sha-512']) };
+      await expect(verifyRequest({ ...signed, headers: sha512Only }, options())).resolves.toEqual({
+        ok: false,
+        reason: 'bad_digest',
+      });
+    });
+
+    it('bad_signature: wrong secret, or a covered part changed', async () => {
+      await expect(verifyRequest(sign(REQUEST, { secret: Buffer.alloc(32, 1) }), options())).resolves.toEqual({
+        ok: false,
+        reason: 'bad_signature',
+      });
+      const signed = sign(REQUEST);
+      await expect(verifyRequest({ ...signed, url: '/v1/chat/completions?stream=true' }, options())).resolves.toEqual({
+        ok: false,
+        reason: 'bad_signature',
+      });
+      await expect(verifyRequest({ ...signed, method: 'post' }, options())).resolves.toEqual({
+        ok: false,
+        reason: 'bad_signature',
+      });
+    });
+
+    it('bad_signature: a truncated signature', async () => {
+      const signed = sign(REQUEST);
+      const headers = { ...signed.headers, Signature: 'sig1=:AAAA:' };
+      await expect(verifyRequest({ ...signed, headers }, options())).resolves.toEqual({ ok: false, reason: 'bad_signature' });
+    });
+
+    it('expired and future: created outside ±window; expires in the past', async () => {
+      const at = (created: number) => verifyRequest(sign(REQUEST, { created }), options());
+      await expect(at(NOW_SECONDS - 301)).resolves.toEqual({ ok: false, reason: 'expired' });
+      await expect(at(NOW_SECONDS + 301)).resolves.toEqual({ ok: false, reason: 'future' });
+      const expired = signWithParameters(REQUEST, DEFAULT_COMPONENTS, {
+        created: NOW_SECONDS - 10,
+        expires: NOW_SECONDS - 1,
+        keyid: 'partner-1',
+        nonce: 'n',
+      });
+      await expect(verifyRequest(expired, options())).resolves.toEqual({ ok: false, reason: 'expired' });
+    });
+
+    it('replayed_nonce: the same signed request twice', async () => {
+      const verifyOptions = options();
+      const signed = sign(REQUEST);
+      await expect(verifyRequest(signed, verifyOptions)).resolves.toMatchObject({ ok: true });
+      await expect(verifyRequest(signed, verifyOptions)).resolves.toEqual({ ok: false, reason: 'replayed_nonce' });
+    });
+
+    it('alg_unsupported: any alg but hmac-sha256', async () => {
+      const signed = signWithParameters(REQUEST, DEFAULT_COMPONENTS, {
+        created: NOW_SECONDS,
+        keyid: 'partner-1',
+        nonce: 'n',
+        alg: 'rsa-pss-sha512',
+      });
+      await expect(verifyRequest(signed, options())).resolves.toEqual({ ok: false, reason: 'alg_unsupported' });
+    });
+  });
+
+  describe('time window', () => {
+    it.each([-300, -1, 0, 1, 300])('accepts created at now %+d s (default window 300 s)', async (offset) => {
+      await expect(verifyRequest(sign(REQUEST, { created: NOW_SECONDS + offset }), options())).resolves.toMatchObject({
+        ok: true,
+      });
+    });
+
+    it('honours a custom window', async () => {
+      const signed = sign(REQUEST, { created: NOW_SECONDS - 61 });
+      await expect(verifyRequest(signed, options({ windowSeconds: 60 }))).resolves.toEqual({ ok: false, reason: 'expired' });
+    });
+
+    it('uses whole seconds of nowMs', async () => {
+      const signed = sign(REQUEST, { created: NOW_SECONDS + 300 });
+      await expect(verifyRequest(signed, options({ nowMs: NOW_SECONDS * 1000 + 999 }))).resolves.toMatchObject({ ok: true });
+    });
+  });
+
+  describe('rotation', () => {
+    const rotating = () => options({ resolveSecrets: () => [SECRET, NEXT_SECRET] });
+
+    it('accepts a signature by either active secret', async () => {
+      await expect(verifyRequest(sign(REQUEST, { nonce: 'a' }), rotating())).resolves.toMatchObject({ ok: true });
+      await expect(verifyRequest(sign(REQUEST, { nonce: 'b', secret: NEXT_SECRET }), rotating())).resolves.toMatchObject({
+        ok: true,
+      });
+    });
+
+    it('refuses a retired secret', async () => {
+      const retired = sign(REQUEST, { secret: Buffer.alloc(32, 5) });
+      await expect(verifyRequest(retired, rotating())).resolves.toEqual({ ok: false, reason: 'bad_signature' });
+    });
+  });
+
+  describe('nonces', () => {
+    it('does not burn a nonce on a forged request', async () => {
+      const verifyOptions = options();
+      const forged = sign(REQUEST, { secret: Buffer.alloc(32, 1) });
+      await expect(verifyRequest(forged, verifyOptions)).resolves.toEqual({ ok: false, reason: 'bad_signature' });
+      await expect(verifyRequest(sign(REQUEST), verifyOptions)).resolves.toMatchObject({ ok: true });
+    });
+
+    it('scopes nonces per key and claims them for twice the window', async () => {
+      const claims: [string, string, number][] = [];
+      const nonceStore: NonceStore = {
+        claim: (keyId, nonce, ttlSeconds) => {
+          claims.push([keyId, nonce, ttlSeconds]);
+          return Promise.resolve(true);
+        },
+      };
+      await verifyRequest(sign(REQUEST), options({ nonceStore, windowSeconds: 120 }));
+      expect(claims).toEqual([['partner-1', 'nonce-1', 240]]);
+    });
+
+    it('rejects when the nonce store fails, rather than accepting', async () => {
+      const failure = new Error('redis down');
+      const nonceStore: NonceStore = { claim: () => Promise.reject(failure) };
+      await expect(verifyRequest(sign(REQUEST), options({ nonceStore }))).rejects.toBe(failure);
+    });
+  });
+});
