@@ -34,3 +34,4 @@ export type { BudgetPeriod } from './math/budget-period.js';
 export { CONCURRENCY_RETRY_HINT_MS } from './math/concurrency-slots.js';
 export { MAX_BUCKET_UNITS } from './math/token-bucket.js';
 export { createMemoryLimitStore, type MemoryLimitStoreOptions } from './memory/memory-limit-store.js';
+export { createRedisLimitStore, type RedisLimitStoreOptions } from './redis/redis-limit-store.js';
