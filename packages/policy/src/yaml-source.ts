@@ -16,6 +16,10 @@ export interface YamlSource {
   lineOf(path: ConfigPath, options?: { atKey?: boolean }): number;
 }
 
+// Aliases are legitimate in hand-written config (shared target lists), but each may expand to at most this
+// many nodes, which bounds memory against exponential alias nesting.
+const MAX_ALIAS_COUNT = 100;
+
 /** Parses YAML text keeping node positions. Never throws: malformed YAML becomes issues. */
 export function parseYamlSource(document: ConfigDocument): YamlSource {
   const lineCounter = new LineCounter();
@@ -56,7 +60,17 @@ export function parseYamlSource(document: ConfigDocument): YamlSource {
     }));
     return { value: undefined, issues, lineOf };
   }
-  return { value: parsed.toJS({ maxAliasCount: 100 }) as unknown, issues: [], lineOf };
+  try {
+    return { value: parsed.toJS({ maxAliasCount: MAX_ALIAS_COUNT }) as unknown, issues: [], lineOf };
+  } catch (error: unknown) {
+    // toJS only throws for alias abuse (an exponential "billion laughs" expansion): report it as an issue.
+    const message = error instanceof Error ? error.message : String(error);
+    return {
+      value: undefined,
+      issues: [{ source: document.source, path: '', line: 0, message: `malformed YAML: ${message}` }],
+      lineOf,
+    };
+  }
 }
 
 function isNodeWithRange(node: unknown): node is Node & { range: [number, number, number] } {

@@ -1,0 +1,130 @@
+import { describe, expect, it } from 'vitest';
+import type { ConfigDocuments } from './config-document.js';
+import { ConfigInvalidError, type ConfigIssue } from './config-issue.js';
+import { parseConfig } from './parse-config.js';
+
+// Detailed error cases live in the golden files (../testdata); these cover behaviour around them.
+
+function documents(router: string, policies = ''): ConfigDocuments {
+  return { router: { source: 'r.yaml', text: router }, policies: { source: 'p.yaml', text: policies } };
+}
+
+function issuesOf(input: ConfigDocuments): ConfigIssue[] {
+  try {
+    parseConfig(input);
+  } catch (error: unknown) {
+    if (error instanceof ConfigInvalidError) return [...error.issues];
+    throw error;
+  }
+  throw new Error('config was accepted');
+}
+
+describe('parseConfig', () => {
+  it('treats empty documents as empty configs with every default', () => {
+    expect(parseConfig(documents(''))).toEqual({
+      router: {
+        settings: { maxBodyBytes: 1_048_576, defaultRequestTimeoutMs: 30_000 },
+        backends: [],
+        routes: [],
+        admin: { tokens: [] },
+      },
+      policies: { tenants: [], apiKeys: [] },
+    });
+  });
+
+  it('fills backend, route, target, tenant and key defaults', () => {
+    const config = parseConfig(
+      documents(
+        'backends: [{ id: a, baseUrl: "http://a:1/v1" }]\nroutes: [{ id: r, model: m, targets: [{ backend: a }] }]',
+        'tenants: [{ id: t }]\napiKeys: [{ publicId: rk_abcd, secretSha256: "' +
+          '0'.repeat(64) +
+          '", tenant: t, allowedModels: [m] }]',
+      ),
+    );
+    expect(config.router.backends[0]).toEqual({
+      id: 'a',
+      baseUrl: 'http://a:1/v1',
+      provider: 'openai-compatible',
+      enabled: true,
+      connectTimeoutMs: 2000,
+      firstByteTimeoutMs: 30_000,
+      maxConnections: 128,
+      healthPath: '/health',
+    });
+    expect(config.router.routes[0]).toEqual({
+      id: 'r',
+      model: 'm',
+      maxAttempts: 2,
+      requestTimeoutMs: 0,
+      targets: [{ backend: 'a', weight: 1, priority: 0 }],
+    });
+    expect(config.policies.tenants[0]).toEqual({ id: 't', displayName: '', disabled: false });
+    expect(config.policies.apiKeys[0]).toMatchObject({ disabled: false, allowedModels: ['m'] });
+    expect(config.policies.apiKeys[0]?.expiresAt).toBeUndefined();
+  });
+
+  it('reports the issues of both documents together, document by document and line by line', () => {
+    const issues = issuesOf(
+      documents(
+        'routes:\n  - id: r\n    model: m\n    targets: [{ backend: nope }]\nbogus: 1\n',
+        'tenants: [{}]',
+      ),
+    );
+    expect(issues).toEqual([
+      { source: 'r.yaml', path: 'routes[0].targets[0].backend', line: 4, message: 'unknown backend "nope"' },
+      { source: 'r.yaml', path: 'bogus', line: 5, message: 'unknown field "bogus"' },
+      { source: 'p.yaml', path: 'tenants[0].id', line: 1, message: 'missing required field "id"' },
+    ]);
+  });
+
+  it('summarises the first issue in the error message', () => {
+    expect(() => parseConfig(documents('bogus: 1\nother: 2\n'))).toThrow(
+      'invalid config: r.yaml:1 bogus: unknown field "bogus" (and 1 more issue(s))',
+    );
+  });
+
+  it('rejects a document that is not a mapping', () => {
+    expect(issuesOf(documents('- a\n- b\n'))).toEqual([
+      { source: 'r.yaml', path: '', line: 1, message: 'Invalid input: expected object, received array' },
+    ]);
+  });
+
+  it('reports an empty value against its key', () => {
+    expect(issuesOf(documents('backends:\n  - id: a\n    baseUrl:\n'))).toEqual([
+      {
+        source: 'r.yaml',
+        path: 'backends[0].baseUrl',
+        line: 3,
+        message: 'Invalid input: expected string, received null',
+      },
+    ]);
+  });
+
+  it('accepts aliases within reason', () => {
+    const router = [
+      'backends: [{ id: a, baseUrl: "http://a:1/v1" }]',
+      'routes:',
+      '  - { id: r1, model: m1, targets: &shared [{ backend: a, weight: 3 }] }',
+      '  - { id: r2, model: m2, targets: *shared }',
+    ].join('\n');
+    expect(parseConfig(documents(router)).router.routes[1]?.targets).toEqual([
+      { backend: 'a', weight: 3, priority: 0 },
+    ]);
+  });
+
+  it('bounds alias expansion (billion laughs)', () => {
+    const bomb = ['a: &a [x, x, x, x, x, x, x, x, x, x]', 'b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]'];
+    for (const name of ['c', 'd', 'e', 'f', 'g']) {
+      const previous = String.fromCharCode(name.charCodeAt(0) - 1);
+      bomb.push(`${name}: &${name} [${Array.from({ length: 10 }, () => `*${previous}`).join(', ')}]`);
+    }
+    expect(issuesOf(documents(bomb.join('\n')))).toEqual([
+      {
+        source: 'r.yaml',
+        path: '',
+        line: 0,
+        message: 'malformed YAML: Excessive alias count indicates a resource exhaustion attack',
+      },
+    ]);
+  });
+});
