@@ -6,6 +6,7 @@ export type { BacklogStats } from './backlog.js';
 export type { ReadLimits } from './segment-reader.js';
 export { createNodeOutboxFs, type OutboxFile, type OutboxFs } from './outbox-fs.js';
 export { createSystemClock, type Clock, type TimerHandle } from './clock.js';
+export { ManualClock } from './manual-clock.js';
 export { Shipper, type ShipperLag, type ShipperOptions, type ShipperOutbox, type ShipperState } from './shipper.js';
 export { DEFAULT_BACKOFF_POLICY, type BackoffPolicy } from './backoff-policy.js';
 export type { OutboxTransport } from './outbox-transport.js';

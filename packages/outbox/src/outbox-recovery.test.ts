@@ -1,0 +1,160 @@
+import { appendFile, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { encodeFrame } from './frame-codec.js';
+import { ManualClock } from './manual-clock.js';
+import { Outbox, type OutboxOptions } from './outbox.js';
+import type { CorruptionReport, TornTailReport } from './outbox-events.js';
+
+const ALL = { maxRecords: 10_000, maxBytes: 64 << 20 };
+
+describe('Outbox recovery', () => {
+  let directory: string;
+  let clock: ManualClock;
+  let corruptions: CorruptionReport[];
+  let tornTails: TornTailReport[];
+  const opened: Outbox[] = [];
+
+  beforeEach(async () => {
+    directory = await mkdtemp(join(tmpdir(), 'outbox-recovery-'));
+    clock = new ManualClock();
+    corruptions = [];
+    tornTails = [];
+  });
+  afterEach(async () => {
+    for (const outbox of opened.splice(0)) await outbox.close();
+    await rm(directory, { recursive: true, force: true });
+  });
+
+  async function open(options: Partial<OutboxOptions> = {}): Promise<Outbox> {
+    const events = { onCorruption: (report: CorruptionReport) => corruptions.push(report), onTornTail: (report: TornTailReport) => tornTails.push(report) };
+    const outbox = await Outbox.open({ directory, clock, events, ...options });
+    opened.push(outbox);
+    return outbox;
+  }
+
+  /** Appends one record per batch (so each lands after the previous commit) and closes. */
+  async function writeAndClose(count: number, options: Partial<OutboxOptions> = {}): Promise<void> {
+    const outbox = await open(options);
+    for (let seq = 1; seq <= count; seq += 1) {
+      const appended = outbox.append({ key: `req-${seq}`, topic: 'usage', payload: Buffer.from(`record ${seq}`) });
+      clock.advance(5);
+      await appended;
+    }
+    await outbox.close();
+  }
+
+  async function segmentFiles(): Promise<string[]> {
+    return (await readdir(directory)).filter((name) => name.startsWith('segment-')).sort();
+  }
+
+  async function seqs(outbox: Outbox, after = 0): Promise<number[]> {
+    return (await outbox.read(after, ALL)).map((record) => record.seq);
+  }
+
+  it('truncates a torn frame at the tail of the newest segment and appends after it', async () => {
+    await writeAndClose(5);
+    const [segment] = await segmentFiles();
+    const path = join(directory, segment!);
+    const goodSize = (await stat(path)).size;
+    const next = encodeFrame({ seq: 6, appendedAtMs: 0, key: 'req-6', topic: 'usage', payload: Buffer.alloc(100, 1) });
+    await appendFile(path, next.subarray(0, 40)); // a crash mid-write
+    const outbox = await open();
+    expect(tornTails).toEqual([{ file: segment, offset: goodSize, truncatedBytes: 40, reason: expect.any(String) as string }]);
+    expect(corruptions).toEqual([]);
+    expect((await stat(path)).size).toBe(goodSize);
+    expect(await seqs(outbox)).toEqual([1, 2, 3, 4, 5]);
+    const appended = outbox.append({ key: 'req-6', topic: 'usage', payload: Buffer.from('again') });
+    clock.advance(5);
+    expect(await appended).toBe(6);
+    expect(await seqs(outbox)).toEqual([1, 2, 3, 4, 5, 6]);
+  });
+
+  it('truncates a zero-filled tail (a file extended but never written)', async () => {
+    await writeAndClose(3);
+    const [segment] = await segmentFiles();
+    await appendFile(join(directory, segment!), Buffer.alloc(4096));
+    const outbox = await open();
+    expect(tornTails).toHaveLength(1);
+    expect(await seqs(outbox)).toEqual([1, 2, 3]);
+  });
+
+  it('reports and skips a corrupt frame in a sealed segment, once, and keeps everything else', async () => {
+    await writeAndClose(12, { segmentMaxBytes: 150 });
+    const files = await segmentFiles();
+    expect(files.length).toBeGreaterThan(2);
+    const path = join(directory, files[0]!);
+    const bytes = await readFile(path);
+    const firstFrameBytes = bytes.readUInt32BE(0) + 8;
+    bytes[firstFrameBytes + 20] = bytes[firstFrameBytes + 20]! ^ 0x55; // inside the second record's body
+    await writeFile(path, bytes);
+
+    const outbox = await open();
+    expect(corruptions).toEqual([{ file: files[0], offset: firstFrameBytes, skippedBytes: expect.any(Number) as number, reason: 'checksum mismatch' }]);
+    expect(tornTails).toEqual([]);
+    const survivors = await seqs(outbox);
+    expect(survivors).toEqual(Array.from({ length: 12 }, (_, i) => i + 1).filter((seq) => seq !== 2));
+    expect(outbox.backlog().records).toBe(11);
+    await seqs(outbox); // reading the same bytes again does not report them again
+    expect(corruptions).toHaveLength(1);
+    expect((await stat(path)).size).toBe(bytes.length); // sealed segments are never cut
+  });
+
+  it('keeps valid frames that follow a corrupt one in the newest segment (corruption, not a torn tail)', async () => {
+    await writeAndClose(4);
+    const [segment] = await segmentFiles();
+    const path = join(directory, segment!);
+    const bytes = await readFile(path);
+    bytes[12] = bytes[12]! ^ 0x01; // seq field of record 1
+    await writeFile(path, bytes);
+    const outbox = await open();
+    expect(corruptions).toHaveLength(1);
+    expect(tornTails).toEqual([]);
+    expect(await seqs(outbox)).toEqual([2, 3, 4]);
+  });
+
+  it('reports corruption that appears while open when a read meets it, and reads past it', async () => {
+    await writeAndClose(6, { segmentMaxBytes: 150 });
+    const outbox = await open();
+    const [first] = await segmentFiles();
+    const path = join(directory, first!);
+    const bytes = await readFile(path);
+    bytes[bytes.readUInt32BE(0) + 8 + 3] = 0xff; // the length field of the second record
+    await writeFile(path, bytes);
+    expect(await seqs(outbox)).toEqual([1, 3, 4, 5, 6]);
+    expect(corruptions).toEqual([expect.objectContaining({ file: first, offset: bytes.readUInt32BE(0) + 8 })]);
+  });
+
+  it('re-delivers everything above the cursor and deletes sealed segments a crash left behind', async () => {
+    await writeAndClose(12, { segmentMaxBytes: 150 });
+    const files = await segmentFiles();
+    const firstSeqOfThird = Number(/\d+/.exec(files[2]!)![0]);
+    // A crash after the cursor was written but before the segments were deleted.
+    await writeFile(join(directory, 'acked.json'), JSON.stringify({ version: 1, ackedSeq: firstSeqOfThird - 1 }));
+    const outbox = await open();
+    expect(await segmentFiles()).toEqual(files.slice(2));
+    expect(outbox.ackedSeq).toBe(firstSeqOfThird - 1);
+    expect(await seqs(outbox, outbox.ackedSeq)).toEqual(Array.from({ length: 12 - firstSeqOfThird + 1 }, (_, i) => firstSeqOfThird + i));
+    expect(outbox.backlog().records).toBe(12 - firstSeqOfThird + 1);
+  });
+
+  it('continues numbering above the cursor when every segment is gone', async () => {
+    await writeAndClose(3);
+    await writeFile(join(directory, 'acked.json'), JSON.stringify({ version: 1, ackedSeq: 3 }));
+    for (const name of await segmentFiles()) await rm(join(directory, name));
+    const outbox = await open();
+    const appended = outbox.append({ key: 'k', topic: 'usage', payload: Buffer.from('x') });
+    clock.advance(5);
+    expect(await appended).toBe(4);
+  });
+
+  it('reports an unreadable cursor and re-delivers from the start rather than failing', async () => {
+    await writeAndClose(3);
+    await writeFile(join(directory, 'acked.json'), '{"version":1,"ack');
+    const outbox = await open();
+    expect(corruptions).toEqual([expect.objectContaining({ file: 'acked.json' })]);
+    expect(outbox.ackedSeq).toBe(0);
+    expect(await seqs(outbox)).toEqual([1, 2, 3]);
+  });
+});
