@@ -173,8 +173,14 @@ export class PolicySyncClient implements PolicyStatusReporter {
     );
     const delayMs = Math.floor(this.#deps.random() * ceilingMs);
     this.#attempt += 1;
+    // The message is enough (e.g. "14 UNAVAILABLE: … ECONNREFUSED"); a stack per retry would only add noise.
     this.#deps.logger.warn(
-      { err: error, attempt: this.#attempt, delayMs, wasReady: this.#readyAtMs !== undefined },
+      {
+        reason: error?.message ?? 'stream ended by the control plane',
+        attempt: this.#attempt,
+        delayMs,
+        wasReady: this.#readyAtMs !== undefined,
+      },
       'policy stream ended, reconnecting after backoff',
     );
     this.#transition('backoff');
