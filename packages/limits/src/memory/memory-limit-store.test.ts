@@ -7,7 +7,7 @@ import { createMemoryLimitStore } from './memory-limit-store.js';
 const T0 = Date.UTC(2025, 0, 31, 23, 0);
 const DAY_END = Date.UTC(2025, 1, 1);
 
-function setup(recordRetentionMs = 60_000): { store: LimitStore; advance(ms: number): void } {
+function setup(recordRetentionMs = 60_000): { store: LimitStore; advance: (ms: number) => void } {
   let nowMs = T0;
   const store = createMemoryLimitStore({ clock: { now: () => nowMs }, recordRetentionMs });
   return { store, advance: (ms) => (nowMs += ms) };
