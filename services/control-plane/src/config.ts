@@ -18,6 +18,8 @@ export interface ControlPlaneConfig {
   stateDir: string;
   /** Time between readiness turning 503 and the listeners closing, in milliseconds. */
   drainDelayMs: number;
+  /** Silence after which an empty WatchPolicy response is sent as a heartbeat, in milliseconds. */
+  policyHeartbeatMs: number;
   logLevel: string;
   /** OTLP/HTTP traces endpoint; undefined turns tracing off. */
   otlpTracesEndpoint: string | undefined;
@@ -80,6 +82,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ControlPlaneCo
           },
     stateDir: resolve(text('CP_STATE_DIR', '.tmp/control-plane')),
     drainDelayMs: integer('CP_DRAIN_DELAY_MS', 2000, 600_000),
+    policyHeartbeatMs: Math.max(100, integer('CP_POLICY_HEARTBEAT_MS', 30_000, 3_600_000)),
     logLevel,
     otlpTracesEndpoint: env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT?.trim() || undefined,
   };

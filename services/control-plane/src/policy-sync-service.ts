@@ -1,4 +1,4 @@
-import type { ServiceImpl } from '@connectrpc/connect';
+import { Code, ConnectError, type ServiceImpl } from '@connectrpc/connect';
 import {
   PolicyApplyOutcome,
   type DataPlaneIdentity,
@@ -13,7 +13,9 @@ import { peerKey } from './request-context.js';
 
 export interface PolicySyncServiceDeps {
   /** Latest-only snapshot stream (SnapshotPublisher.watch). */
-  snapshots: { watch(signal: AbortSignal): AsyncIterable<PolicySnapshot> };
+  snapshots: { watch(signal: AbortSignal, idleMs?: number): AsyncIterable<PolicySnapshot | undefined> };
+  /** An empty response is sent after this long without a new snapshot, as a sign of life; default 30 000 ms. */
+  heartbeatIntervalMs?: number;
   registry: DataPlaneRegistry;
   metrics: Pick<ControlPlaneMetrics, 'snapshotRejections' | 'policyStreamsActive'>;
   logger: Logger;
@@ -27,9 +29,11 @@ export function createPolicySyncService(deps: PolicySyncServiceDeps): ServiceImp
   const { registry, metrics, logger } = deps;
   return {
     /**
-     * Sends the current snapshot at once (unless the data plane already runs that version), then the latest
-     * one whenever it changes. Ends when the client goes away (its signal aborts) or at shutdown (the
-     * server's shutdown signal aborts every handler's signal).
+     * Sends the current snapshot at once, then the latest one whenever it changes. When the data plane
+     * already runs the current version, an empty response is sent instead: a response is what commits the
+     * stream's headers, and the data plane counts any message as a sign of life (as it does the heartbeat
+     * sent after `heartbeatIntervalMs` of silence). Ends when the client goes away (its signal aborts) or at
+     * shutdown (the server's shutdown signal aborts every handler's signal).
      */
     async *watchPolicy(request, context) {
       const identity = requireIdentity(request.dataPlane);
@@ -38,10 +42,12 @@ export function createPolicySyncService(deps: PolicySyncServiceDeps): ServiceImp
       metrics.policyStreamsActive.inc();
       logger.info({ dataPlaneId: identity.id, peer, activeVersion: request.activeVersion.toString() }, 'data plane connected');
       try {
-        for await (const snapshot of deps.snapshots.watch(context.signal)) {
-          if (snapshot.version === request.activeVersion) continue;
-          yield { snapshot };
+        for await (const snapshot of deps.snapshots.watch(context.signal, deps.heartbeatIntervalMs ?? 30_000)) {
+          yield snapshot === undefined || snapshot.version === request.activeVersion ? {} : { snapshot };
         }
+        // The watch ends quietly on abort; the stream must not: at shutdown the reason is UNAVAILABLE, which
+        // tells the data plane to reconnect (to another replica). When the client left, nobody reads it.
+        if (context.signal.aborted) throw ConnectError.from(context.signal.reason, Code.Unavailable);
       } finally {
         registry.disconnect(identity);
         metrics.policyStreamsActive.dec();

@@ -56,7 +56,7 @@ export async function startControlPlane(config: ControlPlaneConfig, deps: Contro
   let draining = false;
   const shutdown = new AbortController();
   const handlers = createRpcHandlers({
-    policySync: { snapshots: publisher, registry, metrics, logger },
+    policySync: { snapshots: publisher, registry, metrics, logger, heartbeatIntervalMs: config.policyHeartbeatMs },
     admin: { publisher, registry, tokens: () => publisher.adminTokens() },
     shutdownSignal: shutdown.signal,
     httpFallback: createOpsHttpHandler({

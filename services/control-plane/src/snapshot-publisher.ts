@@ -110,10 +110,11 @@ export class SnapshotPublisher {
 
   /**
    * Yields the current snapshot (if any) at once, then the latest one each time the consumer asks for more
-   * and a newer one exists. A slow consumer skips intermediate versions. Ends when `signal` aborts or the
-   * publisher closes.
+   * and a newer one exists. A slow consumer skips intermediate versions. With `idleMs`, yields `undefined`
+   * after each `idleMs` without a newer snapshot (a heartbeat for the consumer). Ends when `signal` aborts or
+   * the publisher closes.
    */
-  async *watch(signal: AbortSignal): AsyncGenerator<PolicySnapshot, void, undefined> {
+  async *watch(signal: AbortSignal, idleMs?: number): AsyncGenerator<PolicySnapshot | undefined, void, undefined> {
     let lastVersion: bigint | undefined;
     while (!signal.aborted && !this.#closed) {
       const snapshot = this.#snapshot;
@@ -122,7 +123,8 @@ export class SnapshotPublisher {
         yield snapshot;
         continue;
       }
-      await this.#nextChange(signal);
+      const outcome = await this.#nextChange(signal, idleMs);
+      if (outcome === 'idle' && !signal.aborted && !this.#closed) yield undefined;
     }
   }
 
@@ -185,15 +187,18 @@ export class SnapshotPublisher {
     this.#wake();
   }
 
-  #nextChange(signal: AbortSignal): Promise<void> {
+  #nextChange(signal: AbortSignal, idleMs: number | undefined): Promise<'changed' | 'idle'> {
     return new Promise((resolve) => {
-      const done = (): void => {
-        signal.removeEventListener('abort', done);
-        this.#waiters.delete(done);
-        resolve();
+      const finish = (outcome: 'changed' | 'idle'): void => {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', changed);
+        this.#waiters.delete(changed);
+        resolve(outcome);
       };
-      signal.addEventListener('abort', done, { once: true });
-      this.#waiters.add(done);
+      const changed = (): void => finish('changed');
+      const timer = idleMs === undefined ? undefined : setTimeout(() => finish('idle'), idleMs);
+      signal.addEventListener('abort', changed, { once: true });
+      this.#waiters.add(changed);
     });
   }
 

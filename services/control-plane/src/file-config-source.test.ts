@@ -1,0 +1,90 @@
+import { mkdtemp, rename, rm, unlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createLogger } from '@api-router/observability';
+import type { ConfigDocuments } from '@api-router/policy';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { ConfigSourceError, ConfigSourceListener } from './config-source.js';
+import { FileConfigSource } from './file-config-source.js';
+
+type Outcome = { documents: ConfigDocuments; revision: string } | { error: ConfigSourceError };
+
+/** Collects outcomes; `next()` waits for the next one (events, not sleeps). */
+function recorder(): ConfigSourceListener & { next(): Promise<Outcome> } {
+  const outcomes: Outcome[] = [];
+  let wake: (() => void) | undefined;
+  const push = (outcome: Outcome): void => {
+    outcomes.push(outcome);
+    wake?.();
+  };
+  return {
+    onDocuments: (documents, revision) => push({ documents, revision }),
+    onError: (error) => push({ error }),
+    async next() {
+      while (outcomes.length === 0) await new Promise<void>((resolve) => (wake = resolve));
+      return outcomes.shift()!;
+    },
+  };
+}
+
+describe('FileConfigSource', () => {
+  let directory: string;
+  let source: FileConfigSource | undefined;
+  beforeEach(async () => {
+    directory = await mkdtemp(join(tmpdir(), 'cp-files-'));
+    await writeFile(join(directory, 'router.yaml'), 'routes: []\n');
+    await writeFile(join(directory, 'policies.yaml'), 'tenants: []\n');
+  });
+  afterEach(async () => {
+    await source?.close();
+    await rm(directory, { recursive: true, force: true });
+  });
+
+  function start() {
+    const listener = recorder();
+    source = new FileConfigSource({
+      routerPath: join(directory, 'router.yaml'),
+      policiesPath: join(directory, 'policies.yaml'),
+      logger: createLogger({ service: 'test', level: 'silent' }),
+      debounceMs: 10,
+    });
+    source.start(listener);
+    return listener;
+  }
+
+  it('delivers both documents with their paths and a content revision', async () => {
+    const listener = start();
+    const outcome = await listener.next();
+    expect(outcome).toMatchObject({
+      documents: {
+        router: { source: join(directory, 'router.yaml'), text: 'routes: []\n' },
+        policies: { source: join(directory, 'policies.yaml'), text: 'tenants: []\n' },
+      },
+      revision: expect.stringMatching(/^file:[0-9a-f]{12}$/),
+    });
+  });
+
+  it('sees in-place writes and editor-style rename replacements', async () => {
+    const listener = start();
+    const first = await listener.next();
+    await writeFile(join(directory, 'router.yaml'), 'routes: [] # edited\n');
+    const edited = await listener.next();
+    expect(edited).toMatchObject({ documents: { router: { text: 'routes: [] # edited\n' } } });
+    expect('revision' in edited && 'revision' in first && edited.revision !== first.revision).toBe(true);
+
+    await writeFile(join(directory, '.policies.yaml.swp'), 'tenants: [] # renamed\n');
+    await rename(join(directory, '.policies.yaml.swp'), join(directory, 'policies.yaml'));
+    expect(await listener.next()).toMatchObject({ documents: { policies: { text: 'tenants: [] # renamed\n' } } });
+  });
+
+  it('reports a missing document clearly, then recovers when it is back', async () => {
+    const listener = start();
+    await listener.next();
+    await unlink(join(directory, 'policies.yaml'));
+    const outcome = await listener.next();
+    expect(outcome).toMatchObject({ error: { kind: 'missing', source: join(directory, 'policies.yaml') } });
+    expect('error' in outcome && outcome.error.message).toContain('policies.yaml');
+    await writeFile(join(directory, 'policies.yaml'), 'tenants: []\n');
+    expect(await listener.next()).toMatchObject({ documents: { policies: { text: 'tenants: []\n' } } });
+  });
+});
