@@ -47,8 +47,10 @@ export function buildMockBackendApp(deps: MockBackendAppDeps): FastifyInstance {
 
   app.setErrorHandler((error: FastifyError, _request, reply) => {
     const openAIError = toOpenAIError(error);
-    if (openAIError.status >= 500 && !(error instanceof OpenAIError))
-      deps.logger.error({ err: error }, 'unexpected error');
+    // An AbortError is a fault delay cut short by the client leaving: nobody to answer, nothing broken.
+    const unexpected =
+      openAIError.status >= 500 && !(error instanceof OpenAIError) && error.name !== 'AbortError';
+    if (unexpected) deps.logger.error({ err: error }, 'unexpected error');
     if (openAIError.status === 429 || openAIError.status === 503) void reply.header('retry-after', '1');
     return reply.code(openAIError.status).send(toOpenAIErrorBody(openAIError));
   });

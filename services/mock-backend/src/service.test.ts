@@ -154,6 +154,15 @@ describe('streaming', () => {
     });
   });
 
+  it('completes a long unpaced stream (larger than the socket buffer)', async () => {
+    const { backend } = await start({ faults: { outputTokens: 5000 } });
+    const { text, failed } = await readAll(await post(backend, { stream: true, max_tokens: 5000 }));
+    expect(failed).toBe(false);
+    const data = sseData(text);
+    expect(data.at(-1)).toBe('[DONE]');
+    expect(data).toHaveLength(1 + 5000 + 1 + 1 + 1);
+  });
+
   it('drops the connection after N content chunks with x-mock-truncate-after: no usage, no [DONE]', async () => {
     const { backend } = await start({ faults: { outputTokens: 10 } });
     const { text, failed } = await readAll(
@@ -179,20 +188,36 @@ describe('streaming', () => {
     expect(sleeps).toEqual([300, 20, 20]);
   });
 
-  it('stops writing when the client goes away mid-stream, without logging an error', async () => {
+  it.each([
+    ['mid-stream', { stream: true }, { 'x-mock-chunk-delay-ms': '50' }],
+    ['during the latency', {}, { 'x-mock-latency-ms': '5000' }],
+  ])('stops work when the client goes away %s, without logging', async (_case, body, headers) => {
     let sleepStarted: () => void = () => undefined;
+    let sleepAborted: () => void = () => undefined;
     const started = new Promise<void>((resolve) => (sleepStarted = resolve));
+    const aborted = new Promise<void>((resolve) => (sleepAborted = resolve));
     const blockingSleep: Sleep = (_ms, signal) =>
       new Promise((_resolve, reject) => {
         sleepStarted();
-        signal?.addEventListener('abort', () => reject(new Error('aborted')), { once: true });
+        const onAbort = () => {
+          reject(new DOMException('aborted', 'AbortError'));
+          sleepAborted();
+        };
+        signal?.addEventListener('abort', onAbort, { once: true });
       });
     const { backend, logLines } = await start({ faults: { outputTokens: 5 } }, blockingSleep);
     const client = new AbortController();
-    const response = await post(backend, { stream: true }, { 'x-mock-chunk-delay-ms': '50' }, client.signal);
+    const responding = post(backend, body, headers, client.signal).then(readAll);
     await started;
     client.abort();
-    await expect(readAll(response)).resolves.toMatchObject({ failed: true });
+    // Depending on timing the abort fails the fetch itself or the body read; either way it must not complete.
+    const outcome = await responding.then(
+      ({ failed }) => (failed ? 'failed' : 'completed'),
+      () => 'failed',
+    );
+    expect(outcome).toBe('failed');
+    await aborted; // the server noticed the disconnect
+    await new Promise((resolve) => setImmediate(resolve)); // and the rejection reached the handlers
     await backend.close();
     expect(logLines.filter((line) => (line.level as number) >= 40)).toEqual([]);
   });
@@ -225,6 +250,19 @@ describe('slow and truncated JSON bodies', () => {
 });
 
 describe('startMockBackend', () => {
+  it('works with await using', async () => {
+    let url = '';
+    {
+      await using backend = await startMockBackend(
+        { id: 'scoped' },
+        { logger: createLogger({ service: 't', level: 'silent' }) },
+      );
+      url = backend.url;
+      expect((await fetch(`${url}/health`)).headers.get('x-mock-backend-id')).toBe('scoped');
+    }
+    await expect(fetch(`${url}/health`)).rejects.toThrow();
+  });
+
   it('logs the listening url and serves on it', async () => {
     const { backend, logLines } = await start();
     expect(backend.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);

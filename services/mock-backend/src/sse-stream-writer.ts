@@ -42,12 +42,16 @@ export async function writeCompletionStream(
   });
   const truncating = faults.truncateAfter !== undefined;
   const paced = faults.firstByteDelayMs > 0 || faults.chunkDelayMs > 0 || truncating;
-  // Without pacing, all events go out in one socket write: the cheap path benchmarks hit.
   if (paced) response.flushHeaders();
+  // Unpaced (the benchmark path): everything is written corked and goes out in one socket write at end().
+  // No waiting for 'drain' there: a corked socket never drains, and the whole stream is only
+  // ~200 bytes per token, bounded by the request's token limit.
   else response.cork();
-  const write = truncating
-    ? (data: string) => writeAndFlush(response, data)
-    : (data: string) => writeWithBackpressure(response, data, signal);
+  const write = !paced
+    ? (data: string) => void response.write(data)
+    : truncating
+      ? (data: string) => writeAndFlush(response, data)
+      : (data: string) => writeWithBackpressure(response, data, signal);
 
   if (faults.firstByteDelayMs > 0) await sleep(faults.firstByteDelayMs, signal);
   await write(formatSseData(buildDeltaChunk(plan, { role: 'assistant', content: '' })));
