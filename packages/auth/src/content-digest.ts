@@ -4,7 +4,10 @@ import { type Dictionary, isInnerList, parseDictionary, serializeDictionary } fr
 /** Digest algorithms from the RFC 9530 registry that this implementation computes and checks. */
 export type ContentDigestAlgorithm = 'sha-256' | 'sha-512';
 
-const NODE_HASH: Readonly<Record<ContentDigestAlgorithm, string>> = { 'sha-256': 'sha256', 'sha-512': 'sha512' };
+const NODE_HASH: Readonly<Record<ContentDigestAlgorithm, string>> = {
+  'sha-256': 'sha256',
+  'sha-512': 'sha512',
+};
 
 /** Longer Content-Digest fields are refused before parsing. */
 export const MAX_CONTENT_DIGEST_LENGTH = 1024;

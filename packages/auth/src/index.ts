@@ -31,8 +31,16 @@ export {
   type VerifyRequestOptions,
   type VerifyResult,
 } from './message-signature/verify-request.js';
-export { VERIFY_FAILURE_REASONS, type VerifyFailureReason } from './message-signature/verify-failure-reason.js';
-export { createSigner, type OutgoingRequest, type RequestSigner, type SignerOptions } from './create-signer.js';
+export {
+  VERIFY_FAILURE_REASONS,
+  type VerifyFailureReason,
+} from './message-signature/verify-failure-reason.js';
+export {
+  createSigner,
+  type OutgoingRequest,
+  type RequestSigner,
+  type SignerOptions,
+} from './create-signer.js';
 export type { NonceStore } from './nonce-store/nonce-store.js';
 export { createMemoryNonceStore, type MemoryNonceStoreOptions } from './nonce-store/memory-nonce-store.js';
 export { createRedisNonceStore, type RedisNonceStoreOptions } from './nonce-store/redis-nonce-store.js';

@@ -3,7 +3,14 @@ import type { RequestTarget } from './request-target.js';
 import type { SignableRequest } from './signable-request.js';
 
 /** Derived components (RFC 9421 §2.2) this implementation can cover. */
-export const DERIVED_COMPONENTS = ['@method', '@target-uri', '@authority', '@scheme', '@path', '@query'] as const;
+export const DERIVED_COMPONENTS = [
+  '@method',
+  '@target-uri',
+  '@authority',
+  '@scheme',
+  '@path',
+  '@query',
+] as const;
 
 export type ComponentValueResult =
   | { readonly ok: true; readonly value: string }
@@ -39,7 +46,11 @@ function fieldComponent(name: string, request: SignableRequest): ComponentValueR
   return value === undefined ? { ok: false, problem: 'absent' } : { ok: true, value };
 }
 
-function deriveComponent(name: string, request: SignableRequest, target: RequestTarget): ComponentValueResult {
+function deriveComponent(
+  name: string,
+  request: SignableRequest,
+  target: RequestTarget,
+): ComponentValueResult {
   switch (name) {
     case '@method':
       // RFC 9421 §2.2.1: methods are case-sensitive and signed as sent, never case-folded.
@@ -52,7 +63,9 @@ function deriveComponent(name: string, request: SignableRequest, target: Request
     case '@scheme':
       return { ok: true, value: target.scheme };
     case '@authority':
-      return target.authority === undefined ? { ok: false, problem: 'absent' } : { ok: true, value: target.authority };
+      return target.authority === undefined
+        ? { ok: false, problem: 'absent' }
+        : { ok: true, value: target.authority };
     case '@target-uri': {
       if (target.authority === undefined) {
         return { ok: false, problem: 'absent' };

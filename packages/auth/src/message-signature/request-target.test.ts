@@ -2,7 +2,11 @@ import { describe, expect, it } from 'vitest';
 import type { SignableRequest } from './signable-request.js';
 import { parseRequestTarget } from './request-target.js';
 
-const request = (url: string, headers: SignableRequest['headers'] = {}, scheme?: string): SignableRequest => ({
+const request = (
+  url: string,
+  headers: SignableRequest['headers'] = {},
+  scheme?: string,
+): SignableRequest => ({
   method: 'GET',
   url,
   headers,
@@ -28,7 +32,9 @@ describe('parseRequestTarget', () => {
   });
 
   it('prefers HTTP/2 :authority and reports no authority when there is none', () => {
-    expect(parseRequestTarget(request('/', { ':authority': 'a.example', host: 'b.example' })).authority).toBe('a.example');
+    expect(parseRequestTarget(request('/', { ':authority': 'a.example', host: 'b.example' })).authority).toBe(
+      'a.example',
+    );
     expect(parseRequestTarget(request('/')).authority).toBeUndefined();
   });
 

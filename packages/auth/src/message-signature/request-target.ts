@@ -40,7 +40,10 @@ export function parseRequestTarget(request: SignableRequest): RequestTarget {
   const query = queryIndex === -1 ? undefined : rest.slice(queryIndex + 1);
   return {
     scheme,
-    authority: rawAuthority === undefined || rawAuthority === '' ? undefined : normaliseAuthority(rawAuthority, scheme),
+    authority:
+      rawAuthority === undefined || rawAuthority === ''
+        ? undefined
+        : normaliseAuthority(rawAuthority, scheme),
     path: path === '' ? '/' : path,
     query,
   };

@@ -39,11 +39,15 @@ describe('RFC 9421 B.2.5: signing a request using hmac-sha256', () => {
     '"content-type": application/json',
     '"@signature-params": ("date" "@authority" "content-type");created=1618884473;keyid="test-shared-secret"',
   ].join('\n');
-  const expectedInput = 'sig-b25=("date" "@authority" "content-type");created=1618884473;keyid="test-shared-secret"';
+  const expectedInput =
+    'sig-b25=("date" "@authority" "content-type");created=1618884473;keyid="test-shared-secret"';
   const expectedSignature = 'sig-b25=:pxcQw6G3AjtMBQjwo8XzkZf/bws5LelbaMk5rGIGtE8=:';
 
   it('reproduces the signature base, Signature-Input and Signature exactly', () => {
-    const signatureParams = serializeSignatureParams(components, { created: CREATED, keyid: 'test-shared-secret' });
+    const signatureParams = serializeSignatureParams(components, {
+      created: CREATED,
+      keyid: 'test-shared-secret',
+    });
     const base = createSignatureBase(components, signatureParams, TEST_REQUEST);
     expect(base).toEqual({ ok: true, base: expectedBase });
     expect(serializeSignatureInputField('sig-b25', signatureParams)).toBe(expectedInput);
@@ -61,14 +65,21 @@ describe('RFC 9421 B.2.5: signing a request using hmac-sha256', () => {
     if (!parsed.ok) throw new Error(parsed.reason);
     expect(parsed.signature.label).toBe('sig-b25');
     expect(parsed.signature.parameters).toEqual({ created: CREATED, keyid: 'test-shared-secret' });
-    const base = createSignatureBase(parsed.signature.components, parsed.signature.signatureParams, TEST_REQUEST);
+    const base = createSignatureBase(
+      parsed.signature.components,
+      parsed.signature.signatureParams,
+      TEST_REQUEST,
+    );
     expect(base).toEqual({ ok: true, base: expectedBase });
     expect(matchesHmacSha256([TEST_SHARED_SECRET], expectedBase, parsed.signature.signature)).toBe(true);
   });
 
   it('is still refused by our policy, which requires a nonce', async () => {
     const result = await verifyRequest(
-      { ...TEST_REQUEST, headers: { ...TEST_REQUEST.headers, 'signature-input': expectedInput, signature: expectedSignature } },
+      {
+        ...TEST_REQUEST,
+        headers: { ...TEST_REQUEST.headers, 'signature-input': expectedInput, signature: expectedSignature },
+      },
       {
         resolveSecrets: () => [TEST_SHARED_SECRET],
         nowMs: CREATED * 1000,
@@ -92,7 +103,10 @@ describe('RFC 9421 signature bases of other Appendix B examples', () => {
       'content-digest',
       'content-length',
     ];
-    const signatureParams = serializeSignatureParams(components, { created: CREATED, keyid: 'test-key-rsa-pss' });
+    const signatureParams = serializeSignatureParams(components, {
+      created: CREATED,
+      keyid: 'test-key-rsa-pss',
+    });
     expect(createSignatureBase(components, signatureParams, TEST_REQUEST)).toEqual({
       ok: true,
       base: [
@@ -122,7 +136,11 @@ describe('RFC 9421 signature bases of other Appendix B examples', () => {
   });
 
   it('derives @target-uri, @scheme and @query from the RFC 9421 §2.2 examples', () => {
-    const request: SignableRequest = { method: 'POST', url: '/path?param=value', headers: { host: 'www.example.com' } };
+    const request: SignableRequest = {
+      method: 'POST',
+      url: '/path?param=value',
+      headers: { host: 'www.example.com' },
+    };
     const components = ['@target-uri', '@scheme', '@authority', '@path', '@query'];
     const base = createSignatureBase(components, '()', request);
     expect(base).toEqual({

@@ -28,14 +28,19 @@ describe('signRequest', () => {
   });
 
   it('draws a fresh nonce by default', () => {
-    const sign = () => signRequest({ method: 'GET', url: '/', headers: {} }, { keyId: 'k', secret: SECRET, created: 1 });
+    const sign = () =>
+      signRequest({ method: 'GET', url: '/', headers: {} }, { keyId: 'k', secret: SECRET, created: 1 });
     expect(sign()['Signature-Input']).not.toBe(sign()['Signature-Input']);
   });
 
   it('throws when a covered component is absent, or a parameter is not ASCII', () => {
     const request = { method: 'GET', url: '/', headers: {} };
-    expect(() => signRequest(request, { keyId: 'k', secret: SECRET, components: ['content-type'] })).toThrow(TypeError);
-    expect(() => signRequest(request, { keyId: 'k', secret: SECRET, components: ['@status'] })).toThrow(TypeError);
+    expect(() => signRequest(request, { keyId: 'k', secret: SECRET, components: ['content-type'] })).toThrow(
+      TypeError,
+    );
+    expect(() => signRequest(request, { keyId: 'k', secret: SECRET, components: ['@status'] })).toThrow(
+      TypeError,
+    );
     expect(() => signRequest(request, { keyId: 'clé', secret: SECRET })).toThrow();
     expect(() => signRequest(request, { keyId: 'k', secret: SECRET, label: 'Sig' })).toThrow(TypeError);
   });

@@ -44,7 +44,10 @@ export function signRequest(request: SignableRequest, options: SignRequestOption
   const label = options.label ?? 'sig1';
   const components = options.components ?? DEFAULT_COVERED_COMPONENTS;
   const contentDigest = computeContentDigest(request.body ?? new Uint8Array());
-  const headers: HeaderMap = { ...withoutField(request.headers, 'content-digest'), 'content-digest': contentDigest };
+  const headers: HeaderMap = {
+    ...withoutField(request.headers, 'content-digest'),
+    'content-digest': contentDigest,
+  };
   const signatureParams = serializeSignatureParams(components, {
     created: options.created ?? Math.floor(Date.now() / 1000),
     keyid: options.keyId,
@@ -62,5 +65,7 @@ export function signRequest(request: SignableRequest, options: SignRequestOption
 }
 
 function withoutField(headers: HeaderMap, name: string): HeaderMap {
-  return Object.fromEntries(Object.entries(headers).filter(([fieldName]) => fieldName.toLowerCase() !== name));
+  return Object.fromEntries(
+    Object.entries(headers).filter(([fieldName]) => fieldName.toLowerCase() !== name),
+  );
 }

@@ -75,7 +75,11 @@ export function parseSignatureFields(headers: HeaderMap, label?: string): ParseS
     return { ok: false, reason: 'missing_signature' };
   }
   const signatureItem = signatures.get(chosenLabel);
-  if (signatureItem === undefined || isInnerList(signatureItem) || !(signatureItem[0] instanceof ArrayBuffer)) {
+  if (
+    signatureItem === undefined ||
+    isInnerList(signatureItem) ||
+    !(signatureItem[0] instanceof ArrayBuffer)
+  ) {
     return { ok: false, reason: 'malformed' };
   }
   if (!isInnerList(input)) {
@@ -141,7 +145,10 @@ function isInteger(value: BareItem): value is number {
  * order, then the parameters in the order given. Throws on an invalid component or parameter value
  * (a programming error on the signing side).
  */
-export function serializeSignatureParams(components: readonly string[], parameters: SignatureParameters): string {
+export function serializeSignatureParams(
+  components: readonly string[],
+  parameters: SignatureParameters,
+): string {
   const parameterMap: Parameters = new Map();
   for (const [name, value] of Object.entries(parameters)) {
     if (value !== undefined) {

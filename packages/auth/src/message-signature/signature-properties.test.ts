@@ -11,10 +11,10 @@ import { type VerifyRequestOptions, type VerifyResult, verifyRequest } from './v
 const NOW_SECONDS = 1_750_000_000;
 const COMPONENTS = ['@method', '@path', '@query', 'content-digest', 'content-type'];
 const PRINTABLE = [...Array.from({ length: 0x7f - 0x21 }, (_, index) => String.fromCharCode(0x21 + index))];
-const PATH_CHARS = [...'abcXYZ019-._~%!$&\'()*+,;=:@/'];
+const PATH_CHARS = [..."abcXYZ019-._~%!$&'()*+,;=:@/"];
 const QUERY_CHARS = [...PATH_CHARS, '?'];
 const NONCE_CHARS = [...'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_'];
-const TOKEN_CHARS = [...'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789!#$%&\'*+-.^_`|~'];
+const TOKEN_CHARS = [..."ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789!#$%&'*+-.^_`|~"];
 
 const stringOf = (chars: string[], minLength: number, maxLength: number) =>
   fc.array(fc.constantFrom(...chars), { minLength, maxLength }).map((parts) => parts.join(''));
@@ -35,9 +35,9 @@ const caseArbitrary: fc.Arbitrary<Case> = fc.record({
   path: stringOf(PATH_CHARS, 0, 30).map((path) => `/${path}`),
   query: fc.option(stringOf(QUERY_CHARS, 0, 30), { nil: undefined }),
   // No leading/trailing whitespace: field values are trimmed, so edge whitespace is not signed.
-  contentType: fc.tuple(fc.constantFrom(...PRINTABLE), stringOf([...PRINTABLE, ' '], 0, 20), fc.constantFrom(...PRINTABLE)).map(
-    ([first, middle, last]) => `${first}${middle}${last}`,
-  ),
+  contentType: fc
+    .tuple(fc.constantFrom(...PRINTABLE), stringOf([...PRINTABLE, ' '], 0, 20), fc.constantFrom(...PRINTABLE))
+    .map(([first, middle, last]) => `${first}${middle}${last}`),
   body: fc.uint8Array({ maxLength: 200 }),
   secret: fc.uint8Array({ minLength: 16, maxLength: 64 }),
   created: fc.integer({ min: NOW_SECONDS - 300, max: NOW_SECONDS + 300 }),
@@ -46,7 +46,12 @@ const caseArbitrary: fc.Arbitrary<Case> = fc.record({
 
 function toRequest(testCase: Case): SignableRequest {
   const url = testCase.query === undefined ? testCase.path : `${testCase.path}?${testCase.query}`;
-  return { method: testCase.method, url, headers: { 'content-type': testCase.contentType }, body: testCase.body };
+  return {
+    method: testCase.method,
+    url,
+    headers: { 'content-type': testCase.contentType },
+    body: testCase.body,
+  };
 }
 
 function signed(testCase: Case): SignableRequest {
@@ -89,7 +94,10 @@ function mutate(request: SignableRequest, part: Part, index: number, seed: numbe
     case 'url':
       return { ...request, url: changeCharacter(request.url, index, seed) };
     case 'content-type':
-      return { ...request, headers: { ...headers, 'content-type': changeCharacter(headers['content-type']!, index, seed) } };
+      return {
+        ...request,
+        headers: { ...headers, 'content-type': changeCharacter(headers['content-type']!, index, seed) },
+      };
     case 'signature-input':
       return {
         ...request,
@@ -111,7 +119,11 @@ describe('signature properties', () => {
   it('a validly signed request always verifies', async () => {
     await fc.assert(
       fc.asyncProperty(caseArbitrary, async (testCase) => {
-        await expect(verify(signed(testCase), testCase)).resolves.toEqual({ ok: true, keyId: 'k1', label: 'sig1' });
+        await expect(verify(signed(testCase), testCase)).resolves.toEqual({
+          ok: true,
+          keyId: 'k1',
+          label: 'sig1',
+        });
       }),
       { numRuns: 100 },
     );
@@ -136,20 +148,29 @@ describe('signature properties', () => {
 
   it('changing created or the nonce alone never verifies', async () => {
     await fc.assert(
-      fc.asyncProperty(caseArbitrary, fc.nat(), fc.nat(), fc.boolean(), async (testCase, index, seed, changeNonce) => {
-        const request = signed(testCase);
-        const headers = request.headers as Record<string, string>;
-        const input = headers['Signature-Input']!;
-        const pattern = changeNonce ? /nonce="([^"]*)"/ : /created=(\d+)/;
-        const match = pattern.exec(input)!;
-        const valueStart = match.index + match[0].indexOf(match[1]!);
-        const position = valueStart + (index % match[1]!.length);
-        const alphabet = changeNonce ? NONCE_CHARS : [...'0123456789'];
-        const candidates = alphabet.filter((character) => character !== input[position]);
-        const changed = `${input.slice(0, position)}${candidates[seed % candidates.length]!}${input.slice(position + 1)}`;
-        const result = await verify({ ...request, headers: { ...headers, 'Signature-Input': changed } }, testCase);
-        expect(result.ok).toBe(false);
-      }),
+      fc.asyncProperty(
+        caseArbitrary,
+        fc.nat(),
+        fc.nat(),
+        fc.boolean(),
+        async (testCase, index, seed, changeNonce) => {
+          const request = signed(testCase);
+          const headers = request.headers as Record<string, string>;
+          const input = headers['Signature-Input']!;
+          const pattern = changeNonce ? /nonce="([^"]*)"/ : /created=(\d+)/;
+          const match = pattern.exec(input)!;
+          const valueStart = match.index + match[0].indexOf(match[1]!);
+          const position = valueStart + (index % match[1]!.length);
+          const alphabet = changeNonce ? NONCE_CHARS : [...'0123456789'];
+          const candidates = alphabet.filter((character) => character !== input[position]);
+          const changed = `${input.slice(0, position)}${candidates[seed % candidates.length]!}${input.slice(position + 1)}`;
+          const result = await verify(
+            { ...request, headers: { ...headers, 'Signature-Input': changed } },
+            testCase,
+          );
+          expect(result.ok).toBe(false);
+        },
+      ),
       { numRuns: 300 },
     );
   });

@@ -42,7 +42,10 @@ function signWithParameters(
   components: readonly string[],
   parameters: SignatureParameters,
 ): SignableRequest {
-  const headers: HeaderMap = { ...request.headers, 'content-digest': computeContentDigest(request.body ?? new Uint8Array()) };
+  const headers: HeaderMap = {
+    ...request.headers,
+    'content-digest': computeContentDigest(request.body ?? new Uint8Array()),
+  };
   const signatureParams = serializeSignatureParams(components, parameters);
   const base = createSignatureBase(components, signatureParams, { ...request, headers });
   if (!base.ok) throw new Error(base.problem);
@@ -69,7 +72,11 @@ const DEFAULT_COMPONENTS = ['@method', '@path', '@query', 'content-digest'];
 
 describe('verifyRequest', () => {
   it('accepts a request signed by signRequest and names the key and label', async () => {
-    await expect(verifyRequest(sign(REQUEST), options())).resolves.toEqual({ ok: true, keyId: 'partner-1', label: 'sig1' });
+    await expect(verifyRequest(sign(REQUEST), options())).resolves.toEqual({
+      ok: true,
+      keyId: 'partner-1',
+      label: 'sig1',
+    });
   });
 
   it('accepts an empty body (its digest is still covered) and an explicit alg="hmac-sha256"', async () => {
@@ -86,7 +93,10 @@ describe('verifyRequest', () => {
 
   it('checks the requested label when one is given', async () => {
     const signed = sign(REQUEST, { label: 'router' });
-    await expect(verifyRequest(signed, options({ label: 'router' }))).resolves.toMatchObject({ ok: true, label: 'router' });
+    await expect(verifyRequest(signed, options({ label: 'router' }))).resolves.toMatchObject({
+      ok: true,
+      label: 'router',
+    });
     await expect(verifyRequest(signed, options({ label: 'sig1' }))).resolves.toEqual({
       ok: false,
       reason: 'missing_signature',
@@ -96,8 +106,15 @@ describe('verifyRequest', () => {
   describe('failure reasons', () => {
     it('missing_signature: no fields, or only one of the two', async () => {
       const signed = sign(REQUEST);
-      const { signature: _signature, Signature: _upper, ...withoutSignature } = signed.headers as Record<string, string>;
-      await expect(verifyRequest(REQUEST, options())).resolves.toEqual({ ok: false, reason: 'missing_signature' });
+      const {
+        signature: _signature,
+        Signature: _upper,
+        ...withoutSignature
+      } = signed.headers as Record<string, string>;
+      await expect(verifyRequest(REQUEST, options())).resolves.toEqual({
+        ok: false,
+        reason: 'missing_signature',
+      });
       await expect(verifyRequest({ ...signed, headers: withoutSignature }, options())).resolves.toEqual({
         ok: false,
         reason: 'missing_signature',
@@ -108,9 +125,15 @@ describe('verifyRequest', () => {
       ['garbage Signature-Input', { 'Signature-Input': 'sig1=(((' }],
       ['garbage Signature', { Signature: 'sig1=:not base64!:' }],
       ['signature is not a byte sequence', { Signature: 'sig1="abc"' }],
-      ['component with parameters', { 'Signature-Input': 'sig1=("@query-param";name="a");created=1;keyid="k";nonce="n"' }],
+      [
+        'component with parameters',
+        { 'Signature-Input': 'sig1=("@query-param";name="a");created=1;keyid="k";nonce="n"' },
+      ],
       ['upper-case component', { 'Signature-Input': 'sig1=("@Method");created=1;keyid="k";nonce="n"' }],
-      ['duplicate component', { 'Signature-Input': 'sig1=("@method" "@method");created=1;keyid="k";nonce="n"' }],
+      [
+        'duplicate component',
+        { 'Signature-Input': 'sig1=("@method" "@method");created=1;keyid="k";nonce="n"' },
+      ],
       ['token component', { 'Signature-Input': 'sig1=(method);created=1;keyid="k";nonce="n"' }],
       ['created is a string', { 'Signature-Input': 'sig1=("@method");created="1";keyid="k";nonce="n"' }],
       ['keyid is a token', { 'Signature-Input': 'sig1=("@method");created=1;keyid=k;nonce="n"' }],
@@ -119,7 +142,10 @@ describe('verifyRequest', () => {
       ['oversized field', { 'Signature-Input': `sig1=();created=1;keyid="${'k'.repeat(9000)}";nonce="n"` }],
     ])('malformed: %s', async (_name, replacement) => {
       const signed = sign(REQUEST);
-      const result = await verifyRequest({ ...signed, headers: { ...signed.headers, ...replacement } }, options());
+      const result = await verifyRequest(
+        { ...signed, headers: { ...signed.headers, ...replacement } },
+        options(),
+      );
       expect(result).toEqual({ ok: false, reason: 'malformed' });
     });
 
@@ -136,8 +162,14 @@ describe('verifyRequest', () => {
     it('malformed: a covered component this implementation cannot derive', async () => {
       const signed = sign(REQUEST);
       const input = signed.headers['Signature-Input'] as string;
-      const headers = { ...signed.headers, 'Signature-Input': input.replace('"@method"', '"@method" "@status"') };
-      await expect(verifyRequest({ ...signed, headers }, options())).resolves.toEqual({ ok: false, reason: 'malformed' });
+      const headers = {
+        ...signed.headers,
+        'Signature-Input': input.replace('"@method"', '"@method" "@status"'),
+      };
+      await expect(verifyRequest({ ...signed, headers }, options())).resolves.toEqual({
+        ok: false,
+        reason: 'malformed',
+      });
     });
 
     it('unknown_key: keyid resolves to no secret', async () => {
@@ -149,9 +181,15 @@ describe('verifyRequest', () => {
 
     it('missing_component: a required component is not covered', async () => {
       const signed = sign(REQUEST, { components: ['@method', '@path', 'content-digest'] });
-      await expect(verifyRequest(signed, options())).resolves.toEqual({ ok: false, reason: 'missing_component' });
+      await expect(verifyRequest(signed, options())).resolves.toEqual({
+        ok: false,
+        reason: 'missing_component',
+      });
       const strict = options({ requiredComponents: [...DEFAULT_COMPONENTS, 'content-type'] });
-      await expect(verifyRequest(sign(REQUEST), strict)).resolves.toEqual({ ok: false, reason: 'missing_component' });
+      await expect(verifyRequest(sign(REQUEST), strict)).resolves.toEqual({
+        ok: false,
+        reason: 'missing_component',
+      });
     });
 
     it('missing_component: a covered field is absent from the request', async () => {
@@ -165,11 +203,16 @@ describe('verifyRequest', () => {
 
     it('bad_digest: the body changed, or the digest lacks sha-256', async () => {
       const signed = sign(REQUEST);
-      await expect(verifyRequest({ ...signed, body: Buffer.from('{"model":"other"}') }, options())).resolves.toEqual({
+      await expect(
+        verifyRequest({ ...signed, body: Buffer.from('{"model":"other"}') }, options()),
+      ).resolves.toEqual({
         ok: false,
         reason: 'bad_digest',
       });
-      const sha512Only = { ...signed.headers, 'Content-Digest': computeContentDigest(REQUEST.body!, ['sha-512']) };
+      const sha512Only = {
+        ...signed.headers,
+        'Content-Digest': computeContentDigest(REQUEST.body!, ['sha-512']),
+      };
       await expect(verifyRequest({ ...signed, headers: sha512Only }, options())).resolves.toEqual({
         ok: false,
         reason: 'bad_digest',
@@ -177,12 +220,16 @@ describe('verifyRequest', () => {
     });
 
     it('bad_signature: wrong secret, or a covered part changed', async () => {
-      await expect(verifyRequest(sign(REQUEST, { secret: Buffer.alloc(32, 1) }), options())).resolves.toEqual({
-        ok: false,
-        reason: 'bad_signature',
-      });
+      await expect(verifyRequest(sign(REQUEST, { secret: Buffer.alloc(32, 1) }), options())).resolves.toEqual(
+        {
+          ok: false,
+          reason: 'bad_signature',
+        },
+      );
       const signed = sign(REQUEST);
-      await expect(verifyRequest({ ...signed, url: '/v1/chat/completions?stream=true' }, options())).resolves.toEqual({
+      await expect(
+        verifyRequest({ ...signed, url: '/v1/chat/completions?stream=true' }, options()),
+      ).resolves.toEqual({
         ok: false,
         reason: 'bad_signature',
       });
@@ -195,7 +242,10 @@ describe('verifyRequest', () => {
     it('bad_signature: a truncated signature', async () => {
       const signed = sign(REQUEST);
       const headers = { ...signed.headers, Signature: 'sig1=:AAAA:' };
-      await expect(verifyRequest({ ...signed, headers }, options())).resolves.toEqual({ ok: false, reason: 'bad_signature' });
+      await expect(verifyRequest({ ...signed, headers }, options())).resolves.toEqual({
+        ok: false,
+        reason: 'bad_signature',
+      });
     });
 
     it('expired and future: created outside ±window; expires in the past', async () => {
@@ -215,7 +265,10 @@ describe('verifyRequest', () => {
       const verifyOptions = options();
       const signed = sign(REQUEST);
       await expect(verifyRequest(signed, verifyOptions)).resolves.toMatchObject({ ok: true });
-      await expect(verifyRequest(signed, verifyOptions)).resolves.toEqual({ ok: false, reason: 'replayed_nonce' });
+      await expect(verifyRequest(signed, verifyOptions)).resolves.toEqual({
+        ok: false,
+        reason: 'replayed_nonce',
+      });
     });
 
     it('alg_unsupported: any alg but hmac-sha256', async () => {
@@ -225,25 +278,35 @@ describe('verifyRequest', () => {
         nonce: 'n',
         alg: 'rsa-pss-sha512',
       });
-      await expect(verifyRequest(signed, options())).resolves.toEqual({ ok: false, reason: 'alg_unsupported' });
+      await expect(verifyRequest(signed, options())).resolves.toEqual({
+        ok: false,
+        reason: 'alg_unsupported',
+      });
     });
   });
 
   describe('time window', () => {
     it.each([-300, -1, 0, 1, 300])('accepts created at now %+d s (default window 300 s)', async (offset) => {
-      await expect(verifyRequest(sign(REQUEST, { created: NOW_SECONDS + offset }), options())).resolves.toMatchObject({
+      await expect(
+        verifyRequest(sign(REQUEST, { created: NOW_SECONDS + offset }), options()),
+      ).resolves.toMatchObject({
         ok: true,
       });
     });
 
     it('honours a custom window', async () => {
       const signed = sign(REQUEST, { created: NOW_SECONDS - 61 });
-      await expect(verifyRequest(signed, options({ windowSeconds: 60 }))).resolves.toEqual({ ok: false, reason: 'expired' });
+      await expect(verifyRequest(signed, options({ windowSeconds: 60 }))).resolves.toEqual({
+        ok: false,
+        reason: 'expired',
+      });
     });
 
     it('uses whole seconds of nowMs', async () => {
       const signed = sign(REQUEST, { created: NOW_SECONDS + 300 });
-      await expect(verifyRequest(signed, options({ nowMs: NOW_SECONDS * 1000 + 999 }))).resolves.toMatchObject({ ok: true });
+      await expect(
+        verifyRequest(signed, options({ nowMs: NOW_SECONDS * 1000 + 999 })),
+      ).resolves.toMatchObject({ ok: true });
     });
   });
 
@@ -251,15 +314,22 @@ describe('verifyRequest', () => {
     const rotating = () => options({ resolveSecrets: () => [SECRET, NEXT_SECRET] });
 
     it('accepts a signature by either active secret', async () => {
-      await expect(verifyRequest(sign(REQUEST, { nonce: 'a' }), rotating())).resolves.toMatchObject({ ok: true });
-      await expect(verifyRequest(sign(REQUEST, { nonce: 'b', secret: NEXT_SECRET }), rotating())).resolves.toMatchObject({
+      await expect(verifyRequest(sign(REQUEST, { nonce: 'a' }), rotating())).resolves.toMatchObject({
+        ok: true,
+      });
+      await expect(
+        verifyRequest(sign(REQUEST, { nonce: 'b', secret: NEXT_SECRET }), rotating()),
+      ).resolves.toMatchObject({
         ok: true,
       });
     });
 
     it('refuses a retired secret', async () => {
       const retired = sign(REQUEST, { secret: Buffer.alloc(32, 5) });
-      await expect(verifyRequest(retired, rotating())).resolves.toEqual({ ok: false, reason: 'bad_signature' });
+      await expect(verifyRequest(retired, rotating())).resolves.toEqual({
+        ok: false,
+        reason: 'bad_signature',
+      });
     });
   });
 
@@ -267,7 +337,10 @@ describe('verifyRequest', () => {
     it('does not burn a nonce on a forged request', async () => {
       const verifyOptions = options();
       const forged = sign(REQUEST, { secret: Buffer.alloc(32, 1) });
-      await expect(verifyRequest(forged, verifyOptions)).resolves.toEqual({ ok: false, reason: 'bad_signature' });
+      await expect(verifyRequest(forged, verifyOptions)).resolves.toEqual({
+        ok: false,
+        reason: 'bad_signature',
+      });
       await expect(verifyRequest(sign(REQUEST), verifyOptions)).resolves.toMatchObject({ ok: true });
     });
 

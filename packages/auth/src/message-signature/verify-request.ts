@@ -44,7 +44,10 @@ const ALGORITHM = 'hmac-sha256';
  * Resolves to a result for every client mistake; rejects only when `resolveSecrets` or the nonce store
  * fails (the store's `dependency_unavailable` RouterError) — refuse the request then, never accept it.
  */
-export async function verifyRequest(request: SignableRequest, options: VerifyRequestOptions): Promise<VerifyResult> {
+export async function verifyRequest(
+  request: SignableRequest,
+  options: VerifyRequestOptions,
+): Promise<VerifyResult> {
   const parsed = parseSignatureFields(request.headers, options.label);
   if (!parsed.ok) {
     return parsed;
@@ -84,7 +87,12 @@ function checkParameters({ parameters }: ParsedSignature): VerifyFailureReason |
   if (created === undefined || nonce === undefined || keyid === undefined) {
     return 'malformed';
   }
-  if (nonce.length === 0 || nonce.length > MAX_NONCE_LENGTH || keyid.length === 0 || keyid.length > MAX_KEY_ID_LENGTH) {
+  if (
+    nonce.length === 0 ||
+    nonce.length > MAX_NONCE_LENGTH ||
+    keyid.length === 0 ||
+    keyid.length > MAX_KEY_ID_LENGTH
+  ) {
     return 'malformed';
   }
   if (alg !== undefined && alg !== ALGORITHM) {
@@ -100,7 +108,11 @@ function checkRequiredComponents(
   return required.every((component) => components.includes(component)) ? undefined : 'missing_component';
 }
 
-function checkTime({ parameters }: ParsedSignature, nowSeconds: number, windowSeconds: number): VerifyFailureReason | undefined {
+function checkTime(
+  { parameters }: ParsedSignature,
+  nowSeconds: number,
+  windowSeconds: number,
+): VerifyFailureReason | undefined {
   const created = parameters.created ?? 0;
   if (created > nowSeconds + windowSeconds) {
     return 'future';

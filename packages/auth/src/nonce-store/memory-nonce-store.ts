@@ -39,7 +39,9 @@ export function createMemoryNonceStore(options: MemoryNonceStoreOptions): NonceS
   return {
     claim(keyId, nonce, ttlSeconds) {
       if (!Number.isSafeInteger(ttlSeconds) || ttlSeconds < 1) {
-        return Promise.reject(new RangeError(`ttlSeconds must be a positive integer, got ${String(ttlSeconds)}`));
+        return Promise.reject(
+          new RangeError(`ttlSeconds must be a positive integer, got ${String(ttlSeconds)}`),
+        );
       }
       const nowMs = options.clock.now();
       dropExpiredFront(nowMs);

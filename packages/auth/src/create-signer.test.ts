@@ -1,0 +1,130 @@
+import { type IncomingMessage, type Server, createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { computeContentDigest } from './content-digest.js';
+import { createSigner } from './create-signer.js';
+import { verifyRequest } from './message-signature/verify-request.js';
+import type { VerifyResult } from './message-signature/verify-request.js';
+import { createMemoryNonceStore } from './nonce-store/memory-nonce-store.js';
+
+const SECRET = Buffer.alloc(32, 42);
+const NOW_MS = 1_750_000_000_123;
+const clock = { now: () => NOW_MS };
+
+function verifyOptions() {
+  return {
+    resolveSecrets: (keyId: string) => (keyId === 'partner-1' ? [SECRET] : []),
+    nowMs: NOW_MS,
+    nonceStore: createMemoryNonceStore({ clock, maxEntries: 100 }),
+  };
+}
+
+describe('createSigner', () => {
+  it('returns the given headers plus the signature fields, signed for the URL without its fragment', async () => {
+    let counter = 0;
+    const sign = createSigner({
+      keyId: 'partner-1',
+      secret: SECRET,
+      clock,
+      createNonce: () => `n${++counter}`,
+    });
+    const headers = sign({
+      method: 'POST',
+      url: 'https://router.example/v1/chat/completions?x=1#ignored',
+      headers: { 'content-type': 'application/json', 'content-digest': 'sha-256=:stale:' },
+      body: '{"a":"é"}',
+    });
+    expect(Object.keys(headers).sort()).toEqual([
+      'Content-Digest',
+      'Signature',
+      'Signature-Input',
+      'content-type',
+    ]);
+    expect(headers['Content-Digest']).toBe(computeContentDigest(Buffer.from('{"a":"é"}', 'utf8')));
+    expect(headers['Signature-Input']).toContain(';created=1750000000;keyid="partner-1";nonce="n1"');
+    const result = await verifyRequest(
+      { method: 'POST', url: '/v1/chat/completions?x=1', headers, body: Buffer.from('{"a":"é"}', 'utf8') },
+      verifyOptions(),
+    );
+    expect(result).toEqual({ ok: true, keyId: 'partner-1', label: 'sig1' });
+  });
+
+  it('uses a fresh nonce per call', () => {
+    const sign = createSigner({ keyId: 'partner-1', secret: SECRET, clock });
+    const request = { method: 'GET', url: 'https://router.example/v1/models' };
+    expect(sign(request)['Signature-Input']).not.toBe(sign(request)['Signature-Input']);
+  });
+
+  it('refuses a relative URL', () => {
+    const sign = createSigner({ keyId: 'partner-1', secret: SECRET });
+    expect(() => sign({ method: 'GET', url: '/v1/models' })).toThrow(TypeError);
+  });
+});
+
+describe('createSigner with fetch against a real HTTP server', () => {
+  let server: Server;
+  let baseUrl: string;
+  const results: VerifyResult[] = [];
+  const options = verifyOptions();
+
+  async function readBody(request: IncomingMessage): Promise<Buffer> {
+    const chunks: Buffer[] = [];
+    for await (const chunk of request) chunks.push(chunk as Buffer);
+    return Buffer.concat(chunks);
+  }
+
+  beforeAll(async () => {
+    server = createServer((request, response) => {
+      void (async () => {
+        const body = await readBody(request);
+        const result = await verifyRequest(
+          {
+            method: request.method ?? '',
+            url: request.url ?? '',
+            headers: request.headers,
+            body,
+            scheme: 'http',
+          },
+          options,
+        );
+        results.push(result);
+        response.writeHead(result.ok ? 200 : 401).end();
+      })();
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+
+  afterAll(async () => {
+    await new Promise<void>((resolve, reject) =>
+      server.close((error) => (error ? reject(error) : resolve())),
+    );
+  });
+
+  it('signs exactly what fetch puts on the wire, and a replay is refused', async () => {
+    const sign = createSigner({
+      keyId: 'partner-1',
+      secret: SECRET,
+      clock,
+      components: [
+        '@method',
+        '@path',
+        '@query',
+        '@authority',
+        '@target-uri',
+        'content-digest',
+        'content-type',
+      ],
+    });
+    const url = `${baseUrl}/v1/chat/completions?stream=false&q=a%20b`;
+    const body = JSON.stringify({ model: 'demo', messages: [{ role: 'user', content: 'hello' }] });
+    const headers = sign({ method: 'POST', url, headers: { 'content-type': 'application/json' }, body });
+    const first = await fetch(url, { method: 'POST', headers, body });
+    const replay = await fetch(url, { method: 'POST', headers, body });
+    expect([first.status, replay.status]).toEqual([200, 401]);
+    expect(results).toEqual([
+      { ok: true, keyId: 'partner-1', label: 'sig1' },
+      { ok: false, reason: 'replayed_nonce' },
+    ]);
+  });
+});
