@@ -27,3 +27,9 @@ export type { RuntimePolicy, RuntimeRoute, RuntimeTarget } from './runtime-polic
 export { compileRuntimePolicy } from './compile-runtime-policy.js';
 export { pickTarget } from './pick-target.js';
 export { hashSecret } from './hash-secret.js';
+export {
+  generateSyntheticConfig,
+  syntheticApiKey,
+  syntheticApiKeyPublicId,
+  type SyntheticConfigSize,
+} from './synthetic-config.js';
