@@ -5,7 +5,12 @@ import { systemClock, type Clock } from './clock.js';
 import type { DataPlaneConfig } from './config.js';
 import { buildApp } from './http/app.js';
 import { Readiness } from './http/readiness.js';
-import { createPolicyMetrics, registerPolicyAgeGauges } from './metrics/policy-metrics.js';
+import {
+  createPolicyMetrics,
+  registerPolicyAgeGauges,
+  type PolicyAgeSources,
+  type PolicyMetrics,
+} from './metrics/policy-metrics.js';
 import { createCredentialRefChecker } from './policy/credential-ref-checker.js';
 import { createGrpcPolicySyncTransport } from './policy/grpc-policy-sync-transport.js';
 import { PolicyHolder } from './policy/policy-holder.js';
@@ -53,43 +58,16 @@ export async function startDataPlane(config: DataPlaneConfig, deps: DataPlaneDep
   const policyMetrics = createPolicyMetrics(metricsRegistry);
   const tracing = createTracing({ serviceName: 'data-plane', otlpEndpoint: config.otlpTracesEndpoint });
 
-  const cache = new SnapshotCache({ dir: config.cacheDir, logger, clock, metrics: policyMetrics });
-
-  // Built (idle) before the holder because the holder reports through it; started last.
-  const syncClient: PolicySyncClient = new PolicySyncClient({
-    transport: deps.transport ?? createGrpcTransport(config),
-    identity: { id: config.dataPlaneId, hostname: config.hostname, buildVersion: config.buildVersion },
-    settings: config.policySync,
-    activeVersion: (): bigint => holder.activeVersion(),
-    onSnapshot: async (snapshot): Promise<void> => {
-      const result = await holder.apply(snapshot, 'control-plane');
-      if (result.outcome === 'applied') await cache.save(snapshot);
-    },
+  const { cache, holder, syncClient } = createPolicyComponents(config, {
     logger,
     clock,
     timers,
     random: deps.random ?? Math.random,
     metrics: policyMetrics,
-  });
-  const holder: PolicyHolder = new PolicyHolder({
-    logger,
-    clock,
-    metrics: policyMetrics,
-    credentialRefs: createCredentialRefChecker({ environment: config.environment }),
-    reporter: syncClient,
+    transport: deps.transport ?? createGrpcTransport(config),
   });
   await cache.restore((snapshot) => holder.apply(snapshot, 'cache'));
-  registerPolicyAgeGauges(metricsRegistry, {
-    policyAgeSeconds: () => {
-      const active = holder.current();
-      return active && (clock.now() - active.policy.createdAt.getTime()) / 1000;
-    },
-    lastSyncAgeSeconds: () => {
-      const { lastSyncAtMs, startedAtMs } = syncClient.status();
-      const since = lastSyncAtMs ?? startedAtMs;
-      return since === undefined ? undefined : (clock.now() - since) / 1000;
-    },
-  });
+  registerPolicyAgeGauges(metricsRegistry, policyAgeSources(clock, holder, syncClient));
 
   const readiness = new Readiness({
     clock,
@@ -118,7 +96,6 @@ export async function startDataPlane(config: DataPlaneConfig, deps: DataPlaneDep
 
   syncClient.start();
 
-  let stopping: Promise<void> | undefined;
   const stop = async (): Promise<void> => {
     readiness.beginDrain();
     logger.info({ drainDelayMs: config.drainDelayMs }, 'draining');
@@ -126,13 +103,70 @@ export async function startDataPlane(config: DataPlaneConfig, deps: DataPlaneDep
     await app.close();
     await syncClient.close();
     await cache.flush();
+    // Later tasks: flush the usage outbox, close Redis, close upstream pools — here, in this order.
     await tracing[Symbol.asyncDispose]();
     logger.info('stopped');
   };
+  let stopping: Promise<void> | undefined;
+  return { url, metricsRegistry, [Symbol.asyncDispose]: () => (stopping ??= stop()) };
+}
+
+interface PolicyComponentDeps {
+  logger: Logger;
+  clock: Clock;
+  timers: Timers;
+  random: () => number;
+  metrics: PolicyMetrics;
+  transport: PolicySyncTransport;
+}
+
+/**
+ * The cache, the holder and the (idle) sync client, wired to each other: the client hands snapshots to
+ * the holder, the holder reports outcomes through the client, applied snapshots are persisted.
+ */
+function createPolicyComponents(
+  config: DataPlaneConfig,
+  deps: PolicyComponentDeps,
+): { cache: SnapshotCache; holder: PolicyHolder; syncClient: PolicySyncClient } {
+  const { logger, clock, metrics } = deps;
+  const cache = new SnapshotCache({ dir: config.cacheDir, logger, clock, metrics });
+  // Built before the holder because the holder reports through it; only started once the app listens.
+  const syncClient: PolicySyncClient = new PolicySyncClient({
+    ...deps,
+    identity: { id: config.dataPlaneId, hostname: config.hostname, buildVersion: config.buildVersion },
+    settings: config.policySync,
+    activeVersion: (): bigint => holder.activeVersion(),
+    onSnapshot: async (snapshot): Promise<void> => {
+      const result = await holder.apply(snapshot, 'control-plane');
+      if (result.outcome === 'applied') await cache.save(snapshot);
+    },
+  });
+  const holder: PolicyHolder = new PolicyHolder({
+    logger,
+    clock,
+    metrics,
+    credentialRefs: createCredentialRefChecker({ environment: config.environment }),
+    reporter: syncClient,
+  });
+  return { cache, holder, syncClient };
+}
+
+function policyAgeSources(
+  clock: Clock,
+  holder: PolicyHolder,
+  syncClient: PolicySyncClient,
+): PolicyAgeSources {
   return {
-    url,
-    metricsRegistry,
-    [Symbol.asyncDispose]: () => (stopping ??= stop()),
+    policyAgeSeconds: () => {
+      const active = holder.current();
+      return active && (clock.now() - active.policy.createdAt.getTime()) / 1000;
+    },
+    // Before the first contact, the time since the client started: "never synced" must still look stale.
+    lastSyncAgeSeconds: () => {
+      const { lastSyncAtMs, startedAtMs } = syncClient.status();
+      const since = lastSyncAtMs ?? startedAtMs;
+      return since === undefined ? undefined : (clock.now() - since) / 1000;
+    },
   };
 }
 

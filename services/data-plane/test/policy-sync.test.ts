@@ -3,7 +3,12 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { PolicyApplyOutcome } from '@api-router/contracts';
 import { createTestSnapshot } from './support/policy-snapshot-fixture.js';
-import { createTempDir, metricValue, runDataPlane, type RunningDataPlane } from './support/data-plane-harness.js';
+import {
+  createTempDir,
+  metricValue,
+  runDataPlane,
+  type RunningDataPlane,
+} from './support/data-plane-harness.js';
 import { FakePolicyServer } from './support/fake-policy-server.js';
 import { waitFor } from './support/wait-for.js';
 
@@ -15,7 +20,10 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-async function server(port?: number, initial?: Parameters<typeof FakePolicyServer.start>[1]): Promise<FakePolicyServer> {
+async function server(
+  port?: number,
+  initial?: Parameters<typeof FakePolicyServer.start>[1],
+): Promise<FakePolicyServer> {
   const started = await FakePolicyServer.start(port, initial);
   let closed = false;
   const close = started.close.bind(started);
@@ -43,7 +51,9 @@ async function tempDir(): Promise<string> {
 function readyOn(running: RunningDataPlane, version: string, source = 'control-plane') {
   return waitFor(`readyz 200 on version ${version} (${source})`, async () => {
     const { status, detail } = await running.readiness();
-    return status === 200 && detail.policy?.version === version && detail.policy.source === source ? detail : undefined;
+    return status === 200 && detail.policy?.version === version && detail.policy.source === source
+      ? detail
+      : undefined;
   });
 }
 
@@ -67,10 +77,11 @@ describe('data plane ⇄ policy server', () => {
     expect(rejection.reason).toContain('not greater than the active version 200');
     expect((await running.readiness()).detail.policy?.version).toBe('200');
 
-    expect(policyServer.reports.filter((report) => report.outcome === PolicyApplyOutcome.APPLIED).map((r) => r.version)).toEqual([
-      100n,
-      200n,
-    ]);
+    expect(
+      policyServer.reports
+        .filter((report) => report.outcome === PolicyApplyOutcome.APPLIED)
+        .map((r) => r.version),
+    ).toEqual([100n, 200n]);
     const metrics = await running.metricsText();
     expect(metricValue(metrics, 'router_policy_updates_total', { outcome: 'applied' })).toBe(2);
     expect(metricValue(metrics, 'router_policy_updates_total', { outcome: 'rejected' })).toBe(1);
@@ -82,7 +93,10 @@ describe('data plane ⇄ policy server', () => {
   });
 
   it('rejects a snapshot whose credentialRef does not resolve on this data plane, naming the backend', async () => {
-    const policyServer = await server(0, createTestSnapshot({ version: 1n, credentialRef: 'env:MOCK_A_KEY' }));
+    const policyServer = await server(
+      0,
+      createTestSnapshot({ version: 1n, credentialRef: 'env:MOCK_A_KEY' }),
+    );
     const running = await dataPlane({
       controlPlaneAddress: policyServer.address,
       cacheDir: await tempDir(),
@@ -90,9 +104,13 @@ describe('data plane ⇄ policy server', () => {
     });
     await readyOn(running, '1');
 
-    policyServer.publish(createTestSnapshot({ version: 2n, backendId: 'mock-z', credentialRef: 'env:MOCK_Z_KEY' }));
+    policyServer.publish(
+      createTestSnapshot({ version: 2n, backendId: 'mock-z', credentialRef: 'env:MOCK_Z_KEY' }),
+    );
 
-    const report = await waitFor('a report for version 2', () => policyServer.reports.find((r) => r.version === 2n));
+    const report = await waitFor('a report for version 2', () =>
+      policyServer.reports.find((r) => r.version === 2n),
+    );
     expect(report.outcome).toBe(PolicyApplyOutcome.REJECTED);
     expect(report.reason).toContain('backend "mock-z"');
     expect(report.activeVersion).toBe(1n);
@@ -152,17 +170,28 @@ describe('data plane ⇄ policy server', () => {
     const notReady = await running.readiness();
     expect(notReady.status).toBe(503);
     expect(notReady.detail.policy).toBeNull();
-    const inference = await fetch(`${running.dataPlane.url}/v1/chat/completions`, { method: 'POST', body: '{}' });
+    const inference = await fetch(`${running.dataPlane.url}/v1/chat/completions`, {
+      method: 'POST',
+      body: '{}',
+    });
     expect(inference.status).toBe(503);
     expect(((await inference.json()) as { error: { code: string } }).error.code).toBe('not_ready');
-    const errorLine = running.logs.lines().find((line) => line.level === 50 && String(line.msg).includes(cacheFile));
+    const errorLine = running.logs
+      .lines()
+      .find((line) => line.level === 50 && String(line.msg).includes(cacheFile));
     expect(errorLine).toMatchObject({ file: cacheFile });
-    expect((await readdir(cacheDir)).some((name) => name.startsWith('policy-snapshot.bin.corrupt-'))).toBe(true);
-    expect(metricValue(await running.metricsText(), 'router_policy_cache_load_total', { outcome: 'corrupt' })).toBe(1);
+    expect((await readdir(cacheDir)).some((name) => name.startsWith('policy-snapshot.bin.corrupt-'))).toBe(
+      true,
+    );
+    expect(
+      metricValue(await running.metricsText(), 'router_policy_cache_load_total', { outcome: 'corrupt' }),
+    ).toBe(1);
 
     await server(port, createTestSnapshot({ version: 5n }));
     await readyOn(running, '5');
     // The good snapshot replaced the bad file for the next restart.
-    await waitFor('the new cache file', async () => ((await readdir(cacheDir)).includes('policy-snapshot.bin') ? true : undefined));
+    await waitFor('the new cache file', async () =>
+      (await readdir(cacheDir)).includes('policy-snapshot.bin') ? true : undefined,
+    );
   });
 });

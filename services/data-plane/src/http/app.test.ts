@@ -21,8 +21,17 @@ function createHarness() {
   const metricsRegistry = createMetricsRegistry({ processMetrics: false });
   createPolicyMetrics(metricsRegistry);
   let active: ActivePolicy | undefined;
-  let controlPlane: PolicySyncStatus = { state: 'connecting', connected: false, lastSyncAtMs: undefined, startedAtMs: 0 };
-  const readiness = new Readiness({ clock: time, activePolicy: () => active, controlPlane: () => controlPlane });
+  let controlPlane: PolicySyncStatus = {
+    state: 'connecting',
+    connected: false,
+    lastSyncAtMs: undefined,
+    startedAtMs: 0,
+  };
+  const readiness = new Readiness({
+    clock: time,
+    activePolicy: () => active,
+    controlPlane: () => controlPlane,
+  });
   const app = buildApp({
     logger: logs.logger,
     clock: time,
@@ -38,7 +47,11 @@ function createHarness() {
     time,
     activate(source: ActivePolicy['source'] = 'control-plane') {
       // created_at of the fixture is 1_700_000_000_000: 100 s before the harness clock.
-      active = { policy: compileRuntimePolicy(createTestSnapshot({ version: 12n })), source, appliedAtMs: time.now() };
+      active = {
+        policy: compileRuntimePolicy(createTestSnapshot({ version: 12n })),
+        source,
+        appliedAtMs: time.now(),
+      };
     },
     setControlPlane(status: PolicySyncStatus) {
       controlPlane = status;
@@ -75,7 +88,12 @@ describe('health, readiness, metrics', () => {
     });
 
     harness.activate();
-    harness.setControlPlane({ state: 'ready', connected: true, lastSyncAtMs: harness.time.now() - 3_500, startedAtMs: 0 });
+    harness.setControlPlane({
+      state: 'ready',
+      connected: true,
+      lastSyncAtMs: harness.time.now() - 3_500,
+      startedAtMs: 0,
+    });
     const after = await app.inject({ method: 'GET', url: '/readyz' });
     expect(after.statusCode).toBe(200);
     expect(after.json()).toMatchObject({
@@ -93,7 +111,10 @@ describe('health, readiness, metrics', () => {
     harness.setControlPlane({ state: 'backoff', connected: false, lastSyncAtMs: undefined, startedAtMs: 0 });
     const response = await app.inject({ method: 'GET', url: '/readyz' });
     expect(response.statusCode).toBe(200);
-    expect(response.json()).toMatchObject({ policy: { source: 'cache' }, controlPlane: { state: 'backoff', connected: false } });
+    expect(response.json()).toMatchObject({
+      policy: { source: 'cache' },
+      controlPlane: { state: 'backoff', connected: false },
+    });
   });
 
   it('GET /readyz is 503 once draining, even with a policy', async () => {
@@ -127,7 +148,12 @@ describe('not ready', () => {
       ['GET', '/v1/models'],
       ['GET', '/nothing-here'],
     ] as const) {
-      const response = await app.inject({ method, url, headers: { 'x-request-id': 'req-1' }, payload: method === 'POST' ? {} : undefined });
+      const response = await app.inject({
+        method,
+        url,
+        headers: { 'x-request-id': 'req-1' },
+        payload: method === 'POST' ? {} : undefined,
+      });
       expect(response.statusCode).toBe(503);
       expect(response.json()).toEqual({
         error: {
@@ -155,7 +181,11 @@ describe('not ready', () => {
 describe('request id', () => {
   it('honours a valid incoming x-request-id and echoes it', async () => {
     app = createHarness().app;
-    const response = await app.inject({ method: 'GET', url: '/healthz', headers: { 'x-request-id': 'abc.DEF_1:2-3' } });
+    const response = await app.inject({
+      method: 'GET',
+      url: '/healthz',
+      headers: { 'x-request-id': 'abc.DEF_1:2-3' },
+    });
     expect(response.headers['x-request-id']).toBe('abc.DEF_1:2-3');
   });
 
@@ -165,7 +195,11 @@ describe('request id', () => {
     ['with a newline-ish char', 'evil\u0007id'],
   ])('regenerates an invalid one (%s)', async (_label, incoming) => {
     app = createHarness().app;
-    const response = await app.inject({ method: 'GET', url: '/healthz', headers: { 'x-request-id': incoming } });
+    const response = await app.inject({
+      method: 'GET',
+      url: '/healthz',
+      headers: { 'x-request-id': incoming },
+    });
     expect(response.headers['x-request-id']).toMatch(UUID_V7);
   });
 
@@ -199,12 +233,22 @@ describe('error handler', () => {
   it('renders a RouterError with its status, Retry-After and details', async () => {
     const { instance } = appWithRoutes();
     app = instance;
-    const response = await app.inject({ method: 'GET', url: '/throws-router-error', headers: { 'x-request-id': 'r-9' } });
+    const response = await app.inject({
+      method: 'GET',
+      url: '/throws-router-error',
+      headers: { 'x-request-id': 'r-9' },
+    });
     expect(response.statusCode).toBe(429);
     expect(response.headers['retry-after']).toBe('3');
     expect(response.headers['x-request-id']).toBe('r-9');
     expect(response.json()).toEqual({
-      error: { code: 'rate_limited', message: 'Rate limit exceeded.', request_id: 'r-9', retryable: true, details: { limit: 'rpm' } },
+      error: {
+        code: 'rate_limited',
+        message: 'Rate limit exceeded.',
+        request_id: 'r-9',
+        retryable: true,
+        details: { limit: 'rpm' },
+      },
     });
   });
 
@@ -213,7 +257,11 @@ describe('error handler', () => {
     app = instance;
     const response = await app.inject({ method: 'GET', url: '/throws-anything' });
     expect(response.statusCode).toBe(500);
-    expect(response.json().error).toMatchObject({ code: 'internal', message: 'Internal error.', retryable: true });
+    expect(response.json().error).toMatchObject({
+      code: 'internal',
+      message: 'Internal error.',
+      retryable: true,
+    });
     expect(response.body).not.toContain('hunter2');
     expect(harness.logs.withMessage('request failed')).toHaveLength(1);
   });
@@ -255,7 +303,11 @@ describe('error handler', () => {
   it('never logs the Authorization header', async () => {
     const { instance, harness } = appWithRoutes();
     app = instance;
-    await app.inject({ method: 'GET', url: '/throws-anything', headers: { authorization: 'Bearer rk_demo01.topsecret' } });
+    await app.inject({
+      method: 'GET',
+      url: '/throws-anything',
+      headers: { authorization: 'Bearer rk_demo01.topsecret' },
+    });
     expect(JSON.stringify(harness.logs.lines())).not.toContain('topsecret');
   });
 });

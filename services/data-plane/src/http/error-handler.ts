@@ -68,15 +68,21 @@ function catalogueCodeFor(error: FastifyError): ErrorCode | undefined {
 }
 
 function isFastifyError(error: unknown): error is FastifyError {
-  return error instanceof Error && typeof (error as Partial<FastifyError>).code === 'string' &&
-    ((error as FastifyError).code.startsWith('FST_') || (error as FastifyError).validation !== undefined);
+  return (
+    error instanceof Error &&
+    typeof (error as Partial<FastifyError>).code === 'string' &&
+    ((error as FastifyError).code.startsWith('FST_') || (error as FastifyError).validation !== undefined)
+  );
 }
 
 function logError(request: FastifyRequest, error: RouterError): void {
   // Only unexpected failures carry a stack worth an error line; expected refusals (not_ready, 4xx) are
   // routine and would flood the log at error level.
   if (error.code === 'internal') {
-    request.log.error({ code: error.code, status: error.status, err: error.cause ?? error }, 'request failed');
+    request.log.error(
+      { code: error.code, status: error.status, err: error.cause ?? error },
+      'request failed',
+    );
   } else if (error.status >= 500) {
     request.log.warn({ code: error.code, status: error.status }, 'request refused');
   } else {

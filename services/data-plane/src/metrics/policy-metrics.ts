@@ -54,7 +54,8 @@ export function createPolicyMetrics(registry: Registry): PolicyMetrics {
     }),
   };
   // Pre-create every series so dashboards and rate() see zeros instead of missing series.
-  for (const outcome of ['applied', 'rejected'] satisfies PolicyUpdateOutcome[]) metrics.updatesTotal.inc({ outcome }, 0);
+  for (const outcome of ['applied', 'rejected'] satisfies PolicyUpdateOutcome[])
+    metrics.updatesTotal.inc({ outcome }, 0);
   for (const outcome of ['loaded', 'missing', 'corrupt'] satisfies CacheLoadOutcome[]) {
     metrics.cacheLoadTotal.inc({ outcome }, 0);
   }
@@ -64,7 +65,8 @@ export function createPolicyMetrics(registry: Registry): PolicyMetrics {
 
 /** Sets router_control_plane_state and router_control_plane_connected for a state transition. */
 export function setSyncState(metrics: PolicyMetrics, state: SyncState): void {
-  for (const candidate of SYNC_STATES) metrics.controlPlaneState.set({ state: candidate }, candidate === state ? 1 : 0);
+  for (const candidate of SYNC_STATES)
+    metrics.controlPlaneState.set({ state: candidate }, candidate === state ? 1 : 0);
   metrics.controlPlaneConnected.set(state === 'ready' ? 1 : 0);
 }
 

@@ -45,12 +45,16 @@ async function checkRef(
   if (ref.startsWith('env:')) {
     const name = ref.slice('env:'.length);
     if (name === '') return 'names no environment variable';
-    return environment.get(name) ? undefined : `is not resolvable: environment variable ${name} is not set on this data plane`;
+    return environment.get(name)
+      ? undefined
+      : `is not resolvable: environment variable ${name} is not set on this data plane`;
   }
   if (ref.startsWith('file:')) {
     const path = ref.slice('file:'.length);
     if (!isAbsolute(path)) return 'must name an absolute path';
-    return (await isReadableFile(path)) ? undefined : `is not resolvable: ${path} does not exist or is not readable`;
+    return (await isReadableFile(path))
+      ? undefined
+      : `is not resolvable: ${path} does not exist or is not readable`;
   }
   return 'has an unknown scheme (expected env:NAME or file:/path)';
 }

@@ -82,7 +82,8 @@ export function createGrpcPolicySyncTransport(options: GrpcPolicySyncTransportOp
       return new Promise<void>((resolve, reject) => {
         client.makeUnaryRequest(
           REPORT_POLICY_STATUS_PATH,
-          (message: ReportPolicyStatusRequest) => Buffer.from(toBinary(ReportPolicyStatusRequestSchema, message)),
+          (message: ReportPolicyStatusRequest) =>
+            Buffer.from(toBinary(ReportPolicyStatusRequestSchema, message)),
           (bytes: Buffer) => fromBinary(ReportPolicyStatusResponseSchema, bytes),
           request,
           { deadline: Date.now() + options.reportTimeoutMs },

@@ -19,7 +19,9 @@ interface Harness {
   logs: ReturnType<typeof captureLogs>;
 }
 
-function createHarness(credentialRefs: CredentialRefChecker = createCredentialRefChecker({ environment: new Map() })): Harness {
+function createHarness(
+  credentialRefs: CredentialRefChecker = createCredentialRefChecker({ environment: new Map() }),
+): Harness {
   const registry = createMetricsRegistry({ processMetrics: false });
   const metrics = createPolicyMetrics(registry);
   const reports: PolicyStatusReport[] = [];
@@ -64,7 +66,10 @@ describe('PolicyHolder', () => {
     await holder.apply(createTestSnapshot({ version: 5n }), 'control-plane');
     const before = holder.current();
 
-    const result = await holder.apply(createTestSnapshot({ version, sourceRevision: 'other' }), 'control-plane');
+    const result = await holder.apply(
+      createTestSnapshot({ version, sourceRevision: 'other' }),
+      'control-plane',
+    );
 
     expect(result.outcome).toBe('rejected');
     expect(result).toMatchObject({ reason: `version ${version} is not greater than the active version 5` });
@@ -90,7 +95,9 @@ describe('PolicyHolder', () => {
   });
 
   it('rejects a snapshot whose backend credentialRef names an unset env var, naming the backend', async () => {
-    const { holder, reports } = createHarness(createCredentialRefChecker({ environment: new Map([['OTHER', 'x']]) }));
+    const { holder, reports } = createHarness(
+      createCredentialRefChecker({ environment: new Map([['OTHER', 'x']]) }),
+    );
 
     const result = await holder.apply(
       createTestSnapshot({ version: 7n, backendId: 'mock-b', credentialRef: 'env:MOCK_B_KEY' }),
@@ -105,8 +112,13 @@ describe('PolicyHolder', () => {
   });
 
   it('accepts env: refs present in the environment snapshot', async () => {
-    const { holder } = createHarness(createCredentialRefChecker({ environment: new Map([['MOCK_A_KEY', 'secret']]) }));
-    const result = await holder.apply(createTestSnapshot({ version: 1n, credentialRef: 'env:MOCK_A_KEY' }), 'cache');
+    const { holder } = createHarness(
+      createCredentialRefChecker({ environment: new Map([['MOCK_A_KEY', 'secret']]) }),
+    );
+    const result = await holder.apply(
+      createTestSnapshot({ version: 1n, credentialRef: 'env:MOCK_A_KEY' }),
+      'cache',
+    );
     expect(result.outcome).toBe('applied');
   });
 
@@ -124,7 +136,10 @@ describe('PolicyHolder', () => {
       await writeFile(present, 'secret');
       const { holder } = createHarness(createCredentialRefChecker({ environment: new Map() }));
 
-      const ok = await holder.apply(createTestSnapshot({ version: 1n, credentialRef: `file:${present}` }), 'control-plane');
+      const ok = await holder.apply(
+        createTestSnapshot({ version: 1n, credentialRef: `file:${present}` }),
+        'control-plane',
+      );
       const missing = await holder.apply(
         createTestSnapshot({ version: 2n, credentialRef: `file:${join(dir, 'nope')}` }),
         'control-plane',
@@ -138,8 +153,14 @@ describe('PolicyHolder', () => {
 
     it('rejects a directory and a relative path', async () => {
       const { holder } = createHarness(createCredentialRefChecker({ environment: new Map() }));
-      const directory = await holder.apply(createTestSnapshot({ version: 1n, credentialRef: `file:${dir}` }), 'cache');
-      const relative = await holder.apply(createTestSnapshot({ version: 2n, credentialRef: 'file:key.txt' }), 'cache');
+      const directory = await holder.apply(
+        createTestSnapshot({ version: 1n, credentialRef: `file:${dir}` }),
+        'cache',
+      );
+      const relative = await holder.apply(
+        createTestSnapshot({ version: 2n, credentialRef: 'file:key.txt' }),
+        'cache',
+      );
       expect(directory.outcome).toBe('rejected');
       expect(relative.outcome).toBe('rejected');
     });

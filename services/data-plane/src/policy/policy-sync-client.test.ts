@@ -101,7 +101,11 @@ describe('PolicySyncClient', () => {
 
     client.start();
     expect(client.state()).toBe('connecting');
-    expect(transport.last().request.dataPlane).toMatchObject({ id: 'dp-1', hostname: 'host-a', buildVersion: '0.1.0' });
+    expect(transport.last().request.dataPlane).toMatchObject({
+      id: 'dp-1',
+      hostname: 'host-a',
+      buildVersion: '0.1.0',
+    });
     expect(transport.last().request.activeVersion).toBe(0n);
     expect(client.status().lastSyncAtMs).toBeUndefined();
 
@@ -185,7 +189,9 @@ describe('PolicySyncClient', () => {
     first.handlers.onEnd(new Error('14 UNAVAILABLE'));
     time.advance(time.pendingDelaysMs()[0]!);
 
-    first.handlers.onMessage(create(WatchPolicyResponseSchema, { snapshot: createTestSnapshot({ version: 1n }) }));
+    first.handlers.onMessage(
+      create(WatchPolicyResponseSchema, { snapshot: createTestSnapshot({ version: 1n }) }),
+    );
     first.handlers.onEnd(undefined);
 
     expect(received).toEqual([]);
@@ -233,7 +239,11 @@ describe('PolicySyncClient', () => {
       reason: '',
       activeVersion: 5n,
     });
-    expect(transport.reports[1]).toMatchObject({ version: 4n, outcome: PolicyApplyOutcome.REJECTED, reason: 'too old' });
+    expect(transport.reports[1]).toMatchObject({
+      version: 4n,
+      outcome: PolicyApplyOutcome.REJECTED,
+      reason: 'too old',
+    });
     expect(logs.withMessage('policy status report failed')).toHaveLength(1);
   });
 

@@ -104,7 +104,10 @@ export class PolicySyncClient implements PolicyStatusReporter {
       activeVersion: report.activeVersion,
     });
     const sending = this.#deps.transport.reportPolicyStatus(request).catch((error: unknown) => {
-      this.#deps.logger.warn({ err: error, version: report.version.toString() }, 'policy status report failed');
+      this.#deps.logger.warn(
+        { err: error, version: report.version.toString() },
+        'policy status report failed',
+      );
     });
     this.#inFlight.add(sending);
     void sending.finally(() => this.#inFlight.delete(sending));
@@ -151,13 +154,19 @@ export class PolicySyncClient implements PolicyStatusReporter {
     if (this.#state === 'connecting') {
       this.#readyAtMs = now;
       this.#transition('ready');
-      this.#deps.logger.info({ activeVersion: this.#deps.activeVersion().toString() }, 'control plane connected');
+      this.#deps.logger.info(
+        { activeVersion: this.#deps.activeVersion().toString() },
+        'control plane connected',
+      );
     }
     const snapshot = response.snapshot;
     // An empty response carries nothing to apply; it still counts as a sign of life.
     if (snapshot === undefined) return;
     void this.#deps.onSnapshot(snapshot).catch((error: unknown) => {
-      this.#deps.logger.error({ err: error, version: snapshot.version.toString() }, 'policy snapshot handling failed');
+      this.#deps.logger.error(
+        { err: error, version: snapshot.version.toString() },
+        'policy snapshot handling failed',
+      );
     });
   }
 

@@ -1,4 +1,8 @@
-import type { ReportPolicyStatusRequest, WatchPolicyRequest, WatchPolicyResponse } from '@api-router/contracts';
+import type {
+  ReportPolicyStatusRequest,
+  WatchPolicyRequest,
+  WatchPolicyResponse,
+} from '@api-router/contracts';
 
 /**
  * Callbacks of one WatchPolicy stream. They never fire synchronously from `watchPolicy`, and after `onEnd`

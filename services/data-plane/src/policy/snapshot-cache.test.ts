@@ -82,7 +82,10 @@ describe('SnapshotCache', () => {
 
     const result = await restore();
 
-    expect(result).toMatchObject({ outcome: 'corrupt', reason: 'not a policy snapshot cache file (bad magic)' });
+    expect(result).toMatchObject({
+      outcome: 'corrupt',
+      reason: 'not a policy snapshot cache file (bad magic)',
+    });
     expect(await readdir(dir)).toEqual([`${SNAPSHOT_FILE_NAME}.corrupt-${time.now()}`]);
     expect(holder.current()).toBeUndefined();
     expect(await cacheLoads(metrics, 'corrupt')).toBe(1);

@@ -115,7 +115,10 @@ export class SnapshotCache {
       }
       await rename(temp, this.#path);
       await syncDirectory(this.#deps.dir);
-      this.#deps.logger.debug({ file: this.#path, version: snapshot.version.toString() }, 'policy cache saved');
+      this.#deps.logger.debug(
+        { file: this.#path, version: snapshot.version.toString() },
+        'policy cache saved',
+      );
     } catch (error: unknown) {
       // The data plane keeps serving from memory; only a restart without a control plane would miss this.
       this.#deps.logger.error({ err: error, file: this.#path }, 'policy cache write failed');
@@ -129,7 +132,10 @@ export class SnapshotCache {
       return { outcome: 'corrupt', reason, movedTo };
     } catch (error: unknown) {
       // Cannot move it (read-only disk?): still do not crash; the next save overwrites it anyway.
-      this.#deps.logger.error({ err: error, file: this.#path }, 'could not set the corrupt policy cache aside');
+      this.#deps.logger.error(
+        { err: error, file: this.#path },
+        'could not set the corrupt policy cache aside',
+      );
       return { outcome: 'corrupt', reason, movedTo: undefined };
     }
   }
@@ -139,7 +145,10 @@ export class SnapshotCache {
       await rm(`${this.#path}.tmp`, { force: true });
     } catch (error: unknown) {
       // A leftover temp file is harmless (the next save truncates it); note it and go on.
-      this.#deps.logger.warn({ err: error, file: `${this.#path}.tmp` }, 'could not remove a leftover temp file');
+      this.#deps.logger.warn(
+        { err: error, file: `${this.#path}.tmp` },
+        'could not remove a leftover temp file',
+      );
     }
   }
 }

@@ -33,21 +33,28 @@ export type DecodedEnvelope = { readonly payload: Buffer } | { readonly problem:
 
 /** Unwraps and verifies an envelope; `problem` says precisely what is wrong with a bad one. */
 export function decodeSnapshotEnvelope(file: Buffer): DecodedEnvelope {
-  if (file.length < HEADER_BYTES) return { problem: `truncated header (${file.length} of ${HEADER_BYTES} bytes)` };
+  if (file.length < HEADER_BYTES)
+    return { problem: `truncated header (${file.length} of ${HEADER_BYTES} bytes)` };
   if (!file.subarray(0, 4).equals(MAGIC)) return { problem: 'not a policy snapshot cache file (bad magic)' };
   const formatVersion = file.readUInt16BE(4);
   if (formatVersion !== SNAPSHOT_ENVELOPE_FORMAT_VERSION) {
-    return { problem: `unsupported format version ${formatVersion} (expected ${SNAPSHOT_ENVELOPE_FORMAT_VERSION})` };
+    return {
+      problem: `unsupported format version ${formatVersion} (expected ${SNAPSHOT_ENVELOPE_FORMAT_VERSION})`,
+    };
   }
   const expectedLength = file.readUInt32BE(8);
   const payload = file.subarray(HEADER_BYTES);
   if (payload.length !== expectedLength) {
-    return { problem: `payload is ${payload.length} bytes, header says ${expectedLength} (truncated or padded)` };
+    return {
+      problem: `payload is ${payload.length} bytes, header says ${expectedLength} (truncated or padded)`,
+    };
   }
   const expectedChecksum = file.subarray(12, HEADER_BYTES);
   const actualChecksum = createHash('sha256').update(payload).digest();
   if (!actualChecksum.equals(expectedChecksum)) {
-    return { problem: `checksum mismatch (sha256 ${actualChecksum.toString('hex')}, header ${expectedChecksum.toString('hex')})` };
+    return {
+      problem: `checksum mismatch (sha256 ${actualChecksum.toString('hex')}, header ${expectedChecksum.toString('hex')})`,
+    };
   }
   return { payload };
 }

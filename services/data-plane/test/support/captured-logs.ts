@@ -14,11 +14,17 @@ export function captureLogs(level = 'debug'): CapturedLogs {
   const raw: string[] = [];
   const destination = new Writable({
     write(chunk: Buffer, _encoding, callback) {
-      raw.push(...chunk.toString('utf8').split('\n').filter((line) => line !== ''));
+      raw.push(
+        ...chunk
+          .toString('utf8')
+          .split('\n')
+          .filter((line) => line !== ''),
+      );
       callback();
     },
   });
   const logger = createLogger({ service: 'data-plane', level, destination });
-  const lines = (): Record<string, unknown>[] => raw.map((line) => JSON.parse(line) as Record<string, unknown>);
+  const lines = (): Record<string, unknown>[] =>
+    raw.map((line) => JSON.parse(line) as Record<string, unknown>);
   return { logger, lines, withMessage: (message) => lines().filter((line) => line.msg === message) };
 }

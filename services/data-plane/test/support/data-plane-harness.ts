@@ -1,7 +1,13 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DEFAULT_POLICY_SYNC_SETTINGS, loadDataPlaneConfig, startDataPlane, type DataPlane, type DataPlaneConfig } from '../../src/index.js';
+import {
+  DEFAULT_POLICY_SYNC_SETTINGS,
+  loadDataPlaneConfig,
+  startDataPlane,
+  type DataPlane,
+  type DataPlaneConfig,
+} from '../../src/index.js';
 import type { ReadinessDetail } from '../../src/http/readiness.js';
 import { captureLogs, type CapturedLogs } from './captured-logs.js';
 
@@ -30,7 +36,12 @@ export function testDataPlaneConfig(options: DataPlaneOptions): DataPlaneConfig 
     cacheDir: options.cacheDir,
     dataPlaneId: 'dp-test',
     drainDelayMs: 0,
-    policySync: { ...DEFAULT_POLICY_SYNC_SETTINGS, initialBackoffMs: 50, maxBackoffMs: 250, reportTimeoutMs: 2000 },
+    policySync: {
+      ...DEFAULT_POLICY_SYNC_SETTINGS,
+      initialBackoffMs: 50,
+      maxBackoffMs: 250,
+      reportTimeoutMs: 2000,
+    },
     environment: new Map(Object.entries(options.environment ?? {})),
   };
 }
@@ -67,7 +78,11 @@ export async function createTempDir(prefix: string): Promise<{ path: string; rem
  * Value of the series `name` whose labels include `labels`, from Prometheus text (what GET /metrics serves),
  * e.g. metricValue(text, 'router_policy_updates_total', { outcome: 'rejected' }).
  */
-export function metricValue(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
+export function metricValue(
+  text: string,
+  name: string,
+  labels: Record<string, string> = {},
+): number | undefined {
   for (const line of text.split('\n')) {
     const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
     if (match === null || match[1] !== name) continue;
@@ -75,7 +90,8 @@ export function metricValue(text: string, name: string, labels: Record<string, s
     for (const pair of (match[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) {
       seriesLabels.set(pair[1]!, pair[2]!);
     }
-    if (Object.entries(labels).every(([key, value]) => seriesLabels.get(key) === value)) return Number(match[3]);
+    if (Object.entries(labels).every(([key, value]) => seriesLabels.get(key) === value))
+      return Number(match[3]);
   }
   return undefined;
 }

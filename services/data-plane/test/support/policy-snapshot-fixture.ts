@@ -37,7 +37,9 @@ export function createTestSnapshot(options: TestSnapshotOptions): PolicySnapshot
     ],
     routes: [{ id: 'demo-chat', model: 'demo-chat', targets: [{ backendId, weight: 1 }], maxAttempts: 2 }],
     tenants: [{ id: 'acme', displayName: 'Acme Inc.' }],
-    apiKeys: [{ publicId: 'rk_demo01', secretSha256: new Uint8Array(32), tenantId: 'acme', allowedModels: ['*'] }],
+    apiKeys: [
+      { publicId: 'rk_demo01', secretSha256: new Uint8Array(32), tenantId: 'acme', allowedModels: ['*'] },
+    ],
   });
   snapshot.contentHash = computeSnapshotHash(snapshot);
   return snapshot;
