@@ -7,7 +7,7 @@ import {
   type Route,
   type Tenant,
 } from '@api-router/contracts';
-import { describeBaseUrlProblem } from './config-schema.js';
+import { describeBaseUrlProblem } from './base-url-problem.js';
 import type { RuntimePolicy, RuntimeRoute, RuntimeTarget } from './runtime-policy.js';
 import { computeSnapshotHash } from './snapshot-hash.js';
 import { SnapshotInvalidError } from './snapshot-invalid-error.js';

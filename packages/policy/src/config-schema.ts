@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { describeBaseUrlProblem } from './base-url-problem.js';
 
 // Schemas of the two config documents (router.yaml and policies.yaml). Every object is strict: an unknown
 // field is an error, because a typo in a policy field ("wieght") must never silently fall back to a default.
@@ -21,27 +22,6 @@ const sha256Hex = z.string().regex(SHA256_HEX_PATTERN, 'must be 64 lower-case he
 const modelName = z.string().regex(MODEL_PATTERN, `must match ${String(MODEL_PATTERN)}`);
 const uint32 = z.number().int().min(0).max(UINT32_MAX);
 const positiveUint32 = z.number().int().min(1).max(UINT32_MAX);
-
-/**
- * Returns why `text` is not an acceptable backend base URL, or undefined if it is: absolute http(s), no
- * credentials (they belong in credentialRef), no query or fragment, no trailing slash (paths are appended).
- */
-export function describeBaseUrlProblem(text: string): string | undefined {
-  let url: URL;
-  try {
-    url = new URL(text);
-  } catch (error: unknown) {
-    // The parse error itself says nothing more useful than "invalid URL".
-    void error;
-    return 'must be an absolute http(s) URL';
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') return 'must use http or https';
-  if (url.username !== '' || url.password !== '') return 'must not contain credentials (use credentialRef)';
-  if (url.search !== '' || text.includes('?')) return 'must not have a query';
-  if (url.hash !== '' || text.includes('#')) return 'must not have a fragment';
-  if (text.endsWith('/')) return 'must not end with a slash';
-  return undefined;
-}
 
 const baseUrl = z.string().superRefine((value, context) => {
   const problem = describeBaseUrlProblem(value);

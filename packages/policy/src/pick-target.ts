@@ -7,6 +7,8 @@ import type { RuntimeRoute, RuntimeTarget } from './runtime-policy.js';
  * probability weight / (sum of the group's weights).
  *
  * @param random returns a number in [0, 1) (e.g. `Math.random`); injected so tests are deterministic.
+ * @param isAvailable optional extra filter; must be cheap and give the same answer for a target within one
+ *   call (it is consulted twice per target).
  * @returns the chosen target, or undefined when no target is eligible.
  */
 export function pickTarget(
