@@ -12,15 +12,15 @@ export interface Clock {
   clearTimeout(handle: TimerHandle): void;
 }
 
-/** The real clock: `Date.now` and Node timers. Timers are unref'd so a pending batch or backoff never keeps a process alive on its own. */
+/**
+ * The real clock: `Date.now` and Node timers. Timers stay ref'd on purpose: a batch waiting for its commit
+ * timer is pending I/O that must keep the process alive (an unref'd timer would let a script exit with
+ * appends never resolved).
+ */
 export function createSystemClock(): Clock {
   return {
     nowMs: () => Date.now(),
-    setTimeout: (callback, delayMs) => {
-      const timer = setTimeout(callback, delayMs);
-      timer.unref();
-      return timer;
-    },
+    setTimeout: (callback, delayMs) => setTimeout(callback, delayMs),
     clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
   };
 }

@@ -29,9 +29,9 @@ function startChild(directory: string): ChildRun {
   const waiters: { prefix: string; count: number; resolve: () => void }[] = [];
   const counts = new Map<string, number>();
   let stderr = '';
-  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const closed = new Promise<void>((resolve) => child.once('close', () => resolve()));
-  createInterface({ input: child.stdout! }).on('line', (line) => {
+  createInterface({ input: child.stdout }).on('line', (line) => {
     lines.push(line);
     const prefix = line.split(' ', 1)[0]!;
     counts.set(prefix, (counts.get(prefix) ?? 0) + 1);
