@@ -54,7 +54,10 @@ async function withPlanes(
   const controlPlane = await startControlPlaneProcess(workspace, cpEnv);
   const dataPlane = await startDataPlaneProcess(workspace);
   try {
-    await eventually(async () => ((await readiness(dataPlane.url)).status === 200 ? true : undefined), 30_000);
+    await eventually(
+      async () => ((await readiness(dataPlane.url)).status === 200 ? true : undefined),
+      30_000,
+    );
     await run(dataPlane.process);
   } finally {
     await dataPlane.process.stop();
@@ -66,10 +69,13 @@ async function main(): Promise<void> {
   const fileWorkspace = await createPlaneWorkspace();
   const policiesText = readFileSync(fileWorkspace.policiesConfig, 'utf8');
   await withPlanes(fileWorkspace, {}, async (dataPlane) => {
-    report('file', await measure(dataPlane, (i) => {
-      writeFileSync(fileWorkspace.policiesConfig, policiesText.replace('Demo tenant', `Demo tenant ${i}`));
-      return Promise.resolve();
-    }));
+    report(
+      'file',
+      await measure(dataPlane, (i) => {
+        writeFileSync(fileWorkspace.policiesConfig, policiesText.replace('Demo tenant', `Demo tenant ${i}`));
+        return Promise.resolve();
+      }),
+    );
   });
 
   const etcd = await startEtcd({ runDir: mkdtempSync(join(tmpdir(), 'bench-etcd-')) });
@@ -83,9 +89,14 @@ async function main(): Promise<void> {
       etcdWorkspace,
       { CP_CONFIG_SOURCE: 'etcd', CP_ETCD_ENDPOINTS: etcd.url, CP_ETCD_PREFIX: prefix },
       async (dataPlane) => {
-        report('etcd', await measure(dataPlane, async (i) => {
-          await client.put(`${prefix}policies.yaml`).value(policiesText.replace('Demo tenant', `Demo tenant ${i}`));
-        }));
+        report(
+          'etcd',
+          await measure(dataPlane, async (i) => {
+            await client
+              .put(`${prefix}policies.yaml`)
+              .value(policiesText.replace('Demo tenant', `Demo tenant ${i}`));
+          }),
+        );
       },
     );
   } finally {

@@ -37,7 +37,8 @@ function startService(name, entry, env, server) {
       if (process.env.LOCAL_VERBOSE) process.stdout.write(`[${name}] ${line}\n`);
       try {
         const record = JSON.parse(line);
-        if (record.msg === 'listening' && (server === undefined || record.server === server)) done(record.url);
+        if (record.msg === 'listening' && (server === undefined || record.server === server))
+          done(record.url);
         if (record.level >= 50) process.stderr.write(`[${name}] ${record.msg}\n`);
       } catch {
         // Not a JSON log line (e.g. a stack trace): show it as it is.
@@ -70,7 +71,13 @@ function stopAll() {
 async function main() {
   mkdirSync(runDir, { recursive: true });
   const ports = freePorts
-    ? { mockA: await freePort(), mockB: await freePort(), grpc: await freePort(), http: await freePort(), dp: await freePort() }
+    ? {
+        mockA: await freePort(),
+        mockB: await freePort(),
+        grpc: await freePort(),
+        http: await freePort(),
+        dp: await freePort(),
+      }
     : { mockA: 9101, mockB: 9102, grpc: 50051, http: 8081, dp: 8080 };
   const routerConfig = join(runDir, 'router.yaml');
   writeFileSync(
@@ -81,8 +88,16 @@ async function main() {
   );
   const common = { LOG_LEVEL: process.env.LOG_LEVEL ?? 'info' };
   await Promise.all([
-    startService('mock-a', 'services/mock-backend/dist/main.js', { ...common, MOCK_PORT: String(ports.mockA), MOCK_ID: 'mock-a' }),
-    startService('mock-b', 'services/mock-backend/dist/main.js', { ...common, MOCK_PORT: String(ports.mockB), MOCK_ID: 'mock-b' }),
+    startService('mock-a', 'services/mock-backend/dist/main.js', {
+      ...common,
+      MOCK_PORT: String(ports.mockA),
+      MOCK_ID: 'mock-a',
+    }),
+    startService('mock-b', 'services/mock-backend/dist/main.js', {
+      ...common,
+      MOCK_PORT: String(ports.mockB),
+      MOCK_ID: 'mock-b',
+    }),
   ]);
   const cpHttp = await startService(
     'control-plane',
@@ -109,7 +124,12 @@ async function main() {
     'public',
   );
   const ready = await waitReady(dpUrl, 30_000);
-  const summary = { dataPlane: dpUrl, controlPlaneHttp: cpHttp, controlPlaneGrpc: `127.0.0.1:${ports.grpc}`, policyVersion: ready.policy?.version };
+  const summary = {
+    dataPlane: dpUrl,
+    controlPlaneHttp: cpHttp,
+    controlPlaneGrpc: `127.0.0.1:${ports.grpc}`,
+    policyVersion: ready.policy?.version,
+  };
   writeFileSync(join(runDir, 'endpoints.json'), JSON.stringify(summary, null, 2));
   process.stdout.write(`
 API router is running (policy version ${summary.policyVersion}).

@@ -66,8 +66,13 @@ describe('control plane ⇄ data plane policy sync', () => {
     expect(await scrape(controlPlane!.httpUrl)).toContain('router_cp_published_version');
 
     const row = await eventually(async () => {
-      const listed = await adminCall<{ dataPlanes?: DataPlaneRow[] }>(controlPlane!.httpUrl, 'ListDataPlanes');
-      return listed.body.dataPlanes?.find((plane) => plane.identity?.id === 'dp-e2e-1' && plane.appliedVersion === version);
+      const listed = await adminCall<{ dataPlanes?: DataPlaneRow[] }>(
+        controlPlane!.httpUrl,
+        'ListDataPlanes',
+      );
+      return listed.body.dataPlanes?.find(
+        (plane) => plane.identity?.id === 'dp-e2e-1' && plane.appliedVersion === version,
+      );
     });
     expect(row.connected).toBe(true);
   });
@@ -75,7 +80,9 @@ describe('control plane ⇄ data plane policy sync', () => {
   it('applies a changed policy file without a restart', async () => {
     const before = (await dataPlaneVersion())!;
     const pid = dataPlane!.process.pid;
-    edit(workspace.policiesConfig, (text) => text.replace('tenants:', 'tenants:\n  - id: e2e-added\n    displayName: Added by e2e'));
+    edit(workspace.policiesConfig, (text) =>
+      text.replace('tenants:', 'tenants:\n  - id: e2e-added\n    displayName: Added by e2e'),
+    );
     const after = await eventually(async () => {
       const version = await dataPlaneVersion();
       return version !== undefined && BigInt(version) > BigInt(before) ? version : undefined;
@@ -86,7 +93,9 @@ describe('control plane ⇄ data plane policy sync', () => {
 
   it('keeps publishing the last good snapshot when the config is invalid, and says where and why', async () => {
     const good = await publishedVersion();
-    edit(workspace.routerConfig, (text) => text.replace('routes:', 'routes:\n  - id: broken\n    model: broken\n    wieght: 3\n    targets: []'));
+    edit(workspace.routerConfig, (text) =>
+      text.replace('routes:', 'routes:\n  - id: broken\n    model: broken\n    wieght: 3\n    targets: []'),
+    );
     const status = await eventually(async () => {
       const response = await adminCall<{ lastError?: { source?: string; path?: string; message?: string } }>(
         controlPlane!.httpUrl,
@@ -99,10 +108,14 @@ describe('control plane ⇄ data plane policy sync', () => {
     expect(await publishedVersion()).toBe(good);
     expect(await dataPlaneVersion()).toBe(good);
     const metrics = await scrape(controlPlane!.httpUrl);
-    expect(metricValue(metrics, 'router_cp_config_reloads_total{outcome="invalid"}')).toBeGreaterThanOrEqual(1);
+    expect(metricValue(metrics, 'router_cp_config_reloads_total{outcome="invalid"}')).toBeGreaterThanOrEqual(
+      1,
+    );
 
     // Restore a valid file: the error clears and a new version is published.
-    edit(workspace.routerConfig, (text) => text.replace(/\n  - id: broken\n    model: broken\n    wieght: 3\n    targets: \[\]/, ''));
+    edit(workspace.routerConfig, (text) =>
+      text.replace(/\n  - id: broken\n    model: broken\n    wieght: 3\n    targets: \[\]/, ''),
+    );
     await eventually(async () => {
       const response = await adminCall<{ lastError?: unknown }>(controlPlane!.httpUrl, 'GetConfigStatus');
       return response.body.lastError === undefined ? true : undefined;
@@ -112,17 +125,26 @@ describe('control plane ⇄ data plane policy sync', () => {
   it('makes a snapshot the data plane rejects visible through the admin API and counters', async () => {
     const good = (await dataPlaneVersion())!;
     // A credential reference this data plane cannot resolve: valid config, rejected by the data plane.
-    edit(workspace.routerConfig, (text) => text.replace(/(baseUrl: [^\n]+9101[^\n]*)/, '$1\n    credentialRef: env:E2E_MISSING_SECRET'));
+    edit(workspace.routerConfig, (text) =>
+      text.replace(/(baseUrl: [^\n]+9101[^\n]*)/, '$1\n    credentialRef: env:E2E_MISSING_SECRET'),
+    );
     const rejected = await eventually(async () => {
-      const listed = await adminCall<{ dataPlanes?: DataPlaneRow[] }>(controlPlane!.httpUrl, 'ListDataPlanes');
+      const listed = await adminCall<{ dataPlanes?: DataPlaneRow[] }>(
+        controlPlane!.httpUrl,
+        'ListDataPlanes',
+      );
       const row = listed.body.dataPlanes?.find((plane) => plane.identity?.id === 'dp-e2e-1');
       return row?.rejectedVersion && row.rejectedVersion !== '0' ? row : undefined;
     });
     expect(rejected.rejectReason).toMatch(/E2E_MISSING_SECRET/);
     expect(rejected.appliedVersion).toBe(good);
     expect(await dataPlaneVersion()).toBe(good);
-    expect(metricValue(await scrape(dataPlane!.url), 'router_policy_updates_total{outcome="rejected"}')).toBeGreaterThanOrEqual(1);
-    expect(metricValue(await scrape(controlPlane!.httpUrl), 'router_cp_snapshot_rejections_total')).toBeGreaterThanOrEqual(1);
+    expect(
+      metricValue(await scrape(dataPlane!.url), 'router_policy_updates_total{outcome="rejected"}'),
+    ).toBeGreaterThanOrEqual(1);
+    expect(
+      metricValue(await scrape(controlPlane!.httpUrl), 'router_cp_snapshot_rejections_total'),
+    ).toBeGreaterThanOrEqual(1);
 
     edit(workspace.routerConfig, (text) => text.replace('\n    credentialRef: env:E2E_MISSING_SECRET', ''));
     await eventually(async () => {
@@ -161,14 +183,20 @@ describe('control plane ⇄ data plane policy sync', () => {
     for (const name of cacheFiles) writeFileSync(join(workspace.dpCacheDir, name), 'this is not a snapshot');
 
     dataPlane = await startDataPlaneProcess(workspace, { DP_ID: 'dp-e2e-1' });
-    const complaint = await dataPlane.process.waitForLine((line) => /corrupt|checksum|invalid/i.test(line) && line.includes('policy-snapshot'));
+    const complaint = await dataPlane.process.waitForLine(
+      (line) => /corrupt|checksum|invalid/i.test(line) && line.includes('policy-snapshot'),
+    );
     expect(complaint).toContain(workspace.dpCacheDir);
     const { status } = await readiness(dataPlane.url);
     expect(status).toBe(503);
     expect(await isPidAlive(dataPlane.process.pid)).toBe(true);
 
     controlPlane = await startControlPlaneProcess(workspace);
-    const version = await eventually(dataPlaneVersion, 30_000, 'data plane ready after control plane restart');
+    const version = await eventually(
+      dataPlaneVersion,
+      30_000,
+      'data plane ready after control plane restart',
+    );
     expect(version).toBe(await publishedVersion());
   });
 });

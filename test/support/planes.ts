@@ -28,7 +28,15 @@ export async function createPlaneWorkspace(): Promise<PlaneWorkspace> {
   const dpCacheDir = join(dir, 'dp-cache');
   mkdirSync(cpStateDir);
   mkdirSync(dpCacheDir);
-  return { dir, routerConfig, policiesConfig, cpStateDir, dpCacheDir, grpcPort: await freePort(), httpPort: await freePort() };
+  return {
+    dir,
+    routerConfig,
+    policiesConfig,
+    cpStateDir,
+    dpCacheDir,
+    grpcPort: await freePort(),
+    httpPort: await freePort(),
+  };
 }
 
 export interface RunningControlPlane {
@@ -114,7 +122,11 @@ export async function readiness(url: string): Promise<{ status: number; detail: 
 }
 
 /** Polls `probe` every 50 ms until it returns a value other than undefined, or fails after `timeoutMs`. */
-export async function eventually<T>(probe: () => Promise<T | undefined>, timeoutMs = 20_000, what = 'condition'): Promise<T> {
+export async function eventually<T>(
+  probe: () => Promise<T | undefined>,
+  timeoutMs = 20_000,
+  what = 'condition',
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
   for (;;) {
@@ -125,7 +137,9 @@ export async function eventually<T>(probe: () => Promise<T | undefined>, timeout
       lastError = error;
     }
     if (Date.now() > deadline) {
-      throw new Error(`timed out waiting for ${what}${lastError instanceof Error ? `: ${lastError.message}` : ''}`);
+      throw new Error(
+        `timed out waiting for ${what}${lastError instanceof Error ? `: ${lastError.message}` : ''}`,
+      );
     }
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
@@ -144,7 +158,10 @@ export function metricValue(metricsText: string, series: string): number | undef
 
 // A registry may add default labels (service="…"); match a series written without them too.
 function stripExtraLabels(name: string): string {
-  return name.replace(/,?service="[^"]*"/, '').replace('{}', '').replace('{,', '{');
+  return name
+    .replace(/,?service="[^"]*"/, '')
+    .replace('{}', '')
+    .replace('{,', '{');
 }
 
 export async function scrape(url: string): Promise<string> {

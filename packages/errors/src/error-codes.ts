@@ -5,13 +5,21 @@
 export const ERROR_CATALOGUE = {
   invalid_request: { status: 400, retryable: false, message: 'The request is malformed or invalid.' },
   unauthenticated: { status: 401, retryable: false, message: 'Missing or invalid credentials.' },
-  budget_exhausted: { status: 402, retryable: false, message: 'The budget for this key or tenant is exhausted.' },
+  budget_exhausted: {
+    status: 402,
+    retryable: false,
+    message: 'The budget for this key or tenant is exhausted.',
+  },
   model_not_allowed: { status: 403, retryable: false, message: 'This key may not use the requested model.' },
   permission_denied: { status: 403, retryable: false, message: 'The caller may not perform this operation.' },
   not_found: { status: 404, retryable: false, message: 'No such resource.' },
   model_not_found: { status: 404, retryable: false, message: 'The requested model does not exist.' },
   payload_too_large: { status: 413, retryable: false, message: 'The request body is too large.' },
-  unsupported_media_type: { status: 415, retryable: false, message: 'The content type must be application/json.' },
+  unsupported_media_type: {
+    status: 415,
+    retryable: false,
+    message: 'The content type must be application/json.',
+  },
   rate_limited: { status: 429, retryable: true, message: 'Rate limit exceeded.' },
   internal: { status: 500, retryable: true, message: 'Internal error.' },
   upstream_error: { status: 502, retryable: true, message: 'The model backend returned an error.' },

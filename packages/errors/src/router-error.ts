@@ -21,7 +21,10 @@ export class RouterError extends Error {
 
   constructor(code: ErrorCode, options: RouterErrorOptions = {}) {
     const entry = ERROR_CATALOGUE[code];
-    super(options.message ?? entry.message, options.cause === undefined ? undefined : { cause: options.cause });
+    super(
+      options.message ?? entry.message,
+      options.cause === undefined ? undefined : { cause: options.cause },
+    );
     this.name = 'RouterError';
     this.code = code;
     this.status = entry.status;

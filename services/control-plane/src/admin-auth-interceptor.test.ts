@@ -33,7 +33,11 @@ function client(methodRoles?: Record<string, 'viewer' | 'operator' | 'admin'>) {
       {
         interceptors: [
           createErrorInterceptor(logger),
-          createAdminAuthInterceptor({ tokens: () => TOKENS, logger, ...(methodRoles ? { methodRoles } : {}) }),
+          createAdminAuthInterceptor({
+            tokens: () => TOKENS,
+            logger,
+            ...(methodRoles ? { methodRoles } : {}),
+          }),
         ],
       },
     );
@@ -56,7 +60,9 @@ describe('admin auth interceptor', () => {
   it('rejects a missing, malformed or unknown token as unauthenticated', async () => {
     const { admin } = client();
     expect(await codeOf(admin.listDataPlanes({}))).toBe(Code.Unauthenticated);
-    expect(await codeOf(admin.listDataPlanes({}, { headers: { authorization: 'Basic abc' } }))).toBe(Code.Unauthenticated);
+    expect(await codeOf(admin.listDataPlanes({}, { headers: { authorization: 'Basic abc' } }))).toBe(
+      Code.Unauthenticated,
+    );
     expect(await codeOf(admin.listDataPlanes({}, bearer('wrong')))).toBe(Code.Unauthenticated);
   });
 
@@ -76,7 +82,9 @@ describe('admin auth interceptor', () => {
 
   it('renders unexpected handler errors as a bare internal error', async () => {
     const { admin } = client();
-    const error = await admin.getEffectivePolicy({}, bearer('viewer-secret')).catch((caught: unknown) => ConnectError.from(caught));
+    const error = await admin
+      .getEffectivePolicy({}, bearer('viewer-secret'))
+      .catch((caught: unknown) => ConnectError.from(caught));
     expect(error).toBeInstanceOf(ConnectError);
     expect((error as ConnectError).code).toBe(Code.Internal);
     expect((error as ConnectError).rawMessage).not.toContain('hunter2');

@@ -38,7 +38,10 @@ export function createAdminAuthInterceptor(options: AdminAuthOptions): Intercept
     }
     const required = methodRoles[method] ?? 'admin';
     if (ROLE_RANK[principal.role] < ROLE_RANK[required]) {
-      options.logger.warn({ method, tokenId: principal.tokenId, role: principal.role, required }, 'admin call denied');
+      options.logger.warn(
+        { method, tokenId: principal.tokenId, role: principal.role, required },
+        'admin call denied',
+      );
       throw new RouterError('permission_denied', { message: `${method} needs the ${required} role` });
     }
     request.contextValues.set(adminPrincipalKey, principal);
@@ -46,7 +49,10 @@ export function createAdminAuthInterceptor(options: AdminAuthOptions): Intercept
   };
 }
 
-function authenticate(header: string | null, tokens: readonly AdminTokenConfig[]): AdminPrincipal | undefined {
+function authenticate(
+  header: string | null,
+  tokens: readonly AdminTokenConfig[],
+): AdminPrincipal | undefined {
   const match = /^Bearer\s+(\S+)\s*$/i.exec(header ?? '');
   if (match?.[1] === undefined) return undefined;
   const presented = createHash('sha256').update(match[1], 'utf8').digest();

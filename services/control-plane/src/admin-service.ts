@@ -15,7 +15,8 @@ export function createAdminService(deps: AdminServiceDeps): ServiceImpl<typeof A
   return {
     getEffectivePolicy() {
       const snapshot = deps.publisher.current();
-      if (snapshot === undefined) throw new RouterError('not_ready', { message: 'no snapshot has been published yet' });
+      if (snapshot === undefined)
+        throw new RouterError('not_ready', { message: 'no snapshot has been published yet' });
       return { snapshot };
     },
 

@@ -28,12 +28,23 @@ describe('loadConfig', () => {
       CP_ETCD_PREFIX: '/router/',
       CP_GRPC_PORT: '0',
     });
-    expect(config.configSource).toEqual({ kind: 'etcd', endpoints: ['http://10.0.0.1:2379', 'http://10.0.0.2:2379'], prefix: '/router/' });
+    expect(config.configSource).toEqual({
+      kind: 'etcd',
+      endpoints: ['http://10.0.0.1:2379', 'http://10.0.0.2:2379'],
+      prefix: '/router/',
+    });
     expect(config.grpcPort).toBe(0);
   });
 
   it('lists every invalid variable', () => {
-    const load = () => loadConfig({ CP_GRPC_PORT: '70000', CP_CONFIG_SOURCE: 'consul', CP_DRAIN_DELAY_MS: '-1', LOG_LEVEL: 'loud' });
-    for (const name of ['CP_GRPC_PORT', 'CP_CONFIG_SOURCE', 'CP_DRAIN_DELAY_MS', 'LOG_LEVEL']) expect(load).toThrow(name);
+    const load = () =>
+      loadConfig({
+        CP_GRPC_PORT: '70000',
+        CP_CONFIG_SOURCE: 'consul',
+        CP_DRAIN_DELAY_MS: '-1',
+        LOG_LEVEL: 'loud',
+      });
+    for (const name of ['CP_GRPC_PORT', 'CP_CONFIG_SOURCE', 'CP_DRAIN_DELAY_MS', 'LOG_LEVEL'])
+      expect(load).toThrow(name);
   });
 });

@@ -22,7 +22,11 @@ describe('DataPlaneRegistry', () => {
     advance(5_000);
     registry.disconnect(dpB);
     const [a, b] = registry.list();
-    expect(a).toMatchObject({ identity: { id: 'dp-a', hostname: 'host-a' }, connected: true, peer: '127.0.0.1:4001' });
+    expect(a).toMatchObject({
+      identity: { id: 'dp-a', hostname: 'host-a' },
+      connected: true,
+      peer: '127.0.0.1:4001',
+    });
     expect(b).toMatchObject({ connected: false });
     expect(timestampMs(b!.lastSeenAt!)).toBe(15_000);
     expect(registry.counts()).toEqual({ connected: 1, disconnected: 1 });
@@ -39,7 +43,12 @@ describe('DataPlaneRegistry', () => {
   it('records applied and rejected versions with the reason', () => {
     const { registry, advance } = setup();
     registry.connect(dpA, '127.0.0.1:4001');
-    registry.report(dpA, '127.0.0.1:5000', { version: 7n, outcome: PolicyApplyOutcome.APPLIED, reason: '', activeVersion: 7n });
+    registry.report(dpA, '127.0.0.1:5000', {
+      version: 7n,
+      outcome: PolicyApplyOutcome.APPLIED,
+      reason: '',
+      activeVersion: 7n,
+    });
     advance(1_000);
     registry.report(dpA, '127.0.0.1:5000', {
       version: 8n,
@@ -59,8 +68,17 @@ describe('DataPlaneRegistry', () => {
 
   it('registers a data plane that reports before it streams, and forgets disconnected ones after retention', () => {
     const { registry, advance } = setup(60_000);
-    registry.report(dpB, '127.0.0.1:5000', { version: 3n, outcome: PolicyApplyOutcome.APPLIED, reason: '', activeVersion: 0n });
-    expect(registry.list()[0]).toMatchObject({ connected: false, appliedVersion: 3n, peer: '127.0.0.1:5000' });
+    registry.report(dpB, '127.0.0.1:5000', {
+      version: 3n,
+      outcome: PolicyApplyOutcome.APPLIED,
+      reason: '',
+      activeVersion: 0n,
+    });
+    expect(registry.list()[0]).toMatchObject({
+      connected: false,
+      appliedVersion: 3n,
+      peer: '127.0.0.1:5000',
+    });
     advance(60_001);
     expect(registry.list()).toEqual([]);
   });

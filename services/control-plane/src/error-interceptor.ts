@@ -33,14 +33,20 @@ export function createErrorInterceptor(logger: Logger): Interceptor {
     try {
       const response = await next(request);
       if (!response.stream) return response;
-      return { ...response, message: convertStream(response.message, (error) => toConnectError(error, procedure, logger)) };
+      return {
+        ...response,
+        message: convertStream(response.message, (error) => toConnectError(error, procedure, logger)),
+      };
     } catch (error: unknown) {
       throw toConnectError(error, procedure, logger);
     }
   };
 }
 
-async function* convertStream<T>(messages: AsyncIterable<T>, convert: (error: unknown) => ConnectError): AsyncIterable<T> {
+async function* convertStream<T>(
+  messages: AsyncIterable<T>,
+  convert: (error: unknown) => ConnectError,
+): AsyncIterable<T> {
   try {
     yield* messages;
   } catch (error: unknown) {

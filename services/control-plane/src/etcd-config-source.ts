@@ -82,9 +82,14 @@ export class EtcdConfigSource implements ConfigSource {
     } catch (error: unknown) {
       if (this.#state !== 'loading') return;
       this.#listener?.onError(
-        new ConfigSourceError('unavailable', this.#options.prefix, `cannot read etcd prefix ${this.#options.prefix}`, {
-          cause: error,
-        }),
+        new ConfigSourceError(
+          'unavailable',
+          this.#options.prefix,
+          `cannot read etcd prefix ${this.#options.prefix}`,
+          {
+            cause: error,
+          },
+        ),
       );
       this.#retry(() => this.#load());
     }
@@ -102,11 +107,17 @@ export class EtcdConfigSource implements ConfigSource {
     watcher.on('connected', () => {
       this.#state = 'watching';
       this.#backoffMs = this.#options.initialBackoffMs ?? 250;
-      this.#options.logger.info({ prefix: this.#options.prefix, fromRevision: fromRevision.toString() }, 'etcd watch connected');
+      this.#options.logger.info(
+        { prefix: this.#options.prefix, fromRevision: fromRevision.toString() },
+        'etcd watch connected',
+      );
     });
     watcher.on('data', (response: IWatchResponse) => this.#onWatchResponse(response));
     watcher.on('disconnected', (error: unknown) => {
-      this.#options.logger.warn({ err: error, lastRevision: this.#lastRevision.toString() }, 'etcd watch lost; resuming');
+      this.#options.logger.warn(
+        { err: error, lastRevision: this.#lastRevision.toString() },
+        'etcd watch lost; resuming',
+      );
       void this.#dropWatcher();
       this.#retry(() => this.#watch());
     });
@@ -136,15 +147,22 @@ export class EtcdConfigSource implements ConfigSource {
   }
 
   #emit(): void {
-    const [routerKey, policiesKey] = DOCUMENT_NAMES.map((name) => `${this.#options.prefix}${name}`) as [string, string];
+    const [routerKey, policiesKey] = DOCUMENT_NAMES.map((name) => `${this.#options.prefix}${name}`) as [
+      string,
+      string,
+    ];
     const router = this.#documents.get(routerKey);
     const policies = this.#documents.get(policiesKey);
     const missing = router === undefined ? routerKey : policies === undefined ? policiesKey : undefined;
     if (router === undefined || policies === undefined) {
-      this.#listener?.onError(new ConfigSourceError('missing', missing ?? '', `etcd key ${missing} is missing`));
+      this.#listener?.onError(
+        new ConfigSourceError('missing', missing ?? '', `etcd key ${missing} is missing`),
+      );
       return;
     }
-    const modRevision = [router, policies].map((kv) => BigInt(kv.mod_revision)).reduce((a, b) => (a > b ? a : b));
+    const modRevision = [router, policies]
+      .map((kv) => BigInt(kv.mod_revision))
+      .reduce((a, b) => (a > b ? a : b));
     this.#listener?.onDocuments(
       {
         router: { source: routerKey, text: router.value.toString('utf8') },

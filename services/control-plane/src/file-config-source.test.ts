@@ -74,7 +74,9 @@ describe('FileConfigSource', () => {
 
     await writeFile(join(directory, '.policies.yaml.swp'), 'tenants: [] # renamed\n');
     await rename(join(directory, '.policies.yaml.swp'), join(directory, 'policies.yaml'));
-    expect(await listener.next()).toMatchObject({ documents: { policies: { text: 'tenants: [] # renamed\n' } } });
+    expect(await listener.next()).toMatchObject({
+      documents: { policies: { text: 'tenants: [] # renamed\n' } },
+    });
   });
 
   it('reports a missing document clearly, then recovers when it is back', async () => {

@@ -38,13 +38,18 @@ export class FileConfigSource implements ConfigSource {
 
   start(listener: ConfigSourceListener): void {
     this.#listener = listener;
-    for (const directory of new Set([dirname(this.#options.routerPath), dirname(this.#options.policiesPath)])) {
+    for (const directory of new Set([
+      dirname(this.#options.routerPath),
+      dirname(this.#options.policiesPath),
+    ])) {
       try {
         // Any event in the directory triggers a re-read, not only events naming our files: a Kubernetes
         // ConfigMap update swaps a "..data" symlink, and some platforms report no file name at all. Reading
         // two small files after a debounce is cheap, and unchanged content is not delivered.
         const watcher = watch(directory, { persistent: false }, () => this.#schedule());
-        watcher.on('error', (error: unknown) => this.#fail('unreadable', directory, 'watching failed', error));
+        watcher.on('error', (error: unknown) =>
+          this.#fail('unreadable', directory, 'watching failed', error),
+        );
         this.#watchers.push(watcher);
       } catch (error: unknown) {
         this.#fail('missing', directory, `cannot watch config directory ${directory}`, error);
@@ -94,7 +99,12 @@ export class FileConfigSource implements ConfigSource {
       return { source: path, text: await readFile(path, 'utf8') };
     } catch (error: unknown) {
       const missing = (error as NodeJS.ErrnoException).code === 'ENOENT';
-      this.#fail(missing ? 'missing' : 'unreadable', path, missing ? 'config file is missing' : 'cannot read config file', error);
+      this.#fail(
+        missing ? 'missing' : 'unreadable',
+        path,
+        missing ? 'config file is missing' : 'cannot read config file',
+        error,
+      );
       return undefined;
     }
   }

@@ -56,7 +56,11 @@ export async function startHttpServers(options: HttpServersOptions): Promise<Htt
     return {
       grpcUrl,
       httpUrl,
-      close: () => Promise.all([closeHttp2(http2Server, sessions, forceCloseAfterMs), closeHttp1(http1Server, forceCloseAfterMs)]).then(() => undefined),
+      close: () =>
+        Promise.all([
+          closeHttp2(http2Server, sessions, forceCloseAfterMs),
+          closeHttp1(http1Server, forceCloseAfterMs),
+        ]).then(() => undefined),
     };
   } catch (error: unknown) {
     await Promise.all([closeHttp2(http2Server, sessions, 0), closeHttp1(http1Server, 0)]);
@@ -77,7 +81,11 @@ function listen(server: Http1Server | Http2Server, port: number, host: string): 
   });
 }
 
-function closeHttp2(server: Http2Server, sessions: Set<ServerHttp2Session>, forceCloseAfterMs: number): Promise<void> {
+function closeHttp2(
+  server: Http2Server,
+  sessions: Set<ServerHttp2Session>,
+  forceCloseAfterMs: number,
+): Promise<void> {
   if (!server.listening) return Promise.resolve();
   return new Promise((resolve) => {
     const force = setTimeout(() => {

@@ -40,9 +40,15 @@ export function createPolicySyncService(deps: PolicySyncServiceDeps): ServiceImp
       const peer = context.values.get(peerKey);
       registry.connect(identity, peer);
       metrics.policyStreamsActive.inc();
-      logger.info({ dataPlaneId: identity.id, peer, activeVersion: request.activeVersion.toString() }, 'data plane connected');
+      logger.info(
+        { dataPlaneId: identity.id, peer, activeVersion: request.activeVersion.toString() },
+        'data plane connected',
+      );
       try {
-        for await (const snapshot of deps.snapshots.watch(context.signal, deps.heartbeatIntervalMs ?? 30_000)) {
+        for await (const snapshot of deps.snapshots.watch(
+          context.signal,
+          deps.heartbeatIntervalMs ?? 30_000,
+        )) {
           yield snapshot === undefined || snapshot.version === request.activeVersion ? {} : { snapshot };
         }
         // The watch ends quietly on abort; the stream must not: at shutdown the reason is UNAVAILABLE, which

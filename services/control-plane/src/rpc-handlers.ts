@@ -25,18 +25,24 @@ export interface RpcHandlersOptions {
  * and on the HTTP/1.1 listener (fallback to /metrics, /healthz, /readyz). The error interceptor is the
  * outermost on both services, so it also renders the admin auth interceptor's errors.
  */
-export function createRpcHandlers(options: RpcHandlersOptions): { grpcHandler: NodeHandler; httpHandler: NodeHandler } {
+export function createRpcHandlers(options: RpcHandlersOptions): {
+  grpcHandler: NodeHandler;
+  httpHandler: NodeHandler;
+} {
   const errors = createErrorInterceptor(options.logger);
   const adminAuth = createAdminAuthInterceptor({ tokens: options.admin.tokens, logger: options.logger });
   const routes = (router: ConnectRouter): void => {
-    router.service(PolicySyncService, createPolicySyncService(options.policySync), { interceptors: [errors] });
+    router.service(PolicySyncService, createPolicySyncService(options.policySync), {
+      interceptors: [errors],
+    });
     router.service(AdminService, createAdminService(options.admin), { interceptors: [errors, adminAuth] });
   };
   const common = {
     routes,
     shutdownSignal: options.shutdownSignal,
-    contextValues: (request: { socket: { remoteAddress?: string | undefined; remotePort?: number | undefined } }) =>
-      createContextValues().set(peerKey, peerOf(request.socket)),
+    contextValues: (request: {
+      socket: { remoteAddress?: string | undefined; remotePort?: number | undefined };
+    }) => createContextValues().set(peerKey, peerOf(request.socket)),
   };
   return {
     grpcHandler: connectNodeAdapter(common),

@@ -40,14 +40,20 @@ export interface ControlPlaneDeps {
  *
  * @throws Error when a listener cannot bind or no valid config is available at start.
  */
-export async function startControlPlane(config: ControlPlaneConfig, deps: ControlPlaneDeps = {}): Promise<ControlPlane> {
+export async function startControlPlane(
+  config: ControlPlaneConfig,
+  deps: ControlPlaneDeps = {},
+): Promise<ControlPlane> {
   const logger = deps.logger ?? createLogger({ service: 'control-plane', level: config.logLevel });
   const clock = deps.clock ?? systemClock;
   const metricsRegistry = createMetricsRegistry({ defaultLabels: { service: 'control-plane' } });
 
   const store = new SnapshotStateStore({ directory: config.stateDir, logger });
   const registry = new DataPlaneRegistry({ clock });
-  const metrics = createControlPlaneMetrics({ registry: metricsRegistry, countDataPlanes: () => registry.counts() });
+  const metrics = createControlPlaneMetrics({
+    registry: metricsRegistry,
+    countDataPlanes: () => registry.counts(),
+  });
   const publisher = new SnapshotPublisher({ clock, logger, metrics, store });
   metrics.publishedVersion.set(0);
   const persisted = await store.load();
@@ -56,7 +62,13 @@ export async function startControlPlane(config: ControlPlaneConfig, deps: Contro
   let draining = false;
   const shutdown = new AbortController();
   const handlers = createRpcHandlers({
-    policySync: { snapshots: publisher, registry, metrics, logger, heartbeatIntervalMs: config.policyHeartbeatMs },
+    policySync: {
+      snapshots: publisher,
+      registry,
+      metrics,
+      logger,
+      heartbeatIntervalMs: config.policyHeartbeatMs,
+    },
     admin: { publisher, registry, tokens: () => publisher.adminTokens() },
     shutdownSignal: shutdown.signal,
     httpFallback: createOpsHttpHandler({
@@ -65,7 +77,11 @@ export async function startControlPlane(config: ControlPlaneConfig, deps: Contro
       readiness: () => {
         const version = publisher.current()?.version;
         const ready = !draining && version !== undefined;
-        const reason = draining ? 'shutting down' : version === undefined ? 'no policy snapshot yet' : undefined;
+        const reason = draining
+          ? 'shutting down'
+          : version === undefined
+            ? 'no policy snapshot yet'
+            : undefined;
         return { ready, detail: { version: version?.toString(), reason } };
       },
     }),
@@ -92,7 +108,9 @@ export async function startControlPlane(config: ControlPlaneConfig, deps: Contro
   if (publisher.current() === undefined) {
     const error = publisher.status().lastError;
     await closeAll({ shutdown, publisher, servers, source, store });
-    throw new Error(`no valid config and no persisted snapshot: ${error ? `${error.source}: ${error.message}` : 'unknown'}`);
+    throw new Error(
+      `no valid config and no persisted snapshot: ${error ? `${error.source}: ${error.message}` : 'unknown'}`,
+    );
   }
   return controlPlane;
 }

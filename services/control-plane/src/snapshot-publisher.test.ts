@@ -35,7 +35,10 @@ function setup() {
   let nowMs = 1_000;
   const saved: PersistedState[] = [];
   const registry = new Registry();
-  const metrics = createControlPlaneMetrics({ registry, countDataPlanes: () => ({ connected: 0, disconnected: 0 }) });
+  const metrics = createControlPlaneMetrics({
+    registry,
+    countDataPlanes: () => ({ connected: 0, disconnected: 0 }),
+  });
   const publisher = new SnapshotPublisher({
     clock: { now: () => nowMs },
     logger: createLogger({ service: 'test', level: 'silent' }),
@@ -86,7 +89,11 @@ describe('SnapshotPublisher', () => {
     const status = publisher.status();
     expect(status.publishedVersion).toBe(1_000n);
     expect(status.sourceRevision).toBe('file:a');
-    expect(status.lastError).toMatchObject({ source: '/etc/router.yaml', path: 'bogus', message: expect.stringContaining('bogus') });
+    expect(status.lastError).toMatchObject({
+      source: '/etc/router.yaml',
+      path: 'bogus',
+      message: expect.stringContaining('bogus'),
+    });
     expect(status.lastError?.line).toBeGreaterThan(0);
     expect(status.lastError?.at).toEqual(new Date(2_000));
     expect(await reloads('invalid')).toBe(1);
@@ -98,7 +105,9 @@ describe('SnapshotPublisher', () => {
   it('records config source failures without dropping the snapshot', () => {
     const { publisher } = setup();
     publisher.accept(documents(1), 'file:a');
-    publisher.reportSourceError(new ConfigSourceError('missing', '/etc/policies.yaml', 'config file is missing: /etc/policies.yaml'));
+    publisher.reportSourceError(
+      new ConfigSourceError('missing', '/etc/policies.yaml', 'config file is missing: /etc/policies.yaml'),
+    );
     expect(publisher.current()?.version).toBe(1_000n);
     expect(publisher.status().lastError).toMatchObject({ source: '/etc/policies.yaml', path: '', line: 0 });
   });

@@ -114,7 +114,10 @@ export class SnapshotPublisher {
    * after each `idleMs` without a newer snapshot (a heartbeat for the consumer). Ends when `signal` aborts or
    * the publisher closes.
    */
-  async *watch(signal: AbortSignal, idleMs?: number): AsyncGenerator<PolicySnapshot | undefined, void, undefined> {
+  async *watch(
+    signal: AbortSignal,
+    idleMs?: number,
+  ): AsyncGenerator<PolicySnapshot | undefined, void, undefined> {
     let lastVersion: bigint | undefined;
     while (!signal.aborted && !this.#closed) {
       const snapshot = this.#snapshot;
@@ -149,13 +152,17 @@ export class SnapshotPublisher {
       const tokensChanged = JSON.stringify(config.router.admin.tokens) !== JSON.stringify(this.#adminTokens);
       this.#adminTokens = config.router.admin.tokens;
       if (contentKey === this.#contentKey && this.#snapshot !== undefined) {
-        if (tokensChanged) this.#deps.store.save({ snapshot: this.#snapshot, adminTokens: this.#adminTokens });
+        if (tokensChanged)
+          this.#deps.store.save({ snapshot: this.#snapshot, adminTokens: this.#adminTokens });
         logger.info({ revision, version: this.#snapshot.version.toString() }, 'config unchanged');
         return 'unchanged';
       }
       this.#swap(snapshot, contentKey);
       this.#deps.store.save({ snapshot, adminTokens: this.#adminTokens });
-      logger.info({ revision, version: version.toString(), contentHash: snapshot.contentHash }, 'snapshot published');
+      logger.info(
+        { revision, version: version.toString(), contentHash: snapshot.contentHash },
+        'snapshot published',
+      );
       return 'applied';
     } catch (error: unknown) {
       this.#recordInvalid(error, revision);
@@ -167,9 +174,19 @@ export class SnapshotPublisher {
     const at = this.#now();
     if (error instanceof ConfigInvalidError) {
       const first = error.issues[0];
-      this.#lastError = first === undefined ? { source: revision, path: '', line: 0, message: error.message, at } : { ...first, at };
+      this.#lastError =
+        first === undefined
+          ? { source: revision, path: '', line: 0, message: error.message, at }
+          : { ...first, at };
       this.#deps.logger.warn(
-        { revision, source: first?.source, path: first?.path, line: first?.line, reason: first?.message, issues: error.issues },
+        {
+          revision,
+          source: first?.source,
+          path: first?.path,
+          line: first?.line,
+          reason: first?.message,
+          issues: error.issues,
+        },
         'config rejected; keeping last good snapshot',
       );
       return;
@@ -177,7 +194,10 @@ export class SnapshotPublisher {
     // Not a config problem but a bug in compilation; still keep serving the last good snapshot.
     const message = error instanceof Error ? error.message : String(error);
     this.#lastError = { source: revision, path: '', line: 0, message, at };
-    this.#deps.logger.error({ err: error, revision }, 'config compilation failed; keeping last good snapshot');
+    this.#deps.logger.error(
+      { err: error, revision },
+      'config compilation failed; keeping last good snapshot',
+    );
   }
 
   #swap(snapshot: PolicySnapshot, contentKey = contentKeyOf(snapshot)): void {

@@ -26,7 +26,9 @@ describe('SnapshotStateStore', () => {
   });
 
   it('returns nothing when no state was saved', async () => {
-    expect(await new SnapshotStateStore({ directory: join(directory, 'absent'), logger }).load()).toBeUndefined();
+    expect(
+      await new SnapshotStateStore({ directory: join(directory, 'absent'), logger }).load(),
+    ).toBeUndefined();
   });
 
   it('round-trips the last saved state byte for byte', async () => {

@@ -24,7 +24,10 @@ describe('admin API over Connect (HTTP/1.1)', () => {
   });
 
   function adminClient() {
-    return createClient(AdminService, createConnectTransport({ baseUrl: running!.controlPlane.httpUrl, httpVersion: '1.1' }));
+    return createClient(
+      AdminService,
+      createConnectTransport({ baseUrl: running!.controlPlane.httpUrl, httpVersion: '1.1' }),
+    );
   }
   const bearer = (token: string) => ({ headers: { authorization: `Bearer ${token}` } });
 
@@ -45,7 +48,12 @@ describe('admin API over Connect (HTTP/1.1)', () => {
     const identity = { id: 'dp-1', hostname: 'node-1', buildVersion: '0.1.0' };
     dataPlane.watch({ dataPlane: identity });
     const version = (await dataPlane.next()).snapshot!.version;
-    await dataPlane.report({ dataPlane: identity, version, outcome: PolicyApplyOutcome.APPLIED, activeVersion: version });
+    await dataPlane.report({
+      dataPlane: identity,
+      version,
+      outcome: PolicyApplyOutcome.APPLIED,
+      activeVersion: version,
+    });
     await dataPlane.report({
       dataPlane: identity,
       version: version + 1n,

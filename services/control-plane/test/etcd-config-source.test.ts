@@ -86,7 +86,9 @@ describe('etcd config source against a real etcd', () => {
     await etcd.put(`${prefix}router.yaml`).value(routerYaml());
     const config = etcdConfig(endpoints, prefix);
     cleanups.push(() => rm(config.stateDir, { recursive: true, force: true }));
-    await expect(startControlPlane(config, { logger })).rejects.toThrow(`etcd key ${prefix}policies.yaml is missing`);
+    await expect(startControlPlane(config, { logger })).rejects.toThrow(
+      `etcd key ${prefix}policies.yaml is missing`,
+    );
   });
 
   it('resumes its watch from the last seen revision after etcd restarts, missing no change', async () => {
@@ -106,7 +108,13 @@ describe('etcd config source against a real etcd', () => {
 
     const client = new Etcd3({ hosts: [url] });
     cleanups.push(() => client.close());
-    const source = new EtcdConfigSource({ client, prefix, logger, initialBackoffMs: 100, maxBackoffMs: 1_000 });
+    const source = new EtcdConfigSource({
+      client,
+      prefix,
+      logger,
+      initialBackoffMs: 100,
+      maxBackoffMs: 1_000,
+    });
     cleanups.push(() => source.close());
     const listener = recorder();
     source.start(listener);
@@ -131,7 +139,9 @@ describe('etcd config source against a real etcd', () => {
 });
 
 /** Skips source errors (etcd unreachable while restarting) up to the next delivered documents. */
-async function nextDocuments(listener: { next(): Promise<Outcome> }): Promise<{ documents: ConfigDocuments; revision: string }> {
+async function nextDocuments(listener: {
+  next(): Promise<Outcome>;
+}): Promise<{ documents: ConfigDocuments; revision: string }> {
   for (;;) {
     const outcome = await listener.next();
     if ('documents' in outcome) return outcome;
@@ -139,22 +149,36 @@ async function nextDocuments(listener: { next(): Promise<Outcome> }): Promise<{ 
 }
 
 /** etcd on fixed ports and a data dir that survives restarts (the shared test etcd cannot be restarted). */
-async function startOwnEtcd(directory: string, clientPort: number, peerPort: number): Promise<SpawnedProcess> {
+async function startOwnEtcd(
+  directory: string,
+  clientPort: number,
+  peerPort: number,
+): Promise<SpawnedProcess> {
   const url = `http://127.0.0.1:${clientPort}`;
   const peerUrl = `http://127.0.0.1:${peerPort}`;
   const etcd = await spawnProcess({
     command: '/usr/bin/etcd',
     args: [
-      '--name', 'restart-test',
-      '--data-dir', join(directory, 'data'),
-      '--listen-client-urls', url,
-      '--advertise-client-urls', url,
-      '--listen-peer-urls', peerUrl,
-      '--initial-advertise-peer-urls', peerUrl,
-      '--initial-cluster', `restart-test=${peerUrl}`,
-      '--initial-cluster-state', 'new',
-      '--log-outputs', join(directory, 'etcd.log'),
-      '--logger', 'zap',
+      '--name',
+      'restart-test',
+      '--data-dir',
+      join(directory, 'data'),
+      '--listen-client-urls',
+      url,
+      '--advertise-client-urls',
+      url,
+      '--listen-peer-urls',
+      peerUrl,
+      '--initial-advertise-peer-urls',
+      peerUrl,
+      '--initial-cluster',
+      `restart-test=${peerUrl}`,
+      '--initial-cluster-state',
+      'new',
+      '--log-outputs',
+      join(directory, 'etcd.log'),
+      '--logger',
+      'zap',
     ],
     cwd: directory,
   });

@@ -65,7 +65,8 @@ export class GrpcPolicyClient {
     return new Promise((resolve, reject) => {
       this.#client.makeUnaryRequest(
         '/router.v1.PolicySyncService/ReportPolicyStatus',
-        (message: ReportPolicyStatusRequest) => Buffer.from(toBinary(ReportPolicyStatusRequestSchema, message)),
+        (message: ReportPolicyStatusRequest) =>
+          Buffer.from(toBinary(ReportPolicyStatusRequestSchema, message)),
         (bytes: Buffer) => fromBinary(ReportPolicyStatusResponseSchema, bytes),
         create(ReportPolicyStatusRequestSchema, request),
         (error) => (error ? reject(error) : resolve()),

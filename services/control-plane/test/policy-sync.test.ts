@@ -77,7 +77,10 @@ describe('policy sync over gRPC with the file source', () => {
     // Same state dir, config now missing: the persisted snapshot is published at once.
     const { rm } = await import('node:fs/promises');
     await rm(running.policiesPath);
-    const restarted = await startTestControlPlane({ stateDir: running.stateDir, configSource: { kind: 'file', routerPath: running.routerPath, policiesPath: running.policiesPath } });
+    const restarted = await startTestControlPlane({
+      stateDir: running.stateDir,
+      configSource: { kind: 'file', routerPath: running.routerPath, policiesPath: running.policiesPath },
+    });
     try {
       client = new GrpcPolicyClient(restarted.controlPlane.grpcUrl);
       client.watch({ dataPlane: { id: 'dp-a' } });

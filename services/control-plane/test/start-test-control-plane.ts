@@ -15,7 +15,9 @@ export interface TestControlPlane extends AsyncDisposable {
 }
 
 /** A control plane on 127.0.0.1 port 0 with the file source over a fresh temp dir. */
-export async function startTestControlPlane(overrides: Partial<ControlPlaneConfig> = {}): Promise<TestControlPlane> {
+export async function startTestControlPlane(
+  overrides: Partial<ControlPlaneConfig> = {},
+): Promise<TestControlPlane> {
   const directory = await mkdtemp(join(tmpdir(), 'cp-it-'));
   const routerPath = join(directory, 'config', 'router.yaml');
   const policiesPath = join(directory, 'config', 'policies.yaml');
