@@ -1,0 +1,63 @@
+import { describe, expect, it } from 'vitest';
+import { buildTestPolicy, testSigningSecret } from '../testing/test-policy.test-support.js';
+import { createCredentialResolver } from './credential-resolver.js';
+
+const files = new Map<string, string>([['/run/secrets/next', `${testSigningSecret('next')}\n`]]);
+const readFile = (path: string): Promise<Buffer> => {
+  const content = files.get(path);
+  return content === undefined
+    ? Promise.reject(new Error(`ENOENT ${path}`))
+    : Promise.resolve(Buffer.from(content));
+};
+
+describe('createCredentialResolver', () => {
+  it('resolves backend credentials and signing secrets for exactly the policy it accepted', async () => {
+    const resolver = createCredentialResolver({
+      environment: new Map([
+        ['MOCK_A_KEY', ' backend-token '],
+        ['SIGNER_CURRENT', testSigningSecret('current')],
+      ]),
+      readFile,
+    });
+    const policy = buildTestPolicy({
+      signingSecretRefs: { rk_signer: ['env:SIGNER_CURRENT', 'file:/run/secrets/next'] },
+    });
+    expect(await resolver.check(policy)).toBeUndefined();
+    const credentials = resolver.credentialsFor(policy);
+    expect(credentials?.backendTokens.get('mock-a')).toBe('backend-token');
+    expect(credentials?.backendTokens.has('mock-b')).toBe(false);
+    expect(credentials?.signingSecrets.get('rk_signer')).toEqual([
+      Buffer.from(testSigningSecret('current'), 'base64'),
+      Buffer.from(testSigningSecret('next'), 'base64'),
+    ]);
+    expect(credentials?.signingSecrets.has('rk_demo01')).toBe(false);
+    expect(resolver.credentialsFor(buildTestPolicy())).toBeUndefined();
+  });
+
+  it('rejects a policy with an unresolvable reference, naming the owner and the reference but no value', async () => {
+    const environment = new Map([
+      ['MOCK_A_KEY', 'token'],
+      ['SHORT', 'c2hvcnQ='],
+      ['NOT_BASE64', 'this is not base64!'],
+    ]);
+    const resolver = createCredentialResolver({ environment, readFile });
+    const cases: [Record<string, string[]>, string][] = [
+      [{ rk_signer: ['env:MISSING'] }, 'API key "rk_signer": signing secret "env:MISSING" is not resolvable'],
+      [{ rk_signer: ['file:/nope'] }, 'signing secret "file:/nope" is not resolvable: /nope does not exist'],
+      [{ rk_signer: ['env:SHORT'] }, 'is shorter than 16 bytes'],
+      [{ rk_signer: ['env:NOT_BASE64'] }, 'is not base64 text'],
+      [{ rk_signer: ['env:A', 'env:B', 'env:C'] }, '3 signing_secret_refs, at most 2'],
+    ];
+    for (const [signingSecretRefs, expected] of cases) {
+      const policy = buildTestPolicy({ signingSecretRefs });
+      const reason = await resolver.check(policy);
+      expect(reason).toContain(expected);
+      expect(reason).not.toContain('this is not base64');
+      expect(resolver.credentialsFor(policy)).toBeUndefined();
+    }
+    const withoutBackendKey = createCredentialResolver({ environment: new Map(), readFile });
+    expect(await withoutBackendKey.check(buildTestPolicy())).toBe(
+      'backend "mock-a": credentialRef "env:MOCK_A_KEY" is not resolvable: environment variable MOCK_A_KEY is not set on this data plane',
+    );
+  });
+});

@@ -1,0 +1,116 @@
+// Policies for the data plane's tests, built the way the control plane builds them (YAML → parseConfig →
+// compileSnapshot → compileRuntimePolicy). Excluded from the build.
+import { createHash } from 'node:crypto';
+import type { PolicySnapshot } from '@api-router/contracts';
+import {
+  compileRuntimePolicy,
+  compileSnapshot,
+  computeSnapshotHash,
+  hashSecret,
+  parseConfig,
+  type RuntimePolicy,
+} from '@api-router/policy';
+
+/** A deterministic, well-formed API key: `<publicId>.<43 base64url characters>`. */
+export function testApiKey(publicId: string): string {
+  return `${publicId}.${createHash('sha256').update(`secret of ${publicId}`).digest('base64url')}`;
+}
+
+/** Base64 text of a deterministic 32-byte hmac-sha256 secret. */
+export function testSigningSecret(label: string): string {
+  return createHash('sha256').update(`signing secret ${label}`).digest('base64');
+}
+
+export interface TestPolicyOptions {
+  /** Base URL (…/v1) of each backend id; default mock-a and mock-b on unreachable ports. */
+  backendUrls?: Record<string, string>;
+  version?: bigint;
+  /** Extra router.yaml settings lines (indented under `settings:`), e.g. "  maxBodyBytes: 100". */
+  settingsYaml?: string;
+  /** Patched into the snapshot: signing_secret_refs by key public id. */
+  signingSecretRefs?: Record<string, string[]>;
+  /** Extra lines appended to each backend entry (indented 4 spaces), e.g. "    connectTimeoutMs: 50". */
+  backendYaml?: string;
+}
+
+/** Model → allowed for rk_demo01 (all), rk_limited (other-model only), and keys in every refusable state. */
+export const TEST_KEYS = {
+  demo: 'rk_demo01',
+  limited: 'rk_limited',
+  disabled: 'rk_disabled',
+  expired: 'rk_expired',
+  frozenTenant: 'rk_frozen',
+  signer: 'rk_signer',
+} as const;
+
+function routerYaml(urls: Record<string, string>, options: TestPolicyOptions): string {
+  const backends = Object.entries(urls)
+    .map(([id, url]) =>
+      [
+        `  - id: ${id}`,
+        `    baseUrl: ${url}`,
+        '    connectTimeoutMs: 1000',
+        '    firstByteTimeoutMs: 5000',
+        '    maxConnections: 8',
+        ...(id === 'mock-a' ? ['    credentialRef: env:MOCK_A_KEY'] : []),
+        ...(options.backendYaml === undefined ? [] : [options.backendYaml]),
+      ].join('\n'),
+    )
+    .join('\n');
+  const ids = Object.keys(urls);
+  return `settings:\n${options.settingsYaml ?? '  maxBodyBytes: 65536'}
+backends:
+${backends}
+routes:
+  - id: demo-chat
+    model: demo-chat
+    targets:
+      - { backend: ${ids[0]}, weight: 1, upstreamModel: mock-model }
+  - id: other
+    model: other-model
+    targets:
+      - { backend: ${ids[1] ?? ids[0]}, weight: 1 }
+`;
+}
+
+function policiesYaml(): string {
+  const key = (publicId: string, extra: string, tenant = 'acme', models = "['*']"): string =>
+    `  - { publicId: ${publicId}, secretSha256: ${hashSecret(testApiKey(publicId))}, tenant: ${tenant}, allowedModels: ${models}${extra} }`;
+  return `tenants:
+  - { id: acme, displayName: Acme }
+  - { id: frozen, displayName: Frozen, disabled: true }
+apiKeys:
+${key(TEST_KEYS.demo, '')}
+${key(TEST_KEYS.limited, '', 'acme', "['other-model']")}
+${key(TEST_KEYS.disabled, ', disabled: true')}
+${key(TEST_KEYS.expired, ', expiresAt: "2020-01-01T00:00:00Z"')}
+${key(TEST_KEYS.frozenTenant, '', 'frozen')}
+${key(TEST_KEYS.signer, '')}
+`;
+}
+
+/** The snapshot a control plane would publish for the test config (content hash correct). */
+export function buildTestSnapshot(options: TestPolicyOptions = {}): PolicySnapshot {
+  const urls = options.backendUrls ?? {
+    'mock-a': 'http://127.0.0.1:9/v1',
+    'mock-b': 'http://127.0.0.1:9/v1',
+  };
+  const config = parseConfig({
+    router: { source: 'test:router.yaml', text: routerYaml(urls, options) },
+    policies: { source: 'test:policies.yaml', text: policiesYaml() },
+  });
+  const snapshot = compileSnapshot(config, {
+    version: options.version ?? 1n,
+    sourceRevision: 'test',
+    createdAt: new Date(1_700_000_000_000),
+  });
+  for (const key of snapshot.apiKeys) {
+    key.signingSecretRefs = options.signingSecretRefs?.[key.publicId] ?? key.signingSecretRefs;
+  }
+  snapshot.contentHash = computeSnapshotHash(snapshot);
+  return snapshot;
+}
+
+export function buildTestPolicy(options: TestPolicyOptions = {}): RuntimePolicy {
+  return compileRuntimePolicy(buildTestSnapshot(options));
+}
