@@ -3,6 +3,7 @@
 #   bash deploy/local/services.sh start    install what is missing, start all four (reuses running ones)
 #   bash deploy/local/services.sh status   pids alive? each service answering? (exit 1 if not)
 #   bash deploy/local/services.sh stop     stop exactly the recorded pids
+#   bash deploy/local/services.sh fetch-kafka   only fetch the Kafka jars (~/.cache/api-router)
 # Writes .tmp/services/services.env (REDIS_URL, DATABASE_URL, ETCD_ENDPOINTS, KAFKA_BROKERS) and
 # .tmp/services/pids. See deploy/local/README.md.
 set -euo pipefail
@@ -42,13 +43,15 @@ fi
 case "${1:-}" in
   start)
     ensure_system_packages
-    cli fetch-kafka
+    # Fetches the Kafka jars from Maven Central first when ~/.cache/api-router has none (`cli fetch-kafka`
+    # does only that).
     cli start
     ;;
   stop) cli stop ;;
   status) cli status ;;
+  fetch-kafka) cli fetch-kafka ;;
   *)
-    echo "usage: $0 start|stop|status" >&2
+    echo "usage: $0 start|stop|status|fetch-kafka" >&2
     exit 2
     ;;
 esac

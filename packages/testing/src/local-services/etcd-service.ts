@@ -57,7 +57,7 @@ export async function startEtcd(options: StartServiceOptions): Promise<ServiceHa
     logFile,
     stopSignal: 'SIGTERM',
     timeoutMs: options.readyTimeoutMs ?? 30_000,
-    probe: () => probeEtcd(url),
+    probe: () => probeEtcd(url, { peerUrl }),
   });
   logger.info({ localService: 'etcd', url, pid: daemon.pid }, 'etcd ready');
   return {
@@ -71,14 +71,22 @@ export async function startEtcd(options: StartServiceOptions): Promise<ServiceHa
 
 /**
  * One range read against `endpoints` (comma-separated URLs), given up after 3 s: the client's own retry
- * policy would otherwise keep a dead endpoint waiting much longer.
+ * policy would otherwise keep a dead endpoint waiting much longer. With `expected.peerUrl` it also rejects
+ * unless the cluster has a member with that peer URL (our port taken by someone else).
  */
-export async function probeEtcd(endpoints: string): Promise<void> {
+export async function probeEtcd(endpoints: string, expected: { peerUrl?: string } = {}): Promise<void> {
   const client = new Etcd3({ hosts: endpoints.split(','), dialTimeout: 2_000 });
   let timer: NodeJS.Timeout | undefined;
   try {
     await Promise.race([
-      client.get('api-router/probe').string(),
+      (async () => {
+        await client.get('api-router/probe').string();
+        if (expected.peerUrl === undefined) return;
+        const { members } = await client.cluster.memberList({});
+        if (!members.some((member) => member.peerURLs.includes(expected.peerUrl ?? ''))) {
+          throw new Error(`etcd at ${endpoints} has no member with peer URL ${expected.peerUrl}`);
+        }
+      })(),
       new Promise<never>((_resolve, reject) => {
         timer = setTimeout(
           () => reject(new Error(`etcd at ${endpoints} did not answer within 3000 ms`)),

@@ -45,6 +45,7 @@ export async function startKafka(options: StartKafkaOptions): Promise<ServiceHan
     `-Dkafka.logs.dir=${dir}`,
   ];
   const env = minimalEnv();
+  const clusterId = randomKafkaClusterId();
   await runCommand(
     'java',
     [
@@ -54,7 +55,7 @@ export async function startKafka(options: StartKafkaOptions): Promise<ServiceHan
       'kafka.tools.StorageTool',
       'format',
       '-t',
-      randomKafkaClusterId(),
+      clusterId,
       '-c',
       config.serverProperties,
       '--ignore-formatted',
@@ -75,7 +76,7 @@ export async function startKafka(options: StartKafkaOptions): Promise<ServiceHan
     logFile: config.logFile,
     stopSignal: 'SIGTERM',
     timeoutMs: options.readyTimeoutMs ?? 120_000,
-    probe: () => probeKafka(url),
+    probe: () => probeKafka(url, { clusterId }),
   });
   logger.info({ localService: 'kafka', url, pid: daemon.pid }, 'kafka ready');
   return {
@@ -87,8 +88,11 @@ export async function startKafka(options: StartKafkaOptions): Promise<ServiceHan
   };
 }
 
-/** One metadata round trip (list topics) to `brokers` (comma-separated host:port) without retries. */
-export async function probeKafka(brokers: string): Promise<void> {
+/**
+ * One metadata round trip (list topics) to `brokers` (comma-separated host:port) without retries. With
+ * `expected.clusterId` it also rejects when the broker belongs to another cluster (our port taken).
+ */
+export async function probeKafka(brokers: string, expected: { clusterId?: string } = {}): Promise<void> {
   const kafka = new Kafka({
     clientId: 'api-router-probe',
     brokers: brokers.split(','),
@@ -101,6 +105,11 @@ export async function probeKafka(brokers: string): Promise<void> {
   try {
     await admin.connect();
     await admin.listTopics();
+    if (expected.clusterId !== undefined) {
+      const { clusterId } = await admin.describeCluster();
+      if (clusterId !== expected.clusterId)
+        throw new Error(`kafka at ${brokers} is cluster ${clusterId}, not ours`);
+    }
   } finally {
     await admin.disconnect();
   }

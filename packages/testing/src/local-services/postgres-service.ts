@@ -77,7 +77,7 @@ export async function startPostgres(options: StartServiceOptions): Promise<Servi
     logFile,
     stopSignal: POSTGRES_STOP_SIGNAL,
     timeoutMs: options.readyTimeoutMs ?? 60_000,
-    probe: () => probePostgres(url),
+    probe: () => probePostgres(url, { dataDir }),
   });
   logger.info({ localService: 'postgres', url, pid: daemon.pid }, 'postgres ready');
   return {
@@ -89,14 +89,22 @@ export async function startPostgres(options: StartServiceOptions): Promise<Servi
   };
 }
 
-/** One `SELECT 1` with a 2 s connect timeout; rejects when it fails. */
-export async function probePostgres(url: string): Promise<void> {
+/**
+ * One `SELECT 1` with a 2 s connect timeout; rejects when it fails. With `expected.dataDir` it also rejects
+ * when the server answering serves another data directory (our port taken by someone else).
+ */
+export async function probePostgres(url: string, expected: { dataDir?: string } = {}): Promise<void> {
   const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2_000 });
   // Errors after connect (server going away) surface through the awaited calls below.
   client.on('error', () => undefined);
   try {
     await client.connect();
     await client.query('SELECT 1');
+    if (expected.dataDir !== undefined) {
+      const result = await client.query<{ data_directory: string }>('SHOW data_directory');
+      const dataDir = result.rows[0]?.data_directory;
+      if (dataDir !== expected.dataDir) throw new Error(`postgres at ${url} serves ${dataDir}, not ours`);
+    }
   } finally {
     await client.end().catch(() => undefined); // end() after a failed connect may reject; nothing to clean.
   }

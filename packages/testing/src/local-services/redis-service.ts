@@ -50,7 +50,7 @@ export async function startRedis(options: StartServiceOptions): Promise<ServiceH
     logFile,
     stopSignal: 'SIGTERM',
     timeoutMs: options.readyTimeoutMs ?? 15_000,
-    probe: () => probeRedis(url),
+    probe: () => probeRedis(url, { pid: daemon.pid }),
   });
   logger.info({ localService: 'redis', url, pid: daemon.pid }, 'redis ready');
   return {
@@ -62,8 +62,11 @@ export async function startRedis(options: StartServiceOptions): Promise<ServiceH
   };
 }
 
-/** One PING with a 2 s connect timeout and no retries; rejects unless the answer is PONG. */
-export async function probeRedis(url: string): Promise<void> {
+/**
+ * One PING with a 2 s connect timeout and no retries; rejects unless the answer is PONG. With `expected.pid`
+ * it also rejects when the server answering is another process (our port taken by someone else).
+ */
+export async function probeRedis(url: string, expected: { pid?: number } = {}): Promise<void> {
   const client = new Redis(url, {
     lazyConnect: true,
     connectTimeout: 2_000,
@@ -71,12 +74,23 @@ export async function probeRedis(url: string): Promise<void> {
     enableOfflineQueue: false,
     retryStrategy: () => null,
   });
-  // A failed connect also emits 'error'; the rejection below reports it, so the event needs no handling.
-  client.on('error', () => undefined);
+  // A failed connect emits 'error' and then rejects with a vaguer "Connection is closed": keep the first.
+  let connectError: unknown;
+  client.on('error', (error: unknown) => {
+    connectError ??= error;
+  });
   try {
-    await client.connect();
+    await client.connect().catch((error: unknown) => {
+      throw connectError ?? error;
+    });
     const answer: string = await client.ping();
     if (answer !== 'PONG') throw new Error(`redis at ${url} answered PING with ${answer}`);
+    if (expected.pid !== undefined) {
+      const info: string = await client.info('server');
+      const pid = /^process_id:(\d+)/m.exec(info)?.[1];
+      if (pid !== String(expected.pid))
+        throw new Error(`redis at ${url} is pid ${pid}, not ours (${expected.pid})`);
+    }
   } finally {
     client.disconnect();
   }

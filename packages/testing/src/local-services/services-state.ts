@@ -1,6 +1,6 @@
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, realpath, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { isPidAlive } from '../process/pid-liveness.js';
+import { isPidAlive, processCwd } from '../process/pid-liveness.js';
 import { stopPid } from '../process/stop-pid.js';
 import { LOCAL_SERVICES } from './local-services.js';
 import { formatServicesEnv, parseEnvLines, pickServicesEnv, type ServicesEnv } from './services-env.js';
@@ -53,12 +53,17 @@ export async function allRecordedAlive(state: ServicesState): Promise<boolean> {
 
 /**
  * Stops every recorded pid with its service's shutdown signal (SIGKILL after its grace period), then
- * removes the state files. Resolves with the stopped names.
+ * removes the state files. A pid whose working directory is known and lies outside `stateDir` has been
+ * reused by an unrelated process and is left alone. Resolves with the names stopped.
  */
 export async function stopRecordedServices(stateDir: string): Promise<string[]> {
   const state = await readServicesState(stateDir);
+  const ours = await Promise.all(
+    state.pids.map(async (entry) => ((await isOurs(entry.pid, stateDir)) ? [entry] : [])),
+  );
+  const toStop = ours.flat();
   await Promise.all(
-    state.pids.map(async ({ name, pid }) => {
+    toStop.map(async ({ name, pid }) => {
       const service = LOCAL_SERVICES.find((candidate) => candidate.name === name);
       await stopPid(pid, {
         signal: service?.stopSignal ?? 'SIGTERM',
@@ -69,7 +74,16 @@ export async function stopRecordedServices(stateDir: string): Promise<string[]> 
   );
   await rm(join(stateDir, SERVICES_ENV_FILE), { force: true });
   await rm(join(stateDir, PIDS_FILE), { force: true });
-  return state.pids.map(({ name }) => name);
+  return toStop.map(({ name }) => name);
+}
+
+/** Our servers run with their working directory inside the state directory (see startDaemon's cwd). */
+async function isOurs(pid: number, stateDir: string): Promise<boolean> {
+  if (!(await isPidAlive(pid))) return false;
+  const cwd = await processCwd(pid);
+  // /proc reports the resolved path; resolve ours too in case the checkout sits behind a symlink.
+  const dir = await realpath(stateDir).catch(() => stateDir);
+  return cwd === undefined || cwd === dir || cwd.startsWith(`${dir}/`);
 }
 
 async function readOptional(path: string): Promise<string> {

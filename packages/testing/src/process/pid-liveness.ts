@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, readlink } from 'node:fs/promises';
 
 /**
  * Whether `pid` names a running process. A zombie (exited, not yet reaped: services started by the CLI are
@@ -27,4 +27,18 @@ export async function isPidAlive(pid: number): Promise<boolean> {
 /** Whether `error` is a Node system error with the given `code` (ENOENT, ESRCH …). */
 export function isErrnoCode(error: unknown, code: string): boolean {
   return typeof error === 'object' && error !== null && (error as { code?: unknown }).code === code;
+}
+
+/**
+ * Working directory of `pid` (Linux /proc), or undefined when it cannot be read (gone, not permitted,
+ * no /proc). Used to check that a recorded pid still belongs to a server we started in a known directory
+ * before signalling it: pids are reused.
+ */
+export async function processCwd(pid: number): Promise<string | undefined> {
+  try {
+    return await readlink(`/proc/${pid}/cwd`);
+  } catch {
+    // Unknown is reported as undefined; callers decide whether that is safe.
+    return undefined;
+  }
 }
