@@ -7,6 +7,13 @@ export const MAX_RESERVATION_TTL_MS = 86_400_000;
 /** Default time a request record is remembered after its reservation expires or it is settled/released. */
 export const DEFAULT_RECORD_RETENTION_MS = 600_000;
 
+/** Throws a RangeError unless a record retention is an integer in [1 ms, {@link MAX_RESERVATION_TTL_MS}]. */
+export function validateRetention(retentionMs: number): void {
+  if (!Number.isSafeInteger(retentionMs) || retentionMs < 1 || retentionMs > MAX_RESERVATION_TTL_MS) {
+    throw new RangeError(`recordRetentionMs must be an integer in [1, ${String(MAX_RESERVATION_TTL_MS)}]`);
+  }
+}
+
 /** What a request may consume at most, estimated before it runs. */
 export interface AdmitCosts {
   /** Maximum LLM tokens (prompt + max completion); charged to every `tokens` check. */

@@ -6,6 +6,7 @@ import {
   type BudgetState,
   type ReservationEntry,
 } from '../math/budget-ledger.js';
+import { createPartitionClock, type PartitionClock } from '../partition-clock.js';
 import { refillBucket, type BucketLimits, type BucketState } from '../math/token-bucket.js';
 
 export type BucketKind = 'requests' | 'tokens';
@@ -17,6 +18,7 @@ export interface MemoryBudget {
 }
 
 export interface MemoryRecord {
+  readonly partition: string;
   status: 'reserved' | 'settled' | 'released';
   readonly expiresAtMs: number;
   retainUntilMs: number;
@@ -34,6 +36,7 @@ export interface MemoryLeases {
  * (refill, period roll, reclaim of expired reservations and leases) exactly as the Redis scripts do it.
  */
 export interface MemoryLimitState {
+  readonly clock: PartitionClock;
   /** The bucket refilled to `nowMs` (and stored so). */
   bucket(kind: BucketKind, partition: string, id: string, limits: BucketLimits, nowMs: number): BucketState;
   setBucket(kind: BucketKind, partition: string, id: string, state: BucketState): void;
@@ -46,8 +49,11 @@ export interface MemoryLimitState {
   /** A request record still within its retention; forgotten ones read as missing. */
   record(partition: string, requestId: string, nowMs: number): MemoryRecord | undefined;
   setRecord(partition: string, requestId: string, record: MemoryRecord): void;
-  /** Forgets a few records past their retention (amortised garbage collection, invisible to callers). */
-  sweepRecords(nowMs: number): void;
+  /**
+   * Forgets a few records past their retention by their partition's clock (amortised garbage collection;
+   * invisible to callers because a partition's clock never goes back).
+   */
+  sweepRecords(): void;
 }
 
 const SWEEP_PER_CALL = 2;
@@ -57,6 +63,7 @@ export function createMemoryLimitState(): MemoryLimitState {
   const leasesByCheck = new Map<string, Map<string, number>>();
   const budgets = new Map<string, MemoryBudget>();
   const records = new Map<string, MemoryRecord>();
+  const clock = createPartitionClock();
   const key = (...parts: string[]): string => parts.join('\u0000');
 
   function reclaimReservations(budget: MemoryBudget, nowMs: number): void {
@@ -81,6 +88,7 @@ export function createMemoryLimitState(): MemoryLimitState {
   }
 
   return {
+    clock,
     bucket(kind, partition, id, limits, nowMs) {
       const bucketKey = key(kind, partition, id);
       const state = refillBucket(buckets.get(bucketKey), limits, nowMs);
@@ -115,13 +123,13 @@ export function createMemoryLimitState(): MemoryLimitState {
     setRecord(partition, requestId, record) {
       records.set(key(partition, requestId), record);
     },
-    sweepRecords(nowMs) {
+    sweepRecords() {
       let inspected = 0;
       for (const [recordKey, record] of records) {
         if (inspected++ >= SWEEP_PER_CALL) return;
         records.delete(recordKey);
         // Live records go to the back, so the front keeps offering candidates (a clock-hand sweep).
-        if (record.retainUntilMs > nowMs) records.set(recordKey, record);
+        if (record.retainUntilMs > clock.latest(record.partition)) records.set(recordKey, record);
       }
     },
   };

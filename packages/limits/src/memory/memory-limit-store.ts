@@ -9,6 +9,7 @@ import { DuplicateRequestError } from '../duplicate-request-error.js';
 import { validateAmount, validateBudgetRef, type BudgetRef } from '../limit-plan.js';
 import {
   DEFAULT_RECORD_RETENTION_MS,
+  validateRetention,
   type AdmitDecision,
   type AdmitRequest,
   type BudgetSnapshot,
@@ -62,13 +63,15 @@ function answer<T>(body: () => T): Promise<T> {
  */
 export function createMemoryLimitStore(options: MemoryLimitStoreOptions): LimitStore {
   const retentionMs = options.recordRetentionMs ?? DEFAULT_RECORD_RETENTION_MS;
-  if (!Number.isSafeInteger(retentionMs) || retentionMs < 1) throw new RangeError('recordRetentionMs must be >= 1');
+  validateRetention(retentionMs);
   const state = createMemoryLimitState();
 
-  function now(): number {
-    const nowMs = options.clock.now();
-    validateNowMs(nowMs);
-    state.sweepRecords(nowMs);
+  /** The partition's time for this operation (see partition-clock.ts). */
+  function now(partition: string): number {
+    const readingMs = options.clock.now();
+    validateNowMs(readingMs);
+    const nowMs = state.clock.now(partition, readingMs);
+    state.sweepRecords();
     return nowMs;
   }
 
@@ -80,7 +83,7 @@ export function createMemoryLimitStore(options: MemoryLimitStoreOptions): LimitS
     return answer(() => {
       validateBudgetRef(ref);
       validate();
-      const budget = state.budget(ref.partition, ref.id, undefined, now());
+      const budget = state.budget(ref.partition, ref.id, undefined, now(ref.partition));
       update(budget);
       return budgetSnapshot(budget.state);
     });
@@ -88,7 +91,7 @@ export function createMemoryLimitStore(options: MemoryLimitStoreOptions): LimitS
 
   function admit(request: AdmitRequest): AdmitDecision {
     validateAdmitRequest(request);
-    const nowMs = now();
+    const nowMs = now(request.plan.partition);
     if (state.record(request.plan.partition, request.requestId, nowMs) !== undefined) {
       throw new DuplicateRequestError(request.requestId);
     }
@@ -99,6 +102,7 @@ export function createMemoryLimitStore(options: MemoryLimitStoreOptions): LimitS
     const results = prepared.map((check) => check.commit());
     const expiresAtMs = nowMs + request.reservationTtlMs;
     state.setRecord(request.plan.partition, request.requestId, {
+      partition: request.plan.partition,
       status: 'reserved',
       expiresAtMs,
       retainUntilMs: expiresAtMs + retentionMs,
@@ -114,19 +118,19 @@ export function createMemoryLimitStore(options: MemoryLimitStoreOptions): LimitS
       answer(() => {
         validateReservation(reservation);
         validateUsage(usage);
-        const outcome = endReservation(state, reservation, usage, now(), retentionMs);
+        const outcome = endReservation(state, reservation, usage, now(reservation.partition), retentionMs);
         return { ...outcome, status: outcome.status === 'done' ? 'settled' : outcome.status };
       }),
     release: (reservation) =>
       answer(() => {
         validateReservation(reservation);
-        const outcome = endReservation(state, reservation, undefined, now(), retentionMs);
+        const outcome = endReservation(state, reservation, undefined, now(reservation.partition), retentionMs);
         return { ...outcome, status: outcome.status === 'done' ? 'released' : outcome.status };
       }),
     getBudget: (ref) =>
       answer(() => {
         validateBudgetRef(ref);
-        const budget = state.existingBudget(ref.partition, ref.id, now());
+        const budget = state.existingBudget(ref.partition, ref.id, now(ref.partition));
         return budget === undefined ? undefined : budgetSnapshot(budget.state);
       }),
     topUpBudget(ref, amountMicros) {

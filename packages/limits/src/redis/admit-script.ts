@@ -4,7 +4,7 @@ import { LUA_LIBRARY } from './lua-library.js';
  * One admission in one round trip: every check evaluated, then all committed or none (the memory twin is
  * `src/memory/memory-admission.ts` + `memory-limit-store.ts`).
  *
- * KEYS: record, then per check its keys in plan order (bucket: 1; slots: 1; budget: hash, reservations).
+ * KEYS: partition clock, record, then per check its keys in plan order (bucket: 1; slots: 1; budget: hash, reservations).
  * ARGV: nowOverride|'', requestId, tokens, costMicros, ttlMs, retentionMs, checkCount,
  *       then per check: kind ('q' requests, 't' tokens, 'c' concurrency, 'b' budget), a, b
  *       (q/t: rate, burst; c: max, ''; b: limitMicros, period).
@@ -12,21 +12,21 @@ import { LUA_LIBRARY } from './lua-library.js';
  *         allowed 1|0, limit, remaining, resetAt (-1 = none), retryAfter (-1 = never) }.
  */
 export const ADMIT_SCRIPT = `${LUA_LIBRARY}
-local now = now_ms(ARGV[1])
+local now = partition_now(KEYS[1], ARGV[1])
 local request_id = ARGV[2]
 local tokens = tonumber(ARGV[3])
 local cost = tonumber(ARGV[4])
 local ttl = tonumber(ARGV[5])
 local retention = tonumber(ARGV[6])
 local count = tonumber(ARGV[7])
-local record_key = KEYS[1]
+local record_key = KEYS[2]
 
 local retain_until = redis.call('HGET', record_key, 'ru')
 if retain_until and tonumber(retain_until) > now then return { 2, now } end
 
 local checks = {}
 local all_allowed = true
-local key_index = 2
+local key_index = 3
 for i = 1, count do
   local base = 8 + (i - 1) * 3
   local c = { kind = ARGV[base], a = tonumber(ARGV[base + 1]), key = KEYS[key_index] }

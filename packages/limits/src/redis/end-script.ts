@@ -5,20 +5,20 @@ import { LUA_LIBRARY } from './lua-library.js';
  * `src/memory/memory-settlement.ts`). The reserved amounts come from the request record, never from the
  * caller, so a wrong reservation object cannot refund more than was taken.
  *
- * KEYS: record, then the admission's check keys in the same layout as the admit script.
+ * KEYS: partition clock, record, then the admission's check keys in the same layout as the admit script.
  * ARGV: nowOverride|'', requestId, mode ('s' settle, 'x' release), tokens, costMicros, retentionMs,
  *       checkCount, then per check: kind, a, b (as for admit).
  * Reply: { status (0 unknown, 1 done, 2 already settled, 3 already released), expired 1|0 }.
  */
 export const END_SCRIPT = `${LUA_LIBRARY}
-local now = now_ms(ARGV[1])
+local now = partition_now(KEYS[1], ARGV[1])
 local request_id = ARGV[2]
 local settling = ARGV[3] == 's'
 local actual_tokens = tonumber(ARGV[4])
 local actual_cost = tonumber(ARGV[5])
 local retention = tonumber(ARGV[6])
 local count = tonumber(ARGV[7])
-local record_key = KEYS[1]
+local record_key = KEYS[2]
 
 local record = redis.call('HMGET', record_key, 'st', 'ex', 'ru', 'tk', 'cm')
 if not record[1] or tonumber(record[3]) <= now then return { 0, 0 } end
@@ -31,7 +31,7 @@ if not settling then
   actual_cost = 0
 end
 
-local key_index = 2
+local key_index = 3
 for i = 1, count do
   local base = 8 + (i - 1) * 3
   local kind = ARGV[base]

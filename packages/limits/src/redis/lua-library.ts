@@ -12,6 +12,9 @@ import { BUCKET_SCALE } from '../math/token-bucket.js';
  */
 export const GC_GRACE_MS = 2 * MAX_RESERVATION_TTL_MS;
 
+/** Real-time TTL of a partition's clock key: longer than any record it keeps forgotten can live. */
+export const CLOCK_TTL_MS = GC_GRACE_MS + 2 * MAX_RESERVATION_TTL_MS;
+
 /**
  * Lua mirrors of `src/math/*.ts`, prepended to every script. PARITY RULE: each function repeats its TS
  * twin's operations in the same order on the same integer-valued doubles (Lua 5.1 numbers are doubles, as JS
@@ -25,6 +28,7 @@ local RECLAIM_BATCH = ${String(RECLAIM_BATCH)}
 local GC_GRACE_MS = ${String(GC_GRACE_MS)}
 local SLOT_RETRY_HINT_MS = ${String(CONCURRENCY_RETRY_HINT_MS)}
 local MS_PER_DAY = ${String(MS_PER_DAY)}
+local CLOCK_TTL_MS = ${String(CLOCK_TTL_MS)}
 
 local function fmt(n) return string.format('%.0f', n) end
 local function ceil_div(n, d) return math.floor((n + d - 1) / d) end
@@ -34,6 +38,15 @@ local function now_ms(override)
   if override ~= '' then return tonumber(override) end
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
+-- partition-clock.ts: the partition's time never goes backwards.
+local function partition_now(clock_key, override)
+  local now = now_ms(override)
+  local seen = redis.call('GET', clock_key)
+  if seen then now = math.max(now, tonumber(seen)) end
+  redis.call('SET', clock_key, fmt(now), 'PX', CLOCK_TTL_MS)
+  return now
 end
 
 -- token-bucket.ts

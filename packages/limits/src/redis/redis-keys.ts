@@ -7,6 +7,8 @@ import type { LimitCheck } from '../limit-plan.js';
  * shared across tenants (a global limit) — that would need its own round trip on its own shard.
  */
 export interface RedisKeys {
+  /** The partition's monotonic clock (see partition-clock.ts). */
+  clock(partition: string): string;
   record(partition: string, requestId: string): string;
   /** The keys of one check, in the order the scripts consume them. */
   check(partition: string, check: LimitCheck): string[];
@@ -21,6 +23,7 @@ export function createRedisKeys(keyPrefix: string): RedisKeys {
     `${base(partition)}bz:${id}`,
   ];
   return {
+    clock: (partition) => `${base(partition)}clock`,
     record: (partition, requestId) => `${base(partition)}r:${requestId}`,
     budget,
     check(partition, check) {

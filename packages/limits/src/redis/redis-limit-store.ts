@@ -10,6 +10,7 @@ import { DuplicateRequestError } from '../duplicate-request-error.js';
 import { validateAmount, validateBudgetRef, type BudgetRef, type LimitCheck } from '../limit-plan.js';
 import {
   DEFAULT_RECORD_RETENTION_MS,
+  validateRetention,
   type BudgetSnapshot,
   type CheckResult,
   type LimitStore,
@@ -96,7 +97,7 @@ const END_STATUS = ['unknown', 'done', 'already-settled', 'already-released'] as
  */
 export function createRedisLimitStore(options: RedisLimitStoreOptions): LimitStore {
   const retentionMs = options.recordRetentionMs ?? DEFAULT_RECORD_RETENTION_MS;
-  if (!Number.isSafeInteger(retentionMs) || retentionMs < 1) throw new RangeError('recordRetentionMs must be >= 1');
+  validateRetention(retentionMs);
   if (!(options.commandTimeoutMs > 0)) throw new RangeError('commandTimeoutMs must be > 0');
   const keys = createRedisKeys(options.keyPrefix);
   const admitScript = defineScript(options.redis, 'apiRouterLimitsAdmit', ADMIT_SCRIPT);
@@ -130,7 +131,7 @@ export function createRedisLimitStore(options: RedisLimitStoreOptions): LimitSto
     const [status, expired] = await run<number[]>(
       usage === undefined ? 'release' : 'settle',
       endScript,
-      [keys.record(partition, requestId), ...checkKeys],
+      [keys.clock(partition), keys.record(partition, requestId), ...checkKeys],
       [nowArgument(), requestId, mode, usage?.tokens ?? 0, usage?.costMicros ?? 0, retentionMs, checks.length, ...checkArgs],
     );
     return { status: END_STATUS[status ?? 0] ?? 'unknown', reservationExpired: expired === 1 };
@@ -138,7 +139,7 @@ export function createRedisLimitStore(options: RedisLimitStoreOptions): LimitSto
 
   async function budgetOp(ref: BudgetRef, op: string, amountMicros: number): Promise<BudgetSnapshot | undefined> {
     validateBudgetRef(ref);
-    const reply = await run<(string | number)[]>(`budget ${op}`, budgetScript, keys.budget(ref.partition, ref.id), [
+    const reply = await run<(string | number)[]>(`budget ${op}`, budgetScript, [keys.clock(ref.partition), ...keys.budget(ref.partition, ref.id)], [
       nowArgument(),
       op,
       amountMicros,
@@ -157,7 +158,7 @@ export function createRedisLimitStore(options: RedisLimitStoreOptions): LimitSto
       validateAdmitRequest(request);
       const { requestId, plan, costs } = request;
       const { checkKeys, checkArgs } = checkLayout(plan.partition, plan.checks);
-      const reply = await run<number[]>('admit', admitScript, [keys.record(plan.partition, requestId), ...checkKeys], [
+      const reply = await run<number[]>('admit', admitScript, [keys.clock(plan.partition), keys.record(plan.partition, requestId), ...checkKeys], [
         nowArgument(),
         requestId,
         costs.tokens,
