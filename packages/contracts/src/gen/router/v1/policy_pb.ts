@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file router/v1/policy.proto.
  */
 export const file_router_v1_policy: GenFile = /*@__PURE__*/
-  fileDesc("ChZyb3V0ZXIvdjEvcG9saWN5LnByb3RvEglyb3V0ZXIudjEivgIKDlBvbGljeVNuYXBzaG90Eg8KB3ZlcnNpb24YASABKAQSFAoMY29udGVudF9oYXNoGAIgASgJEi4KCmNyZWF0ZWRfYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhcKD3NvdXJjZV9yZXZpc2lvbhgEIAEoCRIrCghzZXR0aW5ncxgKIAEoCzIZLnJvdXRlci52MS5Sb3V0ZXJTZXR0aW5ncxIkCghiYWNrZW5kcxgLIAMoCzISLnJvdXRlci52MS5CYWNrZW5kEiAKBnJvdXRlcxgMIAMoCzIQLnJvdXRlci52MS5Sb3V0ZRIiCgd0ZW5hbnRzGA0gAygLMhEucm91dGVyLnYxLlRlbmFudBIjCghhcGlfa2V5cxgOIAMoCzIRLnJvdXRlci52MS5BcGlLZXkiTAoOUm91dGVyU2V0dGluZ3MSFgoObWF4X2JvZHlfYnl0ZXMYASABKA0SIgoaZGVmYXVsdF9yZXF1ZXN0X3RpbWVvdXRfbXMYAiABKA0i5wEKB0JhY2tlbmQSCgoCaWQYASABKAkSEAoIYmFzZV91cmwYAiABKAkSLAoIcHJvdmlkZXIYAyABKA4yGi5yb3V0ZXIudjEuQmFja2VuZFByb3ZpZGVyEg8KB2VuYWJsZWQYBCABKAgSGgoSY29ubmVjdF90aW1lb3V0X21zGAUgASgNEh0KFWZpcnN0X2J5dGVfdGltZW91dF9tcxgGIAEoDRIXCg9tYXhfY29ubmVjdGlvbnMYByABKA0SFgoOY3JlZGVudGlhbF9yZWYYCCABKAkSEwoLaGVhbHRoX3BhdGgYCSABKAkifQoFUm91dGUSCgoCaWQYASABKAkSDQoFbW9kZWwYAiABKAkSJwoHdGFyZ2V0cxgDIAMoCzIWLnJvdXRlci52MS5Sb3V0ZVRhcmdldBIUCgxtYXhfYXR0ZW1wdHMYBCABKA0SGgoScmVxdWVzdF90aW1lb3V0X21zGAUgASgNIlsKC1JvdXRlVGFyZ2V0EhIKCmJhY2tlbmRfaWQYASABKAkSDgoGd2VpZ2h0GAIgASgNEhAKCHByaW9yaXR5GAMgASgNEhYKDnVwc3RyZWFtX21vZGVsGAQgASgJIjwKBlRlbmFudBIKCgJpZBgBIAEoCRIUCgxkaXNwbGF5X25hbWUYAiABKAkSEAoIZGlzYWJsZWQYAyABKAgivAEKBkFwaUtleRIRCglwdWJsaWNfaWQYASABKAkSFQoNc2VjcmV0X3NoYTI1NhgCIAEoDBIRCgl0ZW5hbnRfaWQYAyABKAkSFgoOYWxsb3dlZF9tb2RlbHMYBCADKAkSEAoIZGlzYWJsZWQYBSABKAgSLgoKZXhwaXJlc19hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASGwoTc2lnbmluZ19zZWNyZXRfcmVmcxgHIAMoCSpbCg9CYWNrZW5kUHJvdmlkZXISIAocQkFDS0VORF9QUk9WSURFUl9VTlNQRUNJRklFRBAAEiYKIkJBQ0tFTkRfUFJPVklERVJfT1BFTkFJX0NPTVBBVElCTEUQAWIGcHJvdG8z", [file_google_protobuf_timestamp]);
+  fileDesc("ChZyb3V0ZXIvdjEvcG9saWN5LnByb3RvEglyb3V0ZXIudjEi5QIKDlBvbGljeVNuYXBzaG90Eg8KB3ZlcnNpb24YASABKAQSFAoMY29udGVudF9oYXNoGAIgASgJEi4KCmNyZWF0ZWRfYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhcKD3NvdXJjZV9yZXZpc2lvbhgEIAEoCRIrCghzZXR0aW5ncxgKIAEoCzIZLnJvdXRlci52MS5Sb3V0ZXJTZXR0aW5ncxIkCghiYWNrZW5kcxgLIAMoCzISLnJvdXRlci52MS5CYWNrZW5kEiAKBnJvdXRlcxgMIAMoCzIQLnJvdXRlci52MS5Sb3V0ZRIiCgd0ZW5hbnRzGA0gAygLMhEucm91dGVyLnYxLlRlbmFudBIjCghhcGlfa2V5cxgOIAMoCzIRLnJvdXRlci52MS5BcGlLZXkSJQoGcHJpY2VzGA8gAygLMhUucm91dGVyLnYxLk1vZGVsUHJpY2UiiwEKDlJvdXRlclNldHRpbmdzEhYKDm1heF9ib2R5X2J5dGVzGAEgASgNEiIKGmRlZmF1bHRfcmVxdWVzdF90aW1lb3V0X21zGAIgASgNEiEKGWRlZmF1bHRfbWF4X291dHB1dF90b2tlbnMYAyABKA0SGgoScmVzZXJ2YXRpb25fdHRsX21zGAQgASgNIucBCgdCYWNrZW5kEgoKAmlkGAEgASgJEhAKCGJhc2VfdXJsGAIgASgJEiwKCHByb3ZpZGVyGAMgASgOMhoucm91dGVyLnYxLkJhY2tlbmRQcm92aWRlchIPCgdlbmFibGVkGAQgASgIEhoKEmNvbm5lY3RfdGltZW91dF9tcxgFIAEoDRIdChVmaXJzdF9ieXRlX3RpbWVvdXRfbXMYBiABKA0SFwoPbWF4X2Nvbm5lY3Rpb25zGAcgASgNEhYKDmNyZWRlbnRpYWxfcmVmGAggASgJEhMKC2hlYWx0aF9wYXRoGAkgASgJIn0KBVJvdXRlEgoKAmlkGAEgASgJEg0KBW1vZGVsGAIgASgJEicKB3RhcmdldHMYAyADKAsyFi5yb3V0ZXIudjEuUm91dGVUYXJnZXQSFAoMbWF4X2F0dGVtcHRzGAQgASgNEhoKEnJlcXVlc3RfdGltZW91dF9tcxgFIAEoDSJbCgtSb3V0ZVRhcmdldBISCgpiYWNrZW5kX2lkGAEgASgJEg4KBndlaWdodBgCIAEoDRIQCghwcmlvcml0eRgDIAEoDRIWCg51cHN0cmVhbV9tb2RlbBgEIAEoCSJhCgZUZW5hbnQSCgoCaWQYASABKAkSFAoMZGlzcGxheV9uYW1lGAIgASgJEhAKCGRpc2FibGVkGAMgASgIEiMKBmxpbWl0cxgEIAEoCzITLnJvdXRlci52MS5MaW1pdFNldCLhAQoGQXBpS2V5EhEKCXB1YmxpY19pZBgBIAEoCRIVCg1zZWNyZXRfc2hhMjU2GAIgASgMEhEKCXRlbmFudF9pZBgDIAEoCRIWCg5hbGxvd2VkX21vZGVscxgEIAMoCRIQCghkaXNhYmxlZBgFIAEoCBIuCgpleHBpcmVzX2F0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIbChNzaWduaW5nX3NlY3JldF9yZWZzGAcgAygJEiMKBmxpbWl0cxgIIAEoCzITLnJvdXRlci52MS5MaW1pdFNldCKKAgoITGltaXRTZXQSGwoTcmVxdWVzdHNfcGVyX21pbnV0ZRgBIAEoDRIVCg1yZXF1ZXN0X2J1cnN0GAIgASgNEhkKEXRva2Vuc19wZXJfbWludXRlGAMgASgNEhMKC3Rva2VuX2J1cnN0GAQgASgNEhYKDm1heF9jb25jdXJyZW50GAUgASgNEiUKBXF1ZXVlGAYgASgLMhYucm91dGVyLnYxLlF1ZXVlUG9saWN5EiIKB2J1ZGdldHMYByADKAsyES5yb3V0ZXIudjEuQnVkZ2V0EjcKEG9uX3N0b3JlX2ZhaWx1cmUYCCABKAsyHS5yb3V0ZXIudjEuU3RvcmVGYWlsdXJlUG9saWN5IjYKC1F1ZXVlUG9saWN5EhMKC21heF93YWl0X21zGAEgASgNEhIKCm1heF9sZW5ndGgYAiABKA0iUwoGQnVkZ2V0EgoKAmlkGAEgASgJEhQKDGxpbWl0X21pY3JvcxgCIAEoBBInCgZwZXJpb2QYAyABKA4yFy5yb3V0ZXIudjEuQnVkZ2V0UGVyaW9kIpIBChJTdG9yZUZhaWx1cmVQb2xpY3kSNAoLcmF0ZV9saW1pdHMYASABKA4yHy5yb3V0ZXIudjEuUmF0ZUxpbWl0RmFpbHVyZU1vZGUSFwoPbG9jYWxfc2hhcmVfcHBtGAIgASgNEi0KB2J1ZGdldHMYAyABKA4yHC5yb3V0ZXIudjEuQnVkZ2V0RmFpbHVyZU1vZGUiggEKCk1vZGVsUHJpY2USDQoFbW9kZWwYASABKAkSEgoKYmFja2VuZF9pZBgCIAEoCRInCh9pbnB1dF9taWNyb3NfcGVyX21pbGxpb25fdG9rZW5zGAMgASgEEigKIG91dHB1dF9taWNyb3NfcGVyX21pbGxpb25fdG9rZW5zGAQgASgEKlsKD0JhY2tlbmRQcm92aWRlchIgChxCQUNLRU5EX1BST1ZJREVSX1VOU1BFQ0lGSUVEEAASJgoiQkFDS0VORF9QUk9WSURFUl9PUEVOQUlfQ09NUEFUSUJMRRABKnYKDEJ1ZGdldFBlcmlvZBIdChlCVURHRVRfUEVSSU9EX1VOU1BFQ0lGSUVEEAASFQoRQlVER0VUX1BFUklPRF9EQVkQARIXChNCVURHRVRfUEVSSU9EX01PTlRIEAISFwoTQlVER0VUX1BFUklPRF9UT1RBTBADKpsBChRSYXRlTGltaXRGYWlsdXJlTW9kZRInCiNSQVRFX0xJTUlUX0ZBSUxVUkVfTU9ERV9VTlNQRUNJRklFRBAAEjEKLVJBVEVfTElNSVRfRkFJTFVSRV9NT0RFX0ZBSUxfT1BFTl9MT0NBTF9TSEFSRRABEicKI1JBVEVfTElNSVRfRkFJTFVSRV9NT0RFX0ZBSUxfQ0xPU0VEEAIqgAEKEUJ1ZGdldEZhaWx1cmVNb2RlEiMKH0JVREdFVF9GQUlMVVJFX01PREVfVU5TUEVDSUZJRUQQABIjCh9CVURHRVRfRkFJTFVSRV9NT0RFX0ZBSUxfQ0xPU0VEEAESIQodQlVER0VUX0ZBSUxVUkVfTU9ERV9GQUlMX09QRU4QAmIGcHJvdG8z", [file_google_protobuf_timestamp]);
 
 /**
  * A compiled, versioned, immutable policy snapshot. The control plane builds it from the Config Service
@@ -31,7 +31,8 @@ export type PolicySnapshot = Message<"router.v1.PolicySnapshot"> & {
 
   /**
    * Lower-case hex SHA-256 of the deterministic binary encoding of this message with `version`,
-   * `content_hash` and `created_at` cleared. Identical content gives the same hash whatever its version.
+   * `content_hash`, `created_at` and `source_revision` cleared: it identifies what the policy does, not where
+   * or when it came from. Identical content gives the same hash whatever its version, time or source.
    *
    * @generated from field: string content_hash = 2;
    */
@@ -43,7 +44,8 @@ export type PolicySnapshot = Message<"router.v1.PolicySnapshot"> & {
   createdAt?: Timestamp;
 
   /**
-   * Where the content came from, for humans: "file:<paths>" or "etcd:<prefix>@<revision>".
+   * Where the content came from, for humans: "file:<paths>" or "etcd:<prefix>@<revision>". Not part of
+   * `content_hash`.
    *
    * @generated from field: string source_revision = 4;
    */
@@ -73,6 +75,14 @@ export type PolicySnapshot = Message<"router.v1.PolicySnapshot"> & {
    * @generated from field: repeated router.v1.ApiKey api_keys = 14;
    */
   apiKeys: ApiKey[];
+
+  /**
+   * Price table used to reserve and settle budgets. Unique per (model, backend_id); sorted by model, then
+   * backend_id. See ModelPrice for how a request's price is chosen.
+   *
+   * @generated from field: repeated router.v1.ModelPrice prices = 15;
+   */
+  prices: ModelPrice[];
 };
 
 /**
@@ -101,6 +111,23 @@ export type RouterSettings = Message<"router.v1.RouterSettings"> & {
    * @generated from field: uint32 default_request_timeout_ms = 2;
    */
   defaultRequestTimeoutMs: number;
+
+  /**
+   * Output tokens assumed for a request that sets no max_output_tokens, to compute its maximum cost (budget
+   * reservation) and token estimate (tokens per minute). 0 (a snapshot from before this field) means 1024.
+   *
+   * @generated from field: uint32 default_max_output_tokens = 3;
+   */
+  defaultMaxOutputTokens: number;
+
+  /**
+   * How long a budget reservation, token charge and concurrency slot hold when nobody settles or releases
+   * them (a crashed replica), in milliseconds; at least the longest request deadline. 0 (a snapshot from
+   * before this field) means 120000.
+   *
+   * @generated from field: uint32 reservation_ttl_ms = 4;
+   */
+  reservationTtlMs: number;
 };
 
 /**
@@ -278,6 +305,13 @@ export type Tenant = Message<"router.v1.Tenant"> & {
    * @generated from field: bool disabled = 3;
    */
   disabled: boolean;
+
+  /**
+   * Limits shared by every key of the tenant (summed over its keys). Unset means none.
+   *
+   * @generated from field: router.v1.LimitSet limits = 4;
+   */
+  limits?: LimitSet;
 };
 
 /**
@@ -339,6 +373,13 @@ export type ApiKey = Message<"router.v1.ApiKey"> & {
    * @generated from field: repeated string signing_secret_refs = 7;
    */
   signingSecretRefs: string[];
+
+  /**
+   * Limits of this key alone, checked in addition to its tenant's. Unset means none.
+   *
+   * @generated from field: router.v1.LimitSet limits = 8;
+   */
+  limits?: LimitSet;
 };
 
 /**
@@ -347,6 +388,224 @@ export type ApiKey = Message<"router.v1.ApiKey"> & {
  */
 export const ApiKeySchema: GenMessage<ApiKey> = /*@__PURE__*/
   messageDesc(file_router_v1_policy, 6);
+
+/**
+ * The limits of one owner (a tenant or an API key). A request is checked against every limit of its key and
+ * of its key's tenant. A field left at 0 (or unset) sets no limit.
+ *
+ * @generated from message router.v1.LimitSet
+ */
+export type LimitSet = Message<"router.v1.LimitSet"> & {
+  /**
+   * Requests admitted per minute, refilled continuously (token bucket); 0 means no request rate limit.
+   *
+   * @generated from field: uint32 requests_per_minute = 1;
+   */
+  requestsPerMinute: number;
+
+  /**
+   * Most requests admitted at once after an idle period (bucket capacity); at least 1 when
+   * requests_per_minute is set, 0 otherwise.
+   *
+   * @generated from field: uint32 request_burst = 2;
+   */
+  requestBurst: number;
+
+  /**
+   * LLM tokens (input estimate + maximum output, corrected to the real usage at settlement) per minute;
+   * 0 means no token rate limit.
+   *
+   * @generated from field: uint32 tokens_per_minute = 3;
+   */
+  tokensPerMinute: number;
+
+  /**
+   * Token bucket capacity; at least 1 when tokens_per_minute is set, 0 otherwise. A request whose token
+   * estimate exceeds it is never admitted.
+   *
+   * @generated from field: uint32 token_burst = 4;
+   */
+  tokenBurst: number;
+
+  /**
+   * Requests in flight at once; 0 means no concurrency limit.
+   *
+   * @generated from field: uint32 max_concurrent = 5;
+   */
+  maxConcurrent: number;
+
+  /**
+   * Waiting when max_concurrent (of this owner or of another owner the request is checked against) is
+   * exhausted. Unset: this owner does not restrict queueing.
+   *
+   * @generated from field: router.v1.QueuePolicy queue = 6;
+   */
+  queue?: QueuePolicy;
+
+  /**
+   * Money budgets; ids unique within the set, sorted by id.
+   *
+   * @generated from field: repeated router.v1.Budget budgets = 7;
+   */
+  budgets: Budget[];
+
+  /**
+   * What the data plane does when the shared limiter store (Redis) cannot be reached. Unset means the
+   * defaults described in StoreFailurePolicy.
+   *
+   * @generated from field: router.v1.StoreFailurePolicy on_store_failure = 8;
+   */
+  onStoreFailure?: StoreFailurePolicy;
+};
+
+/**
+ * Describes the message router.v1.LimitSet.
+ * Use `create(LimitSetSchema)` to create a new message.
+ */
+export const LimitSetSchema: GenMessage<LimitSet> = /*@__PURE__*/
+  messageDesc(file_router_v1_policy, 7);
+
+/**
+ * The bounded fair queue a request may wait in instead of being rejected at once when concurrency is
+ * exhausted. A request may queue only when every owner it is checked against that has a QueuePolicy allows
+ * it (both fields above 0), and at least one owner does; it then waits at most the smallest max_wait_ms.
+ *
+ * @generated from message router.v1.QueuePolicy
+ */
+export type QueuePolicy = Message<"router.v1.QueuePolicy"> & {
+  /**
+   * Longest wait in the queue, in milliseconds, before the request is rejected with 429. 0 means no
+   * queueing: reject at once.
+   *
+   * @generated from field: uint32 max_wait_ms = 1;
+   */
+  maxWaitMs: number;
+
+  /**
+   * Most requests of this owner waiting at once (on a tenant: its whole per-tenant queue; on a key: that
+   * key's waiting requests); when full, a new request is rejected at once. 0 means no queueing.
+   *
+   * @generated from field: uint32 max_length = 2;
+   */
+  maxLength: number;
+};
+
+/**
+ * Describes the message router.v1.QueuePolicy.
+ * Use `create(QueuePolicySchema)` to create a new message.
+ */
+export const QueuePolicySchema: GenMessage<QueuePolicy> = /*@__PURE__*/
+  messageDesc(file_router_v1_policy, 8);
+
+/**
+ * A cap on money spent per period. Admission reserves the request's maximum cost; settlement replaces it
+ * with the real cost; a request that does not fit is rejected with 402.
+ *
+ * @generated from message router.v1.Budget
+ */
+export type Budget = Message<"router.v1.Budget"> & {
+  /**
+   * Unique within its LimitSet, e.g. "daily".
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * Limit per period in micro-units of the price table's currency (USD): 1 USD = 1000000. At most 10^15.
+   *
+   * @generated from field: uint64 limit_micros = 2;
+   */
+  limitMicros: bigint;
+
+  /**
+   * @generated from field: router.v1.BudgetPeriod period = 3;
+   */
+  period: BudgetPeriod;
+};
+
+/**
+ * Describes the message router.v1.Budget.
+ * Use `create(BudgetSchema)` to create a new message.
+ */
+export const BudgetSchema: GenMessage<Budget> = /*@__PURE__*/
+  messageDesc(file_router_v1_policy, 9);
+
+/**
+ * What the data plane does with one LimitSet when the shared limiter store is unavailable (down, hung,
+ * timing out). Each owner's set is handled on its own; a request is rejected with 503 if any set it is
+ * checked against fails closed.
+ *
+ * @generated from message router.v1.StoreFailurePolicy
+ */
+export type StoreFailurePolicy = Message<"router.v1.StoreFailurePolicy"> & {
+  /**
+   * @generated from field: router.v1.RateLimitFailureMode rate_limits = 1;
+   */
+  rateLimits: RateLimitFailureMode;
+
+  /**
+   * Share of each rate, burst and concurrency limit a replica enforces alone in FAIL_OPEN_LOCAL_SHARE, in
+   * parts per million (1..1000000; e.g. 500000 = half, roughly 1 / number of replicas). Scaled values are
+   * rounded down, but never below 1. 0 means the default, 500000. Ignored in FAIL_CLOSED.
+   *
+   * @generated from field: uint32 local_share_ppm = 2;
+   */
+  localSharePpm: number;
+
+  /**
+   * @generated from field: router.v1.BudgetFailureMode budgets = 3;
+   */
+  budgets: BudgetFailureMode;
+};
+
+/**
+ * Describes the message router.v1.StoreFailurePolicy.
+ * Use `create(StoreFailurePolicySchema)` to create a new message.
+ */
+export const StoreFailurePolicySchema: GenMessage<StoreFailurePolicy> = /*@__PURE__*/
+  messageDesc(file_router_v1_policy, 10);
+
+/**
+ * Price of a model's tokens, in micro-units of currency (USD) per million tokens, so that prices below a
+ * micro-unit per token stay exact: $0.50 per million input tokens is input_micros_per_million_tokens 500000.
+ * A request for public model M routed to backend B uses the entry (M, B) when there is one, else the entry
+ * (M, "") — the more specific entry wins.
+ *
+ * @generated from message router.v1.ModelPrice
+ */
+export type ModelPrice = Message<"router.v1.ModelPrice"> & {
+  /**
+   * Public model name, as in Route.model.
+   *
+   * @generated from field: string model = 1;
+   */
+  model: string;
+
+  /**
+   * Backend the price applies to; empty means every backend of the model without an entry of its own.
+   *
+   * @generated from field: string backend_id = 2;
+   */
+  backendId: string;
+
+  /**
+   * @generated from field: uint64 input_micros_per_million_tokens = 3;
+   */
+  inputMicrosPerMillionTokens: bigint;
+
+  /**
+   * @generated from field: uint64 output_micros_per_million_tokens = 4;
+   */
+  outputMicrosPerMillionTokens: bigint;
+};
+
+/**
+ * Describes the message router.v1.ModelPrice.
+ * Use `create(ModelPriceSchema)` to create a new message.
+ */
+export const ModelPriceSchema: GenMessage<ModelPrice> = /*@__PURE__*/
+  messageDesc(file_router_v1_policy, 11);
 
 /**
  * Kind of API a backend speaks; the data plane picks its adapter from it.
@@ -370,4 +629,112 @@ export enum BackendProvider {
  */
 export const BackendProviderSchema: GenEnum<BackendProvider> = /*@__PURE__*/
   enumDesc(file_router_v1_policy, 0);
+
+/**
+ * Calendar period a budget applies to; periods follow UTC.
+ *
+ * @generated from enum router.v1.BudgetPeriod
+ */
+export enum BudgetPeriod {
+  /**
+   * @generated from enum value: BUDGET_PERIOD_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * A UTC calendar day.
+   *
+   * @generated from enum value: BUDGET_PERIOD_DAY = 1;
+   */
+  DAY = 1,
+
+  /**
+   * A UTC calendar month.
+   *
+   * @generated from enum value: BUDGET_PERIOD_MONTH = 2;
+   */
+  MONTH = 2,
+
+  /**
+   * Never resets.
+   *
+   * @generated from enum value: BUDGET_PERIOD_TOTAL = 3;
+   */
+  TOTAL = 3,
+}
+
+/**
+ * Describes the enum router.v1.BudgetPeriod.
+ */
+export const BudgetPeriodSchema: GenEnum<BudgetPeriod> = /*@__PURE__*/
+  enumDesc(file_router_v1_policy, 1);
+
+/**
+ * Behaviour of rate limits (requests, tokens, concurrency) while the shared limiter store is unavailable.
+ *
+ * @generated from enum router.v1.RateLimitFailureMode
+ */
+export enum RateLimitFailureMode {
+  /**
+   * Same as FAIL_OPEN_LOCAL_SHARE with the default share.
+   *
+   * @generated from enum value: RATE_LIMIT_FAILURE_MODE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Enforce the limits in process, each scaled by local_share_ppm (every replica then admits up to that
+   * share of the limit on its own).
+   *
+   * @generated from enum value: RATE_LIMIT_FAILURE_MODE_FAIL_OPEN_LOCAL_SHARE = 1;
+   */
+  FAIL_OPEN_LOCAL_SHARE = 1,
+
+  /**
+   * Reject requests subject to these limits with 503.
+   *
+   * @generated from enum value: RATE_LIMIT_FAILURE_MODE_FAIL_CLOSED = 2;
+   */
+  FAIL_CLOSED = 2,
+}
+
+/**
+ * Describes the enum router.v1.RateLimitFailureMode.
+ */
+export const RateLimitFailureModeSchema: GenEnum<RateLimitFailureMode> = /*@__PURE__*/
+  enumDesc(file_router_v1_policy, 2);
+
+/**
+ * Behaviour of budgets while the shared limiter store is unavailable.
+ *
+ * @generated from enum router.v1.BudgetFailureMode
+ */
+export enum BudgetFailureMode {
+  /**
+   * Same as FAIL_CLOSED: money never fails open unless configured to.
+   *
+   * @generated from enum value: BUDGET_FAILURE_MODE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Reject requests subject to these budgets with 503 (never 402: the budget is not known to be spent).
+   *
+   * @generated from enum value: BUDGET_FAILURE_MODE_FAIL_CLOSED = 1;
+   */
+  FAIL_CLOSED = 1,
+
+  /**
+   * Admit requests without checking or charging these budgets (spend during the outage is not counted).
+   *
+   * @generated from enum value: BUDGET_FAILURE_MODE_FAIL_OPEN = 2;
+   */
+  FAIL_OPEN = 2,
+}
+
+/**
+ * Describes the enum router.v1.BudgetFailureMode.
+ */
+export const BudgetFailureModeSchema: GenEnum<BudgetFailureMode> = /*@__PURE__*/
+  enumDesc(file_router_v1_policy, 3);
 
