@@ -51,7 +51,8 @@ async function runCase(directory: string, benchCase: Case, seconds: number): Pro
   const elapsedSeconds = (performance.now() - started) / 1000;
   await outbox.close();
   latencies.sort((a, b) => a - b);
-  const quantile = (q: number): number => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? 0;
+  const quantile = (q: number): number =>
+    latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? 0;
   return {
     ...benchCase,
     appends: latencies.length,

@@ -27,12 +27,19 @@ export async function readAckCursor(fileSystem: OutboxFs, directory: string): Pr
     }
     return { ackedSeq: 0, problem: `unrecognised cursor content ${JSON.stringify(text.slice(0, 100))}` };
   } catch (error: unknown) {
-    return { ackedSeq: 0, problem: `unparsable cursor: ${error instanceof Error ? error.message : String(error)}` };
+    return {
+      ackedSeq: 0,
+      problem: `unparsable cursor: ${error instanceof Error ? error.message : String(error)}`,
+    };
   }
 }
 
 /** Durably replaces the cursor with `ackedSeq`. Rejects on any I/O error (the old cursor then stays in place). */
-export async function writeAckCursor(fileSystem: OutboxFs, directory: string, ackedSeq: number): Promise<void> {
+export async function writeAckCursor(
+  fileSystem: OutboxFs,
+  directory: string,
+  ackedSeq: number,
+): Promise<void> {
   const path = join(directory, ACK_CURSOR_FILE);
   const temp = path + TEMP_SUFFIX;
   const file = await fileSystem.open(temp, 'w');

@@ -32,12 +32,22 @@ export class Backlog {
   /** Adds a committed record; seqs must increase. */
   add(seq: number, frameBytes: number, appendedAtMs: number): void {
     const last = this.runs.length > this.head ? this.runs[this.runs.length - 1] : undefined;
-    if (last !== undefined && seq === last.lastSeq + 1 && last.lastSeq - last.firstSeq + 1 < MAX_RUN_RECORDS) {
+    if (
+      last !== undefined &&
+      seq === last.lastSeq + 1 &&
+      last.lastSeq - last.firstSeq + 1 < MAX_RUN_RECORDS
+    ) {
       last.lastSeq = seq;
       last.bytes += frameBytes;
       last.lastAppendedAtMs = Math.max(last.lastAppendedAtMs, appendedAtMs);
     } else {
-      this.runs.push({ firstSeq: seq, lastSeq: seq, bytes: frameBytes, firstAppendedAtMs: appendedAtMs, lastAppendedAtMs: appendedAtMs });
+      this.runs.push({
+        firstSeq: seq,
+        lastSeq: seq,
+        bytes: frameBytes,
+        firstAppendedAtMs: appendedAtMs,
+        lastAppendedAtMs: appendedAtMs,
+      });
     }
     this.records += 1;
     this.bytes += frameBytes;

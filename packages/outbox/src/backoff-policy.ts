@@ -10,7 +10,12 @@ export interface BackoffPolicy {
   jitter: number;
 }
 
-export const DEFAULT_BACKOFF_POLICY: Readonly<BackoffPolicy> = { initialDelayMs: 100, maxDelayMs: 30_000, multiplier: 2, jitter: 0.2 };
+export const DEFAULT_BACKOFF_POLICY: Readonly<BackoffPolicy> = {
+  initialDelayMs: 100,
+  maxDelayMs: 30_000,
+  multiplier: 2,
+  jitter: 0.2,
+};
 
 /** Delay before retry number `attempt` (1 = after the first failure), in ms; `random` returns [0, 1). */
 export function backoffDelayMs(attempt: number, policy: BackoffPolicy, random: () => number): number {

@@ -2,7 +2,13 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { decodeFrameAt, encodeFrame, frameBytes } from './frame-codec.js';
 
-const record = { seq: 42, appendedAtMs: 1_700_000_000_123, key: 'req-1', topic: 'usage', payload: Uint8Array.from([1, 2, 3]) };
+const record = {
+  seq: 42,
+  appendedAtMs: 1_700_000_000_123,
+  key: 'req-1',
+  topic: 'usage',
+  payload: Uint8Array.from([1, 2, 3]),
+};
 
 describe('frame codec', () => {
   it('round-trips any record', () => {
@@ -17,12 +23,17 @@ describe('frame codec', () => {
         }),
         (input) => {
           const frame = encodeFrame(input);
-          expect(frame.length).toBe(frameBytes(Buffer.byteLength(input.key), Buffer.byteLength(input.topic), input.payload.length));
+          expect(frame.length).toBe(
+            frameBytes(Buffer.byteLength(input.key), Buffer.byteLength(input.topic), input.payload.length),
+          );
           const decoded = decodeFrameAt(frame, 0);
           expect(decoded.kind).toBe('record');
           if (decoded.kind !== 'record') return;
           expect(decoded.frameBytes).toBe(frame.length);
-          expect({ ...decoded.record, payload: [...decoded.record.payload] }).toEqual({ ...input, payload: [...input.payload] });
+          expect({ ...decoded.record, payload: [...decoded.record.payload] }).toEqual({
+            ...input,
+            payload: [...input.payload],
+          });
         },
       ),
     );
@@ -40,7 +51,10 @@ describe('frame codec', () => {
   it('reports a cut frame as incomplete, with its size once the header is readable', () => {
     const frame = encodeFrame(record);
     expect(decodeFrameAt(frame.subarray(0, 5), 0)).toEqual({ kind: 'incomplete', frameBytes: undefined });
-    expect(decodeFrameAt(frame.subarray(0, frame.length - 1), 0)).toEqual({ kind: 'incomplete', frameBytes: frame.length });
+    expect(decodeFrameAt(frame.subarray(0, frame.length - 1), 0)).toEqual({
+      kind: 'incomplete',
+      frameBytes: frame.length,
+    });
   });
 
   it('rejects zeroed bytes (a pre-allocated or zero-filled tail) as corrupt', () => {

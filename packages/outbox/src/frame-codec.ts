@@ -22,9 +22,12 @@ export function frameBytes(keyBytes: number, topicBytes: number, payloadBytes: n
 export function encodeFrame(record: OutboxRecord): Buffer {
   const key = Buffer.from(record.key, 'utf8');
   const topic = Buffer.from(record.topic, 'utf8');
-  if (key.length > MAX_STRING_BYTES) throw new RangeError(`outbox key is ${key.length} bytes (max ${MAX_STRING_BYTES})`);
-  if (topic.length > MAX_STRING_BYTES) throw new RangeError(`outbox topic is ${topic.length} bytes (max ${MAX_STRING_BYTES})`);
-  if (!Number.isSafeInteger(record.seq) || record.seq < 0) throw new RangeError(`outbox seq ${record.seq} is not a safe integer`);
+  if (key.length > MAX_STRING_BYTES)
+    throw new RangeError(`outbox key is ${key.length} bytes (max ${MAX_STRING_BYTES})`);
+  if (topic.length > MAX_STRING_BYTES)
+    throw new RangeError(`outbox topic is ${topic.length} bytes (max ${MAX_STRING_BYTES})`);
+  if (!Number.isSafeInteger(record.seq) || record.seq < 0)
+    throw new RangeError(`outbox seq ${record.seq} is not a safe integer`);
   const total = frameBytes(key.length, topic.length, record.payload.length);
   const frame = Buffer.allocUnsafe(total);
   frame.writeUInt32BE(total - FRAME_HEADER_BYTES, 0);

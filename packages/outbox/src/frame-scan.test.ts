@@ -3,7 +3,15 @@ import { encodeFrame } from './frame-codec.js';
 import { scanFrames, type ScanOptions } from './frame-scan.js';
 
 function frames(seqs: number[]): Buffer[] {
-  return seqs.map((seq) => encodeFrame({ seq, appendedAtMs: seq * 10, key: `req-${seq}`, topic: 'usage', payload: Buffer.from(`payload ${seq}`) }));
+  return seqs.map((seq) =>
+    encodeFrame({
+      seq,
+      appendedAtMs: seq * 10,
+      key: `req-${seq}`,
+      topic: 'usage',
+      payload: Buffer.from(`payload ${seq}`),
+    }),
+  );
 }
 
 function scan(buffer: Buffer, options: Partial<ScanOptions> = {}) {
@@ -31,7 +39,11 @@ describe('scanFrames', () => {
     const buffer = Buffer.concat(parts).subarray(0, parts[0]!.length + parts[1]!.length + 10);
     const result = scan(buffer);
     expect(result.seqs).toEqual([1, 2]);
-    expect(result.tail).toMatchObject({ offset: parts[0]!.length + parts[1]!.length, incomplete: true, frameBytes: parts[2]!.length });
+    expect(result.tail).toMatchObject({
+      offset: parts[0]!.length + parts[1]!.length,
+      incomplete: true,
+      frameBytes: parts[2]!.length,
+    });
   });
 
   it('skips a corrupt frame in the middle and resynchronises on the next valid one', () => {
@@ -41,7 +53,9 @@ describe('scanFrames', () => {
     buffer[second + 1] = buffer[second + 1]! ^ 0xff; // the length field of frame 2
     const result = scan(buffer);
     expect(result.seqs).toEqual([1, 3, 4]);
-    expect(result.skipped).toEqual([{ offset: second, skippedBytes: parts[1]!.length, reason: expect.any(String) as string }]);
+    expect(result.skipped).toEqual([
+      { offset: second, skippedBytes: parts[1]!.length, reason: expect.any(String) as string },
+    ]);
     expect(result.tail).toBeUndefined();
   });
 

@@ -51,7 +51,8 @@ export function scanFrames(buffer: Buffer, options: ScanOptions): ScanResult {
   while (offset < buffer.length) {
     const decoded = decodeFrameAt(buffer, offset);
     if (decoded.kind === 'record' && decoded.record.seq > lastSeq && decoded.record.seq <= options.maxSeq) {
-      if (!options.onRecord(decoded.record, offset, decoded.frameBytes)) return { end: offset, skipped, tail: undefined };
+      if (!options.onRecord(decoded.record, offset, decoded.frameBytes))
+        return { end: offset, skipped, tail: undefined };
       lastSeq = decoded.record.seq;
       offset += decoded.frameBytes;
       continue;

@@ -8,7 +8,9 @@ function controllableCommit() {
   const finishers: ((error?: Error) => void)[] = [];
   const commit = (entries: string[]): Promise<void> => {
     batches.push(entries);
-    return new Promise<void>((resolve, reject) => finishers.push((error) => (error ? reject(error) : resolve())));
+    return new Promise<void>((resolve, reject) =>
+      finishers.push((error) => (error ? reject(error) : resolve())),
+    );
   };
   const finish = async (error?: Error): Promise<void> => {
     finishers.shift()!(error);

@@ -52,14 +52,27 @@ describe('createKafkaTransport', () => {
 
   it('maps kinds to topics and keys each message by the record key', async () => {
     const fake = fakeKafka();
-    const transport = createKafkaTransport({ kafka: fake.kafka, topicByKind: { usage: 'router.usage.v1', audit: 'router.audit.v1' } });
+    const transport = createKafkaTransport({
+      kafka: fake.kafka,
+      topicByKind: { usage: 'router.usage.v1', audit: 'router.audit.v1' },
+    });
     await transport.send([record(1, 'usage'), record(2, 'audit'), record(3, 'usage')]);
     const sent = fake.batches[0]!.topicMessages!.map((entry) => ({
       topic: entry.topic,
-      messages: entry.messages.map((message) => ({ key: message.key, value: String(message.value), seq: message.headers?.[OUTBOX_SEQ_HEADER] })),
+      messages: entry.messages.map((message) => ({
+        key: message.key,
+        value: String(message.value),
+        seq: message.headers?.[OUTBOX_SEQ_HEADER],
+      })),
     }));
     expect(sent).toEqual([
-      { topic: 'router.usage.v1', messages: [{ key: 'req-1', value: 'payload 1', seq: '1' }, { key: 'req-3', value: 'payload 3', seq: '3' }] },
+      {
+        topic: 'router.usage.v1',
+        messages: [
+          { key: 'req-1', value: 'payload 1', seq: '1' },
+          { key: 'req-3', value: 'payload 3', seq: '3' },
+        ],
+      },
       { topic: 'router.audit.v1', messages: [{ key: 'req-2', value: 'payload 2', seq: '2' }] },
     ]);
   });

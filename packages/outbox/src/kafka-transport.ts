@@ -1,4 +1,11 @@
-import { Partitioners, type Kafka, type Message, type Producer, type ProducerConfig, type TopicMessages } from 'kafkajs';
+import {
+  Partitioners,
+  type Kafka,
+  type Message,
+  type Producer,
+  type ProducerConfig,
+  type TopicMessages,
+} from 'kafkajs';
 import type { OutboxRecord } from './outbox-record.js';
 import type { OutboxTransport } from './outbox-transport.js';
 
@@ -60,11 +67,15 @@ export function createKafkaTransport(options: KafkaTransportOptions): KafkaTrans
   };
 }
 
-function groupByTopic(records: readonly OutboxRecord[], topicByKind: Readonly<Record<string, string>>): TopicMessages[] {
+function groupByTopic(
+  records: readonly OutboxRecord[],
+  topicByKind: Readonly<Record<string, string>>,
+): TopicMessages[] {
   const byTopic = new Map<string, Message[]>();
   for (const record of records) {
     const topic = Object.hasOwn(topicByKind, record.topic) ? topicByKind[record.topic] : undefined;
-    if (topic === undefined) throw new Error(`no Kafka topic configured for outbox kind "${record.topic}" (seq ${record.seq})`);
+    if (topic === undefined)
+      throw new Error(`no Kafka topic configured for outbox kind "${record.topic}" (seq ${record.seq})`);
     let messages = byTopic.get(topic);
     if (messages === undefined) {
       messages = [];

@@ -43,7 +43,9 @@ export class ManualClock implements Clock {
   advance(ms: number): void {
     const target = this.now + ms;
     for (;;) {
-      const due = this.timers.filter((timer) => timer.dueMs <= target).sort((a, b) => a.dueMs - b.dueMs || a.id - b.id)[0];
+      const due = this.timers
+        .filter((timer) => timer.dueMs <= target)
+        .sort((a, b) => a.dueMs - b.dueMs || a.id - b.id)[0];
       if (due === undefined) break;
       this.timers = this.timers.filter((timer) => timer !== due);
       this.now = Math.max(this.now, due.dueMs);

@@ -1,4 +1,5 @@
 import * as fs from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
 
 /** The part of a Node `FileHandle` the outbox uses. */
 export interface OutboxFile {
@@ -16,10 +17,11 @@ export interface OutboxFile {
  * `createNodeOutboxFs()` is the real one.
  */
 export interface OutboxFs {
-  /** Flags as for `fs.open`: the outbox uses `r`, `r+` and `wx`. */
+  /** Flags as for `fs.open`: the outbox uses `r`, `r+`, `w` (cursor temp file) and `wx` (new segment). */
   open(path: string, flags: string): Promise<OutboxFile>;
   readdir(path: string): Promise<string[]>;
-  mkdir(path: string, options: { recursive: true }): Promise<unknown>;
+  /** Resolves with the first directory created, or undefined when it already existed. */
+  mkdir(path: string, options: { recursive: true }): Promise<string | undefined>;
   readFile(path: string): Promise<Buffer>;
   rename(from: string, to: string): Promise<void>;
   unlink(path: string): Promise<void>;
@@ -55,7 +57,8 @@ export async function writeFully(file: OutboxFile, buffer: Buffer, position: num
   let written = 0;
   while (written < buffer.length) {
     const { bytesWritten } = await file.write(buffer, written, buffer.length - written, position + written);
-    if (bytesWritten <= 0) throw new Error(`short write: 0 of ${buffer.length - written} bytes at ${position + written}`);
+    if (bytesWritten <= 0)
+      throw new Error(`short write: 0 of ${buffer.length - written} bytes at ${position + written}`);
     written += bytesWritten;
   }
 }
@@ -70,4 +73,17 @@ export async function readAt(file: OutboxFile, position: number, length: number)
     filled += bytesRead;
   }
   return filled === length ? buffer : buffer.subarray(0, filled);
+}
+
+/** A brand-new outbox directory must itself survive a crash, or its first records go with it: fsync each new entry's parent. */
+export async function syncCreatedDirectories(
+  fileSystem: OutboxFs,
+  directory: string,
+  firstCreated: string,
+): Promise<void> {
+  const top = resolve(firstCreated);
+  for (let current = resolve(directory); ; current = dirname(current)) {
+    await syncDirectory(fileSystem, dirname(current));
+    if (current === top || dirname(current) === current) return;
+  }
 }

@@ -28,7 +28,10 @@ describe('Outbox recovery', () => {
   });
 
   async function open(options: Partial<OutboxOptions> = {}): Promise<Outbox> {
-    const events = { onCorruption: (report: CorruptionReport) => corruptions.push(report), onTornTail: (report: TornTailReport) => tornTails.push(report) };
+    const events = {
+      onCorruption: (report: CorruptionReport) => corruptions.push(report),
+      onTornTail: (report: TornTailReport) => tornTails.push(report),
+    };
     const outbox = await Outbox.open({ directory, clock, events, ...options });
     opened.push(outbox);
     return outbox;
@@ -38,7 +41,11 @@ describe('Outbox recovery', () => {
   async function writeAndClose(count: number, options: Partial<OutboxOptions> = {}): Promise<void> {
     const outbox = await open(options);
     for (let seq = 1; seq <= count; seq += 1) {
-      const appended = outbox.append({ key: `req-${seq}`, topic: 'usage', payload: Buffer.from(`record ${seq}`) });
+      const appended = outbox.append({
+        key: `req-${seq}`,
+        topic: 'usage',
+        payload: Buffer.from(`record ${seq}`),
+      });
       clock.advance(5);
       await appended;
     }
@@ -58,10 +65,18 @@ describe('Outbox recovery', () => {
     const [segment] = await segmentFiles();
     const path = join(directory, segment!);
     const goodSize = (await stat(path)).size;
-    const next = encodeFrame({ seq: 6, appendedAtMs: 0, key: 'req-6', topic: 'usage', payload: Buffer.alloc(100, 1) });
+    const next = encodeFrame({
+      seq: 6,
+      appendedAtMs: 0,
+      key: 'req-6',
+      topic: 'usage',
+      payload: Buffer.alloc(100, 1),
+    });
     await appendFile(path, next.subarray(0, 40)); // a crash mid-write
     const outbox = await open();
-    expect(tornTails).toEqual([{ file: segment, offset: goodSize, truncatedBytes: 40, reason: expect.any(String) as string }]);
+    expect(tornTails).toEqual([
+      { file: segment, offset: goodSize, truncatedBytes: 40, reason: expect.any(String) as string },
+    ]);
     expect(corruptions).toEqual([]);
     expect((await stat(path)).size).toBe(goodSize);
     expect(await seqs(outbox)).toEqual([1, 2, 3, 4, 5]);
@@ -91,7 +106,14 @@ describe('Outbox recovery', () => {
     await writeFile(path, bytes);
 
     const outbox = await open();
-    expect(corruptions).toEqual([{ file: files[0], offset: firstFrameBytes, skippedBytes: expect.any(Number) as number, reason: 'checksum mismatch' }]);
+    expect(corruptions).toEqual([
+      {
+        file: files[0],
+        offset: firstFrameBytes,
+        skippedBytes: expect.any(Number) as number,
+        reason: 'checksum mismatch',
+      },
+    ]);
     expect(tornTails).toEqual([]);
     const survivors = await seqs(outbox);
     expect(survivors).toEqual(Array.from({ length: 12 }, (_, i) => i + 1).filter((seq) => seq !== 2));
@@ -123,7 +145,9 @@ describe('Outbox recovery', () => {
     bytes[bytes.readUInt32BE(0) + 8 + 3] = 0xff; // the length field of the second record
     await writeFile(path, bytes);
     expect(await seqs(outbox)).toEqual([1, 3, 4, 5, 6]);
-    expect(corruptions).toEqual([expect.objectContaining({ file: first, offset: bytes.readUInt32BE(0) + 8 })]);
+    expect(corruptions).toEqual([
+      expect.objectContaining({ file: first, offset: bytes.readUInt32BE(0) + 8 }),
+    ]);
   });
 
   it('re-delivers everything above the cursor and deletes sealed segments a crash left behind', async () => {
@@ -131,11 +155,16 @@ describe('Outbox recovery', () => {
     const files = await segmentFiles();
     const firstSeqOfThird = Number(/\d+/.exec(files[2]!)![0]);
     // A crash after the cursor was written but before the segments were deleted.
-    await writeFile(join(directory, 'acked.json'), JSON.stringify({ version: 1, ackedSeq: firstSeqOfThird - 1 }));
+    await writeFile(
+      join(directory, 'acked.json'),
+      JSON.stringify({ version: 1, ackedSeq: firstSeqOfThird - 1 }),
+    );
     const outbox = await open();
     expect(await segmentFiles()).toEqual(files.slice(2));
     expect(outbox.ackedSeq).toBe(firstSeqOfThird - 1);
-    expect(await seqs(outbox, outbox.ackedSeq)).toEqual(Array.from({ length: 12 - firstSeqOfThird + 1 }, (_, i) => firstSeqOfThird + i));
+    expect(await seqs(outbox, outbox.ackedSeq)).toEqual(
+      Array.from({ length: 12 - firstSeqOfThird + 1 }, (_, i) => firstSeqOfThird + i),
+    );
     expect(outbox.backlog().records).toBe(12 - firstSeqOfThird + 1);
   });
 

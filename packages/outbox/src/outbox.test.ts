@@ -39,7 +39,8 @@ function createCountingFs() {
       return wrapped;
     },
   };
-  const segmentSyncs = (): number => [...datasyncs].filter(([name]) => name.startsWith('segment-')).reduce((sum, [, count]) => sum + count, 0);
+  const segmentSyncs = (): number =>
+    [...datasyncs].filter(([name]) => name.startsWith('segment-')).reduce((sum, [, count]) => sum + count, 0);
   return { fs, failNext, segmentSyncs };
 }
 
@@ -78,7 +79,9 @@ describe('Outbox', () => {
     const outbox = await open();
     expect(await appendMany(outbox, 3)).toEqual([1, 2, 3]);
     const records = await outbox.read(0, { maxRecords: 10, maxBytes: 1 << 20 });
-    expect(records.map((record) => [record.seq, record.key, record.topic, Buffer.from(record.payload).toString()])).toEqual([
+    expect(
+      records.map((record) => [record.seq, record.key, record.topic, Buffer.from(record.payload).toString()]),
+    ).toEqual([
       [1, 'req-1', 'usage', 'usage record 1'],
       [2, 'req-2', 'usage', 'usage record 2'],
       [3, 'req-3', 'usage', 'usage record 3'],
@@ -87,13 +90,17 @@ describe('Outbox', () => {
     expect(outbox.backlog()).toMatchObject({ records: 3, oldestAppendedAtMs: clock.nowMs() - 10 });
     await outbox.ack(2);
     expect(outbox.backlog().records).toBe(1);
-    expect((await outbox.read(outbox.ackedSeq, { maxRecords: 10, maxBytes: 1 << 20 })).map((record) => record.seq)).toEqual([3]);
+    expect(
+      (await outbox.read(outbox.ackedSeq, { maxRecords: 10, maxBytes: 1 << 20 })).map((record) => record.seq),
+    ).toEqual([3]);
     await outbox.close();
 
     const reopened = await open();
     expect(reopened.ackedSeq).toBe(2);
     expect(reopened.backlog().records).toBe(1);
-    expect((await reopened.read(2, { maxRecords: 10, maxBytes: 1 << 20 })).map((record) => record.seq)).toEqual([3]);
+    expect(
+      (await reopened.read(2, { maxRecords: 10, maxBytes: 1 << 20 })).map((record) => record.seq),
+    ).toEqual([3]);
     expect(await appendMany(reopened, 1, 4)).toEqual([4]);
   });
 
@@ -127,7 +134,8 @@ describe('Outbox', () => {
   it('rotates segments by size and deletes sealed segments once acked', async () => {
     const outbox = await open({ segmentMaxBytes: 200 });
     for (let i = 0; i < 10; i += 1) await appendMany(outbox, 3, i * 3 + 1);
-    const segments = async (): Promise<string[]> => (await readdir(directory)).filter((name) => name.startsWith('segment-')).sort();
+    const segments = async (): Promise<string[]> =>
+      (await readdir(directory)).filter((name) => name.startsWith('segment-')).sort();
     expect((await segments()).length).toBeGreaterThan(3);
     const before = outbox.usedBytes;
     await outbox.ack(15);
@@ -154,7 +162,9 @@ describe('Outbox', () => {
 
   it('rejects oversized records as invalid_record', async () => {
     const outbox = await open({ maxRecordBytes: 100 });
-    await expect(outbox.append({ key: 'k', topic: 'usage', payload: new Uint8Array(200) })).rejects.toMatchObject({ code: 'invalid_record' });
+    await expect(
+      outbox.append({ key: 'k', topic: 'usage', payload: new Uint8Array(200) }),
+    ).rejects.toMatchObject({ code: 'invalid_record' });
   });
 
   it('cuts a failed write back and stays usable (write_failed)', async () => {
@@ -167,7 +177,9 @@ describe('Outbox', () => {
     expect(await appendMany(outbox, 1, 5)).toEqual([5]);
     await outbox.close();
     const reopened = await open();
-    expect((await reopened.read(0, { maxRecords: 10, maxBytes: 1 << 20 })).map((record) => record.seq)).toEqual([1, 2, 5]);
+    expect(
+      (await reopened.read(0, { maxRecords: 10, maxBytes: 1 << 20 })).map((record) => record.seq),
+    ).toEqual([1, 2, 5]);
   });
 
   it('turns failed after an fsync error and refuses appends until reopened', async () => {
@@ -177,7 +189,9 @@ describe('Outbox', () => {
     counting.failNext.datasync = new Error('EIO');
     await expect(appendMany(outbox, 1, 2)).rejects.toMatchObject({ code: 'failed' });
     expect(outbox.state()).toBe('failed');
-    await expect(outbox.append({ key: 'k', topic: 'usage', payload: payloadFor(3) })).rejects.toBeInstanceOf(OutboxError);
+    await expect(outbox.append({ key: 'k', topic: 'usage', payload: payloadFor(3) })).rejects.toBeInstanceOf(
+      OutboxError,
+    );
     await outbox.close();
     const reopened = await open();
     expect(reopened.state()).toBe('open');
@@ -189,8 +203,16 @@ describe('Outbox', () => {
     const early = outbox.append({ key: 'k', topic: 'usage', payload: payloadFor(1) });
     await outbox.close();
     await expect(early).resolves.toBe(1);
-    await expect(outbox.append({ key: 'k', topic: 'usage', payload: payloadFor(2) })).rejects.toMatchObject({ code: 'closed' });
+    await expect(outbox.append({ key: 'k', topic: 'usage', payload: payloadFor(2) })).rejects.toMatchObject({
+      code: 'closed',
+    });
     expect(outbox.state()).toBe('closed');
+  });
+
+  it('creates a missing nested directory', async () => {
+    const outbox = await open({ directory: join(directory, 'a', 'b') });
+    expect(await appendMany(outbox, 1)).toEqual([1]);
+    expect(await readdir(join(directory, 'a', 'b'))).toEqual([expect.stringMatching(/^segment-0+1\.log$/)]);
   });
 
   it('with fsync off, never calls fdatasync', async () => {

@@ -6,7 +6,7 @@ import { encodeFrame, frameBytes } from './frame-codec.js';
 import { GroupCommit } from './group-commit.js';
 import { OutboxError, OutboxFullError } from './outbox-error.js';
 import { emitEvent, type OutboxEvents, type OutboxLogger } from './outbox-events.js';
-import { createNodeOutboxFs, type OutboxFs } from './outbox-fs.js';
+import { createNodeOutboxFs, syncCreatedDirectories, type OutboxFs } from './outbox-fs.js';
 import type { OutboxAppend, OutboxRecord } from './outbox-record.js';
 import { recoverSegments } from './recover-segments.js';
 import { SegmentLog } from './segment-log.js';
@@ -90,7 +90,11 @@ export class Outbox implements AsyncDisposable {
     const newest = log.segments[log.segments.length - 1];
     this.nextSeq = Math.max(this.committedSeq, (newest?.firstSeq ?? 1) - 1) + 1;
     this.reservedBytes = log.diskBytes;
-    this.commits = new GroupCommit<PendingFrame>({ clock: settings.clock, ...groupCommit, commit: (batch) => this.commitBatch(batch) });
+    this.commits = new GroupCommit<PendingFrame>({
+      clock: settings.clock,
+      ...groupCommit,
+      commit: (batch) => this.commitBatch(batch),
+    });
     this.reader = new SegmentReader(settings.fs, settings.directory, () => log.segments, reporter);
   }
 
@@ -100,12 +104,17 @@ export class Outbox implements AsyncDisposable {
     const fsync = options.fsync ?? true;
     const events = options.events ?? {};
     const reporter = new CorruptionReporter(events, options.logger);
-    await fs.mkdir(options.directory, { recursive: true });
+    const created = await fs.mkdir(options.directory, { recursive: true });
+    if (created !== undefined && fsync) await syncCreatedDirectories(fs, options.directory, created);
     const cursor = await readAckCursor(fs, options.directory);
-    if (cursor.problem !== undefined) reporter.report({ file: 'acked.json', offset: 0, skippedBytes: 0, reason: cursor.problem });
+    if (cursor.problem !== undefined)
+      reporter.report({ file: 'acked.json', offset: 0, skippedBytes: 0, reason: cursor.problem });
     const deps = { fs, directory: options.directory, fsync, reporter, events, logger: options.logger };
     const recovered = await recoverSegments(deps, cursor.ackedSeq);
-    const log = new SegmentLog({ ...deps, segmentMaxBytes: options.segmentMaxBytes ?? 16 * 1024 * 1024 }, recovered.segments);
+    const log = new SegmentLog(
+      { ...deps, segmentMaxBytes: options.segmentMaxBytes ?? 16 * 1024 * 1024 },
+      recovered.segments,
+    );
     const settings: OutboxSettings = {
       maxBytes: options.maxBytes ?? 1024 * 1024 * 1024,
       maxRecordBytes: options.maxRecordBytes ?? 4 * 1024 * 1024,
@@ -115,9 +124,22 @@ export class Outbox implements AsyncDisposable {
       fs,
       directory: options.directory,
     };
-    const groupCommit = { maxDelayMs: options.maxBatchDelayMs ?? 2, maxBatchBytes: options.maxBatchBytes ?? 1024 * 1024 };
-    const outbox = new Outbox(settings, log, recovered.backlog, { ackedSeq: cursor.ackedSeq, lastSeq: recovered.lastSeq }, reporter, groupCommit);
-    options.logger?.info({ directory: options.directory, ackedSeq: cursor.ackedSeq, ...outbox.backlog() }, 'outbox opened');
+    const groupCommit = {
+      maxDelayMs: options.maxBatchDelayMs ?? 2,
+      maxBatchBytes: options.maxBatchBytes ?? 1024 * 1024,
+    };
+    const outbox = new Outbox(
+      settings,
+      log,
+      recovered.backlog,
+      { ackedSeq: cursor.ackedSeq, lastSeq: recovered.lastSeq },
+      reporter,
+      groupCommit,
+    );
+    options.logger?.info(
+      { directory: options.directory, ackedSeq: cursor.ackedSeq, ...outbox.backlog() },
+      'outbox opened',
+    );
     return outbox;
   }
 
@@ -130,11 +152,19 @@ export class Outbox implements AsyncDisposable {
     if (this.state() !== 'open') throw this.notOpenError();
     const keyBytes = Buffer.byteLength(record.key, 'utf8');
     const topicBytes = Buffer.byteLength(record.topic, 'utf8');
-    if (keyBytes > 0xffff || topicBytes > 0xffff || keyBytes + topicBytes + record.payload.length > this.settings.maxRecordBytes) {
-      throw new OutboxError('invalid_record', `outbox record too large (key ${keyBytes} B, topic ${topicBytes} B, payload ${record.payload.length} B)`);
+    if (
+      keyBytes > 0xffff ||
+      topicBytes > 0xffff ||
+      keyBytes + topicBytes + record.payload.length > this.settings.maxRecordBytes
+    ) {
+      throw new OutboxError(
+        'invalid_record',
+        `outbox record too large (key ${keyBytes} B, topic ${topicBytes} B, payload ${record.payload.length} B)`,
+      );
     }
     const size = frameBytes(keyBytes, topicBytes, record.payload.length);
-    if (this.reservedBytes + size > this.settings.maxBytes) throw new OutboxFullError(this.reservedBytes, this.settings.maxBytes);
+    if (this.reservedBytes + size > this.settings.maxBytes)
+      throw new OutboxFullError(this.reservedBytes, this.settings.maxBytes);
     const seq = this.nextSeq;
     this.nextSeq += 1;
     const appendedAtMs = this.settings.clock.nowMs();
@@ -161,7 +191,9 @@ export class Outbox implements AsyncDisposable {
    */
   ack(throughSeq: number): Promise<void> {
     if (throughSeq > this.committedSeq) {
-      return Promise.reject(new RangeError(`cannot ack seq ${throughSeq}: last committed seq is ${this.committedSeq}`));
+      return Promise.reject(
+        new RangeError(`cannot ack seq ${throughSeq}: last committed seq is ${this.committedSeq}`),
+      );
     }
     const run = this.ackChain.then(() => this.persistAck(throughSeq));
     // The caller sees the error; later acks still run (and retry the write).
@@ -229,7 +261,11 @@ export class Outbox implements AsyncDisposable {
     for (const item of batch) this.pending.add(item.seq, item.frame.length, item.appendedAtMs);
     this.committedSeq = batch[batch.length - 1]!.seq;
     const durationMs = this.settings.clock.nowMs() - startedAtMs;
-    emitEvent(this.settings.events, this.settings.logger, 'onCommit', { records: batch.length, bytes: bytes.length, durationMs });
+    emitEvent(this.settings.events, this.settings.logger, 'onCommit', {
+      records: batch.length,
+      bytes: bytes.length,
+      durationMs,
+    });
     for (const listener of this.listeners) {
       try {
         listener();
@@ -251,6 +287,8 @@ export class Outbox implements AsyncDisposable {
   }
 
   private notOpenError(): OutboxError {
-    return this.status === 'open' ? new OutboxError('failed', 'outbox failed') : new OutboxError('closed', 'outbox is closed');
+    return this.status === 'open'
+      ? new OutboxError('failed', 'outbox failed')
+      : new OutboxError('closed', 'outbox is closed');
   }
 }

@@ -61,11 +61,21 @@ export async function recoverSegments(deps: RecoveryDeps, ackedSeq: number): Pro
       if (isNewest) {
         await truncateTornTail(deps, entry.name, scan.tail.offset);
         sizeBytes = scan.tail.offset;
-        const report = { file: entry.name, offset: scan.tail.offset, truncatedBytes: tailBytes, reason: scan.tail.reason };
+        const report = {
+          file: entry.name,
+          offset: scan.tail.offset,
+          truncatedBytes: tailBytes,
+          reason: scan.tail.reason,
+        };
         deps.logger?.warn(report, 'outbox: truncated a torn write at the end of the newest segment');
         emitEvent(deps.events, deps.logger, 'onTornTail', report);
       } else {
-        deps.reporter.report({ file: entry.name, offset: scan.tail.offset, skippedBytes: tailBytes, reason: scan.tail.reason });
+        deps.reporter.report({
+          file: entry.name,
+          offset: scan.tail.offset,
+          skippedBytes: tailBytes,
+          reason: scan.tail.reason,
+        });
       }
     }
     segments.push({ firstSeq: entry.firstSeq, name: entry.name, sizeBytes });

@@ -56,7 +56,9 @@ export class SegmentLog {
       segment = await this.segmentFor(firstSeq);
     } catch (error: unknown) {
       if (error instanceof OutboxError) throw error;
-      throw new OutboxError('write_failed', `outbox could not open a segment: ${describe(error)}`, { cause: error });
+      throw new OutboxError('write_failed', `outbox could not open a segment: ${describe(error)}`, {
+        cause: error,
+      });
     }
     const file = this.active!;
     const before = segment.sizeBytes;
@@ -85,7 +87,10 @@ export class SegmentLog {
       try {
         await this.options.fs.unlink(join(this.options.directory, oldest.name));
       } catch (error: unknown) {
-        this.options.logger?.warn({ err: error, file: oldest.name }, 'outbox: could not delete an acked segment; will retry');
+        this.options.logger?.warn(
+          { err: error, file: oldest.name },
+          'outbox: could not delete an acked segment; will retry',
+        );
         break;
       }
       this.list.shift();
@@ -109,7 +114,11 @@ export class SegmentLog {
   private assertWritable(): void {
     if (this.closed) throw new OutboxError('closed', 'outbox is closed');
     if (this.failedWith !== undefined) {
-      throw new OutboxError('failed', `outbox failed earlier and must be reopened: ${describe(this.failedWith)}`, { cause: this.failedWith });
+      throw new OutboxError(
+        'failed',
+        `outbox failed earlier and must be reopened: ${describe(this.failedWith)}`,
+        { cause: this.failedWith },
+      );
     }
   }
 
@@ -131,7 +140,9 @@ export class SegmentLog {
         await syncDirectory(this.options.fs, this.options.directory);
       } catch (error: unknown) {
         this.failedWith = error;
-        throw new OutboxError('failed', `outbox directory fsync failed: ${describe(error)}`, { cause: error });
+        throw new OutboxError('failed', `outbox directory fsync failed: ${describe(error)}`, {
+          cause: error,
+        });
       }
     }
     return segment;
@@ -142,7 +153,10 @@ export class SegmentLog {
       await file.truncate(size);
     } catch (error: unknown) {
       this.failedWith = error;
-      this.options.logger?.error({ err: error, writeError }, 'outbox: could not truncate after a failed write');
+      this.options.logger?.error(
+        { err: error, writeError },
+        'outbox: could not truncate after a failed write',
+      );
     }
   }
 }

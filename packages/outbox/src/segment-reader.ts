@@ -105,7 +105,10 @@ export class SegmentReader {
         maxSeq: Number.MAX_SAFE_INTEGER,
         onRecord: (record, _offset, frameBytes) => {
           if (record.seq <= afterSeq) return true;
-          if (records.length >= limits.maxRecords || (records.length > 0 && budget.bytes + frameBytes > limits.maxBytes)) {
+          if (
+            records.length >= limits.maxRecords ||
+            (records.length > 0 && budget.bytes + frameBytes > limits.maxBytes)
+          ) {
             full = true;
             return false;
           }
@@ -114,17 +117,26 @@ export class SegmentReader {
           return true;
         },
       });
-      for (const region of scan.skipped) this.reporter.report({ file: segment.name, ...region, offset: cursor.offset + region.offset });
+      for (const region of scan.skipped)
+        this.reporter.report({ file: segment.name, ...region, offset: cursor.offset + region.offset });
       const chunkEnd = cursor.offset + chunk.length;
       cursor.offset += scan.end;
       if (full || scan.tail === undefined) continue;
       if (chunkEnd < end) {
         // The chunk ended inside a frame, or inside a bad region whose next good frame is further on: read
         // again from there with enough bytes to see the whole frame (or, to resynchronise, the rest).
-        chunkBytes = scan.tail.incomplete && scan.tail.frameBytes !== undefined ? Math.max(chunkBytes, scan.tail.frameBytes) : end - cursor.offset;
+        chunkBytes =
+          scan.tail.incomplete && scan.tail.frameBytes !== undefined
+            ? Math.max(chunkBytes, scan.tail.frameBytes)
+            : end - cursor.offset;
         continue;
       }
-      this.reporter.report({ file: segment.name, offset: cursor.offset, skippedBytes: end - cursor.offset, reason: scan.tail.reason });
+      this.reporter.report({
+        file: segment.name,
+        offset: cursor.offset,
+        skippedBytes: end - cursor.offset,
+        reason: scan.tail.reason,
+      });
       cursor.offset = end;
     }
     if (!full && cursor.offset >= end) cursor.offset = committedEnd;

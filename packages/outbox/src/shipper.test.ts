@@ -19,13 +19,21 @@ class FakeOutbox implements ShipperOutbox {
     for (let i = 0; i < count; i += 1) {
       this.lastCommittedSeq += 1;
       const seq = this.lastCommittedSeq;
-      this.records.push({ seq, key: `req-${seq}`, topic: 'usage', payload: Uint8Array.of(seq), appendedAtMs: this.clock.nowMs() });
+      this.records.push({
+        seq,
+        key: `req-${seq}`,
+        topic: 'usage',
+        payload: Uint8Array.of(seq),
+        appendedAtMs: this.clock.nowMs(),
+      });
     }
     for (const listener of this.listeners) listener();
   }
 
   read(afterSeq: number, limits: { maxRecords: number }): Promise<OutboxRecord[]> {
-    return Promise.resolve(this.records.filter((record) => record.seq > afterSeq).slice(0, limits.maxRecords));
+    return Promise.resolve(
+      this.records.filter((record) => record.seq > afterSeq).slice(0, limits.maxRecords),
+    );
   }
 
   ack(throughSeq: number): Promise<void> {
@@ -38,7 +46,11 @@ class FakeOutbox implements ShipperOutbox {
 
   backlog(): BacklogStats {
     const pending = this.records.filter((record) => record.seq > this.ackedSeq);
-    return { records: pending.length, bytes: pending.length * 10, oldestAppendedAtMs: pending[0]?.appendedAtMs };
+    return {
+      records: pending.length,
+      bytes: pending.length * 10,
+      oldestAppendedAtMs: pending[0]?.appendedAtMs,
+    };
   }
 
   onCommitted(listener: () => void): () => void {
@@ -108,7 +120,11 @@ describe('Shipper', () => {
     for (let attempt = 1; attempt <= 5; attempt += 1) {
       await settle();
       expect(shipper.state()).toBe('backoff');
-      expect(shipper.lag()).toMatchObject({ consecutiveFailures: attempt, pendingRecords: 2, lastError: 'broker unavailable' });
+      expect(shipper.lag()).toMatchObject({
+        consecutiveFailures: attempt,
+        pendingRecords: 2,
+        lastError: 'broker unavailable',
+      });
       const [delay] = clock.pendingDelaysMs();
       delays.push(delay!);
       clock.advance(delay! - 1);
@@ -132,7 +148,10 @@ describe('Shipper', () => {
     await settle();
     clock.advance(100);
     await settle();
-    expect(transport.attempts).toEqual([[1, 2, 3], [1, 2, 3]]);
+    expect(transport.attempts).toEqual([
+      [1, 2, 3],
+      [1, 2, 3],
+    ]);
     expect(outbox.ackedSeq).toBe(3);
     await shipper.close();
   });

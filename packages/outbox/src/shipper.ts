@@ -83,7 +83,10 @@ export class Shipper {
   constructor(private readonly options: ShipperOptions) {
     this.clock = options.clock ?? createSystemClock();
     this.backoff = { ...DEFAULT_BACKOFF_POLICY, ...options.backoff };
-    this.limits = { maxRecords: options.maxBatchRecords ?? 500, maxBytes: options.maxBatchBytes ?? 1024 * 1024 };
+    this.limits = {
+      maxRecords: options.maxBatchRecords ?? 500,
+      maxBytes: options.maxBatchBytes ?? 1024 * 1024,
+    };
   }
 
   /** Starts shipping in the background; a no-op when already running. Errors are retried, never thrown. */
@@ -107,7 +110,10 @@ export class Shipper {
     return {
       pendingRecords: backlog.records,
       pendingBytes: backlog.bytes,
-      oldestPendingAgeMs: backlog.oldestAppendedAtMs === undefined ? 0 : Math.max(0, this.clock.nowMs() - backlog.oldestAppendedAtMs),
+      oldestPendingAgeMs:
+        backlog.oldestAppendedAtMs === undefined
+          ? 0
+          : Math.max(0, this.clock.nowMs() - backlog.oldestAppendedAtMs),
       consecutiveFailures: this.failures,
       shippedRecords: this.shipped,
       lastError: this.lastError,
@@ -121,7 +127,7 @@ export class Shipper {
    */
   flush(timeoutMs: number): Promise<boolean> {
     const targetSeq = this.options.outbox.lastCommittedSeq;
-    if (this.shippedThrough >= targetSeq && this.options.outbox.ackedSeq >= targetSeq) return Promise.resolve(true);
+    if (this.options.outbox.ackedSeq >= targetSeq) return Promise.resolve(true);
     if (this.loop === undefined) return Promise.resolve(false);
     return new Promise<boolean>((resolve) => {
       const timer = this.clock.setTimeout(() => settle(false), timeoutMs);
@@ -199,7 +205,10 @@ export class Shipper {
     this.failures += 1;
     this.lastError = error instanceof Error ? error.message : String(error);
     const delayMs = backoffDelayMs(this.failures, this.backoff, this.options.random ?? Math.random);
-    this.options.logger?.warn({ err: error, attempt: this.failures, retryInMs: delayMs }, 'outbox shipping failed; will retry');
+    this.options.logger?.warn(
+      { err: error, attempt: this.failures, retryInMs: delayMs },
+      'outbox shipping failed; will retry',
+    );
     if (this.stopping) return;
     this.status = 'backoff';
     // `wakeUp` (close, or a flush starting) cuts the wait short.

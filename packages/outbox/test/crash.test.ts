@@ -21,10 +21,14 @@ interface ChildRun {
 }
 
 function startChild(directory: string): ChildRun {
-  const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', FIXTURE, directory, '8', '32768'], {
-    cwd: repoRoot(),
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    ['--conditions=source', '--import', 'tsx', FIXTURE, directory, '8', '32768'],
+    {
+      cwd: repoRoot(),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   const lines: string[] = [];
   const waiters: { prefix: string; count: number; resolve: () => void }[] = [];
   const counts = new Map<string, number>();
@@ -82,10 +86,13 @@ describe('outbox under kill -9', () => {
         } else if (kind === 'S') shipped.add(Number(seq));
       }
 
-      const outbox = await Outbox.open({ directory, events: { onTornTail: (report) => tornTails.push(report) } });
+      const outbox = await Outbox.open({
+        directory,
+        events: { onTornTail: (report) => tornTails.push(report) },
+      });
       try {
         const present = new Map<number, { key: string; payload: Uint8Array }>();
-        for (let after = outbox.ackedSeq; ; ) {
+        for (let after = outbox.ackedSeq; ;) {
           const batch = await outbox.read(after, { maxRecords: 5_000, maxBytes: 8 << 20 });
           if (batch.length === 0) break;
           for (const record of batch) present.set(record.seq, record);
@@ -100,7 +107,8 @@ describe('outbox under kill -9', () => {
           expect(Buffer.from(record.payload).equals(Buffer.from(payloadForKey(record.key)))).toBe(true);
         }
         for (const seq of appended.keys()) {
-          if (seq <= outbox.ackedSeq) expect(shipped.has(seq), `seq ${seq} acked but never delivered`).toBe(true);
+          if (seq <= outbox.ackedSeq)
+            expect(shipped.has(seq), `seq ${seq} acked but never delivered`).toBe(true);
         }
       } finally {
         await outbox.close();

@@ -5,7 +5,14 @@ import { join } from 'node:path';
 import { testServices } from '@api-router/testing';
 import { Kafka, logLevel, type Consumer } from 'kafkajs';
 import { afterAll, beforeAll, beforeEach, afterEach, describe, expect, it } from 'vitest';
-import { createKafkaTransport, Outbox, Shipper, type KafkaTransport, type OutboxRecord, type OutboxTransport } from '../src/index.js';
+import {
+  createKafkaTransport,
+  Outbox,
+  Shipper,
+  type KafkaTransport,
+  type OutboxRecord,
+  type OutboxTransport,
+} from '../src/index.js';
 
 interface Received {
   topic: string;
@@ -14,7 +21,12 @@ interface Received {
 }
 
 /** Consumes `topics` from the beginning until `keys` have all been seen (or the timeout passes). */
-async function consumeUntil(kafka: Kafka, topics: string[], keys: Set<string>, timeoutMs = 45_000): Promise<Received[]> {
+async function consumeUntil(
+  kafka: Kafka,
+  topics: string[],
+  keys: Set<string>,
+  timeoutMs = 45_000,
+): Promise<Received[]> {
   const consumer: Consumer = kafka.consumer({ groupId: `outbox-it-${randomUUID()}` });
   const received: Received[] = [];
   const seen = new Set<string>();
@@ -22,7 +34,10 @@ async function consumeUntil(kafka: Kafka, topics: string[], keys: Set<string>, t
     await consumer.connect();
     await consumer.subscribe({ topics, fromBeginning: true });
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`saw ${seen.size} of ${keys.size} keys within ${timeoutMs} ms`)), timeoutMs);
+      const timer = setTimeout(
+        () => reject(new Error(`saw ${seen.size} of ${keys.size} keys within ${timeoutMs} ms`)),
+        timeoutMs,
+      );
       consumer
         .run({
           eachMessage: ({ topic, message }) => {
@@ -51,7 +66,11 @@ describe('Kafka transport against a real broker', () => {
   const cleanups: (() => Promise<void>)[] = [];
 
   beforeAll(() => {
-    kafka = new Kafka({ clientId: 'outbox-it', brokers: testServices().KAFKA_BROKERS.split(','), logLevel: logLevel.NOTHING });
+    kafka = new Kafka({
+      clientId: 'outbox-it',
+      brokers: testServices().KAFKA_BROKERS.split(','),
+      logLevel: logLevel.NOTHING,
+    });
   });
   beforeEach(async () => {
     directory = await mkdtemp(join(tmpdir(), 'outbox-kafka-'));
@@ -92,7 +111,10 @@ describe('Kafka transport against a real broker', () => {
     return transport;
   }
 
-  async function appendRecords(outbox: Outbox, count: number): Promise<Map<string, { kind: string; value: string }>> {
+  async function appendRecords(
+    outbox: Outbox,
+    count: number,
+  ): Promise<Map<string, { kind: string; value: string }>> {
     const expected = new Map<string, { kind: string; value: string }>();
     await Promise.all(
       Array.from({ length: count }, async (_, i) => {
@@ -119,7 +141,11 @@ describe('Kafka transport against a real broker', () => {
     for (const message of received) {
       const want = expected.get(message.key);
       expect(want, `unexpected key ${message.key}`).toBeDefined();
-      expect(message).toEqual({ topic: topics[want!.kind as 'usage' | 'audit'], key: message.key, value: want!.value });
+      expect(message).toEqual({
+        topic: topics[want!.kind as 'usage' | 'audit'],
+        key: message.key,
+        value: want!.value,
+      });
     }
   });
 
