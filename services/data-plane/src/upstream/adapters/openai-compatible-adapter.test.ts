@@ -1,0 +1,97 @@
+import { create } from '@bufbuild/protobuf';
+import { describe, expect, it } from 'vitest';
+import { InferenceRequestSchema } from '@api-router/contracts';
+import { openAICompatibleAdapter as adapter } from './openai-compatible-adapter.js';
+
+describe('openAICompatibleAdapter', () => {
+  it('maps an inference request to an OpenAI chat body', () => {
+    const request = create(InferenceRequestSchema, {
+      model: 'demo-chat',
+      messages: [
+        { role: 'system', content: 'be brief' },
+        { role: 'user', content: 'hi' },
+      ],
+      maxOutputTokens: 5,
+      temperature: 0.2,
+      topP: 0.9,
+      stop: ['\n'],
+      metadata: { team: 'a' },
+      stream: true,
+    });
+    expect(adapter.chatBodyFromInference(request, 'mock-model')).toEqual({
+      model: 'mock-model',
+      messages: [
+        { role: 'system', content: 'be brief' },
+        { role: 'user', content: 'hi' },
+      ],
+      max_tokens: 5,
+      temperature: 0.2,
+      top_p: 0.9,
+      stop: ['\n'],
+      stream: true,
+      stream_options: { include_usage: true },
+    });
+    const minimal = create(InferenceRequestSchema, {
+      model: 'm',
+      messages: [{ role: 'user', content: 'x' }],
+    });
+    expect(adapter.chatBodyFromInference(minimal, 'up')).toEqual({
+      model: 'up',
+      messages: [{ role: 'user', content: 'x' }],
+    });
+  });
+
+  it('passes an OpenAI body through with the upstream model, asking streams for usage', () => {
+    const body = { model: 'demo-chat', messages: [], tools: [{ type: 'function' }], stream: true };
+    expect(adapter.chatBodyFromOpenAI(body, 'mock-model')).toEqual({
+      ...body,
+      model: 'mock-model',
+      stream_options: { include_usage: true },
+    });
+    expect(adapter.chatBodyFromOpenAI({ model: 'a', messages: [] }, 'b')).toEqual({
+      model: 'b',
+      messages: [],
+    });
+  });
+
+  it('reads completions and usage', () => {
+    const completion = adapter.parseCompletion({
+      id: 'chatcmpl-1',
+      model: 'mock-model',
+      choices: [{ index: 0, message: { role: 'assistant', content: 'tok0 tok1' }, finish_reason: 'length' }],
+      usage: { prompt_tokens: 3, completion_tokens: 2, total_tokens: 5 },
+    });
+    expect(completion).toEqual({
+      id: 'chatcmpl-1',
+      model: 'mock-model',
+      role: 'assistant',
+      content: 'tok0 tok1',
+      finishReason: 'length',
+      usage: { inputTokens: 3, outputTokens: 2 },
+    });
+    expect(adapter.parseCompletion({ choices: [] })).toBeUndefined();
+    expect(adapter.parseCompletion('nope')).toBeUndefined();
+  });
+
+  it('reads stream chunks: content, finish, usage-only, end marker', () => {
+    expect(
+      adapter.parseStreamData('{"id":"c","model":"m","choices":[{"delta":{"content":" tok1"}}]}'),
+    ).toMatchObject({
+      id: 'c',
+      contentDelta: ' tok1',
+      usageOnly: false,
+    });
+    expect(adapter.parseStreamData('{"choices":[{"delta":{},"finish_reason":"stop"}]}')).toMatchObject({
+      contentDelta: '',
+      finishReason: 'stop',
+    });
+    expect(
+      adapter.parseStreamData(
+        '{"choices":[],"usage":{"prompt_tokens":4,"completion_tokens":7,"total_tokens":11}}',
+      ),
+    ).toMatchObject({ usageOnly: true, usage: { inputTokens: 4, outputTokens: 7 } });
+    expect(adapter.parseStreamData('not json')).toBeUndefined();
+    expect(adapter.isStreamEnd('[DONE]')).toBe(true);
+    expect(adapter.isStreamEnd('{}')).toBe(false);
+  });
+});

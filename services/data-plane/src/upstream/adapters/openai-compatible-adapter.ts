@@ -1,0 +1,89 @@
+import type { InferenceRequest } from '@api-router/contracts';
+import type { Completion, ProviderAdapter, StreamChunk, TokenCounts } from './provider-adapter.js';
+
+type Json = Record<string, unknown>;
+
+const isObject = (value: unknown): value is Json =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+const stringOr = (value: unknown, fallback: string): string => (typeof value === 'string' ? value : fallback);
+
+/** OpenAI's chat completions API, as spoken by OpenAI, vLLM, TGI, llama.cpp and the mock backend. */
+export const openAICompatibleAdapter: ProviderAdapter = {
+  chatPath: '/chat/completions',
+
+  chatBodyFromInference(request: InferenceRequest, upstreamModel: string): Json {
+    const body: Json = {
+      model: upstreamModel,
+      messages: request.messages.map((message) => ({ role: message.role, content: message.content })),
+    };
+    if (request.maxOutputTokens !== undefined) body.max_tokens = request.maxOutputTokens;
+    if (request.temperature !== undefined) body.temperature = request.temperature;
+    if (request.topP !== undefined) body.top_p = request.topP;
+    if (request.stop.length > 0) body.stop = [...request.stop];
+    if (request.stream) {
+      body.stream = true;
+      body.stream_options = { include_usage: true };
+    }
+    return body;
+  },
+
+  chatBodyFromOpenAI(body: Readonly<Json>, upstreamModel: string): Json {
+    const wire: Json = { ...body, model: upstreamModel };
+    if (body.stream === true) {
+      wire.stream_options = {
+        ...(isObject(body.stream_options) ? body.stream_options : {}),
+        include_usage: true,
+      };
+    }
+    return wire;
+  },
+
+  parseCompletion(json: unknown): Completion | undefined {
+    if (!isObject(json) || !Array.isArray(json.choices)) return undefined;
+    const choice: unknown = json.choices[0];
+    const message = isObject(choice) ? choice.message : undefined;
+    if (!isObject(choice) || !isObject(message)) return undefined;
+    return {
+      id: stringOr(json.id, ''),
+      model: stringOr(json.model, ''),
+      role: stringOr(message.role, 'assistant'),
+      content: stringOr(message.content, ''),
+      finishReason: stringOr(choice.finish_reason, ''),
+      usage: parseUsage(json.usage),
+    };
+  },
+
+  parseStreamData(data: string): StreamChunk | undefined {
+    let json: unknown;
+    try {
+      json = JSON.parse(data);
+    } catch {
+      // Not JSON: not a chunk. The relay forwards it untouched and the caller decides what that means.
+      return undefined;
+    }
+    if (!isObject(json)) return undefined;
+    const choices = Array.isArray(json.choices) ? (json.choices as unknown[]) : [];
+    const choice: unknown = choices[0];
+    const delta = isObject(choice) && isObject(choice.delta) ? choice.delta : undefined;
+    const usage = parseUsage(json.usage);
+    return {
+      id: typeof json.id === 'string' ? json.id : undefined,
+      model: typeof json.model === 'string' ? json.model : undefined,
+      contentDelta: delta !== undefined ? stringOr(delta.content, '') : '',
+      finishReason:
+        isObject(choice) && typeof choice.finish_reason === 'string' ? choice.finish_reason : undefined,
+      usage,
+      usageOnly: choices.length === 0 && usage !== undefined,
+    };
+  },
+
+  isStreamEnd: (data: string) => data.trim() === '[DONE]',
+};
+
+function parseUsage(value: unknown): TokenCounts | undefined {
+  if (!isObject(value)) return undefined;
+  const input = value.prompt_tokens;
+  const output = value.completion_tokens;
+  if (typeof input !== 'number' || typeof output !== 'number') return undefined;
+  return { inputTokens: input, outputTokens: output };
+}

@@ -1,0 +1,53 @@
+import type { InferenceRequest } from '@api-router/contracts';
+
+/** Token counts as the router reports them (OpenAI's prompt/completion tokens). */
+export interface TokenCounts {
+  readonly inputTokens: number;
+  readonly outputTokens: number;
+}
+
+/** A whole completion, provider-neutral. */
+export interface Completion {
+  readonly id: string;
+  readonly model: string;
+  readonly role: string;
+  readonly content: string;
+  /** "stop", "length", "content_filter", … as the backend reported it. */
+  readonly finishReason: string;
+  /** Undefined when the backend reported none. */
+  readonly usage: TokenCounts | undefined;
+}
+
+/** One streamed event, provider-neutral. */
+export interface StreamChunk {
+  readonly id: string | undefined;
+  readonly model: string | undefined;
+  /** Text added by this chunk ("" for role-only, finish and usage chunks). */
+  readonly contentDelta: string;
+  readonly finishReason: string | undefined;
+  readonly usage: TokenCounts | undefined;
+  /** True for a chunk that carries usage and no choice (OpenAI's include_usage chunk). */
+  readonly usageOnly: boolean;
+}
+
+/**
+ * How the router talks to one kind of backend API: mostly data mapping, no I/O and no web framework. The
+ * data plane picks an adapter by the backend's provider.
+ */
+export interface ProviderAdapter {
+  /** Path of the chat endpoint under the backend's base URL. */
+  readonly chatPath: string;
+  /** Wire body for a /v1/inference request (already validated), addressed to `upstreamModel`. */
+  chatBodyFromInference(request: InferenceRequest, upstreamModel: string): Record<string, unknown>;
+  /**
+   * Wire body for an OpenAI chat completions request (already validated), addressed to `upstreamModel`.
+   * Streams always ask for usage (the router needs it); see `usageOnly` chunks.
+   */
+  chatBodyFromOpenAI(body: Readonly<Record<string, unknown>>, upstreamModel: string): Record<string, unknown>;
+  /** A completion from a JSON response body; undefined when the body is not a completion. */
+  parseCompletion(json: unknown): Completion | undefined;
+  /** A chunk from the data of one SSE event; undefined when it is not one. */
+  parseStreamData(data: string): StreamChunk | undefined;
+  /** True for the event that ends a stream cleanly. */
+  isStreamEnd(data: string): boolean;
+}

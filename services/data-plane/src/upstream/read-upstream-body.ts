@@ -1,0 +1,49 @@
+import { RouterError } from '@api-router/errors';
+import type { UpstreamBody } from './upstream-client.js';
+
+/**
+ * Reads a whole upstream response body, at most `maxBytes`. A larger body is abandoned (the connection is
+ * destroyed so that the backend stops sending) and the request fails with 502 upstream_error. A body that
+ * fails mid-way fails the request: 504 upstream_timeout for a stalled body, 502 otherwise; an abort rethrows
+ * the signal's reason (the request deadline or the client leaving).
+ */
+export async function readUpstreamBody(
+  body: UpstreamBody,
+  maxBytes: number,
+  signal: AbortSignal,
+): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  try {
+    for await (const chunk of body) {
+      size += chunk.length;
+      if (size > maxBytes) {
+        body.destroy();
+        throw new RouterError('upstream_error', {
+          message: 'The model backend response exceeded the size limit.',
+          details: { max_bytes: maxBytes },
+        });
+      }
+      chunks.push(chunk);
+    }
+  } catch (error: unknown) {
+    throw upstreamBodyError(error, signal);
+  }
+  return chunks.length === 1 && chunks[0] !== undefined ? chunks[0] : Buffer.concat(chunks, size);
+}
+
+/** The error a failed upstream body read becomes (also used by the stream relay). */
+export function upstreamBodyError(error: unknown, signal: AbortSignal): unknown {
+  if (error instanceof RouterError) return error;
+  if (signal.aborted) return signal.reason;
+  if ((error as { code?: unknown } | undefined)?.code === 'UND_ERR_BODY_TIMEOUT') {
+    return new RouterError('upstream_timeout', {
+      message: 'The model backend stalled mid-response.',
+      cause: error,
+    });
+  }
+  return new RouterError('upstream_error', {
+    message: 'The model backend connection failed mid-response.',
+    cause: error,
+  });
+}
