@@ -1,0 +1,172 @@
+import { createServer, type Server, type Socket } from 'node:net';
+import { Redis } from 'ioredis';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import {
+  DuplicateRequestError,
+  LimitStoreUnavailableError,
+  createRedisLimitStore,
+  type LimitCheck,
+  type LimitStore,
+} from '../src/index.js';
+import { createRedisFixture, type RedisFixture } from './redis-fixture.js';
+
+const T0 = Date.UTC(2025, 5, 15, 12);
+
+let fixture: RedisFixture;
+beforeEach(() => {
+  fixture = createRedisFixture('store');
+});
+afterEach(async () => {
+  await fixture.cleanup();
+});
+
+function storeAt(clock?: { now(): number }): LimitStore {
+  return createRedisLimitStore({
+    redis: fixture.connect(),
+    keyPrefix: fixture.keyPrefix,
+    commandTimeoutMs: 10_000,
+    clock,
+  });
+}
+
+describe('Redis store', () => {
+  it('reclaims 500 orphaned reservations after their TTL, so admission works again', async () => {
+    let nowMs = T0;
+    const store = storeAt({ now: () => nowMs });
+    const budget: LimitCheck = { kind: 'budget', id: 'wallet', limitMicros: 50_000_000, period: 'total' };
+    const slots: LimitCheck = { kind: 'concurrency', id: 'slots', max: 500 };
+    const admit = (requestId: string): ReturnType<LimitStore['admit']> =>
+      store.admit({
+        requestId,
+        plan: { partition: 'tenant-a', checks: [budget, slots] },
+        costs: { tokens: 0, costMicros: 100_000 },
+        reservationTtlMs: 30_000,
+      });
+    const orphans = await Promise.all(
+      Array.from({ length: 500 }, (_, index) => admit(`orphan-${String(index)}`)),
+    );
+    expect(orphans.every((decision) => decision.allowed)).toBe(true);
+    expect(await admit('one-too-many')).toMatchObject({
+      allowed: false,
+      deniedBy: { kind: 'budget', id: 'wallet' },
+    });
+
+    nowMs += 30_000;
+    const next = await admit('after-ttl');
+    expect(next.allowed).toBe(true);
+    expect(await store.getBudget({ partition: 'tenant-a', id: 'wallet' })).toMatchObject({
+      reservedMicros: 100_000,
+      spentMicros: 0,
+    });
+  });
+
+  it('uses Redis TIME when no clock is given', async () => {
+    const store = storeAt();
+    const [seconds] = await fixture.connect().time();
+    const decision = await store.admit({
+      requestId: 'timed',
+      plan: { partition: 'tenant-a', checks: [{ kind: 'requests', id: 'rpm', ratePerMinute: 60, burst: 1 }] },
+      costs: { tokens: 0, costMicros: 0 },
+      reservationTtlMs: 1000,
+    });
+    // Redis's own clock, to the second it was read before (not the test process's clock).
+    expect(Math.floor(decision.decidedAtMs / 1000)).toBeGreaterThanOrEqual(Number(seconds));
+    expect(decision.allowed).toBe(true);
+  });
+
+  it('rejects a reused request id with DuplicateRequestError', async () => {
+    const store = storeAt({ now: () => T0 });
+    const request = {
+      requestId: 'same',
+      plan: { partition: 'tenant-a', checks: [] },
+      costs: { tokens: 0, costMicros: 0 },
+      reservationTtlMs: 1000,
+    };
+    expect((await store.admit(request)).allowed).toBe(true);
+    await expect(store.admit(request)).rejects.toBeInstanceOf(DuplicateRequestError);
+  });
+
+  it('keeps every key of an admission in one Redis Cluster slot (the partition hash tag)', async () => {
+    const store = storeAt({ now: () => T0 });
+    const checks: LimitCheck[] = [
+      { kind: 'requests', id: 'rpm', ratePerMinute: 60, burst: 5 },
+      { kind: 'tokens', id: 'tpm', tokensPerMinute: 600, burst: 500 },
+      { kind: 'concurrency', id: 'slots', max: 5 },
+      { kind: 'budget', id: 'wallet', limitMicros: 1000, period: 'month' },
+    ];
+    await store.admit({
+      requestId: 'r',
+      plan: { partition: 'tenant-b', checks },
+      costs: { tokens: 5, costMicros: 5 },
+      reservationTtlMs: 1000,
+    });
+    const admin = fixture.connect();
+    const keys = await admin.keys(`${fixture.keyPrefix}*`);
+    expect(keys.length).toBe(7); // clock, record, rpm, tpm, slots, wallet hash, wallet reservations
+    // Redis Cluster hashes only the first {...} of a key: the prefix has none, so every key hashes "tenant-b".
+    expect(keys.every((key) => key.startsWith(`${fixture.keyPrefix}{tenant-b}:`))).toBe(true);
+  });
+});
+
+describe('Redis store when Redis does not answer', () => {
+  const cleanups: (() => Promise<void> | void)[] = [];
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  });
+
+  function storeOn(redis: Redis): LimitStore {
+    // A failing connection emits 'error' events; the store reports failures through its own rejections.
+    redis.on('error', () => undefined);
+    cleanups.push(() => redis.disconnect());
+    return createRedisLimitStore({ redis, keyPrefix: 'unreachable:', commandTimeoutMs: 200 });
+  }
+
+  const admitOnce = (store: LimitStore): ReturnType<LimitStore['admit']> =>
+    store.admit({
+      requestId: 'r',
+      plan: {
+        partition: 'tenant-a',
+        checks: [{ kind: 'budget', id: 'wallet', limitMicros: 1, period: 'day' }],
+      },
+      costs: { tokens: 0, costMicros: 1 },
+      reservationTtlMs: 1000,
+    });
+
+  it('times out with LimitStoreUnavailableError against a server that accepts but never replies', async () => {
+    const sockets = new Set<Socket>();
+    const server: Server = createServer((socket) => {
+      sockets.add(socket);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    cleanups.push(
+      () =>
+        new Promise<void>((resolve) => {
+          for (const socket of sockets) socket.destroy();
+          server.close(() => resolve());
+        }),
+    );
+    const address = server.address();
+    const port = typeof address === 'object' && address !== null ? address.port : 0;
+    const store = storeOn(new Redis({ host: '127.0.0.1', port, maxRetriesPerRequest: null }));
+    const failure = await admitOnce(store).catch((error: unknown) => error);
+    expect(failure).toBeInstanceOf(LimitStoreUnavailableError);
+    expect(failure).toMatchObject({ operation: 'admit', failure: 'timeout' });
+    await expect(store.getBudget({ partition: 'tenant-a', id: 'wallet' })).rejects.toMatchObject({
+      failure: 'timeout',
+    });
+  });
+
+  it('fails fast with a connection failure when the client will not queue commands', async () => {
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const address = server.address();
+    const port = typeof address === 'object' && address !== null ? address.port : 0;
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    const redis = new Redis({ host: '127.0.0.1', port, enableOfflineQueue: false, lazyConnect: true });
+    const store = storeOn(redis);
+    await expect(admitOnce(store)).rejects.toMatchObject({
+      name: 'LimitStoreUnavailableError',
+      failure: 'connection',
+    });
+  });
+});
