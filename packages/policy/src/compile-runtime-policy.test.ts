@@ -171,13 +171,19 @@ describe('compileRuntimePolicy', () => {
     expect(reasonOf(snapshot)).toMatch(/^content_hash 0{64} does not match the content \([0-9a-f]{64}\)$/);
   });
 
+  it('accepts a snapshot whose source revision changed, as it is not part of the content', () => {
+    const snapshot = clone(PolicySnapshotSchema, validSnapshot());
+    snapshot.sourceRevision = 'etcd:/api-router/config/@99';
+    expect(compileRuntimePolicy(snapshot).contentHash).toBe(validSnapshot().contentHash);
+  });
+
   it(
     'rejects any snapshot whose content changed without its hash, and never mutates its input',
     () => {
       type Mutation = (snapshot: PolicySnapshot) => boolean;
       // Each mutation returns false when the snapshot has nothing it could change.
       const mutations: Mutation[] = [
-        (s) => ((s.sourceRevision += 'x'), true),
+        (s) => ((s.settings!.defaultRequestTimeoutMs += 1), true),
         (s) => ((s.settings!.maxBodyBytes += 1), true),
         (s) => s.backends.length > 0 && ((s.backends[0]!.enabled = !s.backends[0]!.enabled), true),
         (s) => s.backends.length > 0 && ((s.backends[0]!.baseUrl += '0'), true),

@@ -2,7 +2,6 @@ import type { PolicySnapshot } from '@api-router/contracts';
 import {
   ConfigInvalidError,
   compileSnapshot,
-  computeSnapshotHash,
   parseConfig,
   type AdminTokenConfig,
   type ConfigDocuments,
@@ -53,8 +52,6 @@ export interface SnapshotPublisherDeps {
 export class SnapshotPublisher {
   readonly #deps: SnapshotPublisherDeps;
   #snapshot: PolicySnapshot | undefined;
-  /** Hash of the published content without its source revision: what decides "unchanged". */
-  #contentKey: string | undefined;
   #adminTokens: readonly AdminTokenConfig[] = [];
   #sourceRevision = '';
   #lastError: ConfigErrorRecord | undefined;
@@ -146,18 +143,19 @@ export class SnapshotPublisher {
       const floor = BigInt(now.getTime());
       const version = previous + 1n > floor ? previous + 1n : floor;
       const snapshot = compileSnapshot(config, { version, sourceRevision: revision, createdAt: now });
-      const contentKey = contentKeyOf(snapshot);
       this.#lastError = undefined;
       this.#sourceRevision = revision;
       const tokensChanged = JSON.stringify(config.router.admin.tokens) !== JSON.stringify(this.#adminTokens);
       this.#adminTokens = config.router.admin.tokens;
-      if (contentKey === this.#contentKey && this.#snapshot !== undefined) {
+      // content_hash leaves out version, time and source revision: a whitespace-only edit, or the same
+      // content moved between sources, is "unchanged".
+      if (this.#snapshot !== undefined && snapshot.contentHash === this.#snapshot.contentHash) {
         if (tokensChanged)
           this.#deps.store.save({ snapshot: this.#snapshot, adminTokens: this.#adminTokens });
         logger.info({ revision, version: this.#snapshot.version.toString() }, 'config unchanged');
         return 'unchanged';
       }
-      this.#swap(snapshot, contentKey);
+      this.#swap(snapshot);
       this.#deps.store.save({ snapshot, adminTokens: this.#adminTokens });
       logger.info(
         { revision, version: version.toString(), contentHash: snapshot.contentHash },
@@ -200,9 +198,8 @@ export class SnapshotPublisher {
     );
   }
 
-  #swap(snapshot: PolicySnapshot, contentKey = contentKeyOf(snapshot)): void {
+  #swap(snapshot: PolicySnapshot): void {
     this.#snapshot = snapshot;
-    this.#contentKey = contentKey;
     this.#deps.metrics.publishedVersion.set(Number(snapshot.version));
     this.#wake();
   }
@@ -230,9 +227,4 @@ export class SnapshotPublisher {
   #now(): Date {
     return new Date(this.#deps.clock.now());
   }
-}
-
-/** The content hash as if the snapshot had no source revision: a whitespace-only edit is "unchanged". */
-function contentKeyOf(snapshot: PolicySnapshot): string {
-  return computeSnapshotHash({ ...snapshot, sourceRevision: '' });
 }
