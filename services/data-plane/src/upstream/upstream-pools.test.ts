@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { create } from '@bufbuild/protobuf';
 import { BackendSchema, type Backend } from '@api-router/contracts';
 import { createLogger } from '@api-router/observability';
-import { UpstreamPools, type UpstreamPool } from './upstream-pools.js';
+import { UpstreamPools } from './upstream-pools.js';
 
 class FakePool {
   closed = false;
