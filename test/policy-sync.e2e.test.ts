@@ -28,6 +28,9 @@ interface DataPlaneRow {
   rejectReason?: string;
 }
 
+// A route with a misspelt field ("wieght"): the config schema rejects unknown fields.
+const BROKEN_ROUTE = '\n  - id: broken\n    model: broken\n    wieght: 3\n    targets: []';
+
 let workspace: PlaneWorkspace;
 let controlPlane: RunningControlPlane | undefined;
 let dataPlane: RunningDataPlane | undefined;
@@ -94,7 +97,7 @@ describe('control plane ⇄ data plane policy sync', () => {
   it('keeps publishing the last good snapshot when the config is invalid, and says where and why', async () => {
     const good = await publishedVersion();
     edit(workspace.routerConfig, (text) =>
-      text.replace('routes:', 'routes:\n  - id: broken\n    model: broken\n    wieght: 3\n    targets: []'),
+      text.replace('routes:', `routes:${BROKEN_ROUTE}`),
     );
     const status = await eventually(async () => {
       const response = await adminCall<{ lastError?: { source?: string; path?: string; message?: string } }>(
@@ -114,7 +117,7 @@ describe('control plane ⇄ data plane policy sync', () => {
 
     // Restore a valid file: the error clears and a new version is published.
     edit(workspace.routerConfig, (text) =>
-      text.replace(/\n  - id: broken\n    model: broken\n    wieght: 3\n    targets: \[\]/, ''),
+      text.replace(BROKEN_ROUTE, ''),
     );
     await eventually(async () => {
       const response = await adminCall<{ lastError?: unknown }>(controlPlane!.httpUrl, 'GetConfigStatus');
