@@ -50,13 +50,14 @@ export interface MemoryLimitState {
   record(partition: string, requestId: string, nowMs: number): MemoryRecord | undefined;
   setRecord(partition: string, requestId: string, record: MemoryRecord): void;
   /**
-   * Forgets a few records past their retention by their partition's clock (amortised garbage collection;
-   * invisible to callers because a partition's clock never goes back).
+   * Forgets the records past their retention by their partition's clock, whenever the record map has doubled
+   * since the last sweep (amortised garbage collection; invisible to callers because a partition's clock
+   * never goes back, so a forgotten record could never be read again anyway).
    */
   sweepRecords(): void;
 }
 
-const SWEEP_PER_CALL = 2;
+const MIN_SWEEP_SIZE = 1024;
 
 export function createMemoryLimitState(): MemoryLimitState {
   const buckets = new Map<string, BucketState>();
@@ -64,6 +65,7 @@ export function createMemoryLimitState(): MemoryLimitState {
   const budgets = new Map<string, MemoryBudget>();
   const records = new Map<string, MemoryRecord>();
   const clock = createPartitionClock();
+  let sweepAtSize = MIN_SWEEP_SIZE;
   const key = (...parts: string[]): string => parts.join('\u0000');
 
   function reclaimReservations(budget: MemoryBudget, nowMs: number): void {
@@ -124,13 +126,12 @@ export function createMemoryLimitState(): MemoryLimitState {
       records.set(key(partition, requestId), record);
     },
     sweepRecords() {
-      let inspected = 0;
+      if (records.size < sweepAtSize) return;
       for (const [recordKey, record] of records) {
-        if (inspected++ >= SWEEP_PER_CALL) return;
-        records.delete(recordKey);
-        // Live records go to the back, so the front keeps offering candidates (a clock-hand sweep).
-        if (record.retainUntilMs > clock.latest(record.partition)) records.set(recordKey, record);
+        if (record.retainUntilMs <= clock.latest(record.partition)) records.delete(recordKey);
       }
+      // Sweep again when the map has doubled: amortised O(1) per record, at most twice the live records held.
+      sweepAtSize = Math.max(MIN_SWEEP_SIZE, records.size * 2);
     },
   };
 }
