@@ -1,0 +1,70 @@
+import type { Principal } from '../auth/principal.js';
+import type { TokenCounts } from '../upstream/adapters/provider-adapter.js';
+
+/** What one inference API request learned on its way, for its response metrics and the request metrics. */
+export interface InferenceRequestState {
+  /** Monotonic milliseconds (performance.now) when the request arrived. */
+  readonly startedAtMs: number;
+  /** Exact request body bytes (signatures cover them); undefined without a body. */
+  rawBody: Buffer | undefined;
+  principal: Principal | undefined;
+  routeId: string | undefined;
+  backendId: string | undefined;
+  policyVersion: bigint;
+  /** Upstream attempts made (first try + retries). */
+  attempts: number;
+  /** Sum of the durations of finished upstream attempts, in ms. */
+  upstreamMs: number;
+  /** Start of the upstream attempt in progress, monotonic ms; undefined when none is in progress. */
+  attemptStartedAtMs: number | undefined;
+  /** Streams: when the first content chunk went to the client, monotonic ms. */
+  firstTokenAtMs: number | undefined;
+  usage: TokenCounts | undefined;
+  /** Streams: why the stream ended without a clean end; undefined when it did not. */
+  truncatedReason: string | undefined;
+  /** The request metrics were recorded (once per request). */
+  recorded: boolean;
+}
+
+export function createRequestState(startedAtMs: number): InferenceRequestState {
+  return {
+    startedAtMs,
+    rawBody: undefined,
+    principal: undefined,
+    routeId: undefined,
+    backendId: undefined,
+    policyVersion: 0n,
+    attempts: 0,
+    upstreamMs: 0,
+    attemptStartedAtMs: undefined,
+    firstTokenAtMs: undefined,
+    usage: undefined,
+    truncatedReason: undefined,
+    recorded: false,
+  };
+}
+
+/** Router-measured timings of a request at `nowMs` (monotonic), in milliseconds. */
+export interface RouterTimings {
+  readonly totalMs: number;
+  readonly upstreamMs: number;
+  readonly overheadMs: number;
+  /** Time waiting for admission (limits and queues come later: 0 for now). */
+  readonly queueMs: number;
+  /** Streams: arrival to first content; undefined otherwise or before it. */
+  readonly timeToFirstTokenMs: number | undefined;
+}
+
+export function routerTimings(state: InferenceRequestState, nowMs: number): RouterTimings {
+  const totalMs = nowMs - state.startedAtMs;
+  const inFlightMs = state.attemptStartedAtMs === undefined ? 0 : nowMs - state.attemptStartedAtMs;
+  const upstreamMs = Math.min(totalMs, state.upstreamMs + inFlightMs);
+  return {
+    totalMs,
+    upstreamMs,
+    overheadMs: Math.max(0, totalMs - upstreamMs),
+    queueMs: 0,
+    timeToFirstTokenMs:
+      state.firstTokenAtMs === undefined ? undefined : state.firstTokenAtMs - state.startedAtMs,
+  };
+}

@@ -1,0 +1,27 @@
+import { describe, expect, it } from 'vitest';
+import type { RuntimeTarget } from '@api-router/policy';
+import { buildTestPolicy } from '../testing/test-policy.test-support.js';
+import { createCandidateSelector } from './candidate-selector.js';
+
+describe('createCandidateSelector', () => {
+  it('picks by weight, then the remaining targets, then nothing', () => {
+    const policy = buildTestPolicy({
+      backendUrls: { 'mock-a': 'http://127.0.0.1:1/v1', 'mock-b': 'http://127.0.0.1:2/v1' },
+    });
+    const demo = policy.routesByModel.get('demo-chat')!;
+    // A route with both backends at equal weight, built from the policy's own targets.
+    const route = {
+      route: demo.route,
+      targets: [demo.targets[0]!, { ...demo.targets[0]!, backend: policy.backendsById.get('mock-b')! }],
+    };
+    const tried = new Set<RuntimeTarget>();
+    const first = createCandidateSelector(() => 0.99)(route, tried);
+    expect(first?.backend.id).toBe('mock-b');
+    tried.add(first!);
+    const second = createCandidateSelector(() => 0.99)(route, tried);
+    expect(second?.backend.id).toBe('mock-a');
+    tried.add(second!);
+    expect(createCandidateSelector(() => 0)(route, tried)).toBeUndefined();
+    expect(createCandidateSelector(() => 0)(route, new Set())?.backend.id).toBe('mock-a');
+  });
+});

@@ -1,0 +1,18 @@
+import { pickTarget, type RuntimeRoute, type RuntimeTarget } from '@api-router/policy';
+
+/**
+ * Chooses the next backend of a route to try, given the targets already tried for this request; undefined
+ * when none is left. The seam where health, failover policy and operator overrides plug in later (as
+ * further availability filters); today: weighted random among enabled backends of the lowest priority
+ * group that still has an untried target (pickTarget).
+ */
+export type CandidateSelector = (
+  route: RuntimeRoute,
+  tried: ReadonlySet<RuntimeTarget>,
+) => RuntimeTarget | undefined;
+
+/** @param random returns a number in [0, 1); injected so tests are deterministic. */
+export function createCandidateSelector(random: () => number): CandidateSelector {
+  return (route, tried) =>
+    tried.size === 0 ? pickTarget(route, random) : pickTarget(route, random, (target) => !tried.has(target));
+}
