@@ -190,3 +190,29 @@ describe('budget periods and admin operations', () => {
     await expect(store.topUpBudget(budgetRef, -1)).rejects.toThrow(RangeError);
   });
 });
+
+describe('store clock and record garbage collection', () => {
+  it('a partition clock never goes backwards, so a forgotten record stays forgotten', async () => {
+    const { store, advance } = setup(60_000);
+    const decision = allowed(await store.admit(request([rpm])));
+    advance(30_000 + 60_000);
+    // Any operation on the partition records its time; the clock then steps back.
+    await store.getBudget(budgetRef);
+    advance(-50_000);
+    expect((await store.settle(decision.reservation, { tokens: 0, costMicros: 0 })).status).toBe('unknown');
+    expect((await store.admit(request([rpm]))).decidedAtMs).toBe(T0 + 90_000);
+  });
+
+  it('keeps answering correctly while thousands of records are collected', async () => {
+    const { store, advance } = setup(1000);
+    const reservations = [];
+    for (let index = 0; index < 5000; index++) {
+      reservations.push(allowed(await store.admit(request([], 0, 0, { reservationTtlMs: 1000 }))).reservation);
+      advance(1);
+    }
+    // The first ones are past expiry + retention (2000 ms), the last ones are not.
+    expect((await store.release(reservations[0]!)).status).toBe('unknown');
+    expect((await store.release(reservations[4999]!)).status).toBe('released');
+    expect((await store.release(reservations[4999]!)).status).toBe('already-released');
+  });
+});
