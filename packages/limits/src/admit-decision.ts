@@ -70,7 +70,10 @@ export function buildAdmitDecision(
   }
   let retryAfterMs: number | null = 0;
   for (const check of denied) {
-    retryAfterMs = retryAfterMs === null || check.retryAfterMs === null ? null : Math.max(retryAfterMs, check.retryAfterMs);
+    retryAfterMs =
+      retryAfterMs === null || check.retryAfterMs === null
+        ? null
+        : Math.max(retryAfterMs, check.retryAfterMs);
   }
   return {
     allowed: false,

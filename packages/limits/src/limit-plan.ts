@@ -67,7 +67,9 @@ export interface BudgetRef {
 
 function requireInteger(value: number, name: string, min: number, max: number): void {
   if (!Number.isSafeInteger(value) || value < min || value > max) {
-    throw new RangeError(`${name} must be an integer in [${String(min)}, ${String(max)}], got ${String(value)}`);
+    throw new RangeError(
+      `${name} must be an integer in [${String(min)}, ${String(max)}], got ${String(value)}`,
+    );
   }
 }
 
@@ -100,7 +102,8 @@ function validateCheck(check: LimitCheck): void {
       return;
     case 'budget':
       requireInteger(check.limitMicros, `${label} limitMicros`, 0, MAX_MICROS);
-      if (!['day', 'month', 'total'].includes(check.period)) throw new RangeError(`${label} period is invalid`);
+      if (!['day', 'month', 'total'].includes(check.period))
+        throw new RangeError(`${label} period is invalid`);
       return;
   }
 }
@@ -112,7 +115,8 @@ export function validatePlan(plan: LimitPlan): void {
   for (const check of plan.checks) {
     validateCheck(check);
     const key = `${check.kind}\u0000${check.id}`;
-    if (seen.has(key)) throw new RangeError(`${check.kind} check ${JSON.stringify(check.id)} is listed twice`);
+    if (seen.has(key))
+      throw new RangeError(`${check.kind} check ${JSON.stringify(check.id)} is listed twice`);
     seen.add(key);
   }
 }

@@ -13,7 +13,10 @@ export class LimitStoreUnavailableError extends Error {
   readonly failure: LimitStoreFailure;
 
   constructor(operation: string, failure: LimitStoreFailure, options: { cause?: unknown } = {}) {
-    super(`Limit store ${operation} failed: ${failure}`, options.cause === undefined ? undefined : { cause: options.cause });
+    super(
+      `Limit store ${operation} failed: ${failure}`,
+      options.cause === undefined ? undefined : { cause: options.cause },
+    );
     this.name = 'LimitStoreUnavailableError';
     this.operation = operation;
     this.failure = failure;

@@ -16,18 +16,32 @@ const FEB_1 = Date.UTC(2025, 1, 1);
 const monthly = { limitMicros: 1_000_000, period: 'month' } as const;
 
 function spentBudget(overrides: Partial<BudgetState> = {}): BudgetState {
-  return { ...rollBudget(emptyBudget(), monthly, JAN_31), spentMicros: 400_000, creditMicros: 50_000, ...overrides };
+  return {
+    ...rollBudget(emptyBudget(), monthly, JAN_31),
+    spentMicros: 400_000,
+    creditMicros: 50_000,
+    ...overrides,
+  };
 }
 
 describe('rollBudget', () => {
   it('binds a new budget to the current period of the plan', () => {
     const state = rollBudget(emptyBudget(), monthly, JAN_31);
-    expect(state).toMatchObject({ period: 'month', periodStartMs: Date.UTC(2025, 0, 1), planLimitMicros: 1_000_000 });
+    expect(state).toMatchObject({
+      period: 'month',
+      periodStartMs: Date.UTC(2025, 0, 1),
+      planLimitMicros: 1_000_000,
+    });
   });
 
   it('starts a new period: spend and top-ups restart, reservations carry over', () => {
     const rolled = rollBudget(spentBudget({ reservedMicros: 70_000 }), monthly, FEB_1);
-    expect(rolled).toMatchObject({ periodStartMs: FEB_1, spentMicros: 0, creditMicros: 0, reservedMicros: 70_000 });
+    expect(rolled).toMatchObject({
+      periodStartMs: FEB_1,
+      spentMicros: 0,
+      creditMicros: 0,
+      reservedMicros: 70_000,
+    });
   });
 
   it('never reopens an old period when the clock goes backwards', () => {
@@ -39,7 +53,10 @@ describe('rollBudget', () => {
     const adminOnly = { ...emptyBudget(), creditMicros: 5 };
     expect(rollBudget(adminOnly, undefined, JAN_31)).toEqual(adminOnly);
     // Binding keeps what the admin did before the first admission.
-    expect(rollBudget(adminOnly, monthly, JAN_31)).toMatchObject({ creditMicros: 5, periodStartMs: Date.UTC(2025, 0, 1) });
+    expect(rollBudget(adminOnly, monthly, JAN_31)).toMatchObject({
+      creditMicros: 5,
+      periodStartMs: Date.UTC(2025, 0, 1),
+    });
   });
 });
 
@@ -58,7 +75,10 @@ describe('limits and evaluation', () => {
 
   it('says waiting cannot help for total budgets and costs above the whole limit', () => {
     const total = rollBudget(emptyBudget(), { limitMicros: 10, period: 'total' }, JAN_31);
-    expect(evaluateBudget({ ...total, spentMicros: 10 }, 1, JAN_31)).toEqual({ allowed: false, retryAfterMs: null });
+    expect(evaluateBudget({ ...total, spentMicros: 10 }, 1, JAN_31)).toEqual({
+      allowed: false,
+      retryAfterMs: null,
+    });
     expect(evaluateBudget(spentBudget(), 2_000_000, JAN_31)).toEqual({ allowed: false, retryAfterMs: null });
   });
 });

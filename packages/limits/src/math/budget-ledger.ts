@@ -61,7 +61,14 @@ export function rollBudget(state: BudgetState, plan: BudgetPlan | undefined, now
   const currentStartMs = periodStartMs(period, nowMs);
   if (state.periodStartMs === -1) return { ...state, period, planLimitMicros, periodStartMs: currentStartMs };
   if (currentStartMs > state.periodStartMs) {
-    return { ...state, period, planLimitMicros, periodStartMs: currentStartMs, spentMicros: 0, creditMicros: 0 };
+    return {
+      ...state,
+      period,
+      planLimitMicros,
+      periodStartMs: currentStartMs,
+      spentMicros: 0,
+      creditMicros: 0,
+    };
   }
   return { ...state, period, planLimitMicros };
 }
@@ -94,7 +101,8 @@ export function evaluateBudget(
 ): { allowed: boolean; retryAfterMs: number | null } {
   if (costMicros <= budgetAvailableMicros(state)) return { allowed: true, retryAfterMs: 0 };
   const resetAtMs = budgetResetAtMs(state);
-  if (resetAtMs === null || costMicros > budgetLimitMicros(state)) return { allowed: false, retryAfterMs: null };
+  if (resetAtMs === null || costMicros > budgetLimitMicros(state))
+    return { allowed: false, retryAfterMs: null };
   return { allowed: false, retryAfterMs: resetAtMs - nowMs };
 }
 
@@ -113,12 +121,16 @@ export interface ReservationEntry {
  * The expired reservations one access reclaims, in Redis sorted-set order (expiry, then member bytes), at
  * most {@link RECLAIM_BATCH}. A reservation is expired when `expiresAtMs <= nowMs`.
  */
-export function pickExpiredReservations(entries: Iterable<ReservationEntry>, nowMs: number): ReservationEntry[] {
+export function pickExpiredReservations(
+  entries: Iterable<ReservationEntry>,
+  nowMs: number,
+): ReservationEntry[] {
   const expired: ReservationEntry[] = [];
   for (const entry of entries) if (entry.expiresAtMs <= nowMs) expired.push(entry);
   expired.sort(
     (left, right) =>
-      left.expiresAtMs - right.expiresAtMs || Buffer.compare(Buffer.from(left.member), Buffer.from(right.member)),
+      left.expiresAtMs - right.expiresAtMs ||
+      Buffer.compare(Buffer.from(left.member), Buffer.from(right.member)),
   );
   return expired.slice(0, RECLAIM_BATCH);
 }

@@ -47,7 +47,9 @@ describe('periodStartMs / periodEndMs', () => {
         const date = new Date(nowMs);
         const monthStart = Date.UTC(date.getUTCFullYear(), date.getUTCMonth(), 1);
         expect(periodStartMs('month', nowMs)).toBe(monthStart);
-        expect(periodEndMs('month', monthStart)).toBe(Date.UTC(date.getUTCFullYear(), date.getUTCMonth() + 1, 1));
+        expect(periodEndMs('month', monthStart)).toBe(
+          Date.UTC(date.getUTCFullYear(), date.getUTCMonth() + 1, 1),
+        );
         const dayStart = periodStartMs('day', nowMs);
         expect(dayStart).toBeLessThanOrEqual(nowMs);
         expect(periodEndMs('day', dayStart)).toBeGreaterThan(nowMs);

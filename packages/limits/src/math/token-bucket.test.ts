@@ -41,7 +41,11 @@ describe('refillBucket', () => {
   });
 
   it('cuts a level above a lowered burst', () => {
-    const refilled = refillBucket({ levelScaled: 10 * BUCKET_SCALE, updatedAtMs: T0 }, { ...limits, burst: 2 }, T0);
+    const refilled = refillBucket(
+      { levelScaled: 10 * BUCKET_SCALE, updatedAtMs: T0 },
+      { ...limits, burst: 2 },
+      T0,
+    );
     expect(refilled.levelScaled).toBe(2 * BUCKET_SCALE);
   });
 
@@ -54,8 +58,15 @@ describe('refillBucket', () => {
         fc.integer({ min: 0, max: 10_000_000 }),
         (bucketLimits, levelUnits, firstMs, secondMs) => {
           const capacity = bucketLimits.burst * BUCKET_SCALE;
-          const start = { levelScaled: Math.max(-capacity, Math.min(capacity, levelUnits * 7)), updatedAtMs: T0 };
-          const stepped = refillBucket(refillBucket(start, bucketLimits, T0 + firstMs), bucketLimits, T0 + firstMs + secondMs);
+          const start = {
+            levelScaled: Math.max(-capacity, Math.min(capacity, levelUnits * 7)),
+            updatedAtMs: T0,
+          };
+          const stepped = refillBucket(
+            refillBucket(start, bucketLimits, T0 + firstMs),
+            bucketLimits,
+            T0 + firstMs + secondMs,
+          );
           expect(stepped).toEqual(refillBucket(start, bucketLimits, T0 + firstMs + secondMs));
         },
       ),
@@ -85,7 +96,8 @@ describe('evaluateBucket', () => {
           const verdict = evaluateBucket(levelScaled, cost, bucketLimits);
           if (verdict.allowed) return;
           const waitMs = verdict.retryAfterMs!;
-          const at = (ms: number): number => refillBucket({ levelScaled, updatedAtMs: T0 }, bucketLimits, T0 + ms).levelScaled;
+          const at = (ms: number): number =>
+            refillBucket({ levelScaled, updatedAtMs: T0 }, bucketLimits, T0 + ms).levelScaled;
           expect(at(waitMs)).toBeGreaterThanOrEqual(cost * BUCKET_SCALE);
           expect(at(waitMs - 1)).toBeLessThan(cost * BUCKET_SCALE);
         },

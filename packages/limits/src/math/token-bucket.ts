@@ -49,7 +49,11 @@ export function bucketCapacity(limits: BucketLimits): number {
  * elapsed millisecond up to its capacity. A clock that went backwards adds nothing and never moves
  * `updatedAtMs` back. A level above a (since lowered) capacity is cut to it.
  */
-export function refillBucket(state: BucketState | undefined, limits: BucketLimits, nowMs: number): BucketState {
+export function refillBucket(
+  state: BucketState | undefined,
+  limits: BucketLimits,
+  nowMs: number,
+): BucketState {
   const capacity = bucketCapacity(limits);
   if (state === undefined) return { levelScaled: capacity, updatedAtMs: nowMs };
   let level = Math.min(state.levelScaled, capacity);

@@ -65,7 +65,12 @@ function prepareSlots(
 ): PreparedCheck {
   const { leases, earliestExpiryMs } = state.leases(request.plan.partition, check.id, nowMs);
   const verdict = evaluateSlots(leases.size, check.max, earliestExpiryMs, nowMs);
-  const report = (active: number, earliest: number | null, allowed: boolean, retryAfterMs: number): CheckResult => ({
+  const report = (
+    active: number,
+    earliest: number | null,
+    allowed: boolean,
+    retryAfterMs: number,
+  ): CheckResult => ({
     kind: check.kind,
     id: check.id,
     allowed,
@@ -108,7 +113,11 @@ function prepareBudget(
     result: report(verdict.allowed, verdict.retryAfterMs),
     commit() {
       const member = reservationMember(costMicros, request.requestId);
-      budget.reservations.set(member, { member, amountMicros: costMicros, expiresAtMs: nowMs + request.reservationTtlMs });
+      budget.reservations.set(member, {
+        member,
+        amountMicros: costMicros,
+        expiresAtMs: nowMs + request.reservationTtlMs,
+      });
       budget.state = { ...budget.state, reservedMicros: budget.state.reservedMicros + costMicros };
       return report(true, 0);
     },

@@ -20,9 +20,20 @@ const daily: LimitCheck = { kind: 'budget', id: 'daily', limitMicros: 1_000_000,
 const budgetRef = { partition: 'acme', id: 'daily' };
 
 let sequence = 0;
-function request(checks: LimitCheck[], tokens = 100, costMicros = 100_000, overrides: Partial<AdmitRequest> = {}): AdmitRequest {
+function request(
+  checks: LimitCheck[],
+  tokens = 100,
+  costMicros = 100_000,
+  overrides: Partial<AdmitRequest> = {},
+): AdmitRequest {
   const plan: LimitPlan = { partition: 'acme', checks };
-  return { requestId: `req-${String(++sequence)}`, plan, costs: { tokens, costMicros }, reservationTtlMs: 30_000, ...overrides };
+  return {
+    requestId: `req-${String(++sequence)}`,
+    plan,
+    costs: { tokens, costMicros },
+    reservationTtlMs: 30_000,
+    ...overrides,
+  };
 }
 
 function allowed(decision: AdmitDecision): AdmitAllowed {
@@ -35,18 +46,57 @@ describe('admit', () => {
     const { store } = setup();
     const decision = allowed(await store.admit(request([rpm, tpm, slots, daily])));
     expect(decision.checks).toEqual([
-      { kind: 'requests', id: 'rpm', allowed: true, limit: 60, remaining: 2, resetAtMs: T0 + 1000, retryAfterMs: 0 },
-      { kind: 'tokens', id: 'tpm', allowed: true, limit: 6000, remaining: 900, resetAtMs: T0 + 1000, retryAfterMs: 0 },
-      { kind: 'concurrency', id: 'slots', allowed: true, limit: 2, remaining: 1, resetAtMs: T0 + 30_000, retryAfterMs: 0 },
-      { kind: 'budget', id: 'daily', allowed: true, limit: 1_000_000, remaining: 900_000, resetAtMs: DAY_END, retryAfterMs: 0 },
+      {
+        kind: 'requests',
+        id: 'rpm',
+        allowed: true,
+        limit: 60,
+        remaining: 2,
+        resetAtMs: T0 + 1000,
+        retryAfterMs: 0,
+      },
+      {
+        kind: 'tokens',
+        id: 'tpm',
+        allowed: true,
+        limit: 6000,
+        remaining: 900,
+        resetAtMs: T0 + 1000,
+        retryAfterMs: 0,
+      },
+      {
+        kind: 'concurrency',
+        id: 'slots',
+        allowed: true,
+        limit: 2,
+        remaining: 1,
+        resetAtMs: T0 + 30_000,
+        retryAfterMs: 0,
+      },
+      {
+        kind: 'budget',
+        id: 'daily',
+        allowed: true,
+        limit: 1_000_000,
+        remaining: 900_000,
+        resetAtMs: DAY_END,
+        retryAfterMs: 0,
+      },
     ]);
-    expect(decision.reservation).toMatchObject({ requestId: decision.reservation.requestId, expiresAtMs: T0 + 30_000 });
+    expect(decision.reservation).toMatchObject({
+      requestId: decision.reservation.requestId,
+      expiresAtMs: T0 + 30_000,
+    });
   });
 
   it('is all-or-nothing: a denying check leaves every other check untouched', async () => {
     const { store } = setup();
     const denied = await store.admit(request([rpm, tpm, daily], 100, 1_000_001));
-    expect(denied).toMatchObject({ allowed: false, deniedBy: { kind: 'budget', id: 'daily' }, retryAfterMs: null });
+    expect(denied).toMatchObject({
+      allowed: false,
+      deniedBy: { kind: 'budget', id: 'daily' },
+      retryAfterMs: null,
+    });
     const next = allowed(await store.admit(request([rpm, tpm, daily])));
     expect(next.checks.map((check) => check.remaining)).toEqual([2, 900, 900_000]);
   });
@@ -56,7 +106,12 @@ describe('admit', () => {
     for (let index = 0; index < 3; index++) allowed(await store.admit(request([rpm, tpm], 300)));
     const denied = await store.admit(request([rpm, tpm], 200));
     // rpm needs one request (1 s at 60/min); tpm needs 100 more tokens (1 s at 6000/min).
-    expect(denied).toMatchObject({ allowed: false, deniedBy: { kind: 'requests', id: 'rpm' }, remaining: 0, limit: 60 });
+    expect(denied).toMatchObject({
+      allowed: false,
+      deniedBy: { kind: 'requests', id: 'rpm' },
+      remaining: 0,
+      limit: 60,
+    });
     expect(denied.allowed ? undefined : denied.retryAfterMs).toBe(1000);
     expect(denied.checks.map((check) => check.allowed)).toEqual([false, false]);
   });
@@ -74,7 +129,9 @@ describe('admit', () => {
     await expect(store.admit(request([rpm, rpm]))).rejects.toThrow(RangeError);
     await expect(store.admit(request([rpm], -1))).rejects.toThrow(RangeError);
     await expect(store.admit(request([rpm], 1, 1, { reservationTtlMs: 0 }))).rejects.toThrow(RangeError);
-    await expect(store.admit({ ...request([rpm]), plan: { partition: 'a{b}', checks: [rpm] } })).rejects.toThrow(RangeError);
+    await expect(
+      store.admit({ ...request([rpm]), plan: { partition: 'a{b}', checks: [rpm] } }),
+    ).rejects.toThrow(RangeError);
   });
 });
 
@@ -87,7 +144,11 @@ describe('settle and release', () => {
       status: 'settled',
       reservationExpired: false,
     });
-    expect(await store.getBudget(budgetRef)).toMatchObject({ spentMicros: 120_000, reservedMicros: 0, remainingMicros: 880_000 });
+    expect(await store.getBudget(budgetRef)).toMatchObject({
+      spentMicros: 120_000,
+      reservedMicros: 0,
+      remainingMicros: 880_000,
+    });
     const next = allowed(await store.admit(request([tpm, slots, daily], 0, 0)));
     expect(next.checks.map((check) => check.remaining)).toEqual([800, 1, 880_000]);
     expect(await store.settle(first.reservation, { tokens: 200, costMicros: 120_000 })).toEqual({
@@ -111,16 +172,31 @@ describe('settle and release', () => {
     const { store } = setup();
     const first = allowed(await store.admit(request([rpm, tpm, slots, daily], 400, 500_000)));
     expect(await store.release(first.reservation)).toEqual({ status: 'released', reservationExpired: false });
-    expect(await store.release(first.reservation)).toEqual({ status: 'already-released', reservationExpired: false });
-    expect((await store.settle(first.reservation, { tokens: 1, costMicros: 1 })).status).toBe('already-released');
+    expect(await store.release(first.reservation)).toEqual({
+      status: 'already-released',
+      reservationExpired: false,
+    });
+    expect((await store.settle(first.reservation, { tokens: 1, costMicros: 1 })).status).toBe(
+      'already-released',
+    );
     const next = allowed(await store.admit(request([rpm, tpm, slots, daily], 0, 0)));
     expect(next.checks.map((check) => check.remaining)).toEqual([1, 1000, 1, 1_000_000]);
   });
 
   it('reports unknown for a reservation the store never made', async () => {
     const { store } = setup();
-    const ghost = { requestId: 'ghost', partition: 'acme', checks: [daily], tokens: 0, costMicros: 5, expiresAtMs: T0 };
-    expect(await store.settle(ghost, { tokens: 0, costMicros: 5 })).toEqual({ status: 'unknown', reservationExpired: false });
+    const ghost = {
+      requestId: 'ghost',
+      partition: 'acme',
+      checks: [daily],
+      tokens: 0,
+      costMicros: 5,
+      expiresAtMs: T0,
+    };
+    expect(await store.settle(ghost, { tokens: 0, costMicros: 5 })).toEqual({
+      status: 'unknown',
+      reservationExpired: false,
+    });
     expect(await store.getBudget(budgetRef)).toBeUndefined();
   });
 });
@@ -162,7 +238,10 @@ describe('budget periods and admin operations', () => {
     const { store, advance } = setup();
     const first = allowed(await store.admit(request([daily], 0, 1_000_000)));
     await store.settle(first.reservation, { tokens: 0, costMicros: 1_000_000 });
-    expect(await store.admit(request([daily], 0, 1))).toMatchObject({ allowed: false, retryAfterMs: DAY_END - T0 });
+    expect(await store.admit(request([daily], 0, 1))).toMatchObject({
+      allowed: false,
+      retryAfterMs: DAY_END - T0,
+    });
     advance(DAY_END - T0);
     expect(await store.getBudget(budgetRef)).toMatchObject({ spentMicros: 0, periodStartMs: DAY_END });
     expect((await store.admit(request([daily], 0, 1))).allowed).toBe(true);
@@ -184,8 +263,15 @@ describe('budget periods and admin operations', () => {
       periodStartMs: Date.UTC(2025, 0, 31),
       periodResetAtMs: DAY_END,
     });
-    expect(await store.setBudgetLimit(budgetRef, 100)).toMatchObject({ limitMicros: 500_100, remainingMicros: 0 });
-    expect(await store.resetBudget(budgetRef)).toMatchObject({ limitMicros: 100, spentMicros: 0, remainingMicros: 100 });
+    expect(await store.setBudgetLimit(budgetRef, 100)).toMatchObject({
+      limitMicros: 500_100,
+      remainingMicros: 0,
+    });
+    expect(await store.resetBudget(budgetRef)).toMatchObject({
+      limitMicros: 100,
+      spentMicros: 0,
+      remainingMicros: 100,
+    });
     expect(await store.setBudgetLimit(budgetRef, null)).toMatchObject({ limitMicros: 1_000_000 });
     await expect(store.topUpBudget(budgetRef, -1)).rejects.toThrow(RangeError);
   });
@@ -207,7 +293,9 @@ describe('store clock and record garbage collection', () => {
     const { store, advance } = setup(1000);
     const reservations = [];
     for (let index = 0; index < 5000; index++) {
-      reservations.push(allowed(await store.admit(request([], 0, 0, { reservationTtlMs: 1000 }))).reservation);
+      reservations.push(
+        allowed(await store.admit(request([], 0, 0, { reservationTtlMs: 1000 }))).reservation,
+      );
       advance(1);
     }
     // The first ones are past expiry + retention (2000 ms), the last ones are not.

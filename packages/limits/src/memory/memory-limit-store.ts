@@ -97,7 +97,11 @@ export function createMemoryLimitStore(options: MemoryLimitStoreOptions): LimitS
     }
     const prepared = request.plan.checks.map((check) => prepareCheck(state, check, request, nowMs));
     if (!prepared.every((check) => check.result.allowed)) {
-      return buildAdmitDecision(request, nowMs, prepared.map((check) => check.result));
+      return buildAdmitDecision(
+        request,
+        nowMs,
+        prepared.map((check) => check.result),
+      );
     }
     const results = prepared.map((check) => check.commit());
     const expiresAtMs = nowMs + request.reservationTtlMs;
@@ -124,7 +128,13 @@ export function createMemoryLimitStore(options: MemoryLimitStoreOptions): LimitS
     release: (reservation) =>
       answer(() => {
         validateReservation(reservation);
-        const outcome = endReservation(state, reservation, undefined, now(reservation.partition), retentionMs);
+        const outcome = endReservation(
+          state,
+          reservation,
+          undefined,
+          now(reservation.partition),
+          retentionMs,
+        );
         return { ...outcome, status: outcome.status === 'done' ? 'released' : outcome.status };
       }),
     getBudget: (ref) =>
@@ -134,14 +144,22 @@ export function createMemoryLimitStore(options: MemoryLimitStoreOptions): LimitS
         return budget === undefined ? undefined : budgetSnapshot(budget.state);
       }),
     topUpBudget(ref, amountMicros) {
-      return adminUpdate(ref, () => validateAmount(amountMicros, 'amountMicros', MAX_MICROS), (budget) => {
-        budget.state = { ...budget.state, creditMicros: budget.state.creditMicros + amountMicros };
-      });
+      return adminUpdate(
+        ref,
+        () => validateAmount(amountMicros, 'amountMicros', MAX_MICROS),
+        (budget) => {
+          budget.state = { ...budget.state, creditMicros: budget.state.creditMicros + amountMicros };
+        },
+      );
     },
     resetBudget(ref) {
-      return adminUpdate(ref, () => undefined, (budget) => {
-        budget.state = { ...budget.state, spentMicros: 0, creditMicros: 0 };
-      });
+      return adminUpdate(
+        ref,
+        () => undefined,
+        (budget) => {
+          budget.state = { ...budget.state, spentMicros: 0, creditMicros: 0 };
+        },
+      );
     },
     setBudgetLimit(ref, limitMicros) {
       const validate = (): void => {

@@ -9,7 +9,11 @@ function isReplyError(error: unknown): boolean {
  * the call rejects with LimitStoreUnavailableError('timeout'), and every other failure becomes one too
  * (`reply` when Redis answered with an error, `connection` otherwise), with the original as its cause.
  */
-export async function callWithTimeout<T>(operation: string, timeoutMs: number, call: () => Promise<T>): Promise<T> {
+export async function callWithTimeout<T>(
+  operation: string,
+  timeoutMs: number,
+  call: () => Promise<T>,
+): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<never>((_resolve, reject) => {
     timer = setTimeout(() => {
@@ -26,7 +30,9 @@ export async function callWithTimeout<T>(operation: string, timeoutMs: number, c
       pending?.catch(() => undefined);
       throw error;
     }
-    throw new LimitStoreUnavailableError(operation, isReplyError(error) ? 'reply' : 'connection', { cause: error });
+    throw new LimitStoreUnavailableError(operation, isReplyError(error) ? 'reply' : 'connection', {
+      cause: error,
+    });
   } finally {
     clearTimeout(timer);
   }

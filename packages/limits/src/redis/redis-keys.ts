@@ -16,7 +16,8 @@ export interface RedisKeys {
 }
 
 export function createRedisKeys(keyPrefix: string): RedisKeys {
-  if (/[{}]/.test(keyPrefix)) throw new RangeError('keyPrefix must not contain { or } (it would break the hash tag)');
+  if (/[{}]/.test(keyPrefix))
+    throw new RangeError('keyPrefix must not contain { or } (it would break the hash tag)');
   const base = (partition: string): string => `${keyPrefix}{${partition}}:`;
   const budget = (partition: string, id: string): [string, string] => [
     `${base(partition)}b:${id}`,

@@ -111,18 +111,33 @@ export function createRedisLimitStore(options: RedisLimitStoreOptions): LimitSto
     return String(nowMs);
   }
 
-  function run<T>(operation: string, script: ScriptCall, allKeys: string[], argv: (string | number)[]): Promise<T> {
-    return callWithTimeout(operation, options.commandTimeoutMs, () => script(allKeys.length, ...allKeys, ...argv) as Promise<T>);
+  function run<T>(
+    operation: string,
+    script: ScriptCall,
+    allKeys: string[],
+    argv: (string | number)[],
+  ): Promise<T> {
+    return callWithTimeout(
+      operation,
+      options.commandTimeoutMs,
+      () => script(allKeys.length, ...allKeys, ...argv) as Promise<T>,
+    );
   }
 
-  function checkLayout(partition: string, checks: readonly LimitCheck[]): { checkKeys: string[]; checkArgs: string[] } {
+  function checkLayout(
+    partition: string,
+    checks: readonly LimitCheck[],
+  ): { checkKeys: string[]; checkArgs: string[] } {
     return {
       checkKeys: checks.flatMap((check) => keys.check(partition, check)),
       checkArgs: checks.flatMap((check) => checkArguments(check)),
     };
   }
 
-  async function end(reservation: Reservation, usage: Usage | undefined): Promise<SettleOutcome<(typeof END_STATUS)[number]>> {
+  async function end(
+    reservation: Reservation,
+    usage: Usage | undefined,
+  ): Promise<SettleOutcome<(typeof END_STATUS)[number]>> {
     validateReservation(reservation);
     if (usage !== undefined) validateUsage(usage);
     const { requestId, partition, checks } = reservation;
@@ -132,18 +147,32 @@ export function createRedisLimitStore(options: RedisLimitStoreOptions): LimitSto
       usage === undefined ? 'release' : 'settle',
       endScript,
       [keys.clock(partition), keys.record(partition, requestId), ...checkKeys],
-      [nowArgument(), requestId, mode, usage?.tokens ?? 0, usage?.costMicros ?? 0, retentionMs, checks.length, ...checkArgs],
+      [
+        nowArgument(),
+        requestId,
+        mode,
+        usage?.tokens ?? 0,
+        usage?.costMicros ?? 0,
+        retentionMs,
+        checks.length,
+        ...checkArgs,
+      ],
     );
     return { status: END_STATUS[status ?? 0] ?? 'unknown', reservationExpired: expired === 1 };
   }
 
-  async function budgetOp(ref: BudgetRef, op: string, amountMicros: number): Promise<BudgetSnapshot | undefined> {
+  async function budgetOp(
+    ref: BudgetRef,
+    op: string,
+    amountMicros: number,
+  ): Promise<BudgetSnapshot | undefined> {
     validateBudgetRef(ref);
-    const reply = await run<(string | number)[]>(`budget ${op}`, budgetScript, [keys.clock(ref.partition), ...keys.budget(ref.partition, ref.id)], [
-      nowArgument(),
-      op,
-      amountMicros,
-    ]);
+    const reply = await run<(string | number)[]>(
+      `budget ${op}`,
+      budgetScript,
+      [keys.clock(ref.partition), ...keys.budget(ref.partition, ref.id)],
+      [nowArgument(), op, amountMicros],
+    );
     return reply[0] === 0 ? undefined : parseBudgetReply(reply);
   }
 
@@ -158,16 +187,21 @@ export function createRedisLimitStore(options: RedisLimitStoreOptions): LimitSto
       validateAdmitRequest(request);
       const { requestId, plan, costs } = request;
       const { checkKeys, checkArgs } = checkLayout(plan.partition, plan.checks);
-      const reply = await run<number[]>('admit', admitScript, [keys.clock(plan.partition), keys.record(plan.partition, requestId), ...checkKeys], [
-        nowArgument(),
-        requestId,
-        costs.tokens,
-        costs.costMicros,
-        request.reservationTtlMs,
-        retentionMs,
-        plan.checks.length,
-        ...checkArgs,
-      ]);
+      const reply = await run<number[]>(
+        'admit',
+        admitScript,
+        [keys.clock(plan.partition), keys.record(plan.partition, requestId), ...checkKeys],
+        [
+          nowArgument(),
+          requestId,
+          costs.tokens,
+          costs.costMicros,
+          request.reservationTtlMs,
+          retentionMs,
+          plan.checks.length,
+          ...checkArgs,
+        ],
+      );
       if (reply[0] === 2) throw new DuplicateRequestError(requestId);
       return buildAdmitDecision(request, reply[1] ?? 0, parseCheckResults(plan.checks, reply));
     },
