@@ -6,3 +6,4 @@ export * from './gen/router/v1/admin_pb.js';
 export * from './gen/router/v1/usage_pb.js';
 export * from './gen/router/v1/audit_pb.js';
 export * from './gen/router/v1/inference_pb.js';
+export * from './gen/router/v1/record_ingest_pb.js';

@@ -10,6 +10,8 @@ export const ADMIN_METHOD_ROLES: Readonly<Record<string, AdminRole>> = {
   GetEffectivePolicy: 'viewer',
   ListDataPlanes: 'viewer',
   GetConfigStatus: 'viewer',
+  GetRequestAudit: 'viewer',
+  ListAuditEvents: 'viewer',
 };
 
 const ROLE_RANK: Readonly<Record<AdminRole, number>> = { viewer: 0, operator: 1, admin: 2 };

@@ -2,17 +2,22 @@ import type { ServiceImpl } from '@connectrpc/connect';
 import { timestampFromDate } from '@bufbuild/protobuf/wkt';
 import type { AdminService } from '@api-router/contracts';
 import { RouterError } from '@api-router/errors';
+import { createAuditAdminHandlers } from './audit-admin-handlers.js';
+import type { AuditStore } from './audit/audit-store.js';
 import type { DataPlaneRegistry } from './data-plane-registry.js';
 import type { SnapshotPublisher } from './snapshot-publisher.js';
 
 export interface AdminServiceDeps {
   publisher: Pick<SnapshotPublisher, 'current' | 'status'>;
   registry: Pick<DataPlaneRegistry, 'list'>;
+  auditStore: Pick<AuditStore, 'eventsForRequest' | 'usageForRequest' | 'list'>;
 }
 
 /** Read-only AdminService calls. Authentication and roles are the admin auth interceptor's job. */
 export function createAdminService(deps: AdminServiceDeps): ServiceImpl<typeof AdminService> {
   return {
+    ...createAuditAdminHandlers(deps.auditStore),
+
     getEffectivePolicy() {
       const snapshot = deps.publisher.current();
       if (snapshot === undefined)

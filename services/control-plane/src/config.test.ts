@@ -14,6 +14,7 @@ describe('loadConfig', () => {
         policiesPath: resolve('configs/policies.sample.yaml'),
       },
       stateDir: resolve('.tmp/control-plane'),
+      databaseUrl: undefined,
       drainDelayMs: 2000,
       policyHeartbeatMs: 30_000,
       logLevel: 'info',
@@ -34,6 +35,16 @@ describe('loadConfig', () => {
       prefix: '/router/',
     });
     expect(config.grpcPort).toBe(0);
+  });
+
+  it('reads the audit database URL, and refuses anything but a postgres URL', () => {
+    expect(loadConfig({ CP_DATABASE_URL: ' postgres://router@db:5432/audit ' }).databaseUrl).toBe(
+      'postgres://router@db:5432/audit',
+    );
+    expect(loadConfig({ CP_DATABASE_URL: 'postgresql://db/audit' }).databaseUrl).toBe(
+      'postgresql://db/audit',
+    );
+    expect(() => loadConfig({ CP_DATABASE_URL: 'mysql://db/audit' })).toThrow('CP_DATABASE_URL');
   });
 
   it('lists every invalid variable', () => {

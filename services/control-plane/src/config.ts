@@ -14,8 +14,13 @@ export interface ControlPlaneConfig {
   /** HTTP/1.1 port (Connect, gRPC-Web, /metrics, /healthz, /readyz); 0 picks a free port. */
   httpPort: number;
   configSource: ConfigSourceConfig;
-  /** Directory of the persisted last good snapshot. */
+  /** Directory of the persisted last good snapshot and of the embedded audit store (audit.sqlite). */
   stateDir: string;
+  /**
+   * Postgres URL of the audit store (CP_DATABASE_URL); undefined keeps audit events and usage records in
+   * the SQLite file under `stateDir`. May contain a password: never log it.
+   */
+  databaseUrl: string | undefined;
   /** Time between readiness turning 503 and the listeners closing, in milliseconds. */
   drainDelayMs: number;
   /** Silence after which an empty WatchPolicy response is sent as a heartbeat, in milliseconds. */
@@ -65,6 +70,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ControlPlaneCo
   }
   const prefix = text('CP_ETCD_PREFIX', '/api-router/config/');
   if (!prefix.endsWith('/')) problems.push(`CP_ETCD_PREFIX must end with "/", got "${prefix}"`);
+  const databaseUrl = env.CP_DATABASE_URL?.trim() || undefined;
+  if (databaseUrl !== undefined && !/^postgres(ql)?:\/\/\S+$/.test(databaseUrl)) {
+    problems.push('CP_DATABASE_URL must be a postgres:// or postgresql:// URL');
+  }
   const logLevel = text('LOG_LEVEL', 'info');
   if (!LOG_LEVELS.includes(logLevel)) problems.push(`LOG_LEVEL must be one of ${LOG_LEVELS.join('|')}`);
 
@@ -81,6 +90,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ControlPlaneCo
             policiesPath: resolve(text('CP_POLICIES_CONFIG', 'configs/policies.sample.yaml')),
           },
     stateDir: resolve(text('CP_STATE_DIR', '.tmp/control-plane')),
+    databaseUrl,
     drainDelayMs: integer('CP_DRAIN_DELAY_MS', 2000, 600_000),
     policyHeartbeatMs: Math.max(100, integer('CP_POLICY_HEARTBEAT_MS', 30_000, 3_600_000)),
     logLevel,

@@ -10,6 +10,12 @@ export interface ControlPlaneMetrics {
   snapshotRejections: Counter;
   /** router_cp_policy_streams_active: open WatchPolicy streams. */
   policyStreamsActive: Gauge;
+  /** router_cp_records_ingested_total{type="usage|audit"}: records newly stored by IngestRecords. */
+  recordsIngested: Counter<'type'>;
+  /** router_cp_records_duplicate_total: records received again (re-sent batches), not stored twice. */
+  recordsDuplicate: Counter;
+  /** router_cp_records_rejected_total: records that can never be stored (no payload or id); dropped. */
+  recordsRejected: Counter;
 }
 
 export interface ControlPlaneMetricsOptions {
@@ -39,6 +45,13 @@ export function createControlPlaneMetrics(options: ControlPlaneMetricsOptions): 
     registers,
   });
   for (const outcome of ['applied', 'unchanged', 'invalid']) configReloads.inc({ outcome }, 0);
+  const recordsIngested = new Counter({
+    name: 'router_cp_records_ingested_total',
+    help: 'Records from data-plane outboxes newly stored in the audit store, by type.',
+    labelNames: ['type'],
+    registers,
+  });
+  for (const type of ['usage', 'audit']) recordsIngested.inc({ type }, 0);
   return {
     publishedVersion: new Gauge({
       name: 'router_cp_published_version',
@@ -54,6 +67,17 @@ export function createControlPlaneMetrics(options: ControlPlaneMetricsOptions): 
     policyStreamsActive: new Gauge({
       name: 'router_cp_policy_streams_active',
       help: 'Open WatchPolicy streams.',
+      registers,
+    }),
+    recordsIngested,
+    recordsDuplicate: new Counter({
+      name: 'router_cp_records_duplicate_total',
+      help: 'Records received that were already stored (re-sent outbox batches); not stored twice.',
+      registers,
+    }),
+    recordsRejected: new Counter({
+      name: 'router_cp_records_rejected_total',
+      help: 'Records that can never be stored (no payload, empty id); dropped and logged.',
       registers,
     }),
   };

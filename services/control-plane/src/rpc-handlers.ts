@@ -1,17 +1,19 @@
 import { createContextValues, type ConnectRouter } from '@connectrpc/connect';
 import { connectNodeAdapter } from '@connectrpc/connect-node';
-import { AdminService, PolicySyncService } from '@api-router/contracts';
+import { AdminService, PolicySyncService, RecordIngestService } from '@api-router/contracts';
 import type { Logger } from 'pino';
 import { createAdminAuthInterceptor } from './admin-auth-interceptor.js';
 import { createAdminService, type AdminServiceDeps } from './admin-service.js';
 import { createErrorInterceptor } from './error-interceptor.js';
 import type { NodeHandler } from './http-servers.js';
 import { createPolicySyncService, type PolicySyncServiceDeps } from './policy-sync-service.js';
+import { createRecordIngestService, type RecordIngestServiceDeps } from './record-ingest-service.js';
 import { peerKey } from './request-context.js';
 import type { AdminTokenConfig } from '@api-router/policy';
 
 export interface RpcHandlersOptions {
   policySync: PolicySyncServiceDeps;
+  recordIngest: RecordIngestServiceDeps;
   admin: AdminServiceDeps & { tokens: () => readonly AdminTokenConfig[] };
   /** Aborting it aborts every handler's signal: open WatchPolicy streams end. */
   shutdownSignal: AbortSignal;
@@ -23,7 +25,9 @@ export interface RpcHandlersOptions {
 /**
  * One set of ConnectRPC routes, mounted twice: on the HTTP/2 listener (no fallback: unknown paths are 404)
  * and on the HTTP/1.1 listener (fallback to /metrics, /healthz, /readyz). The error interceptor is the
- * outermost on both services, so it also renders the admin auth interceptor's errors.
+ * outermost on every service, so it also renders the admin auth interceptor's errors. Only AdminService
+ * has the admin auth interceptor: data planes call PolicySyncService and RecordIngestService without a
+ * token (mTLS between the planes comes later, ADR 0002).
  */
 export function createRpcHandlers(options: RpcHandlersOptions): {
   grpcHandler: NodeHandler;
@@ -33,6 +37,9 @@ export function createRpcHandlers(options: RpcHandlersOptions): {
   const adminAuth = createAdminAuthInterceptor({ tokens: options.admin.tokens, logger: options.logger });
   const routes = (router: ConnectRouter): void => {
     router.service(PolicySyncService, createPolicySyncService(options.policySync), {
+      interceptors: [errors],
+    });
+    router.service(RecordIngestService, createRecordIngestService(options.recordIngest), {
       interceptors: [errors],
     });
     router.service(AdminService, createAdminService(options.admin), { interceptors: [errors, adminAuth] });

@@ -1,6 +1,8 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { Code, ConnectError } from '@connectrpc/connect';
 import { createLogger, createMetricsRegistry, type Logger } from '@api-router/observability';
+import type { AuditStore } from './audit/audit-store.js';
+import { openAuditStore } from './audit/open-audit-store.js';
 import { systemClock, type Clock } from './clock.js';
 import type { ControlPlaneConfig } from './config.js';
 import type { ConfigSource } from './config-source.js';
@@ -26,19 +28,24 @@ export interface ControlPlaneDeps {
   logger?: Logger;
   /** Replaces the source built from `config.configSource` (tests). */
   configSource?: ConfigSource;
+  /** Replaces the audit store opened from `config.databaseUrl` / `config.stateDir` (tests); not closed here. */
+  auditStore?: AuditStore;
 }
 
 /**
  * Composition root. Start order:
  *  1. logger, clock, metrics registry;
  *  2. state store and publisher — the persisted last good snapshot is published at once;
- *  3. data-plane registry, RPC routes, the two listeners (data planes may connect from here on);
- *  4. config source, waiting for its first outcome. Start-up fails if, after it, there is still no snapshot
+ *  3. audit store (SQLite in the state dir, or Postgres): created or migrated, else start-up fails;
+ *  4. data-plane registry, RPC routes, the two listeners (data planes may connect from here on);
+ *  5. config source, waiting for its first outcome. Start-up fails if, after it, there is still no snapshot
  *     (no persisted state and the config is missing or invalid): fix the config rather than run empty.
  * Dispose closes in reverse: readiness → 503, drain delay, end policy streams and close listeners, stop the
- * config source, flush the state store.
+ * config source, close the audit store (after the listeners: no ingest call is still running), flush the
+ * state store.
  *
- * @throws Error when a listener cannot bind or no valid config is available at start.
+ * @throws Error when a listener cannot bind, the audit store cannot be opened or no valid config is
+ *   available at start.
  */
 export async function startControlPlane(
   config: ControlPlaneConfig,
@@ -58,6 +65,9 @@ export async function startControlPlane(
   metrics.publishedVersion.set(0);
   const persisted = await store.load();
   if (persisted !== undefined) publisher.restore(persisted);
+  const auditStore = deps.auditStore ?? (await openAuditStore({ ...config, logger }));
+  // A store passed in belongs to the caller.
+  const ownedAuditStore = deps.auditStore === undefined ? auditStore : undefined;
 
   let draining = false;
   const shutdown = new AbortController();
@@ -69,7 +79,8 @@ export async function startControlPlane(
       logger,
       heartbeatIntervalMs: config.policyHeartbeatMs,
     },
-    admin: { publisher, registry, tokens: () => publisher.adminTokens() },
+    recordIngest: { store: auditStore, clock, metrics, logger },
+    admin: { publisher, registry, auditStore, tokens: () => publisher.adminTokens() },
     shutdownSignal: shutdown.signal,
     httpFallback: createOpsHttpHandler({
       metricsRegistry,
@@ -87,7 +98,13 @@ export async function startControlPlane(
     }),
     logger,
   });
-  const servers = await startHttpServers({ ...config, ...handlers, logger });
+  let servers: HttpServers;
+  try {
+    servers = await startHttpServers({ ...config, ...handlers, logger });
+  } catch (error: unknown) {
+    await ownedAuditStore?.close();
+    throw error;
+  }
 
   const source = deps.configSource ?? createConfigSource(config.configSource, logger);
   await startSource(source, publisher);
@@ -97,7 +114,7 @@ export async function startControlPlane(
     draining = true;
     logger.info({ drainDelayMs: config.drainDelayMs }, 'shutting down');
     await delay(config.drainDelayMs);
-    await closeAll({ shutdown, publisher, servers, source, store });
+    await closeAll({ shutdown, publisher, servers, source, store, auditStore: ownedAuditStore });
     logger.info('stopped');
   };
   const controlPlane: ControlPlane = {
@@ -107,7 +124,7 @@ export async function startControlPlane(
   };
   if (publisher.current() === undefined) {
     const error = publisher.status().lastError;
-    await closeAll({ shutdown, publisher, servers, source, store });
+    await closeAll({ shutdown, publisher, servers, source, store, auditStore: ownedAuditStore });
     throw new Error(
       `no valid config and no persisted snapshot: ${error ? `${error.source}: ${error.message}` : 'unknown'}`,
     );
@@ -137,6 +154,7 @@ interface Closeables {
   servers: HttpServers;
   source: ConfigSource;
   store: SnapshotStateStore;
+  auditStore: AuditStore | undefined;
 }
 
 async function closeAll(parts: Closeables): Promise<void> {
@@ -145,5 +163,6 @@ async function closeAll(parts: Closeables): Promise<void> {
   parts.publisher.close();
   await parts.servers.close();
   await parts.source.close();
+  await parts.auditStore?.close();
   await parts.store.flush();
 }

@@ -43,6 +43,7 @@ function etcdConfig(endpoints: string, prefix: string): ControlPlaneConfig {
     stateDir: join(tmpdir(), `cp-etcd-state-${randomUUID()}`),
     drainDelayMs: 0,
     policyHeartbeatMs: 30_000,
+    databaseUrl: undefined,
     logLevel: 'silent',
     otlpTracesEndpoint: undefined,
   };

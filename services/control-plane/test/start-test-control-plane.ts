@@ -33,6 +33,7 @@ export async function startTestControlPlane(
     stateDir,
     drainDelayMs: 0,
     policyHeartbeatMs: 30_000,
+    databaseUrl: undefined,
     logLevel: 'silent',
     otlpTracesEndpoint: undefined,
     ...overrides,

@@ -6,17 +6,21 @@ import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegen
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
+import type { AuditEvent, AuditEventKind } from "./audit_pb.js";
+import { file_router_v1_audit } from "./audit_pb.js";
 import type { PolicySnapshot } from "./policy_pb.js";
 import { file_router_v1_policy } from "./policy_pb.js";
 import type { DataPlaneIdentity } from "./policy_sync_pb.js";
 import { file_router_v1_policy_sync } from "./policy_sync_pb.js";
+import type { UsageRecord } from "./usage_pb.js";
+import { file_router_v1_usage } from "./usage_pb.js";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file router/v1/admin.proto.
  */
 export const file_router_v1_admin: GenFile = /*@__PURE__*/
-  fileDesc("ChVyb3V0ZXIvdjEvYWRtaW4ucHJvdG8SCXJvdXRlci52MSIbChlHZXRFZmZlY3RpdmVQb2xpY3lSZXF1ZXN0IkkKGkdldEVmZmVjdGl2ZVBvbGljeVJlc3BvbnNlEisKCHNuYXBzaG90GAEgASgLMhkucm91dGVyLnYxLlBvbGljeVNuYXBzaG90IhcKFUxpc3REYXRhUGxhbmVzUmVxdWVzdCJJChZMaXN0RGF0YVBsYW5lc1Jlc3BvbnNlEi8KC2RhdGFfcGxhbmVzGAEgAygLMhoucm91dGVyLnYxLkRhdGFQbGFuZVN0YXR1cyKPAgoPRGF0YVBsYW5lU3RhdHVzEi4KCGlkZW50aXR5GAEgASgLMhwucm91dGVyLnYxLkRhdGFQbGFuZUlkZW50aXR5EhEKCWNvbm5lY3RlZBgCIAEoCBIwCgxsYXN0X3NlZW5fYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhcKD2FwcGxpZWRfdmVyc2lvbhgEIAEoBBIYChByZWplY3RlZF92ZXJzaW9uGAUgASgEEhUKDXJlamVjdF9yZWFzb24YBiABKAkSLwoLcmVqZWN0ZWRfYXQYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEgwKBHBlZXIYCCABKAkiGAoWR2V0Q29uZmlnU3RhdHVzUmVxdWVzdCJ5ChdHZXRDb25maWdTdGF0dXNSZXNwb25zZRIZChFwdWJsaXNoZWRfdmVyc2lvbhgBIAEoBBIXCg9zb3VyY2VfcmV2aXNpb24YAiABKAkSKgoKbGFzdF9lcnJvchgDIAEoCzIWLnJvdXRlci52MS5Db25maWdFcnJvciJyCgtDb25maWdFcnJvchIOCgZzb3VyY2UYASABKAkSDAoEcGF0aBgCIAEoCRIPCgdtZXNzYWdlGAMgASgJEgwKBGxpbmUYBCABKA0SJgoCYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wMqICCgxBZG1pblNlcnZpY2USYQoSR2V0RWZmZWN0aXZlUG9saWN5EiQucm91dGVyLnYxLkdldEVmZmVjdGl2ZVBvbGljeVJlcXVlc3QaJS5yb3V0ZXIudjEuR2V0RWZmZWN0aXZlUG9saWN5UmVzcG9uc2USVQoOTGlzdERhdGFQbGFuZXMSIC5yb3V0ZXIudjEuTGlzdERhdGFQbGFuZXNSZXF1ZXN0GiEucm91dGVyLnYxLkxpc3REYXRhUGxhbmVzUmVzcG9uc2USWAoPR2V0Q29uZmlnU3RhdHVzEiEucm91dGVyLnYxLkdldENvbmZpZ1N0YXR1c1JlcXVlc3QaIi5yb3V0ZXIudjEuR2V0Q29uZmlnU3RhdHVzUmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_timestamp, file_router_v1_policy, file_router_v1_policy_sync]);
+  fileDesc("ChVyb3V0ZXIvdjEvYWRtaW4ucHJvdG8SCXJvdXRlci52MSIbChlHZXRFZmZlY3RpdmVQb2xpY3lSZXF1ZXN0IkkKGkdldEVmZmVjdGl2ZVBvbGljeVJlc3BvbnNlEisKCHNuYXBzaG90GAEgASgLMhkucm91dGVyLnYxLlBvbGljeVNuYXBzaG90IhcKFUxpc3REYXRhUGxhbmVzUmVxdWVzdCJJChZMaXN0RGF0YVBsYW5lc1Jlc3BvbnNlEi8KC2RhdGFfcGxhbmVzGAEgAygLMhoucm91dGVyLnYxLkRhdGFQbGFuZVN0YXR1cyKPAgoPRGF0YVBsYW5lU3RhdHVzEi4KCGlkZW50aXR5GAEgASgLMhwucm91dGVyLnYxLkRhdGFQbGFuZUlkZW50aXR5EhEKCWNvbm5lY3RlZBgCIAEoCBIwCgxsYXN0X3NlZW5fYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhcKD2FwcGxpZWRfdmVyc2lvbhgEIAEoBBIYChByZWplY3RlZF92ZXJzaW9uGAUgASgEEhUKDXJlamVjdF9yZWFzb24YBiABKAkSLwoLcmVqZWN0ZWRfYXQYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEgwKBHBlZXIYCCABKAkiGAoWR2V0Q29uZmlnU3RhdHVzUmVxdWVzdCJ5ChdHZXRDb25maWdTdGF0dXNSZXNwb25zZRIZChFwdWJsaXNoZWRfdmVyc2lvbhgBIAEoBBIXCg9zb3VyY2VfcmV2aXNpb24YAiABKAkSKgoKbGFzdF9lcnJvchgDIAEoCzIWLnJvdXRlci52MS5Db25maWdFcnJvciJyCgtDb25maWdFcnJvchIOCgZzb3VyY2UYASABKAkSDAoEcGF0aBgCIAEoCRIPCgdtZXNzYWdlGAMgASgJEgwKBGxpbmUYBCABKA0SJgoCYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIiwKFkdldFJlcXVlc3RBdWRpdFJlcXVlc3QSEgoKcmVxdWVzdF9pZBgBIAEoCSJnChdHZXRSZXF1ZXN0QXVkaXRSZXNwb25zZRIlCgZldmVudHMYASADKAsyFS5yb3V0ZXIudjEuQXVkaXRFdmVudBIlCgV1c2FnZRgCIAEoCzIWLnJvdXRlci52MS5Vc2FnZVJlY29yZCKmAQoWTGlzdEF1ZGl0RXZlbnRzUmVxdWVzdBIRCgl0ZW5hbnRfaWQYASABKAkSJwoEa2luZBgCIAEoDjIZLnJvdXRlci52MS5BdWRpdEV2ZW50S2luZBIpCgVzaW5jZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEQoJcGFnZV9zaXplGAQgASgNEhIKCnBhZ2VfdG9rZW4YBSABKAkiWQoXTGlzdEF1ZGl0RXZlbnRzUmVzcG9uc2USJQoGZXZlbnRzGAEgAygLMhUucm91dGVyLnYxLkF1ZGl0RXZlbnQSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJMtYDCgxBZG1pblNlcnZpY2USYQoSR2V0RWZmZWN0aXZlUG9saWN5EiQucm91dGVyLnYxLkdldEVmZmVjdGl2ZVBvbGljeVJlcXVlc3QaJS5yb3V0ZXIudjEuR2V0RWZmZWN0aXZlUG9saWN5UmVzcG9uc2USVQoOTGlzdERhdGFQbGFuZXMSIC5yb3V0ZXIudjEuTGlzdERhdGFQbGFuZXNSZXF1ZXN0GiEucm91dGVyLnYxLkxpc3REYXRhUGxhbmVzUmVzcG9uc2USWAoPR2V0Q29uZmlnU3RhdHVzEiEucm91dGVyLnYxLkdldENvbmZpZ1N0YXR1c1JlcXVlc3QaIi5yb3V0ZXIudjEuR2V0Q29uZmlnU3RhdHVzUmVzcG9uc2USWAoPR2V0UmVxdWVzdEF1ZGl0EiEucm91dGVyLnYxLkdldFJlcXVlc3RBdWRpdFJlcXVlc3QaIi5yb3V0ZXIudjEuR2V0UmVxdWVzdEF1ZGl0UmVzcG9uc2USWAoPTGlzdEF1ZGl0RXZlbnRzEiEucm91dGVyLnYxLkxpc3RBdWRpdEV2ZW50c1JlcXVlc3QaIi5yb3V0ZXIudjEuTGlzdEF1ZGl0RXZlbnRzUmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_timestamp, file_router_v1_audit, file_router_v1_policy, file_router_v1_policy_sync, file_router_v1_usage]);
 
 /**
  * @generated from message router.v1.GetEffectivePolicyRequest
@@ -224,6 +228,122 @@ export const ConfigErrorSchema: GenMessage<ConfigError> = /*@__PURE__*/
   messageDesc(file_router_v1_admin, 7);
 
 /**
+ * @generated from message router.v1.GetRequestAuditRequest
+ */
+export type GetRequestAuditRequest = Message<"router.v1.GetRequestAuditRequest"> & {
+  /**
+   * @generated from field: string request_id = 1;
+   */
+  requestId: string;
+};
+
+/**
+ * Describes the message router.v1.GetRequestAuditRequest.
+ * Use `create(GetRequestAuditRequestSchema)` to create a new message.
+ */
+export const GetRequestAuditRequestSchema: GenMessage<GetRequestAuditRequest> = /*@__PURE__*/
+  messageDesc(file_router_v1_admin, 8);
+
+/**
+ * @generated from message router.v1.GetRequestAuditResponse
+ */
+export type GetRequestAuditResponse = Message<"router.v1.GetRequestAuditResponse"> & {
+  /**
+   * Oldest first (by `at`, then event_id).
+   *
+   * @generated from field: repeated router.v1.AuditEvent events = 1;
+   */
+  events: AuditEvent[];
+
+  /**
+   * The request's usage record; unset when none was received.
+   *
+   * @generated from field: router.v1.UsageRecord usage = 2;
+   */
+  usage?: UsageRecord;
+};
+
+/**
+ * Describes the message router.v1.GetRequestAuditResponse.
+ * Use `create(GetRequestAuditResponseSchema)` to create a new message.
+ */
+export const GetRequestAuditResponseSchema: GenMessage<GetRequestAuditResponse> = /*@__PURE__*/
+  messageDesc(file_router_v1_admin, 9);
+
+/**
+ * @generated from message router.v1.ListAuditEventsRequest
+ */
+export type ListAuditEventsRequest = Message<"router.v1.ListAuditEventsRequest"> & {
+  /**
+   * Only this tenant's events; empty for all tenants.
+   *
+   * @generated from field: string tenant_id = 1;
+   */
+  tenantId: string;
+
+  /**
+   * Only events of this kind; UNSPECIFIED for all kinds.
+   *
+   * @generated from field: router.v1.AuditEventKind kind = 2;
+   */
+  kind: AuditEventKind;
+
+  /**
+   * Only events at or after this time; unset for no lower bound.
+   *
+   * @generated from field: google.protobuf.Timestamp since = 3;
+   */
+  since?: Timestamp;
+
+  /**
+   * Events per page: 0 means 100; at most 1000.
+   *
+   * @generated from field: uint32 page_size = 4;
+   */
+  pageSize: number;
+
+  /**
+   * next_page_token of the previous page; empty for the first page. Only valid with the same filters.
+   *
+   * @generated from field: string page_token = 5;
+   */
+  pageToken: string;
+};
+
+/**
+ * Describes the message router.v1.ListAuditEventsRequest.
+ * Use `create(ListAuditEventsRequestSchema)` to create a new message.
+ */
+export const ListAuditEventsRequestSchema: GenMessage<ListAuditEventsRequest> = /*@__PURE__*/
+  messageDesc(file_router_v1_admin, 10);
+
+/**
+ * @generated from message router.v1.ListAuditEventsResponse
+ */
+export type ListAuditEventsResponse = Message<"router.v1.ListAuditEventsResponse"> & {
+  /**
+   * Newest first (by `at`, then event_id, both descending).
+   *
+   * @generated from field: repeated router.v1.AuditEvent events = 1;
+   */
+  events: AuditEvent[];
+
+  /**
+   * Empty on the last page.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message router.v1.ListAuditEventsResponse.
+ * Use `create(ListAuditEventsResponseSchema)` to create a new message.
+ */
+export const ListAuditEventsResponseSchema: GenMessage<ListAuditEventsResponse> = /*@__PURE__*/
+  messageDesc(file_router_v1_admin, 11);
+
+/**
  * Operator API of the control plane. Every call needs an admin token (Authorization: Bearer ...) whose role
  * allows it: viewer reads, operator changes routing, admin changes everything.
  *
@@ -259,6 +379,27 @@ export const AdminService: GenService<{
     methodKind: "unary";
     input: typeof GetConfigStatusRequestSchema;
     output: typeof GetConfigStatusResponseSchema;
+  },
+  /**
+   * What the control plane's audit store holds for one request id: its audit events and usage record.
+   * NOT_FOUND when nothing was recorded for it (yet: data planes ship their outboxes asynchronously).
+   *
+   * @generated from rpc router.v1.AdminService.GetRequestAudit
+   */
+  getRequestAudit: {
+    methodKind: "unary";
+    input: typeof GetRequestAuditRequestSchema;
+    output: typeof GetRequestAuditResponseSchema;
+  },
+  /**
+   * Audit events, newest first, optionally filtered by tenant, kind and time; paginated.
+   *
+   * @generated from rpc router.v1.AdminService.ListAuditEvents
+   */
+  listAuditEvents: {
+    methodKind: "unary";
+    input: typeof ListAuditEventsRequestSchema;
+    output: typeof ListAuditEventsResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_router_v1_admin, 0);

@@ -1,0 +1,58 @@
+import { toBinary } from '@bufbuild/protobuf';
+import { timestampMs } from '@bufbuild/protobuf/wkt';
+import {
+  AuditEventSchema,
+  UsageRecordSchema,
+  type AuditEvent,
+  type UsageRecord,
+} from '@api-router/contracts';
+
+/**
+ * Column values of one audit_events row: the queryable fields, plus the whole event as protobuf bytes
+ * (what lookups return, so a field added to AuditEvent later needs no migration). Times are ms since the
+ * epoch; a missing timestamp is 0.
+ */
+export interface AuditEventRow {
+  eventId: string;
+  requestId: string;
+  tenantId: string;
+  kind: number;
+  atMs: number;
+  reasonCode: string;
+  dataPlaneId: string;
+  record: Uint8Array;
+}
+
+/** Column values of one usage_records row (same conventions as {@link AuditEventRow}). */
+export interface UsageRow {
+  requestId: string;
+  tenantId: string;
+  startedAtMs: number;
+  statusCode: number;
+  dataPlaneId: string;
+  record: Uint8Array;
+}
+
+export function toAuditEventRow(event: AuditEvent): AuditEventRow {
+  return {
+    eventId: event.eventId,
+    requestId: event.requestId,
+    tenantId: event.tenantId,
+    kind: event.kind,
+    atMs: event.at === undefined ? 0 : timestampMs(event.at),
+    reasonCode: event.reasonCode,
+    dataPlaneId: event.dataPlaneId,
+    record: toBinary(AuditEventSchema, event),
+  };
+}
+
+export function toUsageRow(usage: UsageRecord): UsageRow {
+  return {
+    requestId: usage.requestId,
+    tenantId: usage.tenantId,
+    startedAtMs: usage.startedAt === undefined ? 0 : timestampMs(usage.startedAt),
+    statusCode: usage.statusCode,
+    dataPlaneId: usage.dataPlaneId,
+    record: toBinary(UsageRecordSchema, usage),
+  };
+}

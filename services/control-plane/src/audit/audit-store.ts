@@ -1,0 +1,61 @@
+import type { AuditEvent, AuditEventKind, UsageRecord } from '@api-router/contracts';
+
+/** A record a data plane shipped, ready to be stored. */
+export type StorableRecord = { type: 'audit'; event: AuditEvent } | { type: 'usage'; usage: UsageRecord };
+
+/** What one `ingest` call did. A record already stored (same event_id / request_id) is a duplicate. */
+export interface IngestOutcome {
+  storedAudit: number;
+  storedUsage: number;
+  duplicates: number;
+}
+
+/** Filters of `list`; every field narrows the result, unset fields do not. */
+export interface AuditEventFilter {
+  /** Only this tenant's events; '' or undefined for all. */
+  tenantId?: string | undefined;
+  /** Only this kind; undefined (or UNSPECIFIED) for all. */
+  kind?: AuditEventKind | undefined;
+  /** Only events whose `at` is at or after this, in ms since the epoch (millisecond precision). */
+  sinceMs?: number | undefined;
+}
+
+/** Position after the last event of a page (events are ordered by `at` ms, then event_id, descending). */
+export interface AuditPageCursor {
+  atMs: number;
+  eventId: string;
+}
+
+export interface AuditEventPage {
+  events: AuditEvent[];
+  /** Where the next page starts; undefined on the last page. */
+  next: AuditPageCursor | undefined;
+}
+
+/**
+ * Durable store of the audit events and usage records that data planes ship from their outboxes, behind
+ * the admin lookups. Two implementations pass one contract (audit-store-contract.test-support.ts): SQLite
+ * in CP_STATE_DIR (embedded default) and Postgres (CP_DATABASE_URL). Every method rejects when the backing
+ * database fails; nothing is retried inside (the outbox re-sends a failed batch).
+ */
+export interface AuditStore {
+  /**
+   * Stores the records, durably before it resolves. Idempotent: audit events are keyed by event_id and
+   * usage records by request_id; a record whose key is already stored (also twice in one call) is skipped
+   * and counted as a duplicate, the first copy wins.
+   *
+   * @param receivedAtMs when the control plane received the batch (ms since the epoch), kept per row.
+   */
+  ingest(records: readonly StorableRecord[], receivedAtMs: number): Promise<IngestOutcome>;
+  /** Audit events of a request id, oldest first (by `at` ms, then event_id); [] when none. */
+  eventsForRequest(requestId: string): Promise<AuditEvent[]>;
+  /** The usage record of a request id, or undefined. */
+  usageForRequest(requestId: string): Promise<UsageRecord | undefined>;
+  /** One page of events matching `filter`, newest first, starting after `page.after`. */
+  list(
+    filter: AuditEventFilter,
+    page: { limit: number; after?: AuditPageCursor | undefined },
+  ): Promise<AuditEventPage>;
+  /** Releases the database (idempotent). Pending calls finish first. */
+  close(): Promise<void>;
+}

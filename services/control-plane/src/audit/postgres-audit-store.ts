@@ -1,0 +1,230 @@
+import pg from 'pg';
+import { fromBinary } from '@bufbuild/protobuf';
+import { AuditEventSchema, UsageRecordSchema } from '@api-router/contracts';
+import type { Logger } from 'pino';
+import { buildAuditListQuery } from './audit-list-query.js';
+import { toAuditEventRow, toUsageRow, type AuditEventRow, type UsageRow } from './audit-row.js';
+import type { AuditStore, IngestOutcome, StorableRecord } from './audit-store.js';
+
+/**
+ * Ordered schema migrations; entry i brings the schema to version i + 1. Append only. event_id is
+ * collated "C" (byte order) so that pages are ordered like the SQLite store's, whatever the database's
+ * locale.
+ */
+const MIGRATIONS: readonly string[] = [
+  `CREATE TABLE IF NOT EXISTS audit_events (
+     event_id TEXT COLLATE "C" NOT NULL PRIMARY KEY,
+     request_id TEXT NOT NULL,
+     tenant_id TEXT NOT NULL,
+     kind INTEGER NOT NULL,
+     at_ms BIGINT NOT NULL,
+     reason_code TEXT NOT NULL,
+     data_plane_id TEXT NOT NULL,
+     received_at_ms BIGINT NOT NULL,
+     record BYTEA NOT NULL
+   );
+   CREATE INDEX IF NOT EXISTS audit_events_request ON audit_events (request_id, at_ms, event_id);
+   CREATE INDEX IF NOT EXISTS audit_events_at ON audit_events (at_ms DESC, event_id DESC);
+   CREATE INDEX IF NOT EXISTS audit_events_tenant_at ON audit_events (tenant_id, at_ms DESC, event_id DESC);
+   CREATE TABLE IF NOT EXISTS usage_records (
+     request_id TEXT NOT NULL PRIMARY KEY,
+     tenant_id TEXT NOT NULL,
+     started_at_ms BIGINT NOT NULL,
+     status_code INTEGER NOT NULL,
+     data_plane_id TEXT NOT NULL,
+     received_at_ms BIGINT NOT NULL,
+     record BYTEA NOT NULL
+   );`,
+];
+
+/** Serialises migrations of control-plane replicas that start together (any constant works, fixed forever). */
+const MIGRATION_LOCK_ID = 0x6175_6469; // "audi"
+
+export interface PostgresAuditStoreOptions {
+  /** postgres://user@host:port/database (CP_DATABASE_URL). */
+  connectionString: string;
+  /** Pool size; default 4. */
+  maxConnections?: number;
+  /** Time to wait for a pooled connection, ms; default 5000 (then the call rejects). */
+  connectTimeoutMs?: number;
+  logger: Logger;
+}
+
+/**
+ * The audit store on Postgres, for deployments with more than one control plane or more volume than a
+ * local file should hold. Creates or migrates its tables at open (under an advisory lock, so replicas may
+ * start at once); each batch is two multi-row `INSERT … ON CONFLICT DO NOTHING` statements (one per table).
+ *
+ * @throws when the database cannot be reached or migrated at open.
+ */
+export async function openPostgresAuditStore(options: PostgresAuditStoreOptions): Promise<AuditStore> {
+  const pool = new pg.Pool({
+    connectionString: options.connectionString,
+    max: options.maxConnections ?? 4,
+    connectionTimeoutMillis: options.connectTimeoutMs ?? 5000,
+    application_name: 'api-router-control-plane',
+  });
+  // An idle pooled connection that breaks (database restart) emits here; unhandled it would crash the
+  // process. The pool drops that connection and the next query opens a new one, so logging is enough.
+  pool.on('error', (error) =>
+    options.logger.warn({ err: error }, 'audit store: idle Postgres connection failed'),
+  );
+  try {
+    await migrate(pool);
+  } catch (error: unknown) {
+    await pool.end();
+    throw error;
+  }
+  return createStore(pool);
+}
+
+async function migrate(pool: pg.Pool): Promise<void> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    await client.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK_ID]);
+    await client.query('CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL PRIMARY KEY)');
+    const result = await client.query<{ version: number | null }>(
+      'SELECT MAX(version) AS version FROM schema_version',
+    );
+    const current = result.rows[0]?.version ?? 0;
+    if (current > MIGRATIONS.length) {
+      throw new Error(
+        `audit store schema version ${current} is newer than this build knows (${MIGRATIONS.length})`,
+      );
+    }
+    for (let version = current + 1; version <= MIGRATIONS.length; version += 1) {
+      await client.query(MIGRATIONS[version - 1]!);
+      await client.query('INSERT INTO schema_version (version) VALUES ($1)', [version]);
+    }
+    await client.query('COMMIT');
+  } catch (error: unknown) {
+    // The original error is what matters; a failed ROLLBACK (connection gone) adds nothing to it.
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  } finally {
+    client.release();
+  }
+}
+
+function createStore(pool: pg.Pool): AuditStore {
+  let closing: Promise<void> | undefined;
+  return {
+    ingest: (records, receivedAtMs) => ingest(pool, records, receivedAtMs),
+
+    async eventsForRequest(requestId) {
+      const result = await pool.query<{ record: Buffer }>(
+        'SELECT record FROM audit_events WHERE request_id = $1 ORDER BY at_ms, event_id',
+        [requestId],
+      );
+      return result.rows.map((row) => fromBinary(AuditEventSchema, row.record));
+    },
+
+    async usageForRequest(requestId) {
+      const result = await pool.query<{ record: Buffer }>(
+        'SELECT record FROM usage_records WHERE request_id = $1',
+        [requestId],
+      );
+      const row = result.rows[0];
+      return row === undefined ? undefined : fromBinary(UsageRecordSchema, row.record);
+    },
+
+    async list(filter, page) {
+      const query = buildAuditListQuery(filter, page, (index) => `$${index}`);
+      // at_ms is BIGINT, which pg returns as a string.
+      const result = await pool.query<{ event_id: string; at_ms: string; record: Buffer }>(
+        query.sql,
+        query.parameters,
+      );
+      const rows = result.rows.slice(0, page.limit);
+      const last = rows.at(-1);
+      return {
+        events: rows.map((row) => fromBinary(AuditEventSchema, row.record)),
+        next:
+          result.rows.length > page.limit && last
+            ? { atMs: Number(last.at_ms), eventId: last.event_id }
+            : undefined,
+      };
+    },
+
+    close: () => (closing ??= pool.end()),
+  };
+}
+
+/**
+ * One statement per table, rows passed as arrays and expanded with unnest (a fixed statement text
+ * whatever the batch size). Not one transaction: each statement is atomic and idempotent, so a failure
+ * between them only means the retried batch finds the first table's rows as duplicates.
+ */
+async function ingest(
+  pool: pg.Pool,
+  records: readonly StorableRecord[],
+  receivedAtMs: number,
+): Promise<IngestOutcome> {
+  const events = records.flatMap((record) =>
+    record.type === 'audit' ? [toAuditEventRow(record.event)] : [],
+  );
+  const usages = records.flatMap((record) => (record.type === 'usage' ? [toUsageRow(record.usage)] : []));
+  const storedAudit = events.length === 0 ? 0 : await insertEvents(pool, events, receivedAtMs);
+  const storedUsage = usages.length === 0 ? 0 : await insertUsages(pool, usages, receivedAtMs);
+  return { storedAudit, storedUsage, duplicates: records.length - storedAudit - storedUsage };
+}
+
+/** Inserts the rows that are not stored yet; resolves with how many were. */
+async function insertEvents(
+  pool: pg.Pool,
+  events: readonly AuditEventRow[],
+  receivedAtMs: number,
+): Promise<number> {
+  const result = await pool.query(
+    `INSERT INTO audit_events (event_id, request_id, tenant_id, kind, at_ms, reason_code, data_plane_id,
+         received_at_ms, record)
+       SELECT event_id, request_id, tenant_id, kind, at_ms, reason_code, data_plane_id, $1, record
+       FROM unnest($2::text[], $3::text[], $4::text[], $5::int[], $6::bigint[], $7::text[], $8::text[],
+         $9::bytea[]) AS t(event_id, request_id, tenant_id, kind, at_ms, reason_code, data_plane_id, record)
+       ON CONFLICT (event_id) DO NOTHING`,
+    [
+      receivedAtMs,
+      events.map((row) => row.eventId),
+      events.map((row) => row.requestId),
+      events.map((row) => row.tenantId),
+      events.map((row) => row.kind),
+      events.map((row) => row.atMs),
+      events.map((row) => row.reasonCode),
+      events.map((row) => row.dataPlaneId),
+      events.map((row) => toBuffer(row.record)),
+    ],
+  );
+  return result.rowCount ?? 0;
+}
+
+/** Inserts the rows that are not stored yet; resolves with how many were. */
+async function insertUsages(
+  pool: pg.Pool,
+  usages: readonly UsageRow[],
+  receivedAtMs: number,
+): Promise<number> {
+  const result = await pool.query(
+    `INSERT INTO usage_records (request_id, tenant_id, started_at_ms, status_code, data_plane_id,
+         received_at_ms, record)
+       SELECT request_id, tenant_id, started_at_ms, status_code, data_plane_id, $1, record
+       FROM unnest($2::text[], $3::text[], $4::bigint[], $5::int[], $6::text[], $7::bytea[])
+         AS t(request_id, tenant_id, started_at_ms, status_code, data_plane_id, record)
+       ON CONFLICT (request_id) DO NOTHING`,
+    [
+      receivedAtMs,
+      usages.map((row) => row.requestId),
+      usages.map((row) => row.tenantId),
+      usages.map((row) => row.startedAtMs),
+      usages.map((row) => row.statusCode),
+      usages.map((row) => row.dataPlaneId),
+      usages.map((row) => toBuffer(row.record)),
+    ],
+  );
+  return result.rowCount ?? 0;
+}
+
+/** pg renders Buffers (not every Uint8Array) inside array parameters as bytea literals. */
+function toBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}

@@ -1,0 +1,196 @@
+import { mkdir } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import { fromBinary } from '@bufbuild/protobuf';
+import { AuditEventSchema, UsageRecordSchema } from '@api-router/contracts';
+import { buildAuditListQuery } from './audit-list-query.js';
+import { toAuditEventRow, toUsageRow } from './audit-row.js';
+import type { AuditStore, IngestOutcome, StorableRecord } from './audit-store.js';
+
+/**
+ * Ordered schema migrations; entry i brings the schema to version i + 1. Append only: a released entry is
+ * never edited (a store opened on an older file applies just the missing ones).
+ */
+const MIGRATIONS: readonly string[] = [
+  `CREATE TABLE IF NOT EXISTS audit_events (
+     event_id TEXT NOT NULL PRIMARY KEY,
+     request_id TEXT NOT NULL,
+     tenant_id TEXT NOT NULL,
+     kind INTEGER NOT NULL,
+     at_ms INTEGER NOT NULL,
+     reason_code TEXT NOT NULL,
+     data_plane_id TEXT NOT NULL,
+     received_at_ms INTEGER NOT NULL,
+     record BLOB NOT NULL
+   );
+   CREATE INDEX IF NOT EXISTS audit_events_request ON audit_events (request_id, at_ms, event_id);
+   CREATE INDEX IF NOT EXISTS audit_events_at ON audit_events (at_ms DESC, event_id DESC);
+   CREATE INDEX IF NOT EXISTS audit_events_tenant_at ON audit_events (tenant_id, at_ms DESC, event_id DESC);
+   CREATE TABLE IF NOT EXISTS usage_records (
+     request_id TEXT NOT NULL PRIMARY KEY,
+     tenant_id TEXT NOT NULL,
+     started_at_ms INTEGER NOT NULL,
+     status_code INTEGER NOT NULL,
+     data_plane_id TEXT NOT NULL,
+     received_at_ms INTEGER NOT NULL,
+     record BLOB NOT NULL
+   );`,
+];
+
+export interface SqliteAuditStoreOptions {
+  /** Database file, e.g. `<CP_STATE_DIR>/audit.sqlite`; its directory is created if missing. */
+  path: string;
+}
+
+/**
+ * The embedded audit store: one SQLite file in WAL mode (readers never block the writer) with
+ * synchronous=FULL, so an acknowledged batch survives a power loss, not only a crash of the process.
+ * better-sqlite3 is synchronous: each call blocks the event loop for its statement, which is fine for the
+ * embedded default's volumes (one transaction per ingested batch); at scale use Postgres.
+ *
+ * @throws when the file cannot be opened or migrated (corrupt, or written by a newer schema).
+ */
+export async function openSqliteAuditStore(options: SqliteAuditStoreOptions): Promise<AuditStore> {
+  await mkdir(dirname(options.path), { recursive: true });
+  const db = new Database(options.path);
+  try {
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = FULL');
+    db.pragma('busy_timeout = 5000');
+    migrate(db);
+  } catch (error: unknown) {
+    db.close();
+    throw error;
+  }
+  return createStore(db);
+}
+
+function migrate(db: Database.Database): void {
+  db.transaction(() => {
+    db.exec('CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL PRIMARY KEY)');
+    const row = db.prepare('SELECT MAX(version) AS version FROM schema_version').get() as {
+      version: number | null;
+    };
+    const current = row.version ?? 0;
+    if (current > MIGRATIONS.length) {
+      throw new Error(
+        `audit store schema version ${current} is newer than this build knows (${MIGRATIONS.length})`,
+      );
+    }
+    for (let version = current + 1; version <= MIGRATIONS.length; version += 1) {
+      db.exec(MIGRATIONS[version - 1]!);
+      db.prepare('INSERT INTO schema_version (version) VALUES (?)').run(version);
+    }
+  }).immediate();
+}
+
+/** One immediate transaction per batch: the whole batch is stored, or none of it. */
+function prepareIngest(
+  db: Database.Database,
+): (records: readonly StorableRecord[], receivedAtMs: number) => IngestOutcome {
+  const insertEvent = db.prepare(
+    `INSERT INTO audit_events (event_id, request_id, tenant_id, kind, at_ms, reason_code, data_plane_id,
+       received_at_ms, record)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING`,
+  );
+  const insertUsage = db.prepare(
+    `INSERT INTO usage_records (request_id, tenant_id, started_at_ms, status_code, data_plane_id,
+       received_at_ms, record)
+     VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (request_id) DO NOTHING`,
+  );
+  const transaction = db.transaction((records: readonly StorableRecord[], receivedAtMs: number) => {
+    const outcome: IngestOutcome = { storedAudit: 0, storedUsage: 0, duplicates: 0 };
+    for (const record of records) {
+      if (record.type === 'audit') {
+        const row = toAuditEventRow(record.event);
+        const { changes } = insertEvent.run(
+          row.eventId,
+          row.requestId,
+          row.tenantId,
+          row.kind,
+          row.atMs,
+          row.reasonCode,
+          row.dataPlaneId,
+          receivedAtMs,
+          row.record,
+        );
+        if (changes === 1) outcome.storedAudit += 1;
+        else outcome.duplicates += 1;
+      } else {
+        const row = toUsageRow(record.usage);
+        const { changes } = insertUsage.run(
+          row.requestId,
+          row.tenantId,
+          row.startedAtMs,
+          row.statusCode,
+          row.dataPlaneId,
+          receivedAtMs,
+          row.record,
+        );
+        if (changes === 1) outcome.storedUsage += 1;
+        else outcome.duplicates += 1;
+      }
+    }
+    return outcome;
+  });
+
+  return (records, receivedAtMs) => transaction.immediate(records, receivedAtMs);
+}
+
+function createStore(db: Database.Database): AuditStore {
+  const ingestAll = prepareIngest(db);
+  const selectEvents = db.prepare(
+    'SELECT record FROM audit_events WHERE request_id = ? ORDER BY at_ms, event_id',
+  );
+  const selectUsage = db.prepare('SELECT record FROM usage_records WHERE request_id = ?');
+
+  let closed = false;
+  return {
+    ingest: (records, receivedAtMs) => attempt(() => ingestAll(records, receivedAtMs)),
+
+    eventsForRequest: (requestId) =>
+      attempt(() => {
+        const rows = selectEvents.all(requestId) as { record: Buffer }[];
+        return rows.map((row) => fromBinary(AuditEventSchema, row.record));
+      }),
+
+    usageForRequest: (requestId) =>
+      attempt(() => {
+        const row = selectUsage.get(requestId) as { record: Buffer } | undefined;
+        return row === undefined ? undefined : fromBinary(UsageRecordSchema, row.record);
+      }),
+
+    list: (filter, page) =>
+      attempt(() => {
+        const query = buildAuditListQuery(filter, page, () => '?');
+        const rows = db.prepare(query.sql).all(...query.parameters) as {
+          event_id: string;
+          at_ms: number;
+          record: Buffer;
+        }[];
+        const pageRows = rows.slice(0, page.limit);
+        const last = pageRows.at(-1);
+        return {
+          events: pageRows.map((row) => fromBinary(AuditEventSchema, row.record)),
+          next: rows.length > page.limit && last ? { atMs: last.at_ms, eventId: last.event_id } : undefined,
+        };
+      }),
+
+    close() {
+      if (!closed) {
+        closed = true;
+        db.close();
+      }
+      return Promise.resolve();
+    },
+  };
+}
+
+/** Runs a synchronous better-sqlite3 call so that its exceptions become rejections, as the interface says. */
+function attempt<T>(call: () => T): Promise<T> {
+  try {
+    return Promise.resolve(call());
+  } catch (error: unknown) {
+    return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+  }
+}

@@ -1,0 +1,91 @@
+import type { ServiceImpl } from '@connectrpc/connect';
+import type { IngestRecord, RecordIngestService } from '@api-router/contracts';
+import { RouterError } from '@api-router/errors';
+import type { Logger } from 'pino';
+import type { AuditStore, StorableRecord } from './audit/audit-store.js';
+import type { Clock } from './clock.js';
+import type { ControlPlaneMetrics } from './control-plane-metrics.js';
+
+/** Longest event_id / request_id accepted (ids are UUIDs or similar; this only stops abuse). */
+const MAX_ID_LENGTH = 256;
+
+export interface RecordIngestServiceDeps {
+  store: Pick<AuditStore, 'ingest'>;
+  clock: Clock;
+  metrics: Pick<ControlPlaneMetrics, 'recordsIngested' | 'recordsDuplicate' | 'recordsRejected'>;
+  logger: Logger;
+}
+
+/**
+ * RecordIngestService: data planes' outboxes ship audit events and usage records here. Not authenticated
+ * yet, like PolicySyncService (mTLS between the planes comes later, ADR 0002).
+ *
+ * A record that can never be stored is rejected on its own (logged, counted, listed in the response) so
+ * that it cannot block the sender's outbox for ever; a store failure fails the whole call with
+ * `dependency_unavailable` (UNAVAILABLE), and the outbox re-sends the batch — the store's idempotency turns
+ * the re-sent records it already has into duplicates.
+ */
+export function createRecordIngestService(
+  deps: RecordIngestServiceDeps,
+): ServiceImpl<typeof RecordIngestService> {
+  const { store, clock, metrics, logger } = deps;
+  return {
+    async ingestRecords(request) {
+      const storable: StorableRecord[] = [];
+      const rejected: { index: number; key: string; reason: string }[] = [];
+      request.records.forEach((record, index) => {
+        const result = toStorable(record, request.dataPlaneId);
+        if (typeof result === 'string') rejected.push({ index, key: record.key, reason: result });
+        else storable.push(result);
+      });
+      if (rejected.length > 0) {
+        metrics.recordsRejected.inc(rejected.length);
+        logger.warn({ dataPlaneId: request.dataPlaneId, rejected }, 'ingest: records rejected');
+      }
+      let outcome;
+      try {
+        outcome = await store.ingest(storable, clock.now());
+      } catch (error: unknown) {
+        logger.error({ err: error, dataPlaneId: request.dataPlaneId }, 'ingest: audit store failed');
+        throw new RouterError('dependency_unavailable', {
+          message: 'the audit store is unavailable; retry the batch',
+          cause: error,
+        });
+      }
+      metrics.recordsIngested.inc({ type: 'audit' }, outcome.storedAudit);
+      metrics.recordsIngested.inc({ type: 'usage' }, outcome.storedUsage);
+      metrics.recordsDuplicate.inc(outcome.duplicates);
+      return {
+        stored: outcome.storedAudit + outcome.storedUsage,
+        duplicates: outcome.duplicates,
+        rejected,
+      };
+    },
+  };
+}
+
+/**
+ * The record to store, or why it cannot be stored. A record without its own data_plane_id gets the
+ * sender's, so the lookups can say where it came from.
+ */
+function toStorable(record: IngestRecord, dataPlaneId: string): StorableRecord | string {
+  switch (record.record.case) {
+    case 'audit': {
+      const event = record.record.value;
+      if (event.eventId === '') return 'audit event without event_id';
+      if (event.eventId.length > MAX_ID_LENGTH) return `event_id longer than ${MAX_ID_LENGTH} characters`;
+      if (event.requestId.length > MAX_ID_LENGTH) return `request_id longer than ${MAX_ID_LENGTH} characters`;
+      if (event.dataPlaneId === '') event.dataPlaneId = dataPlaneId;
+      return { type: 'audit', event };
+    }
+    case 'usage': {
+      const usage = record.record.value;
+      if (usage.requestId === '') return 'usage record without request_id';
+      if (usage.requestId.length > MAX_ID_LENGTH) return `request_id longer than ${MAX_ID_LENGTH} characters`;
+      if (usage.dataPlaneId === '') usage.dataPlaneId = dataPlaneId;
+      return { type: 'usage', usage };
+    }
+    default:
+      return 'record has neither usage nor audit';
+  }
+}
