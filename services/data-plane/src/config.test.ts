@@ -14,6 +14,9 @@ describe('loadDataPlaneConfig', () => {
       otlpTracesEndpoint: undefined,
       policySync: DEFAULT_POLICY_SYNC_SETTINGS,
       http: DEFAULT_HTTP_SETTINGS,
+      redisUrl: undefined,
+      signatureWindowSeconds: 300,
+      maxUpstreamResponseBytes: 8 * 1024 * 1024,
     });
     expect(config.dataPlaneId).toBe(`${config.hostname}-${process.pid}`);
   });
@@ -28,8 +31,14 @@ describe('loadDataPlaneConfig', () => {
       DP_DRAIN_DELAY_MS: '0',
       LOG_LEVEL: 'debug',
       OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://collector:4318/v1/traces',
+      DP_REDIS_URL: 'redis://127.0.0.1:6379/0',
+      DP_SIGNATURE_WINDOW_SECONDS: '60',
+      DP_MAX_UPSTREAM_RESPONSE_BYTES: '65536',
     });
     expect(config).toMatchObject({
+      redisUrl: 'redis://127.0.0.1:6379/0',
+      signatureWindowSeconds: 60,
+      maxUpstreamResponseBytes: 65_536,
       host: '0.0.0.0',
       port: 0,
       controlPlaneAddress: 'cp:50051',

@@ -55,6 +55,17 @@ export interface DataPlaneConfig {
   policySync: PolicySyncSettings;
   http: HttpSettings;
   /**
+   * Redis for state shared by all replicas (signature nonces for now), e.g. redis://127.0.0.1:6379/0
+   * (DP_REDIS_URL); undefined = in-process state, correct for a single replica only.
+   */
+  redisUrl: string | undefined;
+  /** Accepted distance of a signature's `created` from now, both ways, in seconds (DP_SIGNATURE_WINDOW_SECONDS, default 300). */
+  signatureWindowSeconds: number;
+  /** Largest upstream response relayed, JSON or stream, in bytes; larger → 502 (DP_MAX_UPSTREAM_RESPONSE_BYTES, default 8 MiB). */
+  maxUpstreamResponseBytes: number;
+  /** Most nonces the in-process nonce store holds (a full store refuses signed requests with 503). */
+  nonceStoreMaxEntries: number;
+  /**
    * Copy of the process environment taken at start, used to resolve `env:NAME` credential references of
    * backends, so that no other module reads process.env. A Map so that it never serialises into a log line.
    */
@@ -100,6 +111,16 @@ export function loadDataPlaneConfig(env: NodeJS.ProcessEnv = process.env): DataP
     otlpTracesEndpoint: nonEmpty(env, 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT'),
     policySync: { ...DEFAULT_POLICY_SYNC_SETTINGS },
     http: { ...DEFAULT_HTTP_SETTINGS },
+    redisUrl: nonEmpty(env, 'DP_REDIS_URL'),
+    signatureWindowSeconds: integer(env, 'DP_SIGNATURE_WINDOW_SECONDS', 300, 1, 3600),
+    maxUpstreamResponseBytes: integer(
+      env,
+      'DP_MAX_UPSTREAM_RESPONSE_BYTES',
+      8 * 1024 * 1024,
+      1024,
+      1024 ** 3,
+    ),
+    nonceStoreMaxEntries: 200_000,
     environment,
   };
 }

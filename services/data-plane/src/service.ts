@@ -1,9 +1,14 @@
 import type { AddressInfo } from 'node:net';
+import { performance } from 'node:perf_hooks';
+import { Redis } from 'ioredis';
 import type { Registry } from 'prom-client';
+import { createMemoryNonceStore, createRedisNonceStore, type NonceStore } from '@api-router/auth';
 import { createLogger, createMetricsRegistry, createTracing, type Logger } from '@api-router/observability';
 import { systemClock, type Clock } from './clock.js';
 import type { DataPlaneConfig } from './config.js';
+import { createCredentialResolver, type CredentialResolver } from './credentials/credential-resolver.js';
 import { buildApp } from './http/app.js';
+import { createInferenceRoutesDeps } from './inference/create-inference-routes-deps.js';
 import { Readiness } from './http/readiness.js';
 import {
   createPolicyMetrics,
@@ -11,13 +16,13 @@ import {
   type PolicyAgeSources,
   type PolicyMetrics,
 } from './metrics/policy-metrics.js';
-import { createCredentialRefChecker } from './policy/credential-ref-checker.js';
 import { createGrpcPolicySyncTransport } from './policy/grpc-policy-sync-transport.js';
 import { PolicyHolder } from './policy/policy-holder.js';
 import { PolicySyncClient } from './policy/policy-sync-client.js';
 import type { PolicySyncTransport } from './policy/policy-sync-transport.js';
 import { SnapshotCache } from './policy/snapshot-cache.js';
 import { delay, systemTimers, type Timers } from './timers.js';
+import { UpstreamPools } from './upstream/upstream-pools.js';
 
 /** A running data plane. Disposing it shuts it down gracefully (see startDataPlane). */
 export interface DataPlane extends AsyncDisposable {
@@ -40,14 +45,15 @@ export interface DataPlaneDeps {
 /**
  * Starts the data plane. Start order:
  *   1. logger, metrics registry, tracing
- *   2. snapshot cache
+ *   2. snapshot cache, credential resolver (secrets of each applied policy, in memory only)
  *   3. policy holder, loaded from the cache (a missing or corrupt cache only means "not ready yet")
- *   4. fastify app, listening (answers 503 not_ready until a policy is active)
- *   5. policy sync client started (connects to the control plane, reconnects forever)
+ *   4. Redis client (only with config.redisUrl) and nonce store, upstream pools
+ *   5. fastify app with the inference API, listening (answers 503 not_ready until a policy is active)
+ *   6. policy sync client started (connects to the control plane, reconnects forever)
  * Shutdown ([Symbol.asyncDispose]), in order:
  *   readiness → 503; wait config.drainDelayMs so load balancers notice; close the HTTP server (in-flight
- *   requests finish); close the policy stream; wait for pending cache writes; (later: flush the usage
- *   outbox, close Redis, close upstream pools); stop tracing.
+ *   requests finish, open streams end); close the policy stream; wait for pending cache writes; (later:
+ *   flush the usage outbox); close Redis; close upstream pools; stop tracing.
  * Rejects when the HTTP server cannot listen; the control plane being unreachable is never a start failure.
  */
 export async function startDataPlane(config: DataPlaneConfig, deps: DataPlaneDeps = {}): Promise<DataPlane> {
@@ -58,13 +64,16 @@ export async function startDataPlane(config: DataPlaneConfig, deps: DataPlaneDep
   const policyMetrics = createPolicyMetrics(metricsRegistry);
   const tracing = createTracing({ serviceName: 'data-plane', otlpEndpoint: config.otlpTracesEndpoint });
 
+  const random = deps.random ?? Math.random;
+  const credentials = createCredentialResolver({ environment: config.environment });
   const { cache, holder, syncClient } = createPolicyComponents(config, {
     logger,
     clock,
     timers,
-    random: deps.random ?? Math.random,
+    random,
     metrics: policyMetrics,
     transport: deps.transport ?? createGrpcTransport(config),
+    credentials,
   });
   await cache.restore((snapshot) => holder.apply(snapshot, 'cache'));
   registerPolicyAgeGauges(metricsRegistry, policyAgeSources(clock, holder, syncClient));
@@ -74,6 +83,8 @@ export async function startDataPlane(config: DataPlaneConfig, deps: DataPlaneDep
     activePolicy: () => holder.current(),
     controlPlane: () => syncClient.status(),
   });
+  const redis = config.redisUrl === undefined ? undefined : createRedisClient(config.redisUrl, logger);
+  const pools = new UpstreamPools({ logger });
   const app = buildApp({
     logger,
     clock,
@@ -81,6 +92,20 @@ export async function startDataPlane(config: DataPlaneConfig, deps: DataPlaneDep
     metricsRegistry,
     readiness,
     activePolicy: () => holder.current(),
+    inference: createInferenceRoutesDeps({
+      clock,
+      timers,
+      random,
+      now: () => performance.now(),
+      tracer: tracing.tracer,
+      metricsRegistry,
+      pools,
+      nonceStore: createNonceStore(config, clock, redis),
+      credentials,
+      activePolicy: () => holder.current(),
+      signatureWindowSeconds: config.signatureWindowSeconds,
+      maxUpstreamResponseBytes: config.maxUpstreamResponseBytes,
+    }),
   });
   let url: string;
   try {
@@ -89,6 +114,8 @@ export async function startDataPlane(config: DataPlaneConfig, deps: DataPlaneDep
   } catch (error: unknown) {
     await app.close();
     await syncClient.close();
+    redis?.disconnect();
+    await pools.close();
     await tracing[Symbol.asyncDispose]();
     throw error;
   }
@@ -103,7 +130,9 @@ export async function startDataPlane(config: DataPlaneConfig, deps: DataPlaneDep
     await app.close();
     await syncClient.close();
     await cache.flush();
-    // Later tasks: flush the usage outbox, close Redis, close upstream pools — here, in this order.
+    // Later: flush the usage outbox here, before Redis closes.
+    await closeRedis(redis, logger);
+    await pools.close();
     await tracing[Symbol.asyncDispose]();
     logger.info('stopped');
   };
@@ -118,6 +147,7 @@ interface PolicyComponentDeps {
   random: () => number;
   metrics: PolicyMetrics;
   transport: PolicySyncTransport;
+  credentials: CredentialResolver;
 }
 
 /**
@@ -145,7 +175,8 @@ function createPolicyComponents(
     logger,
     clock,
     metrics,
-    credentialRefs: createCredentialRefChecker({ environment: config.environment }),
+    // Resolving every secret reference is the credential check: an unresolvable one rejects the snapshot.
+    credentialRefs: deps.credentials,
     reporter: syncClient,
   });
   return { cache, holder, syncClient };
@@ -168,6 +199,34 @@ function policyAgeSources(
       return since === undefined ? undefined : (clock.now() - since) / 1000;
     },
   };
+}
+
+/**
+ * The Redis client of the data plane (nonces now; limits later). Commands wait at most a second, so a
+ * Redis outage refuses signed requests quickly (503, replay protection fails closed) instead of hanging.
+ */
+function createRedisClient(url: string, logger: Logger): Redis {
+  const redis = new Redis(url, { maxRetriesPerRequest: 1, commandTimeout: 1000 });
+  // Without a listener an 'error' event would crash the process; ioredis reconnects by itself.
+  redis.on('error', (error: unknown) => logger.warn({ err: error }, 'redis error'));
+  return redis;
+}
+
+async function closeRedis(redis: Redis | undefined, logger: Logger): Promise<void> {
+  if (redis === undefined) return;
+  try {
+    await redis.quit();
+  } catch (error: unknown) {
+    // Already disconnected or unreachable: nothing is left to flush, drop the connection.
+    logger.warn({ err: error }, 'redis quit failed');
+    redis.disconnect();
+  }
+}
+
+function createNonceStore(config: DataPlaneConfig, clock: Clock, redis: Redis | undefined): NonceStore {
+  return redis === undefined
+    ? createMemoryNonceStore({ clock, maxEntries: config.nonceStoreMaxEntries })
+    : createRedisNonceStore({ redis, prefix: 'router:nonce:' });
 }
 
 function createGrpcTransport(config: DataPlaneConfig): PolicySyncTransport {

@@ -4,6 +4,7 @@ import { RouterError } from '@api-router/errors';
 import type { Logger } from '@api-router/observability';
 import type { Clock } from '../clock.js';
 import type { HttpSettings } from '../config.js';
+import { registerInferenceRoutes, type InferenceRoutesDeps } from '../inference/register-inference-routes.js';
 import type { ActivePolicy } from '../policy/policy-holder.js';
 import { installErrorHandler } from './error-handler.js';
 import type { ReadinessDetail } from './readiness.js';
@@ -25,6 +26,8 @@ export interface AppDeps {
   readiness: { detail(): ReadinessDetail };
   /** Read on every request: the policy to serve with, undefined while none is active. */
   activePolicy: () => ActivePolicy | undefined;
+  /** The inference API's dependencies; without them only the health routes exist (tests of the shell). */
+  inference?: InferenceRoutesDeps;
 }
 
 /**
@@ -44,6 +47,8 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     // On close, new requests on kept-alive sockets get 503 + Connection: close; idle sockets are closed.
     return503OnClosing: true,
     forceCloseConnections: 'idle',
+    // Schemas validate what clients sent; coercing "5" into 5 would forward a body the schema never saw.
+    ajv: { customOptions: { coerceTypes: false } },
   }) as unknown as FastifyInstance;
 
   installErrorHandler(app);
@@ -62,8 +67,8 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   });
 
   registerHealthRoutes(app, { readiness: deps.readiness, metricsRegistry: deps.metricsRegistry });
-  // The inference API (/v1/chat/completions, /v1/models, …) registers here, after the health routes, with
-  // the same hooks and error handler: registerInferenceRoutes(app, { activePolicy: deps.activePolicy, … }).
+  // The inference API, after the health routes, with the same hooks and error handler.
+  if (deps.inference !== undefined) registerInferenceRoutes(app, deps.inference);
 
   return app;
 }

@@ -1,42 +1,43 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { RouterError, toRouterError, type ErrorCode } from '@api-router/errors';
+import { renderErrorBody, type ErrorShape, type RouterErrorBody } from './error-body.js';
 
-/** The wire form of every error the data plane returns. */
-export interface ErrorBody {
-  error: {
-    code: ErrorCode;
-    message: string;
-    request_id: string;
-    retryable: boolean;
-    details?: Record<string, unknown>;
-  };
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Wire form of this route's errors; default 'router'. OpenAI-compatible routes use 'openai'. */
+    errorShape?: ErrorShape;
+  }
 }
+
+/** The wire form of every error the data plane returns on its own routes. */
+export type ErrorBody = RouterErrorBody;
 
 /**
  * Installs THE place where errors become responses: handlers and hooks throw RouterError (or anything),
- * this renders `{ error: { code, message, request_id, retryable } }` with the catalogue's status, sets
+ * this renders the body (error-body.ts; the router's `{ error: { code, message, request_id, retryable } }`,
+ * or OpenAI's shape on routes configured with `errorShape: 'openai'`) with the catalogue's status, sets
  * Retry-After when the error carries one, and logs the internal cause (never sent to the client).
  */
 export function installErrorHandler(app: FastifyInstance): void {
   app.setErrorHandler((error: unknown, request, reply) => {
     const routerError = fromFastifyError(error);
     logError(request, routerError);
-    return sendError(reply, routerError, request.id);
+    return sendError(reply, routerError, request);
   });
   app.setNotFoundHandler(() => {
     throw new RouterError('not_found', { message: 'No such route.' });
   });
 }
 
-function sendError(reply: FastifyReply, error: RouterError, requestId: string): FastifyReply {
-  const body: ErrorBody = {
-    error: { code: error.code, message: error.message, request_id: requestId, retryable: error.retryable },
-  };
-  if (error.details !== undefined) body.error.details = error.details;
+function sendError(reply: FastifyReply, error: RouterError, request: FastifyRequest): FastifyReply {
+  const shape = request.routeOptions.config.errorShape ?? 'router';
   if (error.retryAfterSeconds !== undefined) {
     reply.header('retry-after', String(Math.max(0, Math.ceil(error.retryAfterSeconds))));
   }
-  return reply.code(error.status).type('application/json; charset=utf-8').send(body);
+  return reply
+    .code(error.status)
+    .type('application/json; charset=utf-8')
+    .send(renderErrorBody(error, request.id, shape));
 }
 
 /**
@@ -48,7 +49,22 @@ export function fromFastifyError(error: unknown): RouterError {
   if (!isFastifyError(error)) return toRouterError(error);
   const code = catalogueCodeFor(error);
   if (code === undefined) return toRouterError(error);
-  return new RouterError(code, { message: error.message, cause: error });
+  const param = validationParam(error);
+  return new RouterError(code, {
+    message: error.message,
+    cause: error,
+    ...(param === undefined ? {} : { details: { param } }),
+  });
+}
+
+/** The body field a schema validation error is about ("messages", "messages.0.role"), for OpenAI's `param`. */
+function validationParam(error: FastifyError): string | undefined {
+  const first = error.validation?.[0];
+  if (first === undefined) return undefined;
+  const missing = (first.params as { missingProperty?: unknown } | undefined)?.missingProperty;
+  const path = first.instancePath.split('/').filter((part) => part !== '');
+  if (typeof missing === 'string') path.push(missing);
+  return path.length === 0 ? undefined : path.join('.');
 }
 
 function catalogueCodeFor(error: FastifyError): ErrorCode | undefined {

@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Tracer } from '@opentelemetry/api';
+import type { FastifyBaseLogger } from 'fastify';
 import { RouterError } from '@api-router/errors';
-import type { Logger } from '@api-router/observability';
 import type { RuntimeRoute, RuntimeTarget } from '@api-router/policy';
 import type { ResolvedCredentials } from '../credentials/credential-resolver.js';
 import type { InferenceMetrics } from '../metrics/inference-metrics.js';
@@ -34,7 +34,8 @@ export interface UpstreamCall {
   readonly accept: string;
   readonly requestSignal: RequestSignal;
   readonly state: InferenceRequestState;
-  readonly log: Logger;
+  /** The request's logger (request id bound). */
+  readonly log: Pick<FastifyBaseLogger, 'warn'>;
 }
 
 /** A 2xx upstream response and the target that produced it. Its body is not read yet. */

@@ -1,0 +1,136 @@
+import { create, toJson, type JsonObject } from '@bufbuild/protobuf';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { InferenceResponseSchema, type InferenceRequest } from '@api-router/contracts';
+import type { Completion } from '../upstream/adapters/provider-adapter.js';
+import { callUpstream } from './call-upstream.js';
+import { openSession, type InferenceHandlerDeps, type InferenceSession } from './inference-session.js';
+import { parseInferenceRequest } from './parse-inference-request.js';
+import { formatMs } from './router-headers.js';
+import { routerTimings } from './request-state.js';
+import type { SseEvent } from './sse-event-parser.js';
+import type { SseEventAction } from './sse-relay.js';
+import { readCompletion, streamToClient } from './upstream-response.js';
+
+/**
+ * POST /v1/inference: the router's own API (router.v1.InferenceRequest → InferenceResponse, JSON with
+ * snake_case names). With `stream: true` the answer is SSE: one InferenceResponse-shaped event per content
+ * delta (`output.content` holds the delta), then a final event with `finish_reason`, `usage` and `router`,
+ * then `data: [DONE]`. A stream that breaks ends with `data: {"error": {...}}` instead, never `[DONE]`.
+ */
+export function createInferenceHandler(deps: InferenceHandlerDeps) {
+  return async (request: FastifyRequest, reply: FastifyReply): Promise<unknown> => {
+    const inference = parseInferenceRequest(request.body);
+    const session = openSession(deps, request, reply, inference.model);
+    try {
+      const success = await callUpstream(deps.callUpstream, {
+        route: session.route,
+        credentials: session.credentials,
+        clientHeaders: request.headers,
+        requestId: request.id,
+        path: '/chat/completions',
+        bodyFor: (target) =>
+          JSON.stringify(
+            deps.adapterFor(target.backend).chatBodyFromInference(inference, target.upstreamModel),
+          ),
+        accept: inference.stream ? 'text/event-stream' : 'application/json',
+        requestSignal: session.requestSignal,
+        state: session.state,
+        log: request.log,
+      });
+      if (inference.stream) {
+        await streamInference(deps, session, success, request, reply, inference);
+        return reply;
+      }
+      const { completion } = await readCompletion(deps, session, success);
+      const body = inferenceResponse(deps, session, request.id, inference, completion);
+      reply.header('x-router-overhead-ms', formatMs(Number(body.router?.overhead_ms ?? 0)));
+      return await reply.type('application/json; charset=utf-8').send(body);
+    } finally {
+      session.end();
+    }
+  };
+}
+
+interface InferenceResponseJson extends JsonObject {
+  router: JsonObject;
+}
+
+function inferenceResponse(
+  deps: InferenceHandlerDeps,
+  session: InferenceSession,
+  requestId: string,
+  inference: InferenceRequest,
+  completion: Pick<Completion, 'id' | 'content' | 'role' | 'finishReason' | 'model'>,
+): InferenceResponseJson {
+  const { state } = session;
+  const timings = routerTimings(state, deps.now());
+  const message = create(InferenceResponseSchema, {
+    id: completion.id,
+    model: inference.model,
+    output: { role: completion.role, content: completion.content },
+    finishReason: completion.finishReason,
+    usage: {
+      inputTokens: BigInt(state.usage?.inputTokens ?? 0),
+      outputTokens: BigInt(state.usage?.outputTokens ?? 0),
+    },
+    router: {
+      requestId,
+      routeId: state.routeId ?? '',
+      backendId: state.backendId ?? '',
+      attempts: state.attempts,
+      totalMs: timings.totalMs,
+      upstreamMs: timings.upstreamMs,
+      overheadMs: timings.overheadMs,
+      queueMs: timings.queueMs,
+      timeToFirstTokenMs: timings.timeToFirstTokenMs ?? 0,
+      policyVersion: state.policyVersion,
+    },
+  });
+  return toJson(InferenceResponseSchema, message, {
+    useProtoFieldName: true,
+    alwaysEmitImplicit: true,
+  }) as InferenceResponseJson;
+}
+
+async function streamInference(
+  deps: InferenceHandlerDeps,
+  session: InferenceSession,
+  success: Awaited<ReturnType<typeof callUpstream>>,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  inference: InferenceRequest,
+): Promise<void> {
+  const adapter = deps.adapterFor(success.target.backend);
+  const { state } = session;
+  let id = '';
+  let finishReason = '';
+  const onEvent = (event: SseEvent): SseEventAction => {
+    if (event.data === undefined) return '';
+    if (adapter.isStreamEnd(event.data)) return { end: true };
+    const chunk = adapter.parseStreamData(event.data);
+    if (chunk === undefined) return '';
+    id ||= chunk.id ?? '';
+    finishReason = chunk.finishReason ?? finishReason;
+    if (chunk.usage !== undefined) state.usage = chunk.usage;
+    if (chunk.contentDelta === '') return '';
+    state.firstTokenAtMs ??= deps.now();
+    const delta = { id, model: inference.model, output: { role: 'assistant', content: chunk.contentDelta } };
+    return `data: ${JSON.stringify(delta)}\n\n`;
+  };
+  const tail = (): string => {
+    const final = inferenceResponse(deps, session, request.id, inference, {
+      id,
+      model: inference.model,
+      role: 'assistant',
+      content: '',
+      finishReason,
+    });
+    return `data: ${JSON.stringify(final)}\n\ndata: [DONE]\n\n`;
+  };
+  await streamToClient(deps, session, success, request, reply, {
+    headers: { 'x-router-overhead-ms': formatMs(routerTimings(state, deps.now()).overheadMs) },
+    errorShape: 'router',
+    onEvent,
+    tail,
+  });
+}

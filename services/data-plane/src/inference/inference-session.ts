@@ -1,0 +1,110 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Backend } from '@api-router/contracts';
+import { RouterError } from '@api-router/errors';
+import type { RuntimePolicy, RuntimeRoute } from '@api-router/policy';
+import { mayUseModel } from '../auth/principal.js';
+import type { ResolvedCredentials } from '../credentials/credential-resolver.js';
+import type { InferenceMetrics } from '../metrics/inference-metrics.js';
+import type { Timers } from '../timers.js';
+import type { ProviderAdapter } from '../upstream/adapters/provider-adapter.js';
+import type { CallUpstreamDeps } from './call-upstream.js';
+import { ClientClosedError, createRequestSignal, type RequestSignal } from './request-signal.js';
+import type { InferenceRequestState } from './request-state.js';
+
+/** What the inference handlers need, built once in the composition root. */
+export interface InferenceHandlerDeps {
+  readonly callUpstream: CallUpstreamDeps;
+  readonly adapterFor: (backend: Backend) => ProviderAdapter;
+  readonly timers: Timers;
+  /** Monotonic milliseconds (performance.now). */
+  readonly now: () => number;
+  readonly metrics: InferenceMetrics;
+  /** Largest upstream response relayed, JSON or stream, in bytes (DP_MAX_UPSTREAM_RESPONSE_BYTES). */
+  readonly maxUpstreamResponseBytes: number;
+}
+
+/** The policy and credentials a request is served with: captured once, at arrival. */
+export interface RequestPolicy {
+  readonly policy: RuntimePolicy;
+  readonly credentials: ResolvedCredentials;
+}
+
+/** One authenticated request on its way to a backend. */
+export interface InferenceSession {
+  readonly state: InferenceRequestState;
+  readonly policy: RuntimePolicy;
+  readonly credentials: ResolvedCredentials;
+  readonly route: RuntimeRoute;
+  readonly requestSignal: RequestSignal;
+  /** Releases the deadline timer and the disconnect listener; call when the request is over. */
+  end(): void;
+}
+
+/**
+ * Opens a session for `model`: refuses a model the key may not use (403 model_not_allowed — checked first,
+ * so a restricted key cannot probe which models exist) or one no route serves (404 model_not_found), then
+ * arms the request deadline (route timeout, else the policy default, counted from arrival) and the
+ * client-disconnect abort.
+ */
+export function openSession(
+  deps: InferenceHandlerDeps,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  model: string,
+): InferenceSession {
+  const state = inferenceState(request);
+  const { policy, credentials } = requestPolicy(request);
+  if (state.principal === undefined || !mayUseModel(state.principal, model)) {
+    throw new RouterError('model_not_allowed', { message: `This key may not use the model "${model}".` });
+  }
+  const route = policy.routesByModel.get(model);
+  if (route === undefined) {
+    throw new RouterError('model_not_found', { message: `The model "${model}" does not exist.` });
+  }
+  state.routeId = route.route.id;
+  const timeoutMs = route.route.requestTimeoutMs || policy.settings.defaultRequestTimeoutMs;
+  const requestSignal = createRequestSignal(deps, state.startedAtMs + timeoutMs);
+  const onClose = (): void => {
+    if (!reply.raw.writableFinished) requestSignal.clientClosed();
+  };
+  const onAbort = (): void => {
+    const reason =
+      requestSignal.signal.reason instanceof ClientClosedError ? 'client_disconnect' : 'deadline';
+    deps.metrics.upstreamAbortsTotal.inc({ reason });
+  };
+  reply.raw.once('close', onClose);
+  requestSignal.signal.addEventListener('abort', onAbort, { once: true });
+  return {
+    state,
+    policy,
+    credentials,
+    route,
+    requestSignal,
+    end() {
+      requestSignal.dispose();
+      reply.raw.off('close', onClose);
+      requestSignal.signal.removeEventListener('abort', onAbort);
+    },
+  };
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Set by the inference routes' onRequest hook; null elsewhere. */
+    inferenceState: InferenceRequestState | null;
+    /** Set by the inference routes' onRequest hook; null elsewhere. */
+    requestPolicy: RequestPolicy | null;
+  }
+}
+
+export function inferenceState(request: FastifyRequest): InferenceRequestState {
+  if (request.inferenceState === null)
+    throw new Error('inference state missing: route registered outside the inference scope');
+  return request.inferenceState;
+}
+
+export function requestPolicy(request: FastifyRequest): RequestPolicy {
+  if (request.requestPolicy === null)
+    throw new Error('request policy missing: route registered outside the inference scope');
+  return request.requestPolicy;
+}

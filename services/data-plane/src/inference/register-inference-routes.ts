@@ -1,0 +1,129 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { RouterError } from '@api-router/errors';
+import type { RuntimePolicy } from '@api-router/policy';
+import type { RequestAuthenticator } from '../auth/request-authenticator.js';
+import type { ResolvedCredentials } from '../credentials/credential-resolver.js';
+import { parseJsonBody } from '../http/json-body.js';
+import type { ActivePolicy } from '../policy/policy-holder.js';
+import { CHAT_COMPLETION_BODY_SCHEMA } from '../openai/chat-completion-schema.js';
+import { createChatCompletionsHandler } from '../openai/chat-completions-handler.js';
+import { listModels } from '../openai/models-handler.js';
+import { createInferenceHandler } from './inference-handler.js';
+import { inferenceState, requestPolicy, type InferenceHandlerDeps } from './inference-session.js';
+import { createRequestState, routerTimings, type InferenceRequestState } from './request-state.js';
+
+export interface InferenceRoutesDeps extends InferenceHandlerDeps {
+  /** The active policy (the app's not_ready gate guarantees one on these routes). */
+  activePolicy: () => ActivePolicy | undefined;
+  /** Secrets resolved for a policy when it was applied. */
+  credentialsFor: (policy: RuntimePolicy) => ResolvedCredentials | undefined;
+  authenticate: RequestAuthenticator;
+}
+
+/**
+ * Registers the inference API in its own fastify scope: POST /v1/inference, POST /v1/chat/completions and
+ * GET /v1/models. Per request, in order: capture the active policy (one policy serves the whole request);
+ * refuse a declared body over the policy's max_body_bytes (413); read the body as raw bytes, only for
+ * `application/json` (else 415); authenticate (key or signature, over those exact bytes; 401 with one
+ * body for every reason, the reason in logs and router_auth_failures_total); parse the JSON safely (400);
+ * validate (chat schema / proto contract, 400); handle. Request metrics are recorded when the response
+ * closes, however it ends.
+ */
+export function registerInferenceRoutes(app: FastifyInstance, deps: InferenceRoutesDeps): void {
+  void app.register((scope, _options, done) => {
+    scope.decorateRequest('inferenceState', null);
+    scope.decorateRequest('requestPolicy', null);
+    scope.removeAllContentTypeParsers();
+    scope.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, parsed) => {
+      const bytes = body as Buffer;
+      const { maxBodyBytes } = requestPolicy(request).policy.settings;
+      if (bytes.length > maxBodyBytes) {
+        parsed(tooLarge(maxBodyBytes), undefined);
+        return;
+      }
+      inferenceState(request).rawBody = bytes;
+      parsed(null, bytes);
+    });
+    scope.addHook('onRequest', (request, reply, hookDone) => {
+      hookDone(beginRequest(deps, request, reply));
+    });
+    scope.addHook('preValidation', async (request) => {
+      await authenticate(deps, request);
+      if (request.method === 'POST') {
+        const raw = inferenceState(request).rawBody;
+        if (raw === undefined) throw new RouterError('unsupported_media_type');
+        request.body = parseJsonBody(raw);
+      }
+    });
+    scope.post('/v1/inference', createInferenceHandler(deps));
+    scope.post(
+      '/v1/chat/completions',
+      { schema: { body: CHAT_COMPLETION_BODY_SCHEMA }, config: { errorShape: 'openai' } },
+      createChatCompletionsHandler(deps),
+    );
+    scope.get('/v1/models', { config: { errorShape: 'openai' } }, listModels);
+    done();
+  });
+}
+
+function beginRequest(
+  deps: InferenceRoutesDeps,
+  request: FastifyRequest,
+  reply: FastifyReply,
+): Error | undefined {
+  const state = createRequestState(deps.now());
+  request.inferenceState = state;
+  reply.raw.once('close', () => recordRequest(deps, state, reply));
+  const active = deps.activePolicy();
+  if (active === undefined) return new RouterError('not_ready');
+  const credentials = deps.credentialsFor(active.policy);
+  if (credentials === undefined) {
+    return new RouterError('internal', { cause: new Error('active policy has no resolved credentials') });
+  }
+  request.requestPolicy = { policy: active.policy, credentials };
+  state.policyVersion = active.policy.version;
+  const declaredBytes = Number(request.headers['content-length'] ?? 0);
+  const { maxBodyBytes } = active.policy.settings;
+  return declaredBytes > maxBodyBytes ? tooLarge(maxBodyBytes) : undefined;
+}
+
+function tooLarge(maxBodyBytes: number): RouterError {
+  return new RouterError('payload_too_large', { message: `The request body exceeds ${maxBodyBytes} bytes.` });
+}
+
+async function authenticate(deps: InferenceRoutesDeps, request: FastifyRequest): Promise<void> {
+  const state = inferenceState(request);
+  const { policy, credentials } = requestPolicy(request);
+  const result = await deps.authenticate(
+    {
+      method: request.method,
+      url: request.raw.url ?? request.url,
+      headers: request.headers,
+      body: state.rawBody,
+      scheme: request.protocol,
+    },
+    policy,
+    credentials,
+  );
+  if (!result.ok) {
+    deps.metrics.authFailuresTotal.inc({ reason: result.reason });
+    request.log.info({ authFailure: result.reason, keyId: result.keyId }, 'authentication failed');
+    // One error for every reason: the client must not learn which check failed.
+    throw new RouterError('unauthenticated');
+  }
+  state.principal = result.principal;
+}
+
+function recordRequest(deps: InferenceRoutesDeps, state: InferenceRequestState, reply: FastifyReply): void {
+  if (state.recorded) return;
+  state.recorded = true;
+  const raw = reply.raw;
+  const statusClass = raw.writableFinished ? `${Math.floor(raw.statusCode / 100)}xx` : 'aborted';
+  deps.metrics.requestsTotal.inc({ route: state.routeId ?? 'none', status_class: statusClass });
+  if (state.attempts === 0) return;
+  const timings = routerTimings(state, deps.now());
+  deps.metrics.overheadSeconds.observe(timings.overheadMs / 1000);
+  if (timings.timeToFirstTokenMs !== undefined && state.routeId !== undefined) {
+    deps.metrics.timeToFirstTokenSeconds.observe({ route: state.routeId }, timings.timeToFirstTokenMs / 1000);
+  }
+}

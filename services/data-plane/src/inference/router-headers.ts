@@ -1,0 +1,47 @@
+import type { InferenceRequestState, RouterTimings } from './request-state.js';
+
+/** Milliseconds with microsecond resolution, as header and JSON values. */
+export function formatMs(ms: number): string {
+  return ms.toFixed(3);
+}
+
+/**
+ * The router's metrics as `x-router-*` response headers (OpenAI-compatible routes; `x-router-overhead-ms`
+ * on every inference route). For a stream they are measured when the response headers are sent: total and
+ * upstream time are then "until the backend's response headers", and the final figures follow in the
+ * stream's closing `: router {...}` comment.
+ */
+export function routerHeaders(state: InferenceRequestState, timings: RouterTimings): Record<string, string> {
+  const headers: Record<string, string> = {
+    'x-router-route': state.routeId ?? '',
+    'x-router-backend': state.backendId ?? '',
+    'x-router-attempts': String(state.attempts),
+    'x-router-total-ms': formatMs(timings.totalMs),
+    'x-router-upstream-ms': formatMs(timings.upstreamMs),
+    'x-router-overhead-ms': formatMs(timings.overheadMs),
+    'x-router-queue-ms': formatMs(timings.queueMs),
+    'x-router-policy-version': state.policyVersion.toString(),
+  };
+  return headers;
+}
+
+/** The same figures as a JSON object with the proto's field names (router.v1.RouterMetrics). */
+export function routerMetricsJson(
+  requestId: string,
+  state: InferenceRequestState,
+  timings: RouterTimings,
+): Record<string, unknown> {
+  const json: Record<string, unknown> = {
+    request_id: requestId,
+    route_id: state.routeId ?? '',
+    backend_id: state.backendId ?? '',
+    attempts: state.attempts,
+    total_ms: timings.totalMs,
+    upstream_ms: timings.upstreamMs,
+    overhead_ms: timings.overheadMs,
+    queue_ms: timings.queueMs,
+    policy_version: state.policyVersion.toString(),
+  };
+  if (timings.timeToFirstTokenMs !== undefined) json.time_to_first_token_ms = timings.timeToFirstTokenMs;
+  return json;
+}

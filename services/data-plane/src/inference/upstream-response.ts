@@ -1,0 +1,117 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { RouterError } from '@api-router/errors';
+import { renderErrorBody, type ErrorShape } from '../http/error-body.js';
+import type { Completion } from '../upstream/adapters/provider-adapter.js';
+import { readUpstreamBody } from '../upstream/read-upstream-body.js';
+import { finishAttempt, type UpstreamSuccess } from './call-upstream.js';
+import type { InferenceHandlerDeps, InferenceSession } from './inference-session.js';
+import { relaySse, write, type SseEventAction } from './sse-relay.js';
+import type { SseEvent } from './sse-event-parser.js';
+
+/** A whole upstream JSON completion: its exact bytes and what the adapter read from them. */
+export interface UpstreamCompletion {
+  readonly raw: Buffer;
+  readonly completion: Completion;
+}
+
+/**
+ * Reads the upstream JSON response (size-capped), closes the attempt's timing, and reads the completion
+ * and usage from it. A body that is not a completion is a 502.
+ */
+export async function readCompletion(
+  deps: InferenceHandlerDeps,
+  session: InferenceSession,
+  success: UpstreamSuccess,
+): Promise<UpstreamCompletion> {
+  const { state } = session;
+  let raw: Buffer;
+  try {
+    raw = await readUpstreamBody(
+      success.response.body,
+      deps.maxUpstreamResponseBytes,
+      session.requestSignal.signal,
+    );
+  } catch (error: unknown) {
+    finishAttempt(deps, state, success.target.backend.id);
+    success.endTrace(error);
+    throw error;
+  }
+  finishAttempt(deps, state, success.target.backend.id);
+  success.endTrace();
+  let completion: Completion | undefined;
+  try {
+    completion = deps.adapterFor(success.target.backend).parseCompletion(JSON.parse(raw.toString('utf8')));
+  } catch {
+    // Not JSON: handled as "not a completion" just below.
+  }
+  if (completion === undefined) {
+    throw new RouterError('upstream_error', {
+      message: 'The model backend answered with an unreadable completion.',
+    });
+  }
+  state.usage = completion.usage;
+  return { raw, completion };
+}
+
+export interface StreamOptions {
+  /** Response headers besides content type and the ones already set on the reply (x-request-id…). */
+  readonly headers: Readonly<Record<string, string>>;
+  /** Shape of the error event that ends a broken stream. */
+  readonly errorShape: ErrorShape;
+  readonly onEvent: (event: SseEvent) => SseEventAction;
+  /** Text written after a clean end (final event, router comment, `data: [DONE]`). */
+  readonly tail: () => string;
+}
+
+/**
+ * Streams the upstream SSE response to the client (the reply is hijacked: fastify sends nothing more).
+ * Never throws. A clean end gets `tail()`; a stream cut short gets an error event (rendered by the one
+ * error renderer) and never a clean end, and is counted as truncated; a client that left just ends it.
+ */
+export async function streamToClient(
+  deps: InferenceHandlerDeps,
+  session: InferenceSession,
+  success: UpstreamSuccess,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  options: StreamOptions,
+): Promise<void> {
+  const { state, requestSignal } = session;
+  const raw = reply.raw;
+  reply.hijack();
+  raw.writeHead(200, {
+    ...(reply.getHeaders() as Record<string, string>),
+    ...options.headers,
+    'content-type': 'text/event-stream; charset=utf-8',
+    'cache-control': 'no-cache',
+    'x-accel-buffering': 'no',
+  });
+  raw.flushHeaders();
+  const outcome = await relaySse({
+    source: success.response.body,
+    destination: raw,
+    signal: requestSignal.signal,
+    maxBytes: deps.maxUpstreamResponseBytes,
+    onEvent: options.onEvent,
+  });
+  finishAttempt(deps, state, success.target.backend.id);
+  success.endTrace(outcome.kind === 'truncated' ? outcome.error : undefined);
+  if (outcome.kind === 'client_closed') {
+    raw.destroy();
+    return;
+  }
+  let tail: string;
+  if (outcome.kind === 'completed') {
+    tail = options.tail();
+  } else {
+    state.truncatedReason = outcome.reason;
+    deps.metrics.streamsTruncatedTotal.inc({ route: state.routeId ?? 'none', reason: outcome.reason });
+    request.log.warn(
+      { reason: outcome.reason, backendId: state.backendId, err: outcome.error.cause },
+      'stream truncated',
+    );
+    tail = `data: ${JSON.stringify(renderErrorBody(outcome.error, request.id, options.errorShape))}\n\n`;
+  }
+  if (await write(raw, tail, requestSignal.signal)) raw.end();
+  else raw.destroy();
+}

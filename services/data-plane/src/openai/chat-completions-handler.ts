@@ -1,0 +1,84 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { callUpstream, type UpstreamSuccess } from '../inference/call-upstream.js';
+import {
+  openSession,
+  type InferenceHandlerDeps,
+  type InferenceSession,
+} from '../inference/inference-session.js';
+import { routerHeaders, routerMetricsJson } from '../inference/router-headers.js';
+import { routerTimings } from '../inference/request-state.js';
+import type { SseEvent } from '../inference/sse-event-parser.js';
+import type { SseEventAction } from '../inference/sse-relay.js';
+import { readCompletion, streamToClient } from '../inference/upstream-response.js';
+import type { ChatCompletionBody } from './chat-completion-schema.js';
+
+/**
+ * POST /v1/chat/completions, OpenAI-compatible: the body goes to the backend as sent (model replaced by the
+ * target's upstream model) and the backend's answer comes back as sent, JSON or SSE, so OpenAI clients work
+ * unchanged. Router metrics travel as `x-router-*` headers; a stream's final figures come as an SSE comment
+ * (`: router {...}`, ignored by SSE clients) just before `data: [DONE]`. A stream that did not ask for
+ * usage does not get the usage chunk the router asks the backend for.
+ */
+export function createChatCompletionsHandler(deps: InferenceHandlerDeps) {
+  return async (request: FastifyRequest, reply: FastifyReply): Promise<unknown> => {
+    const body = request.body as ChatCompletionBody;
+    const session = openSession(deps, request, reply, body.model);
+    const stream = body.stream === true;
+    try {
+      const success = await callUpstream(deps.callUpstream, {
+        route: session.route,
+        credentials: session.credentials,
+        clientHeaders: request.headers,
+        requestId: request.id,
+        path: '/chat/completions',
+        bodyFor: (target) =>
+          JSON.stringify(deps.adapterFor(target.backend).chatBodyFromOpenAI(body, target.upstreamModel)),
+        accept: stream ? 'text/event-stream' : 'application/json',
+        requestSignal: session.requestSignal,
+        state: session.state,
+        log: request.log,
+      });
+      if (stream) {
+        await streamChat(deps, session, success, request, reply, body.stream_options?.include_usage === true);
+        return reply;
+      }
+      const { raw } = await readCompletion(deps, session, success);
+      reply.headers(routerHeaders(session.state, routerTimings(session.state, deps.now())));
+      return await reply.type('application/json').send(raw);
+    } finally {
+      session.end();
+    }
+  };
+}
+
+async function streamChat(
+  deps: InferenceHandlerDeps,
+  session: InferenceSession,
+  success: UpstreamSuccess,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  clientWantsUsage: boolean,
+): Promise<void> {
+  const adapter = deps.adapterFor(success.target.backend);
+  const { state } = session;
+  const onEvent = (event: SseEvent): SseEventAction => {
+    if (event.data === undefined) return event.raw;
+    if (adapter.isStreamEnd(event.data)) return { end: true };
+    const chunk = adapter.parseStreamData(event.data);
+    if (chunk === undefined) return event.raw;
+    if (chunk.usage !== undefined) state.usage = chunk.usage;
+    if (chunk.usageOnly && !clientWantsUsage) return '';
+    if (chunk.contentDelta !== '') state.firstTokenAtMs ??= deps.now();
+    return event.raw;
+  };
+  const tail = (): string => {
+    const metrics = routerMetricsJson(request.id, state, routerTimings(state, deps.now()));
+    return `: router ${JSON.stringify(metrics)}\n\ndata: [DONE]\n\n`;
+  };
+  await streamToClient(deps, session, success, request, reply, {
+    headers: routerHeaders(state, routerTimings(state, deps.now())),
+    errorShape: 'openai',
+    onEvent,
+    tail,
+  });
+}
