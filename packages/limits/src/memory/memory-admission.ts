@@ -1,5 +1,7 @@
+import { buildAdmitDecision } from '../admit-decision.js';
+import { DuplicateRequestError } from '../duplicate-request-error.js';
 import type { LimitCheck } from '../limit-plan.js';
-import type { AdmitRequest, CheckResult } from '../limit-store.js';
+import type { AdmitDecision, AdmitRequest, CheckResult } from '../limit-store.js';
 import {
   budgetAvailableMicros,
   budgetLimitMicros,
@@ -140,4 +142,40 @@ export function prepareCheck(
     case 'budget':
       return prepareBudget(state, check, request, nowMs);
   }
+}
+
+/**
+ * One admission against the in-process state at `nowMs`: every check brought up to date and evaluated, then
+ * all consumed and the request recorded, or nothing consumed. Throws DuplicateRequestError for a request id
+ * still remembered.
+ */
+export function admitToState(
+  state: MemoryLimitState,
+  request: AdmitRequest,
+  nowMs: number,
+  retentionMs: number,
+): AdmitDecision {
+  const { partition } = request.plan;
+  if (state.record(partition, request.requestId, nowMs) !== undefined) {
+    throw new DuplicateRequestError(request.requestId);
+  }
+  const prepared = request.plan.checks.map((check) => prepareCheck(state, check, request, nowMs));
+  if (!prepared.every((check) => check.result.allowed)) {
+    return buildAdmitDecision(
+      request,
+      nowMs,
+      prepared.map((check) => check.result),
+    );
+  }
+  const results = prepared.map((check) => check.commit());
+  const expiresAtMs = nowMs + request.reservationTtlMs;
+  state.setRecord(partition, request.requestId, {
+    partition,
+    status: 'reserved',
+    expiresAtMs,
+    retainUntilMs: expiresAtMs + retentionMs,
+    tokens: request.costs.tokens,
+    costMicros: request.costs.costMicros,
+  });
+  return buildAdmitDecision(request, nowMs, results);
 }

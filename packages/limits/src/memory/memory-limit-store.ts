@@ -1,19 +1,17 @@
 import {
-  buildAdmitDecision,
   validateAdmitRequest,
   validateNowMs,
   validateReservation,
   validateUsage,
 } from '../admit-decision.js';
-import { DuplicateRequestError } from '../duplicate-request-error.js';
 import { validateAmount, validateBudgetRef, type BudgetRef } from '../limit-plan.js';
 import {
   DEFAULT_RECORD_RETENTION_MS,
   validateRetention,
-  type AdmitDecision,
-  type AdmitRequest,
   type BudgetSnapshot,
   type LimitStore,
+  type Reservation,
+  type Usage,
 } from '../limit-store.js';
 import {
   MAX_MICROS,
@@ -22,8 +20,8 @@ import {
   budgetResetAtMs,
   type BudgetState,
 } from '../math/budget-ledger.js';
-import { prepareCheck } from './memory-admission.js';
-import { createMemoryLimitState, type MemoryBudget } from './memory-limit-state.js';
+import { admitToState } from './memory-admission.js';
+import { createMemoryLimitState } from './memory-limit-state.js';
 import { endReservation } from './memory-settlement.js';
 
 export interface MemoryLimitStoreOptions {
@@ -36,7 +34,7 @@ export interface MemoryLimitStoreOptions {
   readonly recordRetentionMs?: number;
 }
 
-/** The numbers an admin sees for a budget. Shared with the Redis store through the same arithmetic. */
+/** The numbers an admin sees for a budget (the budget admin script reports the same ones). */
 export function budgetSnapshot(state: BudgetState): BudgetSnapshot {
   return {
     period: state.period,
@@ -75,66 +73,34 @@ export function createMemoryLimitStore(options: MemoryLimitStoreOptions): LimitS
     return nowMs;
   }
 
-  function adminUpdate(
-    ref: BudgetRef,
-    validate: () => void,
-    update: (budget: MemoryBudget) => void,
-  ): Promise<BudgetSnapshot> {
-    return answer(() => {
-      validateBudgetRef(ref);
-      validate();
-      const budget = state.budget(ref.partition, ref.id, undefined, now(ref.partition));
-      update(budget);
-      return budgetSnapshot(budget.state);
-    });
+  /** Rolls and reclaims the budget (creating it when missing), applies `update`, and reports it. */
+  function adminUpdate(ref: BudgetRef, update: (budget: BudgetState) => BudgetState): BudgetSnapshot {
+    validateBudgetRef(ref);
+    const budget = state.budget(ref.partition, ref.id, undefined, now(ref.partition));
+    budget.state = update(budget.state);
+    return budgetSnapshot(budget.state);
   }
 
-  function admit(request: AdmitRequest): AdmitDecision {
-    validateAdmitRequest(request);
-    const nowMs = now(request.plan.partition);
-    if (state.record(request.plan.partition, request.requestId, nowMs) !== undefined) {
-      throw new DuplicateRequestError(request.requestId);
-    }
-    const prepared = request.plan.checks.map((check) => prepareCheck(state, check, request, nowMs));
-    if (!prepared.every((check) => check.result.allowed)) {
-      return buildAdmitDecision(
-        request,
-        nowMs,
-        prepared.map((check) => check.result),
-      );
-    }
-    const results = prepared.map((check) => check.commit());
-    const expiresAtMs = nowMs + request.reservationTtlMs;
-    state.setRecord(request.plan.partition, request.requestId, {
-      partition: request.plan.partition,
-      status: 'reserved',
-      expiresAtMs,
-      retainUntilMs: expiresAtMs + retentionMs,
-      tokens: request.costs.tokens,
-      costMicros: request.costs.costMicros,
-    });
-    return buildAdmitDecision(request, nowMs, results);
+  function end(reservation: Reservation, usage: Usage | undefined): ReturnType<typeof endReservation> {
+    validateReservation(reservation);
+    if (usage !== undefined) validateUsage(usage);
+    return endReservation(state, reservation, usage, now(reservation.partition), retentionMs);
   }
 
   return {
-    admit: (request) => answer(() => admit(request)),
+    admit: (request) =>
+      answer(() => {
+        validateAdmitRequest(request);
+        return admitToState(state, request, now(request.plan.partition), retentionMs);
+      }),
     settle: (reservation, usage) =>
       answer(() => {
-        validateReservation(reservation);
-        validateUsage(usage);
-        const outcome = endReservation(state, reservation, usage, now(reservation.partition), retentionMs);
+        const outcome = end(reservation, usage);
         return { ...outcome, status: outcome.status === 'done' ? 'settled' : outcome.status };
       }),
     release: (reservation) =>
       answer(() => {
-        validateReservation(reservation);
-        const outcome = endReservation(
-          state,
-          reservation,
-          undefined,
-          now(reservation.partition),
-          retentionMs,
-        );
+        const outcome = end(reservation, undefined);
         return { ...outcome, status: outcome.status === 'done' ? 'released' : outcome.status };
       }),
     getBudget: (ref) =>
@@ -143,31 +109,20 @@ export function createMemoryLimitStore(options: MemoryLimitStoreOptions): LimitS
         const budget = state.existingBudget(ref.partition, ref.id, now(ref.partition));
         return budget === undefined ? undefined : budgetSnapshot(budget.state);
       }),
-    topUpBudget(ref, amountMicros) {
-      return adminUpdate(
-        ref,
-        () => validateAmount(amountMicros, 'amountMicros', MAX_MICROS),
-        (budget) => {
-          budget.state = { ...budget.state, creditMicros: budget.state.creditMicros + amountMicros };
-        },
-      );
-    },
-    resetBudget(ref) {
-      return adminUpdate(
-        ref,
-        () => undefined,
-        (budget) => {
-          budget.state = { ...budget.state, spentMicros: 0, creditMicros: 0 };
-        },
-      );
-    },
-    setBudgetLimit(ref, limitMicros) {
-      const validate = (): void => {
+    topUpBudget: (ref, amountMicros) =>
+      answer(() => {
+        validateAmount(amountMicros, 'amountMicros', MAX_MICROS);
+        return adminUpdate(ref, (budget) => ({
+          ...budget,
+          creditMicros: budget.creditMicros + amountMicros,
+        }));
+      }),
+    resetBudget: (ref) =>
+      answer(() => adminUpdate(ref, (budget) => ({ ...budget, spentMicros: 0, creditMicros: 0 }))),
+    setBudgetLimit: (ref, limitMicros) =>
+      answer(() => {
         if (limitMicros !== null) validateAmount(limitMicros, 'limitMicros', MAX_MICROS);
-      };
-      return adminUpdate(ref, validate, (budget) => {
-        budget.state = { ...budget.state, limitOverrideMicros: limitMicros ?? -1 };
-      });
-    },
+        return adminUpdate(ref, (budget) => ({ ...budget, limitOverrideMicros: limitMicros ?? -1 }));
+      }),
   };
 }
