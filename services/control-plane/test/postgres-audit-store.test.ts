@@ -1,0 +1,69 @@
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { createLogger } from '@api-router/observability';
+import { testServices } from '@api-router/testing';
+import { describe, expect, it } from 'vitest';
+import {
+  auditEvent,
+  describeAuditStoreContract,
+  type AuditStoreFixture,
+} from '../src/audit/audit-store-contract.test-support.js';
+import { openPostgresAuditStore } from '../src/audit/postgres-audit-store.js';
+
+const logger = createLogger({ service: 'audit-store-test', level: 'silent' });
+
+/** A fresh database on the test Postgres, dropped (with any open connections) on dispose. */
+async function createDatabaseFixture(): Promise<AuditStoreFixture & { url: string }> {
+  const adminUrl = testServices().DATABASE_URL;
+  const name = `audit_${randomBytes(6).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  try {
+    await admin.query(`CREATE DATABASE ${name}`);
+  } finally {
+    await admin.end();
+  }
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    open: () => openPostgresAuditStore({ connectionString: url.toString(), logger }),
+    async [Symbol.asyncDispose]() {
+      const client = new pg.Client({ connectionString: adminUrl });
+      await client.connect();
+      try {
+        await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      } finally {
+        await client.end();
+      }
+    },
+  };
+}
+
+describeAuditStoreContract('Postgres', createDatabaseFixture);
+
+describe('Postgres audit store', () => {
+  it('migrates once when several control planes open the same database at the same time', async () => {
+    await using fixture = await createDatabaseFixture();
+    const stores = await Promise.all([fixture.open(), fixture.open(), fixture.open()]);
+    try {
+      const client = new pg.Client({ connectionString: fixture.url });
+      await client.connect();
+      const versions = await client.query('SELECT version FROM schema_version');
+      await client.end();
+      expect(versions.rows).toEqual([{ version: 1 }]);
+      await stores[0]!.ingest([{ type: 'audit', event: auditEvent({}) }], 0);
+      expect(await stores[2]!.eventsForRequest('req-1')).toHaveLength(1);
+    } finally {
+      await Promise.all(stores.map((store) => store.close()));
+    }
+  });
+
+  it('fails to open, naming the problem, when the database does not exist', async () => {
+    const url = new URL(testServices().DATABASE_URL);
+    url.pathname = '/no_such_database_for_audit';
+    await expect(openPostgresAuditStore({ connectionString: url.toString(), logger })).rejects.toThrow(
+      'no_such_database_for_audit',
+    );
+  });
+});
