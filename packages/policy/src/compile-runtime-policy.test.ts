@@ -76,7 +76,12 @@ describe('compileRuntimePolicy', () => {
     expect(policy.contentHash).toBe(snapshot.contentHash);
     expect(policy.createdAt).toEqual(OPTIONS.createdAt);
     expect(policy.snapshot).toBe(snapshot);
-    expect(policy.settings).toEqual({ maxBodyBytes: 1_048_576, defaultRequestTimeoutMs: 30_000 });
+    expect(policy.settings).toEqual({
+      maxBodyBytes: 1_048_576,
+      defaultRequestTimeoutMs: 30_000,
+      defaultMaxOutputTokens: 1024,
+      reservationTtlMs: 120_000,
+    });
     expect([...policy.backendsById.keys()]).toEqual(['mock-a', 'mock-b']);
     expect(policy.tenantsById.get('demo')?.id).toBe('demo');
     expect(policy.apiKeysByPublicId.get('rk_demo01')?.tenantId).toBe('demo');

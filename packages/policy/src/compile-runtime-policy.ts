@@ -3,11 +3,19 @@ import {
   BackendProvider,
   type ApiKey,
   type Backend,
+  type LimitSet,
   type PolicySnapshot,
   type Route,
   type Tenant,
 } from '@api-router/contracts';
 import { describeBaseUrlProblem } from './base-url-problem.js';
+import {
+  DEFAULT_MAX_OUTPUT_TOKENS,
+  DEFAULT_RESERVATION_TTL_MS,
+  MAX_RESERVATION_TTL_MS,
+} from './limit-bounds.js';
+import { describeLimitSetProblem } from './limit-set-problem.js';
+import { createPriceTable } from './price-table.js';
 import type { RuntimePolicy, RuntimeRoute, RuntimeTarget } from './runtime-policy.js';
 import { computeSnapshotHash } from './snapshot-hash.js';
 import { SnapshotInvalidError } from './snapshot-invalid-error.js';
@@ -19,7 +27,9 @@ const SHA256_BYTES = 32;
  * its runtime form. Checks: content_hash matches the content, version > 0, settings present and positive,
  * ids unique (backends, routes, route models, tenants, key public ids), every reference resolves, every
  * route has a target with weight > 0, base URLs are absolute http(s) without trailing slash, providers are
- * known, key hashes are 32 bytes. Linear in the snapshot's size. Never mutates `snapshot`; the result
+ * known, key hashes are 32 bytes, limit sets are enforceable (see describeLimitSetProblem), prices are unique
+ * and name existing backends. Settings added after the first release (default_max_output_tokens,
+ * reservation_ttl_ms) read 0 as their default, so an older cached snapshot stays valid. Linear in the snapshot's size. Never mutates `snapshot`; the result
  * shares its messages.
  *
  * @throws SnapshotInvalidError with a precise reason at the first problem found.
@@ -35,12 +45,18 @@ export function compileRuntimePolicy(snapshot: PolicySnapshot): RuntimePolicy {
   if (settings.maxBodyBytes <= 0) fail('settings.max_body_bytes must be greater than 0');
   if (settings.defaultRequestTimeoutMs <= 0)
     fail('settings.default_request_timeout_ms must be greater than 0');
+  if (settings.reservationTtlMs > MAX_RESERVATION_TTL_MS) {
+    fail(`settings.reservation_ttl_ms must be at most ${MAX_RESERVATION_TTL_MS}`);
+  }
 
   const backendsById = indexUnique(snapshot.backends, (backend) => backend.id, 'backend id');
   for (const backend of snapshot.backends) validateBackend(backend);
   const tenantsById = indexUnique(snapshot.tenants, (tenant) => tenant.id, 'tenant id');
+  for (const tenant of snapshot.tenants) validateLimits(tenant.limits, `tenant ${tenant.id}`);
   const apiKeysByPublicId = indexUnique(snapshot.apiKeys, (key) => key.publicId, 'API key public_id');
   for (const key of snapshot.apiKeys) validateApiKey(key, tenantsById);
+  const priceFor = createPriceTable(snapshot.prices, backendsById);
+  if (typeof priceFor === 'string') fail(priceFor);
   indexUnique(snapshot.routes, (route) => route.id, 'route id');
   const routesByModel = new Map<string, RuntimeRoute>();
   for (const route of snapshot.routes) {
@@ -56,11 +72,16 @@ export function compileRuntimePolicy(snapshot: PolicySnapshot): RuntimePolicy {
     settings: {
       maxBodyBytes: settings.maxBodyBytes,
       defaultRequestTimeoutMs: settings.defaultRequestTimeoutMs,
+      defaultMaxOutputTokens: settings.defaultMaxOutputTokens || DEFAULT_MAX_OUTPUT_TOKENS,
+      reservationTtlMs: settings.reservationTtlMs || DEFAULT_RESERVATION_TTL_MS,
     },
     routesByModel,
     backendsById,
     tenantsById,
     apiKeysByPublicId,
+    limitsForTenant: (tenantId) => tenantsById.get(tenantId)?.limits,
+    limitsForKey: (publicId) => apiKeysByPublicId.get(publicId)?.limits,
+    priceFor,
   };
 }
 
@@ -79,6 +100,12 @@ function validateApiKey(key: ApiKey, tenantsById: ReadonlyMap<string, Tenant>): 
     );
   }
   if (!tenantsById.has(key.tenantId)) fail(`API key ${key.publicId}: unknown tenant "${key.tenantId}"`);
+  validateLimits(key.limits, `API key ${key.publicId}`);
+}
+
+function validateLimits(limits: LimitSet | undefined, owner: string): void {
+  const problem = limits === undefined ? undefined : describeLimitSetProblem(limits);
+  if (problem !== undefined) fail(`${owner}: limits: ${problem}`);
 }
 
 function compileRoute(route: Route, backendsById: ReadonlyMap<string, Backend>): RuntimeRoute {

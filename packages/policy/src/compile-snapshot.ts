@@ -23,6 +23,7 @@ import type {
   TenantConfig,
 } from './config-schema.js';
 import { compareStrings } from './compare-strings.js';
+import { compileLimitSet, compilePrices } from './compile-limits.js';
 import { computeSnapshotHash } from './snapshot-hash.js';
 
 /** What the control plane decides about a snapshot, as opposed to what the config says. */
@@ -37,7 +38,7 @@ export interface CompileOptions {
 /**
  * Compiles a validated config into the snapshot pushed to data planes. Deterministic: entries are sorted
  * (backends, routes, tenants by id; keys by publicId; targets by priority then backend; allowed models
- * sorted and deduplicated), so the same config content gives the same bytes and `contentHash` whatever the
+ * sorted and deduplicated; budgets by id; prices by model then backend), so the same config content gives the same bytes and `contentHash` whatever the
  * order of its YAML lists and whatever `version`/`createdAt`. Admin tokens are control-plane only and are
  * not included. Expects a config from `parseConfig`; does not re-validate it.
  */
@@ -50,11 +51,14 @@ export function compileSnapshot(config: ParsedConfig, options: CompileOptions): 
     settings: create(RouterSettingsSchema, {
       maxBodyBytes: router.settings.maxBodyBytes,
       defaultRequestTimeoutMs: router.settings.defaultRequestTimeoutMs,
+      defaultMaxOutputTokens: router.settings.defaultMaxOutputTokens,
+      reservationTtlMs: router.settings.reservationTtlMs,
     }),
     backends: sortedBy(router.backends, (backend) => backend.id).map(compileBackend),
     routes: sortedBy(router.routes, (route) => route.id).map(compileRoute),
     tenants: sortedBy(policies.tenants, (tenant) => tenant.id).map(compileTenant),
     apiKeys: sortedBy(policies.apiKeys, (key) => key.publicId).map(compileApiKey),
+    prices: compilePrices(router.prices),
   });
   snapshot.contentHash = computeSnapshotHash(snapshot);
   return snapshot;
@@ -95,7 +99,12 @@ function compileRoute(route: RouteConfig): Route {
 }
 
 function compileTenant(tenant: TenantConfig): Tenant {
-  return create(TenantSchema, { id: tenant.id, displayName: tenant.displayName, disabled: tenant.disabled });
+  return create(TenantSchema, {
+    id: tenant.id,
+    displayName: tenant.displayName,
+    disabled: tenant.disabled,
+    limits: compileLimitSet(tenant.limits),
+  });
 }
 
 function compileApiKey(key: ApiKeyConfig): ApiKey {
@@ -106,6 +115,7 @@ function compileApiKey(key: ApiKeyConfig): ApiKey {
     allowedModels: [...new Set(key.allowedModels)].sort(compareStrings),
     disabled: key.disabled,
     expiresAt: key.expiresAt === undefined ? undefined : timestampFromDate(key.expiresAt),
+    limits: compileLimitSet(key.limits),
   });
 }
 

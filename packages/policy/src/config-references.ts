@@ -1,46 +1,51 @@
-import type { ConfigPath } from './config-document.js';
+import { checkUnique, entriesAt, isEntry, type Entry, type ReferenceProblem } from './config-entries.js';
+import { checkBudgetIds, checkPrices, checkReservationTtl } from './limit-references.js';
 
 // Checks that span several entries of a document: unique ids, references that resolve, weights that can
 // route traffic. They run on the raw YAML value, even when the schema rejected parts of it, so that one run
 // reports every problem; entries whose fields have the wrong type are skipped here (the schema reports them).
 
-/** A problem found by a cross-reference check, located by its path in the document. */
-export interface ReferenceProblem {
-  path: ConfigPath;
-  message: string;
-}
-
-type Entry = Readonly<Record<string, unknown>>;
+export type { ReferenceProblem } from './config-entries.js';
 
 /** Cross-reference checks of router.yaml. */
 export function checkRouterReferences(value: unknown): ReferenceProblem[] {
   const problems: ReferenceProblem[] = [];
   const backends = entriesAt(value, 'backends');
-  const backendIds = checkUnique(backends, 'backends', 'id', 'backend id', problems);
-  checkUnique(entriesAt(value, 'routes'), 'routes', 'id', 'route id', problems);
-  checkUnique(entriesAt(value, 'routes'), 'routes', 'model', 'route model', problems);
+  const backendIds = checkUnique(backends, ['backends'], 'id', 'backend id', problems);
+  checkUnique(entriesAt(value, 'routes'), ['routes'], 'id', 'route id', problems);
+  checkUnique(entriesAt(value, 'routes'), ['routes'], 'model', 'route model', problems);
   for (const [routeIndex, route] of entriesAt(value, 'routes')) {
     checkRouteTargets(route, routeIndex, backendIds, problems);
   }
+  const routeModels = new Set<string>();
+  for (const [, route] of entriesAt(value, 'routes')) {
+    if (typeof route.model === 'string') routeModels.add(route.model);
+  }
+  checkPrices(entriesAt(value, 'prices'), backendIds, routeModels, problems);
+  checkReservationTtl(value, problems);
   const admin = isEntry(value) ? value.admin : undefined;
-  checkUnique(entriesAt(admin, 'tokens'), 'admin.tokens', 'id', 'admin token id', problems);
-  checkUnique(entriesAt(admin, 'tokens'), 'admin.tokens', 'sha256', 'admin token sha256', problems);
+  checkUnique(entriesAt(admin, 'tokens'), ['admin', 'tokens'], 'id', 'admin token id', problems);
+  checkUnique(entriesAt(admin, 'tokens'), ['admin', 'tokens'], 'sha256', 'admin token sha256', problems);
   return problems;
 }
 
 /** Cross-reference checks of policies.yaml. */
 export function checkPoliciesReferences(value: unknown): ReferenceProblem[] {
   const problems: ReferenceProblem[] = [];
-  const tenantIds = checkUnique(entriesAt(value, 'tenants'), 'tenants', 'id', 'tenant id', problems);
+  const tenantIds = checkUnique(entriesAt(value, 'tenants'), ['tenants'], 'id', 'tenant id', problems);
   const keys = entriesAt(value, 'apiKeys');
-  checkUnique(keys, 'apiKeys', 'publicId', 'API key publicId', problems);
-  checkUnique(keys, 'apiKeys', 'secretSha256', 'API key secretSha256', problems);
+  checkUnique(keys, ['apiKeys'], 'publicId', 'API key publicId', problems);
+  checkUnique(keys, ['apiKeys'], 'secretSha256', 'API key secretSha256', problems);
   for (const [index, key] of keys) {
     const tenant = key.tenant;
     if (typeof tenant === 'string' && !tenantIds.has(tenant)) {
       problems.push({ path: ['apiKeys', index, 'tenant'], message: `unknown tenant "${tenant}"` });
     }
   }
+  for (const [index, tenant] of entriesAt(value, 'tenants')) {
+    checkBudgetIds(tenant, ['tenants', index], problems);
+  }
+  for (const [index, key] of keys) checkBudgetIds(key, ['apiKeys', index], problems);
   return problems;
 }
 
@@ -81,47 +86,4 @@ function checkRouteTargets(
       message: 'all target weights are zero: the route could never be served',
     });
   }
-}
-
-/** Reports duplicates of `entry[field]` and returns the set of its string values. */
-function checkUnique(
-  entries: readonly (readonly [number, Entry])[],
-  listPath: string,
-  field: string,
-  label: string,
-  problems: ReferenceProblem[],
-): Set<string> {
-  const firstIndex = new Map<string, number>();
-  for (const [index, entry] of entries) {
-    const value = entry[field];
-    if (typeof value !== 'string') continue;
-    const previous = firstIndex.get(value);
-    if (previous === undefined) {
-      firstIndex.set(value, index);
-    } else {
-      // Secrets' hashes are not repeated in the message: knowing two entries share one is enough.
-      const shown = field === 'sha256' || field === 'secretSha256' ? '' : ` "${value}"`;
-      problems.push({
-        path: [...listPath.split('.'), index, field],
-        message: `duplicate ${label}${shown} (first used at ${listPath}[${previous}])`,
-      });
-    }
-  }
-  return new Set(firstIndex.keys());
-}
-
-/** The object entries of the array at `value[key]`, with their indexes; non-objects are skipped. */
-function entriesAt(value: unknown, key: string): (readonly [number, Entry])[] {
-  if (!isEntry(value)) return [];
-  const list = value[key];
-  if (!Array.isArray(list)) return [];
-  const entries: (readonly [number, Entry])[] = [];
-  for (const [index, item] of (list as unknown[]).entries()) {
-    if (isEntry(item)) entries.push([index, item]);
-  }
-  return entries;
-}
-
-function isEntry(value: unknown): value is Entry {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

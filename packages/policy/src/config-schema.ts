@@ -1,5 +1,14 @@
 import { z } from 'zod';
 import { describeBaseUrlProblem } from './base-url-problem.js';
+import { API_KEY_PUBLIC_ID_PATTERN, ID_PATTERN, MODEL_PATTERN } from './config-patterns.js';
+import {
+  DEFAULT_MAX_OUTPUT_TOKENS,
+  DEFAULT_RESERVATION_TTL_MS,
+  MAX_RESERVATION_TTL_MS,
+} from './limit-bounds.js';
+import { LimitSetConfigSchema, PriceConfigSchema } from './limits-config-schema.js';
+
+export { API_KEY_PUBLIC_ID_PATTERN, ID_PATTERN };
 
 // Schemas of the two config documents (router.yaml and policies.yaml). Every object is strict: an unknown
 // field is an error, because a typo in a policy field ("wieght") must never silently fall back to a default.
@@ -7,15 +16,8 @@ import { describeBaseUrlProblem } from './base-url-problem.js';
 
 const UINT32_MAX = 4_294_967_295;
 
-/** Ids of backends, routes, tenants and admin tokens. */
-export const ID_PATTERN = /^[a-z0-9][a-z0-9._-]{0,62}$/;
-/** Public id of an API key; the full key string is "<publicId>.<secret>". */
-export const API_KEY_PUBLIC_ID_PATTERN = /^rk_[a-z0-9]{4,32}$/;
 const SHA256_HEX_PATTERN = /^[0-9a-f]{64}$/;
 const CREDENTIAL_REF_PATTERN = /^(env:[A-Za-z_][A-Za-z0-9_]*|file:\/[^\s]*)$/;
-// Model names are opaque to the router, but must be usable in headers, logs and metric labels; "*" is
-// reserved as the wildcard of allowedModels.
-const MODEL_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,199}$/;
 
 const id = z.string().regex(ID_PATTERN, `must match ${String(ID_PATTERN)}`);
 const sha256Hex = z.string().regex(SHA256_HEX_PATTERN, 'must be 64 lower-case hex characters (a sha256)');
@@ -33,6 +35,13 @@ export const RouterSettingsConfigSchema = z.strictObject({
   maxBodyBytes: positiveUint32.default(1_048_576),
   /** Deadline of a whole inference request, in milliseconds. Default 30 s. */
   defaultRequestTimeoutMs: positiveUint32.default(30_000),
+  /** Output tokens assumed for a request that sets no maximum, to size its reservation. Default 1024. */
+  defaultMaxOutputTokens: positiveUint32.default(DEFAULT_MAX_OUTPUT_TOKENS),
+  /**
+   * Expiry of an unsettled reservation (crashed replica), in milliseconds; at least every request deadline.
+   * Default 120 s.
+   */
+  reservationTtlMs: z.number().int().min(1).max(MAX_RESERVATION_TTL_MS).default(DEFAULT_RESERVATION_TTL_MS),
 });
 
 export const BackendConfigSchema = z.strictObject({
@@ -80,6 +89,8 @@ export const RouterConfigSchema = z.strictObject({
   settings: RouterSettingsConfigSchema.prefault({}),
   backends: z.array(BackendConfigSchema).default([]),
   routes: z.array(RouteConfigSchema).default([]),
+  /** Prices per model (and optionally backend), used by budgets. */
+  prices: z.array(PriceConfigSchema).default([]),
   admin: z.strictObject({ tokens: z.array(AdminTokenConfigSchema).default([]) }).prefault({}),
 });
 
@@ -87,6 +98,7 @@ export const TenantConfigSchema = z.strictObject({
   id,
   displayName: z.string().max(200).default(''),
   disabled: z.boolean().default(false),
+  limits: LimitSetConfigSchema.optional(),
 });
 
 export const ApiKeyConfigSchema = z.strictObject({
@@ -102,6 +114,7 @@ export const ApiKeyConfigSchema = z.strictObject({
       error: 'must be an ISO 8601 date-time with a time zone, e.g. 2030-01-01T00:00:00Z',
     })
     .optional(),
+  limits: LimitSetConfigSchema.optional(),
 });
 
 export const PoliciesConfigSchema = z.strictObject({

@@ -19,6 +19,15 @@ export {
   type RouterSettingsConfig,
   type TenantConfig,
 } from './config-schema.js';
+export type { BudgetConfig, LimitSetConfig, PriceConfig, QueueConfig } from './limits-config-schema.js';
+export { decimalToMicros, formatMicros, MICROS_PER_UNIT, type DecimalMicros } from './decimal-micros.js';
+export {
+  DEFAULT_LOCAL_SHARE_PPM,
+  DEFAULT_MAX_OUTPUT_TOKENS,
+  DEFAULT_RESERVATION_TTL_MS,
+  MAX_BUDGET_MICROS,
+  MAX_PRICE_MICROS_PER_MILLION,
+} from './limit-bounds.js';
 export { parseConfig } from './parse-config.js';
 export { compileSnapshot, type CompileOptions } from './compile-snapshot.js';
 export { computeSnapshotHash } from './snapshot-hash.js';
@@ -26,6 +35,28 @@ export { SnapshotInvalidError } from './snapshot-invalid-error.js';
 export type { RuntimePolicy, RuntimeRoute, RuntimeTarget } from './runtime-policy.js';
 export { compileRuntimePolicy } from './compile-runtime-policy.js';
 export { pickTarget } from './pick-target.js';
+export type { PriceLookup, TokenPrice } from './price-table.js';
+export {
+  budgetCheckId,
+  ownerCheckId,
+  type BudgetCheck,
+  type ConcurrencyCheck,
+  type LimitCheck,
+  type LimitOwner,
+  type LimitPlan,
+  type RequestsCheck,
+  type TokensCheck,
+} from './limit-plan.js';
+export { buildLimitPlan, type LimitOwners } from './build-limit-plan.js';
+export { localShareOf, planForStoreFailure, type StoreFailurePlan } from './plan-for-store-failure.js';
+export { resolveQueuePolicy, type ResolvedQueuePolicy } from './resolve-queue-policy.js';
+export { maxCostMicros, type MaxCostInput } from './max-cost-micros.js';
+export {
+  estimateInputTokens,
+  MESSAGE_OVERHEAD_TOKENS,
+  REQUEST_OVERHEAD_TOKENS,
+  type EstimableMessage,
+} from './estimate-input-tokens.js';
 export { hashSecret } from './hash-secret.js';
 export {
   generateSyntheticConfig,

@@ -23,9 +23,15 @@ describe('parseConfig', () => {
   it('treats empty documents as empty configs with every default', () => {
     expect(parseConfig(documents(''))).toEqual({
       router: {
-        settings: { maxBodyBytes: 1_048_576, defaultRequestTimeoutMs: 30_000 },
+        settings: {
+          maxBodyBytes: 1_048_576,
+          defaultRequestTimeoutMs: 30_000,
+          defaultMaxOutputTokens: 1024,
+          reservationTtlMs: 120_000,
+        },
         backends: [],
         routes: [],
+        prices: [],
         admin: { tokens: [] },
       },
       policies: { tenants: [], apiKeys: [] },

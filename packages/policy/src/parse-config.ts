@@ -12,11 +12,13 @@ import {
   type ReferenceProblem,
 } from './config-references.js';
 import { PoliciesConfigSchema, RouterConfigSchema, type ParsedConfig } from './config-schema.js';
+import { checkPriceCoverage } from './price-coverage.js';
 import { parseYamlSource, type YamlSource } from './yaml-source.js';
 
 /**
  * Parses both YAML documents and validates them: schema (strict, defaults filled in) and cross references
- * (duplicate ids, unknown backends and tenants, routes whose weights are all zero...).
+ * (duplicate ids, unknown backends and tenants, routes whose weights are all zero...). Once both documents
+ * are valid on their own, checks what spans both: budgets (policies.yaml) need prices (router.yaml).
  *
  * @throws ConfigInvalidError listing every issue found in both documents, each with its source, path and
  *   1-based line, ordered by document then line.
@@ -27,12 +29,18 @@ export function parseConfig(documents: ConfigDocuments): ParsedConfig {
   if (router.config === undefined || policies.config === undefined) {
     throw new ConfigInvalidError([...router.issues, ...policies.issues]);
   }
-  return { router: router.config, policies: policies.config };
+  const config = { router: router.config, policies: policies.config };
+  const coverage = checkPriceCoverage(config).map((problem) =>
+    makeIssue(documents.router, router.source, problem.path, problem.message),
+  );
+  if (coverage.length > 0) throw new ConfigInvalidError(coverage);
+  return config;
 }
 
 interface DocumentResult<T> {
   config: T | undefined;
   issues: ConfigIssue[];
+  source: YamlSource;
 }
 
 function validateDocument<S extends z.ZodType>(
@@ -41,7 +49,7 @@ function validateDocument<S extends z.ZodType>(
   checkReferences: (value: unknown) => ReferenceProblem[],
 ): DocumentResult<z.output<S>> {
   const source = parseYamlSource(document);
-  if (source.issues.length > 0) return { config: undefined, issues: [...source.issues] };
+  if (source.issues.length > 0) return { config: undefined, issues: [...source.issues], source };
   // An empty document means "nothing configured", not "not an object".
   const value = source.value ?? {};
   const result = schema.safeParse(value);
@@ -51,8 +59,8 @@ function validateDocument<S extends z.ZodType>(
   for (const problem of checkReferences(value)) {
     issues.push(makeIssue(document, source, problem.path, problem.message));
   }
-  if (issues.length > 0) return { config: undefined, issues: sortIssues(issues) };
-  return { config: result.data, issues: [] };
+  if (issues.length > 0) return { config: undefined, issues: sortIssues(issues), source };
+  return { config: result.data, issues: [], source };
 }
 
 function fromZodIssue(
@@ -74,7 +82,8 @@ function fromZodIssue(
     });
   }
   // zod says "expected string, received undefined" for a missing field; say it in the operator's words.
-  const missing = issue.code === 'invalid_type' && valueAt(value, path) === undefined;
+  const missing =
+    (issue.code === 'invalid_type' || issue.code === 'invalid_union') && valueAt(value, path) === undefined;
   const last = path[path.length - 1];
   const message = missing && typeof last === 'string' ? `missing required field "${last}"` : issue.message;
   return [makeIssue(document, source, path, message)];

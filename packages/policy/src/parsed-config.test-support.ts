@@ -1,6 +1,7 @@
 // fast-check arbitraries and helpers shared by the policy package's tests (excluded from the build).
 import fc from 'fast-check';
 import type { ApiKeyConfig, BackendConfig, ParsedConfig, RouteConfig } from './config-schema.js';
+import type { LimitSetConfig, PriceConfig } from './limits-config-schema.js';
 
 // fc.stringMatching is slow enough to dominate the properties' run time; ids built from a few prefixes and a
 // number still exercise code-unit ordering ("b10" < "b9", "z-1" > "z1"...).
@@ -48,6 +49,77 @@ function routeArbitrary(id: string, backendIds: readonly string[]): fc.Arbitrary
   });
 }
 
+/** A rate with its burst, or neither. */
+const rateArbitrary = fc.option(
+  fc.tuple(fc.integer({ min: 1, max: 1_000_000 }), fc.integer({ min: 1, max: 100_000 })),
+  { nil: undefined },
+);
+
+/** Valid `limits:` blocks (or none), budget ids unique; some limit nothing but a failure policy. */
+export const limitSetArbitrary: fc.Arbitrary<LimitSetConfig | undefined> = fc.option(
+  fc
+    .record({
+      requests: rateArbitrary,
+      tokens: rateArbitrary,
+      maxConcurrent: fc.option(fc.integer({ min: 1, max: 1000 }), { nil: undefined }),
+      queue: fc.option(
+        fc.oneof(
+          fc.constant({ maxWaitMs: 0, maxLength: 0 }),
+          fc.record({
+            maxWaitMs: fc.integer({ min: 1, max: 60_000 }),
+            maxLength: fc.integer({ min: 1, max: 100 }),
+          }),
+        ),
+        { nil: undefined },
+      ),
+      budgets: fc.uniqueArray(
+        fc.record({
+          id: idArbitrary,
+          limitMicros: fc.integer({ min: 0, max: 1e12 }),
+          period: fc.constantFrom('day' as const, 'month' as const, 'total' as const),
+        }),
+        { maxLength: 3, selector: (budget) => budget.id },
+      ),
+      onStoreFailure: fc.oneof(
+        fc.record({
+          rateLimits: fc.constant('fail-open' as const),
+          localSharePpm: fc.integer({ min: 1, max: 1_000_000 }),
+          budgets: fc.constantFrom('fail-open' as const, 'fail-closed' as const),
+        }),
+        fc.record({
+          rateLimits: fc.constant('fail-closed' as const),
+          localSharePpm: fc.constant(0),
+          budgets: fc.constantFrom('fail-open' as const, 'fail-closed' as const),
+        }),
+      ),
+    })
+    .map(({ requests, tokens, ...rest }) => ({
+      ...rest,
+      requestsPerMinute: requests?.[0],
+      requestBurst: requests?.[1],
+      tokensPerMinute: tokens?.[0],
+      tokenBurst: tokens?.[1],
+    })),
+  { nil: undefined },
+);
+
+/** Prices unique per (model, backend), naming existing models and backends. */
+function pricesArbitrary(
+  models: readonly string[],
+  backendIds: readonly string[],
+): fc.Arbitrary<PriceConfig[]> {
+  if (models.length === 0) return fc.constant([]);
+  return fc.uniqueArray(
+    fc.record({
+      model: fc.constantFrom(...models),
+      backend: fc.option(fc.constantFrom(...backendIds), { nil: undefined }),
+      inputMicrosPerMillionTokens: fc.integer({ min: 0, max: 1e12 }),
+      outputMicrosPerMillionTokens: fc.integer({ min: 0, max: 1e12 }),
+    }),
+    { maxLength: 6, selector: (price) => `${price.model}\u0000${price.backend ?? ''}` },
+  );
+}
+
 function apiKeyArbitrary(publicId: string, tenantIds: readonly string[], models: readonly string[]) {
   return fc.record({
     publicId: fc.constant(publicId),
@@ -59,6 +131,7 @@ function apiKeyArbitrary(publicId: string, tenantIds: readonly string[], models:
       fc.integer({ min: 0, max: 4_000_000_000 }).map((seconds) => new Date(seconds * 1000)),
       { nil: undefined },
     ),
+    limits: limitSetArbitrary,
   }) satisfies fc.Arbitrary<ApiKeyConfig>;
 }
 
@@ -79,9 +152,15 @@ export const parsedConfigArbitrary: fc.Arbitrary<ParsedConfig> = fc
         settings: fc.record({
           maxBodyBytes: fc.integer({ min: 1, max: 10_000_000 }),
           defaultRequestTimeoutMs: fc.integer({ min: 1, max: 600_000 }),
+          defaultMaxOutputTokens: fc.integer({ min: 1, max: 100_000 }),
+          reservationTtlMs: fc.integer({ min: 600_000, max: 86_400_000 }),
         }),
         backends: fc.tuple(...backendIds.map((id, index) => backendArbitrary(id, index))),
         routes: fc.tuple(...routeIds.map((id) => routeArbitrary(id, backendIds))),
+        prices: pricesArbitrary(
+          routeIds.map((route) => `model-${route}`),
+          backendIds,
+        ),
         admin: fc.constant({ tokens: [] }),
       }),
       policies: fc.record({
@@ -91,6 +170,7 @@ export const parsedConfigArbitrary: fc.Arbitrary<ParsedConfig> = fc
               id: fc.constant(id),
               displayName: fc.string({ maxLength: 20 }),
               disabled: fc.boolean(),
+              limits: limitSetArbitrary,
             }),
           ),
         ),
@@ -138,16 +218,28 @@ export function reorderConfig(config: ParsedConfig, seed: number): ParsedConfig 
         })),
         seed + 1,
       ),
+      prices: shuffled(config.router.prices, seed + 4),
     },
     policies: {
-      tenants: shuffled(config.policies.tenants, seed + 2),
+      tenants: shuffled(
+        config.policies.tenants.map((tenant, index) => ({
+          ...tenant,
+          limits: reorderLimits(tenant.limits, seed + index),
+        })),
+        seed + 2,
+      ),
       apiKeys: shuffled(
         config.policies.apiKeys.map((key, index) => ({
           ...key,
           allowedModels: shuffled(key.allowedModels, seed + index),
+          limits: reorderLimits(key.limits, seed + index),
         })),
         seed + 3,
       ),
     },
   };
+}
+
+function reorderLimits(limits: LimitSetConfig | undefined, seed: number): LimitSetConfig | undefined {
+  return limits === undefined ? undefined : { ...limits, budgets: shuffled(limits.budgets, seed) };
 }

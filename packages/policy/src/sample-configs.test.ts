@@ -5,6 +5,7 @@ import { compileRuntimePolicy } from './compile-runtime-policy.js';
 import { compileSnapshot } from './compile-snapshot.js';
 import { hashSecret } from './hash-secret.js';
 import { parseConfig } from './parse-config.js';
+import { buildLimitPlan } from './build-limit-plan.js';
 import { pickTarget } from './pick-target.js';
 
 // The sample configs ship in configs/ and the README prints their demo credentials: keep both in sync.
@@ -38,6 +39,30 @@ describe('sample configs', () => {
     ]);
     expect(pickTarget(route, () => 0.5)?.backend.id).toBe('mock-a');
     expect(policy.apiKeysByPublicId.get('rk_demo01')?.tenantId).toBe('demo');
+  });
+
+  it('limit the demo key and tenant, and price the demo model', () => {
+    const policy = compileRuntimePolicy(
+      compileSnapshot(config, { version: 1n, sourceRevision: 'file:configs', createdAt: new Date(0) }),
+    );
+    expect(policy.priceFor('demo-chat', 'mock-b')).toEqual({
+      inputMicrosPerMillion: 500_000,
+      outputMicrosPerMillion: 1_500_000,
+    });
+    const plan = buildLimitPlan({
+      tenant: { id: 'demo', limits: policy.limitsForTenant('demo') },
+      key: { publicId: 'rk_demo01', limits: policy.limitsForKey('rk_demo01') },
+    });
+    expect(plan).toEqual({
+      partition: 'demo',
+      checks: [
+        { kind: 'requests', id: 'key:rk_demo01', ratePerMinute: 600, burst: 60 },
+        { kind: 'tokens', id: 'key:rk_demo01', tokensPerMinute: 200_000, burst: 50_000 },
+        { kind: 'budget', id: 'tenant:demo:daily', limitMicros: 5_000_000, period: 'day' },
+        { kind: 'concurrency', id: 'key:rk_demo01', max: 16 },
+      ],
+    });
+    expect(policy.limitsForKey('rk_demo01')?.queue).toMatchObject({ maxWaitMs: 2000, maxLength: 32 });
   });
 
   it('hold the hashes of the documented demo credentials', () => {
