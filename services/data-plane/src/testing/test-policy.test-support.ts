@@ -22,18 +22,20 @@ export function testSigningSecret(label: string): string {
 }
 
 export interface TestPolicyOptions {
-  /** Base URL (…/v1) of each backend id; default mock-a and mock-b on unreachable ports. */
+  /** Base URL (…/v1) of mock-a and mock-b; default an unreachable port. */
   backendUrls?: Record<string, string>;
   version?: bigint;
   /** Extra router.yaml settings lines (indented under `settings:`), e.g. "  maxBodyBytes: 100". */
   settingsYaml?: string;
   /** Patched into the snapshot: signing_secret_refs by key public id. */
   signingSecretRefs?: Record<string, string[]>;
-  /** Extra lines appended to each backend entry (indented 4 spaces), e.g. "    connectTimeoutMs: 50". */
+  /** Extra lines appended to each backend entry (indented 4 spaces), e.g. "    maxConnections: 2". */
   backendYaml?: string;
+  /** Base URL of mock-dead, where nothing listens; default http://127.0.0.1:9/v1. */
+  deadBackendUrl?: string;
 }
 
-/** Model → allowed for rk_demo01 (all), rk_limited (other-model only), and keys in every refusable state. */
+/** Keys of the test policy: rk_demo01 may use every model, rk_limited only other-model; the rest are refusable. */
 export const TEST_KEYS = {
   demo: 'rk_demo01',
   limited: 'rk_limited',
@@ -43,33 +45,52 @@ export const TEST_KEYS = {
   signer: 'rk_signer',
 } as const;
 
+function backendYaml(id: string, url: string, options: TestPolicyOptions, extra: string[] = []): string {
+  return [
+    `  - id: ${id}`,
+    `    baseUrl: ${url}`,
+    '    connectTimeoutMs: 1000',
+    '    firstByteTimeoutMs: 5000',
+    '    maxConnections: 8',
+    ...extra,
+    ...(options.backendYaml === undefined ? [] : [options.backendYaml]),
+  ].join('\n');
+}
+
+/**
+ * Routes: demo-chat → mock-a (upstream model mock-model, with a credential); other-model → mock-b;
+ * failover-model → mock-dead (priority 0, nothing listens) then mock-a (priority 1); off-model → mock-off
+ * (disabled backend).
+ */
 function routerYaml(urls: Record<string, string>, options: TestPolicyOptions): string {
-  const backends = Object.entries(urls)
-    .map(([id, url]) =>
-      [
-        `  - id: ${id}`,
-        `    baseUrl: ${url}`,
-        '    connectTimeoutMs: 1000',
-        '    firstByteTimeoutMs: 5000',
-        '    maxConnections: 8',
-        ...(id === 'mock-a' ? ['    credentialRef: env:MOCK_A_KEY'] : []),
-        ...(options.backendYaml === undefined ? [] : [options.backendYaml]),
-      ].join('\n'),
-    )
-    .join('\n');
-  const ids = Object.keys(urls);
+  const a = urls['mock-a'] ?? 'http://127.0.0.1:9/v1';
+  const b = urls['mock-b'] ?? a;
+  const dead = options.deadBackendUrl ?? 'http://127.0.0.1:9/v1';
   return `settings:\n${options.settingsYaml ?? '  maxBodyBytes: 65536'}
 backends:
-${backends}
+${backendYaml('mock-a', a, options, ['    credentialRef: env:MOCK_A_KEY'])}
+${backendYaml('mock-b', b, options)}
+${backendYaml('mock-dead', dead, options)}
+${backendYaml('mock-off', a, options, ['    enabled: false'])}
 routes:
   - id: demo-chat
     model: demo-chat
     targets:
-      - { backend: ${ids[0]}, weight: 1, upstreamModel: mock-model }
+      - { backend: mock-a, weight: 1, upstreamModel: mock-model }
   - id: other
     model: other-model
     targets:
-      - { backend: ${ids[1] ?? ids[0]}, weight: 1 }
+      - { backend: mock-b, weight: 1 }
+  - id: failover
+    model: failover-model
+    maxAttempts: 2
+    targets:
+      - { backend: mock-dead, weight: 1, priority: 0 }
+      - { backend: mock-a, weight: 1, priority: 1 }
+  - id: off
+    model: off-model
+    targets:
+      - { backend: mock-off, weight: 1 }
 `;
 }
 

@@ -1,0 +1,148 @@
+// A real data plane in-process (HTTP on 127.0.0.1:0), fed one policy by a fake policy sync transport, in
+// front of in-process mock backends. Excluded from the build.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { create } from '@bufbuild/protobuf';
+import { WatchPolicyResponseSchema, type PolicySnapshot } from '@api-router/contracts';
+import { startMockBackend, type MockBackend } from '@api-router/mock-backend';
+import { freePort } from '@api-router/testing';
+import { createLogger, type Logger } from '@api-router/observability';
+import { loadDataPlaneConfig, type DataPlaneConfig } from '../config.js';
+import type { PolicySyncTransport, WatchPolicyHandlers } from '../policy/policy-sync-transport.js';
+import { startDataPlane, type DataPlane } from '../service.js';
+import { buildTestSnapshot, type TestPolicyOptions } from './test-policy.test-support.js';
+
+/** Plays the control plane: every watch gets the current snapshot; `publish` pushes a new one. */
+export class StaticPolicyTransport implements PolicySyncTransport {
+  readonly #watchers = new Set<WatchPolicyHandlers>();
+  #snapshot: PolicySnapshot;
+
+  constructor(snapshot: PolicySnapshot) {
+    this.#snapshot = snapshot;
+  }
+
+  watchPolicy(_request: unknown, handlers: WatchPolicyHandlers) {
+    this.#watchers.add(handlers);
+    setImmediate(() => {
+      handlers.onHeaders();
+      handlers.onMessage(create(WatchPolicyResponseSchema, { snapshot: this.#snapshot }));
+    });
+    return { cancel: () => this.#watchers.delete(handlers) };
+  }
+
+  publish(snapshot: PolicySnapshot): void {
+    this.#snapshot = snapshot;
+    for (const handlers of this.#watchers) {
+      handlers.onMessage(create(WatchPolicyResponseSchema, { snapshot }));
+    }
+  }
+
+  reportPolicyStatus(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  close(): void {
+    this.#watchers.clear();
+  }
+}
+
+/** Log lines written by the data plane's real (redacting) logger, as raw text. */
+export function captureLogText(): { logger: Logger; text: () => string } {
+  const chunks: string[] = [];
+  const destination = new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      chunks.push(chunk.toString('utf8'));
+      callback();
+    },
+  });
+  return {
+    logger: createLogger({ service: 'data-plane', level: 'debug', destination }),
+    text: () => chunks.join(''),
+  };
+}
+
+export interface InferenceHarness {
+  readonly url: string;
+  readonly dataPlane: DataPlane;
+  readonly backends: Record<'mock-a' | 'mock-b', MockBackend>;
+  readonly transport: StaticPolicyTransport;
+  readonly cacheDir: string;
+  readonly logs: () => string;
+  metricsText(): Promise<string>;
+  close(): Promise<void>;
+}
+
+export interface HarnessOptions extends Omit<TestPolicyOptions, 'backendUrls'> {
+  /** Environment the data plane resolves credential references from (MOCK_A_KEY is always set). */
+  environment?: Record<string, string>;
+  config?: Partial<DataPlaneConfig>;
+  /** Base URL override per backend id, e.g. an unreachable one. */
+  backendUrls?: Partial<Record<'mock-a' | 'mock-b', string>>;
+}
+
+/** The backend credential the harness gives mock-a (env:MOCK_A_KEY). */
+export const MOCK_A_TOKEN = 'backend-token-of-mock-a';
+
+export async function startInferenceHarness(options: HarnessOptions = {}): Promise<InferenceHarness> {
+  const backendA = await startMockBackend({ id: 'mock-a', logLevel: 'silent' });
+  const backendB = await startMockBackend({ id: 'mock-b', logLevel: 'silent' });
+  const cacheDir = await mkdtemp(join(tmpdir(), 'dp-inference-'));
+  const snapshot = buildTestSnapshot({
+    deadBackendUrl: `http://127.0.0.1:${await freePort()}/v1`,
+    ...options,
+    backendUrls: {
+      'mock-a': options.backendUrls?.['mock-a'] ?? `${backendA.url}/v1`,
+      'mock-b': options.backendUrls?.['mock-b'] ?? `${backendB.url}/v1`,
+    },
+  });
+  const transport = new StaticPolicyTransport(snapshot);
+  const logs = captureLogText();
+  const config: DataPlaneConfig = {
+    ...loadDataPlaneConfig({}),
+    port: 0,
+    cacheDir,
+    drainDelayMs: 0,
+    environment: new Map(Object.entries({ MOCK_A_KEY: MOCK_A_TOKEN, ...options.environment })),
+    ...options.config,
+  };
+  const dataPlane = await startDataPlane(config, { logger: logs.logger, transport });
+  await waitUntilReady(dataPlane.url);
+  return {
+    url: dataPlane.url,
+    dataPlane,
+    backends: { 'mock-a': backendA, 'mock-b': backendB },
+    transport,
+    cacheDir,
+    logs: logs.text,
+    metricsText: async () => (await fetch(`${dataPlane.url}/metrics`)).text(),
+    async close() {
+      await dataPlane[Symbol.asyncDispose]();
+      await backendA.close();
+      await backendB.close();
+      await rm(cacheDir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function waitUntilReady(url: string): Promise<void> {
+  for (let attempt = 0; attempt < 200; attempt += 1) {
+    if ((await fetch(`${url}/readyz`)).status === 200) return;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  throw new Error('data plane did not become ready');
+}
+
+/** Data of each SSE event of a response body, and its comments (lines starting with ':'). */
+export function parseSse(text: string): { data: string[]; comments: string[] } {
+  const data: string[] = [];
+  const comments: string[] = [];
+  for (const block of text.split('\n\n')) {
+    for (const line of block.split('\n')) {
+      if (line.startsWith('data: ')) data.push(line.slice('data: '.length));
+      else if (line.startsWith(':')) comments.push(line);
+    }
+  }
+  return { data, comments };
+}
