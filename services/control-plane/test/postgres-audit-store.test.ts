@@ -52,8 +52,8 @@ describe('Postgres audit store', () => {
       const versions = await client.query('SELECT version FROM schema_version');
       await client.end();
       expect(versions.rows).toEqual([{ version: 1 }]);
-      await stores[0]!.ingest([{ type: 'audit', event: auditEvent({}) }], 0);
-      expect(await stores[2]!.eventsForRequest('req-1')).toHaveLength(1);
+      await stores[0].ingest([{ type: 'audit', event: auditEvent({}) }], 0);
+      expect(await stores[2].eventsForRequest('req-1')).toHaveLength(1);
     } finally {
       await Promise.all(stores.map((store) => store.close()));
     }

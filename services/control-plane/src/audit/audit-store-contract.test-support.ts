@@ -72,7 +72,9 @@ export function describeAuditStoreContract(
 
     async function openFresh(): Promise<{ store: AuditStore; fixture: AuditStoreFixture }> {
       const fixture = await createFixture();
-      cleanups.push(() => fixture[Symbol.asyncDispose]());
+      cleanups.push(async () => {
+        await fixture[Symbol.asyncDispose]();
+      });
       const store = await fixture.open();
       cleanups.push(() => store.close());
       return { store, fixture };

@@ -1,0 +1,185 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Code, ConnectError, createClient, createRouterTransport } from '@connectrpc/connect';
+import { AdminService, RecordIngestService } from '@api-router/contracts';
+import { createLogger, createMetricsRegistry } from '@api-router/observability';
+import { afterEach, describe, expect, it } from 'vitest';
+import { auditEvent, usageRecord } from './audit/audit-store-contract.test-support.js';
+import type { AuditStore } from './audit/audit-store.js';
+import { openSqliteAuditStore } from './audit/sqlite-audit-store.js';
+import { createAuditAdminHandlers } from './audit-admin-handlers.js';
+import { createControlPlaneMetrics } from './control-plane-metrics.js';
+import { createErrorInterceptor } from './error-interceptor.js';
+import { createRecordIngestService } from './record-ingest-service.js';
+
+const logger = createLogger({ service: 'test', level: 'silent' });
+
+async function harness(storeOverride?: AuditStore) {
+  const directory = await mkdtemp(join(tmpdir(), 'ingest-'));
+  const store = storeOverride ?? (await openSqliteAuditStore({ path: join(directory, 'audit.sqlite') }));
+  const registry = createMetricsRegistry({ defaultLabels: {} });
+  const metrics = createControlPlaneMetrics({
+    registry,
+    countDataPlanes: () => ({ connected: 0, disconnected: 0 }),
+  });
+  const errors = createErrorInterceptor(logger);
+  const transport = createRouterTransport((router) => {
+    router.service(
+      RecordIngestService,
+      createRecordIngestService({ store, clock: { now: () => 1_000 }, metrics, logger }),
+      { interceptors: [errors] },
+    );
+    router.service(AdminService, createAuditAdminHandlers(store), { interceptors: [errors] });
+  });
+  return {
+    ingest: createClient(RecordIngestService, transport),
+    admin: createClient(AdminService, transport),
+    metric: async (name: string) => (await registry.getSingleMetricAsString(name)).trim(),
+    async [Symbol.asyncDispose]() {
+      await store.close();
+      await rm(directory, { recursive: true, force: true });
+    },
+  };
+}
+
+async function codeOf(call: Promise<unknown>): Promise<Code | 'ok'> {
+  try {
+    await call;
+    return 'ok';
+  } catch (error: unknown) {
+    return ConnectError.from(error).code;
+  }
+}
+
+describe('RecordIngestService', () => {
+  const disposables: AsyncDisposable[] = [];
+  afterEach(async () => {
+    for (const disposable of disposables.splice(0)) await disposable[Symbol.asyncDispose]();
+  });
+  async function start(store?: AuditStore) {
+    const started = await harness(store);
+    disposables.push(started);
+    return started;
+  }
+
+  const batch = {
+    dataPlaneId: 'dp-7',
+    records: [
+      {
+        key: 'req-1',
+        outboxSeq: 1n,
+        record: { case: 'audit' as const, value: auditEvent({ dataPlaneId: '' }) },
+      },
+      { key: 'req-1', outboxSeq: 2n, record: { case: 'usage' as const, value: usageRecord() } },
+    ],
+  };
+
+  it('stores a batch once: sending it again only counts duplicates', async () => {
+    const { ingest, admin, metric } = await start();
+    expect(await ingest.ingestRecords(batch)).toMatchObject({ stored: 2, duplicates: 0, rejected: [] });
+    expect(await ingest.ingestRecords(batch)).toMatchObject({ stored: 0, duplicates: 2, rejected: [] });
+
+    const found = await admin.getRequestAudit({ requestId: 'req-1' });
+    expect(found.events).toHaveLength(1);
+    expect(found.events[0]?.dataPlaneId).toBe('dp-7'); // filled in from the sender
+    expect(found.usage?.dataPlaneId).toBe('dp-1'); // its own kept
+    expect(await metric('router_cp_records_ingested_total')).toContain(
+      'router_cp_records_ingested_total{type="audit"} 1',
+    );
+    expect(await metric('router_cp_records_ingested_total')).toContain(
+      'router_cp_records_ingested_total{type="usage"} 1',
+    );
+    expect(await metric('router_cp_records_duplicate_total')).toMatch(/router_cp_records_duplicate_total 2$/);
+  });
+
+  it('rejects records that can never be stored, one by one, and stores the rest', async () => {
+    const { ingest, admin, metric } = await start();
+    const response = await ingest.ingestRecords({
+      dataPlaneId: 'dp-7',
+      records: [
+        { key: 'req-x', outboxSeq: 1n },
+        { key: 'req-y', outboxSeq: 2n, record: { case: 'audit', value: auditEvent({ eventId: '' }) } },
+        { key: 'req-z', outboxSeq: 3n, record: { case: 'usage', value: usageRecord({ requestId: '' }) } },
+        { key: 'req-1', outboxSeq: 4n, record: { case: 'audit', value: auditEvent({}) } },
+      ],
+    });
+    expect(response.stored).toBe(1);
+    expect(response.rejected.map(({ index, key, reason }) => ({ index, key, reason }))).toEqual([
+      { index: 0, key: 'req-x', reason: 'record has neither usage nor audit' },
+      { index: 1, key: 'req-y', reason: 'audit event without event_id' },
+      { index: 2, key: 'req-z', reason: 'usage record without request_id' },
+    ]);
+    expect(await metric('router_cp_records_rejected_total')).toMatch(/router_cp_records_rejected_total 3$/);
+    expect((await admin.getRequestAudit({ requestId: 'req-1' })).events).toHaveLength(1);
+  });
+
+  it('fails the whole batch as UNAVAILABLE when the store fails, so the outbox retries it', async () => {
+    const failing: AuditStore = {
+      ingest: () => Promise.reject(new Error('disk I/O error')),
+      eventsForRequest: () => Promise.resolve([]),
+      usageForRequest: () => Promise.resolve(undefined),
+      list: () => Promise.resolve({ events: [], next: undefined }),
+      close: () => Promise.resolve(),
+    };
+    const { ingest } = await start(failing);
+    const error = await ingest.ingestRecords(batch).catch((caught: unknown) => ConnectError.from(caught));
+    expect(error).toBeInstanceOf(ConnectError);
+    expect((error as ConnectError).code).toBe(Code.Unavailable);
+    expect((error as ConnectError).rawMessage).not.toContain('disk I/O');
+  });
+});
+
+describe('audit lookups', () => {
+  const disposables: AsyncDisposable[] = [];
+  afterEach(async () => {
+    for (const disposable of disposables.splice(0)) await disposable[Symbol.asyncDispose]();
+  });
+
+  it('answers NotFound with an explanation for a request id with nothing recorded, InvalidArgument for none', async () => {
+    const started = await harness();
+    disposables.push(started);
+    const error = await started.admin
+      .getRequestAudit({ requestId: 'req-unknown' })
+      .catch((caught: unknown) => ConnectError.from(caught));
+    expect((error as ConnectError).code).toBe(Code.NotFound);
+    expect((error as ConnectError).rawMessage).toContain('nothing is recorded for request id "req-unknown"');
+    expect(await codeOf(started.admin.getRequestAudit({ requestId: '' }))).toBe(Code.InvalidArgument);
+  });
+
+  it('finds a request that has only a usage record', async () => {
+    const started = await harness();
+    disposables.push(started);
+    await started.ingest.ingestRecords({
+      records: [{ key: 'req-1', record: { case: 'usage', value: usageRecord() } }],
+    });
+    const found = await started.admin.getRequestAudit({ requestId: 'req-1' });
+    expect(found.events).toEqual([]);
+    expect(found.usage?.requestId).toBe('req-1');
+  });
+
+  it('pages ListAuditEvents with opaque tokens and refuses a forged one', async () => {
+    const started = await harness();
+    disposables.push(started);
+    await started.ingest.ingestRecords({
+      records: Array.from({ length: 5 }, (_, index) => ({
+        key: `req-${index}`,
+        record: {
+          case: 'audit' as const,
+          value: auditEvent({ eventId: `evt-${index}`, requestId: `req-${index}`, atMs: 1_000 + index }),
+        },
+      })),
+    });
+    const first = await started.admin.listAuditEvents({ pageSize: 2 });
+    expect(first.events.map((event) => event.eventId)).toEqual(['evt-4', 'evt-3']);
+    const second = await started.admin.listAuditEvents({ pageSize: 2, pageToken: first.nextPageToken });
+    expect(second.events.map((event) => event.eventId)).toEqual(['evt-2', 'evt-1']);
+    const last = await started.admin.listAuditEvents({ pageSize: 2, pageToken: second.nextPageToken });
+    expect(last.events.map((event) => event.eventId)).toEqual(['evt-0']);
+    expect(last.nextPageToken).toBe('');
+    expect((await started.admin.listAuditEvents({})).events).toHaveLength(5);
+    expect(await codeOf(started.admin.listAuditEvents({ pageToken: 'not-a-token' }))).toBe(
+      Code.InvalidArgument,
+    );
+  });
+});
