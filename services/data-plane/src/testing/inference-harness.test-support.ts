@@ -80,6 +80,8 @@ export interface HarnessOptions extends Omit<TestPolicyOptions, 'backendUrls'> {
   config?: Partial<DataPlaneConfig>;
   /** Base URL override per backend id, e.g. an unreachable one. */
   backendUrls?: Partial<Record<'mock-a' | 'mock-b', string>>;
+  /** Builds the policy instead of the test policy, given the mock backends' base URLs (…/v1). */
+  buildSnapshot?: (urls: Record<'mock-a' | 'mock-b', string>) => PolicySnapshot;
 }
 
 /** The backend credential the harness gives mock-a (env:MOCK_A_KEY). */
@@ -89,14 +91,13 @@ export async function startInferenceHarness(options: HarnessOptions = {}): Promi
   const backendA = await startMockBackend({ id: 'mock-a', logLevel: 'silent' });
   const backendB = await startMockBackend({ id: 'mock-b', logLevel: 'silent' });
   const cacheDir = await mkdtemp(join(tmpdir(), 'dp-inference-'));
-  const snapshot = buildTestSnapshot({
-    deadBackendUrl: `http://127.0.0.1:${await freePort()}/v1`,
-    ...options,
-    backendUrls: {
-      'mock-a': options.backendUrls?.['mock-a'] ?? `${backendA.url}/v1`,
-      'mock-b': options.backendUrls?.['mock-b'] ?? `${backendB.url}/v1`,
-    },
-  });
+  const backendUrls = {
+    'mock-a': options.backendUrls?.['mock-a'] ?? `${backendA.url}/v1`,
+    'mock-b': options.backendUrls?.['mock-b'] ?? `${backendB.url}/v1`,
+  };
+  const snapshot =
+    options.buildSnapshot?.(backendUrls) ??
+    buildTestSnapshot({ deadBackendUrl: `http://127.0.0.1:${await freePort()}/v1`, ...options, backendUrls });
   const transport = new StaticPolicyTransport(snapshot);
   const logs = captureLogText();
   const config: DataPlaneConfig = {
