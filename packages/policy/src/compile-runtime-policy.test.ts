@@ -197,6 +197,11 @@ describe('compileRuntimePolicy', () => {
         (s) => s.tenants.length > 0 && ((s.tenants[0]!.displayName += '!'), true),
         (s) => s.apiKeys.length > 0 && ((s.apiKeys[0]!.secretSha256[0]! ^= 1), true),
         (s) => s.apiKeys.length > 0 && (s.apiKeys[0]!.allowedModels.push('extra'), true),
+        (s) => s.prices.length > 0 && ((s.prices[0]!.outputMicrosPerMillionTokens += 1n), true),
+        (s) => {
+          const limits = s.tenants.find((tenant) => tenant.limits !== undefined)?.limits;
+          return limits !== undefined && ((limits.maxConcurrent += 1), true);
+        },
       ];
       fc.assert(
         fc.property(
