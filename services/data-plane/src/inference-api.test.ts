@@ -32,10 +32,16 @@ function post(path: string, body: unknown, headers: Record<string, string> = {})
   });
 }
 
-/** The body parsed against router.v1.ErrorResponse (the contract), plus the HTTP status. */
+/**
+ * The body parsed strictly against router.v1.ErrorResponse (the contract), plus the HTTP status. The one
+ * field outside the proto is the optional `details` object (public facts such as the upstream status).
+ */
 async function routerError(response: Response): Promise<{ status: number; code: string; message: string }> {
-  const json = (await response.json()) as JsonValue;
-  const parsed = fromJson(ErrorResponseSchema, json, { ignoreUnknownFields: true });
+  const json = (await response.json()) as { error: Record<string, JsonValue> };
+  const { details, ...contractFields } = json.error;
+  expect(details === undefined || (typeof details === 'object' && !Array.isArray(details))).toBe(true);
+  const parsed = fromJson(ErrorResponseSchema, { error: contractFields });
+  expect(parsed.error?.requestId).toBe(response.headers.get('x-request-id'));
   return { status: response.status, code: parsed.error?.code ?? '', message: parsed.error?.message ?? '' };
 }
 
