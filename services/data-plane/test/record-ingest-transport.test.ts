@@ -1,0 +1,201 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { create, toBinary } from '@bufbuild/protobuf';
+import { timestampFromMs } from '@bufbuild/protobuf/wkt';
+import { Code, ConnectError, createClient } from '@connectrpc/connect';
+import { createConnectTransport } from '@connectrpc/connect-node';
+import {
+  AdminService,
+  AuditEventKind,
+  AuditEventSchema,
+  UsageRecordSchema,
+  type IngestRejection,
+} from '@api-router/contracts';
+import { createLogger } from '@api-router/observability';
+import { freePort, repoRoot } from '@api-router/testing';
+import { afterEach, describe, expect, it } from 'vitest';
+// The planes never import each other in production code; this test runs the real control plane
+// in-process (and the real outbox) against the data plane's transport, so it reaches into their sources.
+// TODO(lead): replace with workspace devDependencies (@api-router/control-plane, @api-router/outbox).
+import { startControlPlane, type ControlPlane } from '../../control-plane/src/index.js';
+import { Outbox, Shipper } from '../../../packages/outbox/src/index.js';
+import {
+  createGrpcRecordIngestTransport,
+  RECORD_TOPICS,
+  type GrpcRecordIngestTransport,
+  type ShippableRecord,
+} from '../src/records/grpc-record-ingest-transport.js';
+
+/** The admin token of configs/router.sample.yaml (demo only). */
+const SAMPLE_ADMIN_TOKEN = 'admin-demo-token-change-me';
+
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+async function tempDir(): Promise<string> {
+  const directory = await mkdtemp(join(tmpdir(), 'record-ingest-'));
+  cleanups.push(() => rm(directory, { recursive: true, force: true }));
+  return directory;
+}
+
+async function controlPlane(): Promise<ControlPlane> {
+  const root = repoRoot();
+  const started = await startControlPlane(
+    {
+      host: '127.0.0.1',
+      grpcPort: 0,
+      httpPort: 0,
+      configSource: {
+        kind: 'file',
+        routerPath: join(root, 'configs/router.sample.yaml'),
+        policiesPath: join(root, 'configs/policies.sample.yaml'),
+      },
+      stateDir: await tempDir(),
+      databaseUrl: undefined,
+      drainDelayMs: 0,
+      policyHeartbeatMs: 30_000,
+      logLevel: 'silent',
+      otlpTracesEndpoint: undefined,
+    },
+    { logger: createLogger({ service: 'control-plane-test', level: 'silent' }) },
+  );
+  cleanups.push(async () => {
+    await started[Symbol.asyncDispose]();
+  });
+  return started;
+}
+
+function transport(
+  address: string,
+  options: { callTimeoutMs?: number; onRejected?: (rejections: readonly IngestRejection[]) => void } = {},
+): GrpcRecordIngestTransport {
+  const created = createGrpcRecordIngestTransport({ address, dataPlaneId: 'dp-test', ...options });
+  cleanups.push(() => Promise.resolve(created.close()));
+  return created;
+}
+
+function adminClient(running: ControlPlane) {
+  const admin = createClient(
+    AdminService,
+    createConnectTransport({ baseUrl: running.httpUrl, httpVersion: '1.1' }),
+  );
+  const auth = { headers: { authorization: `Bearer ${SAMPLE_ADMIN_TOKEN}` } };
+  return {
+    lookup: (requestId: string) => admin.getRequestAudit({ requestId }, auth),
+  };
+}
+
+const T0 = Date.UTC(2026, 0, 1);
+
+function auditPayload(eventId: string, requestId: string): Uint8Array {
+  return toBinary(
+    AuditEventSchema,
+    create(AuditEventSchema, {
+      eventId,
+      requestId,
+      at: timestampFromMs(T0),
+      kind: AuditEventKind.RATE_LIMITED,
+      tenantId: 'acme',
+      reasonCode: 'rate_limited',
+    }),
+  );
+}
+
+function usagePayload(requestId: string): Uint8Array {
+  return toBinary(
+    UsageRecordSchema,
+    create(UsageRecordSchema, {
+      requestId,
+      tenantId: 'acme',
+      statusCode: 429,
+      startedAt: timestampFromMs(T0),
+    }),
+  );
+}
+
+const host = (url: string): string => new URL(url).host;
+
+describe('gRPC record ingest transport (data plane → control plane)', () => {
+  it('ships usage and audit records that the admin lookup then returns; re-sending stores nothing twice', async () => {
+    const running = await controlPlane();
+    const records: ShippableRecord[] = [
+      { seq: 1, key: 'req-1', topic: RECORD_TOPICS.audit, payload: auditPayload('evt-1', 'req-1') },
+      { seq: 2, key: 'req-1', topic: RECORD_TOPICS.usage, payload: usagePayload('req-1') },
+    ];
+    const ingest = transport(host(running.grpcUrl));
+    await ingest.send(records);
+    await ingest.send(records);
+
+    const found = await adminClient(running).lookup('req-1');
+    expect(found.events.map((event) => [event.eventId, event.dataPlaneId])).toEqual([['evt-1', 'dp-test']]);
+    expect(found.usage?.statusCode).toBe(429);
+    const metrics = await (await fetch(`${running.httpUrl}/metrics`)).text();
+    expect(metrics).toMatch(/^router_cp_records_duplicate_total\{[^}]*\} 2$/m);
+  });
+
+  it('fails the batch, naming the record, for an unknown topic or an undecodable payload', async () => {
+    const running = await controlPlane();
+    const ingest = transport(host(running.grpcUrl));
+    await expect(
+      ingest.send([{ seq: 7, key: 'req-7', topic: 'metrics', payload: new Uint8Array() }]),
+    ).rejects.toThrow('outbox record seq 7 (key req-7) cannot be shipped: unknown topic "metrics"');
+    await expect(
+      ingest.send([{ seq: 8, key: 'req-8', topic: RECORD_TOPICS.audit, payload: Uint8Array.of(0xff, 0xff) }]),
+    ).rejects.toThrow('outbox record seq 8');
+  });
+
+  it('reports records the control plane refuses for good, and delivers the rest', async () => {
+    const running = await controlPlane();
+    const rejected: IngestRejection[] = [];
+    const ingest = transport(host(running.grpcUrl), { onRejected: (list) => rejected.push(...list) });
+    await ingest.send([
+      { seq: 1, key: 'req-1', topic: RECORD_TOPICS.audit, payload: auditPayload('', 'req-1') },
+      { seq: 2, key: 'req-2', topic: RECORD_TOPICS.audit, payload: auditPayload('evt-2', 'req-2') },
+    ]);
+    expect(rejected.map(({ index, key, reason }) => ({ index, key, reason }))).toEqual([
+      { index: 0, key: 'req-1', reason: 'audit event without event_id' },
+    ]);
+    expect((await adminClient(running).lookup('req-2')).events).toHaveLength(1);
+  });
+
+  it('rejects with UNAVAILABLE when no control plane listens, so the shipper retries', async () => {
+    const ingest = transport(`127.0.0.1:${await freePort()}`, { callTimeoutMs: 5_000 });
+    const error: unknown = await ingest
+      .send([{ seq: 1, key: 'req-1', topic: RECORD_TOPICS.usage, payload: usagePayload('req-1') }])
+      .catch((caught: unknown) => caught);
+    expect((error as { code?: number }).code).toBe(14); // grpc status UNAVAILABLE
+  });
+
+  it('drives a real outbox: appended records reach the audit store through the shipper', async () => {
+    const running = await controlPlane();
+    const outbox = await Outbox.open({ directory: join(await tempDir(), 'outbox') });
+    cleanups.push(() => outbox.close());
+    const shipper = new Shipper({ outbox, transport: transport(host(running.grpcUrl)) });
+    shipper.start();
+    cleanups.push(() => shipper.close());
+
+    await outbox.append({
+      key: 'req-9',
+      topic: RECORD_TOPICS.audit,
+      payload: auditPayload('evt-9a', 'req-9'),
+    });
+    await outbox.append({
+      key: 'req-9',
+      topic: RECORD_TOPICS.audit,
+      payload: auditPayload('evt-9b', 'req-9'),
+    });
+    await outbox.append({ key: 'req-9', topic: RECORD_TOPICS.usage, payload: usagePayload('req-9') });
+    expect(await shipper.flush(10_000)).toBe(true);
+
+    const found = await adminClient(running).lookup('req-9');
+    expect(found.events.map((event) => event.eventId)).toEqual(['evt-9a', 'evt-9b']);
+    expect(found.usage?.requestId).toBe('req-9');
+    const missing = await adminClient(running)
+      .lookup('req-10')
+      .catch((caught: unknown) => ConnectError.from(caught));
+    expect((missing as ConnectError).code).toBe(Code.NotFound);
+  });
+});
