@@ -1,7 +1,7 @@
-import { copyFileSync, mkdirSync, mkdtempSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, repoRoot, spawnNodeProcess, type SpawnedProcess } from '@api-router/testing';
+import { freePort, repoRoot, spawnNodeProcess, spawnProcess, type SpawnedProcess } from '@api-router/testing';
 
 /** Admin token of configs/router.sample.yaml (demo only). */
 export const ADMIN_TOKEN = 'admin-demo-token-change-me';
@@ -39,6 +39,24 @@ export async function createPlaneWorkspace(): Promise<PlaneWorkspace> {
   };
 }
 
+/**
+ * How a service process runs: 'source' = src/main.ts through tsx (no build needed; tests), 'built' =
+ * dist/main.js with plain node, as in production (benchmarks; needs `pnpm build`).
+ */
+export type ServiceRuntime = 'source' | 'built';
+
+/** Starts `services/<service>/src/main.ts` (source) or `services/<service>/dist/main.js` (built). */
+export async function spawnService(
+  service: string,
+  env: NodeJS.ProcessEnv,
+  runtime: ServiceRuntime = 'source',
+): Promise<SpawnedProcess> {
+  if (runtime === 'source') return spawnNodeProcess({ script: `services/${service}/src/main.ts`, env });
+  const entry = join(repoRoot(), 'services', service, 'dist', 'main.js');
+  if (!existsSync(entry)) throw new Error(`${entry} is missing: run \`pnpm build\` first`);
+  return spawnProcess({ command: process.execPath, args: [entry], cwd: repoRoot(), env });
+}
+
 export interface RunningControlPlane {
   process: SpawnedProcess;
   httpUrl: string;
@@ -47,10 +65,11 @@ export interface RunningControlPlane {
 export async function startControlPlaneProcess(
   workspace: PlaneWorkspace,
   extraEnv: Record<string, string> = {},
+  runtime: ServiceRuntime = 'source',
 ): Promise<RunningControlPlane> {
-  const process_ = await spawnNodeProcess({
-    script: 'services/control-plane/src/main.ts',
-    env: {
+  const process_ = await spawnService(
+    'control-plane',
+    {
       ...process.env,
       LOG_LEVEL: 'info',
       CP_GRPC_PORT: String(workspace.grpcPort),
@@ -61,7 +80,8 @@ export async function startControlPlaneProcess(
       CP_DRAIN_DELAY_MS: '0',
       ...extraEnv,
     },
-  });
+    runtime,
+  );
   const line = await process_.waitForLine((_, json) => json?.msg === 'listening' && json.server === 'http');
   return { process: process_, httpUrl: listeningUrl(line) };
 }
@@ -74,10 +94,11 @@ export interface RunningDataPlane {
 export async function startDataPlaneProcess(
   workspace: PlaneWorkspace,
   extraEnv: Record<string, string> = {},
+  runtime: ServiceRuntime = 'source',
 ): Promise<RunningDataPlane> {
-  const process_ = await spawnNodeProcess({
-    script: 'services/data-plane/src/main.ts',
-    env: {
+  const process_ = await spawnService(
+    'data-plane',
+    {
       ...process.env,
       LOG_LEVEL: 'info',
       DP_PORT: '0',
@@ -86,7 +107,8 @@ export async function startDataPlaneProcess(
       DP_DRAIN_DELAY_MS: '0',
       ...extraEnv,
     },
-  });
+    runtime,
+  );
   const line = await process_.waitForLine((_, json) => json?.msg === 'listening' && json.server === 'public');
   return { process: process_, url: listeningUrl(line) };
 }
