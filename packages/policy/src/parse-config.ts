@@ -13,12 +13,14 @@ import {
 } from './config-references.js';
 import { PoliciesConfigSchema, RouterConfigSchema, type ParsedConfig } from './config-schema.js';
 import { checkPriceCoverage } from './price-coverage.js';
+import { checkTokenBursts } from './token-burst-coverage.js';
 import { parseYamlSource, type YamlSource } from './yaml-source.js';
 
 /**
  * Parses both YAML documents and validates them: schema (strict, defaults filled in) and cross references
  * (duplicate ids, unknown backends and tenants, routes whose weights are all zero...). Once both documents
- * are valid on their own, checks what spans both: budgets (policies.yaml) need prices (router.yaml).
+ * are valid on their own, checks what spans both: budgets (policies.yaml) need prices (router.yaml), and
+ * token bursts must fit a request that uses the default output cap (settings.defaultMaxOutputTokens).
  *
  * @throws ConfigInvalidError listing every issue found in both documents, each with its source, path and
  *   1-based line, ordered by document then line.
@@ -30,10 +32,15 @@ export function parseConfig(documents: ConfigDocuments): ParsedConfig {
     throw new ConfigInvalidError([...router.issues, ...policies.issues]);
   }
   const config = { router: router.config, policies: policies.config };
-  const coverage = checkPriceCoverage(config).map((problem) =>
-    makeIssue(documents.router, router.source, problem.path, problem.message),
-  );
-  if (coverage.length > 0) throw new ConfigInvalidError(coverage);
+  const crossIssues = [
+    ...checkPriceCoverage(config).map((problem) =>
+      makeIssue(documents.router, router.source, problem.path, problem.message),
+    ),
+    ...checkTokenBursts(config).map((problem) =>
+      makeIssue(documents.policies, policies.source, problem.path, problem.message),
+    ),
+  ];
+  if (crossIssues.length > 0) throw new ConfigInvalidError(crossIssues);
   return config;
 }
 
