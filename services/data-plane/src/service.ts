@@ -1,5 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
+import type { Tracer } from '@opentelemetry/api';
 import { Redis } from 'ioredis';
 import type { Registry } from 'prom-client';
 import { createMemoryNonceStore, createRedisNonceStore, type NonceStore } from '@api-router/auth';
@@ -9,6 +10,7 @@ import type { DataPlaneConfig } from './config.js';
 import { createCredentialResolver, type CredentialResolver } from './credentials/credential-resolver.js';
 import { buildApp } from './http/app.js';
 import { createInferenceRoutesDeps } from './inference/create-inference-routes-deps.js';
+import type { InferenceRoutesDeps } from './inference/register-inference-routes.js';
 import { Readiness } from './http/readiness.js';
 import {
   createPolicyMetrics,
@@ -17,7 +19,7 @@ import {
   type PolicyMetrics,
 } from './metrics/policy-metrics.js';
 import { createGrpcPolicySyncTransport } from './policy/grpc-policy-sync-transport.js';
-import { PolicyHolder } from './policy/policy-holder.js';
+import { PolicyHolder, type ActivePolicy } from './policy/policy-holder.js';
 import { PolicySyncClient } from './policy/policy-sync-client.js';
 import type { PolicySyncTransport } from './policy/policy-sync-transport.js';
 import { SnapshotCache } from './policy/snapshot-cache.js';
@@ -83,8 +85,16 @@ export async function startDataPlane(config: DataPlaneConfig, deps: DataPlaneDep
     activePolicy: () => holder.current(),
     controlPlane: () => syncClient.status(),
   });
-  const redis = config.redisUrl === undefined ? undefined : createRedisClient(config.redisUrl, logger);
-  const pools = new UpstreamPools({ logger });
+  const inference = createInferenceParts(config, {
+    logger,
+    clock,
+    timers,
+    random,
+    tracer: tracing.tracer,
+    metricsRegistry,
+    credentials,
+    activePolicy: () => holder.current(),
+  });
   const app = buildApp({
     logger,
     clock,
@@ -92,20 +102,7 @@ export async function startDataPlane(config: DataPlaneConfig, deps: DataPlaneDep
     metricsRegistry,
     readiness,
     activePolicy: () => holder.current(),
-    inference: createInferenceRoutesDeps({
-      clock,
-      timers,
-      random,
-      now: () => performance.now(),
-      tracer: tracing.tracer,
-      metricsRegistry,
-      pools,
-      nonceStore: createNonceStore(config, clock, redis),
-      credentials,
-      activePolicy: () => holder.current(),
-      signatureWindowSeconds: config.signatureWindowSeconds,
-      maxUpstreamResponseBytes: config.maxUpstreamResponseBytes,
-    }),
+    inference: inference.routes,
   });
   let url: string;
   try {
@@ -114,8 +111,7 @@ export async function startDataPlane(config: DataPlaneConfig, deps: DataPlaneDep
   } catch (error: unknown) {
     await app.close();
     await syncClient.close();
-    redis?.disconnect();
-    await pools.close();
+    await inference.close();
     await tracing[Symbol.asyncDispose]();
     throw error;
   }
@@ -131,8 +127,7 @@ export async function startDataPlane(config: DataPlaneConfig, deps: DataPlaneDep
     await syncClient.close();
     await cache.flush();
     // Later: flush the usage outbox here, before Redis closes.
-    await closeRedis(redis, logger);
-    await pools.close();
+    await inference.close();
     await tracing[Symbol.asyncDispose]();
     logger.info('stopped');
   };
@@ -197,6 +192,45 @@ function policyAgeSources(
       const { lastSyncAtMs, startedAtMs } = syncClient.status();
       const since = lastSyncAtMs ?? startedAtMs;
       return since === undefined ? undefined : (clock.now() - since) / 1000;
+    },
+  };
+}
+
+interface InferencePartsDeps {
+  logger: Logger;
+  clock: Clock;
+  timers: Timers;
+  random: () => number;
+  tracer: Tracer;
+  metricsRegistry: Registry;
+  credentials: CredentialResolver;
+  activePolicy: () => ActivePolicy | undefined;
+}
+
+/**
+ * The inference API's stateful parts — the Redis client (only with config.redisUrl), the nonce store, the
+ * upstream pools — and its route dependencies. `close()` closes Redis, then the pools (after the HTTP
+ * server, so no request still needs them).
+ */
+function createInferenceParts(
+  config: DataPlaneConfig,
+  deps: InferencePartsDeps,
+): { routes: InferenceRoutesDeps; close: () => Promise<void> } {
+  const redis = config.redisUrl === undefined ? undefined : createRedisClient(config.redisUrl, deps.logger);
+  const pools = new UpstreamPools({ logger: deps.logger });
+  const routes = createInferenceRoutesDeps({
+    ...deps,
+    now: () => performance.now(),
+    pools,
+    nonceStore: createNonceStore(config, deps.clock, redis),
+    signatureWindowSeconds: config.signatureWindowSeconds,
+    maxUpstreamResponseBytes: config.maxUpstreamResponseBytes,
+  });
+  return {
+    routes,
+    close: async () => {
+      await closeRedis(redis, deps.logger);
+      await pools.close();
     },
   };
 }

@@ -42,7 +42,9 @@ async function startReplica(redisUrl: string, backendUrl: string): Promise<DataP
       transport: new StaticPolicyTransport(snapshot),
     },
   );
-  cleanups.push(() => dataPlane[Symbol.asyncDispose]());
+  cleanups.push(async () => {
+    await dataPlane[Symbol.asyncDispose]();
+  });
   for (let attempt = 0; (await fetch(`${dataPlane.url}/readyz`)).status !== 200; attempt += 1) {
     if (attempt > 200) throw new Error('replica not ready');
     await new Promise((resolve) => setTimeout(resolve, 10));
