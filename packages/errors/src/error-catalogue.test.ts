@@ -7,7 +7,7 @@ import { RouterError, toRouterError } from './router-error.js';
 function documentedCodes(): Map<string, { status: number; retryable: boolean }> {
   const markdown = readFileSync(new URL('../../../docs/errors.md', import.meta.url), 'utf8');
   const rows = new Map<string, { status: number; retryable: boolean }>();
-  for (const match of markdown.matchAll(/^\| `([a-z_]+)` \| (\d{3}) \| (yes|no) \|/gm)) {
+  for (const match of markdown.matchAll(/^\|\s*`([a-z_]+)`\s*\|\s*(\d{3})\s*\|\s*(yes|no)\s*\|/gm)) {
     rows.set(match[1]!, { status: Number(match[2]), retryable: match[3] === 'yes' });
   }
   return rows;
