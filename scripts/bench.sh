@@ -13,8 +13,9 @@ run() {
 declare -A benches=(
   [policy-compile]="pnpm exec tsx --expose-gc packages/policy/bench/compile-bench.ts"
   [policy-propagation]="pnpm exec tsx bench/policy-propagation.ts 50"
+  [inference-overhead]="pnpm exec tsx bench/inference-overhead.ts"
 )
-order=(policy-compile policy-propagation)
+order=(policy-compile policy-propagation inference-overhead)
 
 if [ $# -gt 0 ]; then order=("$@"); fi
 for name in "${order[@]}"; do

@@ -1,0 +1,217 @@
+// Benchmark (prints figures, asserts nothing): what the router adds to a request. One mock backend
+// process, the control plane and the data plane (embedded mode, API-key auth) as separate processes; for a
+// 0 ms and a 20 ms backend, autocannon drives the same chat-completions body (a) at the mock directly and
+// (b) through the data plane with the demo key, at fixed concurrency for a fixed duration after a warm-up.
+// CPU per request is the serving process's utime+stime (/proc) over the measured run divided by the
+// responses: the mock's for a direct run (a reference: a bare fastify server on this machine), the data
+// plane's alone for a router run.
+//
+//   pnpm exec tsx bench/inference-overhead.ts [--connections 50] [--duration 10] [--warmup 3]
+//     [--latencies 0,20] [--source] [--cpu-prof] [--log-level info]
+//
+// Needs `pnpm build` (services run from dist/ as in production) unless --source (src through tsx).
+// --cpu-prof writes the data plane's V8 CPU profile (all runs) into the printed directory; --log-level sets
+// the data plane's LOG_LEVEL (default info, the service default: two request log lines per request).
+// Figures are only as quiet as the machine: the load average is printed before and after.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, openSync, writeFileSync, existsSync, readdirSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { hashApiKey } from '@api-router/auth';
+import { freePort, repoRoot, stopPid } from '@api-router/testing';
+import { DEMO_API_KEY, DEMO_MODEL } from '../test/support/inference-config.js';
+import { startInferenceStack } from '../test/support/inference-stack.js';
+import { eventually, readiness, type PlaneWorkspace } from '../test/support/planes.js';
+import { runLoad, type LoadRunResult } from './load-run.js';
+import { processCpuMicros } from './process-cpu.js';
+
+const { values: args } = parseArgs({
+  options: {
+    connections: { type: 'string', default: '50' },
+    duration: { type: 'string', default: '10' },
+    warmup: { type: 'string', default: '3' },
+    latencies: { type: 'string', default: '0,20' },
+    source: { type: 'boolean', default: false },
+    'cpu-prof': { type: 'boolean', default: false },
+    'log-level': { type: 'string', default: 'info' },
+  },
+});
+const connections = Number(args.connections);
+const durationSeconds = Number(args.duration);
+const warmupSeconds = Number(args.warmup);
+const backendLatenciesMs = args.latencies.split(',').map(Number);
+const runtime = args.source ? 'source' : 'built';
+
+const BODY = JSON.stringify({ model: DEMO_MODEL, messages: [{ role: 'user', content: 'Hello' }] });
+const HEADERS = { authorization: `Bearer ${DEMO_API_KEY}`, 'content-type': 'application/json' };
+
+// The demo key as in configs/policies.sample.yaml, minus its limits: 600 requests/min and 16 concurrent
+// would turn a load test into a 429 test. Auth (hash lookup, constant-time compare) is exactly the same.
+function writeBenchPolicies(workspace: PlaneWorkspace): void {
+  writeFileSync(
+    workspace.policiesConfig,
+    [
+      'tenants:',
+      '  - id: demo',
+      '    displayName: Demo tenant (benchmark, no limits)',
+      'apiKeys:',
+      '  - publicId: rk_demo01',
+      `    secretSha256: ${hashApiKey(DEMO_API_KEY).toString('hex')}`,
+      '    tenant: demo',
+      "    allowedModels: ['*']",
+      '',
+    ].join('\n'),
+  );
+}
+
+interface BenchDataPlane {
+  url: string;
+  child: ChildProcess;
+  logFile: string;
+}
+
+// The data plane is spawned here rather than through SpawnedProcess: its per-request log lines go to a
+// file, so that the benchmark process (busy running autocannon) never slows it down by draining a pipe.
+async function startDataPlane(
+  workspace: PlaneWorkspace,
+  profileDir: string | undefined,
+): Promise<BenchDataPlane> {
+  const port = await freePort();
+  const logFile = join(workspace.dir, 'data-plane.log');
+  const log = openSync(logFile, 'a');
+  const entry =
+    runtime === 'built'
+      ? [join(repoRoot(), 'services/data-plane/dist/main.js')]
+      : ['--conditions=source', '--import', 'tsx', 'services/data-plane/src/main.ts'];
+  if (runtime === 'built' && !existsSync(entry[0]!))
+    throw new Error(`${entry[0]} is missing: run pnpm build`);
+  const profile = profileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${profileDir}`];
+  const child = spawn(process.execPath, [...profile, ...entry], {
+    cwd: repoRoot(),
+    stdio: ['ignore', log, log],
+    env: {
+      ...process.env,
+      LOG_LEVEL: args['log-level'],
+      DP_ID: 'dp-bench',
+      DP_PORT: String(port),
+      DP_CONTROL_PLANE_ADDRESS: `127.0.0.1:${workspace.grpcPort}`,
+      DP_CACHE_DIR: workspace.dpCacheDir,
+      DP_DRAIN_DELAY_MS: '0',
+    },
+  });
+  const url = `http://127.0.0.1:${port}`;
+  await eventually(async () => ((await readiness(url)).status === 200 ? true : undefined), 30_000);
+  return { url, child, logFile };
+}
+
+interface Measured extends LoadRunResult {
+  cpuMicrosPerRequest?: number;
+}
+
+async function measure(url: string, cpuPid?: number): Promise<Measured> {
+  const load = { url, headers: HEADERS, body: BODY, connections };
+  await runLoad({ ...load, durationSeconds: warmupSeconds });
+  const cpuBefore = cpuPid === undefined ? 0 : processCpuMicros(cpuPid);
+  const result = await runLoad({ ...load, durationSeconds });
+  if (cpuPid === undefined) return result;
+  return { ...result, cpuMicrosPerRequest: (processCpuMicros(cpuPid) - cpuBefore) / result.completed };
+}
+
+function row(cells: (string | number)[]): string {
+  return cells
+    .map((cell, index) => String(cell)[index === 0 ? 'padEnd' : 'padStart'](index === 0 ? 16 : 11))
+    .join(' ');
+}
+
+function fixed(value: number | undefined, digits = 2): string {
+  return value === undefined || Number.isNaN(value) ? '-' : value.toFixed(digits);
+}
+
+function report(latencyMs: number, direct: Measured, router: Measured): void {
+  const lines = [
+    row(['', 'req/s', 'p50 ms', 'p99 ms', 'non-2xx', 'errors', 'CPU µs/req']),
+    ...(
+      [
+        ['direct', direct],
+        ['router', router],
+      ] as const
+    ).map(([name, measured]) =>
+      row([
+        `${latencyMs} ms ${name}`,
+        fixed(measured.requestsPerSecond, 0),
+        fixed(measured.p50Ms),
+        fixed(measured.p99Ms),
+        measured.non2xx,
+        measured.errors,
+        fixed(measured.cpuMicrosPerRequest, 0),
+      ]),
+    ),
+    row([
+      `${latencyMs} ms difference`,
+      fixed(router.requestsPerSecond - direct.requestsPerSecond, 0),
+      fixed(router.p50Ms - direct.p50Ms),
+      fixed(router.p99Ms - direct.p99Ms),
+      '',
+      '',
+      '',
+    ]),
+  ];
+  process.stdout.write(`${lines.join('\n')}\n\n`);
+}
+
+async function main(): Promise<void> {
+  process.stdout.write(
+    `inference overhead: ${connections} connections, ${warmupSeconds} s warm-up + ${durationSeconds} s per run, ` +
+      `services ${runtime}, data-plane LOG_LEVEL ${args['log-level']}, node ${process.version}; load average before ${loadavg()
+        .map((v) => v.toFixed(2))
+        .join(' ')}\n\n`,
+  );
+  const profileDir = args['cpu-prof'] ? mkdtempSync(join(tmpdir(), 'bench-dp-profile-')) : undefined;
+  const stack = await startInferenceStack({
+    mocks: { 'mock-a': { MOCK_RECORD_LIMIT: '0' }, 'mock-b': 'mock-a' },
+    prepare: writeBenchPolicies,
+    // The stack's own data plane only proves the config; the measured one is started below.
+    runtime,
+  });
+  await stack.dataPlane.process.stop();
+  let dataPlane: BenchDataPlane | undefined;
+  try {
+    dataPlane = await startDataPlane(stack.workspace, profileDir);
+    const mock = stack.mocks['mock-a']!;
+    const summary: string[] = [];
+    for (const latencyMs of backendLatenciesMs) {
+      const faults = await fetch(`${mock.url}/control/faults`, {
+        method: 'PUT',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ latencyMs }),
+      });
+      if (!faults.ok) throw new Error(`PUT /control/faults → ${faults.status}`);
+      const direct = await measure(`${mock.url}/v1/chat/completions`, mock.process.pid);
+      const router = await measure(`${dataPlane.url}/v1/chat/completions`, dataPlane.child.pid);
+      report(latencyMs, direct, router);
+      summary.push(
+        `${latencyMs} ms backend: router p99 − direct p99 = ${fixed(router.p99Ms - direct.p99Ms)} ms; ` +
+          `router CPU ${fixed(router.cpuMicrosPerRequest, 0)} µs/request`,
+      );
+    }
+    process.stdout.write(
+      `${summary.join('\n')}\ntargets: 20 ms backend p99 difference ≤ 3 ms; 0 ms backend CPU ≤ 150 µs/request\n` +
+        `load average after ${loadavg()
+          .map((v) => v.toFixed(2))
+          .join(' ')} (shared machine: figures are noisy)\n`,
+    );
+  } finally {
+    if (dataPlane?.child.pid !== undefined) await stopPid(dataPlane.child.pid);
+    await stack.stop();
+  }
+  if (profileDir !== undefined) {
+    process.stdout.write(
+      `data-plane CPU profile(s): ${readdirSync(profileDir)
+        .map((name) => join(profileDir, name))
+        .join(', ')}\n`,
+    );
+  }
+}
+
+await main();
