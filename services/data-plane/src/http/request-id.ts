@@ -26,7 +26,8 @@ export function createRequestIdGenerator(deps: RequestIdGeneratorDeps): (request
   };
 }
 
-function uuidV7(nowMs: number, randomPart: Buffer): string {
+/** A UUIDv7 string from a wall-clock time in ms and 10 random bytes. */
+export function uuidV7(nowMs: number, randomPart: Buffer): string {
   const bytes = Buffer.alloc(16);
   bytes.writeUIntBE(nowMs, 0, 6);
   randomPart.copy(bytes, 6, 0, 10);
