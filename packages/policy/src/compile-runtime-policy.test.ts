@@ -164,6 +164,11 @@ describe('compileRuntimePolicy', () => {
       (s) => (s.apiKeys[0]!.secretSha256 = new Uint8Array(31)),
       /secret_sha256 has 31 bytes, expected 32/,
     ],
+    [
+      'three signing secrets',
+      (s) => (s.apiKeys[0]!.signingSecretRefs = ['env:A', 'env:B', 'env:C']),
+      /signing_secret_refs, at most 2/,
+    ],
     ['empty model', (s) => (s.routes[0]!.model = ''), /route demo-chat: model is empty/],
     ['zero attempts', (s) => (s.routes[0]!.maxAttempts = 0), /max_attempts must be at least 1/],
   ])('rejects %s', (_name, change, reason) => {

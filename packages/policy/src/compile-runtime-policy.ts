@@ -21,6 +21,8 @@ import { computeSnapshotHash } from './snapshot-hash.js';
 import { SnapshotInvalidError } from './snapshot-invalid-error.js';
 
 const SHA256_BYTES = 32;
+/** A key's signing secrets: the current one and, during a rotation, the next. */
+const MAX_SIGNING_SECRET_REFS = 2;
 
 /**
  * Validates a snapshot received from the control plane (or read from the disk cache) and compiles it into
@@ -100,6 +102,11 @@ function validateApiKey(key: ApiKey, tenantsById: ReadonlyMap<string, Tenant>): 
     );
   }
   if (!tenantsById.has(key.tenantId)) fail(`API key ${key.publicId}: unknown tenant "${key.tenantId}"`);
+  if (key.signingSecretRefs.length > MAX_SIGNING_SECRET_REFS) {
+    fail(
+      `API key ${key.publicId}: ${key.signingSecretRefs.length} signing_secret_refs, at most ${MAX_SIGNING_SECRET_REFS}`,
+    );
+  }
   validateLimits(key.limits, `API key ${key.publicId}`);
 }
 

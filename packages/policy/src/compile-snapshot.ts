@@ -116,6 +116,8 @@ function compileApiKey(key: ApiKeyConfig): ApiKey {
     disabled: key.disabled,
     expiresAt: key.expiresAt === undefined ? undefined : timestampFromDate(key.expiresAt),
     limits: compileLimitSet(key.limits),
+    // Config order is kept: it is the operator's (current, next) and identical config compiles identically.
+    signingSecretRefs: [...key.signingSecretRefs],
   });
 }
 

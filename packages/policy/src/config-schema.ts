@@ -115,6 +115,15 @@ export const ApiKeyConfigSchema = z.strictObject({
     })
     .optional(),
   limits: LimitSetConfigSchema.optional(),
+  /**
+   * References to this key's hmac-sha256 signing secrets (RFC 9421, keyid = publicId), resolved by the data
+   * plane like a backend's credentialRef: "env:NAME" or "file:/absolute/path". At most two (rotation).
+   */
+  signingSecretRefs: z
+    .array(z.string().regex(CREDENTIAL_REF_PATTERN, 'must be "env:NAME" or "file:/absolute/path"'))
+    .max(2, 'at most two signing secrets (the current one and the next, during a rotation)')
+    .refine((refs) => new Set(refs).size === refs.length, 'must not repeat a reference')
+    .default([]),
 });
 
 export const PoliciesConfigSchema = z.strictObject({

@@ -132,6 +132,7 @@ function apiKeyArbitrary(publicId: string, tenantIds: readonly string[], models:
       { nil: undefined },
     ),
     limits: limitSetArbitrary,
+    signingSecretRefs: fc.subarray(['env:SIGNING_CURRENT', 'file:/run/secrets/signing-next']),
   }) satisfies fc.Arbitrary<ApiKeyConfig>;
 }
 
