@@ -46,7 +46,6 @@ describe('createCredentialResolver', () => {
       [{ rk_signer: ['file:/nope'] }, 'signing secret "file:/nope" is not resolvable: /nope does not exist'],
       [{ rk_signer: ['env:SHORT'] }, 'is shorter than 16 bytes'],
       [{ rk_signer: ['env:NOT_BASE64'] }, 'is not base64 text'],
-      [{ rk_signer: ['env:A', 'env:B', 'env:C'] }, '3 signing_secret_refs, at most 2'],
     ];
     for (const [signingSecretRefs, expected] of cases) {
       const policy = buildTestPolicy({ signingSecretRefs });
@@ -55,6 +54,14 @@ describe('createCredentialResolver', () => {
       expect(reason).not.toContain('this is not base64');
       expect(resolver.credentialsFor(policy)).toBeUndefined();
     }
+    // Config and snapshot validation refuse a third secret already; the data plane does not rely on it.
+    const policy = buildTestPolicy();
+    const signer = {
+      ...policy.apiKeysByPublicId.get('rk_signer')!,
+      signingSecretRefs: ['env:A', 'env:B', 'env:C'],
+    };
+    const tampered = { ...policy, apiKeysByPublicId: new Map([['rk_signer', signer]]) };
+    expect(await resolver.check(tampered)).toContain('3 signing_secret_refs, at most 2');
     const withoutBackendKey = createCredentialResolver({ environment: new Map(), readFile });
     expect(await withoutBackendKey.check(buildTestPolicy())).toBe(
       'backend "mock-a": credentialRef "env:MOCK_A_KEY" is not resolvable: environment variable MOCK_A_KEY is not set on this data plane',

@@ -5,7 +5,6 @@ import type { PolicySnapshot } from '@api-router/contracts';
 import {
   compileRuntimePolicy,
   compileSnapshot,
-  computeSnapshotHash,
   hashSecret,
   parseConfig,
   type RuntimePolicy,
@@ -27,7 +26,7 @@ export interface TestPolicyOptions {
   version?: bigint;
   /** Extra router.yaml settings lines (indented under `settings:`), e.g. "  maxBodyBytes: 100". */
   settingsYaml?: string;
-  /** Patched into the snapshot: signing_secret_refs by key public id. */
+  /** signingSecretRefs by key public id (policies.yaml). */
   signingSecretRefs?: Record<string, string[]>;
   /** Extra lines appended to each backend entry (indented 4 spaces), e.g. "    maxConnections: 2". */
   backendYaml?: string;
@@ -94,9 +93,12 @@ routes:
 `;
 }
 
-function policiesYaml(): string {
-  const key = (publicId: string, extra: string, tenant = 'acme', models = "['*']"): string =>
-    `  - { publicId: ${publicId}, secretSha256: ${hashSecret(testApiKey(publicId))}, tenant: ${tenant}, allowedModels: ${models}${extra} }`;
+function policiesYaml(options: TestPolicyOptions): string {
+  const key = (publicId: string, extra: string, tenant = 'acme', models = "['*']"): string => {
+    const refs = options.signingSecretRefs?.[publicId];
+    const signing = refs === undefined ? '' : `, signingSecretRefs: ${JSON.stringify(refs)}`;
+    return `  - { publicId: ${publicId}, secretSha256: ${hashSecret(testApiKey(publicId))}, tenant: ${tenant}, allowedModels: ${models}${extra}${signing} }`;
+  };
   return `tenants:
   - { id: acme, displayName: Acme }
   - { id: frozen, displayName: Frozen, disabled: true }
@@ -118,18 +120,13 @@ export function buildTestSnapshot(options: TestPolicyOptions = {}): PolicySnapsh
   };
   const config = parseConfig({
     router: { source: 'test:router.yaml', text: routerYaml(urls, options) },
-    policies: { source: 'test:policies.yaml', text: policiesYaml() },
+    policies: { source: 'test:policies.yaml', text: policiesYaml(options) },
   });
-  const snapshot = compileSnapshot(config, {
+  return compileSnapshot(config, {
     version: options.version ?? 1n,
     sourceRevision: 'test',
     createdAt: new Date(1_700_000_000_000),
   });
-  for (const key of snapshot.apiKeys) {
-    key.signingSecretRefs = options.signingSecretRefs?.[key.publicId] ?? key.signingSecretRefs;
-  }
-  snapshot.contentHash = computeSnapshotHash(snapshot);
-  return snapshot;
 }
 
 export function buildTestPolicy(options: TestPolicyOptions = {}): RuntimePolicy {
