@@ -101,7 +101,12 @@ async function startDataPlane(
     },
   });
   const url = `http://127.0.0.1:${port}`;
-  await eventually(async () => ((await readiness(url)).status === 200 ? true : undefined), 30_000);
+  try {
+    await eventually(async () => ((await readiness(url)).status === 200 ? true : undefined), 30_000);
+  } catch (error: unknown) {
+    if (child.pid !== undefined) await stopPid(child.pid);
+    throw new Error(`data plane not ready; its log: ${logFile}`, { cause: error });
+  }
   return { url, child, logFile };
 }
 

@@ -2,7 +2,8 @@
 // production), waits until the data plane is ready, prints how to try it, and stops every child by pid on
 // SIGINT/SIGTERM. Plain JavaScript so it runs with no compile step.
 import { spawn } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { createInterface } from 'node:readline';
 import { join, resolve } from 'node:path';
@@ -10,7 +11,10 @@ import { join, resolve } from 'node:path';
 const root = resolve(import.meta.dirname, '..');
 const freePorts = process.argv.includes('--free-ports');
 const runDir = join(root, '.tmp', 'local');
+const signingSecretFile = join(runDir, 'demo-signing.secret');
 const children = [];
+/** DEMO-ONLY API key of configs/policies.sample.yaml (its sha256 is in the file). */
+const DEMO_KEY = 'rk_demo01.demo-secret-change-me';
 
 function freePort() {
   return new Promise((done, fail) => {
@@ -62,6 +66,28 @@ async function waitReady(url, deadlineMs) {
   }
 }
 
+/**
+ * The sample policies with one addition: the demo key may also sign requests (RFC 9421), with a demo secret
+ * kept in .tmp/local (made once, 32 random bytes, base64) and resolved by the data plane as a file: reference.
+ */
+function writeDemoPolicies() {
+  if (!existsSync(signingSecretFile)) {
+    writeFileSync(signingSecretFile, `${randomBytes(32).toString('base64')}\n`, { mode: 0o600 });
+  }
+  const sample = readFileSync(join(root, 'configs/policies.sample.yaml'), 'utf8');
+  const anchor = '  - publicId: rk_demo01\n';
+  if (!sample.includes(anchor)) throw new Error('configs/policies.sample.yaml has no rk_demo01 key');
+  const policiesConfig = join(runDir, 'policies.yaml');
+  writeFileSync(
+    policiesConfig,
+    sample.replace(
+      anchor,
+      `${anchor}    signingSecretRefs: [${JSON.stringify(`file:${signingSecretFile}`)}]\n`,
+    ),
+  );
+  return policiesConfig;
+}
+
 function stopAll() {
   for (const { child } of children.reverse()) {
     if (child.exitCode === null && child.pid !== undefined) process.kill(child.pid, 'SIGTERM');
@@ -86,6 +112,7 @@ async function main() {
       .replaceAll('127.0.0.1:9101', `127.0.0.1:${ports.mockA}`)
       .replaceAll('127.0.0.1:9102', `127.0.0.1:${ports.mockB}`),
   );
+  const policiesConfig = writeDemoPolicies();
   const common = { LOG_LEVEL: process.env.LOG_LEVEL ?? 'info' };
   await Promise.all([
     startService('mock-a', 'services/mock-backend/dist/main.js', {
@@ -107,7 +134,7 @@ async function main() {
       CP_GRPC_PORT: String(ports.grpc),
       CP_HTTP_PORT: String(ports.http),
       CP_ROUTER_CONFIG: routerConfig,
-      CP_POLICIES_CONFIG: join(root, 'configs/policies.sample.yaml'),
+      CP_POLICIES_CONFIG: policiesConfig,
       CP_STATE_DIR: join(runDir, 'control-plane'),
     },
     'http',
@@ -131,19 +158,48 @@ async function main() {
     policyVersion: ready.policy?.version,
   };
   writeFileSync(join(runDir, 'endpoints.json'), JSON.stringify(summary, null, 2));
-  process.stdout.write(`
+  process.stdout.write(tryItText(summary, ports.grpc));
+}
+
+/** What to print once everything runs: endpoints and requests to copy. */
+function tryItText(summary, grpcPort) {
+  const { dataPlane, controlPlaneHttp } = summary;
+  const key = `-H 'Authorization: Bearer ${DEMO_KEY}'`;
+  const json = "-H 'content-type: application/json'";
+  const hello = '{"model":"demo-chat","messages":[{"role":"user","content":"Hello"}]}';
+  const helloStream = '{"model":"demo-chat","stream":true,"messages":[{"role":"user","content":"Hello"}]}';
+  const inference =
+    '{"model":"demo-chat","messages":[{"role":"user","content":"Hello"}],"max_output_tokens":8}';
+  return `
 API router is running (policy version ${summary.policyVersion}).
-  data plane     ${dpUrl}
-  control plane  ${cpHttp}  (admin API, metrics)   gRPC policy sync on 127.0.0.1:${ports.grpc}
+  data plane     ${dataPlane}
+  control plane  ${controlPlaneHttp}  (admin API, metrics)   gRPC policy sync on 127.0.0.1:${grpcPort}
 
 Try it (demo credentials from configs/*.sample.yaml; change them before any real use):
-  curl -s ${dpUrl}/readyz
-  curl -s ${dpUrl}/metrics | grep router_policy
+  # OpenAI-compatible chat completion (add -i to see the x-router-* metric headers)
+  curl -s ${dataPlane}/v1/chat/completions ${key} ${json} \\
+       -d '${hello}'
+  # The router's own API: completion, usage and a "router" block (request id, backend, attempts, latencies)
+  curl -s ${dataPlane}/v1/inference ${key} ${json} \\
+       -d '${inference}'
+  # Streaming (server-sent events)
+  curl -sN ${dataPlane}/v1/chat/completions ${key} ${json} \\
+       -d '${helloStream}'
+  # The models this key may use
+  curl -s ${dataPlane}/v1/models ${key}
+  # A request signed with RFC 9421 HMAC instead of the key (secret in ${signingSecretFile}):
+  # the reference signer prints a curl command with Signature-Input, Signature and Content-Digest; sh runs it
+  node ${join(root, 'packages/auth/dist/cli/sign-request.js')} --key-id rk_demo01 --secret-file ${signingSecretFile} \\
+       --method POST --url ${dataPlane}/v1/chat/completions --header 'content-type: application/json' \\
+       --data '${hello}' | sh
+
+  curl -s ${dataPlane}/readyz
+  curl -s ${dataPlane}/metrics | grep -E '^router_(requests|overhead|policy)'
   curl -s -H 'Authorization: Bearer admin-demo-token-change-me' -H 'Content-Type: application/json' \\
-       -d '{}' ${cpHttp}/router.v1.AdminService/ListDataPlanes
+       -d '{}' ${controlPlaneHttp}/router.v1.AdminService/ListDataPlanes
 
 Press Ctrl-C to stop.
-`);
+`;
 }
 
 process.on('SIGINT', stopAll);

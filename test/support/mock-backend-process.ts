@@ -1,5 +1,5 @@
 import type { SpawnedProcess } from '@api-router/testing';
-import { spawnService, type ServiceRuntime } from './planes.js';
+import { spawnService, waitOrStop, type ServiceRuntime } from './planes.js';
 
 export interface RunningMockBackend {
   /** The MOCK_ID, sent back as `x-mock-backend-id` and recorded by the router as the backend. */
@@ -24,7 +24,7 @@ export async function startMockBackendProcess(
     { ...process.env, LOG_LEVEL: 'info', MOCK_PORT: '0', MOCK_ID: id, ...env },
     runtime,
   );
-  const line = await process_.waitForLine((_, json) => json?.msg === 'listening');
+  const line = await waitOrStop(process_, (_, json) => json?.msg === 'listening');
   return { id, url: String((JSON.parse(line) as { url: unknown }).url), process: process_ };
 }
 

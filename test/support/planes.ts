@@ -82,7 +82,7 @@ export async function startControlPlaneProcess(
     },
     runtime,
   );
-  const line = await process_.waitForLine((_, json) => json?.msg === 'listening' && json.server === 'http');
+  const line = await waitOrStop(process_, (_, json) => json?.msg === 'listening' && json.server === 'http');
   return { process: process_, httpUrl: listeningUrl(line) };
 }
 
@@ -109,8 +109,21 @@ export async function startDataPlaneProcess(
     },
     runtime,
   );
-  const line = await process_.waitForLine((_, json) => json?.msg === 'listening' && json.server === 'public');
+  const line = await waitOrStop(process_, (_, json) => json?.msg === 'listening' && json.server === 'public');
   return { process: process_, url: listeningUrl(line) };
+}
+
+/** `waitForLine`, but a process that never logs the line is stopped before the error propagates. */
+export async function waitOrStop(
+  process_: SpawnedProcess,
+  predicate: (line: string, json: Record<string, unknown> | undefined) => boolean,
+): Promise<string> {
+  try {
+    return await process_.waitForLine(predicate);
+  } catch (error: unknown) {
+    await process_.stop();
+    throw error;
+  }
 }
 
 function listeningUrl(line: string): string {
