@@ -1,13 +1,12 @@
 import { request as httpRequest } from 'node:http';
+import { trace } from '@opentelemetry/api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMemoryNonceStore } from '@api-router/auth';
-import { createLogger } from '@api-router/observability';
+import { createLogger, createMetricsRegistry } from '@api-router/observability';
 import { loadDataPlaneConfig } from './config.js';
+import { createCredentialResolver } from './credentials/credential-resolver.js';
 import { buildApp } from './http/app.js';
 import { createInferenceRoutesDeps } from './inference/create-inference-routes-deps.js';
-import { createCredentialResolver } from './credentials/credential-resolver.js';
-import { createMetricsRegistry } from '@api-router/observability';
-import { trace } from '@opentelemetry/api';
 import { systemTimers } from './timers.js';
 import { UpstreamPools } from './upstream/upstream-pools.js';
 import {
