@@ -236,7 +236,7 @@ describe('inference through real control plane, data plane and mock backend proc
     ).toBeGreaterThanOrEqual(1);
   });
 
-  it('never lets the demo key’s secret reach logs, metrics, the snapshot cache or the control-plane state', async () => {
+  it('never lets the demo key’s secret reach logs, metrics, data-plane files or control-plane state', async () => {
     // Requests that carry the secret in ways the router must refuse, and must not echo into a log line.
     const attempts: Record<string, string>[] = [
       { authorization: `Bearer rk_demo99.${DEMO_KEY_SECRET}` },
@@ -261,6 +261,8 @@ describe('inference through real control plane, data plane and mock backend proc
     expect(forbidden.status).toBe(404);
 
     const { dataPlane, controlPlane, workspace } = stack;
+    // Files: the data plane's cache dir (snapshot cache, and its outbox by default) and the control plane's
+    // state dir (last good snapshot, embedded audit store).
     const logs = {
       'data plane': [...dataPlane.process.lines, ...dataPlane.process.errorLines],
       'control plane': [...controlPlane.process.lines, ...controlPlane.process.errorLines],
