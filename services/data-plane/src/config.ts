@@ -31,6 +31,29 @@ export interface HttpSettings {
   bodyLimitBytes: number;
 }
 
+/** Where usage records and audit events go: the durable outbox and its transport. */
+export interface RecordsSettings {
+  /** Outbox directory (DP_OUTBOX_DIR); undefined = `<cacheDir>/outbox` (default .tmp/data-plane/outbox). One process per directory. */
+  outboxDir: string | undefined;
+  /** Most bytes the outbox may hold on disk (DP_OUTBOX_MAX_BYTES, default 1 GiB); beyond it requests fail 503. */
+  outboxMaxBytes: number;
+  /** How long shutdown waits for the shipper to deliver the backlog, ms (DP_OUTBOX_FLUSH_TIMEOUT_MS, default 5000). */
+  flushTimeoutMs: number;
+  /**
+   * Kafka transport (DP_KAFKA_BROKERS, comma-separated host:port); undefined = ship to the control plane over
+   * gRPC (RecordIngestService at controlPlaneAddress).
+   */
+  kafka: KafkaRecordsSettings | undefined;
+}
+
+export interface KafkaRecordsSettings {
+  brokers: readonly string[];
+  /** Topic of usage records (DP_KAFKA_USAGE_TOPIC, default router.usage.v1). */
+  usageTopic: string;
+  /** Topic of audit events (DP_KAFKA_AUDIT_TOPIC, default router.audit.v1). */
+  auditTopic: string;
+}
+
 /** Everything the data plane reads from its environment, parsed and typed once at start. */
 export interface DataPlaneConfig {
   /** Interface of the public HTTP server (DP_HOST, default 127.0.0.1). */
@@ -65,6 +88,7 @@ export interface DataPlaneConfig {
   maxUpstreamResponseBytes: number;
   /** Most nonces the in-process nonce store holds (a full store refuses signed requests with 503). */
   nonceStoreMaxEntries: number;
+  records: RecordsSettings;
   /**
    * Copy of the process environment taken at start, used to resolve `env:NAME` credential references of
    * backends, so that no other module reads process.env. A Map so that it never serialises into a log line.
@@ -121,7 +145,33 @@ export function loadDataPlaneConfig(env: NodeJS.ProcessEnv = process.env): DataP
       1024 ** 3,
     ),
     nonceStoreMaxEntries: 200_000,
+    records: loadRecordsSettings(env),
     environment,
+  };
+}
+
+function loadRecordsSettings(env: NodeJS.ProcessEnv): RecordsSettings {
+  const brokers = (nonEmpty(env, 'DP_KAFKA_BROKERS') ?? '')
+    .split(',')
+    .map((broker) => broker.trim())
+    .filter((broker) => broker !== '');
+  for (const broker of brokers) {
+    if (!/^[^\s:/]+:\d{1,5}$/.test(broker)) {
+      throw new Error(`DP_KAFKA_BROKERS entries must look like host:port, got "${broker}"`);
+    }
+  }
+  return {
+    outboxDir: nonEmpty(env, 'DP_OUTBOX_DIR'),
+    outboxMaxBytes: integer(env, 'DP_OUTBOX_MAX_BYTES', 1024 ** 3, 1024 * 1024, 1024 ** 4),
+    flushTimeoutMs: integer(env, 'DP_OUTBOX_FLUSH_TIMEOUT_MS', 5000, 0, 600_000),
+    kafka:
+      brokers.length === 0
+        ? undefined
+        : {
+            brokers,
+            usageTopic: nonEmpty(env, 'DP_KAFKA_USAGE_TOPIC') ?? 'router.usage.v1',
+            auditTopic: nonEmpty(env, 'DP_KAFKA_AUDIT_TOPIC') ?? 'router.audit.v1',
+          },
   };
 }
 

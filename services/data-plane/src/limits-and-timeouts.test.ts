@@ -14,6 +14,7 @@ import {
   startInferenceHarness,
   type InferenceHarness,
 } from './testing/inference-harness.test-support.js';
+import { createMemoryRecords } from './testing/memory-records.test-support.js';
 import { TEST_KEYS, testApiKey } from './testing/test-policy.test-support.js';
 
 // Limits that need a policy or configuration of their own: a small body limit, a short request deadline,
@@ -130,6 +131,7 @@ describe('before any policy', () => {
         activePolicy: () => undefined,
         signatureWindowSeconds: 300,
         maxUpstreamResponseBytes: 1024,
+        records: createMemoryRecords(),
       }),
     });
     for (const [method, url] of [

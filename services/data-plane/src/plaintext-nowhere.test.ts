@@ -10,7 +10,7 @@ import {
 import { TEST_KEYS, testApiKey, testSigningSecret } from './testing/test-policy.test-support.js';
 
 // A key's plaintext must never leave the request that carried it: not in logs (at debug level), not in
-// metrics, not in the snapshot cache files. The same holds for HMAC secrets and backend credentials.
+// metrics, not in the snapshot cache files, not in the record outbox (denials are audited there). The same holds for HMAC secrets and backend credentials.
 
 let harness: InferenceHarness;
 beforeAll(async () => {
@@ -23,10 +23,13 @@ afterAll(async () => {
   await harness.close();
 });
 
+/** Every file under the cache dir: snapshot cache files and the record outbox (audit events, usage). */
 async function cacheFilesText(dir: string): Promise<string> {
-  const names = await readdir(dir);
-  expect(names.length).toBeGreaterThan(0);
-  const contents = await Promise.all(names.map((name) => readFile(join(dir, name))));
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true });
+  const files = entries.filter((entry) => entry.isFile()).map((entry) => join(entry.parentPath, entry.name));
+  expect(files.length).toBeGreaterThan(0);
+  expect(files.some((file) => file.includes('outbox'))).toBe(true);
+  const contents = await Promise.all(files.map((file) => readFile(file)));
   // Binary protobuf: search the raw bytes as latin1 so that any embedded ASCII string is found.
   return contents.map((content) => content.toString('latin1')).join('\n');
 }

@@ -3,6 +3,7 @@ import { performance } from 'node:perf_hooks';
 import type { Tracer } from '@opentelemetry/api';
 import { Redis } from 'ioredis';
 import type { Registry } from 'prom-client';
+import type { OutboxTransport } from '@api-router/outbox';
 import { createMemoryNonceStore, createRedisNonceStore, type NonceStore } from '@api-router/auth';
 import { createLogger, createMetricsRegistry, createTracing, type Logger } from '@api-router/observability';
 import { systemClock, type Clock } from './clock.js';
@@ -23,6 +24,7 @@ import { PolicyHolder, type ActivePolicy } from './policy/policy-holder.js';
 import { PolicySyncClient } from './policy/policy-sync-client.js';
 import type { PolicySyncTransport } from './policy/policy-sync-transport.js';
 import { SnapshotCache } from './policy/snapshot-cache.js';
+import { startRecordShipping, type RecordShipping } from './records/record-shipping.js';
 import { delay, systemTimers, type Timers } from './timers.js';
 import { UpstreamPools } from './upstream/upstream-pools.js';
 
@@ -42,6 +44,8 @@ export interface DataPlaneDeps {
   random?: () => number;
   /** The policy sync wire; default gRPC to config.controlPlaneAddress. */
   transport?: PolicySyncTransport;
+  /** Where the record outbox ships; default Kafka (config.records.kafka) or the control plane over gRPC. */
+  recordTransport?: OutboxTransport;
 }
 
 /**
@@ -49,14 +53,17 @@ export interface DataPlaneDeps {
  *   1. logger, metrics registry, tracing
  *   2. snapshot cache, credential resolver (secrets of each applied policy, in memory only)
  *   3. policy holder, loaded from the cache (a missing or corrupt cache only means "not ready yet")
- *   4. Redis client (only with config.redisUrl) and nonce store, upstream pools
- *   5. fastify app with the inference API, listening (answers 503 not_ready until a policy is active)
- *   6. policy sync client started (connects to the control plane, reconnects forever)
+ *   4. record outbox (opened and recovered) and its shipper (re-sends what an earlier run left undelivered)
+ *   5. Redis client (only with config.redisUrl) and nonce store, upstream pools
+ *   6. fastify app with the inference API, listening (answers 503 not_ready until a policy is active)
+ *   7. policy sync client started (connects to the control plane, reconnects forever)
  * Shutdown ([Symbol.asyncDispose]), in order:
  *   readiness → 503; wait config.drainDelayMs so load balancers notice; close the HTTP server (in-flight
- *   requests finish, open streams end); close the policy stream; wait for pending cache writes; (later:
- *   flush the usage outbox); close Redis; close upstream pools; stop tracing.
- * Rejects when the HTTP server cannot listen; the control plane being unreachable is never a start failure.
+ *   requests finish, open streams end, so no record is appended after this); close the policy stream; wait
+ *   for pending cache writes; flush the record shipper (at most config.records.flushTimeoutMs; the rest
+ *   ships after the next start) and close the outbox; close Redis; close upstream pools; stop tracing.
+ * Rejects when the HTTP server cannot listen or the outbox directory cannot be opened; the control plane
+ * or Kafka being unreachable is never a start failure.
  */
 export async function startDataPlane(config: DataPlaneConfig, deps: DataPlaneDeps = {}): Promise<DataPlane> {
   const logger = deps.logger ?? createLogger({ service: 'data-plane', level: config.logLevel });
@@ -79,11 +86,18 @@ export async function startDataPlane(config: DataPlaneConfig, deps: DataPlaneDep
   });
   await cache.restore((snapshot) => holder.apply(snapshot, 'cache'));
   registerPolicyAgeGauges(metricsRegistry, policyAgeSources(clock, holder, syncClient));
+  const records = await startRecordShipping(config, {
+    logger,
+    clock,
+    metricsRegistry,
+    ...(deps.recordTransport === undefined ? {} : { transport: deps.recordTransport }),
+  });
 
   const readiness = new Readiness({
     clock,
     activePolicy: () => holder.current(),
     controlPlane: () => syncClient.status(),
+    outbox: () => records.status(),
   });
   const inference = createInferenceParts(config, {
     logger,
@@ -94,6 +108,7 @@ export async function startDataPlane(config: DataPlaneConfig, deps: DataPlaneDep
     metricsRegistry,
     credentials,
     activePolicy: () => holder.current(),
+    records,
   });
   const app = buildApp({
     logger,
@@ -111,6 +126,7 @@ export async function startDataPlane(config: DataPlaneConfig, deps: DataPlaneDep
   } catch (error: unknown) {
     await app.close();
     await syncClient.close();
+    await records.close();
     await inference.close();
     await tracing[Symbol.asyncDispose]();
     throw error;
@@ -126,7 +142,7 @@ export async function startDataPlane(config: DataPlaneConfig, deps: DataPlaneDep
     await app.close();
     await syncClient.close();
     await cache.flush();
-    // Later: flush the usage outbox here, before Redis closes.
+    await records.close();
     await inference.close();
     await tracing[Symbol.asyncDispose]();
     logger.info('stopped');
@@ -205,6 +221,8 @@ interface InferencePartsDeps {
   metricsRegistry: Registry;
   credentials: CredentialResolver;
   activePolicy: () => ActivePolicy | undefined;
+  /** Durable audit and usage recorders (the outbox). */
+  records: Pick<RecordShipping, 'audit' | 'usage'>;
 }
 
 /**

@@ -1,6 +1,7 @@
 import type { Clock } from '../clock.js';
 import type { ActivePolicy, PolicySource } from '../policy/policy-holder.js';
 import type { PolicySyncStatus } from '../policy/policy-sync-client.js';
+import type { OutboxStatus } from '../records/record-shipping.js';
 
 /** Body of GET /readyz, both when ready (200) and not (503). */
 export interface ReadinessDetail {
@@ -21,12 +22,19 @@ export interface ReadinessDetail {
     /** Seconds since the last message or successful connect; null if the control plane was never reached. */
     lastSyncAgeSeconds: number | null;
   };
+  /**
+   * The record outbox: undelivered records, the oldest one's age, and where they ship. A backlog does not
+   * make the data plane unready (records are durable on disk); a full outbox makes requests fail 503.
+   * Absent when the data plane runs without one (tests of the HTTP shell).
+   */
+  outbox?: OutboxStatus;
 }
 
 export interface ReadinessDeps {
   clock: Clock;
   activePolicy: () => ActivePolicy | undefined;
   controlPlane: () => PolicySyncStatus;
+  outbox?: () => OutboxStatus;
 }
 
 /**
@@ -69,6 +77,7 @@ export class Readiness {
         lastSyncAgeSeconds:
           controlPlane.lastSyncAtMs === undefined ? null : secondsSince(now, controlPlane.lastSyncAtMs),
       },
+      ...(this.#deps.outbox === undefined ? {} : { outbox: this.#deps.outbox() }),
     };
   }
 }

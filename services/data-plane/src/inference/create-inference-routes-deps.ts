@@ -8,6 +8,8 @@ import type { CredentialResolver } from '../credentials/credential-resolver.js';
 import { createInferenceMetrics } from '../metrics/inference-metrics.js';
 import type { ActivePolicy } from '../policy/policy-holder.js';
 import { createCandidateSelector } from '../routing/candidate-selector.js';
+import type { AuditRecorder } from '../records/audit-recorder.js';
+import type { UsageRecorder } from '../records/usage-recorder.js';
 import type { Timers } from '../timers.js';
 import { openAICompatibleAdapter } from '../upstream/adapters/openai-compatible-adapter.js';
 import type { ProviderAdapter } from '../upstream/adapters/provider-adapter.js';
@@ -29,6 +31,8 @@ export interface InferenceComponents {
   activePolicy: () => ActivePolicy | undefined;
   signatureWindowSeconds: number;
   maxUpstreamResponseBytes: number;
+  /** Durable audit and usage recorders (the outbox). */
+  records: { audit: AuditRecorder; usage: UsageRecorder };
 }
 
 /**
@@ -64,5 +68,7 @@ export function createInferenceRoutesDeps(components: InferenceComponents): Infe
     now: components.now,
     metrics,
     maxUpstreamResponseBytes: components.maxUpstreamResponseBytes,
+    records: components.records,
+    clock: components.clock,
   };
 }

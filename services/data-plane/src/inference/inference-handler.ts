@@ -10,6 +10,7 @@ import { routerTimings } from './request-state.js';
 import type { SseEvent } from './sse-event-parser.js';
 import type { SseEventAction } from './sse-relay.js';
 import { readCompletion, streamToClient } from './upstream-response.js';
+import { startRequestUsage, type RequestUsage } from '../records/request-usage.js';
 
 /**
  * POST /v1/inference: the router's own API (router.v1.InferenceRequest → InferenceResponse, JSON with
@@ -20,7 +21,15 @@ import { readCompletion, streamToClient } from './upstream-response.js';
 export function createInferenceHandler(deps: InferenceHandlerDeps) {
   return async (request: FastifyRequest, reply: FastifyReply): Promise<unknown> => {
     const inference = parseInferenceRequest(request.body);
-    const session = openSession(deps, request, reply, inference.model);
+    const session = await openSession(deps, request, reply, inference.model);
+    // From here on the request is admitted: it gets exactly one usage record, durable before it completes.
+    const usage = startRequestUsage(deps, {
+      requestId: request.id,
+      model: inference.model,
+      streamed: inference.stream,
+      policy: session.policy,
+      state: session.state,
+    });
     try {
       const success = await callUpstream(deps.callUpstream, {
         route: session.route,
@@ -38,13 +47,17 @@ export function createInferenceHandler(deps: InferenceHandlerDeps) {
         log: request.log,
       });
       if (inference.stream) {
-        await streamInference(deps, session, success, request, reply, inference);
+        await streamInference(deps, session, success, request, reply, { inference, usage });
         return reply;
       }
       const { completion } = await readCompletion(deps, session, success);
+      await usage.record(200);
       const body = inferenceResponse(deps, session, request.id, inference, completion);
       reply.header('x-router-overhead-ms', formatMs(Number(body.router?.overhead_ms ?? 0)));
       return await reply.type('application/json; charset=utf-8').send(body);
+    } catch (error: unknown) {
+      await usage.recordFailure(error);
+      throw error;
     } finally {
       session.end();
     }
@@ -98,8 +111,9 @@ async function streamInference(
   success: Awaited<ReturnType<typeof callUpstream>>,
   request: FastifyRequest,
   reply: FastifyReply,
-  inference: InferenceRequest,
+  options: { inference: InferenceRequest; usage: RequestUsage },
 ): Promise<void> {
+  const { inference } = options;
   const adapter = deps.adapterFor(success.target.backend);
   const { state } = session;
   let id = '';
@@ -132,5 +146,6 @@ async function streamInference(
     errorShape: 'router',
     onEvent,
     tail,
+    beforeEnd: () => options.usage.record(200),
   });
 }

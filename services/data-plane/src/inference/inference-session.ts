@@ -5,6 +5,10 @@ import type { RuntimePolicy, RuntimeRoute } from '@api-router/policy';
 import { mayUseModel } from '../auth/principal.js';
 import type { ResolvedCredentials } from '../credentials/credential-resolver.js';
 import type { InferenceMetrics } from '../metrics/inference-metrics.js';
+import type { Clock } from '../clock.js';
+import type { AuditRecorder } from '../records/audit-recorder.js';
+import { modelDeniedEvent } from '../records/denial-events.js';
+import type { UsageRecorder } from '../records/usage-recorder.js';
 import type { Timers } from '../timers.js';
 import type { ProviderAdapter } from '../upstream/adapters/provider-adapter.js';
 import type { CallUpstreamDeps } from './call-upstream.js';
@@ -21,6 +25,10 @@ export interface InferenceHandlerDeps {
   readonly metrics: InferenceMetrics;
   /** Largest upstream response relayed, JSON or stream, in bytes (DP_MAX_UPSTREAM_RESPONSE_BYTES). */
   readonly maxUpstreamResponseBytes: number;
+  /** Durable audit events and usage records (the outbox); each resolves once on disk. */
+  readonly records: { readonly audit: AuditRecorder; readonly usage: UsageRecorder };
+  /** Wall clock, for record timestamps. */
+  readonly clock: Clock;
 }
 
 /** The policy and credentials a request is served with: captured once, at arrival. */
@@ -44,21 +52,23 @@ export interface InferenceSession {
  * Opens a session for `model`: refuses a model the key may not use (403 model_not_allowed — checked first,
  * so a restricted key cannot probe which models exist) or one no route serves (404 model_not_found), then
  * arms the request deadline (route timeout, else the policy default, counted from arrival) and the
- * client-disconnect abort.
+ * client-disconnect abort. Both refusals are audited (MODEL_DENIED) durably before they are thrown.
  */
-export function openSession(
+export async function openSession(
   deps: InferenceHandlerDeps,
   request: FastifyRequest,
   reply: FastifyReply,
   model: string,
-): InferenceSession {
+): Promise<InferenceSession> {
   const state = inferenceState(request);
   const { policy, credentials } = requestPolicy(request);
   if (state.principal === undefined || !mayUseModel(state.principal, model)) {
+    await auditModelDenial(deps, request, 'model_not_allowed', model);
     throw new RouterError('model_not_allowed', { message: `This key may not use the model "${model}".` });
   }
   const route = policy.routesByModel.get(model);
   if (route === undefined) {
+    await auditModelDenial(deps, request, 'model_not_found', model);
     throw new RouterError('model_not_found', { message: `The model "${model}" does not exist.` });
   }
   state.routeId = route.route.id;
@@ -86,6 +96,21 @@ export function openSession(
       requestSignal.signal.removeEventListener('abort', onAbort);
     },
   };
+}
+
+function auditModelDenial(
+  deps: InferenceHandlerDeps,
+  request: FastifyRequest,
+  code: 'model_not_allowed' | 'model_not_found',
+  model: string,
+): Promise<void> {
+  const principal = inferenceState(request).principal;
+  return deps.records.audit.record(
+    modelDeniedEvent(
+      { requestId: request.id, method: request.method, route: request.routeOptions.url ?? '' },
+      { code, model, keyPublicId: principal?.keyId ?? '', tenantId: principal?.tenantId ?? '' },
+    ),
+  );
 }
 
 declare module 'fastify' {

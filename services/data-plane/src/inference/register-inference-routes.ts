@@ -4,6 +4,7 @@ import type { RuntimePolicy } from '@api-router/policy';
 import type { RequestAuthenticator } from '../auth/request-authenticator.js';
 import type { ResolvedCredentials } from '../credentials/credential-resolver.js';
 import { parseJsonBody } from '../http/json-body.js';
+import { authDeniedEvent } from '../records/denial-events.js';
 import type { ActivePolicy } from '../policy/policy-holder.js';
 import { CHAT_COMPLETION_BODY_SCHEMA } from '../openai/chat-completion-schema.js';
 import { createChatCompletionsHandler } from '../openai/chat-completions-handler.js';
@@ -108,6 +109,18 @@ async function authenticate(deps: InferenceRoutesDeps, request: FastifyRequest):
   if (!result.ok) {
     deps.metrics.authFailuresTotal.inc({ reason: result.reason });
     request.log.info({ authFailure: result.reason, keyId: result.keyId }, 'authentication failed');
+    // Durable before the 401 is sent; an outbox failure turns it into a 503 (never an unaudited denial).
+    await deps.records.audit.record(
+      authDeniedEvent(
+        { requestId: request.id, method: request.method, route: request.routeOptions.url ?? '' },
+        {
+          reason: result.reason,
+          keyPublicId: result.keyId,
+          tenantId:
+            result.keyId === undefined ? undefined : policy.apiKeysByPublicId.get(result.keyId)?.tenantId,
+        },
+      ),
+    );
     // One error for every reason: the client must not learn which check failed.
     throw new RouterError('unauthenticated');
   }

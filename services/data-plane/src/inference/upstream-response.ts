@@ -1,5 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { RouterError } from '@api-router/errors';
+import { RouterError, toRouterError } from '@api-router/errors';
 import { renderErrorBody, type ErrorShape } from '../http/error-body.js';
 import type { Completion } from '../upstream/adapters/provider-adapter.js';
 import { readUpstreamBody } from '../upstream/read-upstream-body.js';
@@ -61,6 +61,13 @@ export interface StreamOptions {
   readonly onEvent: (event: SseEvent) => SseEventAction;
   /** Text written after a clean end (final event, router comment, `data: [DONE]`). */
   readonly tail: () => string;
+  /**
+   * Runs once the relay is over (clean end, truncated, or client gone; `state.truncatedReason` set) and
+   * before the final event / `[DONE]` or the error event is written: the request's usage record is made
+   * durable here. When it rejects (outbox unavailable) the stream ends with that error's event instead of a
+   * clean end, so no stream completes unaccounted.
+   */
+  readonly beforeEnd: () => Promise<void>;
 }
 
 /**
@@ -98,20 +105,34 @@ export async function streamToClient(
   success.endTrace(outcome.kind === 'truncated' ? outcome.error : undefined);
   if (outcome.kind === 'client_closed') {
     raw.destroy();
+    await endRecorded(options, request);
     return;
   }
-  let tail: string;
-  if (outcome.kind === 'completed') {
-    tail = options.tail();
-  } else {
+  if (outcome.kind === 'truncated') {
     state.truncatedReason = outcome.reason;
     deps.metrics.streamsTruncatedTotal.inc({ route: state.routeId ?? 'none', reason: outcome.reason });
     request.log.warn(
       { reason: outcome.reason, backendId: state.backendId, err: outcome.error.cause },
       'stream truncated',
     );
-    tail = `data: ${JSON.stringify(renderErrorBody(outcome.error, request.id, options.errorShape))}\n\n`;
   }
+  const recordError = await endRecorded(options, request);
+  const endError = recordError ?? (outcome.kind === 'truncated' ? outcome.error : undefined);
+  const tail =
+    endError === undefined
+      ? options.tail()
+      : `data: ${JSON.stringify(renderErrorBody(toRouterError(endError), request.id, options.errorShape))}\n\n`;
   if (await write(raw, tail, requestSignal.signal)) raw.end();
   else raw.destroy();
+}
+
+/** Runs `beforeEnd`; its failure is returned (and logged), never thrown: the stream must still end. */
+async function endRecorded(options: StreamOptions, request: FastifyRequest): Promise<unknown> {
+  try {
+    await options.beforeEnd();
+    return undefined;
+  } catch (error: unknown) {
+    request.log.error({ err: error }, 'stream could not be recorded; ending it with an error');
+    return error;
+  }
 }

@@ -10,6 +10,7 @@ import { routerTimings } from '../inference/request-state.js';
 import type { SseEvent } from '../inference/sse-event-parser.js';
 import type { SseEventAction } from '../inference/sse-relay.js';
 import { readCompletion, streamToClient } from '../inference/upstream-response.js';
+import { startRequestUsage, type RequestUsage } from '../records/request-usage.js';
 import type { ChatCompletionBody } from './chat-completion-schema.js';
 
 /**
@@ -22,8 +23,16 @@ import type { ChatCompletionBody } from './chat-completion-schema.js';
 export function createChatCompletionsHandler(deps: InferenceHandlerDeps) {
   return async (request: FastifyRequest, reply: FastifyReply): Promise<unknown> => {
     const body = request.body as ChatCompletionBody;
-    const session = openSession(deps, request, reply, body.model);
+    const session = await openSession(deps, request, reply, body.model);
     const stream = body.stream === true;
+    // From here on the request is admitted: it gets exactly one usage record, durable before it completes.
+    const usage = startRequestUsage(deps, {
+      requestId: request.id,
+      model: body.model,
+      streamed: stream,
+      policy: session.policy,
+      state: session.state,
+    });
     try {
       const success = await callUpstream(deps.callUpstream, {
         route: session.route,
@@ -39,12 +48,17 @@ export function createChatCompletionsHandler(deps: InferenceHandlerDeps) {
         log: request.log,
       });
       if (stream) {
-        await streamChat(deps, session, success, request, reply, body.stream_options?.include_usage === true);
+        const clientWantsUsage = body.stream_options?.include_usage === true;
+        await streamChat(deps, session, success, request, reply, { clientWantsUsage, usage });
         return reply;
       }
       const { raw } = await readCompletion(deps, session, success);
+      await usage.record(200);
       reply.headers(routerHeaders(session.state, routerTimings(session.state, deps.now())));
       return await reply.type('application/json').send(raw);
+    } catch (error: unknown) {
+      await usage.recordFailure(error);
+      throw error;
     } finally {
       session.end();
     }
@@ -57,8 +71,9 @@ async function streamChat(
   success: UpstreamSuccess,
   request: FastifyRequest,
   reply: FastifyReply,
-  clientWantsUsage: boolean,
+  options: { clientWantsUsage: boolean; usage: RequestUsage },
 ): Promise<void> {
+  const { clientWantsUsage } = options;
   const adapter = deps.adapterFor(success.target.backend);
   const { state } = session;
   const onEvent = (event: SseEvent): SseEventAction => {
@@ -80,5 +95,6 @@ async function streamChat(
     errorShape: 'openai',
     onEvent,
     tail,
+    beforeEnd: () => options.usage.record(200),
   });
 }

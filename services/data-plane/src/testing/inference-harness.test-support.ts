@@ -7,6 +7,7 @@ import { Writable } from 'node:stream';
 import { create } from '@bufbuild/protobuf';
 import { WatchPolicyResponseSchema, type PolicySnapshot } from '@api-router/contracts';
 import { startMockBackend, type MockBackend } from '@api-router/mock-backend';
+import type { OutboxRecord, OutboxTransport } from '@api-router/outbox';
 import { freePort } from '@api-router/testing';
 import { createLogger, type Logger } from '@api-router/observability';
 import { loadDataPlaneConfig, type DataPlaneConfig } from '../config.js';
@@ -70,6 +71,8 @@ export interface InferenceHarness {
   readonly transport: StaticPolicyTransport;
   readonly cacheDir: string;
   readonly logs: () => string;
+  /** Records the data plane's outbox shipped (the harness's record transport keeps them in memory). */
+  readonly shippedRecords: readonly OutboxRecord[];
   metricsText(): Promise<string>;
   close(): Promise<void>;
 }
@@ -82,6 +85,8 @@ export interface HarnessOptions extends Omit<TestPolicyOptions, 'backendUrls'> {
   backendUrls?: Partial<Record<'mock-a' | 'mock-b', string>>;
   /** Builds the policy instead of the test policy, given the mock backends' base URLs (…/v1). */
   buildSnapshot?: (urls: Record<'mock-a' | 'mock-b', string>) => PolicySnapshot;
+  /** Where the record outbox ships; default: kept in memory (`shippedRecords`). */
+  recordTransport?: OutboxTransport;
 }
 
 /** The backend credential the harness gives mock-a (env:MOCK_A_KEY). */
@@ -108,7 +113,14 @@ export async function startInferenceHarness(options: HarnessOptions = {}): Promi
     environment: new Map(Object.entries({ MOCK_A_KEY: MOCK_A_TOKEN, ...options.environment })),
     ...options.config,
   };
-  const dataPlane = await startDataPlane(config, { logger: logs.logger, transport });
+  const shippedRecords: OutboxRecord[] = [];
+  const recordTransport = options.recordTransport ?? {
+    send: (records: readonly OutboxRecord[]) => {
+      shippedRecords.push(...records);
+      return Promise.resolve();
+    },
+  };
+  const dataPlane = await startDataPlane(config, { logger: logs.logger, transport, recordTransport });
   await waitUntilReady(dataPlane.url);
   return {
     url: dataPlane.url,
@@ -117,6 +129,7 @@ export async function startInferenceHarness(options: HarnessOptions = {}): Promi
     transport,
     cacheDir,
     logs: logs.text,
+    shippedRecords,
     metricsText: async () => (await fetch(`${dataPlane.url}/metrics`)).text(),
     async close() {
       await dataPlane[Symbol.asyncDispose]();

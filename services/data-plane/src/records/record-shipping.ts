@@ -1,0 +1,154 @@
+import { join } from 'node:path';
+import type { Registry } from 'prom-client';
+import { Outbox, OutboxError, Shipper, type OutboxTransport } from '@api-router/outbox';
+import type { Logger } from '@api-router/observability';
+import type { Clock } from '../clock.js';
+import type { RecordsSettings } from '../config.js';
+import { createOutboxAuditRecorder, type AuditRecorder } from './audit-recorder.js';
+import { createRecordMetrics, type RecordMetrics } from './record-metrics.js';
+import type { RecordAppender } from './record-appender.js';
+import { createRecordTransport, type RecordTransport, type RecordTransportKind } from './record-transport.js';
+import { createOutboxUsageRecorder, type UsageRecorder } from './usage-recorder.js';
+
+/** The outbox as the readiness detail shows it. */
+export interface OutboxStatus {
+  /** Records not yet delivered. */
+  pending: number;
+  /** Age of the oldest of them in whole seconds (0 when none). */
+  oldestAgeSeconds: number;
+  transport: RecordTransportKind;
+}
+
+/** The data plane's record path: durable recorders in front, a shipper draining to the transport behind. */
+export interface RecordShipping {
+  readonly audit: AuditRecorder;
+  readonly usage: UsageRecorder;
+  status(): OutboxStatus;
+  /**
+   * Shutdown: waits up to `flushTimeoutMs` for the shipper to deliver the backlog (what is left stays on
+   * disk and ships after the next start), stops the shipper, closes the transport, closes the outbox
+   * (appends still in flight commit first). Call after the HTTP server closed. Never rejects.
+   */
+  close(): Promise<void>;
+}
+
+export interface RecordShippingOptions {
+  records: RecordsSettings;
+  /** The outbox defaults to `<cacheDir>/outbox`. */
+  cacheDir: string;
+  controlPlaneAddress: string;
+  dataPlaneId: string;
+}
+
+export interface RecordShippingDeps {
+  logger: Logger;
+  clock: Clock;
+  metricsRegistry: Registry;
+  /** Replaces the configured transport (tests); it is not closed here. */
+  transport?: OutboxTransport;
+}
+
+/**
+ * Opens (recovering) the outbox, builds the transport (Kafka or the control plane) and starts the shipper,
+ * which at once re-sends whatever an earlier run left undelivered. Rejects when the outbox directory cannot
+ * be opened (start-up must fail: serving without durable records is not allowed).
+ */
+export async function startRecordShipping(
+  options: RecordShippingOptions,
+  deps: RecordShippingDeps,
+): Promise<RecordShipping> {
+  const logger = deps.logger.child({ component: 'outbox' });
+  const directory = options.records.outboxDir ?? join(options.cacheDir, 'outbox');
+  // Gauges read the shipper's lag at scrape time only, after it exists.
+  const metrics = createRecordMetrics(deps.metricsRegistry, () => shipper.lag());
+  const outbox = await Outbox.open({
+    directory,
+    maxBytes: options.records.outboxMaxBytes,
+    logger,
+    events: {
+      onCommit: (report) => metrics.commitSeconds.observe(report.durationMs / 1000),
+      onCorruption: () => metrics.corruptionTotal.inc(),
+    },
+  });
+  const transport: RecordTransport =
+    deps.transport === undefined
+      ? createRecordTransport({ ...options, logger })
+      : { kind: 'custom', send: (records) => deps.transport!.send(records), close: () => Promise.resolve() };
+  const shipper = new Shipper({
+    outbox,
+    transport: {
+      send: async (records) => {
+        try {
+          await transport.send(records);
+        } catch (error: unknown) {
+          metrics.shipFailuresTotal.inc();
+          throw error;
+        }
+      },
+    },
+    logger,
+  });
+  const appender = countingAppender(outbox, metrics);
+  shipper.start();
+  logger.info({ directory, transport: transport.kind }, 'record shipping started');
+
+  let closing: Promise<void> | undefined;
+  return {
+    audit: createOutboxAuditRecorder({
+      outbox: appender,
+      clock: deps.clock,
+      dataPlaneId: options.dataPlaneId,
+    }),
+    usage: createOutboxUsageRecorder({ outbox: appender, dataPlaneId: options.dataPlaneId }),
+    status() {
+      const lag = shipper.lag();
+      return {
+        pending: lag.pendingRecords,
+        oldestAgeSeconds: Math.floor(lag.oldestPendingAgeMs / 1000),
+        transport: transport.kind,
+      };
+    },
+    close: () => (closing ??= closeShipping({ outbox, shipper, transport, logger }, options.records)),
+  };
+}
+
+function countingAppender(outbox: Outbox, metrics: RecordMetrics): RecordAppender {
+  return {
+    async append(record) {
+      try {
+        return await outbox.append(record);
+      } catch (error: unknown) {
+        metrics.appendFailuresTotal.inc({ reason: error instanceof OutboxError ? error.code : 'other' });
+        throw error;
+      }
+    },
+  };
+}
+
+async function closeShipping(
+  parts: { outbox: Outbox; shipper: Shipper; transport: RecordTransport; logger: Logger },
+  records: RecordsSettings,
+): Promise<void> {
+  const { outbox, shipper, transport, logger } = parts;
+  const drained = await shipper.flush(records.flushTimeoutMs);
+  if (!drained) {
+    // Not lost: the records stay in the outbox and the next start ships them.
+    logger.warn(
+      { ...shipper.lag(), flushTimeoutMs: records.flushTimeoutMs },
+      'outbox not drained at shutdown',
+    );
+  }
+  await shipper.close();
+  try {
+    await transport.close();
+  } catch (error: unknown) {
+    // The connection is being dropped anyway; nothing undelivered depends on it (it stays in the outbox).
+    logger.warn({ err: error }, 'record transport close failed');
+  }
+  try {
+    await outbox.close();
+  } catch (error: unknown) {
+    // A failed close leaves committed records on disk; recovery at the next open re-validates them.
+    logger.error({ err: error }, 'outbox close failed');
+  }
+}

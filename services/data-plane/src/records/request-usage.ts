@@ -1,0 +1,97 @@
+import { toRouterError } from '@api-router/errors';
+import { maxCostMicros, type RuntimePolicy } from '@api-router/policy';
+import type { Clock } from '../clock.js';
+import { ClientClosedError } from '../inference/request-signal.js';
+import { routerTimings, type InferenceRequestState } from '../inference/request-state.js';
+import type { UsageRecorder, UsageRecordInit } from './usage-recorder.js';
+
+/** Status recorded for a request whose client left before it was answered (nginx's convention). */
+export const CLIENT_CLOSED_STATUS = 499;
+
+export interface RequestUsageDeps {
+  readonly records: { readonly usage: UsageRecorder };
+  /** Wall clock, for the record's start time. */
+  readonly clock: Clock;
+  /** Monotonic milliseconds (the state's time base). */
+  readonly now: () => number;
+}
+
+export interface RequestUsageSubject {
+  readonly requestId: string;
+  /** Public model name the client asked for. */
+  readonly model: string;
+  readonly streamed: boolean;
+  readonly policy: Pick<RuntimePolicy, 'priceFor'>;
+  readonly state: InferenceRequestState;
+}
+
+/** The usage record of one admitted request, written once, durably, before its response completes. */
+export interface RequestUsage {
+  /**
+   * Appends the record with `statusCode` (a stream: 200, `truncated` from the request state) unless one was
+   * already appended for this request. Resolves once durable; rejects with 503 dependency_unavailable
+   * when the outbox cannot take it — then do not complete the response as if it were accounted.
+   */
+  record(statusCode: number): Promise<void>;
+  /**
+   * The same for a request ending with `error`: its catalogue status, 499 when the client left. Call it
+   * before rethrowing, so the record is durable before the error response is rendered.
+   */
+  recordFailure(error: unknown): Promise<void>;
+}
+
+/**
+ * Starts the usage accounting of an admitted request (after admission: a request denied by a limit gets an
+ * audit event instead). Tokens are the backend's reported usage; the cost is that usage at the serving
+ * backend's price (RuntimePolicy.priceFor(model, backendId), rounded up like the reservation); 0 when the
+ * backend reported no usage or the model has no price.
+ */
+export function startRequestUsage(deps: RequestUsageDeps, subject: RequestUsageSubject): RequestUsage {
+  let recorded = false;
+  const record = async (statusCode: number): Promise<void> => {
+    if (recorded) return;
+    recorded = true;
+    await deps.records.usage.record(usageRecordInit(deps, subject, statusCode));
+  };
+  return {
+    record,
+    recordFailure: (error) =>
+      record(error instanceof ClientClosedError ? CLIENT_CLOSED_STATUS : toRouterError(error).status),
+  };
+}
+
+function usageRecordInit(
+  deps: RequestUsageDeps,
+  subject: RequestUsageSubject,
+  statusCode: number,
+): UsageRecordInit {
+  const { state } = subject;
+  const timings = routerTimings(state, deps.now());
+  const inputTokens = state.usage?.inputTokens ?? 0;
+  const outputTokens = state.usage?.outputTokens ?? 0;
+  const price =
+    state.usage === undefined ? undefined : subject.policy.priceFor(subject.model, state.backendId);
+  return {
+    requestId: subject.requestId,
+    startedAtMs: Math.round(deps.clock.now() - timings.totalMs),
+    tenantId: state.principal?.tenantId ?? '',
+    keyPublicId: state.principal?.keyId ?? '',
+    model: subject.model,
+    routeId: state.routeId ?? '',
+    backendId: state.backendId ?? '',
+    statusCode,
+    inputTokens,
+    outputTokens,
+    costMicros:
+      price === undefined ? 0 : maxCostMicros({ price, inputTokens, maxOutputTokens: outputTokens }),
+    attempts: state.attempts,
+    streamed: subject.streamed,
+    truncated: state.truncatedReason !== undefined,
+    totalMs: timings.totalMs,
+    upstreamMs: timings.upstreamMs,
+    overheadMs: timings.overheadMs,
+    queueMs: timings.queueMs,
+    timeToFirstTokenMs: timings.timeToFirstTokenMs ?? 0,
+    policyVersion: state.policyVersion,
+  };
+}
