@@ -1,0 +1,114 @@
+import {
+  estimateInputTokens,
+  maxCostMicros,
+  type EstimableMessage,
+  type RuntimePolicy,
+  type RuntimeRoute,
+  type TokenPrice,
+} from '@api-router/policy';
+import type { TokenCounts } from '../upstream/adapters/provider-adapter.js';
+
+/** What a request asks for, as far as its cost goes. */
+export interface CostRequest {
+  /** Public model name (the route's model). */
+  readonly model: string;
+  readonly messages: readonly EstimableMessage[];
+  /**
+   * Output tokens the request allows itself in total (max tokens × choices), or undefined when it sets no
+   * limit — then the policy's `defaultMaxOutputTokens` is assumed and enforced upstream (see outputCap).
+   */
+  readonly maxOutputTokens: number | undefined;
+}
+
+/** The maximum a request may consume, reserved at admission. */
+export interface ReservationCosts {
+  /** Upper estimate of the input tokens (estimateInputTokens). */
+  readonly inputTokens: number;
+  /** The request's own output limit, or the policy default when it set none. */
+  readonly maxOutputTokens: number;
+  /** inputTokens + maxOutputTokens: charged to `tokens` checks. */
+  readonly tokens: number;
+  /** Micro-units reserved in `budget` checks (0 when the model has no price). */
+  readonly costMicros: number;
+  /**
+   * Output tokens to impose upstream because the request set no limit and its reservation assumed the
+   * policy default; undefined when the request set its own limit (the backend honours it).
+   */
+  readonly outputCap: number | undefined;
+}
+
+/**
+ * The price a reservation must use when the backend is not chosen yet: for each of input and output, the
+ * highest price among the route's targets (a backend-specific price, else the model-wide one), so that the
+ * reservation is never below the real cost whichever target serves the request. Undefined when no target
+ * has a price (the cost is then 0; the config refuses budgets on unpriced models).
+ */
+export function highestRoutePrice(
+  policy: Pick<RuntimePolicy, 'priceFor'>,
+  model: string,
+  route: RuntimeRoute,
+): TokenPrice | undefined {
+  let input = -1;
+  let output = -1;
+  const consider = (price: TokenPrice | undefined): void => {
+    if (price === undefined) return;
+    input = Math.max(input, price.inputMicrosPerMillion);
+    output = Math.max(output, price.outputMicrosPerMillion);
+  };
+  consider(policy.priceFor(model));
+  for (const target of route.targets) consider(policy.priceFor(model, target.backend.id));
+  return input < 0 ? undefined : { inputMicrosPerMillion: input, outputMicrosPerMillion: output };
+}
+
+/**
+ * The reservation of a request: input estimate + maximum output tokens, priced at the route's highest
+ * price. Pure. Throws RangeError only for token counts beyond 2^53 (impossible for a validated body).
+ */
+export function reservationCosts(
+  policy: Pick<RuntimePolicy, 'priceFor' | 'settings'>,
+  route: RuntimeRoute,
+  request: CostRequest,
+): ReservationCosts {
+  const inputTokens = estimateInputTokens(request.messages);
+  const maxOutputTokens = request.maxOutputTokens ?? policy.settings.defaultMaxOutputTokens;
+  const price = highestRoutePrice(policy, request.model, route);
+  return {
+    inputTokens,
+    maxOutputTokens,
+    tokens: inputTokens + maxOutputTokens,
+    costMicros: price === undefined ? 0 : maxCostMicros({ price, inputTokens, maxOutputTokens }),
+    outputCap: request.maxOutputTokens === undefined ? maxOutputTokens : undefined,
+  };
+}
+
+/** What a settlement charges: tokens and micro-units. */
+export interface SettlementUsage {
+  readonly tokens: number;
+  readonly costMicros: number;
+  /** True when the backend reported no usage and the reservation was charged instead. */
+  readonly estimated: boolean;
+}
+
+/**
+ * The real usage of a served request: the backend's token counts priced at the serving backend's price.
+ * When the backend reported no usage (a stream cut before its usage chunk, a backend that never sends
+ * one) the reservation itself is charged — the upper bound, so money is never under-counted.
+ */
+export function settlementUsage(
+  policy: Pick<RuntimePolicy, 'priceFor'>,
+  model: string,
+  backendId: string,
+  usage: TokenCounts | undefined,
+  reserved: { readonly tokens: number; readonly costMicros: number },
+): SettlementUsage {
+  if (usage === undefined) return { ...reserved, estimated: true };
+  const price = policy.priceFor(model, backendId);
+  return {
+    tokens: usage.inputTokens + usage.outputTokens,
+    costMicros:
+      price === undefined
+        ? 0
+        : maxCostMicros({ price, inputTokens: usage.inputTokens, maxOutputTokens: usage.outputTokens }),
+    estimated: false,
+  };
+}

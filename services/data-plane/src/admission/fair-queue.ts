@@ -1,0 +1,235 @@
+import type { TimerHandle, Timers } from '../timers.js';
+
+/** One try of a waiting request: admitted (`done`, with whatever the try produced), or still blocked. */
+export type QueueAttempt<T> = { readonly done: true; readonly value: T } | { readonly done: false };
+
+/** A request that waits for a concurrency slot. */
+export interface QueueEntry<T> {
+  readonly tenantId: string;
+  readonly keyId: string;
+  /** Most waiting requests of the tenant (undefined: the tenant sets no bound). */
+  readonly tenantMaxLength: number | undefined;
+  /** Most waiting requests of the key (undefined: the key sets no bound). */
+  readonly keyMaxLength: number | undefined;
+  /** Longest wait in milliseconds; then the outcome is `timed_out`. */
+  readonly maxWaitMs: number;
+  /** The request's signal: the client leaving (or the deadline) takes the request out of the queue. */
+  readonly signal: AbortSignal;
+  /** Tries to admit the request again. A rejection ends the wait with `failed`. */
+  readonly attempt: () => Promise<QueueAttempt<T>>;
+  /** Receives a value an attempt produced after the request had already left (to release it). */
+  readonly discard: (value: T) => void;
+}
+
+/** The fields of an entry that decide whether the queue has room for it. */
+export type QueueBounds = Pick<
+  QueueEntry<unknown>,
+  'tenantId' | 'keyId' | 'tenantMaxLength' | 'keyMaxLength'
+>;
+
+/** How a wait ended. `waitedMs` is monotonic time spent in the queue. */
+export type QueueOutcome<T> =
+  | { readonly kind: 'admitted'; readonly value: T; readonly waitedMs: number }
+  | { readonly kind: 'full'; readonly bound: 'tenant' | 'key' | 'replica' }
+  | { readonly kind: 'timed_out'; readonly waitedMs: number }
+  | { readonly kind: 'aborted'; readonly reason: unknown; readonly waitedMs: number }
+  | { readonly kind: 'failed'; readonly error: unknown; readonly waitedMs: number }
+  | { readonly kind: 'closed'; readonly waitedMs: number };
+
+export interface FairQueueOptions {
+  readonly timers: Timers;
+  /** Monotonic milliseconds. */
+  readonly now: () => number;
+  /** Uniform in [0, 1): jitter of the retry interval. */
+  readonly random: () => number;
+  /** Retry interval bounds in ms: every waiter is retried after a uniformly random delay in [min, max]. */
+  readonly retryIntervalMs: { readonly min: number; readonly max: number };
+  /** Most waiting requests on this replica, all tenants together (a memory bound independent of policy). */
+  readonly maxLength: number;
+}
+
+interface Waiter<T> {
+  readonly entry: QueueEntry<T>;
+  readonly keySlot: string;
+  readonly enqueuedAtMs: number;
+  readonly resolve: (outcome: QueueOutcome<T>) => void;
+  timer: TimerHandle | undefined;
+  onAbort: (() => void) | undefined;
+  inFlight: boolean;
+  ended: boolean;
+}
+
+/**
+ * The bounded per-tenant fair queue of requests denied by concurrency alone. Each tenant has a FIFO queue;
+ * tenants are served round-robin: every retry round starts with the next tenant in turn and tries, per
+ * tenant, the oldest waiting request of each key (a key at its own limit does not block the tenant's other
+ * keys). Retries happen when this replica frees a slot of the tenant (`slotFreed`) and on a jittered timer,
+ * since slots also free on other replicas. A request leaves admitted, timed out after its max wait, or when
+ * its signal aborts; a full queue (tenant, key or replica bound) answers `full` at once. Stateful: `close()`
+ * ends every wait with `closed`.
+ */
+export class FairQueue<T> {
+  readonly #options: FairQueueOptions;
+  readonly #tenants = new Map<string, Waiter<T>[]>();
+  readonly #keyCounts = new Map<string, number>();
+  #length = 0;
+  #rotation = 0;
+  #tick: TimerHandle | undefined;
+  #closed = false;
+
+  constructor(options: FairQueueOptions) {
+    this.#options = options;
+  }
+
+  /** Requests waiting on this replica. */
+  get length(): number {
+    return this.#length;
+  }
+
+  /** Waits for admission; never rejects (failures are outcomes). */
+  wait(entry: QueueEntry<T>): Promise<QueueOutcome<T>> {
+    const full = this.fullBound(entry);
+    if (full !== undefined) return Promise.resolve({ kind: 'full', bound: full });
+    const enqueuedAtMs = this.#options.now();
+    if (this.#closed) return Promise.resolve({ kind: 'closed', waitedMs: 0 });
+    if (entry.signal.aborted) {
+      const reason: unknown = entry.signal.reason;
+      return Promise.resolve({ kind: 'aborted', reason, waitedMs: 0 });
+    }
+    return new Promise<QueueOutcome<T>>((resolve) => {
+      const waiter: Waiter<T> = {
+        entry,
+        keySlot: `${entry.tenantId}\u0000${entry.keyId}`,
+        enqueuedAtMs,
+        resolve,
+        timer: undefined,
+        onAbort: undefined,
+        inFlight: false,
+        ended: false,
+      };
+      this.#add(waiter);
+      waiter.timer = this.#options.timers.setTimeout(
+        () => this.#end(waiter, { kind: 'timed_out', waitedMs: this.#waited(waiter) }),
+        entry.maxWaitMs,
+      );
+      waiter.onAbort = () =>
+        this.#end(waiter, { kind: 'aborted', reason: entry.signal.reason, waitedMs: this.#waited(waiter) });
+      entry.signal.addEventListener('abort', waiter.onAbort, { once: true });
+      this.#scheduleTick();
+    });
+  }
+
+  /** A slot of `tenantId` was freed on this replica: retry that tenant's waiting requests now. */
+  slotFreed(tenantId: string): void {
+    const waiters = this.#tenants.get(tenantId);
+    if (waiters !== undefined) this.#tryHeads(waiters);
+  }
+
+  /** Ends every wait with `closed` and stops the timer. Attempts still in flight are discarded when they end. */
+  close(): void {
+    this.#closed = true;
+    if (this.#tick !== undefined) this.#options.timers.clearTimeout(this.#tick);
+    this.#tick = undefined;
+    for (const waiters of [...this.#tenants.values()]) {
+      for (const waiter of [...waiters])
+        this.#end(waiter, { kind: 'closed', waitedMs: this.#waited(waiter) });
+    }
+  }
+
+  /** Which bound a new entry would exceed right now (undefined: it would be queued). */
+  fullBound(entry: QueueBounds): 'tenant' | 'key' | 'replica' | undefined {
+    if (this.#length >= this.#options.maxLength) return 'replica';
+    const tenantLength = this.#tenants.get(entry.tenantId)?.length ?? 0;
+    if (entry.tenantMaxLength !== undefined && tenantLength >= entry.tenantMaxLength) return 'tenant';
+    const keyLength = this.#keyCounts.get(`${entry.tenantId}\u0000${entry.keyId}`) ?? 0;
+    if (entry.keyMaxLength !== undefined && keyLength >= entry.keyMaxLength) return 'key';
+    return undefined;
+  }
+
+  #add(waiter: Waiter<T>): void {
+    let waiters = this.#tenants.get(waiter.entry.tenantId);
+    if (waiters === undefined) {
+      waiters = [];
+      this.#tenants.set(waiter.entry.tenantId, waiters);
+    }
+    waiters.push(waiter);
+    this.#keyCounts.set(waiter.keySlot, (this.#keyCounts.get(waiter.keySlot) ?? 0) + 1);
+    this.#length += 1;
+  }
+
+  #end(waiter: Waiter<T>, outcome: QueueOutcome<T>): void {
+    if (waiter.ended) return;
+    waiter.ended = true;
+    if (waiter.timer !== undefined) this.#options.timers.clearTimeout(waiter.timer);
+    if (waiter.onAbort !== undefined) waiter.entry.signal.removeEventListener('abort', waiter.onAbort);
+    const waiters = this.#tenants.get(waiter.entry.tenantId);
+    const index = waiters?.indexOf(waiter) ?? -1;
+    if (waiters !== undefined && index >= 0) {
+      waiters.splice(index, 1);
+      if (waiters.length === 0) this.#tenants.delete(waiter.entry.tenantId);
+      const keyCount = (this.#keyCounts.get(waiter.keySlot) ?? 1) - 1;
+      if (keyCount === 0) this.#keyCounts.delete(waiter.keySlot);
+      else this.#keyCounts.set(waiter.keySlot, keyCount);
+      this.#length -= 1;
+    }
+    waiter.resolve(outcome);
+  }
+
+  #waited(waiter: Waiter<T>): number {
+    return Math.max(0, this.#options.now() - waiter.enqueuedAtMs);
+  }
+
+  #scheduleTick(): void {
+    if (this.#tick !== undefined || this.#closed || this.#length === 0) return;
+    const { min, max } = this.#options.retryIntervalMs;
+    const delayMs = min + Math.floor(this.#options.random() * (max - min + 1));
+    this.#tick = this.#options.timers.setTimeout(() => {
+      this.#tick = undefined;
+      this.#round();
+      this.#scheduleTick();
+    }, delayMs);
+  }
+
+  /** One retry of every tenant, starting with the next tenant in turn. */
+  #round(): void {
+    const queues = [...this.#tenants.values()];
+    if (queues.length === 0) return;
+    const start = this.#rotation % queues.length;
+    this.#rotation = (this.#rotation + 1) % Number.MAX_SAFE_INTEGER;
+    for (let offset = 0; offset < queues.length; offset += 1) {
+      const waiters = queues[(start + offset) % queues.length];
+      if (waiters !== undefined) this.#tryHeads(waiters);
+    }
+  }
+
+  /** Tries the oldest waiting request of each key of one tenant (one attempt in flight per key). */
+  #tryHeads(waiters: readonly Waiter<T>[]): void {
+    const seen = new Set<string>();
+    for (const waiter of [...waiters]) {
+      if (seen.has(waiter.keySlot)) continue;
+      seen.add(waiter.keySlot);
+      this.#try(waiter);
+    }
+  }
+
+  #try(waiter: Waiter<T>): void {
+    if (waiter.inFlight || waiter.ended) return;
+    waiter.inFlight = true;
+    // An attempt that throws synchronously ends the wait like one that rejects.
+    const attempt = new Promise<QueueAttempt<T>>((resolve) => {
+      resolve(waiter.entry.attempt());
+    });
+    attempt.then(
+      (result) => {
+        waiter.inFlight = false;
+        if (!result.done) return;
+        if (waiter.ended) waiter.entry.discard(result.value);
+        else this.#end(waiter, { kind: 'admitted', value: result.value, waitedMs: this.#waited(waiter) });
+      },
+      (error: unknown) => {
+        waiter.inFlight = false;
+        this.#end(waiter, { kind: 'failed', error, waitedMs: this.#waited(waiter) });
+      },
+    );
+  }
+}
