@@ -1,3 +1,4 @@
+export { DEFAULT_LIMITS_KEY_PREFIX } from './default-key-prefix.js';
 export { DuplicateRequestError } from './duplicate-request-error.js';
 export {
   validatePlan,
