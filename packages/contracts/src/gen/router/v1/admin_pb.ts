@@ -20,7 +20,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file router/v1/admin.proto.
  */
 export const file_router_v1_admin: GenFile = /*@__PURE__*/
-  fileDesc("ChVyb3V0ZXIvdjEvYWRtaW4ucHJvdG8SCXJvdXRlci52MSIbChlHZXRFZmZlY3RpdmVQb2xpY3lSZXF1ZXN0IkkKGkdldEVmZmVjdGl2ZVBvbGljeVJlc3BvbnNlEisKCHNuYXBzaG90GAEgASgLMhkucm91dGVyLnYxLlBvbGljeVNuYXBzaG90IhcKFUxpc3REYXRhUGxhbmVzUmVxdWVzdCJJChZMaXN0RGF0YVBsYW5lc1Jlc3BvbnNlEi8KC2RhdGFfcGxhbmVzGAEgAygLMhoucm91dGVyLnYxLkRhdGFQbGFuZVN0YXR1cyKPAgoPRGF0YVBsYW5lU3RhdHVzEi4KCGlkZW50aXR5GAEgASgLMhwucm91dGVyLnYxLkRhdGFQbGFuZUlkZW50aXR5EhEKCWNvbm5lY3RlZBgCIAEoCBIwCgxsYXN0X3NlZW5fYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhcKD2FwcGxpZWRfdmVyc2lvbhgEIAEoBBIYChByZWplY3RlZF92ZXJzaW9uGAUgASgEEhUKDXJlamVjdF9yZWFzb24YBiABKAkSLwoLcmVqZWN0ZWRfYXQYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEgwKBHBlZXIYCCABKAkiGAoWR2V0Q29uZmlnU3RhdHVzUmVxdWVzdCJ5ChdHZXRDb25maWdTdGF0dXNSZXNwb25zZRIZChFwdWJsaXNoZWRfdmVyc2lvbhgBIAEoBBIXCg9zb3VyY2VfcmV2aXNpb24YAiABKAkSKgoKbGFzdF9lcnJvchgDIAEoCzIWLnJvdXRlci52MS5Db25maWdFcnJvciJyCgtDb25maWdFcnJvchIOCgZzb3VyY2UYASABKAkSDAoEcGF0aBgCIAEoCRIPCgdtZXNzYWdlGAMgASgJEgwKBGxpbmUYBCABKA0SJgoCYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIiwKFkdldFJlcXVlc3RBdWRpdFJlcXVlc3QSEgoKcmVxdWVzdF9pZBgBIAEoCSJnChdHZXRSZXF1ZXN0QXVkaXRSZXNwb25zZRIlCgZldmVudHMYASADKAsyFS5yb3V0ZXIudjEuQXVkaXRFdmVudBIlCgV1c2FnZRgCIAEoCzIWLnJvdXRlci52MS5Vc2FnZVJlY29yZCKmAQoWTGlzdEF1ZGl0RXZlbnRzUmVxdWVzdBIRCgl0ZW5hbnRfaWQYASABKAkSJwoEa2luZBgCIAEoDjIZLnJvdXRlci52MS5BdWRpdEV2ZW50S2luZBIpCgVzaW5jZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEQoJcGFnZV9zaXplGAQgASgNEhIKCnBhZ2VfdG9rZW4YBSABKAkiWQoXTGlzdEF1ZGl0RXZlbnRzUmVzcG9uc2USJQoGZXZlbnRzGAEgAygLMhUucm91dGVyLnYxLkF1ZGl0RXZlbnQSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJMtYDCgxBZG1pblNlcnZpY2USYQoSR2V0RWZmZWN0aXZlUG9saWN5EiQucm91dGVyLnYxLkdldEVmZmVjdGl2ZVBvbGljeVJlcXVlc3QaJS5yb3V0ZXIudjEuR2V0RWZmZWN0aXZlUG9saWN5UmVzcG9uc2USVQoOTGlzdERhdGFQbGFuZXMSIC5yb3V0ZXIudjEuTGlzdERhdGFQbGFuZXNSZXF1ZXN0GiEucm91dGVyLnYxLkxpc3REYXRhUGxhbmVzUmVzcG9uc2USWAoPR2V0Q29uZmlnU3RhdHVzEiEucm91dGVyLnYxLkdldENvbmZpZ1N0YXR1c1JlcXVlc3QaIi5yb3V0ZXIudjEuR2V0Q29uZmlnU3RhdHVzUmVzcG9uc2USWAoPR2V0UmVxdWVzdEF1ZGl0EiEucm91dGVyLnYxLkdldFJlcXVlc3RBdWRpdFJlcXVlc3QaIi5yb3V0ZXIudjEuR2V0UmVxdWVzdEF1ZGl0UmVzcG9uc2USWAoPTGlzdEF1ZGl0RXZlbnRzEiEucm91dGVyLnYxLkxpc3RBdWRpdEV2ZW50c1JlcXVlc3QaIi5yb3V0ZXIudjEuTGlzdEF1ZGl0RXZlbnRzUmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_timestamp, file_router_v1_audit, file_router_v1_policy, file_router_v1_policy_sync, file_router_v1_usage]);
+  fileDesc("ChVyb3V0ZXIvdjEvYWRtaW4ucHJvdG8SCXJvdXRlci52MSIbChlHZXRFZmZlY3RpdmVQb2xpY3lSZXF1ZXN0IkkKGkdldEVmZmVjdGl2ZVBvbGljeVJlc3BvbnNlEisKCHNuYXBzaG90GAEgASgLMhkucm91dGVyLnYxLlBvbGljeVNuYXBzaG90IhcKFUxpc3REYXRhUGxhbmVzUmVxdWVzdCJJChZMaXN0RGF0YVBsYW5lc1Jlc3BvbnNlEi8KC2RhdGFfcGxhbmVzGAEgAygLMhoucm91dGVyLnYxLkRhdGFQbGFuZVN0YXR1cyKPAgoPRGF0YVBsYW5lU3RhdHVzEi4KCGlkZW50aXR5GAEgASgLMhwucm91dGVyLnYxLkRhdGFQbGFuZUlkZW50aXR5EhEKCWNvbm5lY3RlZBgCIAEoCBIwCgxsYXN0X3NlZW5fYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhcKD2FwcGxpZWRfdmVyc2lvbhgEIAEoBBIYChByZWplY3RlZF92ZXJzaW9uGAUgASgEEhUKDXJlamVjdF9yZWFzb24YBiABKAkSLwoLcmVqZWN0ZWRfYXQYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEgwKBHBlZXIYCCABKAkiGAoWR2V0Q29uZmlnU3RhdHVzUmVxdWVzdCJ5ChdHZXRDb25maWdTdGF0dXNSZXNwb25zZRIZChFwdWJsaXNoZWRfdmVyc2lvbhgBIAEoBBIXCg9zb3VyY2VfcmV2aXNpb24YAiABKAkSKgoKbGFzdF9lcnJvchgDIAEoCzIWLnJvdXRlci52MS5Db25maWdFcnJvciJyCgtDb25maWdFcnJvchIOCgZzb3VyY2UYASABKAkSDAoEcGF0aBgCIAEoCRIPCgdtZXNzYWdlGAMgASgJEgwKBGxpbmUYBCABKA0SJgoCYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIiwKFkdldFJlcXVlc3RBdWRpdFJlcXVlc3QSEgoKcmVxdWVzdF9pZBgBIAEoCSJnChdHZXRSZXF1ZXN0QXVkaXRSZXNwb25zZRIlCgZldmVudHMYASADKAsyFS5yb3V0ZXIudjEuQXVkaXRFdmVudBIlCgV1c2FnZRgCIAEoCzIWLnJvdXRlci52MS5Vc2FnZVJlY29yZCKmAQoWTGlzdEF1ZGl0RXZlbnRzUmVxdWVzdBIRCgl0ZW5hbnRfaWQYASABKAkSJwoEa2luZBgCIAEoDjIZLnJvdXRlci52MS5BdWRpdEV2ZW50S2luZBIpCgVzaW5jZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEQoJcGFnZV9zaXplGAQgASgNEhIKCnBhZ2VfdG9rZW4YBSABKAkiWQoXTGlzdEF1ZGl0RXZlbnRzUmVzcG9uc2USJQoGZXZlbnRzGAEgAygLMhUucm91dGVyLnYxLkF1ZGl0RXZlbnQSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIpMCCgxCdWRnZXRTdGF0dXMSEQoJdGVuYW50X2lkGAEgASgJEhEKCWJ1ZGdldF9pZBgCIAEoCRIUCgxsaW1pdF9taWNyb3MYAyABKAQSFAoMc3BlbnRfbWljcm9zGAQgASgEEhcKD3Jlc2VydmVkX21pY3JvcxgFIAEoBBIYChByZW1haW5pbmdfbWljcm9zGAYgASgEEjMKD3BlcmlvZF9yZXNldF9hdBgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDgoGcGVyaW9kGAggASgJEhsKE3BvbGljeV9saW1pdF9taWNyb3MYCSABKAQSHAoUcG9saWN5X2xpbWl0X2Fkb3B0ZWQYCiABKAgiOAoQR2V0QnVkZ2V0UmVxdWVzdBIRCgl0ZW5hbnRfaWQYASABKAkSEQoJYnVkZ2V0X2lkGAIgASgJIjwKEUdldEJ1ZGdldFJlc3BvbnNlEicKBmJ1ZGdldBgBIAEoCzIXLnJvdXRlci52MS5CdWRnZXRTdGF0dXMiYQoSVG9wVXBCdWRnZXRSZXF1ZXN0EhEKCXRlbmFudF9pZBgBIAEoCRIRCglidWRnZXRfaWQYAiABKAkSFQoNYW1vdW50X21pY3JvcxgDIAEoBBIOCgZyZWFzb24YBCABKAkifgoTVG9wVXBCdWRnZXRSZXNwb25zZRInCgZiZWZvcmUYASABKAsyFy5yb3V0ZXIudjEuQnVkZ2V0U3RhdHVzEiYKBWFmdGVyGAIgASgLMhcucm91dGVyLnYxLkJ1ZGdldFN0YXR1cxIWCg5hdWRpdF9ldmVudF9pZBgDIAEoCSJKChJSZXNldEJ1ZGdldFJlcXVlc3QSEQoJdGVuYW50X2lkGAEgASgJEhEKCWJ1ZGdldF9pZBgCIAEoCRIOCgZyZWFzb24YAyABKAkifgoTUmVzZXRCdWRnZXRSZXNwb25zZRInCgZiZWZvcmUYASABKAsyFy5yb3V0ZXIudjEuQnVkZ2V0U3RhdHVzEiYKBWFmdGVyGAIgASgLMhcucm91dGVyLnYxLkJ1ZGdldFN0YXR1cxIWCg5hdWRpdF9ldmVudF9pZBgDIAEoCSJ9ChVTZXRCdWRnZXRMaW1pdFJlcXVlc3QSEQoJdGVuYW50X2lkGAEgASgJEhEKCWJ1ZGdldF9pZBgCIAEoCRIUCgxsaW1pdF9taWNyb3MYAyABKAQSGAoQdXNlX3BvbGljeV9saW1pdBgEIAEoCBIOCgZyZWFzb24YBSABKAkigQEKFlNldEJ1ZGdldExpbWl0UmVzcG9uc2USJwoGYmVmb3JlGAEgASgLMhcucm91dGVyLnYxLkJ1ZGdldFN0YXR1cxImCgVhZnRlchgCIAEoCzIXLnJvdXRlci52MS5CdWRnZXRTdGF0dXMSFgoOYXVkaXRfZXZlbnRfaWQYAyABKAkykQYKDEFkbWluU2VydmljZRJhChJHZXRFZmZlY3RpdmVQb2xpY3kSJC5yb3V0ZXIudjEuR2V0RWZmZWN0aXZlUG9saWN5UmVxdWVzdBolLnJvdXRlci52MS5HZXRFZmZlY3RpdmVQb2xpY3lSZXNwb25zZRJVCg5MaXN0RGF0YVBsYW5lcxIgLnJvdXRlci52MS5MaXN0RGF0YVBsYW5lc1JlcXVlc3QaIS5yb3V0ZXIudjEuTGlzdERhdGFQbGFuZXNSZXNwb25zZRJYCg9HZXRDb25maWdTdGF0dXMSIS5yb3V0ZXIudjEuR2V0Q29uZmlnU3RhdHVzUmVxdWVzdBoiLnJvdXRlci52MS5HZXRDb25maWdTdGF0dXNSZXNwb25zZRJYCg9HZXRSZXF1ZXN0QXVkaXQSIS5yb3V0ZXIudjEuR2V0UmVxdWVzdEF1ZGl0UmVxdWVzdBoiLnJvdXRlci52MS5HZXRSZXF1ZXN0QXVkaXRSZXNwb25zZRJYCg9MaXN0QXVkaXRFdmVudHMSIS5yb3V0ZXIudjEuTGlzdEF1ZGl0RXZlbnRzUmVxdWVzdBoiLnJvdXRlci52MS5MaXN0QXVkaXRFdmVudHNSZXNwb25zZRJGCglHZXRCdWRnZXQSGy5yb3V0ZXIudjEuR2V0QnVkZ2V0UmVxdWVzdBocLnJvdXRlci52MS5HZXRCdWRnZXRSZXNwb25zZRJMCgtUb3BVcEJ1ZGdldBIdLnJvdXRlci52MS5Ub3BVcEJ1ZGdldFJlcXVlc3QaHi5yb3V0ZXIudjEuVG9wVXBCdWRnZXRSZXNwb25zZRJMCgtSZXNldEJ1ZGdldBIdLnJvdXRlci52MS5SZXNldEJ1ZGdldFJlcXVlc3QaHi5yb3V0ZXIudjEuUmVzZXRCdWRnZXRSZXNwb25zZRJVCg5TZXRCdWRnZXRMaW1pdBIgLnJvdXRlci52MS5TZXRCdWRnZXRMaW1pdFJlcXVlc3QaIS5yb3V0ZXIudjEuU2V0QnVkZ2V0TGltaXRSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_timestamp, file_router_v1_audit, file_router_v1_policy, file_router_v1_policy_sync, file_router_v1_usage]);
 
 /**
  * @generated from message router.v1.GetEffectivePolicyRequest
@@ -344,6 +344,315 @@ export const ListAuditEventsResponseSchema: GenMessage<ListAuditEventsResponse> 
   messageDesc(file_router_v1_admin, 11);
 
 /**
+ * A budget as the shared limit store holds it. Amounts in micro-units of the price table's currency.
+ *
+ * @generated from message router.v1.BudgetStatus
+ */
+export type BudgetStatus = Message<"router.v1.BudgetStatus"> & {
+  /**
+   * @generated from field: string tenant_id = 1;
+   */
+  tenantId: string;
+
+  /**
+   * Full check id, e.g. "tenant:acme:daily".
+   *
+   * @generated from field: string budget_id = 2;
+   */
+  budgetId: string;
+
+  /**
+   * The limit in force: the admin override, else the policy's limit, plus this period's top-ups.
+   *
+   * @generated from field: uint64 limit_micros = 3;
+   */
+  limitMicros: bigint;
+
+  /**
+   * Settled spend in the current period (may exceed the limit: real cost above the reserved estimate).
+   *
+   * @generated from field: uint64 spent_micros = 4;
+   */
+  spentMicros: bigint;
+
+  /**
+   * Reservations of requests still running.
+   *
+   * @generated from field: uint64 reserved_micros = 5;
+   */
+  reservedMicros: bigint;
+
+  /**
+   * limit - spent - reserved, never below 0.
+   *
+   * @generated from field: uint64 remaining_micros = 6;
+   */
+  remainingMicros: bigint;
+
+  /**
+   * When the current period ends; unset for a "total" budget (or while the period is unknown).
+   *
+   * @generated from field: google.protobuf.Timestamp period_reset_at = 7;
+   */
+  periodResetAt?: Timestamp;
+
+  /**
+   * "day", "month" or "total", from the published policy.
+   *
+   * @generated from field: string period = 8;
+   */
+  period: string;
+
+  /**
+   * The limit the published policy sets (before any override or top-up).
+   *
+   * @generated from field: uint64 policy_limit_micros = 9;
+   */
+  policyLimitMicros: bigint;
+
+  /**
+   * False while no request has used the budget in the shared store: the store then does not know the
+   * policy's limit yet, and limit_micros holds only an admin override (if any) plus top-ups.
+   *
+   * @generated from field: bool policy_limit_adopted = 10;
+   */
+  policyLimitAdopted: boolean;
+};
+
+/**
+ * Describes the message router.v1.BudgetStatus.
+ * Use `create(BudgetStatusSchema)` to create a new message.
+ */
+export const BudgetStatusSchema: GenMessage<BudgetStatus> = /*@__PURE__*/
+  messageDesc(file_router_v1_admin, 12);
+
+/**
+ * @generated from message router.v1.GetBudgetRequest
+ */
+export type GetBudgetRequest = Message<"router.v1.GetBudgetRequest"> & {
+  /**
+   * @generated from field: string tenant_id = 1;
+   */
+  tenantId: string;
+
+  /**
+   * @generated from field: string budget_id = 2;
+   */
+  budgetId: string;
+};
+
+/**
+ * Describes the message router.v1.GetBudgetRequest.
+ * Use `create(GetBudgetRequestSchema)` to create a new message.
+ */
+export const GetBudgetRequestSchema: GenMessage<GetBudgetRequest> = /*@__PURE__*/
+  messageDesc(file_router_v1_admin, 13);
+
+/**
+ * @generated from message router.v1.GetBudgetResponse
+ */
+export type GetBudgetResponse = Message<"router.v1.GetBudgetResponse"> & {
+  /**
+   * @generated from field: router.v1.BudgetStatus budget = 1;
+   */
+  budget?: BudgetStatus;
+};
+
+/**
+ * Describes the message router.v1.GetBudgetResponse.
+ * Use `create(GetBudgetResponseSchema)` to create a new message.
+ */
+export const GetBudgetResponseSchema: GenMessage<GetBudgetResponse> = /*@__PURE__*/
+  messageDesc(file_router_v1_admin, 14);
+
+/**
+ * @generated from message router.v1.TopUpBudgetRequest
+ */
+export type TopUpBudgetRequest = Message<"router.v1.TopUpBudgetRequest"> & {
+  /**
+   * @generated from field: string tenant_id = 1;
+   */
+  tenantId: string;
+
+  /**
+   * @generated from field: string budget_id = 2;
+   */
+  budgetId: string;
+
+  /**
+   * Credit to add, > 0.
+   *
+   * @generated from field: uint64 amount_micros = 3;
+   */
+  amountMicros: bigint;
+
+  /**
+   * Why (required; stored in the audit event).
+   *
+   * @generated from field: string reason = 4;
+   */
+  reason: string;
+};
+
+/**
+ * Describes the message router.v1.TopUpBudgetRequest.
+ * Use `create(TopUpBudgetRequestSchema)` to create a new message.
+ */
+export const TopUpBudgetRequestSchema: GenMessage<TopUpBudgetRequest> = /*@__PURE__*/
+  messageDesc(file_router_v1_admin, 15);
+
+/**
+ * @generated from message router.v1.TopUpBudgetResponse
+ */
+export type TopUpBudgetResponse = Message<"router.v1.TopUpBudgetResponse"> & {
+  /**
+   * @generated from field: router.v1.BudgetStatus before = 1;
+   */
+  before?: BudgetStatus;
+
+  /**
+   * @generated from field: router.v1.BudgetStatus after = 2;
+   */
+  after?: BudgetStatus;
+
+  /**
+   * The ADMIN_CHANGE audit event recording the change (GetRequestAudit finds it under this id).
+   *
+   * @generated from field: string audit_event_id = 3;
+   */
+  auditEventId: string;
+};
+
+/**
+ * Describes the message router.v1.TopUpBudgetResponse.
+ * Use `create(TopUpBudgetResponseSchema)` to create a new message.
+ */
+export const TopUpBudgetResponseSchema: GenMessage<TopUpBudgetResponse> = /*@__PURE__*/
+  messageDesc(file_router_v1_admin, 16);
+
+/**
+ * @generated from message router.v1.ResetBudgetRequest
+ */
+export type ResetBudgetRequest = Message<"router.v1.ResetBudgetRequest"> & {
+  /**
+   * @generated from field: string tenant_id = 1;
+   */
+  tenantId: string;
+
+  /**
+   * @generated from field: string budget_id = 2;
+   */
+  budgetId: string;
+
+  /**
+   * @generated from field: string reason = 3;
+   */
+  reason: string;
+};
+
+/**
+ * Describes the message router.v1.ResetBudgetRequest.
+ * Use `create(ResetBudgetRequestSchema)` to create a new message.
+ */
+export const ResetBudgetRequestSchema: GenMessage<ResetBudgetRequest> = /*@__PURE__*/
+  messageDesc(file_router_v1_admin, 17);
+
+/**
+ * @generated from message router.v1.ResetBudgetResponse
+ */
+export type ResetBudgetResponse = Message<"router.v1.ResetBudgetResponse"> & {
+  /**
+   * @generated from field: router.v1.BudgetStatus before = 1;
+   */
+  before?: BudgetStatus;
+
+  /**
+   * @generated from field: router.v1.BudgetStatus after = 2;
+   */
+  after?: BudgetStatus;
+
+  /**
+   * @generated from field: string audit_event_id = 3;
+   */
+  auditEventId: string;
+};
+
+/**
+ * Describes the message router.v1.ResetBudgetResponse.
+ * Use `create(ResetBudgetResponseSchema)` to create a new message.
+ */
+export const ResetBudgetResponseSchema: GenMessage<ResetBudgetResponse> = /*@__PURE__*/
+  messageDesc(file_router_v1_admin, 18);
+
+/**
+ * @generated from message router.v1.SetBudgetLimitRequest
+ */
+export type SetBudgetLimitRequest = Message<"router.v1.SetBudgetLimitRequest"> & {
+  /**
+   * @generated from field: string tenant_id = 1;
+   */
+  tenantId: string;
+
+  /**
+   * @generated from field: string budget_id = 2;
+   */
+  budgetId: string;
+
+  /**
+   * The new limit; ignored when use_policy_limit is set.
+   *
+   * @generated from field: uint64 limit_micros = 3;
+   */
+  limitMicros: bigint;
+
+  /**
+   * Clears the override: the policy's limit applies again.
+   *
+   * @generated from field: bool use_policy_limit = 4;
+   */
+  usePolicyLimit: boolean;
+
+  /**
+   * @generated from field: string reason = 5;
+   */
+  reason: string;
+};
+
+/**
+ * Describes the message router.v1.SetBudgetLimitRequest.
+ * Use `create(SetBudgetLimitRequestSchema)` to create a new message.
+ */
+export const SetBudgetLimitRequestSchema: GenMessage<SetBudgetLimitRequest> = /*@__PURE__*/
+  messageDesc(file_router_v1_admin, 19);
+
+/**
+ * @generated from message router.v1.SetBudgetLimitResponse
+ */
+export type SetBudgetLimitResponse = Message<"router.v1.SetBudgetLimitResponse"> & {
+  /**
+   * @generated from field: router.v1.BudgetStatus before = 1;
+   */
+  before?: BudgetStatus;
+
+  /**
+   * @generated from field: router.v1.BudgetStatus after = 2;
+   */
+  after?: BudgetStatus;
+
+  /**
+   * @generated from field: string audit_event_id = 3;
+   */
+  auditEventId: string;
+};
+
+/**
+ * Describes the message router.v1.SetBudgetLimitResponse.
+ * Use `create(SetBudgetLimitResponseSchema)` to create a new message.
+ */
+export const SetBudgetLimitResponseSchema: GenMessage<SetBudgetLimitResponse> = /*@__PURE__*/
+  messageDesc(file_router_v1_admin, 20);
+
+/**
  * Operator API of the control plane. Every call needs an admin token (Authorization: Bearer ...) whose role
  * allows it: viewer reads, operator changes routing, admin changes everything.
  *
@@ -400,6 +709,51 @@ export const AdminService: GenService<{
     methodKind: "unary";
     input: typeof ListAuditEventsRequestSchema;
     output: typeof ListAuditEventsResponseSchema;
+  },
+  /**
+   * Budget administration, against the limit store the data planes share (Redis, CP_REDIS_URL). Without
+   * a shared store (embedded mode: each data plane keeps its budgets in memory) every budget call fails
+   * with FAILED_PRECONDITION (ADR 0004). A budget is named by its tenant and its full check id, e.g.
+   * "tenant:acme:daily" or "key:rk_demo01:daily"; one the published policy does not define is NOT_FOUND.
+   *
+   * A budget's spent / reserved / remaining money now (viewer).
+   *
+   * @generated from rpc router.v1.AdminService.GetBudget
+   */
+  getBudget: {
+    methodKind: "unary";
+    input: typeof GetBudgetRequestSchema;
+    output: typeof GetBudgetResponseSchema;
+  },
+  /**
+   * Adds credit to the budget's current period (cleared at the next period boundary) (operator).
+   *
+   * @generated from rpc router.v1.AdminService.TopUpBudget
+   */
+  topUpBudget: {
+    methodKind: "unary";
+    input: typeof TopUpBudgetRequestSchema;
+    output: typeof TopUpBudgetResponseSchema;
+  },
+  /**
+   * Zeroes this period's spend and top-ups; running reservations keep counting (operator).
+   *
+   * @generated from rpc router.v1.AdminService.ResetBudget
+   */
+  resetBudget: {
+    methodKind: "unary";
+    input: typeof ResetBudgetRequestSchema;
+    output: typeof ResetBudgetResponseSchema;
+  },
+  /**
+   * Overrides the policy's limit until cleared (operator).
+   *
+   * @generated from rpc router.v1.AdminService.SetBudgetLimit
+   */
+  setBudgetLimit: {
+    methodKind: "unary";
+    input: typeof SetBudgetLimitRequestSchema;
+    output: typeof SetBudgetLimitResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_router_v1_admin, 0);
