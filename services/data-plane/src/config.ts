@@ -31,6 +31,19 @@ export interface HttpSettings {
   bodyLimitBytes: number;
 }
 
+/** Admission: the limit store's deadlines and the fair queue's bound. */
+export interface LimitsSettings {
+  /**
+   * Deadline of every limit store call (Redis) and of the recovery PING, in ms (DP_LIMITS_TIMEOUT_MS,
+   * default 250). Past it the store counts as unavailable and the store-failure policy applies.
+   */
+  timeoutMs: number;
+  /** Time between recovery probes (PING) while the store is unavailable, ms (DP_LIMITS_PROBE_INTERVAL_MS, default 1000). */
+  probeIntervalMs: number;
+  /** Most requests waiting in this replica's fair queue, all tenants together (DP_QUEUE_MAX_LENGTH, default 10000). */
+  queueMaxLength: number;
+}
+
 /** Where usage records and audit events go: the durable outbox and its transport. */
 export interface RecordsSettings {
   /** Outbox directory (DP_OUTBOX_DIR); undefined = `<cacheDir>/outbox` (default .tmp/data-plane/outbox). One process per directory. */
@@ -78,7 +91,7 @@ export interface DataPlaneConfig {
   policySync: PolicySyncSettings;
   http: HttpSettings;
   /**
-   * Redis for state shared by all replicas (signature nonces for now), e.g. redis://127.0.0.1:6379/0
+   * Redis for state shared by all replicas (signature nonces, limits, budgets), e.g. redis://127.0.0.1:6379/0
    * (DP_REDIS_URL); undefined = in-process state, correct for a single replica only.
    */
   redisUrl: string | undefined;
@@ -89,6 +102,7 @@ export interface DataPlaneConfig {
   /** Most nonces the in-process nonce store holds (a full store refuses signed requests with 503). */
   nonceStoreMaxEntries: number;
   records: RecordsSettings;
+  limits: LimitsSettings;
   /**
    * Copy of the process environment taken at start, used to resolve `env:NAME` credential references of
    * backends, so that no other module reads process.env. A Map so that it never serialises into a log line.
@@ -146,6 +160,11 @@ export function loadDataPlaneConfig(env: NodeJS.ProcessEnv = process.env): DataP
     ),
     nonceStoreMaxEntries: 200_000,
     records: loadRecordsSettings(env),
+    limits: {
+      timeoutMs: integer(env, 'DP_LIMITS_TIMEOUT_MS', 250, 1, 60_000),
+      probeIntervalMs: integer(env, 'DP_LIMITS_PROBE_INTERVAL_MS', 1000, 10, 600_000),
+      queueMaxLength: integer(env, 'DP_QUEUE_MAX_LENGTH', 10_000, 0, 1_000_000),
+    },
     environment,
   };
 }

@@ -132,6 +132,8 @@ describe('before any policy', () => {
         signatureWindowSeconds: 300,
         maxUpstreamResponseBytes: 1024,
         records: createMemoryRecords(),
+        // Never reached: without a policy every request stops at not_ready.
+        admission: { admit: () => Promise.reject(new Error('not reached')), close: () => Promise.resolve() },
       }),
     });
     for (const [method, url] of [

@@ -10,6 +10,8 @@ import { systemClock, type Clock } from './clock.js';
 import type { DataPlaneConfig } from './config.js';
 import { createCredentialResolver, type CredentialResolver } from './credentials/credential-resolver.js';
 import { buildApp } from './http/app.js';
+import { createAdmission } from './admission/create-admission.js';
+import type { LimitsReadinessDetail } from './admission/limit-store-health.js';
 import { createInferenceRoutesDeps } from './inference/create-inference-routes-deps.js';
 import type { InferenceRoutesDeps } from './inference/register-inference-routes.js';
 import { Readiness } from './http/readiness.js';
@@ -54,14 +56,16 @@ export interface DataPlaneDeps {
  *   2. snapshot cache, credential resolver (secrets of each applied policy, in memory only)
  *   3. policy holder, loaded from the cache (a missing or corrupt cache only means "not ready yet")
  *   4. record outbox (opened and recovered) and its shipper (re-sends what an earlier run left undelivered)
- *   5. Redis client (only with config.redisUrl) and nonce store, upstream pools
+ *   5. Redis client (only with config.redisUrl), nonce store, admission (limit store on the same client,
+ *      fair queue), upstream pools
  *   6. fastify app with the inference API, listening (answers 503 not_ready until a policy is active)
  *   7. policy sync client started (connects to the control plane, reconnects forever)
  * Shutdown ([Symbol.asyncDispose]), in order:
  *   readiness → 503; wait config.drainDelayMs so load balancers notice; close the HTTP server (in-flight
  *   requests finish, open streams end, so no record is appended after this); close the policy stream; wait
  *   for pending cache writes; flush the record shipper (at most config.records.flushTimeoutMs; the rest
- *   ships after the next start) and close the outbox; close Redis; close upstream pools; stop tracing.
+ *   ships after the next start) and close the outbox; end admission (queued waits, background
+ *   settlements); close Redis; close upstream pools; stop tracing.
  * Rejects when the HTTP server cannot listen or the outbox directory cannot be opened; the control plane
  * or Kafka being unreachable is never a start failure.
  */
@@ -93,12 +97,6 @@ export async function startDataPlane(config: DataPlaneConfig, deps: DataPlaneDep
     ...(deps.recordTransport === undefined ? {} : { transport: deps.recordTransport }),
   });
 
-  const readiness = new Readiness({
-    clock,
-    activePolicy: () => holder.current(),
-    controlPlane: () => syncClient.status(),
-    outbox: () => records.status(),
-  });
   const inference = createInferenceParts(config, {
     logger,
     clock,
@@ -109,6 +107,13 @@ export async function startDataPlane(config: DataPlaneConfig, deps: DataPlaneDep
     credentials,
     activePolicy: () => holder.current(),
     records,
+  });
+  const readiness = new Readiness({
+    clock,
+    activePolicy: () => holder.current(),
+    controlPlane: () => syncClient.status(),
+    outbox: () => records.status(),
+    limits: inference.limits,
   });
   const app = buildApp({
     logger,
@@ -226,27 +231,33 @@ interface InferencePartsDeps {
 }
 
 /**
- * The inference API's stateful parts — the Redis client (only with config.redisUrl), the nonce store, the
- * upstream pools — and its route dependencies. `close()` closes Redis, then the pools (after the HTTP
- * server, so no request still needs them).
+ * The inference API's stateful parts — the Redis client (only with config.redisUrl), the nonce store,
+ * admission (limit store on that same Redis client or in process, fair queue, degraded-mode probe), the
+ * upstream pools — and its route dependencies. `close()` ends admission (queued waits, background
+ * settlements), then closes Redis, then the pools (after the HTTP server, so no request still needs them).
  */
 function createInferenceParts(
   config: DataPlaneConfig,
   deps: InferencePartsDeps,
-): { routes: InferenceRoutesDeps; close: () => Promise<void> } {
+): { routes: InferenceRoutesDeps; limits: () => LimitsReadinessDetail; close: () => Promise<void> } {
   const redis = config.redisUrl === undefined ? undefined : createRedisClient(config.redisUrl, deps.logger);
   const pools = new UpstreamPools({ logger: deps.logger });
+  const now = (): number => performance.now();
+  const admission = createAdmission(config.limits, { ...deps, redis, now, audit: deps.records.audit });
   const routes = createInferenceRoutesDeps({
     ...deps,
-    now: () => performance.now(),
+    now,
     pools,
     nonceStore: createNonceStore(config, deps.clock, redis),
     signatureWindowSeconds: config.signatureWindowSeconds,
     maxUpstreamResponseBytes: config.maxUpstreamResponseBytes,
+    admission: admission.controller,
   });
   return {
     routes,
+    limits: () => admission.readiness(),
     close: async () => {
+      await admission.close();
       await closeRedis(redis, deps.logger);
       await pools.close();
     },
@@ -254,8 +265,9 @@ function createInferenceParts(
 }
 
 /**
- * The Redis client of the data plane (nonces now; limits later). Commands wait at most a second, so a
- * Redis outage refuses signed requests quickly (503, replay protection fails closed) instead of hanging.
+ * The Redis client of the data plane (nonces, limits). Commands wait at most a second, so a Redis outage
+ * refuses signed requests quickly (503, replay protection fails closed) instead of hanging; limit store
+ * calls have their own, shorter deadline (config.limits.timeoutMs).
  */
 function createRedisClient(url: string, logger: Logger): Redis {
   const redis = new Redis(url, { maxRetriesPerRequest: 1, commandTimeout: 1000 });

@@ -120,3 +120,17 @@ describe('the demo price', () => {
     expect(policy.priceFor('demo-chat', 'mock-a')).toEqual(DEMO_PRICE);
   });
 });
+
+describe('several choices', () => {
+  it('reserve the output limit once per choice and cap each choice at the default', () => {
+    const route = policy.routesByModel.get('demo-chat')!;
+    const costs = reservationCosts(policy, route, {
+      model: 'demo-chat',
+      messages,
+      maxOutputTokens: undefined,
+      choices: 3,
+    });
+    expect(costs.maxOutputTokens).toBe(3 * DEFAULT_MAX_OUTPUT_TOKENS);
+    expect(costs.outputCap).toBe(DEFAULT_MAX_OUTPUT_TOKENS);
+  });
+});

@@ -14,25 +14,27 @@ export interface CostRequest {
   readonly model: string;
   readonly messages: readonly EstimableMessage[];
   /**
-   * Output tokens the request allows itself in total (max tokens × choices), or undefined when it sets no
-   * limit — then the policy's `defaultMaxOutputTokens` is assumed and enforced upstream (see outputCap).
+   * Output tokens the request allows itself per choice (max_tokens), or undefined when it sets no limit —
+   * then the policy's `defaultMaxOutputTokens` is assumed and imposed upstream (see outputCap).
    */
   readonly maxOutputTokens: number | undefined;
+  /** Choices generated (OpenAI `n`), each up to the output limit; default 1. */
+  readonly choices?: number;
 }
 
 /** The maximum a request may consume, reserved at admission. */
 export interface ReservationCosts {
   /** Upper estimate of the input tokens (estimateInputTokens). */
   readonly inputTokens: number;
-  /** The request's own output limit, or the policy default when it set none. */
+  /** The request's own output limit (or the policy default when it set none) × its choices. */
   readonly maxOutputTokens: number;
   /** inputTokens + maxOutputTokens: charged to `tokens` checks. */
   readonly tokens: number;
   /** Micro-units reserved in `budget` checks (0 when the model has no price). */
   readonly costMicros: number;
   /**
-   * Output tokens to impose upstream because the request set no limit and its reservation assumed the
-   * policy default; undefined when the request set its own limit (the backend honours it).
+   * Output tokens per choice to impose upstream because the request set no limit and its reservation
+   * assumed the policy default; undefined when the request set its own limit (the backend honours it).
    */
   readonly outputCap: number | undefined;
 }
@@ -70,14 +72,15 @@ export function reservationCosts(
   request: CostRequest,
 ): ReservationCosts {
   const inputTokens = estimateInputTokens(request.messages);
-  const maxOutputTokens = request.maxOutputTokens ?? policy.settings.defaultMaxOutputTokens;
+  const perChoice = request.maxOutputTokens ?? policy.settings.defaultMaxOutputTokens;
+  const maxOutputTokens = perChoice * (request.choices ?? 1);
   const price = highestRoutePrice(policy, request.model, route);
   return {
     inputTokens,
     maxOutputTokens,
     tokens: inputTokens + maxOutputTokens,
     costMicros: price === undefined ? 0 : maxCostMicros({ price, inputTokens, maxOutputTokens }),
-    outputCap: request.maxOutputTokens === undefined ? maxOutputTokens : undefined,
+    outputCap: request.maxOutputTokens === undefined ? perChoice : undefined,
   };
 }
 

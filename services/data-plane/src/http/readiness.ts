@@ -1,3 +1,4 @@
+import type { LimitsReadinessDetail } from '../admission/limit-store-health.js';
 import type { Clock } from '../clock.js';
 import type { ActivePolicy, PolicySource } from '../policy/policy-holder.js';
 import type { PolicySyncStatus } from '../policy/policy-sync-client.js';
@@ -28,6 +29,12 @@ export interface ReadinessDetail {
    * Absent when the data plane runs without one (tests of the HTTP shell).
    */
   outbox?: OutboxStatus;
+  /**
+   * The limit store: `redis` or `memory`, and whether it is degraded (unreachable; requests are admitted
+   * per the store-failure policy) since when. Degraded does not make the data plane unready. Absent in
+   * tests of the HTTP shell.
+   */
+  limits?: LimitsReadinessDetail;
 }
 
 export interface ReadinessDeps {
@@ -35,6 +42,7 @@ export interface ReadinessDeps {
   activePolicy: () => ActivePolicy | undefined;
   controlPlane: () => PolicySyncStatus;
   outbox?: () => OutboxStatus;
+  limits?: () => LimitsReadinessDetail;
 }
 
 /**
@@ -78,6 +86,7 @@ export class Readiness {
           controlPlane.lastSyncAtMs === undefined ? null : secondsSince(now, controlPlane.lastSyncAtMs),
       },
       ...(this.#deps.outbox === undefined ? {} : { outbox: this.#deps.outbox() }),
+      ...(this.#deps.limits === undefined ? {} : { limits: this.#deps.limits() }),
     };
   }
 }

@@ -118,6 +118,7 @@ async function attempt(
     trace.end(error);
     throw error;
   }
+  state.responded = true;
   deps.metrics.upstreamAttemptsTotal.inc({ backend: backend.id, outcome: 'response' });
   return { ok: true, success: { response, target, endTrace: (error) => trace.end(error) } };
 }

@@ -8,6 +8,7 @@ import type { CredentialResolver } from '../credentials/credential-resolver.js';
 import { createInferenceMetrics } from '../metrics/inference-metrics.js';
 import type { ActivePolicy } from '../policy/policy-holder.js';
 import { createCandidateSelector } from '../routing/candidate-selector.js';
+import type { AdmissionController } from '../admission/admission-controller.js';
 import type { AuditRecorder } from '../records/audit-recorder.js';
 import type { UsageRecorder } from '../records/usage-recorder.js';
 import type { Timers } from '../timers.js';
@@ -33,6 +34,8 @@ export interface InferenceComponents {
   maxUpstreamResponseBytes: number;
   /** Durable audit and usage recorders (the outbox). */
   records: { audit: AuditRecorder; usage: UsageRecorder };
+  /** Limits, budgets and the fair queue. */
+  admission: AdmissionController;
 }
 
 /**
@@ -69,6 +72,7 @@ export function createInferenceRoutesDeps(components: InferenceComponents): Infe
     metrics,
     maxUpstreamResponseBytes: components.maxUpstreamResponseBytes,
     records: components.records,
+    admission: components.admission,
     clock: components.clock,
   };
 }

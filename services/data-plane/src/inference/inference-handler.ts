@@ -21,7 +21,14 @@ import { startRequestUsage, type RequestUsage } from '../records/request-usage.j
 export function createInferenceHandler(deps: InferenceHandlerDeps) {
   return async (request: FastifyRequest, reply: FastifyReply): Promise<unknown> => {
     const inference = parseInferenceRequest(request.body);
-    const session = await openSession(deps, request, reply, inference.model);
+    const session = await openSession(deps, request, reply, {
+      model: inference.model,
+      messages: inference.messages,
+      maxOutputTokens: inference.maxOutputTokens,
+    });
+    const cap = session.admission.outputCap;
+    // A request without an output limit gets the one its reservation assumed, so it cannot cost more.
+    const upstreamInference = cap === undefined ? inference : { ...inference, maxOutputTokens: cap };
     // From here on the request is admitted: it gets exactly one usage record, durable before it completes.
     const usage = startRequestUsage(deps, {
       requestId: request.id,
@@ -39,7 +46,7 @@ export function createInferenceHandler(deps: InferenceHandlerDeps) {
         path: '/chat/completions',
         bodyFor: (target) =>
           JSON.stringify(
-            deps.adapterFor(target.backend).chatBodyFromInference(inference, target.upstreamModel),
+            deps.adapterFor(target.backend).chatBodyFromInference(upstreamInference, target.upstreamModel),
           ),
         accept: inference.stream ? 'text/event-stream' : 'application/json',
         requestSignal: session.requestSignal,

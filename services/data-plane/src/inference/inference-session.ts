@@ -11,7 +11,11 @@ import { modelDeniedEvent } from '../records/denial-events.js';
 import type { UsageRecorder } from '../records/usage-recorder.js';
 import type { Timers } from '../timers.js';
 import type { ProviderAdapter } from '../upstream/adapters/provider-adapter.js';
+import type { AdmissionController } from '../admission/admission-controller.js';
+import type { CostRequest } from '../admission/admission-costs.js';
+import type { Admission } from '../admission/admission-ticket.js';
 import type { CallUpstreamDeps } from './call-upstream.js';
+import { admitSession } from './admit-session.js';
 import { ClientClosedError, createRequestSignal, type RequestSignal } from './request-signal.js';
 import type { InferenceRequestState } from './request-state.js';
 
@@ -29,6 +33,8 @@ export interface InferenceHandlerDeps {
   readonly records: { readonly audit: AuditRecorder; readonly usage: UsageRecorder };
   /** Wall clock, for record timestamps. */
   readonly clock: Clock;
+  /** Limits, budgets and the fair queue. */
+  readonly admission: AdmissionController;
 }
 
 /** The policy and credentials a request is served with: captured once, at arrival. */
@@ -44,22 +50,29 @@ export interface InferenceSession {
   readonly credentials: ResolvedCredentials;
   readonly route: RuntimeRoute;
   readonly requestSignal: RequestSignal;
-  /** Releases the deadline timer and the disconnect listener; call when the request is over. */
+  /** The request's admission: rate-limit headers, queue wait, output cap. */
+  readonly admission: Admission;
+  /**
+   * Call when the request is over: ends the admission (settles with the usage in `state` when a backend
+   * answered 2xx, else releases), releases the deadline timer and the disconnect listener.
+   */
   end(): void;
 }
 
 /**
- * Opens a session for `model`: refuses a model the key may not use (403 model_not_allowed — checked first,
- * so a restricted key cannot probe which models exist) or one no route serves (404 model_not_found), then
- * arms the request deadline (route timeout, else the policy default, counted from arrival) and the
- * client-disconnect abort. Both refusals are audited (MODEL_DENIED) durably before they are thrown.
+ * Opens a session for `cost.model`: refuses a model the key may not use (403 model_not_allowed — checked
+ * first, so a restricted key cannot probe which models exist) or one no route serves (404
+ * model_not_found), then arms the request deadline (route timeout, else the policy default, counted from
+ * arrival) and the client-disconnect abort, then admits the request against its limits (402, 429 or a wait
+ * in the fair queue; see admitSession). Refusals are audited durably before they are thrown.
  */
 export async function openSession(
   deps: InferenceHandlerDeps,
   request: FastifyRequest,
   reply: FastifyReply,
-  model: string,
+  cost: CostRequest,
 ): Promise<InferenceSession> {
+  const { model } = cost;
   const state = inferenceState(request);
   const { policy, credentials } = requestPolicy(request);
   if (state.principal === undefined || !mayUseModel(state.principal, model)) {
@@ -84,16 +97,38 @@ export async function openSession(
   };
   reply.raw.once('close', onClose);
   requestSignal.signal.addEventListener('abort', onAbort, { once: true });
+  const disarm = (): void => {
+    requestSignal.dispose();
+    reply.raw.off('close', onClose);
+    requestSignal.signal.removeEventListener('abort', onAbort);
+  };
+  let admission: Admission;
+  try {
+    admission = await admitSession(deps.admission, request, reply, {
+      state,
+      policy,
+      route,
+      requestSignal,
+      cost,
+    });
+  } catch (error: unknown) {
+    disarm();
+    throw error;
+  }
   return {
     state,
     policy,
     credentials,
     route,
     requestSignal,
+    admission,
     end() {
-      requestSignal.dispose();
-      reply.raw.off('close', onClose);
-      requestSignal.signal.removeEventListener('abort', onAbort);
+      admission.finish(
+        state.responded
+          ? { responded: true, backendId: state.backendId ?? '', usage: state.usage }
+          : { responded: false },
+      );
+      disarm();
     },
   };
 }

@@ -11,6 +11,10 @@ export interface InferenceRequestState {
   routeId: string | undefined;
   backendId: string | undefined;
   policyVersion: bigint;
+  /** Milliseconds spent waiting in the fair queue for admission (0 when admitted at once). */
+  queueMs: number;
+  /** A backend answered 2xx: the request consumed tokens, so its reservation is settled (not released). */
+  responded: boolean;
   /** Upstream attempts made (first try + retries). */
   attempts: number;
   /** Sum of the durations of finished upstream attempts, in ms. */
@@ -34,6 +38,8 @@ export function createRequestState(startedAtMs: number): InferenceRequestState {
     routeId: undefined,
     backendId: undefined,
     policyVersion: 0n,
+    queueMs: 0,
+    responded: false,
     attempts: 0,
     upstreamMs: 0,
     attemptStartedAtMs: undefined,
@@ -49,7 +55,7 @@ export interface RouterTimings {
   readonly totalMs: number;
   readonly upstreamMs: number;
   readonly overheadMs: number;
-  /** Time waiting for admission (limits and queues come later: 0 for now). */
+  /** Time waiting in the fair queue for admission. */
   readonly queueMs: number;
   /** Streams: arrival to first content; undefined otherwise or before it. */
   readonly timeToFirstTokenMs: number | undefined;
@@ -62,8 +68,9 @@ export function routerTimings(state: InferenceRequestState, nowMs: number): Rout
   return {
     totalMs,
     upstreamMs,
-    overheadMs: Math.max(0, totalMs - upstreamMs),
-    queueMs: 0,
+    // Queue time is waiting for the client's own limits, not work of the router.
+    overheadMs: Math.max(0, totalMs - upstreamMs - state.queueMs),
+    queueMs: state.queueMs,
     timeToFirstTokenMs:
       state.firstTokenAtMs === undefined ? undefined : state.firstTokenAtMs - state.startedAtMs,
   };

@@ -23,7 +23,15 @@ import type { ChatCompletionBody } from './chat-completion-schema.js';
 export function createChatCompletionsHandler(deps: InferenceHandlerDeps) {
   return async (request: FastifyRequest, reply: FastifyReply): Promise<unknown> => {
     const body = request.body as ChatCompletionBody;
-    const session = await openSession(deps, request, reply, body.model);
+    const session = await openSession(deps, request, reply, {
+      model: body.model,
+      messages: body.messages,
+      maxOutputTokens: outputLimit(body),
+      choices: typeof body.n === 'number' ? body.n : 1,
+    });
+    const cap = session.admission.outputCap;
+    // A request without an output limit gets the one its reservation assumed, so it cannot cost more.
+    const upstreamBody = cap === undefined ? body : { ...body, max_tokens: cap };
     const stream = body.stream === true;
     // From here on the request is admitted: it gets exactly one usage record, durable before it completes.
     const usage = startRequestUsage(deps, {
@@ -41,7 +49,9 @@ export function createChatCompletionsHandler(deps: InferenceHandlerDeps) {
         requestId: request.id,
         path: '/chat/completions',
         bodyFor: (target) =>
-          JSON.stringify(deps.adapterFor(target.backend).chatBodyFromOpenAI(body, target.upstreamModel)),
+          JSON.stringify(
+            deps.adapterFor(target.backend).chatBodyFromOpenAI(upstreamBody, target.upstreamModel),
+          ),
         accept: stream ? 'text/event-stream' : 'application/json',
         requestSignal: session.requestSignal,
         state: session.state,
@@ -97,4 +107,10 @@ async function streamChat(
     tail,
     beforeEnd: () => options.usage.record(200),
   });
+}
+
+/** The request's output limit per choice: max_completion_tokens, else max_tokens; undefined when neither. */
+function outputLimit(body: ChatCompletionBody): number | undefined {
+  const limit = body.max_completion_tokens ?? body.max_tokens;
+  return typeof limit === 'number' ? limit : undefined;
 }
