@@ -12,6 +12,10 @@ export const ADMIN_METHOD_ROLES: Readonly<Record<string, AdminRole>> = {
   GetConfigStatus: 'viewer',
   GetRequestAudit: 'viewer',
   ListAuditEvents: 'viewer',
+  GetBudget: 'viewer',
+  TopUpBudget: 'operator',
+  ResetBudget: 'operator',
+  SetBudgetLimit: 'operator',
 };
 
 const ROLE_RANK: Readonly<Record<AdminRole, number>> = { viewer: 0, operator: 1, admin: 2 };

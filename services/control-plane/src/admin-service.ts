@@ -4,6 +4,7 @@ import type { AdminService } from '@api-router/contracts';
 import { RouterError } from '@api-router/errors';
 import { createAuditAdminHandlers } from './audit-admin-handlers.js';
 import type { AuditStore } from './audit/audit-store.js';
+import { createBudgetAdminHandlers, type BudgetAdminDeps } from './budget/budget-admin-handlers.js';
 import type { DataPlaneRegistry } from './data-plane-registry.js';
 import type { SnapshotPublisher } from './snapshot-publisher.js';
 
@@ -11,12 +12,14 @@ export interface AdminServiceDeps {
   publisher: Pick<SnapshotPublisher, 'current' | 'status'>;
   registry: Pick<DataPlaneRegistry, 'list'>;
   auditStore: Pick<AuditStore, 'eventsForRequest' | 'usageForRequest' | 'list'>;
+  budgets: BudgetAdminDeps;
 }
 
-/** Read-only AdminService calls. Authentication and roles are the admin auth interceptor's job. */
+/** AdminService calls. Authentication and roles are the admin auth interceptor's job. */
 export function createAdminService(deps: AdminServiceDeps): ServiceImpl<typeof AdminService> {
   return {
     ...createAuditAdminHandlers(deps.auditStore),
+    ...createBudgetAdminHandlers(deps.budgets),
 
     getEffectivePolicy() {
       const snapshot = deps.publisher.current();

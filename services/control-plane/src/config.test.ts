@@ -15,6 +15,7 @@ describe('loadConfig', () => {
       },
       stateDir: resolve('.tmp/control-plane'),
       databaseUrl: undefined,
+      budgets: { redisUrl: undefined, limitsKeyPrefix: 'router:limits:', commandTimeoutMs: 1000 },
       drainDelayMs: 2000,
       policyHeartbeatMs: 30_000,
       logLevel: 'info',
@@ -45,6 +46,17 @@ describe('loadConfig', () => {
       'postgresql://db/audit',
     );
     expect(() => loadConfig({ CP_DATABASE_URL: 'mysql://db/audit' })).toThrow('CP_DATABASE_URL');
+  });
+
+  it('reads the shared limit store settings for budget administration', () => {
+    const config = loadConfig({ CP_REDIS_URL: 'redis://127.0.0.1:6379/2', CP_LIMITS_KEY_PREFIX: 'rl:' });
+    expect(config.budgets).toEqual({
+      redisUrl: 'redis://127.0.0.1:6379/2',
+      limitsKeyPrefix: 'rl:',
+      commandTimeoutMs: 1000,
+    });
+    expect(() => loadConfig({ CP_REDIS_URL: 'http://redis' })).toThrow('CP_REDIS_URL');
+    expect(() => loadConfig({ CP_LIMITS_KEY_PREFIX: 'a{b}' })).toThrow('CP_LIMITS_KEY_PREFIX');
   });
 
   it('lists every invalid variable', () => {

@@ -1,4 +1,6 @@
 import { resolve } from 'node:path';
+import { DEFAULT_LIMITS_KEY_PREFIX } from '@api-router/limits';
+import type { BudgetStoreSettings } from './budget/open-budget-store.js';
 
 /** Where the two config documents come from. */
 export type ConfigSourceConfig =
@@ -21,6 +23,12 @@ export interface ControlPlaneConfig {
    * the SQLite file under `stateDir`. May contain a password: never log it.
    */
   databaseUrl: string | undefined;
+  /**
+   * The data planes' shared limit store, for budget administration: CP_REDIS_URL (undefined = embedded mode,
+   * budget calls answer FAILED_PRECONDITION), CP_LIMITS_KEY_PREFIX (default `router:limits:`, the data
+   * planes' default). The URL may contain a password: never log it. Omitted = embedded mode.
+   */
+  budgets?: BudgetStoreSettings;
   /** Time between readiness turning 503 and the listeners closing, in milliseconds. */
   drainDelayMs: number;
   /** Silence after which an empty WatchPolicy response is sent as a heartbeat, in milliseconds. */
@@ -74,6 +82,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ControlPlaneCo
   if (databaseUrl !== undefined && !/^postgres(ql)?:\/\/\S+$/.test(databaseUrl)) {
     problems.push('CP_DATABASE_URL must be a postgres:// or postgresql:// URL');
   }
+  const redisUrl = env.CP_REDIS_URL?.trim() || undefined;
+  if (redisUrl !== undefined && !/^rediss?:\/\/\S+$/.test(redisUrl)) {
+    problems.push('CP_REDIS_URL must be a redis:// or rediss:// URL');
+  }
+  const limitsKeyPrefix = text('CP_LIMITS_KEY_PREFIX', DEFAULT_LIMITS_KEY_PREFIX);
+  if (/[{}]/.test(limitsKeyPrefix)) problems.push('CP_LIMITS_KEY_PREFIX must not contain { or }');
   const logLevel = text('LOG_LEVEL', 'info');
   if (!LOG_LEVELS.includes(logLevel)) problems.push(`LOG_LEVEL must be one of ${LOG_LEVELS.join('|')}`);
 
@@ -91,6 +105,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ControlPlaneCo
           },
     stateDir: resolve(text('CP_STATE_DIR', '.tmp/control-plane')),
     databaseUrl,
+    budgets: { redisUrl, limitsKeyPrefix, commandTimeoutMs: 1000 },
     drainDelayMs: integer('CP_DRAIN_DELAY_MS', 2000, 600_000),
     policyHeartbeatMs: Math.max(100, integer('CP_POLICY_HEARTBEAT_MS', 30_000, 3_600_000)),
     logLevel,

@@ -3,6 +3,7 @@ import { Code, ConnectError } from '@connectrpc/connect';
 import { createLogger, createMetricsRegistry, type Logger } from '@api-router/observability';
 import type { AuditStore } from './audit/audit-store.js';
 import { openAuditStore } from './audit/open-audit-store.js';
+import { openBudgetStore, type OpenBudgetStore } from './budget/open-budget-store.js';
 import { systemClock, type Clock } from './clock.js';
 import type { ControlPlaneConfig } from './config.js';
 import type { ConfigSource } from './config-source.js';
@@ -36,13 +37,14 @@ export interface ControlPlaneDeps {
  * Composition root. Start order:
  *  1. logger, clock, metrics registry;
  *  2. state store and publisher — the persisted last good snapshot is published at once;
- *  3. audit store (SQLite in the state dir, or Postgres): created or migrated, else start-up fails;
+ *  3. audit store (SQLite in the state dir, or Postgres): created or migrated, else start-up fails; the
+ *     shared limit store for budget administration (only with CP_REDIS_URL; connects in the background);
  *  4. data-plane registry, RPC routes, the two listeners (data planes may connect from here on);
  *  5. config source, waiting for its first outcome. Start-up fails if, after it, there is still no snapshot
  *     (no persisted state and the config is missing or invalid): fix the config rather than run empty.
  * Dispose closes in reverse: readiness → 503, drain delay, end policy streams and close listeners, stop the
- * config source, close the audit store (after the listeners: no ingest call is still running), flush the
- * state store.
+ * config source, close the audit store (after the listeners: no ingest call is still running), close the
+ * limit store's Redis client, flush the state store.
  *
  * @throws Error when a listener cannot bind, the audit store cannot be opened or no valid config is
  *   available at start.
@@ -68,6 +70,7 @@ export async function startControlPlane(
   const auditStore = deps.auditStore ?? (await openAuditStore({ ...config, logger }));
   // A store passed in belongs to the caller.
   const ownedAuditStore = deps.auditStore === undefined ? auditStore : undefined;
+  const budgets = openBudgetStore(config.budgets, logger);
 
   let draining = false;
   const shutdown = new AbortController();
@@ -80,7 +83,19 @@ export async function startControlPlane(
       heartbeatIntervalMs: config.policyHeartbeatMs,
     },
     recordIngest: { store: auditStore, clock, metrics, logger },
-    admin: { publisher, registry, auditStore, tokens: () => publisher.adminTokens() },
+    admin: {
+      publisher,
+      registry,
+      auditStore,
+      tokens: () => publisher.adminTokens(),
+      budgets: {
+        store: budgets.store,
+        policy: () => publisher.current(),
+        auditStore,
+        clock,
+        logger,
+      },
+    },
     shutdownSignal: shutdown.signal,
     httpFallback: createOpsHttpHandler({
       metricsRegistry,
@@ -103,6 +118,7 @@ export async function startControlPlane(
     servers = await startHttpServers({ ...config, ...handlers, logger });
   } catch (error: unknown) {
     await ownedAuditStore?.close();
+    await budgets.close();
     throw error;
   }
 
@@ -114,7 +130,7 @@ export async function startControlPlane(
     draining = true;
     logger.info({ drainDelayMs: config.drainDelayMs }, 'shutting down');
     await delay(config.drainDelayMs);
-    await closeAll({ shutdown, publisher, servers, source, store, auditStore: ownedAuditStore });
+    await closeAll({ shutdown, publisher, servers, source, store, auditStore: ownedAuditStore, budgets });
     logger.info('stopped');
   };
   const controlPlane: ControlPlane = {
@@ -124,7 +140,7 @@ export async function startControlPlane(
   };
   if (publisher.current() === undefined) {
     const error = publisher.status().lastError;
-    await closeAll({ shutdown, publisher, servers, source, store, auditStore: ownedAuditStore });
+    await closeAll({ shutdown, publisher, servers, source, store, auditStore: ownedAuditStore, budgets });
     throw new Error(
       `no valid config and no persisted snapshot: ${error ? `${error.source}: ${error.message}` : 'unknown'}`,
     );
@@ -155,6 +171,7 @@ interface Closeables {
   source: ConfigSource;
   store: SnapshotStateStore;
   auditStore: AuditStore | undefined;
+  budgets: OpenBudgetStore;
 }
 
 async function closeAll(parts: Closeables): Promise<void> {
@@ -164,5 +181,6 @@ async function closeAll(parts: Closeables): Promise<void> {
   await parts.servers.close();
   await parts.source.close();
   await parts.auditStore?.close();
+  await parts.budgets.close();
   await parts.store.flush();
 }
