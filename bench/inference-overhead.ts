@@ -7,8 +7,10 @@
 // plane's alone for a router run.
 //
 //   pnpm exec tsx bench/inference-overhead.ts [--connections 50] [--duration 10] [--warmup 3]
-//     [--latencies 0,20] [--source] [--cpu-prof] [--log-level info]
+//     [--latencies 0,20] [--rate <req/s>] [--source] [--cpu-prof] [--log-level info]
 //
+// --rate caps the offered load (requests/s over all connections): at fixed concurrency a router that runs
+// out of CPU first shows queueing, not its per-request overhead; below saturation it shows the overhead.
 // Needs `pnpm build` (services run from dist/ as in production) unless --source (src through tsx).
 // --cpu-prof writes the data plane's V8 CPU profile (all runs) into the printed directory; --log-level sets
 // the data plane's LOG_LEVEL (default info, the service default: two request log lines per request).
@@ -22,7 +24,8 @@ import { hashApiKey } from '@api-router/auth';
 import { freePort, repoRoot, stopPid } from '@api-router/testing';
 import { DEMO_API_KEY, DEMO_MODEL } from '../test/support/inference-config.js';
 import { startInferenceStack } from '../test/support/inference-stack.js';
-import { eventually, readiness, type PlaneWorkspace } from '../test/support/planes.js';
+import { eventually, readiness, scrape, type PlaneWorkspace } from '../test/support/planes.js';
+import { bucketsBetween, histogramBuckets, quantileUpperBound } from './histogram-quantiles.js';
 import { runLoad, type LoadRunResult } from './load-run.js';
 import { processCpuMicros } from './process-cpu.js';
 
@@ -35,6 +38,7 @@ const { values: args } = parseArgs({
     source: { type: 'boolean', default: false },
     'cpu-prof': { type: 'boolean', default: false },
     'log-level': { type: 'string', default: 'info' },
+    rate: { type: 'string' },
   },
 });
 const connections = Number(args.connections);
@@ -42,6 +46,7 @@ const durationSeconds = Number(args.duration);
 const warmupSeconds = Number(args.warmup);
 const backendLatenciesMs = args.latencies.split(',').map(Number);
 const runtime = args.source ? 'source' : 'built';
+const overallRate = args.rate === undefined ? undefined : Number(args.rate);
 
 const BODY = JSON.stringify({ model: DEMO_MODEL, messages: [{ role: 'user', content: 'Hello' }] });
 const HEADERS = { authorization: `Bearer ${DEMO_API_KEY}`, 'content-type': 'application/json' };
@@ -112,15 +117,33 @@ async function startDataPlane(
 
 interface Measured extends LoadRunResult {
   cpuMicrosPerRequest?: number;
+  /** The router's own view (router_overhead_seconds over the run): bucket upper bounds, milliseconds. */
+  routerOverheadP50Ms?: number;
+  routerOverheadP99Ms?: number;
 }
 
-async function measure(url: string, cpuPid?: number): Promise<Measured> {
-  const load = { url, headers: HEADERS, body: BODY, connections };
+/** Warm-up, then the measured run; `server` = the serving process's pid, and the router's URL for /metrics. */
+async function measure(url: string, server: { pid: number; metricsUrl?: string }): Promise<Measured> {
+  const load = { url, headers: HEADERS, body: BODY, connections, overallRate };
   await runLoad({ ...load, durationSeconds: warmupSeconds });
-  const cpuBefore = cpuPid === undefined ? 0 : processCpuMicros(cpuPid);
+  const overhead = async (): Promise<Map<number, number> | undefined> =>
+    server.metricsUrl === undefined
+      ? undefined
+      : histogramBuckets(await scrape(server.metricsUrl), 'router_overhead_seconds');
+  const overheadBefore = await overhead();
+  const cpuBefore = processCpuMicros(server.pid);
   const result = await runLoad({ ...load, durationSeconds });
-  if (cpuPid === undefined) return result;
-  return { ...result, cpuMicrosPerRequest: (processCpuMicros(cpuPid) - cpuBefore) / result.completed };
+  const measured: Measured = {
+    ...result,
+    cpuMicrosPerRequest: (processCpuMicros(server.pid) - cpuBefore) / result.completed,
+  };
+  const overheadAfter = await overhead();
+  if (overheadBefore !== undefined && overheadAfter !== undefined) {
+    const run = bucketsBetween(overheadBefore, overheadAfter);
+    measured.routerOverheadP50Ms = quantileUpperBound(run, 0.5) * 1000;
+    measured.routerOverheadP99Ms = quantileUpperBound(run, 0.99) * 1000;
+  }
+  return measured;
 }
 
 function row(cells: (string | number)[]): string {
@@ -162,12 +185,16 @@ function report(latencyMs: number, direct: Measured, router: Measured): void {
       '',
     ]),
   ];
+  lines.push(
+    `router_overhead_seconds over the router run: p50 ≤ ${fixed(router.routerOverheadP50Ms, 1)} ms, ` +
+      `p99 ≤ ${fixed(router.routerOverheadP99Ms, 1)} ms (bucket upper bounds)`,
+  );
   process.stdout.write(`${lines.join('\n')}\n\n`);
 }
 
 async function main(): Promise<void> {
   process.stdout.write(
-    `inference overhead: ${connections} connections, ${warmupSeconds} s warm-up + ${durationSeconds} s per run, ` +
+    `inference overhead: ${connections} connections${overallRate === undefined ? '' : ` at ${overallRate} req/s`}, ${warmupSeconds} s warm-up + ${durationSeconds} s per run, ` +
       `services ${runtime}, data-plane LOG_LEVEL ${args['log-level']}, node ${process.version}; load average before ${loadavg()
         .map((v) => v.toFixed(2))
         .join(' ')}\n\n`,
@@ -192,8 +219,11 @@ async function main(): Promise<void> {
         body: JSON.stringify({ latencyMs }),
       });
       if (!faults.ok) throw new Error(`PUT /control/faults → ${faults.status}`);
-      const direct = await measure(`${mock.url}/v1/chat/completions`, mock.process.pid);
-      const router = await measure(`${dataPlane.url}/v1/chat/completions`, dataPlane.child.pid);
+      const direct = await measure(`${mock.url}/v1/chat/completions`, { pid: mock.process.pid });
+      const router = await measure(`${dataPlane.url}/v1/chat/completions`, {
+        pid: dataPlane.child.pid!,
+        metricsUrl: dataPlane.url,
+      });
       report(latencyMs, direct, router);
       summary.push(
         `${latencyMs} ms backend: router p99 − direct p99 = ${fixed(router.p99Ms - direct.p99Ms)} ms; ` +

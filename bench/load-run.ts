@@ -6,6 +6,8 @@ export interface LoadRunOptions {
   body: string;
   connections: number;
   durationSeconds: number;
+  /** Total requests per second across all connections; undefined = as fast as responses allow. */
+  overallRate?: number | undefined;
 }
 
 /** What one fixed-duration autocannon run measured. Latencies in milliseconds, of 2xx responses only. */
@@ -36,6 +38,7 @@ export async function runLoad(options: LoadRunOptions): Promise<LoadRunResult> {
         body: options.body,
         connections: options.connections,
         duration: options.durationSeconds,
+        ...(options.overallRate === undefined ? {} : { overallRate: options.overallRate }),
       },
       (error: unknown, finished: autocannon.Result) => {
         if (error === null || error === undefined) resolve(finished);
