@@ -85,8 +85,11 @@ export interface HarnessOptions extends Omit<TestPolicyOptions, 'backendUrls'> {
   backendUrls?: Partial<Record<'mock-a' | 'mock-b', string>>;
   /** Builds the policy instead of the test policy, given the mock backends' base URLs (…/v1). */
   buildSnapshot?: (urls: Record<'mock-a' | 'mock-b', string>) => PolicySnapshot;
-  /** Where the record outbox ships; default: kept in memory (`shippedRecords`). */
-  recordTransport?: OutboxTransport;
+  /**
+   * Where the record outbox ships; default: kept in memory (`shippedRecords`). 'configured': the data
+   * plane's own choice from `config.records` (Kafka, or the control plane).
+   */
+  recordTransport?: OutboxTransport | 'configured';
 }
 
 /** The backend credential the harness gives mock-a (env:MOCK_A_KEY). */
@@ -120,7 +123,11 @@ export async function startInferenceHarness(options: HarnessOptions = {}): Promi
       return Promise.resolve();
     },
   };
-  const dataPlane = await startDataPlane(config, { logger: logs.logger, transport, recordTransport });
+  const dataPlane = await startDataPlane(config, {
+    logger: logs.logger,
+    transport,
+    ...(recordTransport === 'configured' ? {} : { recordTransport }),
+  });
   await waitUntilReady(dataPlane.url);
   return {
     url: dataPlane.url,
