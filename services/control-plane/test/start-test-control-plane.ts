@@ -17,14 +17,15 @@ export interface TestControlPlane extends AsyncDisposable {
 /** A control plane on 127.0.0.1 port 0 with the file source over a fresh temp dir. */
 export async function startTestControlPlane(
   overrides: Partial<ControlPlaneConfig> = {},
+  files: { router?: string; policies?: string } = {},
 ): Promise<TestControlPlane> {
   const directory = await mkdtemp(join(tmpdir(), 'cp-it-'));
   const routerPath = join(directory, 'config', 'router.yaml');
   const policiesPath = join(directory, 'config', 'policies.yaml');
   const stateDir = join(directory, 'state');
   await mkdir(join(directory, 'config'));
-  await writeFile(routerPath, routerYaml());
-  await writeFile(policiesPath, POLICIES_YAML);
+  await writeFile(routerPath, files.router ?? routerYaml());
+  await writeFile(policiesPath, files.policies ?? POLICIES_YAML);
   const config: ControlPlaneConfig = {
     host: '127.0.0.1',
     grpcPort: 0,
