@@ -6,7 +6,7 @@ function isReplyError(error: unknown): boolean {
 
 /**
  * Runs one Redis call with a deadline. A dead or unreachable Redis never hangs the caller: after `timeoutMs`
- * the call rejects with LimitStoreUnavailableError('timeout'), and every other failure becomes one too
+ * (and the reply processing of that event loop turn) the call rejects with LimitStoreUnavailableError('timeout'), and every other failure becomes one too
  * (`reply` when Redis answered with an error, `connection` otherwise), with the original as its cause.
  */
 export async function callWithTimeout<T>(
@@ -15,9 +15,14 @@ export async function callWithTimeout<T>(
   call: () => Promise<T>,
 ): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
+  let grace: NodeJS.Immediate | undefined;
   const deadline = new Promise<never>((_resolve, reject) => {
     timer = setTimeout(() => {
-      reject(new LimitStoreUnavailableError(operation, 'timeout'));
+      // Decide in the check phase, after the poll phase: when a busy event loop (not Redis) made the timer
+      // late, a reply already waiting on the socket is read first and wins, instead of a spurious timeout.
+      grace = setImmediate(() => {
+        reject(new LimitStoreUnavailableError(operation, 'timeout'));
+      });
     }, timeoutMs);
   });
   let pending: Promise<T> | undefined;
@@ -35,5 +40,6 @@ export async function callWithTimeout<T>(
     });
   } finally {
     clearTimeout(timer);
+    if (grace !== undefined) clearImmediate(grace);
   }
 }

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Registry } from 'prom-client';
-import { createMemoryLimitStore, createRedisLimitStore } from '@api-router/limits';
+import { createMemoryLimitStore, createRedisLimitStore, DEFAULT_LIMITS_KEY_PREFIX } from '@api-router/limits';
 import type { Logger } from '@api-router/observability';
 import type { Clock } from '../clock.js';
 import type { LimitsSettings } from '../config.js';
@@ -16,8 +16,6 @@ import {
 import { FairQueue } from './fair-queue.js';
 import { LimitStoreHealth, type LimitsReadinessDetail } from './limit-store-health.js';
 
-/** Prefix of every limit key in Redis (`router:limits:{tenant}:…`). */
-export const LIMITS_KEY_PREFIX = 'router:limits:';
 /** A queued request is retried after a uniformly random delay in this range (ms), for slots freed elsewhere. */
 export const QUEUE_RETRY_INTERVAL_MS = { min: 50, max: 100 } as const;
 
@@ -53,7 +51,11 @@ export function createAdmission(settings: LimitsSettings, deps: AdmissionPartsDe
   const store =
     redis === undefined
       ? createMemoryLimitStore({ clock })
-      : createRedisLimitStore({ redis, keyPrefix: LIMITS_KEY_PREFIX, commandTimeoutMs: settings.timeoutMs });
+      : createRedisLimitStore({
+          redis,
+          keyPrefix: DEFAULT_LIMITS_KEY_PREFIX,
+          commandTimeoutMs: settings.timeoutMs,
+        });
   const queue = new FairQueue<StoreDecision>({
     timers,
     now: deps.now,

@@ -49,19 +49,21 @@ describe('LimitStoreHealth', () => {
     const probe = vi.fn(() => (up ? Promise.resolve() : Promise.reject(new Error('down'))));
     const { health, changes } = createHealth(probe);
     health.failed('timeout');
-    await vi.advanceTimersByTimeAsync(999);
-    expect(probe).not.toHaveBeenCalled();
-    await vi.advanceTimersByTimeAsync(1);
+    await vi.advanceTimersByTimeAsync(0);
     expect(probe).toHaveBeenCalledTimes(1);
+    await vi.advanceTimersByTimeAsync(999);
+    expect(probe).toHaveBeenCalledTimes(1);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(probe).toHaveBeenCalledTimes(2);
     expect(health.degraded).toBe(true);
     await vi.advanceTimersByTimeAsync(2000);
-    expect(probe).toHaveBeenCalledTimes(3);
+    expect(probe).toHaveBeenCalledTimes(4);
     up = true;
     await vi.advanceTimersByTimeAsync(1000);
     expect(health.degraded).toBe(false);
     expect(changes).toEqual([true, false]);
     await vi.advanceTimersByTimeAsync(10_000);
-    expect(probe).toHaveBeenCalledTimes(4);
+    expect(probe).toHaveBeenCalledTimes(5);
   });
 
   it('stops probing once closed', async () => {

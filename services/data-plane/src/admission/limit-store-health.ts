@@ -30,7 +30,7 @@ export interface LimitStoreHealthDeps {
 /**
  * Degraded mode of the shared limit store, a two-state machine: `healthy` → `degraded` on a failed store
  * call (`failed()`); `degraded` → `healthy` on any successful store call (`succeeded()`) or a successful
- * probe, which runs every `probeIntervalMs` while degraded. While degraded, admissions skip the shared
+ * probe, which runs at once and then every `probeIntervalMs` while degraded. While degraded, admissions skip the shared
  * store and apply the store-failure policy at once, so a hung Redis costs one timeout, not one per request.
  * The memory store never degrades. `close()` stops the probe.
  */
@@ -66,7 +66,9 @@ export class LimitStoreHealth {
       'limit store unavailable: degraded mode (store-failure policy applies)',
     );
     this.#deps.onChange(true);
-    this.#scheduleProbe();
+    // The first probe at once: a failure caused by a passing hiccup (an event loop stall) ends in one round
+    // trip; a real outage is then probed every interval.
+    this.#scheduleProbe(0);
   }
 
   /** A store call succeeded: the store is back. */
@@ -86,12 +88,12 @@ export class LimitStoreHealth {
     this.#probeTimer = undefined;
   }
 
-  #scheduleProbe(): void {
+  #scheduleProbe(delayMs = this.#deps.probeIntervalMs): void {
     if (this.#closed || this.#probeTimer !== undefined || this.#degradedSinceMs === undefined) return;
     this.#probeTimer = this.#deps.timers.setTimeout(() => {
       this.#probeTimer = undefined;
       void this.#runProbe();
-    }, this.#deps.probeIntervalMs);
+    }, delayMs);
   }
 
   async #runProbe(): Promise<void> {
