@@ -54,6 +54,33 @@ describe('loadDataPlaneConfig', () => {
     expect(() => loadDataPlaneConfig({ DP_PORT: value })).toThrow(/DP_PORT must be an integer/);
   });
 
+  it('ships records to the control plane from <cache dir>/outbox by default', () => {
+    expect(loadDataPlaneConfig({}).records).toEqual({
+      outboxDir: undefined,
+      outboxMaxBytes: 1024 ** 3,
+      flushTimeoutMs: 5000,
+      kafka: undefined,
+    });
+  });
+
+  it('reads the outbox and Kafka settings', () => {
+    const config = loadDataPlaneConfig({
+      DP_OUTBOX_DIR: '/var/lib/dp/outbox',
+      DP_OUTBOX_MAX_BYTES: '2097152',
+      DP_OUTBOX_FLUSH_TIMEOUT_MS: '100',
+      DP_KAFKA_BROKERS: 'k1:9092, k2:9093',
+      DP_KAFKA_USAGE_TOPIC: 'usage-topic',
+    });
+    expect(config.records).toEqual({
+      outboxDir: '/var/lib/dp/outbox',
+      outboxMaxBytes: 2_097_152,
+      flushTimeoutMs: 100,
+      kafka: { brokers: ['k1:9092', 'k2:9093'], usageTopic: 'usage-topic', auditTopic: 'router.audit.v1' },
+    });
+    expect(() => loadDataPlaneConfig({ DP_KAFKA_BROKERS: 'http://k1:9092' })).toThrow(/DP_KAFKA_BROKERS/);
+    expect(() => loadDataPlaneConfig({ DP_OUTBOX_MAX_BYTES: '12' })).toThrow(/DP_OUTBOX_MAX_BYTES/);
+  });
+
   it('snapshots the environment for credential refs without exposing it to JSON logs', () => {
     const config = loadDataPlaneConfig({ MOCK_A_KEY: 'secret-value' });
     expect(config.environment.get('MOCK_A_KEY')).toBe('secret-value');
