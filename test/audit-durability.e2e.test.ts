@@ -3,6 +3,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { DEMO_API_KEY, DEMO_MODEL } from './support/inference-config.js';
 import { postJson, runConcurrently } from './support/inference-requests.js';
 import { startInferenceStack, type InferenceStack } from './support/inference-stack.js';
+import { addLimitedKeys, newKey } from './support/limits-planes.js';
 import {
   adminCall,
   eventually,
@@ -13,21 +14,51 @@ import {
   type RunningDataPlane,
 } from './support/planes.js';
 
-// Issue 4's durability acceptance with real processes: denials (401, 404) and served requests answered by
-// a data plane whose control plane is down (nothing can ship) survive `kill -9` of the data plane right
+// Issue 4's durability acceptance with real processes: denials (401, 402, 404) and served requests answered
+// by a data plane whose control plane is down (nothing can ship) survive `kill -9` of the data plane right
 // after the last response. Restarted on the same outbox, it ships them; the control plane's audit lookup
 // then returns exactly one denial event per denied request and the usage record of each served one
 // (shipping is at least once, the audit store dedupes on event id / request id).
 
 const RUN = randomBytes(3).toString('hex');
 const messages = [{ role: 'user', content: 'Keep a record of this.' }];
+// A key whose whole budget (1 micro-dollar, never reset) cannot cover any request: every request is 402.
+const BROKE = newKey('broke');
+const BROKE_LIMITS = `{ budgets: [{ id: total, limitUsd: '0.000001', period: total }] }`;
+const UNKNOWN_KEY = `rk_nobody${RUN}`;
 
-type Expected = 'auth_denied' | 'model_denied' | 'served';
+type Expected = 'auth_denied' | 'budget_denied' | 'model_denied' | 'served';
 const PLAN: Expected[] = [
-  ...Array<Expected>(12).fill('auth_denied'),
+  ...Array<Expected>(10).fill('auth_denied'),
+  ...Array<Expected>(8).fill('budget_denied'),
   ...Array<Expected>(6).fill('model_denied'),
   ...Array<Expected>(6).fill('served'),
 ];
+const STATUS: Record<Expected, number> = {
+  auth_denied: 401,
+  budget_denied: 402,
+  model_denied: 404,
+  served: 200,
+};
+const API_KEY: Record<Expected, string> = {
+  auth_denied: `${UNKNOWN_KEY}.wrong`,
+  budget_denied: BROKE.key,
+  model_denied: DEMO_API_KEY,
+  served: DEMO_API_KEY,
+};
+const DENIAL: Record<Exclude<Expected, 'served'>, Record<string, string>> = {
+  auth_denied: { kind: 'AUDIT_EVENT_KIND_AUTH_DENIED', reasonCode: 'unknown_key', keyPublicId: UNKNOWN_KEY },
+  budget_denied: {
+    kind: 'AUDIT_EVENT_KIND_BUDGET_DENIED',
+    reasonCode: `key:${BROKE.publicId}:total`,
+    keyPublicId: BROKE.publicId,
+  },
+  model_denied: {
+    kind: 'AUDIT_EVENT_KIND_MODEL_DENIED',
+    reasonCode: 'model_not_found',
+    keyPublicId: 'rk_demo01',
+  },
+};
 
 let stack: InferenceStack | undefined;
 const extra: { stop(): Promise<unknown> }[] = [];
@@ -43,13 +74,10 @@ interface RequestAudit {
 
 async function send(url: string, expected: Expected, index: number): Promise<{ id: string; status: number }> {
   const id = `durable-${RUN}-${index}`;
-  const authorization =
-    expected === 'auth_denied' ? `Bearer rk_nobody${RUN}.wrong` : `Bearer ${DEMO_API_KEY}`;
-  const model = expected === 'model_denied' ? 'no-such-model' : DEMO_MODEL;
   const response = await postJson(
     `${url}/v1/chat/completions`,
-    { model, messages, max_tokens: 4 },
-    { authorization, 'x-request-id': id },
+    { model: expected === 'model_denied' ? 'no-such-model' : DEMO_MODEL, messages, max_tokens: 4 },
+    { authorization: `Bearer ${API_KEY[expected]}`, 'x-request-id': id },
   );
   await response.arrayBuffer();
   return { id, status: response.status };
@@ -57,7 +85,11 @@ async function send(url: string, expected: Expected, index: number): Promise<{ i
 
 describe('durable audit across kill -9 of the data plane', () => {
   it('ships every denial and usage record answered before the kill, each exactly once', async () => {
-    stack = await startInferenceStack({ mocks: { 'mock-a': {}, 'mock-b': 'mock-a' } });
+    stack = await startInferenceStack({
+      mocks: { 'mock-a': {}, 'mock-b': 'mock-a' },
+      prepare: (workspace) =>
+        addLimitedKeys(workspace.policiesConfig, `durable${RUN}`, [{ key: BROKE, limits: BROKE_LIMITS }]),
+    });
     const { workspace } = stack;
     // The control plane goes away: from now on records can only wait in the data plane's outbox.
     await stack.controlPlane.process.stop({ signal: 'SIGKILL' });
@@ -67,9 +99,7 @@ describe('durable audit across kill -9 of the data plane', () => {
     );
     const killed = await stack.dataPlane.process.stop({ signal: 'SIGKILL' });
     expect(killed.signal).toBe('SIGKILL');
-    expect(results.map((result) => result.status)).toEqual(
-      PLAN.map((expected) => ({ auth_denied: 401, model_denied: 404, served: 200 })[expected]),
-    );
+    expect(results.map((result) => result.status)).toEqual(PLAN.map((expected) => STATUS[expected]));
 
     const controlPlane: RunningControlPlane = await startControlPlaneProcess(workspace);
     extra.push(controlPlane.process);
@@ -108,21 +138,10 @@ describe('durable audit across kill -9 of the data plane', () => {
             statusCode: 200,
             backendId: expect.stringMatching(/^mock-[ab]$/) as unknown,
           });
-        } else if (expected === 'auth_denied') {
-          expect(events, id).toHaveLength(1);
-          expect(events[0], id).toMatchObject({
-            kind: 'AUDIT_EVENT_KIND_AUTH_DENIED',
-            reasonCode: 'unknown_key',
-            keyPublicId: `rk_nobody${RUN}`,
-          });
-          expect(audit?.usage, id).toBeUndefined();
         } else {
           expect(events, id).toHaveLength(1);
-          expect(events[0], id).toMatchObject({
-            kind: 'AUDIT_EVENT_KIND_MODEL_DENIED',
-            reasonCode: 'model_not_found',
-            keyPublicId: 'rk_demo01',
-          });
+          expect(events[0], id).toMatchObject(DENIAL[expected]);
+          expect(audit?.usage, id).toBeUndefined();
         }
       }
     }
