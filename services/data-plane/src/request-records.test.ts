@@ -278,4 +278,19 @@ describe('a full outbox', () => {
       );
     }
   });
+
+  it('ends a stream whose usage cannot be recorded with an error event, never [DONE]', async () => {
+    const response = await fetch(`${full.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        authorization: `Bearer ${testApiKey(TEST_KEYS.demo)}`,
+      },
+      body: JSON.stringify({ model: 'demo-chat', messages, stream: true }),
+    });
+    expect(response.status).toBe(200);
+    const { data } = parseSse(await response.text());
+    expect(data).not.toContain('[DONE]');
+    expect(JSON.parse(data.at(-1)!)).toMatchObject({ error: { code: 'dependency_unavailable' } });
+  });
 });
