@@ -14,8 +14,9 @@ declare -A benches=(
   [policy-compile]="pnpm exec tsx --expose-gc packages/policy/bench/compile-bench.ts"
   [policy-propagation]="pnpm exec tsx bench/policy-propagation.ts 50"
   [inference-overhead]="pnpm exec tsx bench/inference-overhead.ts"
+  [limits-overhead]="pnpm exec tsx bench/limits-overhead.ts"
 )
-order=(policy-compile policy-propagation inference-overhead)
+order=(policy-compile policy-propagation inference-overhead limits-overhead)
 
 if [ $# -gt 0 ]; then order=("$@"); fi
 for name in "${order[@]}"; do
