@@ -122,7 +122,7 @@ function input(
     onHeaders: (received) => {
       Object.assign(headers, received);
     },
-    log: { debug: () => undefined },
+    log: { debug: () => undefined, level: 'info' },
     ...overrides,
   };
 }

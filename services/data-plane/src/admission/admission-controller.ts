@@ -39,7 +39,7 @@ export interface AdmissionInput {
   readonly remainingMs: () => number;
   /** Receives the `x-ratelimit-*` headers of the decision, allowed or denied, before admit settles. */
   readonly onHeaders: (headers: Readonly<Record<string, string>>) => void;
-  readonly log: Pick<FastifyBaseLogger, 'debug'>;
+  readonly log: Pick<FastifyBaseLogger, 'debug' | 'level'>;
 }
 
 /** Admits requests against the limits of their key and tenant. */
@@ -68,7 +68,7 @@ export interface AdmissionControllerDeps {
   readonly timers: Timers;
   /** Monotonic milliseconds. */
   readonly now: () => number;
-  /** A fresh random id part; admission ids are `<request id>~<this>`, unique whatever the client sent. */
+  /** A fresh id part unique across replicas; admission ids are `<request id>~<this>`, unique whatever the client sent. */
   readonly randomId: () => string;
   readonly logger: TicketDeps['logger'];
   /** Waits between retries of a failed settle/release; default 100, 500, 2000 ms. */
@@ -222,7 +222,7 @@ async function auditedDenial(
 
 function countDecision(metrics: AdmissionMetrics, decision: AdmitDecision): void {
   for (const check of decision.checks) {
-    metrics.decisionsTotal.inc({ kind: check.kind, outcome: check.allowed ? 'allowed' : 'denied' });
+    metrics.countCheck(check.kind, check.allowed);
   }
 }
 
@@ -231,6 +231,8 @@ function countDecision(metrics: AdmissionMetrics, decision: AdmitDecision): void
  * acceptance test reads these lines to check admitted requests per second against the token bucket.
  */
 function logDecision(input: AdmissionInput, result: StoreDecision): void {
+  // The record object is only worth building when it is written.
+  if (input.log.level !== 'debug' && input.log.level !== 'trace') return;
   const { decision } = result;
   input.log.debug(
     {

@@ -125,7 +125,7 @@ async function withRetries<T extends SettleOutcome | ReleaseOutcome>(
     try {
       const result = await call();
       if (init.shared) deps.storeSucceeded();
-      deps.metrics.settlementsTotal.inc({ operation, outcome: result.status });
+      deps.metrics.countSettlement(operation, result.status);
       return result;
     } catch (error: unknown) {
       const retryDelayMs = deps.retryDelaysMs[attempt];
@@ -137,7 +137,7 @@ async function withRetries<T extends SettleOutcome | ReleaseOutcome>(
           continue;
         }
       }
-      deps.metrics.settlementsTotal.inc({ operation, outcome: 'failed' });
+      deps.metrics.countSettlement(operation, 'failed');
       deps.logger.warn(
         { err: error, operation, admissionId: init.reservation.requestId },
         'reservation could not be ended: it expires with its TTL',

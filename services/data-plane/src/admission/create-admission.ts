@@ -82,7 +82,7 @@ export function createAdmission(settings: LimitsSettings, deps: AdmissionPartsDe
     audit: deps.audit,
     timers,
     now: deps.now,
-    randomId: () => randomBytes(9).toString('base64url'),
+    randomId: createAdmissionIdSuffixes(),
     logger: deps.logger,
   });
   return { controller, readiness: () => health.detail(), close: () => controller.close() };
@@ -99,4 +99,17 @@ async function ping(redis: Redis, timers: Timers, timeoutMs: number): Promise<vo
   } finally {
     if (timer !== undefined) timers.clearTimeout(timer);
   }
+}
+
+/**
+ * Admission id suffixes unique across replicas and restarts without a CSPRNG draw per request: 72 random
+ * bits drawn once per process, then a counter (`<random>.<counter in base 36>`).
+ */
+export function createAdmissionIdSuffixes(): () => string {
+  const processPart = randomBytes(9).toString('base64url');
+  let counter = 0;
+  return () => {
+    counter += 1;
+    return `${processPart}.${counter.toString(36)}`;
+  };
 }

@@ -30,17 +30,45 @@ export interface AdmissionMetrics {
   readonly queueLength: Gauge;
   /** router_queue_wait_seconds{outcome}: time spent in the queue, by how the wait ended. */
   readonly queueWaitSeconds: Histogram<'outcome'>;
+  /** Counts one check of a decision (the hot path: label children are bound once, not hashed per call). */
+  countCheck(kind: LimitKind, allowed: boolean): void;
+  /** Counts a settle/release outcome (hot path, like countCheck). */
+  countSettlement(operation: 'settle' | 'release', outcome: string): void;
+}
+
+export type LimitKind = (typeof LIMIT_KINDS)[number];
+
+/** The counter's child for `labels`, bound on first use. */
+function boundChildren<Labels extends string>(counter: Counter<Labels>) {
+  const children = new Map<string, { inc(): void }>();
+  return (key: string, labels: Partial<Record<Labels, string>>): { inc(): void } => {
+    let child = children.get(key);
+    if (child === undefined) {
+      child = counter.labels(labels);
+      children.set(key, child);
+    }
+    return child;
+  };
 }
 
 export function createAdmissionMetrics(registry: Registry, queueLength: () => number): AdmissionMetrics {
   const registers = [registry];
+  const decisionsTotal = new Counter({
+    name: 'router_limit_decisions_total',
+    help: 'Limit decisions by limit kind and outcome (per check; queue and store-failure outcomes too).',
+    labelNames: ['kind', 'outcome'] as const,
+    registers,
+  });
+  const settlementsTotal = new Counter({
+    name: 'router_settlements_total',
+    help: 'Settle and release calls by outcome (settled, released, already-*, unknown, failed).',
+    labelNames: ['operation', 'outcome'] as const,
+    registers,
+  });
+  const decisionChild = boundChildren(decisionsTotal);
+  const settlementChild = boundChildren(settlementsTotal);
   const metrics: AdmissionMetrics = {
-    decisionsTotal: new Counter({
-      name: 'router_limit_decisions_total',
-      help: 'Limit decisions by limit kind and outcome (per check; queue and store-failure outcomes too).',
-      labelNames: ['kind', 'outcome'],
-      registers,
-    }),
+    decisionsTotal,
     reservationsOpen: new Gauge({
       name: 'router_reservations_open',
       help: 'Admissions of this replica holding a reservation (not yet settled or released).',
@@ -52,12 +80,7 @@ export function createAdmissionMetrics(registry: Registry, queueLength: () => nu
       buckets: [0, 10, 100, 1_000, 10_000, 100_000, 1_000_000, 10_000_000],
       registers,
     }),
-    settlementsTotal: new Counter({
-      name: 'router_settlements_total',
-      help: 'Settle and release calls by outcome (settled, released, already-*, unknown, failed).',
-      labelNames: ['operation', 'outcome'],
-      registers,
-    }),
+    settlementsTotal,
     degraded: new Gauge({
       name: 'router_limits_degraded',
       help: '1 while the shared limit store is unreachable and the store-failure policy applies.',
@@ -89,7 +112,17 @@ export function createAdmissionMetrics(registry: Registry, queueLength: () => nu
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
       registers,
     }),
+    countCheck(kind, allowed) {
+      const outcome = allowed ? 'allowed' : 'denied';
+      decisionChild(`${kind}:${outcome}`, { kind, outcome }).inc();
+    },
+    countSettlement(operation, outcome) {
+      settlementChild(`${operation}:${outcome}`, { operation, outcome }).inc();
+    },
   };
+  for (const kind of LIMIT_KINDS) {
+    for (const outcome of ['allowed', 'denied']) decisionsTotal.inc({ kind, outcome }, 0);
+  }
   metrics.degraded.set(0);
   metrics.reservationsOpen.set(0);
   return metrics;
