@@ -96,9 +96,7 @@ describe('control plane ⇄ data plane policy sync', () => {
 
   it('keeps publishing the last good snapshot when the config is invalid, and says where and why', async () => {
     const good = await publishedVersion();
-    edit(workspace.routerConfig, (text) =>
-      text.replace('routes:', `routes:${BROKEN_ROUTE}`),
-    );
+    edit(workspace.routerConfig, (text) => text.replace('routes:', `routes:${BROKEN_ROUTE}`));
     const status = await eventually(async () => {
       const response = await adminCall<{ lastError?: { source?: string; path?: string; message?: string } }>(
         controlPlane!.httpUrl,
@@ -116,9 +114,7 @@ describe('control plane ⇄ data plane policy sync', () => {
     );
 
     // Restore a valid file: the error clears and a new version is published.
-    edit(workspace.routerConfig, (text) =>
-      text.replace(BROKEN_ROUTE, ''),
-    );
+    edit(workspace.routerConfig, (text) => text.replace(BROKEN_ROUTE, ''));
     await eventually(async () => {
       const response = await adminCall<{ lastError?: unknown }>(controlPlane!.httpUrl, 'GetConfigStatus');
       return response.body.lastError === undefined ? true : undefined;
