@@ -81,6 +81,22 @@ describe('loadDataPlaneConfig', () => {
     expect(() => loadDataPlaneConfig({ DP_OUTBOX_MAX_BYTES: '12' })).toThrow(/DP_OUTBOX_MAX_BYTES/);
   });
 
+  it('reads the limit store and queue settings, with a 250 ms store deadline by default', () => {
+    expect(loadDataPlaneConfig({}).limits).toEqual({
+      timeoutMs: 250,
+      probeIntervalMs: 1000,
+      queueMaxLength: 10_000,
+    });
+    expect(
+      loadDataPlaneConfig({
+        DP_LIMITS_TIMEOUT_MS: '100',
+        DP_LIMITS_PROBE_INTERVAL_MS: '500',
+        DP_QUEUE_MAX_LENGTH: '0',
+      }).limits,
+    ).toEqual({ timeoutMs: 100, probeIntervalMs: 500, queueMaxLength: 0 });
+    expect(() => loadDataPlaneConfig({ DP_LIMITS_TIMEOUT_MS: '0' })).toThrow(/DP_LIMITS_TIMEOUT_MS/);
+  });
+
   it('snapshots the environment for credential refs without exposing it to JSON logs', () => {
     const config = loadDataPlaneConfig({ MOCK_A_KEY: 'secret-value' });
     expect(config.environment.get('MOCK_A_KEY')).toBe('secret-value');

@@ -109,6 +109,13 @@ describe('request quotas', () => {
     const fits = await chat(LIMIT_KEYS.tokens, { max_tokens: 20 });
     expect(fits.status).toBe(200);
     expect(Number(fits.headers.get('x-ratelimit-remaining-tokens'))).toBe(100 - 8 - 20);
+    // Streams carry them in their response headers.
+    const stream = await inference(LIMIT_KEYS.tokens, { stream: true, max_output_tokens: 5 });
+    expect(stream.status).toBe(200);
+    expect(stream.headers.get('content-type')).toMatch(/^text\/event-stream/);
+    expect(stream.headers.get('x-ratelimit-limit-tokens')).toBe('600');
+    expect(stream.headers.get('x-ratelimit-reset-tokens')).toMatch(/^\d+(\.\d+)?m?s$/);
+    await stream.text();
   });
 });
 
