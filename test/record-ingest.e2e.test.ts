@@ -15,17 +15,16 @@ import {
 import { createLogger } from '@api-router/observability';
 import { freePort, repoRoot } from '@api-router/testing';
 import { afterEach, describe, expect, it } from 'vitest';
-// The planes never import each other in production code; this test runs the real control plane
-// in-process (and the real outbox) against the data plane's transport, so it reaches into their sources.
-// TODO(lead): replace with workspace devDependencies (@api-router/control-plane, @api-router/outbox).
-import { startControlPlane, type ControlPlane } from '../../control-plane/src/index.js';
-import { Outbox, Shipper } from '../../../packages/outbox/src/index.js';
+// The planes never import each other; this top-level test is where they meet: the real control plane
+// in-process (and the real outbox) against the data plane's record ingest transport.
+import { startControlPlane, type ControlPlane } from '@api-router/control-plane';
+import { Outbox, Shipper } from '@api-router/outbox';
 import {
   createGrpcRecordIngestTransport,
   RECORD_TOPICS,
   type GrpcRecordIngestTransport,
   type ShippableRecord,
-} from '../src/records/grpc-record-ingest-transport.js';
+} from '@api-router/data-plane';
 
 /** The admin token of configs/router.sample.yaml (demo only). */
 const SAMPLE_ADMIN_TOKEN = 'admin-demo-token-change-me';

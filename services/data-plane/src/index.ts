@@ -8,3 +8,10 @@ export {
   type PolicySyncSettings,
 } from './config.js';
 export { startDataPlane, type DataPlane, type DataPlaneDeps } from './service.js';
+export {
+  createGrpcRecordIngestTransport,
+  RECORD_TOPICS,
+  type GrpcRecordIngestTransport,
+  type GrpcRecordIngestTransportOptions,
+  type ShippableRecord,
+} from './records/grpc-record-ingest-transport.js';
