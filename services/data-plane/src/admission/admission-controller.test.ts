@@ -1,140 +1,18 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { AuditEventKind } from '@api-router/contracts';
-import { RouterError } from '@api-router/errors';
-import { createMemoryLimitStore, LimitStoreUnavailableError, type LimitStore } from '@api-router/limits';
-import { createMetricsRegistry } from '@api-router/observability';
-import type { Principal } from '../auth/principal.js';
-import { createAdmissionMetrics, type AdmissionMetrics } from '../metrics/admission-metrics.js';
-import type { AuditEventInit } from '../records/audit-recorder.js';
-import { systemTimers } from '../timers.js';
+import { LIMIT_KEYS } from './limits-policy.test-support.js';
 import {
-  createAdmissionController,
-  type AdmissionController,
-  type AdmissionInput,
-  type StoreDecision,
-} from './admission-controller.js';
-import { FairQueue } from './fair-queue.js';
-import { LimitStoreHealth } from './limit-store-health.js';
-import { LIMIT_KEYS, buildLimitsPolicy } from './limits-policy.test-support.js';
-
-const T0 = Date.UTC(2030, 0, 1, 12);
-const policy = buildLimitsPolicy({ queueWaitMs: 500 });
-const route = policy.routesByModel.get('demo-chat')!;
-const messages = [{ role: 'user', content: 'hi' }];
+  T0,
+  input,
+  messages,
+  rejection,
+  setup,
+  unreachableStore,
+} from './admission-controller.test-support.js';
 
 afterEach(() => {
   vi.useRealTimers();
 });
-
-/** A store that fails every call like an unreachable Redis (and counts the calls). */
-function unreachableStore(): LimitStore & { calls: number } {
-  const fail = (operation: string) => {
-    store.calls += 1;
-    return Promise.reject(new LimitStoreUnavailableError(operation, 'timeout'));
-  };
-  const store = {
-    calls: 0,
-    admit: () => fail('admit'),
-    settle: () => fail('settle'),
-    release: () => fail('release'),
-    getBudget: () => fail('getBudget'),
-    topUpBudget: () => fail('topUpBudget'),
-    resetBudget: () => fail('resetBudget'),
-    setBudgetLimit: () => fail('setBudgetLimit'),
-  } as unknown as LimitStore & { calls: number };
-  return store;
-}
-
-interface Setup {
-  controller: AdmissionController;
-  store: LimitStore;
-  audits: AuditEventInit[];
-  metrics: AdmissionMetrics;
-  health: LimitStoreHealth;
-  metricsText: () => Promise<string>;
-  probe: { up: boolean };
-}
-
-function setup(options: { store?: LimitStore } = {}): Setup {
-  const clock = { now: () => Date.now() };
-  const store = options.store ?? createMemoryLimitStore({ clock });
-  const registry = createMetricsRegistry({ defaultLabels: {} });
-  const queue = new FairQueue<StoreDecision>({
-    timers: systemTimers,
-    now: () => Date.now(),
-    random: () => 0,
-    retryIntervalMs: { min: 50, max: 50 },
-    maxLength: 100,
-  });
-  const metrics = createAdmissionMetrics(registry, () => queue.length);
-  const probe = { up: false };
-  const logger = { warn: vi.fn(), info: vi.fn() };
-  const health = new LimitStoreHealth({
-    kind: 'redis',
-    clock,
-    timers: systemTimers,
-    logger,
-    probe: () => (probe.up ? Promise.resolve() : Promise.reject(new Error('down'))),
-    probeIntervalMs: 1000,
-    onChange: (degraded) => metrics.degraded.set(degraded ? 1 : 0),
-  });
-  const audits: AuditEventInit[] = [];
-  let sequence = 0;
-  const controller = createAdmissionController({
-    store,
-    localStore: createMemoryLimitStore({ clock }),
-    health,
-    queue,
-    metrics,
-    audit: {
-      record: (event) => {
-        audits.push(event);
-        return Promise.resolve();
-      },
-    },
-    timers: systemTimers,
-    now: () => Date.now(),
-    randomId: () => String((sequence += 1)),
-    logger,
-    settleRetryDelaysMs: [],
-  });
-  return { controller, store, audits, metrics, health, probe, metricsText: () => registry.metrics() };
-}
-
-function principal(keyId: string, tenantId = 'acme'): Principal {
-  return { keyId, tenantId, allowedModels: ['*'], scheme: 'api_key' };
-}
-
-function input(
-  keyId: string,
-  overrides: Partial<AdmissionInput> = {},
-): AdmissionInput & { headers: Record<string, string> } {
-  const headers: Record<string, string> = {};
-  return {
-    requestId: `req-${keyId}`,
-    principal: principal(keyId, keyId === LIMIT_KEYS.tenantBudget ? 'money' : 'acme'),
-    policy,
-    route,
-    cost: { model: 'demo-chat', messages, maxOutputTokens: 10 },
-    signal: new AbortController().signal,
-    remainingMs: () => 10_000,
-    headers,
-    onHeaders: (received) => {
-      Object.assign(headers, received);
-    },
-    log: { debug: () => undefined, level: 'info' },
-    ...overrides,
-  };
-}
-
-async function rejection(promise: Promise<unknown>): Promise<RouterError> {
-  const error = await promise.then(
-    () => undefined,
-    (reason: unknown) => reason,
-  );
-  if (!(error instanceof RouterError)) throw new Error(`expected a RouterError, got ${String(error)}`);
-  return error;
-}
 
 describe('admission decisions', () => {
   it('admits a key without limits without touching the store', async () => {
@@ -327,44 +205,6 @@ describe('the fair queue in admission', () => {
     disconnect.abort(reason);
     expect(await waiting).toBe(reason);
     held.finish({ responded: false });
-    await controller.close();
-  });
-});
-
-describe('store failure', () => {
-  it('fails rate limits open to the local share, visibly, and recovers by itself', async () => {
-    vi.useFakeTimers({ now: T0 });
-    const store = unreachableStore();
-    const { controller, health, probe, metricsText } = setup({ store });
-    // Burst 4, local share 0.5 → 2 admitted on this replica alone.
-    await controller.admit(input(LIMIT_KEYS.open));
-    expect(health.detail()).toMatchObject({ degraded: true });
-    expect(await metricsText()).toContain('router_limits_degraded 1');
-    await controller.admit(input(LIMIT_KEYS.open));
-    const error = await rejection(controller.admit(input(LIMIT_KEYS.open)));
-    expect(error.status).toBe(429);
-    // Degraded: the shared store is not asked again for each request.
-    expect(store.calls).toBe(1);
-    probe.up = true;
-    await vi.advanceTimersByTimeAsync(1000);
-    expect(health.degraded).toBe(false);
-    expect(await metricsText()).toContain('router_limits_degraded 0');
-    await rejection(controller.admit(input(LIMIT_KEYS.open)));
-    expect(store.calls).toBe(2);
-    await controller.close();
-  });
-
-  it('answers 503 (never 402 or 429) for limits that fail closed and for budgets', async () => {
-    const { controller, audits, metricsText } = setup({ store: unreachableStore() });
-    for (const key of [LIMIT_KEYS.closed, LIMIT_KEYS.budget, LIMIT_KEYS.tenantBudget]) {
-      const error = await rejection(controller.admit(input(key)));
-      expect(error.status).toBe(503);
-      expect(error.code).toBe('dependency_unavailable');
-    }
-    expect(audits).toEqual([]);
-    expect(await metricsText()).toContain(
-      'router_limit_decisions_total{kind="store",outcome="fail_closed"} 3',
-    );
     await controller.close();
   });
 });

@@ -2,7 +2,7 @@ import { RouterError } from '@api-router/errors';
 import type { AdmitDenied } from '@api-router/limits';
 import type { ResolvedQueuePolicy } from '@api-router/policy';
 import type { AdmissionMetrics } from '../metrics/admission-metrics.js';
-import type { AuditRecorder } from '../records/audit-recorder.js';
+import type { AuditEventInit, AuditRecorder } from '../records/audit-recorder.js';
 import {
   denialAuditEvent,
   queuedAuditEvent,
@@ -10,7 +10,7 @@ import {
   type AuditSubject,
 } from './admission-audit.js';
 import type { DecisionContext, StoreDecision } from './admission-controller.js';
-import type { FairQueue, QueueAttempt, QueueBounds } from './fair-queue.js';
+import type { FairQueue, QueueAttempt, QueueBounds, QueueOutcome } from './fair-queue.js';
 import { classifyDenial, denialError } from './limit-denial.js';
 import { rateLimitHeaders } from './rate-limit-headers.js';
 
@@ -47,10 +47,14 @@ export async function waitInQueue(
 ): Promise<QueuedResult> {
   const { input, limits } = context;
   const denied = first.decision;
-  const subject: AuditSubject = {
-    requestId: input.requestId,
-    principal: input.principal,
-    admissionId: first.admissionId,
+  const ending: WaitEnding = {
+    subject: { requestId: input.requestId, principal: input.principal, admissionId: first.admissionId },
+    denied,
+    refuse: async (event) => {
+      input.onHeaders(rateLimitHeaders(denied.checks, denied.decidedAtMs, limits.headerOwners));
+      await deps.audit.record(event);
+      throw denialError(denied);
+    },
   };
   const bounds: QueueBounds = {
     tenantId: input.principal.tenantId,
@@ -58,18 +62,10 @@ export async function waitInQueue(
     tenantMaxLength: queuePolicy.tenantMaxLength,
     keyMaxLength: queuePolicy.keyMaxLength,
   };
-  const refuse = async (event: Parameters<AuditRecorder['record']>[0]): Promise<never> => {
-    input.onHeaders(rateLimitHeaders(denied.checks, denied.decidedAtMs, limits.headerOwners));
-    await deps.audit.record(event);
-    throw denialError(denied);
-  };
   const full = deps.queue.fullBound(bounds);
-  if (full !== undefined) {
-    deps.metrics.decisionsTotal.inc({ kind: 'concurrency', outcome: 'queue_full' });
-    return refuse(denialAuditEvent(subject, denied, { queue_full: full }));
-  }
+  if (full !== undefined) return answerOutcome(deps, ending, { kind: 'full', bound: full });
   const maxWaitMs = Math.max(0, Math.min(queuePolicy.maxWaitMs, input.remainingMs()));
-  await deps.audit.record(queuedAuditEvent(subject, denied, maxWaitMs));
+  await deps.audit.record(queuedAuditEvent(ending.subject, denied, maxWaitMs));
   deps.metrics.decisionsTotal.inc({ kind: 'concurrency', outcome: 'queued' });
   const outcome = await deps.queue.wait({
     ...bounds,
@@ -82,6 +78,24 @@ export async function waitInQueue(
     },
     discard: deps.release,
   });
+  return answerOutcome(deps, ending, outcome);
+}
+
+/** What the end of a wait needs: who it is about, the first denial, and how to answer 429 for it. */
+interface WaitEnding {
+  readonly subject: AuditSubject;
+  readonly denied: AdmitDenied;
+  /** Sets the denial's rate-limit headers, appends `event` durably, throws the denial's 429. */
+  readonly refuse: (event: AuditEventInit) => Promise<never>;
+}
+
+/** Turns how a wait ended into the admission's result or error (see waitInQueue), with metrics and audit. */
+async function answerOutcome(
+  deps: QueueAdmissionDeps,
+  ending: WaitEnding,
+  outcome: QueueOutcome<StoreDecision>,
+): Promise<QueuedResult> {
+  const { subject, denied } = ending;
   const observe = (label: string, waitedMs: number): void =>
     deps.metrics.queueWaitSeconds.observe({ outcome: label }, waitedMs / 1000);
   switch (outcome.kind) {
@@ -104,10 +118,12 @@ export async function waitInQueue(
     case 'timed_out':
       observe('timed_out', outcome.waitedMs);
       deps.metrics.decisionsTotal.inc({ kind: 'concurrency', outcome: 'queue_timed_out' });
-      return refuse(queueOutcomeAuditEvent(subject, 'timed_out', denied.deniedBy.id, outcome.waitedMs));
+      return ending.refuse(
+        queueOutcomeAuditEvent(subject, 'timed_out', denied.deniedBy.id, outcome.waitedMs),
+      );
     case 'full':
       deps.metrics.decisionsTotal.inc({ kind: 'concurrency', outcome: 'queue_full' });
-      return refuse(denialAuditEvent(subject, denied, { queue_full: outcome.bound }));
+      return ending.refuse(denialAuditEvent(subject, denied, { queue_full: outcome.bound }));
     case 'aborted':
       observe('aborted', outcome.waitedMs);
       throw outcome.reason;
