@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { MAX_BUCKET_UNITS, MAX_MICROS } from '@api-router/limits';
 import { estimateInputTokens } from '@api-router/policy';
 import { highestRoutePrice, reservationCosts, settlementUsage } from './admission-costs.js';
 import {
@@ -132,5 +133,29 @@ describe('several choices', () => {
     });
     expect(costs.maxOutputTokens).toBe(3 * DEFAULT_MAX_OUTPUT_TOKENS);
     expect(costs.outputCap).toBe(DEFAULT_MAX_OUTPUT_TOKENS);
+  });
+});
+
+describe('absurd token counts', () => {
+  it('are capped at what the stores accept instead of failing', () => {
+    const route = policy.routesByModel.get('multi-chat')!;
+    const dearest = { inputMicrosPerMillion: 1e12, outputMicrosPerMillion: 1e12 };
+    const expensive = { ...policy, priceFor: () => dearest };
+    const costs = reservationCosts(expensive, route, {
+      model: 'multi-chat',
+      messages,
+      maxOutputTokens: Number.MAX_SAFE_INTEGER,
+      choices: 128,
+    });
+    expect(costs.tokens).toBe(MAX_BUCKET_UNITS);
+    expect(costs.costMicros).toBe(MAX_MICROS);
+    const settled = settlementUsage(
+      expensive,
+      'multi-chat',
+      'mock-b',
+      { inputTokens: Number.MAX_SAFE_INTEGER, outputTokens: Number.MAX_SAFE_INTEGER },
+      costs,
+    );
+    expect(settled).toEqual({ tokens: MAX_BUCKET_UNITS, costMicros: MAX_MICROS, estimated: false });
   });
 });

@@ -1,3 +1,4 @@
+import { MAX_BUCKET_UNITS, MAX_MICROS } from '@api-router/limits';
 import {
   estimateInputTokens,
   maxCostMicros,
@@ -73,15 +74,30 @@ export function reservationCosts(
 ): ReservationCosts {
   const inputTokens = estimateInputTokens(request.messages);
   const perChoice = request.maxOutputTokens ?? policy.settings.defaultMaxOutputTokens;
-  const maxOutputTokens = perChoice * (request.choices ?? 1);
+  const maxOutputTokens = Math.min(perChoice * (request.choices ?? 1), MAX_BUCKET_UNITS);
   const price = highestRoutePrice(policy, request.model, route);
   return {
     inputTokens,
     maxOutputTokens,
-    tokens: inputTokens + maxOutputTokens,
-    costMicros: price === undefined ? 0 : maxCostMicros({ price, inputTokens, maxOutputTokens }),
+    tokens: Math.min(inputTokens + maxOutputTokens, MAX_BUCKET_UNITS),
+    costMicros: price === undefined ? 0 : cappedCost(price, inputTokens, maxOutputTokens),
     outputCap: request.maxOutputTokens === undefined ? perChoice : undefined,
   };
+}
+
+/**
+ * maxCostMicros, capped at the stores' largest amount: a client may ask for absurd token counts (JSON
+ * allows any integer), and the cap is itself more than any budget can hold, so such a request is denied
+ * (402) rather than failing with a RangeError. Token counts are capped the same way (MAX_BUCKET_UNITS).
+ */
+function cappedCost(price: TokenPrice, inputTokens: number, outputTokens: number): number {
+  try {
+    return Math.min(maxCostMicros({ price, inputTokens, maxOutputTokens: outputTokens }), MAX_MICROS);
+  } catch (error: unknown) {
+    // maxCostMicros only throws RangeError, for a cost beyond 2^53 micros: far above the cap.
+    if (error instanceof RangeError) return MAX_MICROS;
+    throw error;
+  }
 }
 
 /** What a settlement charges: tokens and micro-units. */
@@ -106,12 +122,11 @@ export function settlementUsage(
 ): SettlementUsage {
   if (usage === undefined) return { ...reserved, estimated: true };
   const price = policy.priceFor(model, backendId);
+  const inputTokens = Math.min(usage.inputTokens, MAX_BUCKET_UNITS);
+  const outputTokens = Math.min(usage.outputTokens, MAX_BUCKET_UNITS);
   return {
-    tokens: usage.inputTokens + usage.outputTokens,
-    costMicros:
-      price === undefined
-        ? 0
-        : maxCostMicros({ price, inputTokens: usage.inputTokens, maxOutputTokens: usage.outputTokens }),
+    tokens: Math.min(inputTokens + outputTokens, MAX_BUCKET_UNITS),
+    costMicros: price === undefined ? 0 : cappedCost(price, inputTokens, outputTokens),
     estimated: false,
   };
 }
