@@ -33,6 +33,11 @@ export interface Admission {
    */
   readonly outputCap: number | undefined;
   /**
+   * Micro-units reserved for the request's money checks (0 when none). Settlement charges exactly this when
+   * a backend answered but reported no usage, so the usage record must say the same.
+   */
+  readonly reservedCostMicros: number;
+  /**
    * Ends the reservation once: settle with the real usage (cost at the serving backend's price; the
    * reservation itself when the backend reported no usage) or release. Runs in the background — never
    * delays the response, never throws; store failures are retried, then logged and counted.
@@ -45,6 +50,7 @@ export const UNLIMITED_ADMISSION: Admission = {
   headers: {},
   queueMs: 0,
   outputCap: undefined,
+  reservedCostMicros: 0,
   finish: () => undefined,
 };
 
@@ -83,6 +89,7 @@ export function createAdmissionTicket(deps: TicketDeps, init: TicketInit): Admis
     headers: init.headers,
     queueMs: init.queueMs,
     outputCap: init.outputCap,
+    reservedCostMicros: init.reservation.costMicros,
     finish(outcome) {
       if (finished) return;
       finished = true;

@@ -36,6 +36,7 @@ export function createInferenceHandler(deps: InferenceHandlerDeps) {
       streamed: inference.stream,
       policy: session.policy,
       state: session.state,
+      reservedCostMicros: session.admission.reservedCostMicros,
     });
     try {
       const success = await callUpstream(deps.callUpstream, {

@@ -40,6 +40,7 @@ export function createChatCompletionsHandler(deps: InferenceHandlerDeps) {
       streamed: stream,
       policy: session.policy,
       state: session.state,
+      reservedCostMicros: session.admission.reservedCostMicros,
     });
     try {
       const success = await callUpstream(deps.callUpstream, {

@@ -23,6 +23,12 @@ export interface RequestUsageSubject {
   readonly streamed: boolean;
   readonly policy: Pick<RuntimePolicy, 'priceFor'>;
   readonly state: InferenceRequestState;
+  /**
+   * What the admission reserved for money checks. When a backend answered (state.responded) but reported no
+   * usage, settlement charges the reservation (see admission-costs.ts settlementUsage); the record carries
+   * the same cost so the usage stream and the budget store agree.
+   */
+  readonly reservedCostMicros: number;
 }
 
 /** The usage record of one admitted request, written once, durably, before its response completes. */
@@ -43,8 +49,9 @@ export interface RequestUsage {
 /**
  * Starts the usage accounting of an admitted request (after admission: a request denied by a limit gets an
  * audit event instead). Tokens are the backend's reported usage; the cost is that usage at the serving
- * backend's price (RuntimePolicy.priceFor(model, backendId), rounded up like the reservation); 0 when the
- * backend reported no usage or the model has no price.
+ * backend's price (RuntimePolicy.priceFor(model, backendId), rounded up like the reservation); when a backend
+ * answered but reported no usage, the reserved cost (what settlement charges); 0 when no backend answered
+ * or the model has no price.
  */
 export function startRequestUsage(deps: RequestUsageDeps, subject: RequestUsageSubject): RequestUsage {
   let recorded = false;
@@ -82,8 +89,7 @@ function usageRecordInit(
     statusCode,
     inputTokens,
     outputTokens,
-    costMicros:
-      price === undefined ? 0 : maxCostMicros({ price, inputTokens, maxOutputTokens: outputTokens }),
+    costMicros: recordedCostMicros(subject, price, inputTokens, outputTokens),
     attempts: state.attempts,
     streamed: subject.streamed,
     truncated: state.truncatedReason !== undefined,
@@ -94,4 +100,14 @@ function usageRecordInit(
     timeToFirstTokenMs: timings.timeToFirstTokenMs ?? 0,
     policyVersion: state.policyVersion,
   };
+}
+
+function recordedCostMicros(
+  subject: RequestUsageSubject,
+  price: ReturnType<RuntimePolicy['priceFor']>,
+  inputTokens: number,
+  outputTokens: number,
+): number {
+  if (subject.state.usage === undefined) return subject.state.responded ? subject.reservedCostMicros : 0;
+  return price === undefined ? 0 : maxCostMicros({ price, inputTokens, maxOutputTokens: outputTokens });
 }
