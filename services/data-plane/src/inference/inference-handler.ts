@@ -2,7 +2,8 @@ import { create, toJson, type JsonObject } from '@bufbuild/protobuf';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { InferenceResponseSchema, type InferenceRequest } from '@api-router/contracts';
 import type { Completion } from '../upstream/adapters/provider-adapter.js';
-import { callUpstream } from './call-upstream.js';
+import { startAdmittedCall } from './admitted-call.js';
+import type { UpstreamSuccess } from './call-upstream.js';
 import { openSession, type InferenceHandlerDeps, type InferenceSession } from './inference-session.js';
 import { parseInferenceRequest } from './parse-inference-request.js';
 import { formatMs } from './router-headers.js';
@@ -10,7 +11,7 @@ import { routerTimings } from './request-state.js';
 import type { SseEvent } from './sse-event-parser.js';
 import type { SseEventAction } from './sse-relay.js';
 import { readCompletion, streamToClient } from './upstream-response.js';
-import { startRequestUsage, type RequestUsage } from '../records/request-usage.js';
+import type { RequestUsage } from '../records/request-usage.js';
 
 /**
  * POST /v1/inference: the router's own API (router.v1.InferenceRequest → InferenceResponse, JSON with
@@ -29,31 +30,17 @@ export function createInferenceHandler(deps: InferenceHandlerDeps) {
     const cap = session.admission.outputCap;
     // A request without an output limit gets the one its reservation assumed, so it cannot cost more.
     const upstreamInference = cap === undefined ? inference : { ...inference, maxOutputTokens: cap };
-    // From here on the request is admitted: it gets exactly one usage record, durable before it completes.
-    const usage = startRequestUsage(deps, {
-      requestId: request.id,
+    const call = startAdmittedCall(deps, session, request, {
       model: inference.model,
-      streamed: inference.stream,
-      policy: session.policy,
-      state: session.state,
-      reservedCostMicros: session.admission.reservedCostMicros,
+      stream: inference.stream,
+      bodyFor: (target) =>
+        JSON.stringify(
+          deps.adapterFor(target.backend).chatBodyFromInference(upstreamInference, target.upstreamModel),
+        ),
     });
+    const usage = call.usage;
     try {
-      const success = await callUpstream(deps.callUpstream, {
-        route: session.route,
-        credentials: session.credentials,
-        clientHeaders: request.headers,
-        requestId: request.id,
-        path: '/chat/completions',
-        bodyFor: (target) =>
-          JSON.stringify(
-            deps.adapterFor(target.backend).chatBodyFromInference(upstreamInference, target.upstreamModel),
-          ),
-        accept: inference.stream ? 'text/event-stream' : 'application/json',
-        requestSignal: session.requestSignal,
-        state: session.state,
-        log: request.log,
-      });
+      const success = await call.upstream();
       if (inference.stream) {
         await streamInference(deps, session, success, request, reply, { inference, usage });
         return reply;
@@ -116,7 +103,7 @@ function inferenceResponse(
 async function streamInference(
   deps: InferenceHandlerDeps,
   session: InferenceSession,
-  success: Awaited<ReturnType<typeof callUpstream>>,
+  success: UpstreamSuccess,
   request: FastifyRequest,
   reply: FastifyReply,
   options: { inference: InferenceRequest; usage: RequestUsage },

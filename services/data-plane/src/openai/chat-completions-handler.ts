@@ -1,5 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { callUpstream, type UpstreamSuccess } from '../inference/call-upstream.js';
+import { startAdmittedCall } from '../inference/admitted-call.js';
+import type { UpstreamSuccess } from '../inference/call-upstream.js';
 import {
   openSession,
   type InferenceHandlerDeps,
@@ -10,7 +11,7 @@ import { routerTimings } from '../inference/request-state.js';
 import type { SseEvent } from '../inference/sse-event-parser.js';
 import type { SseEventAction } from '../inference/sse-relay.js';
 import { readCompletion, streamToClient } from '../inference/upstream-response.js';
-import { startRequestUsage, type RequestUsage } from '../records/request-usage.js';
+import type { RequestUsage } from '../records/request-usage.js';
 import type { ChatCompletionBody } from './chat-completion-schema.js';
 
 /**
@@ -33,31 +34,17 @@ export function createChatCompletionsHandler(deps: InferenceHandlerDeps) {
     // A request without an output limit gets the one its reservation assumed, so it cannot cost more.
     const upstreamBody = cap === undefined ? body : { ...body, max_tokens: cap };
     const stream = body.stream === true;
-    // From here on the request is admitted: it gets exactly one usage record, durable before it completes.
-    const usage = startRequestUsage(deps, {
-      requestId: request.id,
+    const call = startAdmittedCall(deps, session, request, {
       model: body.model,
-      streamed: stream,
-      policy: session.policy,
-      state: session.state,
-      reservedCostMicros: session.admission.reservedCostMicros,
+      stream,
+      bodyFor: (target) =>
+        JSON.stringify(
+          deps.adapterFor(target.backend).chatBodyFromOpenAI(upstreamBody, target.upstreamModel),
+        ),
     });
+    const usage = call.usage;
     try {
-      const success = await callUpstream(deps.callUpstream, {
-        route: session.route,
-        credentials: session.credentials,
-        clientHeaders: request.headers,
-        requestId: request.id,
-        path: '/chat/completions',
-        bodyFor: (target) =>
-          JSON.stringify(
-            deps.adapterFor(target.backend).chatBodyFromOpenAI(upstreamBody, target.upstreamModel),
-          ),
-        accept: stream ? 'text/event-stream' : 'application/json',
-        requestSignal: session.requestSignal,
-        state: session.state,
-        log: request.log,
-      });
+      const success = await call.upstream();
       if (stream) {
         const clientWantsUsage = body.stream_options?.include_usage === true;
         await streamChat(deps, session, success, request, reply, { clientWantsUsage, usage });
