@@ -7,7 +7,11 @@ export interface RequestTarget {
   readonly scheme: string;
   /** Lower-case host plus a non-default port; undefined when neither the URL nor a Host field names one. */
   readonly authority: string | undefined;
-  /** Absolute path, "/" when empty; never decoded or normalised. */
+  /**
+   * The path as sent, never decoded or normalised; "/" only for an absolute-form URL with an empty path
+   * (RFC 9421 §2.2.6). An origin-form target has no empty path to fill: "?" is not "/", so it must not sign
+   * the same as "/".
+   */
   readonly path: string;
   /** Query without the leading "?"; undefined when the target has no "?". */
   readonly query: string | undefined;
@@ -44,7 +48,7 @@ export function parseRequestTarget(request: SignableRequest): RequestTarget {
       rawAuthority === undefined || rawAuthority === ''
         ? undefined
         : normaliseAuthority(rawAuthority, scheme),
-    path: path === '' ? '/' : path,
+    path: path === '' && absolute !== null ? '/' : path,
     query,
   };
 }
