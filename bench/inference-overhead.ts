@@ -27,7 +27,7 @@ import { startInferenceStack } from '../test/support/inference-stack.js';
 import { eventually, readiness, scrape, type PlaneWorkspace } from '../test/support/planes.js';
 import { bucketsBetween, histogramBuckets, quantileUpperBound } from './histogram-quantiles.js';
 import { runLoad, type LoadRunResult } from './load-run.js';
-import { processCpuMicros } from './process-cpu.js';
+import { cpuPerRequest, processCpu, processCpuMicros } from './process-cpu.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -117,6 +117,8 @@ async function startDataPlane(
 
 interface Measured extends LoadRunResult {
   cpuMicrosPerRequest?: number;
+  /** Where that CPU went: main thread vs other threads, user vs system. */
+  cpuSplit?: string;
   /** The router's own view (router_overhead_seconds over the run): bucket upper bounds, milliseconds. */
   routerOverheadP50Ms?: number;
   routerOverheadP99Ms?: number;
@@ -132,10 +134,12 @@ async function measure(url: string, server: { pid: number; metricsUrl?: string }
       : histogramBuckets(await scrape(server.metricsUrl), 'router_overhead_seconds');
   const overheadBefore = await overhead();
   const cpuBefore = processCpuMicros(server.pid);
+  const splitBefore = processCpu(server.pid);
   const result = await runLoad({ ...load, durationSeconds });
   const measured: Measured = {
     ...result,
     cpuMicrosPerRequest: (processCpuMicros(server.pid) - cpuBefore) / result.completed,
+    cpuSplit: cpuPerRequest(splitBefore, processCpu(server.pid), result.completed),
   };
   const overheadAfter = await overhead();
   if (overheadBefore !== undefined && overheadAfter !== undefined) {
@@ -186,6 +190,7 @@ function report(latencyMs: number, direct: Measured, router: Measured): void {
     ]),
   ];
   lines.push(
+    `router CPU per request: ${router.cpuSplit ?? '-'}`,
     `router_overhead_seconds over the router run: p50 ≤ ${fixed(router.routerOverheadP50Ms, 1)} ms, ` +
       `p99 ≤ ${fixed(router.routerOverheadP99Ms, 1)} ms (bucket upper bounds)`,
   );

@@ -1,17 +1,61 @@
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 
 let clockTicksPerSecond: number | undefined;
+
+/** User and system CPU time of one process or thread so far, in microseconds. */
+export interface CpuTimes {
+  userMicros: number;
+  systemMicros: number;
+}
+
+/** CPU of a process so far, split into its main thread and every other thread (libuv pool, GC, …). */
+export interface ProcessCpu {
+  total: CpuTimes;
+  mainThread: CpuTimes;
+}
 
 /**
  * CPU time (user + system) a process has used so far, in microseconds, from Linux /proc/<pid>/stat
  * (utime and stime, fields 14 and 15, in clock ticks: usually 10 ms resolution). Throws off Linux.
  */
 export function processCpuMicros(pid: number): number {
+  const { userMicros, systemMicros } = readTimes(`/proc/${pid}/stat`);
+  return userMicros + systemMicros;
+}
+
+/** {@link processCpuMicros} split by user/system and main thread/others (/proc/<pid>/task/<pid>/stat). */
+export function processCpu(pid: number): ProcessCpu {
+  return { total: readTimes(`/proc/${pid}/stat`), mainThread: readTimes(`/proc/${pid}/task/${pid}/stat`) };
+}
+
+/** `after − before` of {@link processCpu}, per request. */
+export function cpuPerRequest(before: ProcessCpu, after: ProcessCpu, requests: number): string {
+  const per = (a: CpuTimes, b: CpuTimes): string =>
+    `user ${((a.userMicros - b.userMicros) / requests).toFixed(0)} + sys ${((a.systemMicros - b.systemMicros) / requests).toFixed(0)}`;
+  const others: CpuTimes = {
+    userMicros: after.total.userMicros - after.mainThread.userMicros,
+    systemMicros: after.total.systemMicros - after.mainThread.systemMicros,
+  };
+  const othersBefore: CpuTimes = {
+    userMicros: before.total.userMicros - before.mainThread.userMicros,
+    systemMicros: before.total.systemMicros - before.mainThread.systemMicros,
+  };
+  return `main thread ${per(after.mainThread, before.mainThread)} µs, other threads ${per(others, othersBefore)} µs`;
+}
+
+/** Threads of a process, for a reader who wants to know what "other threads" are. */
+export function threadNames(pid: number): string[] {
+  return readdirSync(`/proc/${pid}/task`).map((tid) =>
+    readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim(),
+  );
+}
+
+function readTimes(statPath: string): CpuTimes {
   clockTicksPerSecond ??= Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const stat = readFileSync(statPath, 'utf8');
   // The command name (field 2) is parenthesised and may contain spaces; fields 3… follow its last ')'.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const ticks = Number(fields[14 - 3]) + Number(fields[15 - 3]);
-  return (ticks / clockTicksPerSecond) * 1e6;
+  const toMicros = (ticks: number): number => (ticks / clockTicksPerSecond!) * 1e6;
+  return { userMicros: toMicros(Number(fields[14 - 3])), systemMicros: toMicros(Number(fields[15 - 3])) };
 }
