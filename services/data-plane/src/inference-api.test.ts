@@ -45,6 +45,33 @@ async function routerError(response: Response): Promise<{ status: number; code: 
   return { status: response.status, code: parsed.error?.code ?? '', message: parsed.error?.message ?? '' };
 }
 
+describe('request log', () => {
+  it('writes one "request completed" line per request, naming key, tenant, route and backend, no secrets', async () => {
+    const response = await post('/v1/chat/completions', { model: 'demo-chat', messages, max_tokens: 2 });
+    expect(response.status).toBe(200);
+    const id = response.headers.get('x-request-id');
+    const lines = harness
+      .logs()
+      .split('\n')
+      .filter((line) => line !== '')
+      .map((line) => JSON.parse(line) as Record<string, unknown>)
+      .filter((line) => line.request_id === id);
+    expect(lines.map((line) => line.msg)).toEqual(['request completed']);
+    expect(lines[0]).toMatchObject({
+      level: 30,
+      method: 'POST',
+      path: '/v1/chat/completions',
+      status: 200,
+      key: TEST_KEYS.demo,
+      route: expect.any(String),
+      backend: expect.any(String),
+      attempts: 1,
+    });
+    expect(typeof lines[0]?.ms).toBe('number');
+    expect(harness.logs()).not.toContain(demoKey);
+  });
+});
+
 describe('POST /v1/inference', () => {
   it('answers with the completion, usage and the router block, valid against the contract', async () => {
     harness.backends['mock-a'].clearRequests();

@@ -6,8 +6,10 @@ import type { Clock } from '../clock.js';
 import type { HttpSettings } from '../config.js';
 import { registerInferenceRoutes, type InferenceRoutesDeps } from '../inference/register-inference-routes.js';
 import type { ActivePolicy } from '../policy/policy-holder.js';
+import { logRequestCompleted } from './access-log.js';
 import { installErrorHandler } from './error-handler.js';
 import type { ReadinessDetail } from './readiness.js';
+import { pooledRandomBytes } from '../random-pool.js';
 import { createRequestIdGenerator, REQUEST_ID_HEADER } from './request-id.js';
 import { registerHealthRoutes } from './routes/health-routes.js';
 
@@ -38,8 +40,10 @@ export interface AppDeps {
 export function buildApp(deps: AppDeps): FastifyInstance {
   const app = Fastify({
     loggerInstance: deps.logger,
-    genReqId: createRequestIdGenerator({ clock: deps.clock }),
+    genReqId: createRequestIdGenerator({ clock: deps.clock, randomBytes: pooledRandomBytes() }),
     requestIdLogLabel: 'request_id',
+    // One line per request, written by logRequestCompleted (see access-log.ts), instead of fastify's two.
+    disableRequestLogging: true,
     connectionTimeout: deps.http.connectionTimeoutMs,
     keepAliveTimeout: deps.http.keepAliveTimeoutMs,
     requestTimeout: deps.http.requestTimeoutMs,
@@ -55,15 +59,16 @@ export function buildApp(deps: AppDeps): FastifyInstance {
 
   app.addHook('onRequest', (request, reply, done) => {
     reply.header(REQUEST_ID_HEADER, request.id);
-    done();
-  });
-
-  app.addHook('onRequest', (request, _reply, done) => {
     if (request.routeOptions.config.alwaysAvailable === true || deps.activePolicy() !== undefined) {
       done();
       return;
     }
     done(new RouterError('not_ready'));
+  });
+
+  app.addHook('onResponse', (request, reply, done) => {
+    logRequestCompleted(request, reply);
+    done();
   });
 
   registerHealthRoutes(app, { readiness: deps.readiness, metricsRegistry: deps.metricsRegistry });

@@ -10,6 +10,7 @@ import { buildUpstreamHeaders } from '../upstream/forward-headers.js';
 import { readUpstreamBody } from '../upstream/read-upstream-body.js';
 import { startUpstreamTrace } from '../upstream/trace-context.js';
 import type { UpstreamClient, UpstreamFailure, UpstreamResponse } from '../upstream/upstream-client.js';
+import type { RandomBytes } from '../random-pool.js';
 import type { RequestSignal } from './request-signal.js';
 import type { InferenceRequestState } from './request-state.js';
 
@@ -17,6 +18,8 @@ export interface CallUpstreamDeps {
   upstream: UpstreamClient;
   selectCandidate: CandidateSelector;
   tracer: Tracer;
+  /** Random bytes for the trace ids the router makes up when tracing is off. */
+  randomBytes: RandomBytes;
   metrics: InferenceMetrics;
   /** Monotonic milliseconds. */
   now: () => number;
@@ -86,7 +89,7 @@ async function attempt(
 ): Promise<AttemptOutcome> {
   const { backend } = target;
   const { state } = call;
-  const trace = startUpstreamTrace(deps.tracer, call.clientHeaders, 'upstream chat');
+  const trace = startUpstreamTrace(deps.tracer, call.clientHeaders, 'upstream chat', deps.randomBytes);
   state.attempts += 1;
   state.backendId = backend.id;
   state.attemptStartedAtMs = deps.now();

@@ -16,6 +16,7 @@ import { openAICompatibleAdapter } from '../upstream/adapters/openai-compatible-
 import type { ProviderAdapter } from '../upstream/adapters/provider-adapter.js';
 import { createUpstreamClient } from '../upstream/upstream-client.js';
 import type { UpstreamPools } from '../upstream/upstream-pools.js';
+import { pooledRandomBytes, type RandomBytes } from '../random-pool.js';
 import type { InferenceRoutesDeps } from './register-inference-routes.js';
 
 export interface InferenceComponents {
@@ -25,6 +26,8 @@ export interface InferenceComponents {
   /** Monotonic milliseconds; performance.now in production. */
   now: () => number;
   tracer: Tracer;
+  /** CSPRNG bytes for made-up trace ids; default a pooled crypto source. */
+  randomBytes?: RandomBytes;
   metricsRegistry: Registry;
   pools: UpstreamPools;
   nonceStore: NonceStore;
@@ -63,6 +66,7 @@ export function createInferenceRoutesDeps(components: InferenceComponents): Infe
       upstream: createUpstreamClient(pools),
       selectCandidate: createCandidateSelector(components.random),
       tracer: components.tracer,
+      randomBytes: components.randomBytes ?? pooledRandomBytes(),
       metrics,
       now: components.now,
     },

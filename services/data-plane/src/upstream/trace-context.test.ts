@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { propagation, trace } from '@opentelemetry/api';
 import type { TextMapPropagator } from '@opentelemetry/api';
+import { pooledRandomBytes } from '../random-pool.js';
 import { startUpstreamTrace } from './trace-context.js';
 
 const CLIENT_TRACE_ID = '0af7651916cd43dd8448eb211c80319c';
@@ -13,12 +14,14 @@ afterEach(() => {
 
 describe('startUpstreamTrace', () => {
   const tracer = trace.getTracer('test');
+  const randomBytes = pooledRandomBytes();
 
   it('continues the client trace with a new parent id when tracing is off', () => {
     const upstream = startUpstreamTrace(
       tracer,
       { traceparent: CLIENT_PARENT, tracestate: 'vendor=1' },
       'upstream',
+      randomBytes,
     );
     const [, traceId, spanId, flags] = TRACEPARENT.exec(upstream.headers.traceparent ?? '') ?? [];
     expect(traceId).toBe(CLIENT_TRACE_ID);
@@ -34,7 +37,7 @@ describe('startUpstreamTrace', () => {
       { traceparent: 'garbage' },
       { traceparent: `00-${'0'.repeat(32)}-b7ad6b7169203331-01` },
     ]) {
-      const upstream = startUpstreamTrace(tracer, headers, 'upstream');
+      const upstream = startUpstreamTrace(tracer, headers, 'upstream', randomBytes);
       const [, traceId] = TRACEPARENT.exec(upstream.headers.traceparent ?? '') ?? [];
       expect(traceId).toMatch(/^[0-9a-f]{32}$/);
       expect(traceId).not.toBe('0'.repeat(32));
@@ -52,7 +55,7 @@ describe('startUpstreamTrace', () => {
       fields: () => ['traceparent'],
     };
     propagation.setGlobalPropagator(fake);
-    const upstream = startUpstreamTrace(tracer, { traceparent: CLIENT_PARENT }, 'upstream');
+    const upstream = startUpstreamTrace(tracer, { traceparent: CLIENT_PARENT }, 'upstream', randomBytes);
     expect(upstream.headers.traceparent).toBe(injected);
   });
 });

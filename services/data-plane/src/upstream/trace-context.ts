@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import {
   context,
@@ -9,6 +8,7 @@ import {
   type Span,
   type Tracer,
 } from '@opentelemetry/api';
+import type { RandomBytes } from '../random-pool.js';
 
 /** The trace context of one upstream attempt. End it when the attempt is over. */
 export interface UpstreamTrace {
@@ -32,12 +32,14 @@ export function startUpstreamTrace(
   tracer: Tracer,
   clientHeaders: IncomingHttpHeaders,
   name: string,
+  randomBytes: RandomBytes,
 ): UpstreamTrace {
   const parent = propagation.extract(context.active(), clientHeaders);
   const span: Span = tracer.startSpan(name, { kind: SpanKind.CLIENT }, parent);
   const headers: Record<string, string> = {};
   propagation.inject(trace.setSpan(parent, span), headers);
-  if (headers.traceparent === undefined) Object.assign(headers, fallbackTraceHeaders(clientHeaders));
+  if (headers.traceparent === undefined)
+    Object.assign(headers, fallbackTraceHeaders(clientHeaders, randomBytes));
   return {
     headers,
     end(error) {
@@ -48,7 +50,10 @@ export function startUpstreamTrace(
 }
 
 /** A child of the client's valid traceparent, or a new root; tracestate passes through with its parent. */
-export function fallbackTraceHeaders(clientHeaders: IncomingHttpHeaders): Record<string, string> {
+export function fallbackTraceHeaders(
+  clientHeaders: IncomingHttpHeaders,
+  randomBytes: RandomBytes,
+): Record<string, string> {
   const incoming = clientHeaders.traceparent;
   const match = typeof incoming === 'string' ? TRACEPARENT_PATTERN.exec(incoming.trim()) : null;
   // One draw for both ids: the hot path pays for one call to the CSPRNG, not two.
