@@ -20,10 +20,10 @@ import {
   type TicketDeps,
 } from './admission-ticket.js';
 import type { FairQueue } from './fair-queue.js';
-import { classifyDenial, denialError } from './limit-denial.js';
+import { denialError } from './limit-denial.js';
 import { LimitPlanCache, type KeyLimits } from './limit-plan-cache.js';
 import type { LimitStoreHealth } from './limit-store-health.js';
-import { waitInQueue } from './queue-admission.js';
+import { decideInQueueOrder } from './queue-admission.js';
 import { rateLimitHeaders } from './rate-limit-headers.js';
 
 /** One request to admit, after authentication and route resolution, before the upstream call. */
@@ -108,6 +108,11 @@ export function createAdmissionController(deps: AdmissionControllerDeps): Admiss
     storeFailed: (failure) => deps.health.failed(failure),
   };
   const decide = (context: DecisionContext): Promise<StoreDecision> => decideOnce(deps, context);
+  const queueDeps = {
+    ...deps,
+    decide,
+    release: (decision: StoreDecision) => releaseLater(ticketDeps, decision),
+  };
 
   return {
     async admit(input) {
@@ -118,19 +123,7 @@ export function createAdmissionController(deps: AdmissionControllerDeps): Admiss
         limits,
         costs: reservationCosts(input.policy, input.route, input.cost),
       };
-      let result = await decide(context);
-      let queueMs = 0;
-      const first = result.decision;
-      if (!first.allowed && classifyDenial(first) === 'concurrency' && limits.queuePolicy) {
-        const queued = await waitInQueue(
-          { ...deps, decide, release: (decision) => releaseLater(ticketDeps, decision) },
-          context,
-          limits.queuePolicy,
-          { ...result, decision: first },
-        );
-        result = queued.result;
-        queueMs = queued.waitedMs;
-      }
+      const { result, waitedMs: queueMs } = await decideInQueueOrder(queueDeps, context);
       const { decision } = result;
       countDecision(deps.metrics, decision);
       logDecision(input, result);

@@ -42,6 +42,7 @@ function entry(
   return {
     tenantId: 'a',
     keyId: 'k',
+    limitId: 'key:k',
     tenantMaxLength: undefined,
     keyMaxLength: undefined,
     maxWaitMs: 10_000,
@@ -86,6 +87,49 @@ describe('FairQueue', () => {
     await vi.advanceTimersByTimeAsync(RETRY_MS);
     expect(tried).toEqual(['k1-first', 'k2-first']);
     queue.close();
+  });
+
+  it('gives a slot freed on this replica to the oldest request of the tenant, whatever its key', async () => {
+    const queue = createQueue();
+    const slots = new Slots();
+    const waits = [
+      queue.wait(entry({ keyId: 'k1', limitId: 'tenant:a', attempt: slots.attemptFor('k1-first') })),
+      queue.wait(entry({ keyId: 'k2', limitId: 'tenant:a', attempt: slots.attemptFor('k2-first') })),
+      queue.wait(entry({ keyId: 'k1', limitId: 'tenant:a', attempt: slots.attemptFor('k1-second') })),
+    ];
+    for (let freed = 0; freed < 3; freed += 1) {
+      slots.free = 1;
+      queue.slotFreed('a');
+      await vi.advanceTimersByTimeAsync(0);
+    }
+    expect(slots.admitted).toEqual(['k1-first', 'k2-first', 'k1-second']);
+    expect((await Promise.all(waits)).map((outcome) => outcome.kind)).toEqual(Array(3).fill('admitted'));
+  });
+
+  it('tells which limits have waiting requests, following the limit a blocked retry names', async () => {
+    const queue = createQueue();
+    expect(queue.waitingFor(['key:k1', 'tenant:a'])).toBeUndefined();
+    const blocked: { by?: string } = {};
+    const controller = new AbortController();
+    void queue.wait(
+      entry({
+        keyId: 'k1',
+        limitId: 'key:k1',
+        signal: controller.signal,
+        attempt: () =>
+          Promise.resolve(blocked.by === undefined ? { done: false } : { done: false, limitId: blocked.by }),
+      }),
+    );
+    expect(queue.waitingFor(['tenant:a', 'key:k1'])).toBe('key:k1');
+    expect(queue.waitingFor(['key:k2', 'tenant:a'])).toBeUndefined();
+    await vi.advanceTimersByTimeAsync(RETRY_MS); // blocked again, by the same limit (none named)
+    expect(queue.waitingFor(['key:k1'])).toBe('key:k1');
+    blocked.by = 'tenant:a';
+    await vi.advanceTimersByTimeAsync(RETRY_MS);
+    expect(queue.waitingFor(['key:k1'])).toBeUndefined();
+    expect(queue.waitingFor(['key:k2', 'tenant:a'])).toBe('tenant:a');
+    controller.abort(new Error('gone'));
+    expect(queue.waitingFor(['key:k1', 'tenant:a'])).toBeUndefined();
   });
 
   it('retries a tenant at once when this replica frees one of its slots', async () => {

@@ -1,12 +1,21 @@
 import type { TimerHandle, Timers } from '../timers.js';
 
-/** One try of a waiting request: admitted (`done`, with whatever the try produced), or still blocked. */
-export type QueueAttempt<T> = { readonly done: true; readonly value: T } | { readonly done: false };
+/**
+ * One try of a waiting request: admitted (`done`, with whatever the try produced), or still blocked —
+ * optionally by another limit than before (`limitId`: the request now waits for that one).
+ */
+export type QueueAttempt<T> =
+  { readonly done: true; readonly value: T } | { readonly done: false; readonly limitId?: string };
 
 /** A request that waits for a concurrency slot. */
 export interface QueueEntry<T> {
   readonly tenantId: string;
   readonly keyId: string;
+  /**
+   * The concurrency limit the request waits for (its check id). While a request waits for a limit, new
+   * requests for that limit queue behind it instead of trying the store (see `waitingFor`).
+   */
+  readonly limitId: string;
   /** Most waiting requests of the tenant (undefined: the tenant sets no bound). */
   readonly tenantMaxLength: number | undefined;
   /** Most waiting requests of the key (undefined: the key sets no bound). */
@@ -53,6 +62,7 @@ interface Waiter<T> {
   readonly keySlot: string;
   readonly enqueuedAtMs: number;
   readonly resolve: (outcome: QueueOutcome<T>) => void;
+  limitId: string;
   timer: TimerHandle | undefined;
   onAbort: (() => void) | undefined;
   inFlight: boolean;
@@ -64,14 +74,19 @@ interface Waiter<T> {
  * tenants are served round-robin: every retry round starts with the next tenant in turn and tries, per
  * tenant, the oldest waiting request of each key (a key at its own limit does not block the tenant's other
  * keys). Retries happen when this replica frees a slot of the tenant (`slotFreed`) and on a jittered timer,
- * since slots also free on other replicas. A request leaves admitted, timed out after its max wait, or when
- * its signal aborts; a full queue (tenant, key or replica bound) answers `full` at once. Stateful: `close()`
- * ends every wait with `closed`.
+ * since slots also free on other replicas. Retries of one round are started in queue order, so the store
+ * sees the oldest request first and a slot freed on this replica goes to the oldest request that can use it.
+ * The queue also knows which limits have waiting requests (`waitingFor`): admission queues a new request
+ * for such a limit behind them instead of letting it try the store first and take the slot. A request
+ * leaves admitted, timed out after its max wait, or when its signal aborts; a full queue (tenant, key or
+ * replica bound) answers `full` at once. Stateful: `close()` ends every wait with `closed`.
  */
 export class FairQueue<T> {
   readonly #options: FairQueueOptions;
   readonly #tenants = new Map<string, Waiter<T>[]>();
   readonly #keyCounts = new Map<string, number>();
+  /** Waiting requests per limit id they wait for. */
+  readonly #limitCounts = new Map<string, number>();
   #length = 0;
   #rotation = 0;
   #tick: TimerHandle | undefined;
@@ -84,6 +99,18 @@ export class FairQueue<T> {
   /** Requests waiting on this replica. */
   get length(): number {
     return this.#length;
+  }
+
+  /**
+   * The first of `limitIds` some request on this replica waits for, or undefined. A new request for that
+   * limit must queue behind the waiting ones (FIFO) rather than try the store.
+   */
+  waitingFor(limitIds: Iterable<string>): string | undefined {
+    if (this.#limitCounts.size === 0) return undefined;
+    for (const limitId of limitIds) {
+      if (this.#limitCounts.has(limitId)) return limitId;
+    }
+    return undefined;
   }
 
   /** Waits for admission; never rejects (failures are outcomes). */
@@ -102,6 +129,7 @@ export class FairQueue<T> {
         keySlot: `${entry.tenantId}\u0000${entry.keyId}`,
         enqueuedAtMs,
         resolve,
+        limitId: entry.limitId,
         timer: undefined,
         onAbort: undefined,
         inFlight: false,
@@ -154,7 +182,14 @@ export class FairQueue<T> {
     }
     waiters.push(waiter);
     this.#keyCounts.set(waiter.keySlot, (this.#keyCounts.get(waiter.keySlot) ?? 0) + 1);
+    this.#countLimit(waiter.limitId, 1);
     this.#length += 1;
+  }
+
+  #countLimit(limitId: string, delta: 1 | -1): void {
+    const count = (this.#limitCounts.get(limitId) ?? 0) + delta;
+    if (count <= 0) this.#limitCounts.delete(limitId);
+    else this.#limitCounts.set(limitId, count);
   }
 
   #end(waiter: Waiter<T>, outcome: QueueOutcome<T>): void {
@@ -170,9 +205,18 @@ export class FairQueue<T> {
       const keyCount = (this.#keyCounts.get(waiter.keySlot) ?? 1) - 1;
       if (keyCount === 0) this.#keyCounts.delete(waiter.keySlot);
       else this.#keyCounts.set(waiter.keySlot, keyCount);
+      this.#countLimit(waiter.limitId, -1);
       this.#length -= 1;
     }
     waiter.resolve(outcome);
+  }
+
+  /** A waiting request is now blocked by another limit. */
+  #waitFor(waiter: Waiter<T>, limitId: string): void {
+    if (limitId === waiter.limitId) return;
+    this.#countLimit(waiter.limitId, -1);
+    waiter.limitId = limitId;
+    this.#countLimit(limitId, 1);
   }
 
   #waited(waiter: Waiter<T>): number {
@@ -222,7 +266,10 @@ export class FairQueue<T> {
     attempt.then(
       (result) => {
         waiter.inFlight = false;
-        if (!result.done) return;
+        if (!result.done) {
+          if (result.limitId !== undefined && !waiter.ended) this.#waitFor(waiter, result.limitId);
+          return;
+        }
         if (waiter.ended) waiter.entry.discard(result.value);
         else this.#end(waiter, { kind: 'admitted', value: result.value, waitedMs: this.#waited(waiter) });
       },

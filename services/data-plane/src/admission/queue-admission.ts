@@ -1,5 +1,5 @@
 import { RouterError } from '@api-router/errors';
-import type { AdmitDenied } from '@api-router/limits';
+import { CONCURRENCY_RETRY_HINT_MS, type AdmitDenied, type LimitPlan } from '@api-router/limits';
 import type { ResolvedQueuePolicy } from '@api-router/policy';
 import type { AdmissionMetrics } from '../metrics/admission-metrics.js';
 import type { AuditEventInit, AuditRecorder } from '../records/audit-recorder.js';
@@ -12,6 +12,7 @@ import {
 import type { DecisionContext, StoreDecision } from './admission-controller.js';
 import type { FairQueue, QueueAttempt, QueueBounds, QueueOutcome } from './fair-queue.js';
 import { classifyDenial, denialError } from './limit-denial.js';
+import type { KeyLimits } from './limit-plan-cache.js';
 import { rateLimitHeaders } from './rate-limit-headers.js';
 
 export interface QueueAdmissionDeps {
@@ -31,26 +32,93 @@ export interface QueuedResult {
 }
 
 /**
- * Waits in the fair queue for a request denied by concurrency alone (the caller checked the policy allows
- * queueing). The wait is bounded by the policy's max wait and the time left before the request deadline.
- * Audited durably: QUEUED before waiting, QUEUE_ADMITTED once admitted, QUEUE_TIMED_OUT before the 429 of
- * a wait that ran out, RATE_LIMITED (`queue_full`) before the 429 of a full queue. Resolves with the final
- * store decision (the caller answers a non-concurrency denial met while waiting); rejects with the
- * RouterError of a full or timed-out queue, the request signal's reason (client gone, deadline), the
- * store's or the audit outbox's failure, or 503 when the replica shuts down.
+ * The store decision of a request, in queue order. When its policy allows queueing and requests on this
+ * replica already wait for one of its concurrency limits, it queues behind them **without trying the
+ * store** (else it could take the slot freed for the oldest waiting request, again and again); otherwise
+ * one store decision, and a denial by concurrency alone waits in the queue (see waitInQueue). Resolves with
+ * the final decision (allowed, or denied by something the caller answers) and the time spent queued.
  */
-export async function waitInQueue(
+export async function decideInQueueOrder(
+  deps: QueueAdmissionDeps,
+  context: DecisionContext,
+): Promise<QueuedResult> {
+  const { queuePolicy } = context.limits;
+  if (queuePolicy === undefined) return { result: await deps.decide(context), waitedMs: 0 };
+  const ahead =
+    deps.queue.length === 0 ? undefined : deps.queue.waitingFor(concurrencyIds(context.limits.plan));
+  if (ahead !== undefined) {
+    const first = { denied: queuedBehindDenial(context.limits, ahead), admissionId: '', behind: true };
+    return waitInQueue(deps, context, queuePolicy, first);
+  }
+  const result = await deps.decide(context);
+  const { decision } = result;
+  if (decision.allowed || classifyDenial(decision) !== 'concurrency') return { result, waitedMs: 0 };
+  return waitInQueue(deps, context, queuePolicy, {
+    denied: decision,
+    admissionId: result.admissionId,
+    behind: false,
+  });
+}
+
+function* concurrencyIds(plan: LimitPlan): Iterable<string> {
+  for (const check of plan.checks) {
+    if (check.kind === 'concurrency') yield check.id;
+  }
+}
+
+/**
+ * The denial a request queued behind others stands on: it never asked the store, so the numbers are the
+ * policy's (the limit's max, none remaining, the store's concurrency retry hint, the router's clock) and it
+ * carries no rate-limit checks (no x-ratelimit headers until the request has its own decision).
+ */
+function queuedBehindDenial(limits: KeyLimits, limitId: string): AdmitDenied {
+  const check = limits.plan.checks.find((candidate) => candidate.id === limitId);
+  return {
+    allowed: false,
+    decidedAtMs: Date.now(),
+    deniedBy: { kind: 'concurrency', id: limitId },
+    retryAfterMs: CONCURRENCY_RETRY_HINT_MS,
+    remaining: 0,
+    resetAtMs: null,
+    limit: check?.kind === 'concurrency' ? check.max : 0,
+    checks: [],
+  };
+}
+
+/** Why a request starts waiting: its own concurrency denial, or (`behind`) requests queued before it. */
+interface QueueStart {
+  readonly denied: AdmitDenied;
+  /** The admission id of the denied decision; empty when the request never asked the store. */
+  readonly admissionId: string;
+  /** True when the request queued behind waiting requests without asking the store. */
+  readonly behind: boolean;
+}
+
+/**
+ * Waits in the fair queue for a request denied by concurrency alone, or queued behind requests waiting for
+ * one of its concurrency limits (the caller checked the policy allows queueing). The wait is bounded by the
+ * policy's max wait and the time left before the request deadline. Audited durably: QUEUED before waiting
+ * (`queued_behind: "true"` when the request did not ask the store), QUEUE_ADMITTED once admitted,
+ * QUEUE_TIMED_OUT before the 429 of a wait that ran out (answered with the request's latest concurrency
+ * denial), RATE_LIMITED (`queue_full`) before the 429 of a full queue. Resolves with the final store
+ * decision (the caller answers a non-concurrency denial met while waiting); rejects with the RouterError of
+ * a full or timed-out queue, the request signal's reason (client gone, deadline), the store's or the audit
+ * outbox's failure, or 503 when the replica shuts down.
+ */
+async function waitInQueue(
   deps: QueueAdmissionDeps,
   context: DecisionContext,
   queuePolicy: ResolvedQueuePolicy,
-  first: StoreDecision & { readonly decision: AdmitDenied },
+  first: QueueStart,
 ): Promise<QueuedResult> {
   const { input, limits } = context;
-  const denied = first.decision;
+  const extra: Record<string, string> = first.behind ? { queued_behind: 'true' } : {};
   const ending: WaitEnding = {
     subject: { requestId: input.requestId, principal: input.principal, admissionId: first.admissionId },
-    denied,
+    denied: first.denied,
+    extra,
     refuse: async (event) => {
+      const { denied } = ending;
       input.onHeaders(rateLimitHeaders(denied.checks, denied.decidedAtMs, limits.headerOwners));
       await deps.audit.record(event);
       throw denialError(denied);
@@ -65,16 +133,23 @@ export async function waitInQueue(
   const full = deps.queue.fullBound(bounds);
   if (full !== undefined) return answerOutcome(deps, ending, { kind: 'full', bound: full });
   const maxWaitMs = Math.max(0, Math.min(queuePolicy.maxWaitMs, input.remainingMs()));
-  await deps.audit.record(queuedAuditEvent(ending.subject, denied, maxWaitMs));
+  const queued = queuedAuditEvent(ending.subject, first.denied, maxWaitMs);
+  await deps.audit.record({ ...queued, attributes: { ...queued.attributes, ...extra } });
   deps.metrics.decisionsTotal.inc({ kind: 'concurrency', outcome: 'queued' });
   const outcome = await deps.queue.wait({
     ...bounds,
+    limitId: first.denied.deniedBy.id,
     maxWaitMs,
     signal: input.signal,
     attempt: async (): Promise<QueueAttempt<StoreDecision>> => {
       const result = await deps.decide(context);
-      const blocked = !result.decision.allowed && classifyDenial(result.decision) === 'concurrency';
-      return blocked ? { done: false } : { done: true, value: result };
+      const { decision } = result;
+      if (decision.allowed || classifyDenial(decision) !== 'concurrency')
+        return { done: true, value: result };
+      // Still blocked: the 429 of a timeout answers with these (fresher, own) numbers.
+      ending.denied = decision;
+      ending.subject = { ...ending.subject, admissionId: result.admissionId };
+      return { done: false, limitId: decision.deniedBy.id };
     },
     discard: deps.release,
   });
@@ -83,8 +158,11 @@ export async function waitInQueue(
 
 /** What the end of a wait needs: who it is about, the first denial, and how to answer 429 for it. */
 interface WaitEnding {
-  readonly subject: AuditSubject;
-  readonly denied: AdmitDenied;
+  subject: AuditSubject;
+  /** The latest concurrency denial of the request (or the one it queued behind, until it has its own). */
+  denied: AdmitDenied;
+  /** Attributes added to the request's queue audit events. */
+  readonly extra: Readonly<Record<string, string>>;
   /** Sets the denial's rate-limit headers, appends `event` durably, throws the denial's 429. */
   readonly refuse: (event: AuditEventInit) => Promise<never>;
 }
@@ -95,7 +173,7 @@ async function answerOutcome(
   ending: WaitEnding,
   outcome: QueueOutcome<StoreDecision>,
 ): Promise<QueuedResult> {
-  const { subject, denied } = ending;
+  const { subject, denied, extra } = ending;
   const observe = (label: string, waitedMs: number): void =>
     deps.metrics.queueWaitSeconds.observe({ outcome: label }, waitedMs / 1000);
   switch (outcome.kind) {
@@ -107,7 +185,7 @@ async function answerOutcome(
       const admittedSubject = { ...subject, admissionId: value.admissionId };
       try {
         await deps.audit.record(
-          queueOutcomeAuditEvent(admittedSubject, 'admitted', denied.deniedBy.id, waitedMs),
+          queueOutcomeAuditEvent(admittedSubject, 'admitted', denied.deniedBy.id, waitedMs, extra),
         );
       } catch (error: unknown) {
         deps.release(value);
@@ -119,11 +197,11 @@ async function answerOutcome(
       observe('timed_out', outcome.waitedMs);
       deps.metrics.decisionsTotal.inc({ kind: 'concurrency', outcome: 'queue_timed_out' });
       return ending.refuse(
-        queueOutcomeAuditEvent(subject, 'timed_out', denied.deniedBy.id, outcome.waitedMs),
+        queueOutcomeAuditEvent(subject, 'timed_out', denied.deniedBy.id, outcome.waitedMs, extra),
       );
     case 'full':
       deps.metrics.decisionsTotal.inc({ kind: 'concurrency', outcome: 'queue_full' });
-      return ending.refuse(denialAuditEvent(subject, denied, { queue_full: outcome.bound }));
+      return ending.refuse(denialAuditEvent(subject, denied, { ...extra, queue_full: outcome.bound }));
     case 'aborted':
       observe('aborted', outcome.waitedMs);
       throw outcome.reason;
