@@ -20,7 +20,14 @@ export interface Clock {
 export function createSystemClock(): Clock {
   return {
     nowMs: () => Date.now(),
-    setTimeout: (callback, delayMs) => setTimeout(callback, delayMs),
-    clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
+    // A zero delay runs in the check phase of this loop turn (`setImmediate`), after the I/O callbacks of
+    // the same turn: Node's `setTimeout(fn, 0)` would wait at least 1 ms.
+    setTimeout: (callback, delayMs) =>
+      delayMs <= 0 ? { immediate: setImmediate(callback) } : setTimeout(callback, delayMs),
+    clearTimeout: (handle) => {
+      if (typeof handle === 'object' && 'immediate' in handle)
+        clearImmediate(handle.immediate as NodeJS.Immediate);
+      else clearTimeout(handle as NodeJS.Timeout);
+    },
   };
 }

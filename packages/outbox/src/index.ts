@@ -1,4 +1,11 @@
-export { Outbox, type OutboxOptions, type OutboxState } from './outbox.js';
+export {
+  Outbox,
+  type OutboxOptions,
+  type OutboxState,
+  type OutboxSyncMode,
+  type OutboxSyncStats,
+} from './outbox.js';
+export type { MemoryTailLimits } from './memory-tail.js';
 export type { OutboxAppend, OutboxRecord } from './outbox-record.js';
 export { OutboxError, OutboxFullError, type OutboxErrorCode } from './outbox-error.js';
 export type {
@@ -6,6 +13,7 @@ export type {
   CorruptionReport,
   OutboxEvents,
   OutboxLogger,
+  SyncReport,
   TornTailReport,
 } from './outbox-events.js';
 export type { BacklogStats } from './backlog.js';

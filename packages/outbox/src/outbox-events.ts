@@ -22,8 +22,15 @@ export interface TornTailReport {
   reason: string;
 }
 
-/** One group commit: `records` appends made durable by one write + fsync that took `durationMs`. */
+/** One group commit: `records` appends made durable by one write (+ fdatasync in the per-batch mode) that took `durationMs`. */
 export interface CommitReport {
+  records: number;
+  bytes: number;
+  durationMs: number;
+}
+
+/** One background fdatasync of the interval durability mode: `records` made durable in `durationMs`. */
+export interface SyncReport {
   records: number;
   bytes: number;
   durationMs: number;
@@ -31,7 +38,10 @@ export interface CommitReport {
 
 /** Hooks for metrics; each is optional and must not throw (a throwing hook is caught and logged). */
 export interface OutboxEvents {
+  /** A batch written (per-batch mode: and fdatasynced); `durationMs` covers what the appends waited for. */
   onCommit?(report: CommitReport): void;
+  /** Interval mode: a background fdatasync finished. */
+  onSync?(report: SyncReport): void;
   /** Mid-segment corruption: page someone, the disk may be failing. Reported once per region per process. */
   onCorruption?(report: CorruptionReport): void;
   onTornTail?(report: TornTailReport): void;

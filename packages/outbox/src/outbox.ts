@@ -4,13 +4,36 @@ import { createSystemClock, type Clock } from './clock.js';
 import { CorruptionReporter } from './corruption-reporter.js';
 import { encodeFrame, frameBytes } from './frame-codec.js';
 import { GroupCommit } from './group-commit.js';
+import {
+  DEFAULT_MEMORY_TAIL_LIMITS,
+  MemoryTail,
+  type MemoryTailLimits,
+  type TailEntry,
+} from './memory-tail.js';
 import { OutboxError, OutboxFullError } from './outbox-error.js';
 import { emitEvent, type OutboxEvents, type OutboxLogger } from './outbox-events.js';
 import { createNodeOutboxFs, syncCreatedDirectories, type OutboxFs } from './outbox-fs.js';
 import type { OutboxAppend, OutboxRecord } from './outbox-record.js';
 import { recoverSegments } from './recover-segments.js';
-import { SegmentLog } from './segment-log.js';
+import { SegmentLog, type SyncStats } from './segment-log.js';
 import { SegmentReader, type ReadLimits } from './segment-reader.js';
+import { SyncScheduler } from './sync-scheduler.js';
+
+/**
+ * When an `append` resolves, and what it then survives (see the package README, "Durability"):
+ * - `per-batch`: after its batch is written **and** fdatasynced: survives a process crash and, on a disk
+ *   that honours flushes, an OS crash or power loss.
+ * - `interval`: after its batch is written (the kernel has the bytes): survives a process crash (`kill -9`,
+ *   OOM kill); a background fdatasync runs at most every `intervalMs` while something is unsynced, so an OS
+ *   crash or power loss can lose the records of about the last `intervalMs` (+ one fdatasync). An fdatasync
+ *   error turns the outbox `failed`, as in `per-batch`.
+ */
+export type OutboxSyncMode = { mode: 'per-batch' } | { mode: 'interval'; intervalMs: number };
+
+/** `Outbox.syncStats()`: what an OS crash could lose right now, for gauges. */
+export interface OutboxSyncStats extends SyncStats {
+  mode: OutboxSyncMode['mode'];
+}
 
 export interface OutboxOptions {
   /** Directory owned by this outbox (created if missing). One process at a time: there is no lock file. */
@@ -20,9 +43,16 @@ export interface OutboxOptions {
    * resolves before its bytes are durable, and a machine crash (not just `kill -9`) can lose it.
    */
   fsync?: boolean;
+  /** Durability mode (default `{ mode: 'per-batch' }`); ignored when `fsync` is false. */
+  sync?: OutboxSyncMode;
+  /**
+   * Recently committed records kept in memory so that `read` after them needs no disk I/O (default 4 MiB /
+   * 4096 records; `maxRecords: 0` turns it off). Reads starting before what it holds go to the segment files.
+   */
+  memoryTail?: Partial<MemoryTailLimits>;
   /**
    * How long an append arriving at an idle outbox waits for others to share its write + fsync, in ms
-   * (default 2). Adds up to this much latency at low load; under load batches form while the previous
+   * (default 2 in the per-batch mode, 0 in the interval mode). Adds up to this much latency at low load; under load batches form while the previous
    * fsync runs, whatever this value. 0 still batches appends made in the same tick.
    */
   maxBatchDelayMs?: number;
@@ -52,11 +82,7 @@ interface OutboxSettings {
   logger: OutboxLogger | undefined;
 }
 
-interface PendingFrame {
-  seq: number;
-  appendedAtMs: number;
-  frame: Buffer;
-}
+type PendingFrame = TailEntry;
 
 /**
  * The durable local outbox: `append` resolves only once the record is on stable storage (group commit: one
@@ -76,6 +102,8 @@ export class Outbox implements AsyncDisposable {
   private readonly listeners = new Set<() => void>();
   private readonly commits: GroupCommit<PendingFrame>;
   private readonly reader: SegmentReader;
+  private readonly tail: MemoryTail;
+  private readonly syncer: SyncScheduler | undefined;
 
   private constructor(
     private readonly settings: OutboxSettings,
@@ -84,6 +112,8 @@ export class Outbox implements AsyncDisposable {
     recovered: { ackedSeq: number; lastSeq: number },
     reporter: CorruptionReporter,
     groupCommit: { maxDelayMs: number; maxBatchBytes: number },
+    private readonly syncMode: OutboxSyncMode,
+    tailLimits: MemoryTailLimits,
   ) {
     this.ackedThrough = recovered.ackedSeq;
     this.committedSeq = Math.max(recovered.lastSeq, recovered.ackedSeq);
@@ -96,12 +126,28 @@ export class Outbox implements AsyncDisposable {
       commit: (batch) => this.commitBatch(batch),
     });
     this.reader = new SegmentReader(settings.fs, settings.directory, () => log.segments, reporter);
+    this.tail = new MemoryTail(tailLimits, this.committedSeq);
+    this.syncer =
+      syncMode.mode === 'interval' && log.syncsData
+        ? new SyncScheduler({
+            clock: settings.clock,
+            intervalMs: syncMode.intervalMs,
+            hasUnsynced: () => log.hasUnsynced,
+            sync: () => this.backgroundSync(),
+            onFailed: (error) =>
+              settings.logger?.error(
+                { err: error },
+                'outbox fdatasync failed: appends are refused until the outbox is reopened',
+              ),
+          })
+        : undefined;
   }
 
   /** Opens (creating or recovering) the outbox in `options.directory`. Rejects only on I/O errors, never on bad data. */
   static async open(options: OutboxOptions): Promise<Outbox> {
     const fs = options.fs ?? createNodeOutboxFs();
     const fsync = options.fsync ?? true;
+    const syncMode = validSyncMode(options.sync ?? { mode: 'per-batch' });
     const events = options.events ?? {};
     const reporter = new CorruptionReporter(events, options.logger);
     const created = await fs.mkdir(options.directory, { recursive: true });
@@ -111,21 +157,29 @@ export class Outbox implements AsyncDisposable {
       reporter.report({ file: 'acked.json', offset: 0, skippedBytes: 0, reason: cursor.problem });
     const deps = { fs, directory: options.directory, fsync, reporter, events, logger: options.logger };
     const recovered = await recoverSegments(deps, cursor.ackedSeq);
+    const clock = options.clock ?? createSystemClock();
     const log = new SegmentLog(
-      { ...deps, segmentMaxBytes: options.segmentMaxBytes ?? 16 * 1024 * 1024 },
+      {
+        ...deps,
+        segmentMaxBytes: options.segmentMaxBytes ?? 16 * 1024 * 1024,
+        syncEachBatch: syncMode.mode === 'per-batch',
+        nowMs: () => clock.nowMs(),
+      },
       recovered.segments,
     );
+    // The interval mode's guarantee covers what an earlier process (killed before its next sync) wrote too.
+    if (syncMode.mode === 'interval') await log.syncNewest();
     const settings: OutboxSettings = {
       maxBytes: options.maxBytes ?? 1024 * 1024 * 1024,
       maxRecordBytes: options.maxRecordBytes ?? 4 * 1024 * 1024,
-      clock: options.clock ?? createSystemClock(),
+      clock,
       events,
       logger: options.logger,
       fs,
       directory: options.directory,
     };
     const groupCommit = {
-      maxDelayMs: options.maxBatchDelayMs ?? 2,
+      maxDelayMs: options.maxBatchDelayMs ?? (syncMode.mode === 'interval' ? 0 : 2),
       maxBatchBytes: options.maxBatchBytes ?? 1024 * 1024,
     };
     const outbox = new Outbox(
@@ -135,16 +189,19 @@ export class Outbox implements AsyncDisposable {
       { ackedSeq: cursor.ackedSeq, lastSeq: recovered.lastSeq },
       reporter,
       groupCommit,
+      syncMode,
+      { ...DEFAULT_MEMORY_TAIL_LIMITS, ...options.memoryTail },
     );
     options.logger?.info(
-      { directory: options.directory, ackedSeq: cursor.ackedSeq, ...outbox.backlog() },
+      { directory: options.directory, ackedSeq: cursor.ackedSeq, sync: syncMode, ...outbox.backlog() },
       'outbox opened',
     );
     return outbox;
   }
 
   /**
-   * Appends a record and resolves with its seq once it is durable. Rejects with `OutboxFullError` (nothing
+   * Appends a record and resolves with its seq once it is durable (per the sync mode: fdatasynced, or
+   * written to the kernel in the interval mode). Rejects with `OutboxFullError` (nothing
    * written) when it would take the outbox over `maxBytes`, `OutboxError` `invalid_record` for an oversized
    * record, `closed` after `close()`, `failed`/`write_failed` on I/O errors (the record is then not committed).
    */
@@ -167,11 +224,22 @@ export class Outbox implements AsyncDisposable {
       throw new OutboxFullError(this.reservedBytes, this.settings.maxBytes);
     const seq = this.nextSeq;
     this.nextSeq += 1;
-    const appendedAtMs = this.settings.clock.nowMs();
+    // As the frame stores them, so that a read from the memory tail equals a read from disk.
+    const appendedAtMs = Math.max(0, Math.trunc(this.settings.clock.nowMs()));
     const frame = encodeFrame({ ...record, seq, appendedAtMs });
     this.reservedBytes += size;
     try {
-      await this.commits.submit({ seq, appendedAtMs, frame }, size);
+      await this.commits.submit(
+        {
+          seq,
+          appendedAtMs,
+          key: asStored(record.key),
+          topic: asStored(record.topic),
+          frame,
+          payloadOffset: size - record.payload.length,
+        },
+        size,
+      );
     } catch (error: unknown) {
       this.reservedBytes -= size;
       throw error;
@@ -181,7 +249,8 @@ export class Outbox implements AsyncDisposable {
 
   /** Committed records with a seq above `afterSeq`, oldest first (none yet: empty array). Rejects on I/O errors. */
   read(afterSeq: number, limits: ReadLimits): Promise<OutboxRecord[]> {
-    return this.reader.read(afterSeq, limits);
+    const fromMemory = this.tail.read(afterSeq, limits);
+    return fromMemory === undefined ? this.reader.read(afterSeq, limits) : Promise.resolve(fromMemory);
   }
 
   /**
@@ -221,6 +290,11 @@ export class Outbox implements AsyncDisposable {
     return this.reservedBytes;
   }
 
+  /** Records and bytes written but not yet fdatasynced, and when the last fdatasync finished. */
+  syncStats(): OutboxSyncStats {
+    return { mode: this.syncMode.mode, ...this.log.syncStats() };
+  }
+
   state(): OutboxState {
     if (this.status === 'open' && this.log.failed) return 'failed';
     return this.status;
@@ -232,7 +306,10 @@ export class Outbox implements AsyncDisposable {
     return () => this.listeners.delete(listener);
   }
 
-  /** Commits appends already made (they resolve), rejects later ones, waits for acks in flight, closes files. */
+  /**
+   * Commits appends already made (they resolve), rejects later ones, waits for acks in flight, fdatasyncs
+   * what is unsynced, closes files. Rejects when that last fdatasync fails (the outbox is closed anyway).
+   */
   close(): Promise<void> {
     this.closing ??= this.closeOnce();
     return this.closing;
@@ -247,19 +324,25 @@ export class Outbox implements AsyncDisposable {
     try {
       await this.commits.drain();
       await this.ackChain;
+      await this.syncer?.stop();
     } finally {
-      await this.log.close();
-      this.status = 'closed';
-      this.listeners.clear();
+      try {
+        await this.log.close();
+      } finally {
+        this.status = 'closed';
+        this.listeners.clear();
+      }
     }
   }
 
   private async commitBatch(batch: PendingFrame[]): Promise<void> {
     const startedAtMs = this.settings.clock.nowMs();
     const bytes = batch.length === 1 ? batch[0]!.frame : Buffer.concat(batch.map((item) => item.frame));
-    await this.log.appendBatch(bytes, batch[0]!.seq);
+    await this.log.appendBatch(bytes, batch[0]!.seq, batch.length);
     for (const item of batch) this.pending.add(item.seq, item.frame.length, item.appendedAtMs);
+    this.tail.add(batch);
     this.committedSeq = batch[batch.length - 1]!.seq;
+    this.syncer?.written();
     const durationMs = this.settings.clock.nowMs() - startedAtMs;
     emitEvent(this.settings.events, this.settings.logger, 'onCommit', {
       records: batch.length,
@@ -281,9 +364,24 @@ export class Outbox implements AsyncDisposable {
     await writeAckCursor(this.settings.fs, this.settings.directory, throughSeq);
     this.ackedThrough = throughSeq;
     this.pending.ackThrough(throughSeq);
+    this.tail.dropThrough(throughSeq);
     const before = this.log.diskBytes;
     await this.log.deleteAckedThrough(throughSeq);
     this.reservedBytes -= before - this.log.diskBytes;
+  }
+
+  /** One background fdatasync (interval mode), reported through `events.onSync`. */
+  private async backgroundSync(): Promise<void> {
+    const before = this.log.syncStats();
+    if (before.unsyncedBytes === 0) return;
+    const startedAtMs = this.settings.clock.nowMs();
+    await this.log.sync();
+    const after = this.log.syncStats();
+    emitEvent(this.settings.events, this.settings.logger, 'onSync', {
+      records: before.unsyncedRecords - after.unsyncedRecords,
+      bytes: before.unsyncedBytes - after.unsyncedBytes,
+      durationMs: this.settings.clock.nowMs() - startedAtMs,
+    });
   }
 
   private notOpenError(): OutboxError {
@@ -291,4 +389,17 @@ export class Outbox implements AsyncDisposable {
       ? new OutboxError('failed', 'outbox failed')
       : new OutboxError('closed', 'outbox is closed');
   }
+}
+
+function validSyncMode(sync: OutboxSyncMode): OutboxSyncMode {
+  if (sync.mode === 'per-batch') return sync;
+  if (sync.mode === 'interval' && Number.isFinite(sync.intervalMs) && sync.intervalMs > 0) return sync;
+  throw new RangeError(`invalid outbox sync mode ${JSON.stringify(sync)}: interval needs intervalMs > 0`);
+}
+
+const LONE_SURROGATE = /[\uD800-\uDFFF]/;
+
+/** A key or topic as it reads back from its frame: UTF-8 encoding turns lone surrogates into U+FFFD. */
+function asStored(text: string): string {
+  return LONE_SURROGATE.test(text) ? Buffer.from(text, 'utf8').toString('utf8') : text;
 }

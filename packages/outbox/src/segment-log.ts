@@ -8,11 +8,34 @@ import type { SegmentInfo } from './segment-info.js';
 export interface SegmentLogOptions {
   fs: OutboxFs;
   directory: string;
-  /** fdatasync each batch and fsync the directory on create/delete. Off only for benchmarks: a crash can lose acknowledged appends. */
+  /** fdatasync written data and fsync the directory on create/delete. Off only for benchmarks: a crash can lose acknowledged appends. */
   fsync: boolean;
+  /**
+   * true: `appendBatch` fdatasyncs every batch before resolving. false: it resolves once the batch is written
+   * (in the page cache) and `sync()`, called by the owner, makes it durable later; rotation and `close`
+   * sync what is still unsynced.
+   */
+  syncEachBatch: boolean;
+  /** Wall-clock ms, for `SyncStats.lastSyncAtMs`. */
+  nowMs(): number;
   /** A segment at or over this size is sealed before the next batch, in bytes. */
   segmentMaxBytes: number;
   logger: OutboxLogger | undefined;
+}
+
+/** Written-but-not-yet-fdatasynced data (always none when every batch is synced, unless fsync is off). */
+export interface SyncStats {
+  /** Records written since the last successful fdatasync. */
+  unsyncedRecords: number;
+  /** Their bytes. */
+  unsyncedBytes: number;
+  /** Wall-clock ms of the last successful fdatasync of the newest segment (or of the open). */
+  lastSyncAtMs: number;
+}
+
+interface Totals {
+  records: number;
+  bytes: number;
 }
 
 /**
@@ -24,11 +47,19 @@ export class SegmentLog {
   private active: OutboxFile | undefined;
   private failedWith: unknown;
   private closed = false;
+  /** Totals since open: written (write() returned) and made durable (fdatasync returned). */
+  private written: Totals = { records: 0, bytes: 0 };
+  private synced: Totals = { records: 0, bytes: 0 };
+  private lastSyncAtMs: number;
+  /** Serialises `sync`, rotation and `close` (writes run alongside a sync: the sync covers what was written before it). */
+  private exclusive: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly options: SegmentLogOptions,
     private readonly list: SegmentInfo[],
-  ) {}
+  ) {
+    this.lastSyncAtMs = options.nowMs();
+  }
 
   /** Segments oldest first; the array and its entries change as the log grows and deletes. */
   get segments(): readonly SegmentInfo[] {
@@ -44,12 +75,57 @@ export class SegmentLog {
     return this.failedWith !== undefined;
   }
 
+  syncStats(): SyncStats {
+    return {
+      unsyncedRecords: this.written.records - this.synced.records,
+      unsyncedBytes: this.written.bytes - this.synced.bytes,
+      lastSyncAtMs: this.lastSyncAtMs,
+    };
+  }
+
+  /** Whether fdatasync is on at all (off only in benchmarks). */
+  get syncsData(): boolean {
+    return this.options.fsync;
+  }
+
+  /** True when something was written and not yet fdatasynced (and fsync is on). */
+  get hasUnsynced(): boolean {
+    return this.options.fsync && this.written.bytes !== this.synced.bytes;
+  }
+
   /**
-   * Writes `bytes` (whole frames, seqs from `firstSeq`) at the end of the log and makes them durable.
-   * On a write error the segment is cut back to its previous size and the batch rejects with `write_failed`
+   * Makes the newest recovered segment durable (after a `kill -9`, its last writes may still be only in the
+   * page cache). For the interval mode, at open: what an earlier process wrote gets the same guarantee as
+   * what this one writes.
+   */
+  async syncNewest(): Promise<void> {
+    const newest = this.list[this.list.length - 1];
+    if (!this.options.fsync || newest === undefined) return;
+    await this.runExclusive(async () => {
+      this.active ??= await this.options.fs.open(join(this.options.directory, newest.name), 'r+');
+      await this.datasyncActive(this.active);
+    });
+  }
+
+  /**
+   * fdatasyncs the newest segment: everything whose write completed before the call is durable once it
+   * resolves. Rejects with `OutboxError` `failed` (and the log turns failed for good) when the fdatasync
+   * fails. Resolves at once when nothing is unsynced, fsync is off, or the log is closed.
+   */
+  sync(): Promise<void> {
+    return this.runExclusive(async () => {
+      if (this.closed || !this.hasUnsynced) return;
+      this.assertWritable();
+      if (this.active !== undefined) await this.datasyncActive(this.active);
+    });
+  }
+
+  /**
+   * Writes `bytes` (`records` whole frames, seqs from `firstSeq`) at the end of the log and, with
+   * `syncEachBatch`, makes them durable before resolving. On a write error the segment is cut back to its previous size and the batch rejects with `write_failed`
    * (the log stays usable); when that cut or the fsync fails the log turns `failed` for good.
    */
-  async appendBatch(bytes: Buffer, firstSeq: number): Promise<void> {
+  async appendBatch(bytes: Buffer, firstSeq: number, records: number): Promise<void> {
     this.assertWritable();
     let segment: SegmentInfo;
     try {
@@ -68,14 +144,9 @@ export class SegmentLog {
       await this.cutBack(file, before, error);
       throw new OutboxError('write_failed', `outbox write failed: ${describe(error)}`, { cause: error });
     }
-    if (this.options.fsync) {
-      try {
-        await file.datasync();
-      } catch (error: unknown) {
-        this.failedWith = error;
-        throw new OutboxError('failed', `outbox fsync failed: ${describe(error)}`, { cause: error });
-      }
-    }
+    this.written = { records: this.written.records + records, bytes: this.written.bytes + bytes.length };
+    if (this.options.fsync && this.options.syncEachBatch) await this.datasyncActive(file);
+    // Readers see the batch only now (after its fdatasync, in the per-batch mode).
     segment.sizeBytes = before + bytes.length;
   }
 
@@ -104,11 +175,38 @@ export class SegmentLog {
     }
   }
 
-  async close(): Promise<void> {
-    this.closed = true;
-    const file = this.active;
-    this.active = undefined;
-    await file?.close();
+  /** Syncs what is still unsynced (unless failed), then closes the file; rejects when that last sync fails (the file is closed anyway). */
+  close(): Promise<void> {
+    return this.runExclusive(async () => {
+      this.closed = true;
+      const file = this.active;
+      this.active = undefined;
+      try {
+        if (file !== undefined && this.hasUnsynced && this.failedWith === undefined)
+          await this.datasyncActive(file);
+      } finally {
+        await file?.close();
+      }
+    });
+  }
+
+  /** fdatasyncs `file` (the active segment); a failure turns the log failed for good. */
+  private async datasyncActive(file: OutboxFile): Promise<void> {
+    const target = this.written;
+    try {
+      await file.datasync();
+    } catch (error: unknown) {
+      this.failedWith = error;
+      throw new OutboxError('failed', `outbox fsync failed: ${describe(error)}`, { cause: error });
+    }
+    this.synced = target;
+    this.lastSyncAtMs = this.options.nowMs();
+  }
+
+  private runExclusive(task: () => Promise<void>): Promise<void> {
+    const run = this.exclusive.then(task);
+    this.exclusive = run.catch(() => undefined);
+    return run;
   }
 
   private assertWritable(): void {
@@ -128,9 +226,15 @@ export class SegmentLog {
       this.active ??= await this.options.fs.open(join(this.options.directory, newest.name), 'r+');
       return newest;
     }
-    const previous = this.active;
-    this.active = undefined;
-    await previous?.close();
+    // Sealing: what is still unsynced in the old segment is synced first (a sealed segment is never synced
+    // again), under the same lock as `sync` so that no sync runs on a closing file.
+    await this.runExclusive(async () => {
+      const previous = this.active;
+      if (previous === undefined) return;
+      if (this.hasUnsynced) await this.datasyncActive(previous);
+      this.active = undefined;
+      await previous.close();
+    });
     const segment: SegmentInfo = { firstSeq, name: segmentFileName(firstSeq), sizeBytes: 0 };
     this.active = await this.options.fs.open(join(this.options.directory, segment.name), 'wx');
     this.list.push(segment);
