@@ -9,7 +9,8 @@ import { testServices } from '@api-router/testing';
 import { startTestControlPlane, type TestControlPlane } from './start-test-control-plane.js';
 
 // Budget administration against the real Redis the data planes share: a viewer reads, an operator tops
-// up, resets and sets the limit, each change is an ADMIN_CHANGE audit event with actor and reason, and
+// up, resets and sets the limit, each change is audited before it is applied (ADMIN_CHANGE intent, then
+// its applied outcome, with actor and reason), and
 // the data planes' store (same Redis, same key prefix) sees every change. Without CP_REDIS_URL the budget
 // calls answer FAILED_PRECONDITION.
 
@@ -135,9 +136,16 @@ describe('budget administration against the shared Redis', () => {
     expect(await admitAndSettle(1_500_000, 0)).toBe(true);
 
     const audit = await client.getRequestAudit({ requestId: topUp.auditEventId }, as(VIEWER));
-    expect(audit.events).toHaveLength(1);
-    expect(audit.events[0]).toMatchObject({
+    expect(audit.events.map((event) => event.attributes.phase).sort()).toEqual(['applied', 'intent']);
+    const intent = audit.events.find((event) => event.attributes.phase === 'intent');
+    expect(intent).toMatchObject({
       eventId: topUp.auditEventId,
+      kind: AuditEventKind.ADMIN_CHANGE,
+      actor: 'ops-alice',
+      attributes: { amount_micros: '1000000', before_spent_micros: '400000' },
+    });
+    expect(audit.events.find((event) => event.attributes.phase === 'applied')).toMatchObject({
+      requestId: topUp.auditEventId,
       kind: AuditEventKind.ADMIN_CHANGE,
       tenantId: 'acme',
       actor: 'ops-alice',
@@ -147,13 +155,16 @@ describe('budget administration against the shared Redis', () => {
         amount_micros: '1000000',
         before_spent_micros: '400000',
         after_limit_micros: '6000000',
+        intent_event_id: topUp.auditEventId,
       },
     });
     const listed = await client.listAuditEvents(
       { tenantId: 'acme', kind: AuditEventKind.ADMIN_CHANGE },
       as(VIEWER),
     );
-    expect(listed.events.map((event) => [event.reasonCode, event.actorReason])).toEqual([
+    expect(listed.events.filter((event) => event.attributes.phase === 'intent')).toHaveLength(3);
+    const applied = listed.events.filter((event) => event.attributes.phase === 'applied');
+    expect(applied.map((event) => [event.reasonCode, event.actorReason])).toEqual([
       ['budget_set_limit', 'cap during incident'],
       ['budget_reset', 'billing corrected'],
       ['budget_top_up', 'INC-7 customer prepaid'],

@@ -9,7 +9,7 @@ import {
   PolicySnapshotSchema,
   type AuditEvent,
 } from '@api-router/contracts';
-import { createMemoryLimitStore, type LimitStore } from '@api-router/limits';
+import { createMemoryLimitStore, LimitStoreUnavailableError, type LimitStore } from '@api-router/limits';
 import { createLogger } from '@api-router/observability';
 import type { AdminTokenConfig } from '@api-router/policy';
 import { describe, expect, it } from 'vitest';
@@ -38,7 +38,13 @@ const snapshot = create(PolicySnapshotSchema, {
   apiKeys: [{ publicId: 'rk_demo01', tenantId: 'acme', limits: daily(1_000_000n) }],
 });
 
-function harness(options: { store?: BudgetStore | 'none'; failAudit?: boolean } = {}) {
+interface HarnessOptions {
+  store?: BudgetStore | 'none';
+  /** Which events the audit store fails to store (the whole batch fails). */
+  failAudit?: (event: AuditEvent) => boolean;
+}
+
+function harness(options: HarnessOptions = {}) {
   const limits: LimitStore = createMemoryLimitStore({ clock: { now: () => NOW_MS } });
   const audit: AuditEvent[] = [];
   const errors = createErrorInterceptor(logger);
@@ -49,7 +55,10 @@ function harness(options: { store?: BudgetStore | 'none'; failAudit?: boolean } 
     policy: () => snapshot,
     auditStore: {
       ingest: (records: readonly StorableRecord[]) => {
-        if (options.failAudit === true) return Promise.reject(new Error('disk full'));
+        const fails = options.failAudit ?? (() => false);
+        if (records.some((record) => record.type === 'audit' && fails(record.event))) {
+          return Promise.reject(new Error('disk full'));
+        }
         for (const record of records) if (record.type === 'audit') audit.push(record.event);
         return Promise.resolve({ storedAudit: records.length, storedUsage: 0, duplicates: 0 });
       },
@@ -128,7 +137,7 @@ describe('budget administration', () => {
     expect(audit).toEqual([]);
   });
 
-  it('tops up, resets and sets the limit for an operator; each change is one ADMIN_CHANGE event', async () => {
+  it('tops up, resets and sets the limit for an operator; each change is an intent then an applied event', async () => {
     const { admin, limits, audit } = harness();
     await spend(limits, 400_000);
 
@@ -142,32 +151,44 @@ describe('budget administration', () => {
     const cleared = await admin.setBudgetLimit({ ...ref, usePolicyLimit: true, reason: 'undo' }, operator);
     expect(cleared.after?.limitMicros).toBe(5_000_000n);
 
-    expect(audit.map((event) => event.eventId)).toEqual([
-      topUp.auditEventId,
-      reset.auditEventId,
-      set.auditEventId,
-      cleared.auditEventId,
-    ]);
+    const ids = [topUp, reset, set, cleared].map((answer) => answer.auditEventId);
+    expect(ids).toEqual(['evt-1', 'evt-3', 'evt-5', 'evt-7']);
+    expect(audit.map((event) => [event.requestId, event.attributes.phase])).toEqual(
+      ids.flatMap((id) => [
+        [id, 'intent'],
+        [id, 'applied'],
+      ]),
+    );
     expect(audit.every((event) => event.kind === AuditEventKind.ADMIN_CHANGE)).toBe(true);
-    expect(audit[0]).toMatchObject({
+    const common = {
       requestId: topUp.auditEventId,
       tenantId: 'acme',
       actor: 'ops-alice',
       actorReason: 'INC-42',
       reasonCode: 'budget_top_up',
       dataPlaneId: 'control-plane',
+    };
+    const change = {
+      budget_id: 'tenant:acme:daily',
+      amount_micros: '1000000',
+      before_limit_micros: '5000000',
+      before_spent_micros: '400000',
+    };
+    expect(audit[0]).toMatchObject({ ...common, eventId: 'evt-1', attributes: change });
+    expect(audit[0]!.attributes.after_limit_micros).toBeUndefined();
+    expect(audit[1]).toMatchObject({
+      ...common,
+      eventId: 'evt-2',
       attributes: {
-        budget_id: 'tenant:acme:daily',
-        amount_micros: '1000000',
-        before_limit_micros: '5000000',
-        before_spent_micros: '400000',
+        ...change,
+        intent_event_id: 'evt-1',
         after_limit_micros: '6000000',
         after_remaining_micros: '5600000',
       },
     });
     expect(timestampMs(audit[0]!.at!)).toBe(NOW_MS);
-    expect(audit[1]).toMatchObject({ reasonCode: 'budget_reset', attributes: { after_spent_micros: '0' } });
-    expect(audit[3]).toMatchObject({ attributes: { use_policy_limit: 'true' } });
+    expect(audit[3]).toMatchObject({ reasonCode: 'budget_reset', attributes: { after_spent_micros: '0' } });
+    expect(audit[7]).toMatchObject({ attributes: { use_policy_limit: 'true' } });
   });
 
   it("addresses a key's budget by its key check id and names the key in the event", async () => {
@@ -176,6 +197,7 @@ describe('budget administration', () => {
     expect((await admin.getBudget(keyRef, viewer)).budget?.policyLimitMicros).toBe(1_000_000n);
     await admin.topUpBudget({ ...keyRef, amountMicros: 5n, reason: 'r' }, operator);
     expect(audit[0]).toMatchObject({ keyPublicId: 'rk_demo01', tenantId: 'acme' });
+    expect(audit[1]).toMatchObject({ keyPublicId: 'rk_demo01', tenantId: 'acme' });
   });
 
   it('refuses bad input: unknown budget or tenant, missing reason, zero amount', async () => {
@@ -201,13 +223,57 @@ describe('budget administration', () => {
     expect(await codeOf(admin.resetBudget({ ...ref, reason: 'r' }, operator))).toBe(Code.FailedPrecondition);
   });
 
-  it('fails UNAVAILABLE, saying the change was applied, when its audit event cannot be stored', async () => {
-    const { admin, limits } = harness({ failAudit: true });
-    const error = await admin
-      .topUpBudget({ ...ref, amountMicros: 7n, reason: 'r' }, operator)
-      .catch((caught: unknown) => ConnectError.from(caught));
-    expect((error as ConnectError).code).toBe(Code.Unavailable);
-    expect((error as ConnectError).rawMessage).toMatch(/applied/);
+  it('changes nothing and fails UNAVAILABLE when the intent event cannot be stored', async () => {
+    const { admin, limits, audit } = harness({ failAudit: () => true });
+    await spend(limits, 400_000);
+    for (const call of [
+      admin.topUpBudget({ ...ref, amountMicros: 7n, reason: 'r' }, operator),
+      admin.resetBudget({ ...ref, reason: 'r' }, operator),
+      admin.setBudgetLimit({ ...ref, limitMicros: 1n, reason: 'r' }, operator),
+    ]) {
+      const error = ConnectError.from(await call.catch((caught: unknown) => caught));
+      expect(error.code).toBe(Code.Unavailable);
+      expect(error.rawMessage).toMatch(/nothing was changed/);
+    }
+    expect(await limits.getBudget({ partition: 'acme', id: 'tenant:acme:daily' })).toMatchObject({
+      limitMicros: 5_000_000,
+      spentMicros: 400_000,
+    });
+    expect(audit).toEqual([]);
+  });
+
+  it('answers a change applied and audited by its intent when only the outcome event fails', async () => {
+    const { admin, limits, audit } = harness({ failAudit: (event) => event.attributes.phase === 'applied' });
+    const answer = await admin.topUpBudget({ ...ref, amountMicros: 7n, reason: 'r' }, operator);
+    expect(answer.after?.limitMicros).toBe(7n);
     expect((await limits.getBudget({ partition: 'acme', id: 'tenant:acme:daily' }))?.limitMicros).toBe(7);
+    expect(audit).toHaveLength(1);
+    expect(audit[0]).toMatchObject({
+      eventId: answer.auditEventId,
+      attributes: { phase: 'intent', amount_micros: '7' },
+    });
+  });
+
+  it('records a failed outcome after the intent when the shared store fails the change', async () => {
+    const limits = createMemoryLimitStore({ clock: { now: () => NOW_MS } });
+    const failing: BudgetStore = {
+      getBudget: (budgetRef) => limits.getBudget(budgetRef),
+      topUpBudget: () => Promise.reject(new LimitStoreUnavailableError('topUpBudget', 'timeout')),
+      resetBudget: (budgetRef) => limits.resetBudget(budgetRef),
+      setBudgetLimit: (budgetRef, limitMicros) => limits.setBudgetLimit(budgetRef, limitMicros),
+    };
+    const { admin, audit } = harness({ store: failing });
+    const error = ConnectError.from(
+      await admin
+        .topUpBudget({ ...ref, amountMicros: 7n, reason: 'r' }, operator)
+        .catch((caught: unknown) => caught),
+    );
+    expect(error.code).toBe(Code.Unavailable);
+    expect(error.rawMessage).toMatch(/read the budget before retrying/);
+    expect(audit.map((event) => [event.requestId, event.attributes.phase])).toEqual([
+      ['evt-1', 'intent'],
+      ['evt-1', 'failed'],
+    ]);
+    expect(audit[1]).toMatchObject({ attributes: { store_failure: 'timeout', intent_event_id: 'evt-1' } });
   });
 });

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Code, ConnectError, type HandlerContext, type ServiceImpl } from '@connectrpc/connect';
-import type { AdminService, PolicySnapshot } from '@api-router/contracts';
+import type { AdminService, AuditEvent, BudgetStatus, PolicySnapshot } from '@api-router/contracts';
 import { RouterError } from '@api-router/errors';
 import {
   LimitStoreUnavailableError,
@@ -12,7 +12,7 @@ import type { Logger } from 'pino';
 import type { AuditStore } from '../audit/audit-store.js';
 import type { Clock } from '../clock.js';
 import { adminPrincipalKey } from '../request-context.js';
-import { budgetChangeEvent, type BudgetChange } from './budget-change-event.js';
+import { budgetChangeEvent, type BudgetChange, type BudgetChangePhase } from './budget-change-event.js';
 import { budgetStatus } from './budget-status.js';
 import { findPolicyBudget, type PolicyBudget } from './find-policy-budget.js';
 
@@ -42,14 +42,18 @@ export const MAX_REASON_LENGTH = 1000;
 
 /**
  * The budget calls of AdminService (GetBudget: viewer; changes: operator — the admin auth interceptor checks
- * roles). Every change reads the budget, applies the change in the shared store, then stores an ADMIN_CHANGE
- * audit event (actor = admin token id, reason, numbers before and after) and answers with its id.
+ * roles). A change is audited **before** it is applied, so none is ever applied unaudited: read the budget,
+ * store the ADMIN_CHANGE `intent` event (actor = admin token id, reason, the change, numbers before), apply
+ * the change in the shared store, then store its outcome event (`applied` with the numbers after, or
+ * `failed`), and answer with the intent's id (both events carry it as request id).
  *
  * Errors: FAILED_PRECONDITION without a shared store (ADR 0004); INVALID_ARGUMENT for missing ids, a zero
  * or oversized amount, a missing reason; NOT_FOUND for a budget the published policy does not define;
- * UNAVAILABLE when Redis or the audit store fails. If the audit store fails AFTER the change was applied,
- * the call fails with UNAVAILABLE saying so (do not blindly retry a top-up: read the budget first), and an
- * error log line carries the whole event.
+ * UNAVAILABLE (`dependency_unavailable`) when Redis or the audit store fails. The audit store failing on the
+ * intent means nothing was changed (safe to retry). Redis failing on the change answers UNAVAILABLE saying
+ * to read the budget before retrying (a timed-out change may still run). The audit store failing on the
+ * outcome after the change was applied does not fail the call: the change is applied and audited by its
+ * intent; the missing outcome is logged (error level, with the numbers after).
  */
 export function createBudgetAdminHandlers(deps: BudgetAdminDeps): BudgetAdminHandlers {
   const newEventId = deps.newEventId ?? randomUUID;
@@ -64,23 +68,35 @@ export function createBudgetAdminHandlers(deps: BudgetAdminDeps): BudgetAdminHan
     const { store, budget } = resolve(deps, request);
     const ref = { partition: budget.tenantId, id: budget.budgetId };
     const before = budgetStatus(budget, await storeCall(() => store.getBudget(ref)));
-    const after = budgetStatus(budget, await storeCall(() => apply(store, ref)));
-    const event = budgetChangeEvent({
-      eventId: newEventId(),
-      atMs: deps.clock.now(),
-      budget,
-      change: budgetChange,
-      actor: context.values.get(adminPrincipalKey)?.tokenId ?? '',
-      reason,
-      before,
-      after,
-    });
-    await storeAudit(deps, event);
+    const intentEventId = newEventId();
+    const event = (outcome: BudgetChangePhase) =>
+      budgetChangeEvent({
+        eventId: outcome.phase === 'intent' ? intentEventId : newEventId(),
+        intentEventId,
+        atMs: deps.clock.now(),
+        budget,
+        change: budgetChange,
+        actor: context.values.get(adminPrincipalKey)?.tokenId ?? '',
+        reason,
+        before,
+        outcome,
+      });
+    await storeIntent(deps, event({ phase: 'intent' }));
+    let after: BudgetStatus;
+    try {
+      after = budgetStatus(budget, await storeCall(() => apply(store, ref)));
+    } catch (error: unknown) {
+      const failure = error instanceof RouterError ? storeFailureOf(error) : 'error';
+      await storeOutcome(deps, event({ phase: 'failed', failure }));
+      throw error;
+    }
+    const applied = event({ phase: 'applied', after });
+    await storeOutcome(deps, applied);
     deps.logger.info(
-      { actor: event.actor, budgetId: budget.budgetId, tenantId: budget.tenantId, eventId: event.eventId },
-      event.message,
+      { actor: applied.actor, budgetId: budget.budgetId, tenantId: budget.tenantId, eventId: intentEventId },
+      applied.message,
     );
-    return { before, after, auditEventId: event.eventId };
+    return { before, after, auditEventId: intentEventId };
   };
 
   return {
@@ -169,7 +185,32 @@ async function storeCall<T>(call: () => Promise<T>): Promise<T> {
   }
 }
 
-async function storeAudit(deps: BudgetAdminDeps, event: ReturnType<typeof budgetChangeEvent>): Promise<void> {
+/** The failure kind of a store call that storeCall turned into a RouterError (`error` for anything else). */
+function storeFailureOf(error: RouterError): string {
+  return error.cause instanceof LimitStoreUnavailableError ? error.cause.failure : 'error';
+}
+
+/** Stores the intent event; on failure nothing has been changed and the call fails UNAVAILABLE. */
+async function storeIntent(deps: BudgetAdminDeps, event: AuditEvent): Promise<void> {
+  try {
+    await deps.auditStore.ingest([{ type: 'audit', event }], deps.clock.now());
+  } catch (error: unknown) {
+    deps.logger.warn(
+      { err: error, eventId: event.eventId, actor: event.actor },
+      'budget change refused: its audit event could not be stored (nothing was changed)',
+    );
+    throw new RouterError('dependency_unavailable', {
+      message: 'the audit store is unavailable; nothing was changed (safe to retry)',
+      cause: error,
+    });
+  }
+}
+
+/**
+ * Stores an outcome event. Its failure does not fail the call: the change is audited by its intent event
+ * already; the outcome (numbers after, or the store failure) goes to the error log instead.
+ */
+async function storeOutcome(deps: BudgetAdminDeps, event: AuditEvent): Promise<void> {
   try {
     await deps.auditStore.ingest([{ type: 'audit', event }], deps.clock.now());
   } catch (error: unknown) {
@@ -177,17 +218,12 @@ async function storeAudit(deps: BudgetAdminDeps, event: ReturnType<typeof budget
       {
         err: error,
         eventId: event.eventId,
+        intentEventId: event.requestId,
         actor: event.actor,
         actorReason: event.actorReason,
         attributes: event.attributes,
       },
-      'budget change applied but its audit event could not be stored',
+      'budget change outcome could not be stored (its intent event is stored)',
     );
-    throw new RouterError('dependency_unavailable', {
-      message:
-        `the change was applied but its audit event ${event.eventId} could not be stored; ` +
-        'read the budget before retrying',
-      cause: error,
-    });
   }
 }

@@ -12,8 +12,20 @@ export type BudgetChange =
 /** Data plane id stamped on events the control plane itself writes. */
 export const CONTROL_PLANE_ORIGIN = 'control-plane';
 
+/**
+ * Where a budget change stands. `intent`: written before the store is touched (a change is never applied
+ * without it). `applied`: the store applied it (numbers after). `failed`: the store call failed — for a
+ * timeout the change may still have run (`store_failure` says which failure).
+ */
+export type BudgetChangePhase =
+  | { readonly phase: 'intent' }
+  | { readonly phase: 'applied'; readonly after: BudgetStatus }
+  | { readonly phase: 'failed'; readonly failure: string };
+
 export interface BudgetChangeEventInit {
   readonly eventId: string;
+  /** The intent event's id (= its own for the intent): both events of a change share it as request id. */
+  readonly intentEventId: string;
   readonly atMs: number;
   readonly budget: PolicyBudget;
   readonly change: BudgetChange;
@@ -21,31 +33,35 @@ export interface BudgetChangeEventInit {
   readonly actor: string;
   readonly reason: string;
   readonly before: BudgetStatus;
-  readonly after: BudgetStatus;
+  readonly outcome: BudgetChangePhase;
 }
 
 /**
- * The ADMIN_CHANGE audit event of a budget change: actor and reason, the change's parameters and the
- * budget's numbers before and after it. request_id = event_id, so GetRequestAudit finds the event by the
- * id the admin call returned.
+ * An ADMIN_CHANGE audit event of a budget change: actor and reason, the change's parameters, the budget's
+ * numbers before it, the phase (`intent`, then `applied` with the numbers after, or `failed`). request_id =
+ * the intent's event id for both events of a change, so GetRequestAudit with the id the admin call returned
+ * shows the intent and its outcome.
  */
 export function budgetChangeEvent(init: BudgetChangeEventInit): AuditEvent {
-  const { budget, change } = init;
+  const { budget, change, outcome } = init;
   return create(AuditEventSchema, {
     eventId: init.eventId,
-    requestId: init.eventId,
+    requestId: init.intentEventId,
     at: timestampFromMs(init.atMs),
     kind: AuditEventKind.ADMIN_CHANGE,
     tenantId: budget.tenantId,
     keyPublicId: budget.keyPublicId ?? '',
     reasonCode: `budget_${change.operation}`,
-    message: describe(budget.budgetId, change),
+    message: describe(budget.budgetId, change, outcome),
     attributes: {
       operation: `budget_${change.operation}`,
       budget_id: budget.budgetId,
+      phase: outcome.phase,
+      ...(outcome.phase === 'intent' ? {} : { intent_event_id: init.intentEventId }),
       ...changeAttributes(change),
       ...numbers('before', init.before),
-      ...numbers('after', init.after),
+      ...(outcome.phase === 'applied' ? numbers('after', outcome.after) : {}),
+      ...(outcome.phase === 'failed' ? { store_failure: outcome.failure } : {}),
     },
     actor: init.actor,
     actorReason: init.reason,
@@ -53,7 +69,19 @@ export function budgetChangeEvent(init: BudgetChangeEventInit): AuditEvent {
   });
 }
 
-function describe(budgetId: string, change: BudgetChange): string {
+function describe(budgetId: string, change: BudgetChange, outcome: BudgetChangePhase): string {
+  const what = describeChange(budgetId, change);
+  switch (outcome.phase) {
+    case 'intent':
+      return `intent: ${what}`;
+    case 'applied':
+      return what;
+    case 'failed':
+      return `failed (${outcome.failure}; after a timeout it may still have been applied): ${what}`;
+  }
+}
+
+function describeChange(budgetId: string, change: BudgetChange): string {
   switch (change.operation) {
     case 'top_up':
       return `budget ${budgetId} topped up by ${change.amountMicros} micros`;
