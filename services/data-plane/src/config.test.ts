@@ -59,6 +59,8 @@ describe('loadDataPlaneConfig', () => {
       outboxDir: undefined,
       outboxMaxBytes: 1024 ** 3,
       flushTimeoutMs: 5000,
+      outboxSync: 'interval',
+      outboxSyncIntervalMs: 10,
       kafka: undefined,
     });
   });
@@ -68,6 +70,8 @@ describe('loadDataPlaneConfig', () => {
       DP_OUTBOX_DIR: '/var/lib/dp/outbox',
       DP_OUTBOX_MAX_BYTES: '2097152',
       DP_OUTBOX_FLUSH_TIMEOUT_MS: '100',
+      DP_OUTBOX_SYNC: 'batch',
+      DP_OUTBOX_SYNC_INTERVAL_MS: '250',
       DP_KAFKA_BROKERS: 'k1:9092, k2:9093',
       DP_KAFKA_USAGE_TOPIC: 'usage-topic',
     });
@@ -75,10 +79,17 @@ describe('loadDataPlaneConfig', () => {
       outboxDir: '/var/lib/dp/outbox',
       outboxMaxBytes: 2_097_152,
       flushTimeoutMs: 100,
+      outboxSync: 'batch',
+      outboxSyncIntervalMs: 250,
       kafka: { brokers: ['k1:9092', 'k2:9093'], usageTopic: 'usage-topic', auditTopic: 'router.audit.v1' },
     });
     expect(() => loadDataPlaneConfig({ DP_KAFKA_BROKERS: 'http://k1:9092' })).toThrow(/DP_KAFKA_BROKERS/);
     expect(() => loadDataPlaneConfig({ DP_OUTBOX_MAX_BYTES: '12' })).toThrow(/DP_OUTBOX_MAX_BYTES/);
+    expect(() => loadDataPlaneConfig({ DP_OUTBOX_SYNC: 'always' })).toThrow(/DP_OUTBOX_SYNC must be one of/);
+    for (const value of ['0', '1001', '2.5'])
+      expect(() => loadDataPlaneConfig({ DP_OUTBOX_SYNC_INTERVAL_MS: value })).toThrow(
+        /DP_OUTBOX_SYNC_INTERVAL_MS/,
+      );
   });
 
   it('reads the limit store and queue settings, with a 250 ms store deadline by default', () => {

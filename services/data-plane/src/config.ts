@@ -53,6 +53,14 @@ export interface RecordsSettings {
   /** How long shutdown waits for the shipper to deliver the backlog, ms (DP_OUTBOX_FLUSH_TIMEOUT_MS, default 5000). */
   flushTimeoutMs: number;
   /**
+   * When a record counts as written before the response (DP_OUTBOX_SYNC): `interval` (default) = in the
+   * kernel (survives kill -9), fdatasynced in the background every `outboxSyncIntervalMs`; `batch` =
+   * fdatasynced first (also survives an OS crash or power loss). docs/adr/0005-outbox-durability-window.md.
+   */
+  outboxSync: 'interval' | 'batch';
+  /** Most time between background fdatasyncs in the interval mode, ms (DP_OUTBOX_SYNC_INTERVAL_MS, default 10, 1…1000). */
+  outboxSyncIntervalMs: number;
+  /**
    * Kafka transport (DP_KAFKA_BROKERS, comma-separated host:port); undefined = ship to the control plane over
    * gRPC (RecordIngestService at controlPlaneAddress).
    */
@@ -183,6 +191,8 @@ function loadRecordsSettings(env: NodeJS.ProcessEnv): RecordsSettings {
     outboxDir: nonEmpty(env, 'DP_OUTBOX_DIR'),
     outboxMaxBytes: integer(env, 'DP_OUTBOX_MAX_BYTES', 1024 ** 3, 1024 * 1024, 1024 ** 4),
     flushTimeoutMs: integer(env, 'DP_OUTBOX_FLUSH_TIMEOUT_MS', 5000, 0, 600_000),
+    outboxSync: oneOf(env, 'DP_OUTBOX_SYNC', ['interval', 'batch'] as const),
+    outboxSyncIntervalMs: integer(env, 'DP_OUTBOX_SYNC_INTERVAL_MS', 10, 1, 1000),
     kafka:
       brokers.length === 0
         ? undefined
@@ -197,6 +207,15 @@ function loadRecordsSettings(env: NodeJS.ProcessEnv): RecordsSettings {
 function nonEmpty(env: NodeJS.ProcessEnv, name: string): string | undefined {
   const value = env[name]?.trim();
   return value ? value : undefined;
+}
+
+/** The variable's value if it is one of `values` (the first is the default when unset); throws naming it otherwise. */
+function oneOf<T extends string>(env: NodeJS.ProcessEnv, name: string, values: readonly [T, ...T[]]): T {
+  const raw = nonEmpty(env, name);
+  if (raw === undefined) return values[0];
+  const value = values.find((candidate) => candidate === raw);
+  if (value === undefined) throw new Error(`${name} must be one of ${values.join(', ')}, got "${raw}"`);
+  return value;
 }
 
 function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {

@@ -35,7 +35,14 @@ beforeAll(async () => {
     environment: { SIGNER: testSigningSecret('records') },
     recordTransport: { send: () => Promise.reject(new Error('nowhere to ship in this test')) },
     config: {
-      records: { outboxDir: undefined, outboxMaxBytes: 1024 ** 3, flushTimeoutMs: 10, kafka: undefined },
+      records: {
+        outboxDir: undefined,
+        outboxMaxBytes: 1024 ** 3,
+        flushTimeoutMs: 10,
+        outboxSync: 'interval',
+        outboxSyncIntervalMs: 10,
+        kafka: undefined,
+      },
     },
   });
 });
@@ -254,7 +261,14 @@ describe('a full outbox', () => {
   beforeAll(async () => {
     full = await startInferenceHarness({
       config: {
-        records: { outboxDir: undefined, outboxMaxBytes: 16, flushTimeoutMs: 10, kafka: undefined },
+        records: {
+          outboxDir: undefined,
+          outboxMaxBytes: 16,
+          flushTimeoutMs: 10,
+          outboxSync: 'interval',
+          outboxSyncIntervalMs: 10,
+          kafka: undefined,
+        },
       },
     });
   });

@@ -1,5 +1,5 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import type { ShipperLag } from '@api-router/outbox';
+import type { OutboxSyncStats, ShipperLag } from '@api-router/outbox';
 
 /** Metrics of the record outbox and its shipper. Low-cardinality labels only. */
 export interface RecordMetrics {
@@ -9,29 +9,42 @@ export interface RecordMetrics {
   readonly shipFailuresTotal: Counter;
   /** router_outbox_corruption_total: corrupt regions found and skipped on open (page someone). */
   readonly corruptionTotal: Counter;
-  /** router_outbox_commit_seconds: duration of one group commit (write + fdatasync). */
+  /** router_outbox_commit_seconds: duration of one group commit (write, + fdatasync with DP_OUTBOX_SYNC=batch). */
   readonly commitSeconds: Histogram;
+  /** router_outbox_sync_seconds: duration of one background fdatasync (DP_OUTBOX_SYNC=interval). */
+  readonly syncSeconds: Histogram;
+}
+
+/** What the scrape-time gauges read. */
+export interface RecordMetricsSources {
+  lag(): ShipperLag;
+  sync(): OutboxSyncStats;
 }
 
 /** Reasons pre-created as zero series. */
 const APPEND_FAILURE_REASONS = ['full', 'closed', 'failed', 'write_failed', 'invalid_record', 'other'];
 
+const DURATION_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1];
+
 /**
  * Registers the record metrics. The backlog gauges (router_outbox_pending_records, _pending_bytes,
- * _oldest_pending_age_seconds, _shipper_consecutive_failures) are read from `lag()` at scrape time.
+ * _oldest_pending_age_seconds, _shipper_consecutive_failures) are read from `lag()` at scrape time, the
+ * durability gauges (router_outbox_unsynced_records, _unsynced_bytes, _last_sync_age_seconds) from `sync()`.
  */
-export function createRecordMetrics(registry: Registry, lag: () => ShipperLag): RecordMetrics {
+export function createRecordMetrics(registry: Registry, sources: RecordMetricsSources): RecordMetrics {
   const registers = [registry];
-  const gauge = (name: string, help: string, read: (value: ShipperLag) => number): void => {
+  const scraped = (name: string, help: string, read: () => number): void => {
     new Gauge({
       name,
       help,
       registers,
       collect() {
-        this.set(read(lag()));
+        this.set(read());
       },
     });
   };
+  const gauge = (name: string, help: string, read: (value: ShipperLag) => number): void =>
+    scraped(name, help, () => read(sources.lag()));
   gauge('router_outbox_pending_records', 'Records in the outbox not yet delivered.', (l) => l.pendingRecords);
   gauge('router_outbox_pending_bytes', 'Bytes of the records not yet delivered.', (l) => l.pendingBytes);
   gauge(
@@ -43,6 +56,21 @@ export function createRecordMetrics(registry: Registry, lag: () => ShipperLag): 
     'router_outbox_shipper_consecutive_failures',
     'Failed delivery attempts since the last success.',
     (l) => l.consecutiveFailures,
+  );
+  scraped(
+    'router_outbox_unsynced_records',
+    'Records written to the outbox but not yet fdatasynced: what an OS crash or power loss could lose now.',
+    () => sources.sync().unsyncedRecords,
+  );
+  scraped(
+    'router_outbox_unsynced_bytes',
+    'Bytes written to the outbox but not yet fdatasynced.',
+    () => sources.sync().unsyncedBytes,
+  );
+  scraped(
+    'router_outbox_last_sync_age_seconds',
+    'Time since the last successful outbox fdatasync (or the open).',
+    () => Math.max(0, Date.now() - sources.sync().lastSyncAtMs) / 1000,
   );
   const metrics: RecordMetrics = {
     appendFailuresTotal: new Counter({
@@ -63,8 +91,14 @@ export function createRecordMetrics(registry: Registry, lag: () => ShipperLag): 
     }),
     commitSeconds: new Histogram({
       name: 'router_outbox_commit_seconds',
-      help: 'Duration of one outbox group commit (write + fdatasync).',
-      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+      help: 'Duration of one outbox group commit (write; + fdatasync with DP_OUTBOX_SYNC=batch).',
+      buckets: DURATION_BUCKETS,
+      registers,
+    }),
+    syncSeconds: new Histogram({
+      name: 'router_outbox_sync_seconds',
+      help: 'Duration of one background outbox fdatasync (DP_OUTBOX_SYNC=interval).',
+      buckets: DURATION_BUCKETS,
       registers,
     }),
   };

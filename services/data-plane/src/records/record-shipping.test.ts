@@ -30,6 +30,8 @@ async function start(
         outboxDir: undefined,
         outboxMaxBytes: 1024 * 1024,
         flushTimeoutMs: 2000,
+        outboxSync: 'interval',
+        outboxSyncIntervalMs: 10,
         kafka: undefined,
         ...records,
       },
@@ -143,5 +145,31 @@ describe('startRecordShipping', () => {
     });
     expect(await metrics()).toMatch(/^router_outbox_append_failures_total\{reason="full"\} 1$/m);
     await shipping.close();
+  });
+
+  it('DP_OUTBOX_SYNC=interval (default): a recorded event is fdatasynced in the background; the gauges show the window', async () => {
+    const transport = collecting();
+    const { shipping, metrics } = await start(transport, { outboxSyncIntervalMs: 1000 });
+    await shipping.audit.record(denial('req-5'));
+    // The first sync after an idle period starts at once, off the response path.
+    for (let turn = 0; turn < 100_000; turn += 1) {
+      if (/^router_outbox_sync_seconds_count 1$/m.test(await metrics())) break;
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    const text = await metrics();
+    expect(text).toMatch(/^router_outbox_sync_seconds_count 1$/m);
+    expect(text).toMatch(/^router_outbox_unsynced_records 0$/m);
+    expect(text).toMatch(/^router_outbox_unsynced_bytes 0$/m);
+    expect(text).toMatch(/^router_outbox_last_sync_age_seconds \d/m);
+    await shipping.close();
+    expect(transport.delivered.map((record) => record.key)).toEqual(['req-5']);
+  });
+
+  it('DP_OUTBOX_SYNC=batch: a record is fdatasynced before it counts as recorded, with no background sync', async () => {
+    const { shipping, metrics } = await start(collecting(), { outboxSync: 'batch' });
+    await shipping.audit.record(denial('req-6'));
+    expect(await metrics()).toMatch(/^router_outbox_unsynced_records 0$/m);
+    await shipping.close();
+    expect(await metrics()).toMatch(/^router_outbox_sync_seconds_count 0$/m);
   });
 });

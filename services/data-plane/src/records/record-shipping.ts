@@ -59,14 +59,22 @@ export async function startRecordShipping(
 ): Promise<RecordShipping> {
   const logger = deps.logger.child({ component: 'outbox' });
   const directory = options.records.outboxDir ?? join(options.cacheDir, 'outbox');
-  // Gauges read the shipper's lag at scrape time only, after it exists.
-  const metrics = createRecordMetrics(deps.metricsRegistry, () => shipper.lag());
+  // Gauges read the shipper's lag and the outbox's sync state at scrape time only, after they exist.
+  const metrics = createRecordMetrics(deps.metricsRegistry, {
+    lag: () => shipper.lag(),
+    sync: () => outbox.syncStats(),
+  });
   const outbox = await Outbox.open({
     directory,
     maxBytes: options.records.outboxMaxBytes,
+    sync:
+      options.records.outboxSync === 'batch'
+        ? { mode: 'per-batch' }
+        : { mode: 'interval', intervalMs: options.records.outboxSyncIntervalMs },
     logger,
     events: {
       onCommit: (report) => metrics.commitSeconds.observe(report.durationMs / 1000),
+      onSync: (report) => metrics.syncSeconds.observe(report.durationMs / 1000),
       onCorruption: () => metrics.corruptionTotal.inc(),
     },
   });
@@ -90,7 +98,10 @@ export async function startRecordShipping(
   });
   const appender = countingAppender(outbox, metrics);
   shipper.start();
-  logger.info({ directory, transport: transport.kind }, 'record shipping started');
+  logger.info(
+    { directory, transport: transport.kind, sync: options.records.outboxSync },
+    'record shipping started',
+  );
 
   let closing: Promise<void> | undefined;
   return {
