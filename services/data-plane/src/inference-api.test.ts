@@ -1,4 +1,4 @@
-import { fromJson, type JsonValue } from '@bufbuild/protobuf';
+import { fromJson, type JsonObject, type JsonValue } from '@bufbuild/protobuf';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorResponseSchema, InferenceResponseSchema } from '@api-router/contracts';
 import { countPromptTokens } from '@api-router/mock-backend';
@@ -33,16 +33,20 @@ function post(path: string, body: unknown, headers: Record<string, string> = {})
 }
 
 /**
- * The body parsed strictly against router.v1.ErrorResponse (the contract), plus the HTTP status. The one
- * field outside the proto is the optional `details` object (public facts such as the upstream status).
+ * The whole body parsed strictly against router.v1.ErrorResponse (the contract, `details` included: an
+ * unknown field or a wrong type fails the parse), plus the HTTP status.
  */
-async function routerError(response: Response): Promise<{ status: number; code: string; message: string }> {
-  const json = (await response.json()) as { error: Record<string, JsonValue> };
-  const { details, ...contractFields } = json.error;
-  expect(details === undefined || (typeof details === 'object' && !Array.isArray(details))).toBe(true);
-  const parsed = fromJson(ErrorResponseSchema, { error: contractFields });
+async function routerError(
+  response: Response,
+): Promise<{ status: number; code: string; message: string; details: JsonObject | undefined }> {
+  const parsed = fromJson(ErrorResponseSchema, (await response.json()) as JsonValue);
   expect(parsed.error?.requestId).toBe(response.headers.get('x-request-id'));
-  return { status: response.status, code: parsed.error?.code ?? '', message: parsed.error?.message ?? '' };
+  return {
+    status: response.status,
+    code: parsed.error?.code ?? '',
+    message: parsed.error?.message ?? '',
+    details: parsed.error?.details,
+  };
 }
 
 describe('request log', () => {
@@ -190,6 +194,19 @@ describe('POST /v1/inference', () => {
   ])('refuses %s', async (_name, body, headers, status, code) => {
     const response = await post('/v1/inference', body, headers);
     expect(await routerError(response)).toMatchObject({ status, code });
+  });
+
+  it('answers details in the contract: the upstream status of a 502', async () => {
+    const response = await post(
+      '/v1/inference',
+      { model: 'demo-chat', messages },
+      { 'x-mock-status': '500' },
+    );
+    expect(await routerError(response)).toMatchObject({
+      status: 502,
+      code: 'upstream_error',
+      details: { upstream_status: 500 },
+    });
   });
 });
 
