@@ -1,0 +1,67 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+
+interface Child {
+  process: ChildProcess;
+  /** Resolves with the first complete stdout line. */
+  firstLine: Promise<string>;
+  /** Resolves with all of stdout once the process closed. */
+  done: Promise<string>;
+}
+
+// The default destination is buffered stdout; these run a real child process so that the exit-time flush
+// and the periodic flush are the real ones. The child imports this package's source through tsx.
+function runChild(script: string): Child {
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', '--conditions=source', '--input-type=module', '-e', script],
+    { cwd: new URL('../../..', import.meta.url).pathname, stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  let stdout = '';
+  let resolveFirst: (line: string) => void = () => undefined;
+  const firstLine = new Promise<string>((resolve) => {
+    resolveFirst = resolve;
+  });
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+    stdout += chunk;
+    if (stdout.includes('\n')) resolveFirst(stdout.split('\n')[0]!);
+  });
+  const done = new Promise<string>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', () => resolve(stdout));
+  });
+  return { process: child, firstLine, done };
+}
+
+const IMPORT = "import { createLogger } from '@api-router/observability';";
+
+describe('createLogger default destination (buffered stdout)', () => {
+  it('writes every line before an explicit process.exit, redacted', async () => {
+    const stdout = await runChild(
+      `${IMPORT} const log = createLogger({ service: 't' });
+       for (let i = 0; i < 50; i++) log.info({ i, authorization: 'Bearer sk-secret' }, 'line');
+       process.exit(0);`,
+    ).done;
+    const lines = stdout
+      .split('\n')
+      .filter((line) => line !== '')
+      .map((line) => JSON.parse(line) as { i: number; authorization: string });
+    expect(lines.map((line) => line.i)).toEqual(Array.from({ length: 50 }, (_, i) => i));
+    expect(lines[0]?.authorization).toBe('[redacted]');
+    expect(stdout).not.toContain('sk-secret');
+  });
+
+  it('writes a lone line without waiting for more (periodic flush) while the process keeps running', async () => {
+    // Stays alive (an interval) until the parent has read its line and stops it.
+    const child = runChild(
+      `${IMPORT} createLogger({ service: 't' }).info('alone'); setInterval(() => undefined, 1000);`,
+    );
+    try {
+      const line = JSON.parse(await child.firstLine) as { msg: string; service: string };
+      expect(line).toMatchObject({ msg: 'alone', service: 't' });
+    } finally {
+      child.process.kill('SIGKILL');
+      await child.done;
+    }
+  });
+});
