@@ -14,6 +14,14 @@ import { MAX_BUCKET_UNITS } from './math/token-bucket.js';
 export function validateAdmitRequest(request: AdmitRequest): void {
   if (request.requestId.length === 0) throw new RangeError('requestId must not be empty');
   validatePlan(request.plan);
+  validateAdmitValues(request);
+}
+
+/**
+ * validateAdmitRequest without the plan and the request id, for a store that validates each plan once (the
+ * Redis store, when it first encodes it).
+ */
+export function validateAdmitValues(request: AdmitRequest): void {
   validateAmount(request.costs.tokens, 'costs.tokens', MAX_BUCKET_UNITS);
   validateAmount(request.costs.costMicros, 'costs.costMicros', MAX_MICROS);
   if (
@@ -51,8 +59,16 @@ export function buildAdmitDecision(
   decidedAtMs: number,
   checks: readonly CheckResult[],
 ): AdmitDecision {
-  const denied = checks.filter((check) => !check.allowed);
-  const first = denied[0];
+  let first: CheckResult | undefined;
+  let retryAfterMs: number | null = 0;
+  for (const check of checks) {
+    if (check.allowed) continue;
+    first ??= check;
+    retryAfterMs =
+      retryAfterMs === null || check.retryAfterMs === null
+        ? null
+        : Math.max(retryAfterMs, check.retryAfterMs);
+  }
   if (first === undefined) {
     return {
       allowed: true,
@@ -67,13 +83,6 @@ export function buildAdmitDecision(
         expiresAtMs: decidedAtMs + request.reservationTtlMs,
       },
     };
-  }
-  let retryAfterMs: number | null = 0;
-  for (const check of denied) {
-    retryAfterMs =
-      retryAfterMs === null || check.retryAfterMs === null
-        ? null
-        : Math.max(retryAfterMs, check.retryAfterMs);
   }
   return {
     allowed: false,

@@ -108,6 +108,78 @@ describe('Redis store', () => {
   });
 });
 
+describe('Redis store script and plan caching', () => {
+  const slots: LimitCheck = { kind: 'concurrency', id: 'slots', max: 1 };
+  const request = (requestId: string, partition: string, checks: readonly LimitCheck[]) => ({
+    requestId,
+    plan: { partition, checks },
+    costs: { tokens: 10, costMicros: 10 },
+    reservationTtlMs: 60_000,
+  });
+
+  it('runs its scripts again after Redis forgot them (SCRIPT FLUSH, as after a restart)', async () => {
+    const store = storeAt({ now: () => T0 });
+    const checks: LimitCheck[] = [
+      { kind: 'tokens', id: 'tpm', tokensPerMinute: 600, burst: 500 },
+      slots,
+      { kind: 'budget', id: 'wallet', limitMicros: 1000, period: 'month' },
+    ];
+    const first = await store.admit(request('first', 'tenant-a', checks));
+    if (!first.allowed) throw new Error('first admission denied');
+    await fixture.connect().script('FLUSH');
+    expect(await store.settle(first.reservation, { tokens: 4, costMicros: 7 })).toEqual({
+      status: 'settled',
+      reservationExpired: false,
+    });
+    await fixture.connect().script('FLUSH');
+    expect((await store.admit(request('second', 'tenant-a', checks))).allowed).toBe(true);
+    expect(await store.getBudget({ partition: 'tenant-a', id: 'wallet' })).toMatchObject({
+      spentMicros: 7,
+      reservedMicros: 10,
+    });
+  });
+
+  it('encodes one checks array per partition: each partition has its own keys', async () => {
+    const store = storeAt({ now: () => T0 });
+    const checks: LimitCheck[] = [slots];
+    expect((await store.admit(request('a1', 'tenant-a', checks))).allowed).toBe(true);
+    expect((await store.admit(request('b1', 'tenant-b', checks))).allowed).toBe(true);
+    const denied = await store.admit(request('a2', 'tenant-a', checks));
+    expect(denied).toMatchObject({ allowed: false, deniedBy: { kind: 'concurrency', id: 'slots' } });
+  });
+
+  it('releases through the reservation alone: only the token, slot and budget keys are touched', async () => {
+    const store = storeAt({ now: () => T0 });
+    const checks: LimitCheck[] = [
+      { kind: 'requests', id: 'rpm', ratePerMinute: 60, burst: 2 },
+      { kind: 'tokens', id: 'tpm', tokensPerMinute: 600, burst: 20 },
+      slots,
+    ];
+    const first = await store.admit(request('r1', 'tenant-a', checks));
+    if (!first.allowed) throw new Error('first admission denied');
+    // A copy of the checks (another array): settlement does not depend on the admission's cached encoding.
+    const copy = { ...first.reservation, checks: checks.map((check) => ({ ...check })) };
+    expect(await store.release(copy)).toEqual({ status: 'released', reservationExpired: false });
+    const second = await store.admit(request('r2', 'tenant-a', checks));
+    // Tokens and the slot came back; the request unit did not (burst 2: one left).
+    expect(second.checks).toEqual([
+      expect.objectContaining({ kind: 'requests', allowed: true, remaining: 0 }),
+      expect.objectContaining({ kind: 'tokens', allowed: true, remaining: 10 }),
+      expect.objectContaining({ kind: 'concurrency', allowed: true, remaining: 0 }),
+    ]);
+  });
+
+  it('rejects an invalid plan before any call, every time (an invalid plan is never cached)', async () => {
+    const store = storeAt({ now: () => T0 });
+    const twice: LimitCheck[] = [slots, { ...slots }];
+    await expect(store.admit(request('x1', 'tenant-a', twice))).rejects.toBeInstanceOf(RangeError);
+    await expect(store.admit(request('x2', 'tenant-a', twice))).rejects.toBeInstanceOf(RangeError);
+    await expect(store.admit(request('x3', 'ten{ant', [slots]))).rejects.toBeInstanceOf(RangeError);
+    const admin = fixture.connect();
+    expect(await admin.keys(`${fixture.keyPrefix}*`)).toEqual([]);
+  });
+});
+
 describe('Redis store when Redis does not answer', () => {
   const cleanups: (() => Promise<void> | void)[] = [];
   afterEach(async () => {

@@ -5,9 +5,12 @@ import { LUA_LIBRARY } from './lua-library.js';
  * `src/memory/memory-settlement.ts`). The reserved amounts come from the request record, never from the
  * caller, so a wrong reservation object cannot refund more than was taken.
  *
- * KEYS: partition clock, record, then the admission's check keys in the same layout as the admit script.
+ * KEYS: partition clock, record, then the keys of the admission's token, concurrency and budget checks in
+ *       plan order (as for admit; request-count checks are left out: a settled or released request keeps its
+ *       request unit).
  * ARGV: nowOverride|'', requestId, mode ('s' settle, 'x' release), tokens, costMicros, retentionMs,
- *       checkCount, then per check: kind, a, b (as for admit).
+ *       checkCount (of those checks), then per check its kind and, for 't' only, rate and burst:
+ *       't', rate, burst | 'c' | 'b'. The reserved amounts come from the record.
  * Reply: { status (0 unknown, 1 done, 2 already settled, 3 already released), expired 1|0 }.
  */
 export const END_SCRIPT = `${LUA_LIBRARY}
@@ -32,14 +35,16 @@ if not settling then
 end
 
 local key_index = 3
+local arg_index = 8
 for i = 1, count do
-  local base = 8 + (i - 1) * 3
-  local kind = ARGV[base]
-  local a = tonumber(ARGV[base + 1])
+  local kind = ARGV[arg_index]
+  arg_index = arg_index + 1
   local key = KEYS[key_index]
   key_index = key_index + 1
   if kind == 't' then
-    local burst = tonumber(ARGV[base + 2])
+    local a = tonumber(ARGV[arg_index])
+    local burst = tonumber(ARGV[arg_index + 1])
+    arg_index = arg_index + 2
     local level, updated = bucket_refill(key, a, burst, now)
     level = bucket_adjust(level, reserved_tokens - actual_tokens, burst)
     bucket_save(key, level, updated, a, burst)

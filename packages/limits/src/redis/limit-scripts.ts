@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
 import { validateNowMs } from '../admit-decision.js';
 import type { BudgetRef, LimitCheck } from '../limit-plan.js';
@@ -7,34 +8,59 @@ import { ADMIT_SCRIPT } from './admit-script.js';
 import { BUDGET_ADMIN_SCRIPT } from './budget-admin-script.js';
 import { callWithTimeout } from './call-with-timeout.js';
 import { END_SCRIPT } from './end-script.js';
-import { checkArguments, createRedisKeys } from './redis-keys.js';
+import { PlanEncodings } from './plan-encoding.js';
+import { createRedisKeys } from './redis-keys.js';
 
-type ScriptCall = (...args: (string | number)[]) => Promise<unknown>;
+/** A Lua script run with EVALSHA (one short command), and with EVAL when Redis does not have it cached. */
+interface Script {
+  readonly lua: string;
+  readonly sha: string;
+}
 
-function defineScript(redis: Redis | Cluster, name: string, lua: string): ScriptCall {
-  redis.defineCommand(name, { lua });
-  const command = (redis as unknown as Record<string, unknown>)[name];
-  if (typeof command !== 'function') throw new Error(`ioredis did not define the ${name} command`);
-  return (...args) => (command as (...values: unknown[]) => Promise<unknown>).apply(redis, args);
+function script(lua: string): Script {
+  return { lua, sha: createHash('sha1').update(lua).digest('hex') };
+}
+
+function isNoScript(error: unknown): boolean {
+  return error instanceof Error && error.message.startsWith('NOSCRIPT');
+}
+
+/**
+ * EVALSHA, falling back to EVAL (which caches the script) after a NOSCRIPT reply: the first call on a fresh
+ * or restarted Redis, or after SCRIPT FLUSH, costs one extra round trip. `args` = numkeys, keys, argv.
+ */
+function runScript(
+  redis: Redis | Cluster,
+  { lua, sha }: Script,
+  args: (string | number)[],
+): Promise<unknown> {
+  return redis.evalsha(sha, ...(args as [number, ...string[]])).catch((error: unknown) => {
+    if (!isNoScript(error)) throw error;
+    return redis.eval(lua, ...(args as [number, ...string[]]));
+  });
 }
 
 /** The scripts' stand-in for null (no reset time, no useful retry): never a legitimate value. */
 const NO_VALUE = -1;
 const orNull = (value: number): number | null => (value === NO_VALUE ? null : value);
 
-function parseCheckResults(checks: readonly LimitCheck[], reply: number[]): CheckResult[] {
-  return checks.map((check, index) => {
-    const at = 2 + index * 5;
-    return {
+function parseCheckResults(checks: readonly LimitCheck[], reply: readonly number[]): CheckResult[] {
+  const results: CheckResult[] = new Array<CheckResult>(checks.length);
+  for (let index = 0, at = 2; index < checks.length; index++, at += 5) {
+    const check = checks[index]!;
+    const resetAtMs = reply[at + 3] ?? NO_VALUE;
+    const retryAfterMs = reply[at + 4] ?? NO_VALUE;
+    results[index] = {
       kind: check.kind,
       id: check.id,
       allowed: reply[at] === 1,
       limit: reply[at + 1] ?? 0,
       remaining: reply[at + 2] ?? 0,
-      resetAtMs: orNull(reply[at + 3] ?? NO_VALUE),
-      retryAfterMs: orNull(reply[at + 4] ?? NO_VALUE),
+      resetAtMs: resetAtMs === NO_VALUE ? null : resetAtMs,
+      retryAfterMs: retryAfterMs === NO_VALUE ? null : retryAfterMs,
     };
-  });
+  }
+  return results;
 }
 
 function parseBudgetReply(reply: (string | number)[]): BudgetSnapshot {
@@ -83,10 +109,12 @@ export interface LimitScripts {
 }
 
 export function createLimitScripts(options: LimitScriptsOptions): LimitScripts {
+  const { redis, commandTimeoutMs, retentionMs } = options;
   const keys = createRedisKeys(options.keyPrefix);
-  const admitScript = defineScript(options.redis, 'apiRouterLimitsAdmit', ADMIT_SCRIPT);
-  const endScript = defineScript(options.redis, 'apiRouterLimitsEnd', END_SCRIPT);
-  const budgetScript = defineScript(options.redis, 'apiRouterLimitsBudget', BUDGET_ADMIN_SCRIPT);
+  const encodings = new PlanEncodings(keys);
+  const admitScript = script(ADMIT_SCRIPT);
+  const endScript = script(END_SCRIPT);
+  const budgetScript = script(BUDGET_ADMIN_SCRIPT);
 
   /** '' makes the scripts read Redis TIME (production); a test clock's reading overrides it. */
   function nowArgument(): string {
@@ -96,69 +124,62 @@ export function createLimitScripts(options: LimitScriptsOptions): LimitScripts {
     return String(nowMs);
   }
 
-  function run<T>(
-    operation: string,
-    script: ScriptCall,
-    allKeys: string[],
-    argv: (string | number)[],
-  ): Promise<T> {
-    const call = (): Promise<T> => script(allKeys.length, ...allKeys, ...argv) as Promise<T>;
-    return callWithTimeout(operation, options.commandTimeoutMs, call);
-  }
-
-  /** The clock and record keys, then each check's keys, and each check's three arguments, in plan order. */
-  function layout(partition: string, requestId: string, checks: readonly LimitCheck[]): [string[], string[]] {
-    return [
-      [
-        keys.clock(partition),
-        keys.record(partition, requestId),
-        ...checks.flatMap((c) => keys.check(partition, c)),
-      ],
-      checks.flatMap((check) => checkArguments(check)),
-    ];
+  function run<T>(operation: string, which: Script, args: (string | number)[]): Promise<T> {
+    return callWithTimeout(operation, commandTimeoutMs, () => runScript(redis, which, args) as Promise<T>);
   }
 
   return {
     async admit(request) {
       const { requestId, plan, costs } = request;
-      const [allKeys, checkArgs] = layout(plan.partition, requestId, plan.checks);
-      const reply = await run<number[]>('admit', admitScript, allKeys, [
+      const encoding = encodings.get(plan.partition, plan.checks);
+      const checkKeys = encoding.admitKeys;
+      const args: (string | number)[] = [
+        2 + checkKeys.length,
+        encoding.clockKey,
+        encoding.recordKeyPrefix + requestId,
+        ...checkKeys,
         nowArgument(),
         requestId,
         costs.tokens,
         costs.costMicros,
         request.reservationTtlMs,
-        options.retentionMs,
-        plan.checks.length,
-        ...checkArgs,
-      ]);
+        retentionMs,
+        encoding.checkCount,
+        ...encoding.admitArgs,
+      ];
+      const reply = await run<number[]>('admit', admitScript, args);
       if (reply[0] === 2) return undefined;
       return { nowMs: reply[1] ?? 0, checks: parseCheckResults(plan.checks, reply) };
     },
     async end(reservation, usage) {
-      const { requestId, partition, checks } = reservation;
-      const [allKeys, checkArgs] = layout(partition, requestId, checks);
+      const { requestId } = reservation;
+      const encoding = encodings.get(reservation.partition, reservation.checks);
+      const checkKeys = encoding.endKeys;
+      const args: (string | number)[] = [
+        2 + checkKeys.length,
+        encoding.clockKey,
+        encoding.recordKeyPrefix + requestId,
+        ...checkKeys,
+        nowArgument(),
+        requestId,
+        usage === undefined ? 'x' : 's',
+        usage?.tokens ?? 0,
+        usage?.costMicros ?? 0,
+        retentionMs,
+        encoding.endCount,
+        ...encoding.endArgs,
+      ];
       const [status, expired] = await run<number[]>(
         usage === undefined ? 'release' : 'settle',
         endScript,
-        allKeys,
-        [
-          nowArgument(),
-          requestId,
-          usage === undefined ? 'x' : 's',
-          usage?.tokens ?? 0,
-          usage?.costMicros ?? 0,
-          options.retentionMs,
-          checks.length,
-          ...checkArgs,
-        ],
+        args,
       );
       return { status: END_STATUS[status ?? 0] ?? 'unknown', reservationExpired: expired === 1 };
     },
     async budget(ref, operation, amountMicros) {
-      const allKeys = [keys.clock(ref.partition), ...keys.budget(ref.partition, ref.id)];
-      const argv = [nowArgument(), operation, amountMicros];
-      const reply = await run<(string | number)[]>(`budget ${operation}`, budgetScript, allKeys, argv);
+      const [hash, reservations] = keys.budget(ref.partition, ref.id);
+      const args = [3, keys.clock(ref.partition), hash, reservations, nowArgument(), operation, amountMicros];
+      const reply = await run<(string | number)[]>(`budget ${operation}`, budgetScript, args);
       return reply[0] === 0 ? undefined : parseBudgetReply(reply);
     },
   };

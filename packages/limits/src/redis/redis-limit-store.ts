@@ -1,10 +1,5 @@
 import type { Cluster, Redis } from 'ioredis';
-import {
-  buildAdmitDecision,
-  validateAdmitRequest,
-  validateReservation,
-  validateUsage,
-} from '../admit-decision.js';
+import { buildAdmitDecision, validateAdmitValues, validateUsage } from '../admit-decision.js';
 import { DuplicateRequestError } from '../duplicate-request-error.js';
 import { validateAmount, validateBudgetRef, type BudgetRef } from '../limit-plan.js';
 import {
@@ -20,9 +15,9 @@ import { createLimitScripts, type BudgetOperation } from './limit-scripts.js';
 
 export interface RedisLimitStoreOptions {
   /**
-   * A client owned by the caller (the store never quits it). The store registers its scripts on it with
-   * `defineCommand` (names prefixed `apiRouterLimits`); ioredis runs them with EVALSHA and reloads them after
-   * a Redis restart (NOSCRIPT).
+   * A client owned by the caller (the store never quits it). The store runs its scripts with EVALSHA and,
+   * after a NOSCRIPT reply (a restarted Redis), with EVAL. `enableAutoPipelining` lets concurrent calls
+   * share one socket write.
    */
   readonly redis: Redis | Cluster;
   /** Prefix of every key, e.g. 'router:limits:'. Must not contain `{` or `}`. */
@@ -52,7 +47,8 @@ export function createRedisLimitStore(options: RedisLimitStoreOptions): LimitSto
   const scripts = createLimitScripts({ ...options, clock: options.clock, retentionMs });
 
   function end(reservation: Reservation, usage: Usage | undefined): ReturnType<typeof scripts.end> {
-    validateReservation(reservation);
+    // The plan (partition and checks) is validated when the scripts first encode it.
+    if (reservation.requestId.length === 0) throw new RangeError('requestId must not be empty');
     if (usage !== undefined) validateUsage(usage);
     return scripts.end(reservation, usage);
   }
@@ -70,7 +66,8 @@ export function createRedisLimitStore(options: RedisLimitStoreOptions): LimitSto
 
   return {
     async admit(request) {
-      validateAdmitRequest(request);
+      if (request.requestId.length === 0) throw new RangeError('requestId must not be empty');
+      validateAdmitValues(request);
       const answer = await scripts.admit(request);
       if (answer === undefined) throw new DuplicateRequestError(request.requestId);
       return buildAdmitDecision(request, answer.nowMs, answer.checks);

@@ -1,0 +1,96 @@
+import { validatePlan, type LimitCheck } from '../limit-plan.js';
+import { checkArguments, type RedisKeys } from './redis-keys.js';
+
+/**
+ * The per-plan part of the admit and end scripts' KEYS and ARGV (see admit-script.ts, end-script.ts): the
+ * same for every request of one plan, so it is built once and only the request's own values are filled in
+ * per call.
+ */
+export interface PlanEncoding {
+  readonly clockKey: string;
+  /** The record key of a request is this + its request id. */
+  readonly recordKeyPrefix: string;
+  /** Number of plan checks (the admit reply has one result per check). */
+  readonly checkCount: number;
+  /** Every check's keys in plan order. */
+  readonly admitKeys: readonly string[];
+  /** Every check's three arguments in plan order. */
+  readonly admitArgs: readonly string[];
+  /** The keys the end script touches: token buckets, concurrency slots, budgets (request counts never). */
+  readonly endKeys: readonly string[];
+  /** Their arguments: `t`, rate, burst; `c`; `b` (the end script reads nothing else of the plan). */
+  readonly endArgs: readonly string[];
+  /** Number of checks the end script visits. */
+  readonly endCount: number;
+}
+
+function encode(keys: RedisKeys, partition: string, checks: readonly LimitCheck[]): PlanEncoding {
+  const admitKeys: string[] = [];
+  const admitArgs: string[] = [];
+  const endKeys: string[] = [];
+  const endArgs: string[] = [];
+  let endCount = 0;
+  for (const check of checks) {
+    const checkKeys = keys.check(partition, check);
+    admitKeys.push(...checkKeys);
+    admitArgs.push(...checkArguments(check));
+    switch (check.kind) {
+      case 'requests':
+        // A settled or released request keeps its request unit: the end script has nothing to do.
+        continue;
+      case 'tokens':
+        endArgs.push('t', String(check.tokensPerMinute), String(check.burst));
+        break;
+      case 'concurrency':
+        endArgs.push('c');
+        break;
+      case 'budget':
+        endArgs.push('b');
+        break;
+    }
+    endKeys.push(...checkKeys);
+    endCount += 1;
+  }
+  return {
+    clockKey: keys.clock(partition),
+    recordKeyPrefix: keys.record(partition, ''),
+    checkCount: checks.length,
+    admitKeys,
+    admitArgs,
+    endKeys,
+    endArgs,
+    endCount,
+  };
+}
+
+/**
+ * Plan encodings memoized by the identity of the checks array (weakly: a dropped plan's entry goes with it)
+ * and the partition. The data plane builds one plan per policy version and key and passes the same object
+ * for every admission, and a reservation carries that plan's checks array back for settlement, so both
+ * scripts' plan arguments are built once per plan. A plan is validated when it is first encoded; plans are
+ * treated as immutable, as their readonly types say: one changed after its first use would keep its old
+ * encoding.
+ */
+export class PlanEncodings {
+  readonly #keys: RedisKeys;
+  readonly #byChecks = new WeakMap<readonly LimitCheck[], Map<string, PlanEncoding>>();
+
+  constructor(keys: RedisKeys) {
+    this.#keys = keys;
+  }
+
+  /** Throws a RangeError (validatePlan) for a malformed plan; nothing is cached then. */
+  get(partition: string, checks: readonly LimitCheck[]): PlanEncoding {
+    let byPartition = this.#byChecks.get(checks);
+    let encoding = byPartition?.get(partition);
+    if (encoding !== undefined) return encoding;
+    validatePlan({ partition, checks });
+    encoding = encode(this.#keys, partition, checks);
+    if (byPartition === undefined) {
+      byPartition = new Map();
+      this.#byChecks.set(checks, byPartition);
+    }
+    byPartition.set(partition, encoding);
+    return encoding;
+  }
+}
