@@ -1,8 +1,6 @@
-import { create, toBinary } from '@bufbuild/protobuf';
-import { timestampFromMs } from '@bufbuild/protobuf/wkt';
-import { UsageRecordSchema, type UsageRecord } from '@api-router/contracts';
 import { RECORD_TOPICS } from './grpc-record-ingest-transport.js';
 import { appendDurably, type RecordAppender } from './record-appender.js';
+import { encodeUsageRecord } from './usage-record-wire.js';
 
 /** One request's usage as the pipeline describes it; the recorder adds the data plane id. */
 export interface UsageRecordInit {
@@ -60,35 +58,8 @@ export function createOutboxUsageRecorder(deps: OutboxUsageRecorderDeps): UsageR
       await appendDurably(deps.outbox, {
         key: init.requestId,
         topic: RECORD_TOPICS.usage,
-        payload: toBinary(UsageRecordSchema, buildUsageRecord(init, deps.dataPlaneId)),
+        payload: encodeUsageRecord(init, deps.dataPlaneId),
       });
     },
   };
-}
-
-/** The wire record for `init`. */
-export function buildUsageRecord(init: UsageRecordInit, dataPlaneId: string): UsageRecord {
-  return create(UsageRecordSchema, {
-    requestId: init.requestId,
-    startedAt: timestampFromMs(init.startedAtMs),
-    tenantId: init.tenantId,
-    keyPublicId: init.keyPublicId,
-    model: init.model,
-    routeId: init.routeId,
-    backendId: init.backendId,
-    statusCode: init.statusCode,
-    inputTokens: BigInt(init.inputTokens),
-    outputTokens: BigInt(init.outputTokens),
-    costMicros: BigInt(init.costMicros),
-    attempts: init.attempts,
-    streamed: init.streamed,
-    truncated: init.truncated,
-    totalMs: init.totalMs,
-    upstreamMs: init.upstreamMs,
-    overheadMs: init.overheadMs,
-    queueMs: init.queueMs,
-    timeToFirstTokenMs: init.timeToFirstTokenMs,
-    dataPlaneId,
-    policyVersion: init.policyVersion,
-  });
 }
