@@ -14,7 +14,7 @@ const runDir = join(root, '.tmp', 'local');
 const signingSecretFile = join(runDir, 'demo-signing.secret');
 const children = [];
 /** DEMO-ONLY API key of configs/policies.sample.yaml (its sha256 is in the file). */
-const DEMO_KEY = 'rk_demo01.demo-secret-change-me';
+const DEMO_KEY = 'rk_demo01.YmUUyWFXfjfbBZ-cVLPCiTtQOV2YgbSUDT9XKQxfTGA';
 
 function freePort() {
   return new Promise((done, fail) => {

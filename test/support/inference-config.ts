@@ -6,9 +6,9 @@ import { hashApiKey } from '@api-router/auth';
 // like the samples they came from.
 
 /** The demo API key of configs/policies.sample.yaml (demo only; printed by the README and start-local). */
-export const DEMO_API_KEY = 'rk_demo01.demo-secret-change-me';
+export const DEMO_API_KEY = 'rk_demo01.YmUUyWFXfjfbBZ-cVLPCiTtQOV2YgbSUDT9XKQxfTGA';
 /** The part of {@link DEMO_API_KEY} that must never appear in logs, metrics, caches or state files. */
-export const DEMO_KEY_SECRET = 'demo-secret-change-me';
+export const DEMO_KEY_SECRET = 'YmUUyWFXfjfbBZ-cVLPCiTtQOV2YgbSUDT9XKQxfTGA';
 /** The model the sample route serves (backends mock-a 70 %, mock-b 30 %). */
 export const DEMO_MODEL = 'demo-chat';
 

@@ -9,7 +9,7 @@ import { buildLimitPlan } from './build-limit-plan.js';
 import { pickTarget } from './pick-target.js';
 
 // The sample configs ship in configs/ and the README prints their demo credentials: keep both in sync.
-const DEMO_API_KEY = 'rk_demo01.demo-secret-change-me';
+const DEMO_API_KEY = 'rk_demo01.YmUUyWFXfjfbBZ-cVLPCiTtQOV2YgbSUDT9XKQxfTGA';
 const DEMO_ADMIN_TOKEN = 'admin-demo-token-change-me';
 
 function readSample(name: string) {
@@ -66,6 +66,8 @@ describe('sample configs', () => {
   });
 
   it('hold the hashes of the documented demo credentials', () => {
+    // The demo key has the real format (packages/auth generateApiKey): <publicId>.<43 base64url chars>.
+    expect(DEMO_API_KEY).toMatch(/^rk_[a-z0-9]{4,32}\.[A-Za-z0-9_-]{43}$/);
     expect(config.policies.apiKeys[0]?.secretSha256).toBe(hashSecret(DEMO_API_KEY));
     expect(config.router.admin.tokens).toEqual([
       { id: 'demo-admin', sha256: hashSecret(DEMO_ADMIN_TOKEN), role: 'admin' },

@@ -7,7 +7,7 @@ import { startInferenceHarness, type InferenceHarness } from './testing/inferenc
 // The official `openai` SDK, unchanged, pointed at the data plane with the demo API key of the sample
 // configs (configs/*.sample.yaml, their backends moved to in-process mock backends).
 
-const DEMO_API_KEY = 'rk_demo01.demo-secret-change-me'; // the documented demo-only key (configs/policies.sample.yaml)
+const DEMO_API_KEY = 'rk_demo01.YmUUyWFXfjfbBZ-cVLPCiTtQOV2YgbSUDT9XKQxfTGA'; // the documented demo-only key (configs/policies.sample.yaml)
 
 function sampleSnapshot(urls: Record<'mock-a' | 'mock-b', string>) {
   const read = (name: string) => ({
