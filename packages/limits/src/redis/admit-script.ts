@@ -5,9 +5,10 @@ import { LUA_LIBRARY } from './lua-library.js';
  * `src/memory/memory-admission.ts` + `memory-limit-store.ts`).
  *
  * KEYS: partition clock, record, then per check its keys in plan order (bucket: 1; slots: 1; budget: hash, reservations).
- * ARGV: nowOverride|'', requestId, tokens, costMicros, ttlMs, retentionMs, checkCount,
- *       then per check: kind ('q' requests, 't' tokens, 'c' concurrency, 'b' budget), a, b
- *       (q/t: rate, burst; c: max, ''; b: limitMicros, period).
+ * ARGV: nowOverride|'', requestId, tokens, costMicros, ttlMs, retentionMs, checkCount, checkSpec.
+ *       checkSpec: one string, per check three space-separated words in plan order: kind ('q' requests,
+ *       't' tokens, 'c' concurrency, 'b' budget), a, b (q/t: rate, burst; c: max, '-'; b: limitMicros,
+ *       period) — the plan's constant part in one argument (cheaper to send than 3 per check).
  * Reply: { 2, now } for a duplicate request id; otherwise { allowed 1|0, now, then per check:
  *         allowed 1|0, limit, remaining, resetAt (-1 = none), retryAfter (-1 = never) }.
  */
@@ -20,6 +21,8 @@ local ttl = tonumber(ARGV[5])
 local retention = tonumber(ARGV[6])
 local count = tonumber(ARGV[7])
 local record_key = KEYS[2]
+local spec = {}
+for word in string.gmatch(ARGV[8], '%S+') do spec[#spec + 1] = word end
 
 local retain_until = redis.call('HGET', record_key, 'ru')
 if retain_until and tonumber(retain_until) > now then return { 2, now } end
@@ -28,11 +31,11 @@ local checks = {}
 local all_allowed = true
 local key_index = 3
 for i = 1, count do
-  local base = 8 + (i - 1) * 3
-  local c = { kind = ARGV[base], a = tonumber(ARGV[base + 1]), key = KEYS[key_index] }
+  local base = 1 + (i - 1) * 3
+  local c = { kind = spec[base], a = tonumber(spec[base + 1]), key = KEYS[key_index] }
   key_index = key_index + 1
   if c.kind == 'q' or c.kind == 't' then
-    c.burst = tonumber(ARGV[base + 2])
+    c.burst = tonumber(spec[base + 2])
     c.cost = tokens
     if c.kind == 'q' then c.cost = 1 end
     c.level, c.updated = bucket_refill(c.key, c.a, c.burst, now)
@@ -44,7 +47,7 @@ for i = 1, count do
     c.zkey = KEYS[key_index]
     key_index = key_index + 1
     c.budget = budget_load(c.key)
-    budget_roll(c.budget, c.a, ARGV[base + 2], now)
+    budget_roll(c.budget, c.a, spec[base + 2], now)
     budget_reclaim(c.budget, c.zkey, now)
     c.allowed, c.retry = budget_evaluate(c.budget, cost, now)
   end

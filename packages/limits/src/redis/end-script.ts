@@ -9,8 +9,9 @@ import { LUA_LIBRARY } from './lua-library.js';
  *       plan order (as for admit; request-count checks are left out: a settled or released request keeps its
  *       request unit).
  * ARGV: nowOverride|'', requestId, mode ('s' settle, 'x' release), tokens, costMicros, retentionMs,
- *       checkCount (of those checks), then per check its kind and, for 't' only, rate and burst:
- *       't', rate, burst | 'c' | 'b'. The reserved amounts come from the record.
+ *       checkCount (of those checks), checkSpec: one string, per check in plan order its kind and, for 't'
+ *       only, rate and burst, space-separated: 't rate burst' | 'c' | 'b'. The reserved amounts come from
+ *       the record.
  * Reply: { status (0 unknown, 1 done, 2 already settled, 3 already released), expired 1|0 }.
  */
 export const END_SCRIPT = `${LUA_LIBRARY}
@@ -34,17 +35,19 @@ if not settling then
   actual_cost = 0
 end
 
+local spec = {}
+for word in string.gmatch(ARGV[8], '%S+') do spec[#spec + 1] = word end
 local key_index = 3
-local arg_index = 8
+local spec_index = 1
 for i = 1, count do
-  local kind = ARGV[arg_index]
-  arg_index = arg_index + 1
+  local kind = spec[spec_index]
+  spec_index = spec_index + 1
   local key = KEYS[key_index]
   key_index = key_index + 1
   if kind == 't' then
-    local a = tonumber(ARGV[arg_index])
-    local burst = tonumber(ARGV[arg_index + 1])
-    arg_index = arg_index + 2
+    local a = tonumber(spec[spec_index])
+    local burst = tonumber(spec[spec_index + 1])
+    spec_index = spec_index + 2
     local level, updated = bucket_refill(key, a, burst, now)
     level = bucket_adjust(level, reserved_tokens - actual_tokens, burst)
     bucket_save(key, level, updated, a, burst)

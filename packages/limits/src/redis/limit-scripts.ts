@@ -6,7 +6,7 @@ import type { AdmitRequest, BudgetSnapshot, CheckResult, Reservation, Usage } fr
 import type { BudgetPeriod } from '../math/budget-period.js';
 import { ADMIT_SCRIPT } from './admit-script.js';
 import { BUDGET_ADMIN_SCRIPT } from './budget-admin-script.js';
-import { callWithTimeout } from './call-with-timeout.js';
+import { CallDeadlines } from './call-with-timeout.js';
 import { END_SCRIPT } from './end-script.js';
 import { PlanEncodings } from './plan-encoding.js';
 import { createRedisKeys } from './redis-keys.js';
@@ -109,7 +109,8 @@ export interface LimitScripts {
 }
 
 export function createLimitScripts(options: LimitScriptsOptions): LimitScripts {
-  const { redis, commandTimeoutMs, retentionMs } = options;
+  const { redis, retentionMs } = options;
+  const deadlines = new CallDeadlines(options.commandTimeoutMs);
   const keys = createRedisKeys(options.keyPrefix);
   const encodings = new PlanEncodings(keys);
   const admitScript = script(ADMIT_SCRIPT);
@@ -125,7 +126,7 @@ export function createLimitScripts(options: LimitScriptsOptions): LimitScripts {
   }
 
   function run<T>(operation: string, which: Script, args: (string | number)[]): Promise<T> {
-    return callWithTimeout(operation, commandTimeoutMs, () => runScript(redis, which, args) as Promise<T>);
+    return deadlines.run(operation, () => runScript(redis, which, args) as Promise<T>);
   }
 
   return {
@@ -145,7 +146,7 @@ export function createLimitScripts(options: LimitScriptsOptions): LimitScripts {
         request.reservationTtlMs,
         retentionMs,
         encoding.checkCount,
-        ...encoding.admitArgs,
+        encoding.admitSpec,
       ];
       const reply = await run<number[]>('admit', admitScript, args);
       if (reply[0] === 2) return undefined;
@@ -167,7 +168,7 @@ export function createLimitScripts(options: LimitScriptsOptions): LimitScripts {
         usage?.costMicros ?? 0,
         retentionMs,
         encoding.endCount,
-        ...encoding.endArgs,
+        encoding.endSpec,
       ];
       const [status, expired] = await run<number[]>(
         usage === undefined ? 'release' : 'settle',

@@ -14,38 +14,38 @@ export interface PlanEncoding {
   readonly checkCount: number;
   /** Every check's keys in plan order. */
   readonly admitKeys: readonly string[];
-  /** Every check's three arguments in plan order. */
-  readonly admitArgs: readonly string[];
+  /** The admit script's check spec: every check's three words in plan order. */
+  readonly admitSpec: string;
   /** The keys the end script touches: token buckets, concurrency slots, budgets (request counts never). */
   readonly endKeys: readonly string[];
-  /** Their arguments: `t`, rate, burst; `c`; `b` (the end script reads nothing else of the plan). */
-  readonly endArgs: readonly string[];
+  /** The end script's check spec: `t rate burst`, `c` or `b` per check (it reads nothing else of the plan). */
+  readonly endSpec: string;
   /** Number of checks the end script visits. */
   readonly endCount: number;
 }
 
 function encode(keys: RedisKeys, partition: string, checks: readonly LimitCheck[]): PlanEncoding {
   const admitKeys: string[] = [];
-  const admitArgs: string[] = [];
+  const admitWords: string[] = [];
   const endKeys: string[] = [];
-  const endArgs: string[] = [];
+  const endWords: string[] = [];
   let endCount = 0;
   for (const check of checks) {
     const checkKeys = keys.check(partition, check);
     admitKeys.push(...checkKeys);
-    admitArgs.push(...checkArguments(check));
+    admitWords.push(...checkArguments(check));
     switch (check.kind) {
       case 'requests':
         // A settled or released request keeps its request unit: the end script has nothing to do.
         continue;
       case 'tokens':
-        endArgs.push('t', String(check.tokensPerMinute), String(check.burst));
+        endWords.push('t', String(check.tokensPerMinute), String(check.burst));
         break;
       case 'concurrency':
-        endArgs.push('c');
+        endWords.push('c');
         break;
       case 'budget':
-        endArgs.push('b');
+        endWords.push('b');
         break;
     }
     endKeys.push(...checkKeys);
@@ -56,9 +56,9 @@ function encode(keys: RedisKeys, partition: string, checks: readonly LimitCheck[
     recordKeyPrefix: keys.record(partition, ''),
     checkCount: checks.length,
     admitKeys,
-    admitArgs,
+    admitSpec: admitWords.join(' '),
     endKeys,
-    endArgs,
+    endSpec: endWords.join(' '),
     endCount,
   };
 }

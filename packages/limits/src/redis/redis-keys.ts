@@ -42,7 +42,7 @@ export function createRedisKeys(keyPrefix: string): RedisKeys {
   };
 }
 
-/** The three script arguments of one check (see the admit script). */
+/** The three words of one check in the admit script's check spec (see the admit script). */
 export function checkArguments(check: LimitCheck): [string, string, string] {
   switch (check.kind) {
     case 'requests':
@@ -50,7 +50,7 @@ export function checkArguments(check: LimitCheck): [string, string, string] {
     case 'tokens':
       return ['t', String(check.tokensPerMinute), String(check.burst)];
     case 'concurrency':
-      return ['c', String(check.max), ''];
+      return ['c', String(check.max), '-'];
     case 'budget':
       return ['b', String(check.limitMicros), check.period];
   }
