@@ -14,13 +14,30 @@
 // cheaper path). Rounds alternate off/on so that machine noise hits both. Needs `pnpm build` (services run
 // from dist/ as in production) unless --source. Figures are only as quiet as the machine: the load average
 // is printed before and after.
+//
+//   pnpm exec tsx bench/limits-overhead.ts --in-process [--iterations 20000] [--concurrency 1,32]
+//     [--rounds 2]
+//
+// --in-process: no HTTP, no processes but a private Redis. The data plane's own admission (createAdmission:
+// the controller over the Redis store, with the data plane's Redis client options) admits and finishes
+// (settles) requests of the same two keys in this process; the figure is this process's CPU
+// (process.cpuUsage) per request, settlement included (each run ends when every settlement has been
+// written), beside Redis's CPU (INFO cpu). It isolates what the end-to-end figure is about from the HTTP
+// server's, the proxy's and autocannon's much larger and noisier share.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, openSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, openSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
+import { Redis } from 'ioredis';
 import { hashApiKey } from '@api-router/auth';
+import { createLogger, createMetricsRegistry } from '@api-router/observability';
+import { compileRuntimePolicy, compileSnapshot, parseConfig, type RuntimePolicy } from '@api-router/policy';
 import { freePort, repoRoot, startRedis, stopPid, type ServiceHandle } from '@api-router/testing';
+import { createAdmission } from '../services/data-plane/src/admission/create-admission.js';
+import { systemClock } from '../services/data-plane/src/clock.js';
+import { systemTimers } from '../services/data-plane/src/timers.js';
 import { DEMO_MODEL } from '../test/support/inference-config.js';
 import { startInferenceStack } from '../test/support/inference-stack.js';
 import { eventually, readiness, type PlaneWorkspace } from '../test/support/planes.js';
@@ -35,6 +52,9 @@ const { values: args } = parseArgs({
     rounds: { type: 'string', default: '2' },
     source: { type: 'boolean', default: false },
     rate: { type: 'string' },
+    'in-process': { type: 'boolean', default: false },
+    iterations: { type: 'string', default: '20000' },
+    concurrency: { type: 'string', default: '1,32' },
   },
 });
 const connections = Number(args.connections);
@@ -61,7 +81,7 @@ function publicId(key: string): string {
 }
 
 // Limits far above any load this machine can offer: every request is admitted, and pays for every check.
-function writeBenchPolicies(workspace: PlaneWorkspace): void {
+function benchPoliciesYaml(): string {
   const key = (full: string, tenant: string, limits: string[]): string[] => [
     `  - publicId: ${publicId(full)}`,
     `    secretSha256: ${hashApiKey(full).toString('hex')}`,
@@ -69,30 +89,31 @@ function writeBenchPolicies(workspace: PlaneWorkspace): void {
     "    allowedModels: ['*']",
     ...limits,
   ];
-  writeFileSync(
-    workspace.policiesConfig,
-    [
-      'tenants:',
-      '  - id: bench-free',
-      '    displayName: Benchmark tenant without limits',
-      '  - id: bench',
-      '    displayName: Benchmark tenant',
+  return [
+    'tenants:',
+    '  - id: bench-free',
+    '    displayName: Benchmark tenant without limits',
+    '  - id: bench',
+    '    displayName: Benchmark tenant',
+    '    limits:',
+    "      budgets: [{ id: daily, limitUsd: '1000000', period: day }]",
+    'apiKeys:',
+    ...key(KEYS.off, 'bench-free', []),
+    ...key(KEYS.on, 'bench', [
       '    limits:',
-      "      budgets: [{ id: daily, limitUsd: '1000000', period: day }]",
-      'apiKeys:',
-      ...key(KEYS.off, 'bench-free', []),
-      ...key(KEYS.on, 'bench', [
-        '    limits:',
-        '      requestsPerMinute: 100000000',
-        '      requestBurst: 1000000',
-        '      tokensPerMinute: 1000000000',
-        '      tokenBurst: 100000000',
-        '      maxConcurrent: 100000',
-        "      budgets: [{ id: total, limitUsd: '1000000', period: total }]",
-      ]),
-      '',
-    ].join('\n'),
-  );
+      '      requestsPerMinute: 100000000',
+      '      requestBurst: 1000000',
+      '      tokensPerMinute: 1000000000',
+      '      tokenBurst: 100000000',
+      '      maxConcurrent: 100000',
+      "      budgets: [{ id: total, limitUsd: '1000000', period: total }]",
+    ]),
+    '',
+  ].join('\n');
+}
+
+function writeBenchPolicies(workspace: PlaneWorkspace): void {
+  writeFileSync(workspace.policiesConfig, benchPoliciesYaml());
 }
 
 interface BenchDataPlane {
@@ -236,4 +257,156 @@ async function main(): Promise<void> {
   }
 }
 
-await main();
+// ---- --in-process: the data plane's admission over the Redis store, in this process ----
+
+function benchPolicy(): RuntimePolicy {
+  const routerFile = join(repoRoot(), 'configs/router.sample.yaml');
+  const config = parseConfig({
+    router: { source: routerFile, text: readFileSync(routerFile, 'utf8') },
+    policies: { source: 'bench:policies.yaml', text: benchPoliciesYaml() },
+  });
+  const snapshot = compileSnapshot(config, { version: 1n, sourceRevision: 'bench', createdAt: new Date() });
+  return compileRuntimePolicy(snapshot);
+}
+
+/** Seconds of CPU Redis has used (user + system), from INFO cpu. */
+async function redisCpuSeconds(admin: Redis): Promise<number> {
+  const info = await admin.info('cpu');
+  const field = (name: string): number => Number(new RegExp(`^${name}:([0-9.]+)`, 'm').exec(info)?.[1]);
+  return field('used_cpu_user') + field('used_cpu_sys');
+}
+
+interface InProcessRun {
+  clientMicros: number;
+  redisMicros: number;
+  wallMicros: number;
+}
+
+/**
+ * `iterations` requests of one key through a fresh admission (createAdmission, as the data plane builds it),
+ * `concurrency` at a time: admit, then finish as served with usage (the settlement runs in the background,
+ * as in the data plane). The run ends once admission has closed, i.e. every settlement has been written.
+ */
+async function inProcessRun(
+  redis: Redis,
+  admin: Redis,
+  policy: RuntimePolicy,
+  mode: 'off' | 'on',
+  concurrency: number,
+  iterations: number,
+): Promise<InProcessRun> {
+  const parts = createAdmission(
+    { timeoutMs: 2000, probeIntervalMs: 1000, queueMaxLength: 10_000 },
+    {
+      redis,
+      clock: systemClock,
+      timers: systemTimers,
+      random: Math.random,
+      now: () => performance.now(),
+      logger: createLogger({ service: 'bench', level: 'warn' }),
+      metricsRegistry: createMetricsRegistry({ defaultLabels: {} }),
+      audit: { record: () => Promise.resolve() },
+    },
+  );
+  const route = policy.routesByModel.get(DEMO_MODEL);
+  if (route === undefined) throw new Error(`the sample router config has no ${DEMO_MODEL} route`);
+  const principal = {
+    keyId: publicId(KEYS[mode]),
+    tenantId: mode === 'on' ? 'bench' : 'bench-free',
+    allowedModels: ['*'],
+    scheme: 'api_key' as const,
+  };
+  const signal = new AbortController().signal;
+  const messages = [{ role: 'user', content: 'Hello' }];
+  const backendId = route.targets[0]!.backend.id;
+  let headerCount = 0;
+  let next = 0;
+  const runId = `${mode}-${String(concurrency)}-${String(Date.now())}`;
+  const one = async (index: number): Promise<void> => {
+    const admission = await parts.controller.admit({
+      requestId: `${runId}-${String(index)}`,
+      principal,
+      policy,
+      route,
+      cost: { model: DEMO_MODEL, messages, maxOutputTokens: 16 },
+      signal,
+      remainingMs: () => 10_000,
+      onHeaders: (headers) => {
+        headerCount += Object.keys(headers).length;
+      },
+      log: { debug: () => undefined, level: 'info' },
+    });
+    admission.finish({ responded: true, backendId, usage: { inputTokens: 9, outputTokens: 16 } });
+  };
+  for (let index = 0; index < 200; index++) await one(-1 - index);
+  const redisBefore = await redisCpuSeconds(admin);
+  const cpuBefore = process.cpuUsage();
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < iterations) await one(next++);
+    }),
+  );
+  await parts.close();
+  const wallMicros = (performance.now() - started) * 1000;
+  const cpu = process.cpuUsage(cpuBefore);
+  const redisAfter = await redisCpuSeconds(admin);
+  if (mode === 'on' && headerCount === 0) throw new Error('limits on, but no rate-limit headers');
+  return {
+    clientMicros: (cpu.user + cpu.system) / iterations,
+    redisMicros: ((redisAfter - redisBefore) * 1e6) / iterations,
+    wallMicros: wallMicros / iterations,
+  };
+}
+
+async function inProcess(): Promise<void> {
+  const iterations = Number(args.iterations);
+  const concurrencies = args.concurrency.split(',').map(Number);
+  const load = (): string =>
+    loadavg()
+      .map((v) => v.toFixed(2))
+      .join(' ');
+  process.stdout.write(
+    `limits overhead in process: data-plane admission (admit + settle) over a private Redis, ` +
+      `${String(iterations)} requests per run, ${String(rounds)} rounds, node ${process.version}; ` +
+      `load average before ${load()}\n\n`,
+  );
+  const redisService = await startRedis({ runDir: mkdtempSync(join(tmpdir(), 'bench-limits-redis-')) });
+  // The data plane's client options (services/data-plane/src/service.ts).
+  const redis = new Redis(redisService.url, {
+    maxRetriesPerRequest: 1,
+    commandTimeout: 1000,
+    enableAutoPipelining: true,
+  });
+  const admin = new Redis(redisService.url);
+  try {
+    const policy = benchPolicy();
+    const added = new Map<number, number[]>();
+    for (let round = 1; round <= rounds; round += 1) {
+      for (const concurrency of concurrencies) {
+        const off = await inProcessRun(redis, admin, policy, 'off', concurrency, iterations);
+        const on = await inProcessRun(redis, admin, policy, 'on', concurrency, iterations);
+        added.set(concurrency, [...(added.get(concurrency) ?? []), on.clientMicros - off.clientMicros]);
+        process.stdout.write(
+          `round ${String(round)} c=${String(concurrency).padStart(3)}: router CPU per request ` +
+            `off ${fixed(off.clientMicros, 1)} µs, on ${fixed(on.clientMicros, 1)} µs ` +
+            `(added ${fixed(on.clientMicros - off.clientMicros, 1)} µs); ` +
+            `Redis ${fixed(on.redisMicros, 1)} µs; wall on ${fixed(on.wallMicros, 1)} µs\n`,
+        );
+      }
+    }
+    for (const [concurrency, values] of added) {
+      process.stdout.write(
+        `\nc=${String(concurrency)}: added router CPU per request, median of ${String(rounds)}: ` +
+          `${fixed(median(values), 1)} µs (target ≤ 40 µs)`,
+      );
+    }
+    process.stdout.write(`\nload average after ${load()} (shared machine: figures are noisy)\n`);
+  } finally {
+    await admin.quit();
+    await redis.quit();
+    await redisService.stop();
+  }
+}
+
+await (args['in-process'] ? inProcess() : main());
