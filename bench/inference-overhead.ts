@@ -4,10 +4,11 @@
 // (b) through the data plane with the demo key, at fixed concurrency for a fixed duration after a warm-up.
 // CPU per request is the serving process's utime+stime (/proc) over the measured run divided by the
 // responses: the mock's for a direct run (a reference: a bare fastify server on this machine), the data
-// plane's alone for a router run.
+// plane's alone for a router run. A third row, "bare proxy" (services/data-plane/bench/bare-proxy.ts: fastify + an undici Pool
+// relaying the same request, nothing else), is the floor any fastify + undici router sits on here.
 //
 //   pnpm exec tsx bench/inference-overhead.ts [--connections 50] [--duration 10] [--warmup 3]
-//     [--latencies 0,20] [--rate <req/s>] [--source] [--cpu-prof] [--log-level info]
+//     [--latencies 0,20] [--rate <req/s>] [--source] [--cpu-prof] [--log-level info] [--no-bare-proxy]
 //
 // --rate caps the offered load (requests/s over all connections): at fixed concurrency a router that runs
 // out of CPU first shows queueing, not its per-request overhead; below saturation it shows the overhead.
@@ -38,6 +39,7 @@ const { values: args } = parseArgs({
     source: { type: 'boolean', default: false },
     'cpu-prof': { type: 'boolean', default: false },
     'log-level': { type: 'string', default: 'info' },
+    'no-bare-proxy': { type: 'boolean', default: false },
     rate: { type: 'string' },
   },
 });
@@ -115,6 +117,31 @@ async function startDataPlane(
   return { url, child, logFile };
 }
 
+/** services/data-plane/bench/bare-proxy.ts in front of `upstream`, ready when it answers. */
+async function startBareProxy(upstream: string): Promise<{ url: string; child: ChildProcess }> {
+  const port = await freePort();
+  const child = spawn(process.execPath, ['--import', 'tsx', 'services/data-plane/bench/bare-proxy.ts'], {
+    cwd: repoRoot(),
+    stdio: ['ignore', 'ignore', 'inherit'],
+    env: { ...process.env, PORT: String(port), UPSTREAM: upstream },
+  });
+  const url = `http://127.0.0.1:${port}`;
+  try {
+    await eventually(async () => {
+      const response = await fetch(`${url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: BODY,
+      }).catch(() => undefined);
+      return response?.ok === true ? true : undefined;
+    }, 30_000);
+  } catch (error: unknown) {
+    if (child.pid !== undefined) await stopPid(child.pid);
+    throw new Error('bare proxy not ready', { cause: error });
+  }
+  return { url, child };
+}
+
 interface Measured extends LoadRunResult {
   cpuMicrosPerRequest?: number;
   /** Where that CPU went: main thread vs other threads, user vs system. */
@@ -160,13 +187,14 @@ function fixed(value: number | undefined, digits = 2): string {
   return value === undefined || Number.isNaN(value) ? '-' : value.toFixed(digits);
 }
 
-function report(latencyMs: number, direct: Measured, router: Measured): void {
+function report(latencyMs: number, direct: Measured, router: Measured, bare: Measured | undefined): void {
   const lines = [
     row(['', 'req/s', 'p50 ms', 'p99 ms', 'non-2xx', 'errors', 'CPU µs/req']),
     ...(
       [
         ['direct', direct],
         ['router', router],
+        ...(bare === undefined ? [] : [['bare proxy', bare] as const]),
       ] as const
     ).map(([name, measured]) =>
       row([
@@ -191,6 +219,7 @@ function report(latencyMs: number, direct: Measured, router: Measured): void {
   ];
   lines.push(
     `router CPU per request: ${router.cpuSplit ?? '-'}`,
+    ...(bare === undefined ? [] : [`bare proxy CPU per request: ${bare.cpuSplit ?? '-'}`]),
     `router_overhead_seconds over the router run: p50 ≤ ${fixed(router.routerOverheadP50Ms, 1)} ms, ` +
       `p99 ≤ ${fixed(router.routerOverheadP99Ms, 1)} ms (bucket upper bounds)`,
   );
@@ -213,9 +242,11 @@ async function main(): Promise<void> {
   });
   await stack.dataPlane.process.stop();
   let dataPlane: BenchDataPlane | undefined;
+  let bareProxy: { url: string; child: ChildProcess } | undefined;
   try {
     dataPlane = await startDataPlane(stack.workspace, profileDir);
     const mock = stack.mocks['mock-a']!;
+    if (!args['no-bare-proxy']) bareProxy = await startBareProxy(mock.url);
     const summary: string[] = [];
     for (const latencyMs of backendLatenciesMs) {
       const faults = await fetch(`${mock.url}/control/faults`, {
@@ -229,7 +260,11 @@ async function main(): Promise<void> {
         pid: dataPlane.child.pid!,
         metricsUrl: dataPlane.url,
       });
-      report(latencyMs, direct, router);
+      const bare =
+        bareProxy === undefined
+          ? undefined
+          : await measure(`${bareProxy.url}/v1/chat/completions`, { pid: bareProxy.child.pid! });
+      report(latencyMs, direct, router, bare);
       summary.push(
         `${latencyMs} ms backend: router p99 − direct p99 = ${fixed(router.p99Ms - direct.p99Ms)} ms; ` +
           `router CPU ${fixed(router.cpuMicrosPerRequest, 0)} µs/request`,
@@ -242,6 +277,7 @@ async function main(): Promise<void> {
           .join(' ')} (shared machine: figures are noisy)\n`,
     );
   } finally {
+    if (bareProxy?.child.pid !== undefined) await stopPid(bareProxy.child.pid);
     if (dataPlane?.child.pid !== undefined) await stopPid(dataPlane.child.pid);
     await stack.stop();
   }
