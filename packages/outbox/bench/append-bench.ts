@@ -1,4 +1,5 @@
-// Append throughput and latency of the outbox with fsync on, at several concurrencies.
+// Append throughput and latency of the outbox with fsync on, at several concurrencies, in the per-batch
+// sync mode (fdatasync before an append resolves) and the interval mode (10 ms background fdatasync).
 // Run: cd packages/outbox && pnpm exec tsx bench/append-bench.ts [directory] [secondsPerCase]
 // `directory` defaults to a fresh temp dir: put it on the disk the data plane will use, since the figures
 // are mostly that disk's fdatasync latency. Prints figures; asserts nothing.
@@ -10,6 +11,8 @@ import { Outbox } from '../src/index.js';
 interface Case {
   concurrency: number;
   maxBatchDelayMs: number;
+  /** Background fdatasync interval (interval mode), or undefined for the per-batch mode. */
+  intervalMs?: number;
 }
 
 interface Result extends Case {
@@ -17,6 +20,8 @@ interface Result extends Case {
   appendsPerSecond: number;
   p50Ms: number;
   p99Ms: number;
+  /** Commits (write, + fsync in per-batch mode) and background fsyncs (interval mode). */
+  commits: number;
   fsyncs: number;
 }
 
@@ -27,15 +32,27 @@ const CASES: Case[] = [
   { concurrency: 1, maxBatchDelayMs: 0 },
   { concurrency: 16, maxBatchDelayMs: 0 },
   { concurrency: 64, maxBatchDelayMs: 0 },
+  { concurrency: 1, maxBatchDelayMs: 0, intervalMs: 10 },
+  { concurrency: 16, maxBatchDelayMs: 0, intervalMs: 10 },
+  { concurrency: 64, maxBatchDelayMs: 0, intervalMs: 10 },
 ];
 const PAYLOAD = Buffer.alloc(300, 7); // about the size of an encoded UsageRecord
 
 async function runCase(directory: string, benchCase: Case, seconds: number): Promise<Result> {
+  let commits = 0;
   let fsyncs = 0;
+  const interval = benchCase.intervalMs !== undefined;
   const outbox = await Outbox.open({
     directory,
     maxBatchDelayMs: benchCase.maxBatchDelayMs,
-    events: { onCommit: () => (fsyncs += 1) },
+    sync: interval ? { mode: 'interval', intervalMs: benchCase.intervalMs! } : { mode: 'per-batch' },
+    events: {
+      onCommit: () => {
+        commits += 1;
+        if (!interval) fsyncs += 1;
+      },
+      onSync: () => (fsyncs += 1),
+    },
   });
   const latencies: number[] = [];
   const deadline = performance.now() + seconds * 1000;
@@ -59,6 +76,7 @@ async function runCase(directory: string, benchCase: Case, seconds: number): Pro
     appendsPerSecond: latencies.length / elapsedSeconds,
     p50Ms: quantile(0.5),
     p99Ms: quantile(0.99),
+    commits,
     fsyncs,
   };
 }
@@ -70,17 +88,19 @@ const out = (line: string): void => {
   process.stdout.write(`${line}\n`);
 };
 out(`outbox append bench: fsync on, ${PAYLOAD.length} B payloads, ${seconds} s per case, in ${root}`);
-out('concurrency  delay_ms  appends/s   p50_ms   p99_ms   fsyncs/s  records/fsync');
+out('mode        concurrency  delay_ms  appends/s   p50_ms   p99_ms  writes/s   fsyncs/s  records/fsync');
 try {
   for (const [index, benchCase] of CASES.entries()) {
     const result = await runCase(join(root, `case-${index}`), benchCase, seconds);
     out(
       [
+        (result.intervalMs === undefined ? 'per-batch' : `interval ${result.intervalMs}`).padEnd(11),
         String(result.concurrency).padStart(11),
         String(result.maxBatchDelayMs).padStart(9),
         result.appendsPerSecond.toFixed(0).padStart(10),
         result.p50Ms.toFixed(2).padStart(8),
         result.p99Ms.toFixed(2).padStart(8),
+        (result.commits / seconds).toFixed(0).padStart(9),
         (result.fsyncs / seconds).toFixed(0).padStart(10),
         (result.appends / Math.max(1, result.fsyncs)).toFixed(1).padStart(14),
       ].join(' '),

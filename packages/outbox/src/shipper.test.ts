@@ -10,6 +10,8 @@ class FakeOutbox implements ShipperOutbox {
   ackedSeq = 0;
   lastCommittedSeq = 0;
   failNextAck: Error | undefined;
+  /** Every ack call's seq, in order (failed ones included). */
+  readonly ackCalls: number[] = [];
   private records: OutboxRecord[] = [];
   private listeners = new Set<() => void>();
 
@@ -37,6 +39,7 @@ class FakeOutbox implements ShipperOutbox {
   }
 
   ack(throughSeq: number): Promise<void> {
+    this.ackCalls.push(throughSeq);
     const error = this.failNextAck;
     this.failNextAck = undefined;
     if (error !== undefined) return Promise.reject(error);
@@ -219,5 +222,71 @@ describe('Shipper', () => {
     await expect(shipper.flush(10)).resolves.toBe(true);
     outbox.commit(1);
     await expect(shipper.flush(10)).resolves.toBe(false);
+  });
+
+  describe('with lazy acks (ackIntervalMs)', () => {
+    it('moves on after each delivery and acks at most once per interval, also when idle', async () => {
+      const { clock, outbox, transport, shipper } = setup({ ackIntervalMs: 100 });
+      outbox.commit(3);
+      shipper.start();
+      await settle();
+      expect(outbox.ackCalls).toEqual([3]); // the first ack is due at once
+      clock.advance(10);
+      outbox.commit(2);
+      await settle();
+      outbox.commit(1);
+      await settle();
+      expect(transport.attempts).toEqual([[1, 2, 3], [4, 5], [6]]);
+      expect(outbox.ackCalls).toEqual([3]); // delivered, not acked yet
+      expect(shipper.state()).toBe('idle');
+      expect(clock.pendingDelaysMs()).toEqual([90]); // the idle shipper wakes up for the owed ack
+      clock.advance(89);
+      await settle();
+      expect(outbox.ackCalls).toEqual([3]);
+      clock.advance(1);
+      await settle();
+      expect(outbox.ackCalls).toEqual([3, 6]);
+      expect(outbox.ackedSeq).toBe(6);
+      expect(clock.pendingDelaysMs()).toEqual([]);
+      expect(shipper.lag()).toMatchObject({ shippedRecords: 6, pendingRecords: 0 });
+      await shipper.close();
+    });
+
+    it('retries a failed ack with backoff, without re-sending what was delivered', async () => {
+      const { clock, outbox, transport, shipper } = setup({ ackIntervalMs: 100 });
+      outbox.commit(2);
+      outbox.failNextAck = new Error('EIO writing cursor');
+      shipper.start();
+      await settle();
+      expect(shipper.state()).toBe('backoff');
+      expect(shipper.lag().lastError).toBe('EIO writing cursor');
+      clock.advance(100);
+      await settle();
+      expect(outbox.ackCalls).toEqual([2, 2]);
+      expect(outbox.ackedSeq).toBe(2);
+      expect(transport.attempts).toEqual([[1, 2]]);
+      await shipper.close();
+    });
+
+    it('flush acks what was delivered at once; close acks the rest', async () => {
+      const { clock, outbox, shipper } = setup({ ackIntervalMs: 60_000 });
+      outbox.commit(1);
+      shipper.start();
+      await settle();
+      outbox.commit(2);
+      await settle();
+      expect(outbox.ackedSeq).toBe(1);
+      const flushed = shipper.flush(1000);
+      await settle();
+      await expect(flushed).resolves.toBe(true);
+      expect(outbox.ackCalls).toEqual([1, 3]);
+      clock.advance(1);
+      outbox.commit(1);
+      await settle();
+      expect(outbox.ackedSeq).toBe(3);
+      await shipper.close();
+      expect(outbox.ackCalls).toEqual([1, 3, 4]);
+      expect(clock.pendingDelaysMs()).toEqual([]);
+    });
   });
 });

@@ -1,6 +1,6 @@
 import { backoffDelayMs, DEFAULT_BACKOFF_POLICY, type BackoffPolicy } from './backoff-policy.js';
 import type { BacklogStats } from './backlog.js';
-import { createSystemClock, type Clock } from './clock.js';
+import { createSystemClock, type Clock, type TimerHandle } from './clock.js';
 import type { OutboxLogger } from './outbox-events.js';
 import type { OutboxRecord } from './outbox-record.js';
 import type { OutboxTransport } from './outbox-transport.js';
@@ -23,6 +23,15 @@ export interface ShipperOptions {
   maxBatchRecords?: number;
   /** Frame bytes per `send` (default 1 MiB; a single larger record still goes alone). */
   maxBatchBytes?: number;
+  /**
+   * 0 (default): each batch is acked (the outbox cursor written and fsynced) before the next is read; a
+   * failed ack re-sends the batch. > 0: the shipper moves on once a batch is delivered and acks what was
+   * delivered at most every `ackIntervalMs` (at once for a `flush`, and at `close`); a failed ack is
+   * retried with backoff, without re-sending. A crash re-ships what was delivered since the last ack
+   * (at most about `ackIntervalMs` of records: duplicates, never loss), in exchange for one cursor write
+   * per interval instead of one per batch.
+   */
+  ackIntervalMs?: number;
   backoff?: Partial<BackoffPolicy>;
   clock?: Clock;
   /** [0, 1) source for backoff jitter (default Math.random). */
@@ -69,7 +78,11 @@ export class Shipper {
   private stopping = false;
   private loop: Promise<void> | undefined;
   private unsubscribe: (() => void) | undefined;
+  /** Highest seq delivered to the transport (acked already, or waiting for the next lazy ack). */
   private shippedThrough = 0;
+  private lastAckStartMs = Number.NEGATIVE_INFINITY;
+  private ackTimer: TimerHandle | undefined;
+  private readonly ackIntervalMs: number;
   private newWork = false;
   private wake: (() => void) | undefined;
   private failures = 0;
@@ -87,6 +100,7 @@ export class Shipper {
       maxRecords: options.maxBatchRecords ?? 500,
       maxBytes: options.maxBatchBytes ?? 1024 * 1024,
     };
+    this.ackIntervalMs = options.ackIntervalMs ?? 0;
   }
 
   /** Starts shipping in the background; a no-op when already running. Errors are retried, never thrown. */
@@ -150,6 +164,13 @@ export class Shipper {
     this.wakeUp();
     await this.loop;
     this.loop = undefined;
+    this.clearAckTimer();
+    if (this.shippedThrough > this.options.outbox.ackedSeq) {
+      // Lazy acks: record what was delivered, so a clean stop re-ships nothing.
+      await this.options.outbox.ack(this.shippedThrough).catch((error: unknown) => {
+        this.options.logger?.warn({ err: error }, 'outbox ack at shipper close failed; will re-ship');
+      });
+    }
     this.status = 'stopped';
     for (const waiter of [...this.flushWaiters]) waiter.resolve(false);
   }
@@ -163,6 +184,7 @@ export class Shipper {
     while (!this.stopping) {
       this.status = 'sending';
       try {
+        if (this.ackDue()) await this.ackDelivered();
         if (batch === undefined) {
           this.newWork = false;
           batch = await this.options.outbox.read(this.shippedThrough, this.limits);
@@ -174,7 +196,7 @@ export class Shipper {
           continue;
         }
         await this.options.transport.send(batch);
-        await this.options.outbox.ack(last.seq);
+        if (this.ackIntervalMs === 0) await this.options.outbox.ack(last.seq);
         this.succeeded(last.seq, batch.length);
         batch = undefined;
       } catch (error: unknown) {
@@ -184,11 +206,42 @@ export class Shipper {
   }
 
   private async idle(): Promise<void> {
-    if (this.newWork || this.stopping) return;
+    if (this.newWork || this.stopping || this.ackDue()) return;
     this.status = 'idle';
+    // A lazy ack still owed is due later: wake up for it (a commit or flush may wake us first).
+    if (this.shippedThrough > this.options.outbox.ackedSeq && this.ackTimer === undefined) {
+      const delayMs = Math.max(0, this.lastAckStartMs + this.ackIntervalMs - this.clock.nowMs());
+      this.ackTimer = this.clock.setTimeout(() => {
+        this.ackTimer = undefined;
+        this.wakeUp();
+      }, delayMs);
+    }
     await new Promise<void>((resolve) => {
       this.wake = resolve;
     });
+    // Busy from here on: the loop checks `ackDue` itself (the timer must not cut a later backoff short).
+    this.clearAckTimer();
+  }
+
+  /** Lazy acks: something delivered is not acked yet, and the interval passed (or a flush waits for it). */
+  private ackDue(): boolean {
+    if (this.ackIntervalMs === 0 || this.shippedThrough <= this.options.outbox.ackedSeq) return false;
+    return this.flushWaiters.length > 0 || this.clock.nowMs() - this.lastAckStartMs >= this.ackIntervalMs;
+  }
+
+  /** Lazy acks: acks everything delivered so far; rejects (→ backoff, then retried) when the ack fails. */
+  private async ackDelivered(): Promise<void> {
+    this.clearAckTimer();
+    this.lastAckStartMs = this.clock.nowMs();
+    const seq = this.shippedThrough;
+    await this.options.outbox.ack(seq);
+    this.resolveFlushWaiters(seq);
+  }
+
+  private clearAckTimer(): void {
+    if (this.ackTimer === undefined) return;
+    this.clock.clearTimeout(this.ackTimer);
+    this.ackTimer = undefined;
   }
 
   private succeeded(seq: number, records: number): void {
@@ -196,8 +249,13 @@ export class Shipper {
     this.shipped += records;
     this.failures = 0;
     this.lastError = undefined;
+    // With lazy acks, flushes wait for the ack (`ackDelivered`), not just for the delivery.
+    if (this.ackIntervalMs === 0) this.resolveFlushWaiters(seq);
+  }
+
+  private resolveFlushWaiters(ackedSeq: number): void {
     for (const waiter of [...this.flushWaiters]) {
-      if (waiter.targetSeq <= seq) waiter.resolve(true);
+      if (waiter.targetSeq <= ackedSeq) waiter.resolve(true);
     }
   }
 

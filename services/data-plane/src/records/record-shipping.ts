@@ -10,6 +10,13 @@ import type { RecordAppender } from './record-appender.js';
 import { createRecordTransport, type RecordTransport, type RecordTransportKind } from './record-transport.js';
 import { createOutboxUsageRecorder, type UsageRecorder } from './usage-recorder.js';
 
+/**
+ * The shipper acks (writes + fsyncs the outbox cursor) at most this often instead of after every batch:
+ * a crash re-ships at most about this much of what was already delivered (duplicates, deduplicated by the
+ * consumers), and the cursor costs ≤ 10 writes/s instead of one per shipped batch.
+ */
+export const SHIPPER_ACK_INTERVAL_MS = 100;
+
 /** The outbox as the readiness detail shows it. */
 export interface OutboxStatus {
   /** Records not yet delivered. */
@@ -84,6 +91,7 @@ export async function startRecordShipping(
       : { kind: 'custom', send: (records) => deps.transport!.send(records), close: () => Promise.resolve() };
   const shipper = new Shipper({
     outbox,
+    ackIntervalMs: SHIPPER_ACK_INTERVAL_MS,
     transport: {
       send: async (records) => {
         try {
