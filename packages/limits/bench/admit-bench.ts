@@ -1,7 +1,12 @@
 // Cost of one admit + settle for the memory and Redis limit stores. Prints, asserts nothing.
 //
+//   pnpm exec turbo run build --filter @api-router/limits
 //   pnpm exec tsx packages/limits/bench/admit-bench.ts [--redis-url URL] [--iterations 5000]
-//     [--concurrency 1,32] [--stores memory,redis] [--rounds 1]
+//     [--concurrency 1,32] [--stores memory,redis] [--rounds 1] [--source]
+//
+// The stores run from dist/ (tsc output, as the data plane runs them) unless --source: tsx compiles src/
+// with esbuild's keepNames, which wraps every closure created per call in a __name() call — a cost the
+// built code does not have.
 //
 // Per store and concurrency it prints:
 // - client CPU: this process's user + system CPU (process.cpuUsage) over the measured loop / admit+settle
@@ -17,7 +22,7 @@
 // the machine.
 //
 // Profile the Redis path with, e.g.:
-//   node --cpu-prof --cpu-prof-dir=.tmp/prof --conditions=source --import tsx \
+//   node --cpu-prof --cpu-prof-dir=.tmp/prof --import tsx \
 //     packages/limits/bench/admit-bench.ts --stores redis --concurrency 32 --iterations 50000
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -27,12 +32,8 @@ import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { startRedis, type ServiceHandle } from '@api-router/testing';
 import { Redis } from 'ioredis';
-import {
-  createMemoryLimitStore,
-  createRedisLimitStore,
-  type LimitPlan,
-  type LimitStore,
-} from '../src/index.js';
+import type * as Limits from '../src/index.js';
+import type { LimitPlan, LimitStore } from '../src/index.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -41,8 +42,11 @@ const { values: args } = parseArgs({
     concurrency: { type: 'string', default: '1,32' },
     stores: { type: 'string', default: 'memory,redis' },
     rounds: { type: 'string', default: '1' },
+    source: { type: 'boolean', default: false },
   },
 });
+const entry = args.source ? '../src/index.js' : '../dist/index.js';
+const { createMemoryLimitStore, createRedisLimitStore } = (await import(entry)) as typeof Limits;
 const iterations = Number(args.iterations);
 const concurrencies = args.concurrency.split(',').map(Number);
 const stores = new Set(args.stores.split(','));
@@ -113,7 +117,8 @@ const load = (): string =>
     .map((value) => value.toFixed(2))
     .join(' ');
 process.stdout.write(
-  `admit+settle, ${String(iterations)} pairs per run, ${String(plan.checks.length)} checks; load average ${load()}\n`,
+  `admit+settle, ${String(iterations)} pairs per run, ${String(plan.checks.length)} checks, ` +
+    `stores from ${args.source ? 'src (tsx)' : 'dist'}; load average ${load()}\n`,
 );
 
 let privateRedis: ServiceHandle | undefined;
