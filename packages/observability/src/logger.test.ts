@@ -35,7 +35,8 @@ function runChild(script: string): Child {
 
 const IMPORT = "import { createLogger } from '@api-router/observability';";
 
-describe('createLogger default destination (buffered stdout)', () => {
+// Child processes load tsx first: slow on a busy machine, hence the generous timeout.
+describe('createLogger default destination (buffered stdout)', { timeout: 30_000 }, () => {
   it('writes every line before an explicit process.exit, redacted', async () => {
     const stdout = await runChild(
       `${IMPORT} const log = createLogger({ service: 't' });
