@@ -49,9 +49,43 @@ interface Case {
   sync: OutboxSyncMode;
   /** The shipper's lazy-ack interval (0: ack every batch). */
   ackIntervalMs: number;
+  /** The shipper's linger (0: send at every commit). */
+  lingerMs: number;
 }
 
-async function runCase(directory: string, { sync, ackIntervalMs }: Case, seconds: number, rate: number) {
+/** The same open loop with appends that resolve at once: the cost of the loop itself, to subtract. */
+async function runHarnessOnly(seconds: number, rate: number): Promise<number> {
+  let appends = 0;
+  const pending: Promise<void>[] = [];
+  const latencies: number[] = [];
+  const cpuBefore = process.cpuUsage();
+  const started = performance.now();
+  await new Promise<void>((resolve) => {
+    const timer = setInterval(() => {
+      const elapsedMs = performance.now() - started;
+      if (elapsedMs >= seconds * 1000) {
+        clearInterval(timer);
+        resolve();
+        return;
+      }
+      while (appends < (elapsedMs * rate) / 1000) {
+        const sentAt = performance.now();
+        appends += 1;
+        pending.push(Promise.resolve(appends).then(() => void latencies.push(performance.now() - sentAt)));
+      }
+    }, 1);
+  });
+  await Promise.all(pending);
+  const cpu = process.cpuUsage(cpuBefore);
+  return (cpu.user + cpu.system) / appends;
+}
+
+async function runCase(
+  directory: string,
+  { sync, ackIntervalMs, lingerMs }: Case,
+  seconds: number,
+  rate: number,
+) {
   const counts = new Map<string, number>();
   const outbox = await Outbox.open({ directory, sync, fs: countingFs(counts) });
   let shipped = 0;
@@ -59,6 +93,7 @@ async function runCase(directory: string, { sync, ackIntervalMs }: Case, seconds
   const shipper = new Shipper({
     outbox,
     ackIntervalMs,
+    lingerMs,
     transport: createCallbackTransport(async (records) => {
       sends += 1;
       shipped += records.length;
@@ -117,12 +152,16 @@ out(
 const PER_BATCH: OutboxSyncMode = { mode: 'per-batch' };
 const INTERVAL: OutboxSyncMode = { mode: 'interval', intervalMs: 10 };
 const round: Case[] = [
-  { sync: PER_BATCH, ackIntervalMs: 0 },
-  { sync: INTERVAL, ackIntervalMs: 0 },
-  { sync: PER_BATCH, ackIntervalMs: 100 },
-  { sync: INTERVAL, ackIntervalMs: 100 },
+  { sync: PER_BATCH, ackIntervalMs: 0, lingerMs: 0 },
+  { sync: INTERVAL, ackIntervalMs: 0, lingerMs: 0 },
+  { sync: PER_BATCH, ackIntervalMs: 100, lingerMs: 0 },
+  { sync: INTERVAL, ackIntervalMs: 100, lingerMs: 0 },
+  { sync: INTERVAL, ackIntervalMs: 100, lingerMs: 20 },
 ];
 const cases = [...round, ...round];
+out(
+  `harness alone (appends resolve at once): CPU ${(await runHarnessOnly(seconds, rate)).toFixed(1)} µs/record`,
+);
 try {
   for (const [index, benchCase] of cases.entries()) {
     const { sync } = benchCase;
@@ -134,7 +173,8 @@ try {
       .join(', ');
     out(
       `${sync.mode === 'interval' ? `interval ${sync.intervalMs} ms` : 'per-batch'}, ack every ` +
-        `${benchCase.ackIntervalMs === 0 ? 'batch' : `${benchCase.ackIntervalMs} ms`}: ` +
+        `${benchCase.ackIntervalMs === 0 ? 'batch' : `${benchCase.ackIntervalMs} ms`}, ` +
+        `linger ${benchCase.lingerMs} ms: ` +
         `${(result.appends / result.elapsedSeconds).toFixed(0)} appends/s, ` +
         `CPU ${(result.cpuMicros / result.appends).toFixed(1)} µs/record, append p99 ${result.p99Ms.toFixed(2)} ms, ` +
         `${(result.appends / Math.max(1, result.sends)).toFixed(1)} records/send; fs calls per record: ${calls}`,

@@ -51,9 +51,10 @@ export interface OutboxOptions {
    */
   memoryTail?: Partial<MemoryTailLimits>;
   /**
-   * How long an append arriving at an idle outbox waits for others to share its write + fsync, in ms
-   * (default 2 in the per-batch mode, 0 in the interval mode). Adds up to this much latency at low load; under load batches form while the previous
-   * fsync runs, whatever this value. 0 still batches appends made in the same tick.
+   * How long an append arriving at an idle outbox waits for others to share its write (+ fsync), in ms
+   * (default 2 in the per-batch mode, 0 in the interval mode). Adds up to this much latency at low load;
+   * under load batches form while the previous commit runs, whatever this value. 0 still batches appends
+   * made in the same event-loop turn.
    */
   maxBatchDelayMs?: number;
   /** Largest batch written with one fsync, in bytes (default 1 MiB). */
@@ -85,10 +86,11 @@ interface OutboxSettings {
 type PendingFrame = TailEntry;
 
 /**
- * The durable local outbox: `append` resolves only once the record is on stable storage (group commit: one
- * write + fsync per batch of concurrent appends), `read` returns committed records in order, `ack` moves the
- * committed cursor and deletes fully acked segments. After a crash `Outbox.open` truncates a torn tail,
- * reports and skips corrupt regions, and serves every record above the cursor again (at least once).
+ * The durable local outbox: `append` resolves only once the record is durable per the sync mode (group
+ * commit: one write, + fsync in the per-batch mode, per batch of concurrent appends), `read` returns
+ * committed records in order (recent ones from memory), `ack` moves the committed cursor and deletes fully
+ * acked segments. After a crash `Outbox.open` truncates a torn tail, reports and skips corrupt regions, and
+ * serves every record above the cursor again (at least once).
  * States: open → (failed: fsync error, appends rejected) → closing → closed.
  */
 export class Outbox implements AsyncDisposable {

@@ -289,4 +289,52 @@ describe('Shipper', () => {
       expect(clock.pendingDelaysMs()).toEqual([]);
     });
   });
+
+  describe('with lingerMs', () => {
+    it('sends a batch that is not full at most once per lingerMs, a full one at once', async () => {
+      const { clock, outbox, transport, shipper } = setup({ lingerMs: 20, maxBatchRecords: 4 });
+      outbox.commit(1);
+      shipper.start();
+      await settle();
+      expect(transport.attempts).toEqual([[1]]); // nothing sent before: no wait
+      outbox.commit(1);
+      await settle();
+      clock.advance(5);
+      outbox.commit(1);
+      await settle();
+      expect(transport.attempts).toEqual([[1]]); // lingering for company
+      expect(clock.pendingDelaysMs()).toEqual([15]);
+      clock.advance(15);
+      await settle();
+      expect(transport.attempts).toEqual([[1], [2, 3]]);
+      outbox.commit(4); // a full batch does not wait
+      await settle();
+      expect(transport.attempts).toEqual([[1], [2, 3], [4, 5, 6, 7]]);
+      outbox.commit(1);
+      await settle();
+      expect(transport.attempts).toHaveLength(3); // lingering again
+      outbox.commit(3); // fills the batch: the linger ends
+      await settle();
+      expect(transport.attempts).toEqual([[1], [2, 3], [4, 5, 6, 7], [8, 9, 10, 11]]);
+      await shipper.close();
+    });
+
+    it('flush and close end a linger at once', async () => {
+      const { outbox, transport, shipper } = setup({ lingerMs: 60_000 });
+      outbox.commit(1);
+      shipper.start();
+      await settle();
+      outbox.commit(1);
+      await settle();
+      expect(transport.attempts).toEqual([[1]]);
+      const flushed = shipper.flush(120_000);
+      await settle();
+      await expect(flushed).resolves.toBe(true);
+      expect(transport.attempts).toEqual([[1], [2]]);
+      outbox.commit(1);
+      await settle();
+      await shipper.close(); // does not wait out the linger
+      expect(shipper.state()).toBe('stopped');
+    });
+  });
 });

@@ -32,6 +32,13 @@ export interface ShipperOptions {
    * per interval instead of one per batch.
    */
   ackIntervalMs?: number;
+  /**
+   * > 0: a batch that is not full waits until `lingerMs` after the start of the previous send (as Kafka's
+   * `linger.ms`), so that at moderate load there is at most one send per `lingerMs` instead of one per
+   * commit (appends that are not fdatasynced commit in very small batches). A flush or close sends at
+   * once. Default 0: send as soon as something is committed.
+   */
+  lingerMs?: number;
   backoff?: Partial<BackoffPolicy>;
   clock?: Clock;
   /** [0, 1) source for backoff jitter (default Math.random). */
@@ -83,6 +90,10 @@ export class Shipper {
   private lastAckStartMs = Number.NEGATIVE_INFINITY;
   private ackTimer: TimerHandle | undefined;
   private readonly ackIntervalMs: number;
+  private readonly lingerMs: number;
+  private lastSendStartMs = Number.NEGATIVE_INFINITY;
+  /** Ends a linger wait early (flush, close); commits do not. */
+  private lingerWake: (() => void) | undefined;
   private newWork = false;
   private wake: (() => void) | undefined;
   private failures = 0;
@@ -101,6 +112,7 @@ export class Shipper {
       maxBytes: options.maxBatchBytes ?? 1024 * 1024,
     };
     this.ackIntervalMs = options.ackIntervalMs ?? 0;
+    this.lingerMs = options.lingerMs ?? 0;
   }
 
   /** Starts shipping in the background; a no-op when already running. Errors are retried, never thrown. */
@@ -111,6 +123,7 @@ export class Shipper {
     this.unsubscribe = this.options.outbox.onCommitted(() => {
       this.newWork = true;
       this.wakeUp();
+      if (this.lingerWake !== undefined && !this.lingerWanted()) this.lingerWake(); // a full batch is ready
     });
     this.loop = this.run();
   }
@@ -153,6 +166,7 @@ export class Shipper {
       };
       this.flushWaiters.push(waiter);
       this.wakeUp();
+      this.lingerWake?.();
     });
   }
 
@@ -162,6 +176,7 @@ export class Shipper {
     this.unsubscribe?.();
     this.unsubscribe = undefined;
     this.wakeUp();
+    this.lingerWake?.();
     await this.loop;
     this.loop = undefined;
     this.clearAckTimer();
@@ -186,6 +201,7 @@ export class Shipper {
       try {
         if (this.ackDue()) await this.ackDelivered();
         if (batch === undefined) {
+          await this.linger();
           this.newWork = false;
           batch = await this.options.outbox.read(this.shippedThrough, this.limits);
         }
@@ -195,6 +211,7 @@ export class Shipper {
           await this.idle();
           continue;
         }
+        this.lastSendStartMs = this.clock.nowMs();
         await this.options.transport.send(batch);
         if (this.ackIntervalMs === 0) await this.options.outbox.ack(last.seq);
         this.succeeded(last.seq, batch.length);
@@ -221,6 +238,31 @@ export class Shipper {
     });
     // Busy from here on: the loop checks `ackDue` itself (the timer must not cut a later backoff short).
     this.clearAckTimer();
+  }
+
+  /** Waits (see `lingerMs`) unless a full batch is ready, a flush is waiting, or the shipper is stopping. */
+  private async linger(): Promise<void> {
+    if (this.lingerMs === 0 || this.stopping || this.flushWaiters.length > 0) return;
+    const waitMs = this.lastSendStartMs + this.lingerMs - this.clock.nowMs();
+    if (waitMs <= 0) return;
+    if (!this.lingerWanted()) return;
+    await new Promise<void>((resolve) => {
+      const timer = this.clock.setTimeout(() => {
+        this.lingerWake = undefined;
+        resolve();
+      }, waitMs);
+      this.lingerWake = () => {
+        this.clock.clearTimeout(timer);
+        this.lingerWake = undefined;
+        resolve();
+      };
+    });
+  }
+
+  /** Something is committed and unsent, but not a full batch (approximate: seqs may have gaps). */
+  private lingerWanted(): boolean {
+    const unsent = this.options.outbox.lastCommittedSeq - this.shippedThrough;
+    return unsent > 0 && unsent < this.limits.maxRecords;
   }
 
   /** Lazy acks: something delivered is not acked yet, and the interval passed (or a flush waits for it). */
