@@ -169,6 +169,34 @@ describe('Redis store script and plan caching', () => {
     ]);
   });
 
+  it('answers calls made before the client is ready and many calls sent in one event loop turn', async () => {
+    // A client still connecting: the first calls wait in ioredis's offline queue.
+    const store = storeAt({ now: () => T0 });
+    const checks: LimitCheck[] = [
+      { kind: 'concurrency', id: 'slots', max: 10 },
+      { kind: 'budget', id: 'wallet', limitMicros: 1_000_000, period: 'total' },
+    ];
+    const early = await Promise.all(
+      Array.from({ length: 30 }, (_, index) =>
+        store.admit(request(`early-${String(index)}`, 'tenant-a', checks)),
+      ),
+    );
+    expect(early.filter((decision) => decision.allowed)).toHaveLength(10);
+    // Ready now: 10 settlements and 30 admissions in one turn (one corked socket write).
+    const settled = early.flatMap((decision) =>
+      decision.allowed ? [store.settle(decision.reservation, { tokens: 1, costMicros: 3 })] : [],
+    );
+    const late = Array.from({ length: 30 }, (_, index) =>
+      store.admit(request(`late-${String(index)}`, 'tenant-a', checks)),
+    );
+    expect((await Promise.all(settled)).every((outcome) => outcome.status === 'settled')).toBe(true);
+    expect((await Promise.all(late)).filter((decision) => decision.allowed)).toHaveLength(10);
+    expect(await store.getBudget({ partition: 'tenant-a', id: 'wallet' })).toMatchObject({
+      spentMicros: 30,
+      reservedMicros: 100,
+    });
+  });
+
   it('rejects an invalid plan before any call, every time (an invalid plan is never cached)', async () => {
     const store = storeAt({ now: () => T0 });
     const twice: LimitCheck[] = [slots, { ...slots }];

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
 import { validateNowMs } from '../admit-decision.js';
 import type { BudgetRef, LimitCheck } from '../limit-plan.js';
@@ -10,35 +9,7 @@ import { CallDeadlines } from './call-with-timeout.js';
 import { END_SCRIPT } from './end-script.js';
 import { PlanEncodings } from './plan-encoding.js';
 import { createRedisKeys } from './redis-keys.js';
-
-/** A Lua script run with EVALSHA (one short command), and with EVAL when Redis does not have it cached. */
-interface Script {
-  readonly lua: string;
-  readonly sha: string;
-}
-
-function script(lua: string): Script {
-  return { lua, sha: createHash('sha1').update(lua).digest('hex') };
-}
-
-function isNoScript(error: unknown): boolean {
-  return error instanceof Error && error.message.startsWith('NOSCRIPT');
-}
-
-/**
- * EVALSHA, falling back to EVAL (which caches the script) after a NOSCRIPT reply: the first call on a fresh
- * or restarted Redis, or after SCRIPT FLUSH, costs one extra round trip. `args` = numkeys, keys, argv.
- */
-function runScript(
-  redis: Redis | Cluster,
-  { lua, sha }: Script,
-  args: (string | number)[],
-): Promise<unknown> {
-  return redis.evalsha(sha, ...(args as [number, ...string[]])).catch((error: unknown) => {
-    if (!isNoScript(error)) throw error;
-    return redis.eval(lua, ...(args as [number, ...string[]]));
-  });
-}
+import { createScriptRunner, script, type Script } from './script-runner.js';
 
 /** The scripts' stand-in for null (no reset time, no useful retry): never a legitimate value. */
 const NO_VALUE = -1;
@@ -109,7 +80,8 @@ export interface LimitScripts {
 }
 
 export function createLimitScripts(options: LimitScriptsOptions): LimitScripts {
-  const { redis, retentionMs } = options;
+  const { retentionMs } = options;
+  const runScript = createScriptRunner(options.redis);
   const deadlines = new CallDeadlines(options.commandTimeoutMs);
   const keys = createRedisKeys(options.keyPrefix);
   const encodings = new PlanEncodings(keys);
@@ -126,7 +98,7 @@ export function createLimitScripts(options: LimitScriptsOptions): LimitScripts {
   }
 
   function run<T>(operation: string, which: Script, args: (string | number)[]): Promise<T> {
-    return deadlines.run(operation, () => runScript(redis, which, args) as Promise<T>);
+    return deadlines.run(operation, () => runScript(which, args) as Promise<T>);
   }
 
   return {

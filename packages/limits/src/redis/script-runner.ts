@@ -1,0 +1,67 @@
+import { createHash } from 'node:crypto';
+import { Command, type Cluster, type Redis } from 'ioredis';
+
+/** A Lua script run with EVALSHA (one short command), and with EVAL when Redis does not have it cached. */
+export interface Script {
+  readonly lua: string;
+  readonly sha: string;
+}
+
+export function script(lua: string): Script {
+  return { lua, sha: createHash('sha1').update(lua).digest('hex') };
+}
+
+/** Runs `script` with `args` (numkeys, keys, argv); resolves with the reply, rejects with the client's error. */
+export type ScriptRunner = (script: Script, args: (string | number)[]) => Promise<unknown>;
+
+function isNoScript(error: unknown): boolean {
+  return error instanceof Error && error.message.startsWith('NOSCRIPT');
+}
+
+/**
+ * EVALSHA, falling back to EVAL (which caches the script) after a NOSCRIPT reply: the first call on a fresh
+ * or restarted Redis, or after SCRIPT FLUSH, costs one extra round trip.
+ *
+ * On a single Redis client the commands bypass ioredis's command helpers and auto-pipelining: each is one
+ * `Command` handed to `sendCommand` (written to the socket at once), and the socket is corked from the first
+ * script call of an event loop turn until the end of that turn's synchronous work and microtasks
+ * (`process.nextTick`), so that every call of the turn leaves in one write — what auto-pipelining does, without
+ * its per-command pipeline bookkeeping and without the extra event loop turn (`setImmediate`) it waits for,
+ * which at low concurrency costs more than the write it saves. Replies, errors, the offline queue and
+ * `commandTimeout` are ioredis's as for any command. A Redis Cluster client keeps ioredis's own routing.
+ */
+export function createScriptRunner(redis: Redis | Cluster): ScriptRunner {
+  if (redis.isCluster) {
+    const cluster = redis as Cluster;
+    return (which, args) =>
+      cluster.evalsha(which.sha, ...(args as [number, ...string[]])).catch((error: unknown) => {
+        if (!isNoScript(error)) throw error;
+        return cluster.eval(which.lua, ...(args as [number, ...string[]]));
+      });
+  }
+  const client = redis as Redis;
+  let corked: Redis['stream'] | undefined;
+  const uncork = (): void => {
+    const stream = corked;
+    corked = undefined;
+    stream?.uncork();
+  };
+  const send = (name: 'evalsha' | 'eval', first: string, args: (string | number)[]): Promise<unknown> => {
+    const command = new Command(name, [first, args], {
+      replyEncoding: 'utf8',
+      keyPrefix: client.options.keyPrefix,
+    });
+    if (corked === undefined && client.status === 'ready') {
+      corked = client.stream;
+      corked.cork();
+      process.nextTick(uncork);
+    }
+    void client.sendCommand(command);
+    return command.promise;
+  };
+  return (which, args) =>
+    send('evalsha', which.sha, args).catch((error: unknown) => {
+      if (!isNoScript(error)) throw error;
+      return send('eval', which.lua, args);
+    });
+}
