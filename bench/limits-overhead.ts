@@ -23,11 +23,15 @@
 // (settles) requests of the same two keys in this process; the figure is this process's CPU
 // (process.cpuUsage) per request, settlement included (each run ends when every settlement has been
 // written), beside Redis's CPU (INFO cpu). It isolates what the end-to-end figure is about from the HTTP
-// server's, the proxy's and autocannon's much larger and noisier share.
+// server's, the proxy's and autocannon's much larger and noisier share. The admission code runs from dist/
+// (`pnpm exec turbo run build --filter @api-router/data-plane...` first); with --source from src/, then
+// run it as `node --conditions=source --import tsx bench/limits-overhead.ts --in-process --source` (tsx
+// adds a __name() call to every closure, which the built code does not pay).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, openSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
@@ -35,9 +39,9 @@ import { hashApiKey } from '@api-router/auth';
 import { createLogger, createMetricsRegistry } from '@api-router/observability';
 import { compileRuntimePolicy, compileSnapshot, parseConfig, type RuntimePolicy } from '@api-router/policy';
 import { freePort, repoRoot, startRedis, stopPid, type ServiceHandle } from '@api-router/testing';
-import { createAdmission } from '../services/data-plane/src/admission/create-admission.js';
-import { systemClock } from '../services/data-plane/src/clock.js';
-import { systemTimers } from '../services/data-plane/src/timers.js';
+import type * as CreateAdmission from '../services/data-plane/src/admission/create-admission.js';
+import type * as DataPlaneClock from '../services/data-plane/src/clock.js';
+import type * as DataPlaneTimers from '../services/data-plane/src/timers.js';
 import { DEMO_MODEL } from '../test/support/inference-config.js';
 import { startInferenceStack } from '../test/support/inference-stack.js';
 import { eventually, readiness, type PlaneWorkspace } from '../test/support/planes.js';
@@ -287,7 +291,32 @@ interface InProcessRun {
  * `concurrency` at a time: admit, then finish as served with usage (the settlement runs in the background,
  * as in the data plane). The run ends once admission has closed, i.e. every settlement has been written.
  */
+/** The data plane's admission modules, from dist/ (built) or src/ (--source). */
+interface AdmissionModules {
+  readonly createAdmission: typeof CreateAdmission.createAdmission;
+  readonly systemClock: typeof DataPlaneClock.systemClock;
+  readonly systemTimers: typeof DataPlaneTimers.systemTimers;
+}
+
+async function loadAdmissionModules(): Promise<AdmissionModules> {
+  const base = join(repoRoot(), 'services/data-plane', runtime === 'built' ? 'dist' : 'src');
+  if (!existsSync(base)) throw new Error(`${base} is missing: run pnpm build`);
+  const load = async <T>(path: string): Promise<T> =>
+    (await import(pathToFileURL(join(base, path)).href)) as T;
+  const [admission, clock, timers] = await Promise.all([
+    load<typeof CreateAdmission>('admission/create-admission.js'),
+    load<typeof DataPlaneClock>('clock.js'),
+    load<typeof DataPlaneTimers>('timers.js'),
+  ]);
+  return {
+    createAdmission: admission.createAdmission,
+    systemClock: clock.systemClock,
+    systemTimers: timers.systemTimers,
+  };
+}
+
 async function inProcessRun(
+  modules: AdmissionModules,
   redis: Redis,
   admin: Redis,
   policy: RuntimePolicy,
@@ -295,12 +324,12 @@ async function inProcessRun(
   concurrency: number,
   iterations: number,
 ): Promise<InProcessRun> {
-  const parts = createAdmission(
+  const parts = modules.createAdmission(
     { timeoutMs: 2000, probeIntervalMs: 1000, queueMaxLength: 10_000 },
     {
       redis,
-      clock: systemClock,
-      timers: systemTimers,
+      clock: modules.systemClock,
+      timers: modules.systemTimers,
       random: Math.random,
       now: () => performance.now(),
       logger: createLogger({ service: 'bench', level: 'warn' }),
@@ -367,7 +396,7 @@ async function inProcess(): Promise<void> {
       .map((v) => v.toFixed(2))
       .join(' ');
   process.stdout.write(
-    `limits overhead in process: data-plane admission (admit + settle) over a private Redis, ` +
+    `limits overhead in process: data-plane admission (admit + settle, from ${runtime === 'built' ? 'dist' : 'src'}) over a private Redis, ` +
       `${String(iterations)} requests per run, ${String(rounds)} rounds, node ${process.version}; ` +
       `load average before ${load()}\n\n`,
   );
@@ -380,12 +409,13 @@ async function inProcess(): Promise<void> {
   });
   const admin = new Redis(redisService.url);
   try {
+    const modules = await loadAdmissionModules();
     const policy = benchPolicy();
     const added = new Map<number, number[]>();
     for (let round = 1; round <= rounds; round += 1) {
       for (const concurrency of concurrencies) {
-        const off = await inProcessRun(redis, admin, policy, 'off', concurrency, iterations);
-        const on = await inProcessRun(redis, admin, policy, 'on', concurrency, iterations);
+        const off = await inProcessRun(modules, redis, admin, policy, 'off', concurrency, iterations);
+        const on = await inProcessRun(modules, redis, admin, policy, 'on', concurrency, iterations);
         added.set(concurrency, [...(added.get(concurrency) ?? []), on.clientMicros - off.clientMicros]);
         process.stdout.write(
           `round ${String(round)} c=${String(concurrency).padStart(3)}: router CPU per request ` +
