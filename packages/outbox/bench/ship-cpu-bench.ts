@@ -51,6 +51,8 @@ interface Case {
   ackIntervalMs: number;
   /** The shipper's linger (0: send at every commit). */
   lingerMs: number;
+  /** false: no memory tail (every read goes to the segment files, as before it existed). */
+  tail?: boolean;
 }
 
 /** The same open loop with appends that resolve at once: the cost of the loop itself, to subtract. */
@@ -82,12 +84,17 @@ async function runHarnessOnly(seconds: number, rate: number): Promise<number> {
 
 async function runCase(
   directory: string,
-  { sync, ackIntervalMs, lingerMs }: Case,
+  { sync, ackIntervalMs, lingerMs, tail = true }: Case,
   seconds: number,
   rate: number,
 ) {
   const counts = new Map<string, number>();
-  const outbox = await Outbox.open({ directory, sync, fs: countingFs(counts) });
+  const outbox = await Outbox.open({
+    directory,
+    sync,
+    fs: countingFs(counts),
+    ...(tail ? {} : { memoryTail: { maxRecords: 0 } }),
+  });
   let shipped = 0;
   let sends = 0;
   const shipper = new Shipper({
@@ -152,6 +159,7 @@ out(
 const PER_BATCH: OutboxSyncMode = { mode: 'per-batch' };
 const INTERVAL: OutboxSyncMode = { mode: 'interval', intervalMs: 10 };
 const round: Case[] = [
+  { sync: PER_BATCH, ackIntervalMs: 0, lingerMs: 0, tail: false },
   { sync: PER_BATCH, ackIntervalMs: 0, lingerMs: 0 },
   { sync: INTERVAL, ackIntervalMs: 0, lingerMs: 0 },
   { sync: PER_BATCH, ackIntervalMs: 100, lingerMs: 0 },
@@ -174,7 +182,7 @@ try {
     out(
       `${sync.mode === 'interval' ? `interval ${sync.intervalMs} ms` : 'per-batch'}, ack every ` +
         `${benchCase.ackIntervalMs === 0 ? 'batch' : `${benchCase.ackIntervalMs} ms`}, ` +
-        `linger ${benchCase.lingerMs} ms: ` +
+        `linger ${benchCase.lingerMs} ms${benchCase.tail === false ? ', no memory tail' : ''}: ` +
         `${(result.appends / result.elapsedSeconds).toFixed(0)} appends/s, ` +
         `CPU ${(result.cpuMicros / result.appends).toFixed(1)} µs/record, append p99 ${result.p99Ms.toFixed(2)} ms, ` +
         `${(result.appends / Math.max(1, result.sends)).toFixed(1)} records/send; fs calls per record: ${calls}`,
