@@ -4,6 +4,7 @@ import {
   LimitStoreUnavailableError,
   type AdmitDecision,
   type AdmitDenied,
+  type AdmitRequest,
   type LimitStore,
 } from '@api-router/limits';
 import type { RuntimePolicy, RuntimeRoute } from '@api-router/policy';
@@ -156,14 +157,17 @@ export function createAdmissionController(deps: AdmissionControllerDeps): Admiss
 async function decideOnce(deps: AdmissionControllerDeps, context: DecisionContext): Promise<StoreDecision> {
   const { limits, costs } = context;
   const admissionId = `${context.input.requestId}~${deps.randomId()}`;
-  const request = {
+  // Built once (the hot path allocates no copy): the shared store's request; the local share's differs
+  // only by its plan.
+  const request: AdmitRequest = {
     requestId: admissionId,
-    costs: { tokens: costs.tokens, costMicros: costs.costMicros },
+    plan: limits.plan,
+    costs,
     reservationTtlMs: context.input.policy.settings.reservationTtlMs,
   };
   if (!deps.health.degraded) {
     try {
-      const decision = await deps.store.admit({ ...request, plan: limits.plan });
+      const decision = await deps.store.admit(request);
       deps.health.succeeded();
       return { decision, store: deps.store, shared: true, admissionId };
     } catch (error: unknown) {
