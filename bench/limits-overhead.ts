@@ -26,7 +26,8 @@
 // server's, the proxy's and autocannon's much larger and noisier share. The admission code runs from dist/
 // (`pnpm exec turbo run build --filter @api-router/data-plane...` first); with --source from src/, then
 // run it as `node --conditions=source --import tsx bench/limits-overhead.ts --in-process --source` (tsx
-// adds a __name() call to every closure, which the built code does not pay).
+// adds a __name() call to every closure, which the built code does not pay). --data-plane-dir <dir> loads
+// another build of the data plane package (e.g. an older commit's, to compare).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, openSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -59,6 +60,7 @@ const { values: args } = parseArgs({
     'in-process': { type: 'boolean', default: false },
     iterations: { type: 'string', default: '20000' },
     concurrency: { type: 'string', default: '1,32' },
+    'data-plane-dir': { type: 'string' },
   },
 });
 const connections = Number(args.connections);
@@ -299,7 +301,8 @@ interface AdmissionModules {
 }
 
 async function loadAdmissionModules(): Promise<AdmissionModules> {
-  const base = join(repoRoot(), 'services/data-plane', runtime === 'built' ? 'dist' : 'src');
+  const dataPlaneDir = args['data-plane-dir'] ?? join(repoRoot(), 'services/data-plane');
+  const base = join(dataPlaneDir, runtime === 'built' ? 'dist' : 'src');
   if (!existsSync(base)) throw new Error(`${base} is missing: run pnpm build`);
   const load = async <T>(path: string): Promise<T> =>
     (await import(pathToFileURL(join(base, path)).href)) as T;
@@ -396,7 +399,7 @@ async function inProcess(): Promise<void> {
       .map((v) => v.toFixed(2))
       .join(' ');
   process.stdout.write(
-    `limits overhead in process: data-plane admission (admit + settle, from ${runtime === 'built' ? 'dist' : 'src'}) over a private Redis, ` +
+    `limits overhead in process: data-plane admission (admit + settle, from ${args['data-plane-dir'] ?? 'services/data-plane'}/${runtime === 'built' ? 'dist' : 'src'}) over a private Redis, ` +
       `${String(iterations)} requests per run, ${String(rounds)} rounds, node ${process.version}; ` +
       `load average before ${load()}\n\n`,
   );
