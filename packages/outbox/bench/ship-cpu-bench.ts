@@ -29,10 +29,12 @@ function countingFs(counts: Map<string, number>): OutboxFs {
     ...real,
     rename: (from, to) => (count('rename'), real.rename(from, to)),
     unlink: (path) => (count('unlink'), real.unlink(path)),
+    writeSync: (...args) => (count('writeSync'), real.writeSync!(...args)),
     open: async (path, flags) => {
       count(`open ${flags}`);
       const file = await real.open(path, flags);
       const wrapped: OutboxFile = {
+        fd: file.fd,
         read: (...args) => (count('read'), file.read(...args)),
         write: (...args) => (count('write'), file.write(...args)),
         datasync: () => (count('fdatasync'), file.datasync()),
@@ -53,6 +55,8 @@ interface Case {
   lingerMs: number;
   /** false: no memory tail (every read goes to the segment files, as before it existed). */
   tail?: boolean;
+  /** The outbox's maxSyncWriteBytes (default 0: every write through the threadpool). */
+  maxSyncWriteBytes?: number;
 }
 
 /** The same open loop with appends that resolve at once: the cost of the loop itself, to subtract. */
@@ -84,7 +88,7 @@ async function runHarnessOnly(seconds: number, rate: number): Promise<number> {
 
 async function runCase(
   directory: string,
-  { sync, ackIntervalMs, lingerMs, tail = true }: Case,
+  { sync, ackIntervalMs, lingerMs, tail = true, maxSyncWriteBytes = 0 }: Case,
   seconds: number,
   rate: number,
 ) {
@@ -93,6 +97,7 @@ async function runCase(
     directory,
     sync,
     fs: countingFs(counts),
+    maxSyncWriteBytes,
     ...(tail ? {} : { memoryTail: { maxRecords: 0 } }),
   });
   let shipped = 0;
@@ -165,6 +170,7 @@ const round: Case[] = [
   { sync: PER_BATCH, ackIntervalMs: 100, lingerMs: 0 },
   { sync: INTERVAL, ackIntervalMs: 100, lingerMs: 0 },
   { sync: INTERVAL, ackIntervalMs: 100, lingerMs: 20 },
+  { sync: INTERVAL, ackIntervalMs: 100, lingerMs: 20, maxSyncWriteBytes: 65_536 },
 ];
 const cases = [...round, ...round];
 out(
@@ -182,7 +188,8 @@ try {
     out(
       `${sync.mode === 'interval' ? `interval ${sync.intervalMs} ms` : 'per-batch'}, ack every ` +
         `${benchCase.ackIntervalMs === 0 ? 'batch' : `${benchCase.ackIntervalMs} ms`}, ` +
-        `linger ${benchCase.lingerMs} ms${benchCase.tail === false ? ', no memory tail' : ''}: ` +
+        `linger ${benchCase.lingerMs} ms${benchCase.tail === false ? ', no memory tail' : ''}` +
+        `${benchCase.maxSyncWriteBytes ? ', sync writes' : ''}: ` +
         `${(result.appends / result.elapsedSeconds).toFixed(0)} appends/s, ` +
         `CPU ${(result.cpuMicros / result.appends).toFixed(1)} µs/record, append p99 ${result.p99Ms.toFixed(2)} ms, ` +
         `${(result.appends / Math.max(1, result.sends)).toFixed(1)} records/send; fs calls per record: ${calls}`,

@@ -1,3 +1,4 @@
+import { writeSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 
@@ -10,6 +11,8 @@ export interface OutboxFile {
   truncate(length: number): Promise<void>;
   stat(): Promise<{ size: number }>;
   close(): Promise<void>;
+  /** The OS file descriptor (a Node `FileHandle` has it); needed for `OutboxFs.writeSync`. */
+  readonly fd?: number;
 }
 
 /**
@@ -25,6 +28,8 @@ export interface OutboxFs {
   readFile(path: string): Promise<Buffer>;
   rename(from: string, to: string): Promise<void>;
   unlink(path: string): Promise<void>;
+  /** pwrite(2) on the calling thread (`fs.writeSync`): returns the bytes written. Optional. */
+  writeSync?(fd: number, buffer: Buffer, offset: number, length: number, position: number): number;
 }
 
 /** `node:fs/promises`, as an `OutboxFs`. */
@@ -36,6 +41,7 @@ export function createNodeOutboxFs(): OutboxFs {
     readFile: (path) => fs.readFile(path),
     rename: (from, to) => fs.rename(from, to),
     unlink: (path) => fs.unlink(path),
+    writeSync: (fd, buffer, offset, length, position) => writeSync(fd, buffer, offset, length, position),
   };
 }
 
@@ -57,6 +63,21 @@ export async function writeFully(file: OutboxFile, buffer: Buffer, position: num
   let written = 0;
   while (written < buffer.length) {
     const { bytesWritten } = await file.write(buffer, written, buffer.length - written, position + written);
+    if (bytesWritten <= 0)
+      throw new Error(`short write: 0 of ${buffer.length - written} bytes at ${position + written}`);
+    written += bytesWritten;
+  }
+}
+
+/** `writeFully` with synchronous pwrite(2) calls on the calling thread. */
+export function writeFullySync(
+  write: (buffer: Buffer, offset: number, length: number, position: number) => number,
+  buffer: Buffer,
+  position: number,
+): void {
+  let written = 0;
+  while (written < buffer.length) {
+    const bytesWritten = write(buffer, written, buffer.length - written, position + written);
     if (bytesWritten <= 0)
       throw new Error(`short write: 0 of ${buffer.length - written} bytes at ${position + written}`);
     written += bytesWritten;

@@ -210,4 +210,64 @@ describe('Outbox interval durability mode', () => {
   it('rejects an interval without a positive intervalMs', async () => {
     await expect(open({ sync: { mode: 'interval', intervalMs: 0 } })).rejects.toThrow(RangeError);
   });
+
+  describe('synchronous writes (maxSyncWriteBytes)', () => {
+    /** The real fs, with writeSync counted and able to fail once after writing half. */
+    function createSyncWriteFs() {
+      const real = createNodeOutboxFs();
+      const calls = { count: 0 };
+      const failNext: { error?: Error } = {};
+      const fs: OutboxFs = {
+        ...real,
+        writeSync: (fd, buffer, offset, length, position) => {
+          calls.count += 1;
+          const error = failNext.error;
+          failNext.error = undefined;
+          if (error === undefined) return real.writeSync!(fd, buffer, offset, length, position);
+          real.writeSync!(fd, buffer, offset, Math.floor(length / 2), position);
+          throw error;
+        },
+      };
+      return { fs, calls, failNext };
+    }
+
+    async function readAllFromDisk(): Promise<string[]> {
+      const disk = await Outbox.open({ directory, clock, memoryTail: { maxRecords: 0 } });
+      try {
+        return (await disk.read(0, { maxRecords: 100, maxBytes: 1 << 20 })).map(
+          (record) => `${record.seq} ${record.key} ${Buffer.from(record.payload).toString()}`,
+        );
+      } finally {
+        await disk.close();
+      }
+    }
+
+    it('writes a batch up to the limit on the calling thread, a larger one through the threadpool', async () => {
+      const syncWrites = createSyncWriteFs();
+      const outbox = await open({ fs: syncWrites.fs, maxSyncWriteBytes: 200 });
+      await appendMany(outbox, 2); // about 100 bytes
+      expect(syncWrites.calls.count).toBe(1);
+      await appendMany(outbox, 6, 3); // about 300 bytes
+      expect(syncWrites.calls.count).toBe(1);
+      await outbox.close();
+      expect(await readAllFromDisk()).toEqual(
+        Array.from({ length: 8 }, (_, i) => `${i + 1} req-${i + 1} record ${i + 1}`),
+      );
+    });
+
+    it('cuts a failed synchronous write back (write_failed) and stays usable', async () => {
+      const syncWrites = createSyncWriteFs();
+      const outbox = await open({ fs: syncWrites.fs, maxSyncWriteBytes: 64 * 1024 });
+      await appendMany(outbox, 2);
+      syncWrites.failNext.error = Object.assign(new Error('ENOSPC: no space left'), { code: 'ENOSPC' });
+      await expect(appendMany(outbox, 2, 3)).rejects.toMatchObject({ code: 'write_failed' });
+      expect(outbox.state()).toBe('open');
+      expect(await appendMany(outbox, 1, 5)).toEqual([5]);
+      expect((await outbox.read(0, { maxRecords: 10, maxBytes: 1 << 20 })).map((r) => r.seq)).toEqual([
+        1, 2, 5,
+      ]);
+      await outbox.close();
+      expect(await readAllFromDisk()).toEqual(['1 req-1 record 1', '2 req-2 record 2', '5 req-5 record 5']);
+    });
+  });
 });

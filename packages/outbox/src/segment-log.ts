@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { OutboxError } from './outbox-error.js';
-import { syncDirectory, writeFully, type OutboxFile, type OutboxFs } from './outbox-fs.js';
+import { syncDirectory, writeFully, writeFullySync, type OutboxFile, type OutboxFs } from './outbox-fs.js';
 import type { OutboxLogger } from './outbox-events.js';
 import { segmentFileName } from './segment-file-name.js';
 import type { SegmentInfo } from './segment-info.js';
@@ -18,6 +18,12 @@ export interface SegmentLogOptions {
   syncEachBatch: boolean;
   /** Wall-clock ms, for `SyncStats.lastSyncAtMs`. */
   nowMs(): number;
+  /**
+   * Batches up to this many bytes are written with a synchronous pwrite(2) on the calling thread (when the
+   * fs offers `writeSync` and the file its `fd`), larger ones through the libuv threadpool; 0 = always the
+   * threadpool. A small write into the page cache takes microseconds, less than the threadpool round trip.
+   */
+  maxSyncWriteBytes: number;
   /** A segment at or over this size is sealed before the next batch, in bytes. */
   segmentMaxBytes: number;
   logger: OutboxLogger | undefined;
@@ -139,7 +145,13 @@ export class SegmentLog {
     const file = this.active!;
     const before = segment.sizeBytes;
     try {
-      await writeFully(file, bytes, before);
+      const { fs, maxSyncWriteBytes } = this.options;
+      if (bytes.length <= maxSyncWriteBytes && fs.writeSync !== undefined && file.fd !== undefined) {
+        const fd = file.fd;
+        writeFullySync((...args) => fs.writeSync!(fd, ...args), bytes, before);
+      } else {
+        await writeFully(file, bytes, before);
+      }
     } catch (error: unknown) {
       await this.cutBack(file, before, error);
       throw new OutboxError('write_failed', `outbox write failed: ${describe(error)}`, { cause: error });
