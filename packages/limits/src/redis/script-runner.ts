@@ -24,11 +24,11 @@ function isNoScript(error: unknown): boolean {
  *
  * On a single Redis client the commands bypass ioredis's command helpers and auto-pipelining: each is one
  * `Command` handed to `sendCommand` (written to the socket at once), and the socket is corked from the first
- * script call of an event loop turn until the end of that turn's synchronous work and microtasks
- * (`process.nextTick`), so that every call of the turn leaves in one write — what auto-pipelining does, without
- * its per-command pipeline bookkeeping and without the extra event loop turn (`setImmediate`) it waits for,
- * which at low concurrency costs more than the write it saves. Replies, errors, the offline queue and
- * `commandTimeout` are ioredis's as for any command. A Redis Cluster client keeps ioredis's own routing.
+ * script call until the check phase of the same event loop iteration (`setImmediate`), so that the calls
+ * made by every I/O callback of the iteration (many requests under load) leave in one write — what
+ * auto-pipelining does, without its pipeline object, promise and callback per command, which cost more
+ * than the write they save at low concurrency. Replies, errors, the offline queue and `commandTimeout` are
+ * ioredis's as for any command. A Redis Cluster client keeps ioredis's own routing.
  */
 export function createScriptRunner(redis: Redis | Cluster): ScriptRunner {
   if (redis.isCluster) {
@@ -54,7 +54,7 @@ export function createScriptRunner(redis: Redis | Cluster): ScriptRunner {
     if (corked === undefined && client.status === 'ready') {
       corked = client.stream;
       corked.cork();
-      process.nextTick(uncork);
+      setImmediate(uncork);
     }
     void client.sendCommand(command);
     return command.promise;
