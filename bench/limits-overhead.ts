@@ -27,7 +27,7 @@
 // (`pnpm exec turbo run build --filter @api-router/data-plane...` first); with --source from src/, then
 // run it as `node --conditions=source --import tsx bench/limits-overhead.ts --in-process --source` (tsx
 // adds a __name() call to every closure, which the built code does not pay). --data-plane-dir <dir> loads
-// another build of the data plane package (e.g. an older commit's, to compare).
+// another build of the data plane package (e.g. an older commit's, to compare), here and end to end.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, openSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -135,7 +135,7 @@ async function startDataPlane(workspace: PlaneWorkspace, redisUrl: string): Prom
   const log = openSync(logFile, 'a');
   const entry =
     runtime === 'built'
-      ? [join(repoRoot(), 'services/data-plane/dist/main.js')]
+      ? [join(args['data-plane-dir'] ?? join(repoRoot(), 'services/data-plane'), 'dist/main.js')]
       : ['--conditions=source', '--import', 'tsx', 'services/data-plane/src/main.ts'];
   if (runtime === 'built' && !existsSync(entry[0]!))
     throw new Error(`${entry[0]} is missing: run pnpm build`);
