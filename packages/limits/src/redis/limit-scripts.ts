@@ -61,7 +61,8 @@ export interface LimitScriptsOptions {
 
 /**
  * The three scripts as typed calls: key layout and argument encoding in, parsed replies out, each call one
- * round trip under the deadline. Inputs are assumed validated (the store does that).
+ * round trip under the deadline. A plan is validated when it is first encoded (RangeError, before any
+ * call); the other inputs are assumed validated (the store does that).
  */
 export interface LimitScripts {
   /** `undefined` when the request id is still remembered (a duplicate). */
