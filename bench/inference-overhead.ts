@@ -17,7 +17,7 @@
 // the data plane's LOG_LEVEL (default info, the service default: two request log lines per request).
 // Figures are only as quiet as the machine: the load average is printed before and after.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, openSync, writeFileSync, existsSync, readdirSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, readdirSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -25,8 +25,9 @@ import { hashApiKey } from '@api-router/auth';
 import { freePort, repoRoot, stopPid } from '@api-router/testing';
 import { DEMO_API_KEY, DEMO_MODEL } from '../test/support/inference-config.js';
 import { startInferenceStack } from '../test/support/inference-stack.js';
-import { eventually, readiness, scrape, type PlaneWorkspace } from '../test/support/planes.js';
+import { eventually, scrape, type PlaneWorkspace } from '../test/support/planes.js';
 import { bucketsBetween, histogramBuckets, quantileUpperBound } from './histogram-quantiles.js';
+import { startBenchDataPlane, type BenchDataPlane } from './bench-data-plane.js';
 import { runLoad, type LoadRunResult } from './load-run.js';
 import { cpuPerRequest, processCpu, processCpuMicros } from './process-cpu.js';
 
@@ -72,49 +73,12 @@ function writeBenchPolicies(workspace: PlaneWorkspace): void {
   );
 }
 
-interface BenchDataPlane {
-  url: string;
-  child: ChildProcess;
-  logFile: string;
-}
-
-// The data plane is spawned here rather than through SpawnedProcess: its per-request log lines go to a
-// file, so that the benchmark process (busy running autocannon) never slows it down by draining a pipe.
-async function startDataPlane(
-  workspace: PlaneWorkspace,
-  profileDir: string | undefined,
-): Promise<BenchDataPlane> {
-  const port = await freePort();
-  const logFile = join(workspace.dir, 'data-plane.log');
-  const log = openSync(logFile, 'a');
-  const entry =
-    runtime === 'built'
-      ? [join(repoRoot(), 'services/data-plane/dist/main.js')]
-      : ['--conditions=source', '--import', 'tsx', 'services/data-plane/src/main.ts'];
-  if (runtime === 'built' && !existsSync(entry[0]!))
-    throw new Error(`${entry[0]} is missing: run pnpm build`);
-  const profile = profileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${profileDir}`];
-  const child = spawn(process.execPath, [...profile, ...entry], {
-    cwd: repoRoot(),
-    stdio: ['ignore', log, log],
-    env: {
-      ...process.env,
-      LOG_LEVEL: args['log-level'],
-      DP_ID: 'dp-bench',
-      DP_PORT: String(port),
-      DP_CONTROL_PLANE_ADDRESS: `127.0.0.1:${workspace.grpcPort}`,
-      DP_CACHE_DIR: workspace.dpCacheDir,
-      DP_DRAIN_DELAY_MS: '0',
-    },
+function startDataPlane(workspace: PlaneWorkspace, profileDir: string | undefined): Promise<BenchDataPlane> {
+  return startBenchDataPlane(workspace, {
+    runtime,
+    nodeArgs: profileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${profileDir}`],
+    env: { LOG_LEVEL: args['log-level'], DP_ID: 'dp-bench' },
   });
-  const url = `http://127.0.0.1:${port}`;
-  try {
-    await eventually(async () => ((await readiness(url)).status === 200 ? true : undefined), 30_000);
-  } catch (error: unknown) {
-    if (child.pid !== undefined) await stopPid(child.pid);
-    throw new Error(`data plane not ready; its log: ${logFile}`, { cause: error });
-  }
-  return { url, child, logFile };
 }
 
 /** services/data-plane/bench/bare-proxy.ts in front of `upstream`, ready when it answers. */

@@ -1,3 +1,5 @@
+// One file on purpose (~410 lines): its two measurements (end to end and in process) share the policy,
+// the argument parsing and the report; the data-plane spawning lives in bench-data-plane.ts.
 // Benchmark (prints figures, asserts nothing): the router CPU that admission adds per request with
 // Redis-backed limits and budgets. One mock backend process, the control plane, a private Redis and one data
 // plane (DP_REDIS_URL set) as separate processes; autocannon drives the same chat-completions body through
@@ -28,8 +30,7 @@
 // run it as `node --conditions=source --import tsx bench/limits-overhead.ts --in-process --source` (tsx
 // adds a __name() call to every closure, which the built code does not pay). --data-plane-dir <dir> loads
 // another build of the data plane package (e.g. an older commit's, to compare), here and end to end.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, openSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -39,13 +40,14 @@ import { Redis } from 'ioredis';
 import { hashApiKey } from '@api-router/auth';
 import { createLogger, createMetricsRegistry } from '@api-router/observability';
 import { compileRuntimePolicy, compileSnapshot, parseConfig, type RuntimePolicy } from '@api-router/policy';
-import { freePort, repoRoot, startRedis, stopPid, type ServiceHandle } from '@api-router/testing';
+import { repoRoot, startRedis, stopPid, type ServiceHandle } from '@api-router/testing';
 import type * as CreateAdmission from '../services/data-plane/src/admission/create-admission.js';
 import type * as DataPlaneClock from '../services/data-plane/src/clock.js';
 import type * as DataPlaneTimers from '../services/data-plane/src/timers.js';
 import { DEMO_MODEL } from '../test/support/inference-config.js';
 import { startInferenceStack } from '../test/support/inference-stack.js';
-import { eventually, readiness, type PlaneWorkspace } from '../test/support/planes.js';
+import type { PlaneWorkspace } from '../test/support/planes.js';
+import { startBenchDataPlane, type BenchDataPlane } from './bench-data-plane.js';
 import { runLoad, type LoadRunResult } from './load-run.js';
 import { processCpuMicros } from './process-cpu.js';
 
@@ -122,45 +124,12 @@ function writeBenchPolicies(workspace: PlaneWorkspace): void {
   writeFileSync(workspace.policiesConfig, benchPoliciesYaml());
 }
 
-interface BenchDataPlane {
-  url: string;
-  child: ChildProcess;
-  logFile: string;
-}
-
-// Spawned with its log in a file (not a pipe the busy benchmark process would have to drain).
-async function startDataPlane(workspace: PlaneWorkspace, redisUrl: string): Promise<BenchDataPlane> {
-  const port = await freePort();
-  const logFile = join(workspace.dir, 'data-plane.log');
-  const log = openSync(logFile, 'a');
-  const entry =
-    runtime === 'built'
-      ? [join(args['data-plane-dir'] ?? join(repoRoot(), 'services/data-plane'), 'dist/main.js')]
-      : ['--conditions=source', '--import', 'tsx', 'services/data-plane/src/main.ts'];
-  if (runtime === 'built' && !existsSync(entry[0]!))
-    throw new Error(`${entry[0]} is missing: run pnpm build`);
-  const child = spawn(process.execPath, entry, {
-    cwd: repoRoot(),
-    stdio: ['ignore', log, log],
-    env: {
-      ...process.env,
-      LOG_LEVEL: 'info',
-      DP_ID: 'dp-bench-limits',
-      DP_PORT: String(port),
-      DP_CONTROL_PLANE_ADDRESS: `127.0.0.1:${workspace.grpcPort}`,
-      DP_CACHE_DIR: workspace.dpCacheDir,
-      DP_DRAIN_DELAY_MS: '0',
-      DP_REDIS_URL: redisUrl,
-    },
+function startDataPlane(workspace: PlaneWorkspace, redisUrl: string): Promise<BenchDataPlane> {
+  return startBenchDataPlane(workspace, {
+    runtime,
+    packageDir: args['data-plane-dir'],
+    env: { LOG_LEVEL: 'info', DP_ID: 'dp-bench-limits', DP_REDIS_URL: redisUrl },
   });
-  const url = `http://127.0.0.1:${port}`;
-  try {
-    await eventually(async () => ((await readiness(url)).status === 200 ? true : undefined), 30_000);
-  } catch (error: unknown) {
-    if (child.pid !== undefined) await stopPid(child.pid);
-    throw new Error(`data plane not ready; its log: ${logFile}`, { cause: error });
-  }
-  return { url, child, logFile };
 }
 
 interface Measured extends LoadRunResult {
