@@ -6,7 +6,7 @@ import type { Clock } from '../clock.js';
 import type { HttpSettings } from '../config.js';
 import { registerInferenceRoutes, type InferenceRoutesDeps } from '../inference/register-inference-routes.js';
 import type { ActivePolicy } from '../policy/policy-holder.js';
-import { logRequestCompleted } from './access-log.js';
+import { AccessLogController } from './access-log.js';
 import { installErrorHandler } from './error-handler.js';
 import type { ReadinessDetail } from './readiness.js';
 import { pooledRandomBytes } from '../random-pool.js';
@@ -41,9 +41,8 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   const app = Fastify({
     loggerInstance: deps.logger,
     genReqId: createRequestIdGenerator({ clock: deps.clock, randomBytes: pooledRandomBytes() }),
-    requestIdLogLabel: 'request_id',
-    // One line per request, written by logRequestCompleted (see access-log.ts), instead of fastify's two.
-    disableRequestLogging: true,
+    // One line per request (request_id bound), written when the response ends, instead of fastify's two.
+    logController: new AccessLogController(),
     connectionTimeout: deps.http.connectionTimeoutMs,
     keepAliveTimeout: deps.http.keepAliveTimeoutMs,
     requestTimeout: deps.http.requestTimeoutMs,
@@ -64,11 +63,6 @@ export function buildApp(deps: AppDeps): FastifyInstance {
       return;
     }
     done(new RouterError('not_ready'));
-  });
-
-  app.addHook('onResponse', (request, reply, done) => {
-    logRequestCompleted(request, reply);
-    done();
   });
 
   registerHealthRoutes(app, { readiness: deps.readiness, metricsRegistry: deps.metricsRegistry });
