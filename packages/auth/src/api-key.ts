@@ -1,4 +1,4 @@
-import { createHash, randomBytes, randomInt, timingSafeEqual } from 'node:crypto';
+import { hash, randomBytes, randomInt, timingSafeEqual } from 'node:crypto';
 
 /** Public part of a key, safe for logs and audit; the same rule as `API_KEY_PUBLIC_ID_PATTERN` in policy. */
 export const API_KEY_PUBLIC_ID_PATTERN = /^rk_[a-z0-9]{4,32}$/;
@@ -52,7 +52,8 @@ export function parseApiKey(text: unknown): string | undefined {
 
 /** SHA-256 (32 bytes) of the UTF-8 key string, the form in which keys are stored and shipped. */
 export function hashApiKey(key: string): Buffer {
-  return createHash('sha256').update(key, 'utf8').digest();
+  // One-shot crypto.hash: no Hash object per call (it runs once per authenticated request).
+  return hash('sha256', key, 'buffer');
 }
 
 /**

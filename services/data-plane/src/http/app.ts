@@ -42,7 +42,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     loggerInstance: deps.logger,
     genReqId: createRequestIdGenerator({ clock: deps.clock, randomBytes: pooledRandomBytes() }),
     // One line per request (request_id bound), written when the response ends, instead of fastify's two.
-    logController: new AccessLogController(),
+    logController: new AccessLogController(deps.logger),
     connectionTimeout: deps.http.connectionTimeoutMs,
     keepAliveTimeout: deps.http.keepAliveTimeoutMs,
     requestTimeout: deps.http.requestTimeoutMs,
