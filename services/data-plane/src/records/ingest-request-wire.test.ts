@@ -42,29 +42,39 @@ const usageRecord = fc
 const auditEvent = fc
   .record({ eventId: fc.string(), requestId: fc.string(), reasonCode: fc.string() })
   .map((fields) => toBinary(AuditEventSchema, create(AuditEventSchema, fields)));
+/** Keys as the request id can be, and longer: a record's length varint takes 2 bytes past 127 bytes. */
+const key = fc.oneof(
+  fc.string(),
+  fc.string({ unit: 'grapheme' }),
+  fc.string({ minLength: 100, maxLength: 300 }),
+  fc.string({ unit: fc.constantFrom('a', 'é', '😀', '\uD800') }),
+);
+const seq = fc.oneof(fc.nat(), fc.maxSafeNat());
 const shippable = fc.oneof(
   fc.record({
-    key: fc.string(),
+    key,
     topic: fc.constant<string>(RECORD_TOPICS.usage),
     payload: usageRecord,
-    seq: fc.nat(),
+    seq,
   }),
   fc.record({
-    key: fc.string(),
+    key,
     topic: fc.constant<string>(RECORD_TOPICS.audit),
     payload: auditEvent,
-    seq: fc.nat(),
+    seq,
   }),
 );
 
 describe('encodeIngestRecordsRequest', () => {
   it('produces the bytes protobuf-es encodes for the decoded records (property)', () => {
     fc.assert(
-      fc.property(fc.string(), fc.array(shippable, { maxLength: 8 }), (dataPlaneId, records) => {
+      fc.property(key, fc.array(shippable, { maxLength: 8 }), (dataPlaneId, records) => {
         const wire = encodeIngestRecordsRequest(dataPlaneId, records);
         expect(Buffer.from(wire).equals(Buffer.from(reflectionEncoding(dataPlaneId, records)))).toBe(true);
         const decoded = fromBinary(IngestRecordsRequestSchema, wire);
-        expect(decoded.records.map((record) => record.key)).toEqual(records.map((record) => record.key));
+        expect(decoded.records.map((record) => record.key)).toEqual(
+          records.map((record) => Buffer.from(record.key, 'utf8').toString('utf8')),
+        );
       }),
     );
   });
@@ -75,5 +85,20 @@ describe('encodeIngestRecordsRequest', () => {
         { key: 'req-1', topic: 'billing', payload: new Uint8Array(), seq: 7 },
       ]),
     ).toThrow(/seq 7 \(key req-1\).*unknown topic "billing"/);
+    expect(() =>
+      encodeIngestRecordsRequest('dp-1', [
+        { key: 'req-1', topic: 'constructor', payload: new Uint8Array(), seq: 7 },
+      ]),
+    ).toThrow(/unknown topic "constructor"/);
+  });
+
+  it('refuses a seq that is not a non-negative safe integer, naming the record', () => {
+    for (const seq of [-1, 1.5, Number.NaN, 2 ** 53]) {
+      expect(() =>
+        encodeIngestRecordsRequest('dp-1', [
+          { key: 'req-1', topic: 'usage', payload: new Uint8Array(), seq },
+        ]),
+      ).toThrow(/\(key req-1\) cannot be shipped: invalid seq/);
+    }
   });
 });

@@ -1,4 +1,14 @@
-import { BinaryWriter, WireType } from '@bufbuild/protobuf/wire';
+import {
+  fieldTag,
+  lengthDelimitedBytes,
+  stringFieldBytes,
+  varintFieldBytes,
+  WIRE_LENGTH_DELIMITED,
+  WIRE_VARINT,
+  writeLengthDelimitedHeader,
+  writeStringField,
+  writeVarintField,
+} from './protobuf-wire.js';
 
 /** Outbox topics the record path writes; each payload is already the protobuf bytes of its message. */
 export const RECORD_TOPICS = { usage: 'usage', audit: 'audit' } as const;
@@ -16,44 +26,72 @@ export interface ShippableRecord {
 }
 
 // Field numbers of router.v1.IngestRecordsRequest and router.v1.IngestRecord (proto/router/v1/record_ingest.proto).
-const REQUEST_DATA_PLANE_ID = 1;
+const REQUEST_DATA_PLANE_ID_TAG = fieldTag(1, WIRE_LENGTH_DELIMITED);
 const REQUEST_RECORDS = 2;
-const RECORD_KEY = 1;
-const RECORD_FIELD_BY_TOPIC: Readonly<Record<string, number>> = {
-  [RECORD_TOPICS.usage]: 2, // oneof record: UsageRecord usage
-  [RECORD_TOPICS.audit]: 3, // oneof record: AuditEvent audit
-};
-const RECORD_OUTBOX_SEQ = 4;
+const RECORD_KEY_TAG = fieldTag(1, WIRE_LENGTH_DELIMITED);
+// A Map, not an object literal: a topic such as "constructor" must not find an inherited property.
+const RECORD_FIELD_BY_TOPIC: ReadonlyMap<string, number> = new Map([
+  [RECORD_TOPICS.usage, 2], // oneof record: UsageRecord usage
+  [RECORD_TOPICS.audit, 3], // oneof record: AuditEvent audit
+]);
+const RECORD_OUTBOX_SEQ_TAG = fieldTag(4, WIRE_VARINT);
 
 /**
- * The wire bytes of a router.v1.IngestRecordsRequest holding `records`, written with protobuf-es's
- * BinaryWriter. An outbox payload already is the encoded UsageRecord/AuditEvent, and an embedded message
- * is a length-delimited field whose content is exactly those bytes, so each payload is copied in as is:
- * no decode into objects and re-encode per record (that round trip was ~15 µs of router CPU per request).
- * The result equals toBinary(IngestRecordsRequestSchema, …) of the decoded records (tested). The control
- * plane decodes every record; a payload that does not decode fails the whole call there, which the
- * shipper retries (visible as outbox lag), as a decode failure here used to.
+ * The wire bytes of a router.v1.IngestRecordsRequest holding `records`. An outbox payload already is the
+ * encoded UsageRecord/AuditEvent, and an embedded message is a length-delimited field whose content is
+ * exactly those bytes, so each payload is copied in as is: no decode into objects and re-encode per record
+ * (that round trip was ~15 µs of router CPU per request). The request is sized first and written into one
+ * Buffer, each payload copied once (protobuf-es's BinaryWriter copied it three times). The result equals
+ * toBinary(IngestRecordsRequestSchema, …) of the decoded records (tested). The control plane decodes every
+ * record; a payload that does not decode fails the whole call there, which the shipper retries (visible as
+ * outbox lag), as a decode failure here used to.
  *
- * @throws Error naming the record when its topic is not one of {@link RECORD_TOPICS} (a writer bug).
+ * @throws Error naming the record when its topic is not one of {@link RECORD_TOPICS}, or its seq is not a
+ * non-negative safe integer (writer bugs).
  */
 export function encodeIngestRecordsRequest(
   dataPlaneId: string,
   records: readonly ShippableRecord[],
 ): Uint8Array {
-  const writer = new BinaryWriter();
-  if (dataPlaneId !== '') writer.tag(REQUEST_DATA_PLANE_ID, WireType.LengthDelimited).string(dataPlaneId);
-  for (const record of records) {
-    const field = RECORD_FIELD_BY_TOPIC[record.topic];
-    if (field === undefined) {
-      throw new Error(
-        `outbox record seq ${record.seq} (key ${record.key}) cannot be shipped: unknown topic "${record.topic}"`,
-      );
-    }
-    writer.tag(REQUEST_RECORDS, WireType.LengthDelimited).fork();
-    if (record.key !== '') writer.tag(RECORD_KEY, WireType.LengthDelimited).string(record.key);
-    writer.tag(field, WireType.LengthDelimited).bytes(record.payload);
-    if (record.seq !== 0) writer.tag(RECORD_OUTBOX_SEQ, WireType.Varint).uint64(record.seq);
-    writer.join();
+  const dataPlaneIdBytes = Buffer.byteLength(dataPlaneId, 'utf8');
+  const keyBytes = new Array<number>(records.length);
+  const recordBytes = new Array<number>(records.length);
+  let size = stringFieldBytes(REQUEST_DATA_PLANE_ID_TAG, dataPlaneIdBytes);
+  for (let index = 0; index < records.length; index += 1) {
+    const record = records[index]!;
+    const field = payloadField(record);
+    keyBytes[index] = Buffer.byteLength(record.key, 'utf8');
+    recordBytes[index] =
+      stringFieldBytes(RECORD_KEY_TAG, keyBytes[index]!) +
+      lengthDelimitedBytes(field, record.payload.length) +
+      varintFieldBytes(RECORD_OUTBOX_SEQ_TAG, record.seq);
+    size += lengthDelimitedBytes(REQUEST_RECORDS, recordBytes[index]!);
   }
-  return writer.finish();
+  const out = Buffer.allocUnsafe(size);
+  let at = writeStringField(out, 0, REQUEST_DATA_PLANE_ID_TAG, dataPlaneId, dataPlaneIdBytes);
+  for (let index = 0; index < records.length; index += 1) {
+    const record = records[index]!;
+    at = writeLengthDelimitedHeader(out, at, REQUEST_RECORDS, recordBytes[index]!);
+    at = writeStringField(out, at, RECORD_KEY_TAG, record.key, keyBytes[index]!);
+    at = writeLengthDelimitedHeader(out, at, RECORD_FIELD_BY_TOPIC.get(record.topic)!, record.payload.length);
+    out.set(record.payload, at);
+    at = writeVarintField(out, at + record.payload.length, RECORD_OUTBOX_SEQ_TAG, record.seq);
+  }
+  if (at !== size)
+    throw new Error(`encodeIngestRecordsRequest wrote ${at} bytes, sized ${size} (encoder bug)`);
+  return out;
+}
+
+/** The IngestRecord field that holds the record's payload (checked once, when sizing); throws for what cannot be shipped. */
+function payloadField(record: ShippableRecord): number {
+  const field = RECORD_FIELD_BY_TOPIC.get(record.topic);
+  if (field === undefined) {
+    throw new Error(
+      `outbox record seq ${record.seq} (key ${record.key}) cannot be shipped: unknown topic "${record.topic}"`,
+    );
+  }
+  if (!Number.isSafeInteger(record.seq) || record.seq < 0) {
+    throw new Error(`outbox record seq ${record.seq} (key ${record.key}) cannot be shipped: invalid seq`);
+  }
+  return field;
 }
