@@ -18,29 +18,51 @@ export function frameBytes(keyBytes: number, topicBytes: number, payloadBytes: n
   return FRAME_HEADER_BYTES + FIXED_BODY_BYTES + keyBytes + topicBytes + payloadBytes;
 }
 
-/** Encodes one record; throws RangeError when the key or topic is over 65 535 UTF-8 bytes or seq is unsafe. */
+/**
+ * Encodes one record; throws RangeError when the key or topic is over 65 535 UTF-8 bytes, or seq or
+ * appendedAtMs (truncated, at least 0) is not a safe integer. Lone surrogates in the key or topic are
+ * written as U+FFFD, as Buffer.from(text, 'utf8') writes them.
+ */
 export function encodeFrame(record: OutboxRecord): Buffer {
-  const key = Buffer.from(record.key, 'utf8');
-  const topic = Buffer.from(record.topic, 'utf8');
-  if (key.length > MAX_STRING_BYTES)
-    throw new RangeError(`outbox key is ${key.length} bytes (max ${MAX_STRING_BYTES})`);
-  if (topic.length > MAX_STRING_BYTES)
-    throw new RangeError(`outbox topic is ${topic.length} bytes (max ${MAX_STRING_BYTES})`);
+  const keyBytes = Buffer.byteLength(record.key, 'utf8');
+  const topicBytes = Buffer.byteLength(record.topic, 'utf8');
+  if (keyBytes > MAX_STRING_BYTES)
+    throw new RangeError(`outbox key is ${keyBytes} bytes (max ${MAX_STRING_BYTES})`);
+  if (topicBytes > MAX_STRING_BYTES)
+    throw new RangeError(`outbox topic is ${topicBytes} bytes (max ${MAX_STRING_BYTES})`);
   if (!Number.isSafeInteger(record.seq) || record.seq < 0)
     throw new RangeError(`outbox seq ${record.seq} is not a safe integer`);
-  const total = frameBytes(key.length, topic.length, record.payload.length);
+  const appendedAtMs = Math.max(0, Math.trunc(record.appendedAtMs));
+  if (!Number.isSafeInteger(appendedAtMs))
+    throw new RangeError(`outbox appendedAtMs ${record.appendedAtMs} is not a safe integer`);
+  const total = frameBytes(keyBytes, topicBytes, record.payload.length);
   const frame = Buffer.allocUnsafe(total);
   frame.writeUInt32BE(total - FRAME_HEADER_BYTES, 0);
-  let offset = FRAME_HEADER_BYTES;
-  offset = frame.writeBigUInt64BE(BigInt(record.seq), offset);
-  offset = frame.writeBigUInt64BE(BigInt(Math.max(0, Math.trunc(record.appendedAtMs))), offset);
-  offset = frame.writeUInt16BE(key.length, offset);
-  offset += key.copy(frame, offset);
-  offset = frame.writeUInt16BE(topic.length, offset);
-  offset += topic.copy(frame, offset);
+  let offset = writeUint64BE(frame, record.seq, FRAME_HEADER_BYTES);
+  offset = writeUint64BE(frame, appendedAtMs, offset);
+  offset = writeText(frame, record.key, keyBytes, frame.writeUInt16BE(keyBytes, offset));
+  offset = writeText(frame, record.topic, topicBytes, frame.writeUInt16BE(topicBytes, offset));
   frame.set(record.payload, offset);
   frame.writeUInt32BE(frameChecksum(frame, 0, total), 4);
   return frame;
+}
+
+/** Writes a safe integer as 8 bytes big-endian (two 32-bit halves: no BigInt per frame). */
+function writeUint64BE(buffer: Buffer, value: number, offset: number): number {
+  buffer.writeUInt32BE(Math.floor(value / 0x1_0000_0000), offset);
+  return buffer.writeUInt32BE(value >>> 0, offset + 4);
+}
+
+/**
+ * Writes `text` (`utf8Bytes` = its UTF-8 length) as UTF-8. A short ASCII text (UTF-8 length = string length
+ * only then), such as a request id or a topic, is copied in a loop: cheaper than a call into native code.
+ */
+function writeText(buffer: Buffer, text: string, utf8Bytes: number, offset: number): number {
+  if (utf8Bytes === text.length && utf8Bytes <= 48) {
+    for (let index = 0; index < utf8Bytes; index += 1) buffer[offset + index] = text.charCodeAt(index);
+    return offset + utf8Bytes;
+  }
+  return offset + buffer.write(text, offset, utf8Bytes, 'utf8');
 }
 
 function frameChecksum(buffer: Buffer, frameStart: number, frameEnd: number): number {

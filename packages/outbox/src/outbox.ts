@@ -239,15 +239,22 @@ export class Outbox implements AsyncDisposable {
     this.nextSeq += 1;
     // As the frame stores them, so that a read from the memory tail equals a read from disk.
     const appendedAtMs = Math.max(0, Math.trunc(this.settings.clock.nowMs()));
-    const frame = encodeFrame({ ...record, seq, appendedAtMs });
+    // A plain literal, not `{ ...record, seq, appendedAtMs }`: the spread cost ~2 µs per append (README).
+    const frame = encodeFrame({
+      key: record.key,
+      topic: record.topic,
+      payload: record.payload,
+      seq,
+      appendedAtMs,
+    });
     this.reservedBytes += size;
     try {
       await this.commits.submit(
         {
           seq,
           appendedAtMs,
-          key: asStored(record.key),
-          topic: asStored(record.topic),
+          key: asStored(record.key, keyBytes),
+          topic: asStored(record.topic, topicBytes),
           frame,
           payloadOffset: size - record.payload.length,
         },
@@ -412,7 +419,11 @@ function validSyncMode(sync: OutboxSyncMode): OutboxSyncMode {
 
 const LONE_SURROGATE = /[\uD800-\uDFFF]/;
 
-/** A key or topic as it reads back from its frame: UTF-8 encoding turns lone surrogates into U+FFFD. */
-function asStored(text: string): string {
+/**
+ * A key or topic as it reads back from its frame: UTF-8 encoding turns lone surrogates into U+FFFD. A text
+ * whose UTF-8 length (`utf8Bytes`) equals its length is ASCII, with nothing to replace: no regex per append.
+ */
+function asStored(text: string, utf8Bytes: number): string {
+  if (utf8Bytes === text.length) return text;
   return LONE_SURROGATE.test(text) ? Buffer.from(text, 'utf8').toString('utf8') : text;
 }
