@@ -15,7 +15,10 @@ export interface AdmittedCallInit {
 export interface AdmittedCall {
   /** The request's one usage record, durable before the response completes. */
   readonly usage: RequestUsage;
-  /** Calls the backends of the session's route (failover within the route's attempts). */
+  /**
+   * Calls the backends of the session's route (failover within the route's attempts). A stream's answer
+   * comes streamed (`kind: 'stream'`), any other's read whole (`kind: 'whole'`).
+   */
   upstream(): Promise<UpstreamSuccess>;
 }
 
@@ -48,6 +51,8 @@ export function startAdmittedCall(
         path: '/chat/completions',
         bodyFor: init.bodyFor,
         accept: init.stream ? 'text/event-stream' : 'application/json',
+        stream: init.stream,
+        maxResponseBytes: deps.maxUpstreamResponseBytes,
         requestSignal: session.requestSignal,
         state: session.state,
         log: request.log,

@@ -7,9 +7,21 @@ import type { ResolvedCredentials } from '../credentials/credential-resolver.js'
 import type { InferenceMetrics } from '../metrics/inference-metrics.js';
 import type { CandidateSelector } from '../routing/candidate-selector.js';
 import { buildUpstreamHeaders } from '../upstream/forward-headers.js';
-import { readUpstreamBody } from '../upstream/read-upstream-body.js';
-import { startUpstreamTrace } from '../upstream/trace-context.js';
-import type { UpstreamClient, UpstreamFailure, UpstreamResponse } from '../upstream/upstream-client.js';
+import {
+  errorBodyExcerpt,
+  mayEchoCredential,
+  maxErrorBodyBytes,
+  readStreamedErrorBody,
+} from '../upstream/upstream-error-body.js';
+import { upstreamFailureError } from '../upstream/upstream-failure.js';
+import { startUpstreamTrace, type UpstreamTrace } from '../upstream/trace-context.js';
+import type {
+  UpstreamClient,
+  UpstreamFailure,
+  UpstreamRequest,
+  UpstreamResponse,
+  UpstreamWholeBody,
+} from '../upstream/upstream-client.js';
 import type { RandomBytes } from '../random-pool.js';
 import type { RequestSignal } from './request-signal.js';
 import type { InferenceRequestState } from './request-state.js';
@@ -35,29 +47,42 @@ export interface UpstreamCall {
   /** The wire body for a target (its upstream model differs per target). */
   readonly bodyFor: (target: RuntimeTarget) => string;
   readonly accept: string;
+  /** True: the 2xx body is relayed as it arrives (SSE); false: it is read whole (JSON). */
+  readonly stream: boolean;
+  /** Most bytes of a 2xx body read whole; a larger one fails the request with 502 upstream_error. */
+  readonly maxResponseBytes: number;
   readonly requestSignal: RequestSignal;
   readonly state: InferenceRequestState;
   /** The request's logger (request id bound). */
   readonly log: Pick<FastifyBaseLogger, 'warn'>;
 }
 
-/** A 2xx upstream response and the target that produced it. Its body is not read yet. */
-export interface UpstreamSuccess {
+/** A 2xx upstream response and the target that produced it: streamed or whole, as the call asked. */
+export type UpstreamSuccess = StreamedUpstreamSuccess | WholeUpstreamSuccess;
+
+/** A 2xx response whose body streams (`call.stream`). Its body is not read yet. */
+export interface StreamedUpstreamSuccess {
+  readonly kind: 'stream';
   readonly response: UpstreamResponse;
   readonly target: RuntimeTarget;
   /** Ends the attempt's trace span; call once the response body is done. */
   readonly endTrace: (error?: unknown) => void;
 }
 
-/** Most bytes of an upstream error body read, for the log line. */
-const MAX_ERROR_BODY_BYTES = 4096;
+/** A 2xx response read whole (not `call.stream`). The attempt is over: timed, counted, traced. */
+export interface WholeUpstreamSuccess {
+  readonly kind: 'whole';
+  readonly body: Buffer;
+  readonly target: RuntimeTarget;
+}
 
 /**
  * Sends the request to the route's backends: a first choice by weight, then — only after a failure that
  * certainly never reached a backend (connect refused or timed out) — the next candidate, up to the route's
  * max_attempts. Any other failure ends the request: no response before the first-byte timeout or the
  * deadline → 504; a broken connection or a non-2xx status → 502 (the upstream body is logged, not relayed);
- * the client leaving → the ClientClosedError. No candidate at all → 503 no_backend.
+ * the client leaving → the ClientClosedError. No candidate at all → 503 no_backend. A body read whole
+ * fails as the body read does (size cap 502, stall 504, broken 502, abort).
  */
 export async function callUpstream(deps: CallUpstreamDeps, call: UpstreamCall): Promise<UpstreamSuccess> {
   const maxAttempts = Math.max(1, call.route.route.maxAttempts);
@@ -67,7 +92,9 @@ export async function callUpstream(deps: CallUpstreamDeps, call: UpstreamCall): 
     const target = deps.selectCandidate(call.route, tried);
     if (target === undefined) break;
     tried.add(target);
-    const outcome = await attempt(deps, call, target);
+    const outcome = call.stream
+      ? await attemptStream(deps, call, target)
+      : await attemptWhole(deps, call, target);
     if (outcome.ok) return outcome.success;
     lastFailure = outcome.failure;
     if (!lastFailure.retrySafe) break;
@@ -77,16 +104,56 @@ export async function callUpstream(deps: CallUpstreamDeps, call: UpstreamCall): 
     );
   }
   if (lastFailure === undefined) throw new RouterError('no_backend');
-  throw failureError(lastFailure, call.requestSignal.signal);
+  throw upstreamFailureError(lastFailure, call.requestSignal.signal);
 }
 
-type AttemptOutcome = { ok: true; success: UpstreamSuccess } | { ok: false; failure: UpstreamFailure };
+type AttemptOutcome<Success> = { ok: true; success: Success } | { ok: false; failure: UpstreamFailure };
 
-async function attempt(
+async function attemptStream(
   deps: CallUpstreamDeps,
   call: UpstreamCall,
   target: RuntimeTarget,
-): Promise<AttemptOutcome> {
+): Promise<AttemptOutcome<StreamedUpstreamSuccess>> {
+  const { request, trace } = startAttempt(deps, call, target);
+  const outcome = await deps.upstream.stream(request);
+  if (!outcome.ok) return attemptFailed(deps, call, target, trace, outcome.failure);
+  const { response } = outcome;
+  if (!isSuccessStatus(response.statusCode)) {
+    const body = await readStreamedErrorBody(response, call.requestSignal.signal);
+    throw statusFailed(deps, call, target, trace, response.statusCode, body);
+  }
+  responded(deps, call, target);
+  return { ok: true, success: { kind: 'stream', response, target, endTrace: (error) => trace.end(error) } };
+}
+
+async function attemptWhole(
+  deps: CallUpstreamDeps,
+  call: UpstreamCall,
+  target: RuntimeTarget,
+): Promise<AttemptOutcome<WholeUpstreamSuccess>> {
+  const { request, trace } = startAttempt(deps, call, target);
+  const outcome = await deps.upstream.whole(request, (statusCode) =>
+    isSuccessStatus(statusCode) ? call.maxResponseBytes : maxErrorBodyBytes(statusCode),
+  );
+  if (!outcome.ok) return attemptFailed(deps, call, target, trace, outcome.failure);
+  const { statusCode, body } = outcome.response;
+  if (!isSuccessStatus(statusCode)) throw statusFailed(deps, call, target, trace, statusCode, body);
+  responded(deps, call, target);
+  finishAttempt(deps, call.state, target.backend.id);
+  if (!body.ok) {
+    trace.end(body.error);
+    throw body.error;
+  }
+  trace.end();
+  return { ok: true, success: { kind: 'whole', body: body.bytes, target } };
+}
+
+/** Starts an attempt's trace and timing and builds its request. */
+function startAttempt(
+  deps: CallUpstreamDeps,
+  call: UpstreamCall,
+  target: RuntimeTarget,
+): { request: UpstreamRequest; trace: UpstreamTrace } {
   const { backend } = target;
   const { state } = call;
   const trace = startUpstreamTrace(deps.tracer, call.clientHeaders, 'upstream chat', deps.randomBytes);
@@ -94,7 +161,7 @@ async function attempt(
   state.backendId = backend.id;
   state.attemptStartedAtMs = deps.now();
   const remainingMs = call.requestSignal.remainingMs();
-  const outcome = await deps.upstream({
+  const request: UpstreamRequest = {
     backend,
     path: call.path,
     method: 'POST',
@@ -108,22 +175,41 @@ async function attempt(
     signal: call.requestSignal.signal,
     headersTimeoutMs: Math.min(backend.firstByteTimeoutMs || remainingMs, remainingMs),
     bodyTimeoutMs: Math.max(1, remainingMs),
-  });
-  if (!outcome.ok) {
-    finishAttempt(deps, state, backend.id, outcome.failure.kind);
-    trace.end(outcome.failure.cause);
-    return { ok: false, failure: outcome.failure };
-  }
-  const { response } = outcome;
-  if (response.statusCode < 200 || response.statusCode >= 300) {
-    const error = await upstreamStatusError(response, call);
-    finishAttempt(deps, state, backend.id, 'status_error');
-    trace.end(error);
-    throw error;
-  }
-  state.responded = true;
-  deps.metrics.upstreamAttemptsTotal.inc({ backend: backend.id, outcome: 'response' });
-  return { ok: true, success: { response, target, endTrace: (error) => trace.end(error) } };
+  };
+  return { request, trace };
+}
+
+function attemptFailed(
+  deps: CallUpstreamDeps,
+  call: UpstreamCall,
+  target: RuntimeTarget,
+  trace: UpstreamTrace,
+  failure: UpstreamFailure,
+): { ok: false; failure: UpstreamFailure } {
+  finishAttempt(deps, call.state, target.backend.id, failure.kind);
+  trace.end(failure.cause);
+  return { ok: false, failure };
+}
+
+/** Ends an attempt answered with a non-2xx status; returns the error the request fails with. */
+function statusFailed(
+  deps: CallUpstreamDeps,
+  call: UpstreamCall,
+  target: RuntimeTarget,
+  trace: UpstreamTrace,
+  statusCode: number,
+  body: UpstreamWholeBody,
+): unknown {
+  const error = upstreamStatusError(statusCode, body, call);
+  finishAttempt(deps, call.state, target.backend.id, 'status_error');
+  trace.end(error);
+  return error;
+}
+
+/** A backend answered 2xx: the request consumed backend work (settlement charges for it). */
+function responded(deps: CallUpstreamDeps, call: UpstreamCall, target: RuntimeTarget): void {
+  call.state.responded = true;
+  deps.metrics.upstreamAttemptsTotal.inc({ backend: target.backend.id, outcome: 'response' });
 }
 
 /** Closes an attempt's timing: adds its duration to the request's upstream time and observes it. */
@@ -141,56 +227,25 @@ export function finishAttempt(
   if (outcome !== undefined) deps.metrics.upstreamAttemptsTotal.inc({ backend: backendId, outcome });
 }
 
-async function upstreamStatusError(response: UpstreamResponse, call: UpstreamCall): Promise<unknown> {
-  let excerpt = '';
-  // An authentication error body may echo (part of) the backend credential we sent: never log it.
-  const mayEchoCredential = response.statusCode === 401 || response.statusCode === 403;
-  try {
-    if (mayEchoCredential) {
-      response.body.destroy();
-      throw new Error('not logged for an authentication error');
-    }
-    excerpt = (await readUpstreamBody(response.body, MAX_ERROR_BODY_BYTES, call.requestSignal.signal))
-      .toString('utf8')
-      .slice(0, 500);
-  } catch (error: unknown) {
-    // Aborted or oversized: the status alone decides; an abort still wins below.
-    if (call.requestSignal.signal.aborted) return call.requestSignal.signal.reason;
-    excerpt = error instanceof Error ? `(body unreadable: ${error.message})` : '(body unreadable)';
-  }
+function isSuccessStatus(statusCode: number): boolean {
+  return statusCode >= 200 && statusCode < 300;
+}
+
+/** 502 with the upstream status; the body excerpt is logged, not relayed. */
+function upstreamStatusError(statusCode: number, body: UpstreamWholeBody, call: UpstreamCall): unknown {
+  const { signal } = call.requestSignal;
+  // A body not read (aborted, oversized, withheld): the status alone decides, unless an abort explains it.
+  if ((!body.ok || mayEchoCredential(statusCode)) && signal.aborted) return signal.reason;
   call.log.warn(
-    { backendId: call.state.backendId, upstreamStatus: response.statusCode, upstreamBody: excerpt },
+    {
+      backendId: call.state.backendId,
+      upstreamStatus: statusCode,
+      upstreamBody: errorBodyExcerpt(statusCode, body),
+    },
     'upstream answered with an error status',
   );
   return new RouterError('upstream_error', {
-    message: `The model backend answered with status ${response.statusCode}.`,
-    details: { upstream_status: response.statusCode },
+    message: `The model backend answered with status ${statusCode}.`,
+    details: { upstream_status: statusCode },
   });
-}
-
-function failureError(failure: UpstreamFailure, signal: AbortSignal): unknown {
-  switch (failure.kind) {
-    case 'aborted':
-      return signal.reason;
-    case 'connect_timeout':
-      return new RouterError('upstream_timeout', {
-        message: 'Could not connect to a model backend in time.',
-        cause: failure.cause,
-      });
-    case 'first_byte_timeout':
-      return new RouterError('upstream_timeout', {
-        message: 'The model backend did not start answering in time.',
-        cause: failure.cause,
-      });
-    case 'connect_failed':
-      return new RouterError('upstream_error', {
-        message: 'Could not connect to a model backend.',
-        cause: failure.cause,
-      });
-    case 'network':
-      return new RouterError('upstream_error', {
-        message: 'The connection to the model backend failed.',
-        cause: failure.cause,
-      });
-  }
 }

@@ -2,7 +2,6 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { RouterError, toRouterError } from '@api-router/errors';
 import { renderErrorBody, type ErrorShape } from '../http/error-body.js';
 import type { Completion } from '../upstream/adapters/provider-adapter.js';
-import { readUpstreamBody } from '../upstream/read-upstream-body.js';
 import { finishAttempt, type UpstreamSuccess } from './call-upstream.js';
 import type { InferenceHandlerDeps, InferenceSession } from './inference-session.js';
 import { relaySse, write, type SseEventAction } from './sse-relay.js';
@@ -15,29 +14,25 @@ export interface UpstreamCompletion {
 }
 
 /**
- * Reads the upstream JSON response (size-capped), closes the attempt's timing, and reads the completion
- * and usage from it. A body that is not a completion is a 502.
+ * Reads the completion and usage from the upstream JSON response (read whole, size-capped, by the admitted
+ * call: its attempt is over). A body that is not a completion is a 502. The work is synchronous now; the
+ * promise stays for the callers, which await it.
  */
-export async function readCompletion(
+export function readCompletion(
   deps: InferenceHandlerDeps,
   session: InferenceSession,
   success: UpstreamSuccess,
 ): Promise<UpstreamCompletion> {
-  const { state } = session;
-  let raw: Buffer;
-  try {
-    raw = await readUpstreamBody(
-      success.response.body,
-      deps.maxUpstreamResponseBytes,
-      session.requestSignal.signal,
-    );
-  } catch (error: unknown) {
-    finishAttempt(deps, state, success.target.backend.id);
-    success.endTrace(error);
-    throw error;
-  }
-  finishAttempt(deps, state, success.target.backend.id);
-  success.endTrace();
+  return new Promise((resolve) => resolve(completionOf(deps, session, success)));
+}
+
+function completionOf(
+  deps: InferenceHandlerDeps,
+  session: InferenceSession,
+  success: UpstreamSuccess,
+): UpstreamCompletion {
+  if (success.kind !== 'whole') throw new Error('readCompletion needs an answer read whole (stream: false)');
+  const raw = success.body;
   let completion: Completion | undefined;
   try {
     completion = deps.adapterFor(success.target.backend).parseCompletion(JSON.parse(raw.toString('utf8')));
@@ -49,7 +44,7 @@ export async function readCompletion(
       message: 'The model backend answered with an unreadable completion.',
     });
   }
-  state.usage = completion.usage;
+  session.state.usage = completion.usage;
   return { raw, completion };
 }
 
@@ -83,6 +78,7 @@ export async function streamToClient(
   reply: FastifyReply,
   options: StreamOptions,
 ): Promise<void> {
+  if (success.kind !== 'stream') throw new Error('streamToClient needs a streamed answer (stream: true)');
   const { state, requestSignal } = session;
   const raw = reply.raw;
   reply.hijack();

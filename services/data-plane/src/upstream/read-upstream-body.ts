@@ -2,10 +2,10 @@ import { RouterError } from '@api-router/errors';
 import type { UpstreamBody } from './upstream-client.js';
 
 /**
- * Reads a whole upstream response body, at most `maxBytes`. A larger body is abandoned (the connection is
- * destroyed so that the backend stops sending) and the request fails with 502 upstream_error. A body that
- * fails mid-way fails the request: 504 upstream_timeout for a stalled body, 502 otherwise; an abort rethrows
- * the signal's reason (the request deadline or the client leaving).
+ * Reads a whole streamed upstream response body, at most `maxBytes` (the streaming call's error body; a
+ * response meant to be read whole is read by the client's `whole` call instead, without a stream). A larger
+ * body is abandoned (the connection is destroyed so that the backend stops sending) and the request fails
+ * with 502 upstream_error. A body that fails mid-way fails the request: see {@link upstreamBodyError}.
  */
 export async function readUpstreamBody(
   body: UpstreamBody,
@@ -19,10 +19,7 @@ export async function readUpstreamBody(
       size += chunk.length;
       if (size > maxBytes) {
         body.destroy();
-        throw new RouterError('upstream_error', {
-          message: 'The model backend response exceeded the size limit.',
-          details: { max_bytes: maxBytes },
-        });
+        throw upstreamResponseTooLarge(maxBytes);
       }
       chunks.push(chunk);
     }
@@ -32,7 +29,19 @@ export async function readUpstreamBody(
   return chunks.length === 1 && chunks[0] !== undefined ? chunks[0] : Buffer.concat(chunks, size);
 }
 
-/** The error a failed upstream body read becomes (also used by the stream relay). */
+/** 502 upstream_error for a response body over `maxBytes`; the body was abandoned. */
+export function upstreamResponseTooLarge(maxBytes: number): RouterError {
+  return new RouterError('upstream_error', {
+    message: 'The model backend response exceeded the size limit.',
+    details: { max_bytes: maxBytes },
+  });
+}
+
+/**
+ * The error a failed upstream body read becomes (whole reads and the stream relay): a RouterError as is
+ * (the size cap); the signal's reason when it aborted (the request deadline or the client leaving); 504
+ * upstream_timeout for a stalled body; 502 upstream_error otherwise.
+ */
 export function upstreamBodyError(error: unknown, signal: AbortSignal): unknown {
   if (error instanceof RouterError) return error;
   if (signal.aborted) return signal.reason;

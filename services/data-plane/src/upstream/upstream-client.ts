@@ -1,6 +1,11 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Backend } from '@api-router/contracts';
+import type { Dispatcher } from 'undici';
+import { readWholeResponse, type MaxBodyBytes } from './read-whole-response.js';
+import { classifyUpstreamError, type UpstreamFailure } from './upstream-failure.js';
 import type { UpstreamPools } from './upstream-pools.js';
+
+export type { UpstreamFailure } from './upstream-failure.js';
 
 export interface UpstreamRequest {
   readonly backend: Backend;
@@ -17,11 +22,12 @@ export interface UpstreamRequest {
   readonly bodyTimeoutMs: number;
 }
 
-/** Body of an upstream response: bytes as they arrive. Destroy it to abandon the response. */
+/** Body of a streamed upstream response: bytes as they arrive. Destroy it to abandon the response. */
 export interface UpstreamBody extends AsyncIterable<Buffer> {
   destroy(error?: Error): unknown;
 }
 
+/** A response whose body streams (not read yet). */
 export interface UpstreamResponse {
   readonly statusCode: number;
   readonly headers: IncomingHttpHeaders;
@@ -29,36 +35,43 @@ export interface UpstreamResponse {
 }
 
 /**
- * Why an upstream call produced no response. `retrySafe` means the request certainly never reached the
- * backend (no connection was made), so another backend may be tried without risking a double execution.
+ * A body read whole: its bytes, or why it could not be read — 502 upstream_error over the size limit
+ * (`details.max_bytes`) or for a broken connection, 504 upstream_timeout for a stall, or the request
+ * signal's reason when it aborted.
  */
-export interface UpstreamFailure {
-  readonly kind: 'connect_failed' | 'connect_timeout' | 'first_byte_timeout' | 'network' | 'aborted';
-  readonly retrySafe: boolean;
-  /** The underlying error; internal (logged, never sent to the client). */
-  readonly cause: unknown;
+export type UpstreamWholeBody =
+  { readonly ok: true; readonly bytes: Buffer } | { readonly ok: false; readonly error: unknown };
+
+/** A response read whole. The status and headers arrived even when the body did not. */
+export interface UpstreamWholeResponse {
+  readonly statusCode: number;
+  readonly headers: IncomingHttpHeaders;
+  readonly body: UpstreamWholeBody;
 }
 
-export type UpstreamOutcome =
-  | { readonly ok: true; readonly response: UpstreamResponse }
+export type UpstreamOutcome<Response = UpstreamResponse> =
+  | { readonly ok: true; readonly response: Response }
   | { readonly ok: false; readonly failure: UpstreamFailure };
 
-export type UpstreamClient = (request: UpstreamRequest) => Promise<UpstreamOutcome>;
-
-/** Errors of establishing a connection: the request was never written. */
-const CONNECT_ERROR_CODES: ReadonlySet<string> = new Set([
-  'ECONNREFUSED',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'EADDRNOTAVAIL',
-]);
-
 /**
- * Sends requests through the backend's pool. Resolves to the response (any status; the body is not read)
- * or to a classified failure; never rejects for a network problem.
+ * The one way to a backend (failover, health and other providers plug in here). Both calls resolve to the
+ * response (any status) or to a classified failure when no response came; never reject for a network
+ * problem. Choose by how the body is consumed: relayed as it arrives, or read whole.
  */
+export interface UpstreamClient {
+  /** Resolves at the response headers; the body streams, with backpressure (SSE). */
+  stream(request: UpstreamRequest): Promise<UpstreamOutcome>;
+  /**
+   * Resolves once the body is complete (JSON completions, error bodies), at most `maxBodyBytes(status)`
+   * bytes; cheaper per request than a stream.
+   */
+  whole(
+    request: UpstreamRequest,
+    maxBodyBytes: MaxBodyBytes,
+  ): Promise<UpstreamOutcome<UpstreamWholeResponse>>;
+}
+
+/** Sends requests through the backend's pool (UpstreamPools), stream or whole. */
 export function createUpstreamClient(pools: UpstreamPools): UpstreamClient {
   const basePaths = new WeakMap<Backend, string>();
   const basePathOf = (backend: Backend): string => {
@@ -69,33 +82,36 @@ export function createUpstreamClient(pools: UpstreamPools): UpstreamClient {
     }
     return path;
   };
-  return async (request) => {
-    try {
-      const data = await pools.poolFor(request.backend).request({
-        path: basePathOf(request.backend) + request.path,
-        method: request.method,
-        headers: request.headers,
-        body: request.body,
-        signal: request.signal,
-        headersTimeout: Math.max(1, request.headersTimeoutMs),
-        bodyTimeout: Math.max(1, request.bodyTimeoutMs),
-      });
-      return { ok: true, response: { statusCode: data.statusCode, headers: data.headers, body: data.body } };
-    } catch (error: unknown) {
-      return { ok: false, failure: classifyUpstreamError(error, request.signal) };
-    }
+  const dispatchOptions = (request: UpstreamRequest): Dispatcher.DispatchOptions => ({
+    path: basePathOf(request.backend) + request.path,
+    method: request.method,
+    headers: request.headers,
+    body: request.body,
+    headersTimeout: Math.max(1, request.headersTimeoutMs),
+    bodyTimeout: Math.max(1, request.bodyTimeoutMs),
+  });
+  return {
+    async stream(request) {
+      try {
+        const data = await pools
+          .poolFor(request.backend)
+          .request({ ...dispatchOptions(request), signal: request.signal });
+        return {
+          ok: true,
+          response: { statusCode: data.statusCode, headers: data.headers, body: data.body },
+        };
+      } catch (error: unknown) {
+        return { ok: false, failure: classifyUpstreamError(error, request.signal) };
+      }
+    },
+    whole(request, maxBodyBytes) {
+      try {
+        const pool = pools.poolFor(request.backend);
+        return readWholeResponse(pool, dispatchOptions(request), request.signal, maxBodyBytes);
+      } catch (error: unknown) {
+        // The pools are closed (shutdown): no request was sent.
+        return Promise.resolve({ ok: false, failure: classifyUpstreamError(error, request.signal) });
+      }
+    },
   };
-}
-
-/** Maps an error of undici's request() to a failure kind. */
-export function classifyUpstreamError(error: unknown, signal: AbortSignal): UpstreamFailure {
-  if (signal.aborted) return { kind: 'aborted', retrySafe: false, cause: error };
-  const code = (error as { code?: unknown } | undefined)?.code;
-  if (code === 'UND_ERR_CONNECT_TIMEOUT') return { kind: 'connect_timeout', retrySafe: true, cause: error };
-  if (typeof code === 'string' && CONNECT_ERROR_CODES.has(code)) {
-    return { kind: 'connect_failed', retrySafe: true, cause: error };
-  }
-  if (code === 'UND_ERR_HEADERS_TIMEOUT')
-    return { kind: 'first_byte_timeout', retrySafe: false, cause: error };
-  return { kind: 'network', retrySafe: false, cause: error };
 }

@@ -10,6 +10,9 @@ class FakePool {
   request(): never {
     throw new Error('not used');
   }
+  dispatch(): never {
+    throw new Error('not used');
+  }
   close(): Promise<void> {
     this.closed = true;
     return Promise.resolve();

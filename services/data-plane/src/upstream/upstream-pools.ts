@@ -3,7 +3,7 @@ import type { Backend } from '@api-router/contracts';
 import type { Logger } from '@api-router/observability';
 
 /** What the upstream client needs from a pool (an undici Pool; tests may pass another Dispatcher). */
-export type UpstreamPool = Pick<Pool, 'request' | 'close' | 'destroy'>;
+export type UpstreamPool = Pick<Pool, 'request' | 'dispatch' | 'close' | 'destroy'>;
 
 export interface UpstreamPoolsDeps {
   logger: Logger;
