@@ -1,3 +1,13 @@
+export { BudgetChangeConflictError } from './budget-change-conflict-error.js';
+export {
+  DEFAULT_BUDGET_CHANGE_RETENTION_MS,
+  MAX_BUDGET_CHANGE_RETENTION_MS,
+  MAX_CHANGE_ID_LENGTH,
+  type BudgetChange,
+  type BudgetChangeFate,
+  type BudgetChangeResult,
+  type BudgetChangeStore,
+} from './budget-change-store.js';
 export { DEFAULT_LIMITS_KEY_PREFIX } from './default-key-prefix.js';
 export { DuplicateRequestError } from './duplicate-request-error.js';
 export {

@@ -4,6 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   createMemoryLimitStore,
   createRedisLimitStore,
+  type BudgetChange,
+  type BudgetChangeStore,
   type LimitCheck,
   type LimitStore,
   type Reservation,
@@ -17,6 +19,9 @@ const STARTS_MS = [
   Date.UTC(2024, 1, 28, 23, 58),
 ];
 const RETENTION_MS = 10_000;
+// Short, so that random clock moves reach past a change id's retention (and a reused id is a new change).
+const CHANGE_RETENTION_MS = 30_000;
+const CHANGE_IDS = ['c0', 'c1', 'c2'] as const;
 const PARTITIONS = ['p1', 'p2'] as const;
 
 // Small limits so that random sequences hit every denial path.
@@ -49,7 +54,17 @@ type Operation =
       partition: string;
       id: string;
       amount: number;
+    }
+  | {
+      type: 'change';
+      op: 'topup' | 'reset' | 'limit' | 'unlimit' | 'abandon';
+      partition: string;
+      id: string;
+      changeId: string;
+      amount: number;
     };
+
+type Store = LimitStore & BudgetChangeStore;
 
 const partitionArbitrary = fc.constantFrom(...PARTITIONS);
 // Round amounts make exact boundaries (cost == available, tokens == level) likely; random ones the rest.
@@ -87,7 +102,7 @@ const operationArbitrary: fc.Arbitrary<Operation> = fc.oneof(
       type: fc.constant('advance' as const),
       ms: fc.oneof(
         // Exactly a TTL or the retention: expiry happens at `expiresAtMs <= now`, a boundary worth hitting.
-        fc.constantFrom(500, 5000, 60_000, RETENTION_MS),
+        fc.constantFrom(500, 5000, 60_000, RETENTION_MS, CHANGE_RETENTION_MS),
         fc.integer({ min: 0, max: 2000 }),
         fc.integer({ min: 0, max: 120_000 }),
         fc.integer({ min: 0, max: 3 * 86_400_000 }),
@@ -112,6 +127,24 @@ const operationArbitrary: fc.Arbitrary<Operation> = fc.oneof(
     }),
     weight: 1,
   },
+  {
+    // Few change ids and budgets: replays, conflicts (same id, other change) and abandons are frequent.
+    arbitrary: fc.record({
+      type: fc.constant('change' as const),
+      op: fc.constantFrom(
+        'topup' as const,
+        'reset' as const,
+        'limit' as const,
+        'unlimit' as const,
+        'abandon' as const,
+      ),
+      partition: partitionArbitrary,
+      id: fc.constantFrom('day', 'admin-only'),
+      changeId: fc.constantFrom(...CHANGE_IDS),
+      amount: fc.constantFrom(100_000, 250_000),
+    }),
+    weight: 2,
+  },
 );
 
 /** A store's answer, or the name of the error it rejected with: what the two stores must agree on. */
@@ -124,13 +157,13 @@ async function outcome(call: () => Promise<unknown>): Promise<unknown> {
 }
 
 interface Run {
-  readonly stores: readonly [LimitStore, LimitStore];
+  readonly stores: readonly [Store, Store];
   readonly reservations: Reservation[];
   readonly requestIds: string[];
   advance(ms: number): void;
 }
 
-function step(run: Run, operation: Operation): ((store: LimitStore) => Promise<unknown>) | undefined {
+function step(run: Run, operation: Operation): ((store: Store) => Promise<unknown>) | undefined {
   switch (operation.type) {
     case 'admit': {
       const reused =
@@ -169,6 +202,18 @@ function step(run: Run, operation: Operation): ((store: LimitStore) => Promise<u
       };
       return calls[operation.op];
     }
+    case 'change': {
+      const ref = { partition: operation.partition, id: operation.id };
+      const changes: Record<Exclude<typeof operation.op, 'abandon'>, BudgetChange> = {
+        topup: { operation: 'top_up', amountMicros: operation.amount },
+        reset: { operation: 'reset' },
+        limit: { operation: 'set_limit', limitMicros: operation.amount },
+        unlimit: { operation: 'set_limit', limitMicros: null },
+      };
+      if (operation.op === 'abandon') return (store) => store.abandonBudgetChange(ref, operation.changeId);
+      const change = changes[operation.op];
+      return (store) => store.applyBudgetChange(ref, operation.changeId, change);
+    }
   }
 }
 
@@ -185,7 +230,7 @@ describe('memory and Redis stores give identical answers', () => {
     await fixture.cleanup();
   });
 
-  it('for random sequences of admit / settle / release / clock moves / budget admin', async () => {
+  it('for random sequences of admit / settle / release / clock moves / budget admin / budget changes by id', async () => {
     await fc.assert(
       fc.asyncProperty(
         fc.constantFrom(...STARTS_MS),
@@ -196,13 +241,18 @@ describe('memory and Redis stores give identical answers', () => {
           const keyPrefix = `${fixture.keyPrefix}${String(runCount++)}:`;
           const run: Run = {
             stores: [
-              createMemoryLimitStore({ clock, recordRetentionMs: RETENTION_MS }),
+              createMemoryLimitStore({
+                clock,
+                recordRetentionMs: RETENTION_MS,
+                budgetChangeRetentionMs: CHANGE_RETENTION_MS,
+              }),
               createRedisLimitStore({
                 redis,
                 keyPrefix,
                 clock,
                 commandTimeoutMs: 5000,
                 recordRetentionMs: RETENTION_MS,
+                budgetChangeRetentionMs: CHANGE_RETENTION_MS,
               }),
             ],
             reservations: [],

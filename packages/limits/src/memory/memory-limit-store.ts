@@ -4,6 +4,15 @@ import {
   validateReservation,
   validateUsage,
 } from '../admit-decision.js';
+import { BudgetChangeConflictError } from '../budget-change-conflict-error.js';
+import {
+  DEFAULT_BUDGET_CHANGE_RETENTION_MS,
+  validateBudgetChange,
+  validateChangeId,
+  validateChangeRetention,
+  type BudgetChange,
+  type BudgetChangeStore,
+} from '../budget-change-store.js';
 import { validateAmount, validateBudgetRef, type BudgetRef } from '../limit-plan.js';
 import {
   DEFAULT_RECORD_RETENTION_MS,
@@ -21,6 +30,7 @@ import {
   type BudgetState,
 } from '../math/budget-ledger.js';
 import { admitToState } from './memory-admission.js';
+import { createMemoryBudgetChanges } from './memory-budget-changes.js';
 import { createMemoryLimitState } from './memory-limit-state.js';
 import { endReservation } from './memory-settlement.js';
 
@@ -32,6 +42,8 @@ export interface MemoryLimitStoreOptions {
    * (for idempotent settle/release and late settlements). Default {@link DEFAULT_RECORD_RETENTION_MS}.
    */
   readonly recordRetentionMs?: number;
+  /** How long a budget change id is remembered; default {@link DEFAULT_BUDGET_CHANGE_RETENTION_MS}. */
+  readonly budgetChangeRetentionMs?: number;
 }
 
 /** The numbers an admin sees for a budget (the budget admin script reports the same ones). */
@@ -59,10 +71,13 @@ function answer<T>(body: () => T): Promise<T> {
  * differential test holds them to identical answers). Replicas do not share it; run one data plane per
  * memory store, or use Redis. Nothing runs in the background: expiry and reclaim happen on access.
  */
-export function createMemoryLimitStore(options: MemoryLimitStoreOptions): LimitStore {
+export function createMemoryLimitStore(options: MemoryLimitStoreOptions): LimitStore & BudgetChangeStore {
   const retentionMs = options.recordRetentionMs ?? DEFAULT_RECORD_RETENTION_MS;
   validateRetention(retentionMs);
+  const changeRetentionMs = options.budgetChangeRetentionMs ?? DEFAULT_BUDGET_CHANGE_RETENTION_MS;
+  validateChangeRetention(changeRetentionMs);
   const state = createMemoryLimitState();
+  const changes = createMemoryBudgetChanges(changeRetentionMs, state.clock);
 
   /** The partition's time for this operation (see partition-clock.ts). */
   function now(partition: string): number {
@@ -74,11 +89,27 @@ export function createMemoryLimitStore(options: MemoryLimitStoreOptions): LimitS
   }
 
   /** Rolls and reclaims the budget (creating it when missing), applies `update`, and reports it. */
-  function adminUpdate(ref: BudgetRef, update: (budget: BudgetState) => BudgetState): BudgetSnapshot {
+  function adminUpdate(
+    ref: BudgetRef,
+    update: (budget: BudgetState) => BudgetState,
+    nowMs = now(ref.partition),
+  ): BudgetSnapshot {
     validateBudgetRef(ref);
-    const budget = state.budget(ref.partition, ref.id, undefined, now(ref.partition));
+    const budget = state.budget(ref.partition, ref.id, undefined, nowMs);
     budget.state = update(budget.state);
     return budgetSnapshot(budget.state);
+  }
+
+  /** The state update of a change (the budget admin script's topup / reset / limit). */
+  function updateOf(change: BudgetChange): (budget: BudgetState) => BudgetState {
+    switch (change.operation) {
+      case 'top_up':
+        return (budget) => ({ ...budget, creditMicros: budget.creditMicros + change.amountMicros });
+      case 'reset':
+        return (budget) => ({ ...budget, spentMicros: 0, creditMicros: 0 });
+      case 'set_limit':
+        return (budget) => ({ ...budget, limitOverrideMicros: change.limitMicros ?? -1 });
+    }
   }
 
   function end(reservation: Reservation, usage: Usage | undefined): ReturnType<typeof endReservation> {
@@ -112,17 +143,37 @@ export function createMemoryLimitStore(options: MemoryLimitStoreOptions): LimitS
     topUpBudget: (ref, amountMicros) =>
       answer(() => {
         validateAmount(amountMicros, 'amountMicros', MAX_MICROS);
-        return adminUpdate(ref, (budget) => ({
-          ...budget,
-          creditMicros: budget.creditMicros + amountMicros,
-        }));
+        return adminUpdate(ref, updateOf({ operation: 'top_up', amountMicros }));
       }),
-    resetBudget: (ref) =>
-      answer(() => adminUpdate(ref, (budget) => ({ ...budget, spentMicros: 0, creditMicros: 0 }))),
+    resetBudget: (ref) => answer(() => adminUpdate(ref, updateOf({ operation: 'reset' }))),
     setBudgetLimit: (ref, limitMicros) =>
       answer(() => {
         if (limitMicros !== null) validateAmount(limitMicros, 'limitMicros', MAX_MICROS);
-        return adminUpdate(ref, (budget) => ({ ...budget, limitOverrideMicros: limitMicros ?? -1 }));
+        return adminUpdate(ref, updateOf({ operation: 'set_limit', limitMicros }));
+      }),
+    applyBudgetChange: (ref, changeId, change) =>
+      answer(() => {
+        validateBudgetRef(ref);
+        validateChangeId(changeId);
+        validateBudgetChange(change);
+        const nowMs = now(ref.partition);
+        const remembered = changes.lookup(ref.partition, ref.id, changeId, change, nowMs);
+        if (remembered?.status === 'conflict') throw new BudgetChangeConflictError(changeId);
+        if (remembered !== undefined) return remembered;
+        const budget = adminUpdate(ref, updateOf(change), nowMs);
+        changes.rememberApplied(ref.partition, ref.id, changeId, change, budget, nowMs);
+        return { status: 'applied', budget };
+      }),
+    abandonBudgetChange: (ref, changeId) =>
+      answer(() => {
+        validateBudgetRef(ref);
+        validateChangeId(changeId);
+        const nowMs = now(ref.partition);
+        const remembered = changes.lookup(ref.partition, ref.id, changeId, undefined, nowMs);
+        if (remembered?.status === 'conflict') throw new BudgetChangeConflictError(changeId);
+        if (remembered !== undefined) return remembered;
+        changes.rememberAbandoned(ref.partition, ref.id, changeId, nowMs);
+        return { status: 'abandoned' };
       }),
   };
 }

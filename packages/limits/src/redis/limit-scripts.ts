@@ -34,7 +34,7 @@ function parseCheckResults(checks: readonly LimitCheck[], reply: readonly number
   return results;
 }
 
-function parseBudgetReply(reply: (string | number)[]): BudgetSnapshot {
+function parseBudgetReply(reply: readonly (string | number)[]): BudgetSnapshot {
   const [, period, limit, spent, reserved, remaining, periodStart, periodReset] = reply;
   return {
     period: period === '' ? null : (period as BudgetPeriod),
@@ -49,7 +49,18 @@ function parseBudgetReply(reply: (string | number)[]): BudgetSnapshot {
 
 const END_STATUS = ['unknown', 'done', 'already-settled', 'already-released'] as const;
 export type EndStatus = (typeof END_STATUS)[number];
-export type BudgetOperation = 'get' | 'topup' | 'reset' | 'limit';
+export type BudgetOperation = 'get' | 'topup' | 'reset' | 'limit' | 'abandon';
+
+/**
+ * The budget admin script's answer: `missing` (a `get` of an unknown budget), `done` (read or changed now),
+ * `already-applied` (the change id's stored numbers), `conflict` (the change id belongs to another change),
+ * `abandoned`.
+ */
+export type BudgetScriptAnswer =
+  | { readonly status: 'missing' | 'conflict' | 'abandoned' }
+  | { readonly status: 'done' | 'already-applied'; readonly budget: BudgetSnapshot };
+
+const BUDGET_STATUS = ['missing', 'done', 'already-applied', 'conflict', 'abandoned'] as const;
 
 export interface LimitScriptsOptions {
   readonly redis: Redis | Cluster;
@@ -57,6 +68,8 @@ export interface LimitScriptsOptions {
   readonly commandTimeoutMs: number;
   readonly clock: { now(): number } | undefined;
   readonly retentionMs: number;
+  /** How long a budget change id is remembered (store time). */
+  readonly changeRetentionMs: number;
 }
 
 /**
@@ -72,12 +85,16 @@ export interface LimitScripts {
     reservation: Reservation,
     usage: Usage | undefined,
   ): Promise<{ status: EndStatus; reservationExpired: boolean }>;
-  /** `undefined` for `get` of a budget that does not exist. `amountMicros` -1 clears a limit override. */
+  /**
+   * Reads or changes a budget. `amountMicros` -1 clears a limit override. `changeId` '' changes without
+   * an id (no marker); `abandon` needs one.
+   */
   budget(
     ref: BudgetRef,
     operation: BudgetOperation,
     amountMicros: number,
-  ): Promise<BudgetSnapshot | undefined>;
+    changeId: string,
+  ): Promise<BudgetScriptAnswer>;
 }
 
 export function createLimitScripts(options: LimitScriptsOptions): LimitScripts {
@@ -150,11 +167,27 @@ export function createLimitScripts(options: LimitScriptsOptions): LimitScripts {
       );
       return { status: END_STATUS[status ?? 0] ?? 'unknown', reservationExpired: expired === 1 };
     },
-    async budget(ref, operation, amountMicros) {
+    async budget(ref, operation, amountMicros, changeId) {
       const [hash, reservations] = keys.budget(ref.partition, ref.id);
-      const args = [3, keys.clock(ref.partition), hash, reservations, nowArgument(), operation, amountMicros];
+      const budgetKeys =
+        changeId === ''
+          ? [3, keys.clock(ref.partition), hash, reservations]
+          : [4, keys.clock(ref.partition), hash, reservations, keys.budgetChange(ref.partition, changeId)];
+      const args = [
+        ...budgetKeys,
+        nowArgument(),
+        operation,
+        amountMicros,
+        changeId,
+        options.changeRetentionMs,
+      ];
       const reply = await run<(string | number)[]>(`budget ${operation}`, budgetScript, args);
-      return reply[0] === 0 ? undefined : parseBudgetReply(reply);
+      const status = BUDGET_STATUS[Number(reply[0])];
+      if (status === undefined) throw new Error(`budget ${operation}: unexpected reply ${String(reply[0])}`);
+      if (status === 'done' || status === 'already-applied') {
+        return { status, budget: parseBudgetReply(reply) };
+      }
+      return { status };
     },
   };
 }

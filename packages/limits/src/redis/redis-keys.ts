@@ -13,6 +13,8 @@ export interface RedisKeys {
   /** The keys of one check, in the order the scripts consume them. */
   check(partition: string, check: LimitCheck): string[];
   budget(partition: string, id: string): [hash: string, reservations: string];
+  /** The marker of a budget change id (budget-admin-script.ts). */
+  budgetChange(partition: string, changeId: string): string;
 }
 
 export function createRedisKeys(keyPrefix: string): RedisKeys {
@@ -27,6 +29,7 @@ export function createRedisKeys(keyPrefix: string): RedisKeys {
     clock: (partition) => `${base(partition)}clock`,
     record: (partition, requestId) => `${base(partition)}r:${requestId}`,
     budget,
+    budgetChange: (partition, changeId) => `${base(partition)}bx:${changeId}`,
     check(partition, check) {
       switch (check.kind) {
         case 'requests':

@@ -1,5 +1,15 @@
 import type { Cluster, Redis } from 'ioredis';
 import { buildAdmitDecision, validateAdmitValues, validateUsage } from '../admit-decision.js';
+import { BudgetChangeConflictError } from '../budget-change-conflict-error.js';
+import {
+  DEFAULT_BUDGET_CHANGE_RETENTION_MS,
+  budgetChangeAmount,
+  validateBudgetChange,
+  validateChangeId,
+  validateChangeRetention,
+  type BudgetChange,
+  type BudgetChangeStore,
+} from '../budget-change-store.js';
 import { DuplicateRequestError } from '../duplicate-request-error.js';
 import { validateAmount, validateBudgetRef, type BudgetRef } from '../limit-plan.js';
 import {
@@ -32,19 +42,34 @@ export interface RedisLimitStoreOptions {
   readonly clock?: { now(): number };
   /** As for the memory store; default {@link DEFAULT_RECORD_RETENTION_MS}. Use the same value on every replica. */
   readonly recordRetentionMs?: number;
+  /**
+   * How long a budget change id is remembered after it was applied or abandoned (store time); default
+   * {@link DEFAULT_BUDGET_CHANGE_RETENTION_MS}. Longer than any delay before an unrecorded change is
+   * reconciled.
+   */
+  readonly budgetChangeRetentionMs?: number;
 }
 
+/** The budget admin script's op for each change. */
+const OPERATIONS: Readonly<Record<BudgetChange['operation'], BudgetOperation>> = {
+  top_up: 'topup',
+  reset: 'reset',
+  set_limit: 'limit',
+};
+
 /**
- * The {@link LimitStore} shared by every data-plane replica: each operation is one Lua script (one round trip,
+ * The {@link LimitStore} (and {@link BudgetChangeStore}) shared by every data-plane replica: each operation is one Lua script (one round trip,
  * atomic), with time from Redis `TIME`. Same semantics as the memory store, held to it by the differential
  * test. Failures and timeouts reject with LimitStoreUnavailableError; invalid input rejects with RangeError
  * before any call.
  */
-export function createRedisLimitStore(options: RedisLimitStoreOptions): LimitStore {
+export function createRedisLimitStore(options: RedisLimitStoreOptions): LimitStore & BudgetChangeStore {
   const retentionMs = options.recordRetentionMs ?? DEFAULT_RECORD_RETENTION_MS;
   validateRetention(retentionMs);
+  const changeRetentionMs = options.budgetChangeRetentionMs ?? DEFAULT_BUDGET_CHANGE_RETENTION_MS;
+  validateChangeRetention(changeRetentionMs);
   if (!(options.commandTimeoutMs > 0)) throw new RangeError('commandTimeoutMs must be > 0');
-  const scripts = createLimitScripts({ ...options, clock: options.clock, retentionMs });
+  const scripts = createLimitScripts({ ...options, clock: options.clock, retentionMs, changeRetentionMs });
 
   function end(reservation: Reservation, usage: Usage | undefined): ReturnType<typeof scripts.end> {
     // The plan (partition and checks) is validated when the scripts first encode it.
@@ -59,9 +84,9 @@ export function createRedisLimitStore(options: RedisLimitStoreOptions): LimitSto
     amountMicros: number,
   ): Promise<BudgetSnapshot> {
     validateBudgetRef(ref);
-    const snapshot = await scripts.budget(ref, operation, amountMicros);
-    if (snapshot === undefined) throw new Error(`budget ${operation} returned no budget`);
-    return snapshot;
+    const answer = await scripts.budget(ref, operation, amountMicros, '');
+    if (answer.status !== 'done') throw new Error(`budget ${operation} answered ${answer.status}`);
+    return answer.budget;
   }
 
   return {
@@ -82,7 +107,8 @@ export function createRedisLimitStore(options: RedisLimitStoreOptions): LimitSto
     },
     async getBudget(ref) {
       validateBudgetRef(ref);
-      return scripts.budget(ref, 'get', 0);
+      const answer = await scripts.budget(ref, 'get', 0, '');
+      return answer.status === 'done' ? answer.budget : undefined;
     },
     async topUpBudget(ref, amountMicros) {
       validateAmount(amountMicros, 'amountMicros', MAX_MICROS);
@@ -92,6 +118,36 @@ export function createRedisLimitStore(options: RedisLimitStoreOptions): LimitSto
     async setBudgetLimit(ref, limitMicros) {
       if (limitMicros !== null) validateAmount(limitMicros, 'limitMicros', MAX_MICROS);
       return adminOp(ref, 'limit', limitMicros ?? -1);
+    },
+    async applyBudgetChange(ref, changeId, change) {
+      validateBudgetRef(ref);
+      validateChangeId(changeId);
+      validateBudgetChange(change);
+      const operation = OPERATIONS[change.operation];
+      const answer = await scripts.budget(ref, operation, budgetChangeAmount(change), changeId);
+      switch (answer.status) {
+        case 'done':
+          return { status: 'applied', budget: answer.budget };
+        case 'already-applied':
+          return { status: 'already-applied', budget: answer.budget };
+        case 'abandoned':
+          return { status: 'abandoned' };
+        default:
+          throw new BudgetChangeConflictError(changeId);
+      }
+    },
+    async abandonBudgetChange(ref, changeId) {
+      validateBudgetRef(ref);
+      validateChangeId(changeId);
+      const answer = await scripts.budget(ref, 'abandon', 0, changeId);
+      switch (answer.status) {
+        case 'already-applied':
+          return { status: 'already-applied', budget: answer.budget };
+        case 'abandoned':
+          return { status: 'abandoned' };
+        default:
+          throw new BudgetChangeConflictError(changeId);
+      }
     },
   };
 }
