@@ -1,8 +1,11 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { Code, ConnectError } from '@connectrpc/connect';
 import { createLogger, createMetricsRegistry, type Logger } from '@api-router/observability';
+import type { AdminChangeLog } from './audit/admin-change-log.js';
 import type { AuditStore } from './audit/audit-store.js';
 import { openAuditStore } from './audit/open-audit-store.js';
+import { BudgetChangeReconciler } from './budget/budget-change-reconciler.js';
+import { createBudgetReconcileMetrics } from './budget/budget-reconcile-metrics.js';
 import { openBudgetStore, type OpenBudgetStore } from './budget/open-budget-store.js';
 import { systemClock, type Clock } from './clock.js';
 import type { ControlPlaneConfig } from './config.js';
@@ -30,7 +33,7 @@ export interface ControlPlaneDeps {
   /** Replaces the source built from `config.configSource` (tests). */
   configSource?: ConfigSource;
   /** Replaces the audit store opened from `config.databaseUrl` / `config.stateDir` (tests); not closed here. */
-  auditStore?: AuditStore;
+  auditStore?: AuditStore & AdminChangeLog;
 }
 
 /**
@@ -38,13 +41,15 @@ export interface ControlPlaneDeps {
  *  1. logger, clock, metrics registry;
  *  2. state store and publisher — the persisted last good snapshot is published at once;
  *  3. audit store (SQLite in the state dir, or Postgres): created or migrated, else start-up fails; the
- *     shared limit store for budget administration (only with CP_REDIS_URL; connects in the background);
+ *     shared limit store for budget administration (only with CP_REDIS_URL; connects in the background)
+ *     and, with it, the budget change reconciler (a first pass at once, then periodic);
  *  4. data-plane registry, RPC routes, the two listeners (data planes may connect from here on);
  *  5. config source, waiting for its first outcome. Start-up fails if, after it, there is still no snapshot
  *     (no persisted state and the config is missing or invalid): fix the config rather than run empty.
  * Dispose closes in reverse: readiness → 503, drain delay, end policy streams and close listeners, stop the
- * config source, close the audit store (after the listeners: no ingest call is still running), close the
- * limit store's Redis client, flush the state store.
+ * config source, stop the budget change reconciler (waiting for a running pass), close the audit store
+ * (after the listeners: no ingest call is still running), close the limit store's Redis client, flush the
+ * state store.
  *
  * @throws Error when a listener cannot bind, the audit store cannot be opened or no valid config is
  *   available at start.
@@ -71,6 +76,19 @@ export async function startControlPlane(
   // A store passed in belongs to the caller.
   const ownedAuditStore = deps.auditStore === undefined ? auditStore : undefined;
   const budgets = openBudgetStore(config.budgets, logger);
+  const reconcileMetrics = createBudgetReconcileMetrics(metricsRegistry);
+  const reconciler =
+    budgets.store === undefined
+      ? undefined
+      : new BudgetChangeReconciler({
+          changeLog: auditStore,
+          store: budgets.store,
+          clock,
+          logger,
+          metrics: reconcileMetrics,
+          settings: budgets.changeSettings,
+        });
+  reconciler?.start();
 
   let draining = false;
   const shutdown = new AbortController();
@@ -91,9 +109,10 @@ export async function startControlPlane(
       budgets: {
         store: budgets.store,
         policy: () => publisher.current(),
-        auditStore,
+        changeLog: auditStore,
         clock,
         logger,
+        settings: budgets.changeSettings,
       },
     },
     shutdownSignal: shutdown.signal,
@@ -117,6 +136,7 @@ export async function startControlPlane(
   try {
     servers = await startHttpServers({ ...config, ...handlers, logger });
   } catch (error: unknown) {
+    await reconciler?.close();
     await ownedAuditStore?.close();
     await budgets.close();
     throw error;
@@ -130,7 +150,16 @@ export async function startControlPlane(
     draining = true;
     logger.info({ drainDelayMs: config.drainDelayMs }, 'shutting down');
     await delay(config.drainDelayMs);
-    await closeAll({ shutdown, publisher, servers, source, store, auditStore: ownedAuditStore, budgets });
+    await closeAll({
+      shutdown,
+      publisher,
+      servers,
+      source,
+      store,
+      reconciler,
+      auditStore: ownedAuditStore,
+      budgets,
+    });
     logger.info('stopped');
   };
   const controlPlane: ControlPlane = {
@@ -140,7 +169,16 @@ export async function startControlPlane(
   };
   if (publisher.current() === undefined) {
     const error = publisher.status().lastError;
-    await closeAll({ shutdown, publisher, servers, source, store, auditStore: ownedAuditStore, budgets });
+    await closeAll({
+      shutdown,
+      publisher,
+      servers,
+      source,
+      store,
+      reconciler,
+      auditStore: ownedAuditStore,
+      budgets,
+    });
     throw new Error(
       `no valid config and no persisted snapshot: ${error ? `${error.source}: ${error.message}` : 'unknown'}`,
     );
@@ -170,6 +208,7 @@ interface Closeables {
   servers: HttpServers;
   source: ConfigSource;
   store: SnapshotStateStore;
+  reconciler: BudgetChangeReconciler | undefined;
   auditStore: AuditStore | undefined;
   budgets: OpenBudgetStore;
 }
@@ -180,6 +219,7 @@ async function closeAll(parts: Closeables): Promise<void> {
   parts.publisher.close();
   await parts.servers.close();
   await parts.source.close();
+  await parts.reconciler?.close();
   await parts.auditStore?.close();
   await parts.budgets.close();
   await parts.store.flush();

@@ -4,8 +4,10 @@ import { createConnectTransport } from '@connectrpc/connect-node';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { AdminService, AuditEventKind } from '@api-router/contracts';
-import { createRedisLimitStore, type LimitStore } from '@api-router/limits';
+import { createRedisLimitStore, type BudgetChangeStore, type LimitStore } from '@api-router/limits';
 import { testServices } from '@api-router/testing';
+import { budgetChangeIntentEvent } from '../src/budget/budget-change-event.js';
+import { createDatabaseFixture } from './postgres-database-fixture.js';
 import { startTestControlPlane, type TestControlPlane } from './start-test-control-plane.js';
 
 // Budget administration against the real Redis the data planes share: a viewer reads, an operator tops
@@ -42,13 +44,16 @@ const POLICIES_YAML = `tenants:
 apiKeys: []
 `;
 const BUDGET = { tenantId: 'acme', budgetId: 'tenant:acme:daily' };
-const as = (token: string) => ({ headers: { authorization: `Bearer ${token}` } });
+const as = (token: string, headers: Record<string, string> = {}) => ({
+  headers: { authorization: `Bearer ${token}`, ...headers },
+});
 // A prefix of its own: the test never touches another test's (or a running data plane's) budgets.
 const PREFIX = `it-budget-${randomUUID().slice(0, 8)}:`;
+const KEY = `it-key-${randomUUID()}`;
 
 let running: TestControlPlane | undefined;
 let redis: Redis;
-let dataPlaneStore: LimitStore;
+let dataPlaneStore: LimitStore & BudgetChangeStore;
 
 beforeAll(() => {
   redis = new Redis(testServices().REDIS_URL, { maxRetriesPerRequest: 1 });
@@ -169,6 +174,99 @@ describe('budget administration against the shared Redis', () => {
       ['budget_reset', 'billing corrected'],
       ['budget_top_up', 'INC-7 customer prepaid'],
     ]);
+  });
+
+  it('applies a change repeated with the same Idempotency-Key once, and answers the repeat like the first', async () => {
+    running = await startTestControlPlane(
+      { budgets: { redisUrl: testServices().REDIS_URL, limitsKeyPrefix: PREFIX, commandTimeoutMs: 2000 } },
+      { router: ROUTER_YAML, policies: POLICIES_YAML },
+    );
+    const client = admin();
+    const before = (await client.getBudget(BUDGET, as(VIEWER))).budget!.limitMicros;
+    const call = () =>
+      client.topUpBudget(
+        { ...BUDGET, amountMicros: 300_000n, reason: 'INC-8 retried' },
+        as(OPERATOR, { 'idempotency-key': KEY }),
+      );
+    const first = await call();
+    expect(await call()).toEqual(first);
+    expect(first.after!.limitMicros - before).toBe(300_000n);
+    expect((await client.getBudget(BUDGET, as(VIEWER))).budget!.limitMicros).toBe(first.after!.limitMicros);
+    const audit = await client.getRequestAudit({ requestId: first.auditEventId }, as(VIEWER));
+    expect(audit.events.map((event) => event.attributes.phase).sort()).toEqual(['applied', 'intent']);
+    expect(audit.events.every((event) => event.attributes.change_id === KEY)).toBe(true);
+  });
+
+  it('records, at start, the outcome of changes a control plane left open (Postgres audit store)', async () => {
+    await using database = await createDatabaseFixture();
+    // What a control plane that died between intent and outcome left: two open changes, one applied in Redis.
+    const stores = await database.open();
+    const stored = Date.now() - 1000;
+    const intent = (changeId: string) =>
+      budgetChangeIntentEvent({
+        eventId: randomUUID(),
+        changeId,
+        atMs: stored,
+        budget: { ...BUDGET, keyPublicId: undefined, limitMicros: 5_000_000, period: 'day' },
+        change: { operation: 'top_up', amountMicros: 1000 },
+        actor: 'ops-alice',
+        reason: 'INC-9',
+        before: {
+          limitMicros: 5_000_000n,
+          spentMicros: 0n,
+          reservedMicros: 0n,
+          remainingMicros: 5_000_000n,
+          periodResetAtMs: undefined,
+          policyLimitAdopted: false,
+        },
+      });
+    const applied = intent(`it-applied-${randomUUID()}`);
+    const lost = intent(`it-lost-${randomUUID()}`);
+    await stores.recordIntent(applied.attributes.change_id!, applied, stored);
+    await stores.recordIntent(lost.attributes.change_id!, lost, stored);
+    await stores.close();
+    await dataPlaneStore.applyBudgetChange(
+      { partition: 'acme', id: BUDGET.budgetId },
+      applied.attributes.change_id!,
+      { operation: 'top_up', amountMicros: 1000 },
+    );
+
+    running = await startTestControlPlane(
+      {
+        databaseUrl: database.url,
+        budgets: {
+          redisUrl: testServices().REDIS_URL,
+          limitsKeyPrefix: PREFIX,
+          commandTimeoutMs: 2000,
+          changes: { graceMs: 0 },
+        },
+      },
+      { router: ROUTER_YAML, policies: POLICIES_YAML },
+    );
+    const client = admin();
+    const outcomeOf = async (requestId: string) => {
+      // The first pass runs right after start; poll its result (no fixed sleep).
+      for (let attempt = 0; attempt < 200; attempt++) {
+        const { events } = await client.getRequestAudit({ requestId }, as(VIEWER));
+        const outcome = events.find((event) => event.attributes.phase !== 'intent');
+        if (outcome !== undefined) return outcome;
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      throw new Error(`no outcome recorded for ${requestId}`);
+    };
+    expect((await outcomeOf(applied.eventId)).attributes).toMatchObject({
+      phase: 'applied',
+      recorded_by: 'reconciler',
+    });
+    expect((await outcomeOf(lost.eventId)).attributes).toMatchObject({
+      phase: 'not_applied',
+      outcome_reason: 'abandoned',
+    });
+    const metrics = await (await fetch(`${running.controlPlane.httpUrl}/metrics`)).text();
+    expect(metrics).toMatch(/router_cp_budget_changes_reconciled_total\{[^}]*outcome="applied"[^}]*\} 1/);
+    expect(metrics).toMatch(/router_cp_budget_changes_reconciled_total\{[^}]*outcome="not_applied"[^}]*\} 1/);
+    await running[Symbol.asyncDispose]();
+    running = undefined;
   });
 
   it('answers FAILED_PRECONDITION without CP_REDIS_URL (embedded mode)', async () => {

@@ -1,44 +1,12 @@
-import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { createLogger } from '@api-router/observability';
 import { testServices } from '@api-router/testing';
 import { describe, expect, it } from 'vitest';
-import {
-  auditEvent,
-  describeAuditStoreContract,
-  type AuditStoreFixture,
-} from '../src/audit/audit-store-contract.test-support.js';
+import { auditEvent, describeAuditStoreContract } from '../src/audit/audit-store-contract.test-support.js';
 import { openPostgresAuditStore } from '../src/audit/postgres-audit-store.js';
+import { createDatabaseFixture } from './postgres-database-fixture.js';
 
 const logger = createLogger({ service: 'audit-store-test', level: 'silent' });
-
-/** A fresh database on the test Postgres, dropped (with any open connections) on dispose. */
-async function createDatabaseFixture(): Promise<AuditStoreFixture & { url: string }> {
-  const adminUrl = testServices().DATABASE_URL;
-  const name = `audit_${randomBytes(6).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: adminUrl });
-  await admin.connect();
-  try {
-    await admin.query(`CREATE DATABASE ${name}`);
-  } finally {
-    await admin.end();
-  }
-  const url = new URL(adminUrl);
-  url.pathname = `/${name}`;
-  return {
-    url: url.toString(),
-    open: () => openPostgresAuditStore({ connectionString: url.toString(), logger }),
-    async [Symbol.asyncDispose]() {
-      const client = new pg.Client({ connectionString: adminUrl });
-      await client.connect();
-      try {
-        await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      } finally {
-        await client.end();
-      }
-    },
-  };
-}
 
 describeAuditStoreContract('Postgres', createDatabaseFixture);
 
@@ -51,7 +19,7 @@ describe('Postgres audit store', () => {
       await client.connect();
       const versions = await client.query('SELECT version FROM schema_version');
       await client.end();
-      expect(versions.rows).toEqual([{ version: 1 }]);
+      expect(versions.rows).toEqual([{ version: 1 }, { version: 2 }]);
       await stores[0].ingest([{ type: 'audit', event: auditEvent({}) }], 0);
       expect(await stores[2].eventsForRequest('req-1')).toHaveLength(1);
     } finally {

@@ -8,11 +8,12 @@ import {
   type UsageRecord,
 } from '@api-router/contracts';
 import { afterEach, describe, expect, it } from 'vitest';
+import type { AdminChangeLog } from './admin-change-log.js';
 import type { AuditStore, StorableRecord } from './audit-store.js';
 
 /** One empty database (file, schema…) per test; `open` may be called again on the same one. */
 export interface AuditStoreFixture extends AsyncDisposable {
-  open(): Promise<AuditStore>;
+  open(): Promise<AuditStore & AdminChangeLog>;
 }
 
 const T0 = Date.UTC(2026, 0, 1, 12, 0, 0);
@@ -70,7 +71,10 @@ export function describeAuditStoreContract(
       for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
     });
 
-    async function openFresh(): Promise<{ store: AuditStore; fixture: AuditStoreFixture }> {
+    async function openFresh(): Promise<{
+      store: AuditStore & AdminChangeLog;
+      fixture: AuditStoreFixture;
+    }> {
       const fixture = await createFixture();
       cleanups.push(async () => {
         await fixture[Symbol.asyncDispose]();
@@ -148,6 +152,111 @@ export function describeAuditStoreContract(
     });
 
     describeListContract(openFresh);
+    describeChangeLogContract(openFresh, (store) => cleanups.push(() => store.close()));
+  });
+}
+
+/** An ADMIN_CHANGE event of change `changeId` (request id = the intent's event id, as the budget admin does). */
+function changeEvent(eventId: string, intentEventId: string, phase: string, atMs = T0): AuditEvent {
+  return auditEvent({
+    eventId,
+    requestId: intentEventId,
+    kind: AuditEventKind.ADMIN_CHANGE,
+    reasonCode: 'budget_top_up',
+    attributes: { phase },
+    atMs,
+  });
+}
+
+function describeChangeLogContract(
+  openFresh: () => Promise<{ store: AuditStore & AdminChangeLog; fixture: AuditStoreFixture }>,
+  closeLater: (store: AuditStore) => void,
+): void {
+  it('records an intent once per change id; the change stays open until its outcome', async () => {
+    const { store } = await openFresh();
+    const intent = changeEvent('intent-1', 'intent-1', 'intent');
+    expect(await store.recordIntent('change-1', intent, T0)).toEqual({
+      stored: true,
+      change: { changeId: 'change-1', intent, outcome: undefined, intentStoredAtMs: T0 },
+    });
+    const replayed = changeEvent('intent-2', 'intent-2', 'intent');
+    expect(await store.recordIntent('change-1', replayed, T0 + 5)).toEqual({
+      stored: false,
+      change: { changeId: 'change-1', intent, outcome: undefined, intentStoredAtMs: T0 },
+    });
+    expect(await store.eventsForRequest('intent-1')).toEqual([intent]);
+    expect(await store.eventsForRequest('intent-2')).toEqual([]);
+    expect(await store.findChange('change-1')).toMatchObject({ intent, outcome: undefined });
+    expect(await store.findChange('nope')).toBeUndefined();
+  });
+
+  it('stores exactly one outcome per change; a later one gets the first back', async () => {
+    const { store } = await openFresh();
+    const intent = changeEvent('intent-1', 'intent-1', 'intent');
+    await store.recordIntent('change-1', intent, T0);
+    const applied = changeEvent('outcome-1', 'intent-1', 'applied', T0 + 1);
+    const abandoned = changeEvent('outcome-2', 'intent-1', 'not_applied', T0 + 2);
+    expect(await store.recordOutcome('change-1', applied, T0 + 1)).toEqual({
+      stored: true,
+      outcome: applied,
+    });
+    expect(await store.recordOutcome('change-1', abandoned, T0 + 2)).toEqual({
+      stored: false,
+      outcome: applied,
+    });
+    expect(await store.eventsForRequest('intent-1')).toEqual([intent, applied]);
+    expect(await store.findChange('change-1')).toMatchObject({ intent, outcome: applied });
+    expect(await store.openChanges(T0 + 100, 10)).toEqual([]);
+    await expect(store.recordOutcome('no-such-change', abandoned, T0)).rejects.toThrow(/no intent/);
+  });
+
+  it('two control planes recording outcomes at once store exactly one', async () => {
+    const { store, fixture } = await openFresh();
+    const other = await fixture.open();
+    closeLater(other);
+    const intent = changeEvent('intent-1', 'intent-1', 'intent');
+    await store.recordIntent('change-1', intent, T0);
+    const results = await Promise.all(
+      Array.from({ length: 10 }, (_, index) =>
+        (index % 2 === 0 ? store : other).recordOutcome(
+          'change-1',
+          changeEvent(`outcome-${String(index)}`, 'intent-1', 'applied'),
+          T0 + 1,
+        ),
+      ),
+    );
+    expect(results.filter((result) => result.stored)).toHaveLength(1);
+    expect(new Set(results.map((result) => result.outcome.eventId)).size).toBe(1);
+    expect(await store.eventsForRequest('intent-1')).toHaveLength(2);
+  });
+
+  it('lists open changes stored at or before a time, oldest first, at most `limit`', async () => {
+    const { store } = await openFresh();
+    for (const [index, storedAtMs] of [T0 + 30, T0 + 10, T0 + 20, T0 + 40].entries()) {
+      const id = `intent-${String(index)}`;
+      await store.recordIntent(`change-${String(index)}`, changeEvent(id, id, 'intent'), storedAtMs);
+    }
+    await store.recordOutcome('change-2', changeEvent('outcome-2', 'intent-2', 'applied'), T0 + 50);
+    const open = await store.openChanges(T0 + 30, 10);
+    expect(open.map((change) => [change.changeId, change.intentStoredAtMs])).toEqual([
+      ['change-1', T0 + 10],
+      ['change-0', T0 + 30],
+    ]);
+    expect(open[0]!.intent.eventId).toBe('intent-1');
+    expect((await store.openChanges(T0 + 100, 2)).map((change) => change.changeId)).toEqual([
+      'change-1',
+      'change-0',
+    ]);
+  });
+
+  it('refuses an intent whose event id is already another event, storing nothing', async () => {
+    const { store } = await openFresh();
+    await store.ingest([audit(auditEvent({ eventId: 'taken' }))], T0);
+    await expect(store.recordIntent('change-1', changeEvent('taken', 'taken', 'intent'), T0)).rejects.toThrow(
+      /already stored/,
+    );
+    expect(await store.findChange('change-1')).toBeUndefined();
+    expect(await store.openChanges(T0 + 1, 10)).toEqual([]);
   });
 }
 

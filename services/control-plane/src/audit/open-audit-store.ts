@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import type { Logger } from 'pino';
+import type { AdminChangeLog } from './admin-change-log.js';
 import type { AuditStore } from './audit-store.js';
 import { openPostgresAuditStore } from './postgres-audit-store.js';
 import { openSqliteAuditStore } from './sqlite-audit-store.js';
@@ -21,7 +22,7 @@ export const SQLITE_AUDIT_FILE = 'audit.sqlite';
  *
  * @throws when the database cannot be opened or migrated: the control plane refuses to start without it.
  */
-export async function openAuditStore(options: OpenAuditStoreOptions): Promise<AuditStore> {
+export async function openAuditStore(options: OpenAuditStoreOptions): Promise<AuditStore & AdminChangeLog> {
   if (options.databaseUrl !== undefined) {
     const store = await openPostgresAuditStore({
       connectionString: options.databaseUrl,

@@ -2,9 +2,14 @@ import pg from 'pg';
 import { fromBinary } from '@bufbuild/protobuf';
 import { AuditEventSchema, UsageRecordSchema } from '@api-router/contracts';
 import type { Logger } from 'pino';
+import type { AdminChangeLog } from './admin-change-log.js';
 import { buildAuditListQuery } from './audit-list-query.js';
 import { toAuditEventRow, toUsageRow, type AuditEventRow, type UsageRow } from './audit-row.js';
 import type { AuditStore, IngestOutcome, StorableRecord } from './audit-store.js';
+import {
+  POSTGRES_ADMIN_CHANGES_MIGRATION,
+  createPostgresAdminChangeLog,
+} from './postgres-admin-change-log.js';
 
 /**
  * Ordered schema migrations; entry i brings the schema to version i + 1. Append only. event_id is
@@ -35,6 +40,7 @@ const MIGRATIONS: readonly string[] = [
      received_at_ms BIGINT NOT NULL,
      record BYTEA NOT NULL
    );`,
+  POSTGRES_ADMIN_CHANGES_MIGRATION,
 ];
 
 /** Serialises migrations of control-plane replicas that start together (any constant works, fixed forever). */
@@ -57,7 +63,9 @@ export interface PostgresAuditStoreOptions {
  *
  * @throws when the database cannot be reached or migrated at open.
  */
-export async function openPostgresAuditStore(options: PostgresAuditStoreOptions): Promise<AuditStore> {
+export async function openPostgresAuditStore(
+  options: PostgresAuditStoreOptions,
+): Promise<AuditStore & AdminChangeLog> {
   const pool = new pg.Pool({
     connectionString: options.connectionString,
     max: options.maxConnections ?? 4,
@@ -107,9 +115,12 @@ async function migrate(pool: pg.Pool): Promise<void> {
   }
 }
 
-function createStore(pool: pg.Pool): AuditStore {
+function createStore(pool: pg.Pool): AuditStore & AdminChangeLog {
   let closing: Promise<void> | undefined;
   return {
+    ...createPostgresAdminChangeLog(pool, (client, events, receivedAtMs) =>
+      insertEvents(client, events.map(toAuditEventRow), receivedAtMs),
+    ),
     ingest: (records, receivedAtMs) => ingest(pool, records, receivedAtMs),
 
     async eventsForRequest(requestId) {
@@ -170,9 +181,9 @@ async function ingest(
   return { storedAudit, storedUsage, duplicates: records.length - storedAudit - storedUsage };
 }
 
-/** Inserts the rows that are not stored yet; resolves with how many were. */
+/** Inserts the rows that are not stored yet (on the pool, or in a client's transaction); resolves with how many were. */
 async function insertEvents(
-  pool: pg.Pool,
+  pool: pg.Pool | pg.ClientBase,
   events: readonly AuditEventRow[],
   receivedAtMs: number,
 ): Promise<number> {

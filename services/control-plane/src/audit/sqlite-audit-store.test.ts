@@ -25,7 +25,10 @@ describe('SQLite audit store', () => {
       await store.close();
       const db = new Database(path, { readonly: true });
       expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
-      expect(db.prepare('SELECT version FROM schema_version').all()).toEqual([{ version: 1 }]);
+      expect(db.prepare('SELECT version FROM schema_version').all()).toEqual([
+        { version: 1 },
+        { version: 2 },
+      ]);
       db.close();
     } finally {
       await rm(directory, { recursive: true, force: true });

@@ -2,10 +2,16 @@ import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { fromBinary } from '@bufbuild/protobuf';
-import { AuditEventSchema, UsageRecordSchema } from '@api-router/contracts';
+import { AuditEventSchema, UsageRecordSchema, type AuditEvent } from '@api-router/contracts';
+import type { AdminChangeLog } from './admin-change-log.js';
 import { buildAuditListQuery } from './audit-list-query.js';
 import { toAuditEventRow, toUsageRow } from './audit-row.js';
 import type { AuditStore, IngestOutcome, StorableRecord } from './audit-store.js';
+import {
+  SQLITE_ADMIN_CHANGES_MIGRATION,
+  createSqliteAdminChangeLog,
+  type InsertSqliteEvent,
+} from './sqlite-admin-change-log.js';
 
 /**
  * Ordered schema migrations; entry i brings the schema to version i + 1. Append only: a released entry is
@@ -35,6 +41,7 @@ const MIGRATIONS: readonly string[] = [
      received_at_ms INTEGER NOT NULL,
      record BLOB NOT NULL
    );`,
+  SQLITE_ADMIN_CHANGES_MIGRATION,
 ];
 
 export interface SqliteAuditStoreOptions {
@@ -50,7 +57,9 @@ export interface SqliteAuditStoreOptions {
  *
  * @throws when the file cannot be opened or migrated (corrupt, or written by a newer schema).
  */
-export async function openSqliteAuditStore(options: SqliteAuditStoreOptions): Promise<AuditStore> {
+export async function openSqliteAuditStore(
+  options: SqliteAuditStoreOptions,
+): Promise<AuditStore & AdminChangeLog> {
   await mkdir(dirname(options.path), { recursive: true });
   const db = new Database(options.path);
   try {
@@ -84,15 +93,35 @@ function migrate(db: Database.Database): void {
   }).immediate();
 }
 
-/** One immediate transaction per batch: the whole batch is stored, or none of it. */
-function prepareIngest(
-  db: Database.Database,
-): (records: readonly StorableRecord[], receivedAtMs: number) => IngestOutcome {
+/** Inserts one audit event unless its event_id is stored (then false). Runs inside the caller's transaction. */
+function prepareInsertEvent(db: Database.Database): InsertSqliteEvent {
   const insertEvent = db.prepare(
     `INSERT INTO audit_events (event_id, request_id, tenant_id, kind, at_ms, reason_code, data_plane_id,
        received_at_ms, record)
      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING`,
   );
+  return (event: AuditEvent, receivedAtMs: number) => {
+    const row = toAuditEventRow(event);
+    const { changes } = insertEvent.run(
+      row.eventId,
+      row.requestId,
+      row.tenantId,
+      row.kind,
+      row.atMs,
+      row.reasonCode,
+      row.dataPlaneId,
+      receivedAtMs,
+      row.record,
+    );
+    return changes === 1;
+  };
+}
+
+/** One immediate transaction per batch: the whole batch is stored, or none of it. */
+function prepareIngest(
+  db: Database.Database,
+  insertEvent: InsertSqliteEvent,
+): (records: readonly StorableRecord[], receivedAtMs: number) => IngestOutcome {
   const insertUsage = db.prepare(
     `INSERT INTO usage_records (request_id, tenant_id, started_at_ms, status_code, data_plane_id,
        received_at_ms, record)
@@ -102,19 +131,7 @@ function prepareIngest(
     const outcome: IngestOutcome = { storedAudit: 0, storedUsage: 0, duplicates: 0 };
     for (const record of records) {
       if (record.type === 'audit') {
-        const row = toAuditEventRow(record.event);
-        const { changes } = insertEvent.run(
-          row.eventId,
-          row.requestId,
-          row.tenantId,
-          row.kind,
-          row.atMs,
-          row.reasonCode,
-          row.dataPlaneId,
-          receivedAtMs,
-          row.record,
-        );
-        if (changes === 1) outcome.storedAudit += 1;
+        if (insertEvent(record.event, receivedAtMs)) outcome.storedAudit += 1;
         else outcome.duplicates += 1;
       } else {
         const row = toUsageRow(record.usage);
@@ -137,8 +154,9 @@ function prepareIngest(
   return (records, receivedAtMs) => transaction.immediate(records, receivedAtMs);
 }
 
-function createStore(db: Database.Database): AuditStore {
-  const ingestAll = prepareIngest(db);
+function createStore(db: Database.Database): AuditStore & AdminChangeLog {
+  const insertEvent = prepareInsertEvent(db);
+  const ingestAll = prepareIngest(db, insertEvent);
   const selectEvents = db.prepare(
     'SELECT record FROM audit_events WHERE request_id = ? ORDER BY at_ms, event_id',
   );
@@ -146,6 +164,7 @@ function createStore(db: Database.Database): AuditStore {
 
   let closed = false;
   return {
+    ...createSqliteAdminChangeLog(db, insertEvent, attempt),
     ingest: (records, receivedAtMs) => attempt(() => ingestAll(records, receivedAtMs)),
 
     eventsForRequest: (requestId) =>

@@ -1,107 +1,39 @@
-import { createHash } from 'node:crypto';
-import { create } from '@bufbuild/protobuf';
 import { timestampMs } from '@bufbuild/protobuf/wkt';
-import { Code, ConnectError, createClient, createRouterTransport } from '@connectrpc/connect';
+import { Code } from '@connectrpc/connect';
+import { AuditEventKind } from '@api-router/contracts';
+import { LimitStoreUnavailableError } from '@api-router/limits';
+import { afterEach, describe, expect, it } from 'vitest';
 import {
-  AdminService,
-  AuditEventKind,
-  BudgetPeriod,
-  PolicySnapshotSchema,
-  type AuditEvent,
-} from '@api-router/contracts';
-import { createMemoryLimitStore, LimitStoreUnavailableError, type LimitStore } from '@api-router/limits';
-import { createLogger } from '@api-router/observability';
-import type { AdminTokenConfig } from '@api-router/policy';
-import { describe, expect, it } from 'vitest';
-import { createAdminAuthInterceptor } from '../admin-auth-interceptor.js';
-import type { StorableRecord } from '../audit/audit-store.js';
-import { createErrorInterceptor } from '../error-interceptor.js';
-import { createBudgetAdminHandlers, type BudgetStore } from './budget-admin-handlers.js';
+  NOW_MS,
+  budgetHarness,
+  codeOf,
+  errorOf,
+  operator,
+  operatorWithKey,
+  ref,
+  spend,
+  storeRef,
+  viewer,
+  type BudgetHarness,
+  type HarnessOptions,
+} from './budget-admin.test-support.js';
 
-const logger = createLogger({ service: 'test', level: 'silent' });
-const NOW_MS = Date.UTC(2025, 5, 10, 12, 0, 0);
-const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex');
-const TOKENS: AdminTokenConfig[] = [
-  { id: 'watcher', sha256: sha256('viewer-secret'), role: 'viewer' },
-  { id: 'ops-alice', sha256: sha256('operator-secret'), role: 'operator' },
-];
-const as = (token: string) => ({ headers: { authorization: `Bearer ${token}` } });
-const viewer = as('viewer-secret');
-const operator = as('operator-secret');
-
-const daily = (limitMicros: bigint) => ({
-  budgets: [{ id: 'daily', limitMicros, period: BudgetPeriod.DAY }],
+const disposables: AsyncDisposable[] = [];
+afterEach(async () => {
+  for (const disposable of disposables.splice(0)) await disposable[Symbol.asyncDispose]();
 });
-const snapshot = create(PolicySnapshotSchema, {
-  version: 3n,
-  tenants: [{ id: 'acme', limits: daily(5_000_000n) }, { id: 'other' }],
-  apiKeys: [{ publicId: 'rk_demo01', tenantId: 'acme', limits: daily(1_000_000n) }],
-});
-
-interface HarnessOptions {
-  store?: BudgetStore | 'none';
-  /** Which events the audit store fails to store (the whole batch fails). */
-  failAudit?: (event: AuditEvent) => boolean;
+async function harness(options: HarnessOptions = {}): Promise<BudgetHarness> {
+  const started = await budgetHarness(options);
+  disposables.push(started);
+  return started;
 }
-
-function harness(options: HarnessOptions = {}) {
-  const limits: LimitStore = createMemoryLimitStore({ clock: { now: () => NOW_MS } });
-  const audit: AuditEvent[] = [];
-  const errors = createErrorInterceptor(logger);
-  const auth = createAdminAuthInterceptor({ tokens: () => TOKENS, logger });
-  let ids = 0;
-  const handlers = createBudgetAdminHandlers({
-    store: options.store === 'none' ? undefined : (options.store ?? limits),
-    policy: () => snapshot,
-    auditStore: {
-      ingest: (records: readonly StorableRecord[]) => {
-        const fails = options.failAudit ?? (() => false);
-        if (records.some((record) => record.type === 'audit' && fails(record.event))) {
-          return Promise.reject(new Error('disk full'));
-        }
-        for (const record of records) if (record.type === 'audit') audit.push(record.event);
-        return Promise.resolve({ storedAudit: records.length, storedUsage: 0, duplicates: 0 });
-      },
-    },
-    clock: { now: () => NOW_MS },
-    logger,
-    newEventId: () => `evt-${(ids += 1)}`,
-  });
-  const transport = createRouterTransport((router) => {
-    router.service(AdminService, handlers, { interceptors: [errors, auth] });
-  });
-  return { admin: createClient(AdminService, transport), limits, audit };
-}
-
-/** What a data plane does: an admission under the policy's plan reserves, a settlement spends. */
-async function spend(limits: LimitStore, costMicros: number): Promise<void> {
-  const decision = await limits.admit({
-    requestId: `req-${costMicros}`,
-    plan: {
-      partition: 'acme',
-      checks: [{ kind: 'budget', id: 'tenant:acme:daily', limitMicros: 5_000_000, period: 'day' }],
-    },
-    costs: { tokens: 0, costMicros },
-    reservationTtlMs: 60_000,
-  });
-  if (!decision.allowed) throw new Error('admission denied');
-  await limits.settle(decision.reservation, { tokens: 0, costMicros });
-}
-
-async function codeOf(call: Promise<unknown>): Promise<Code | 'ok'> {
-  try {
-    await call;
-    return 'ok';
-  } catch (error: unknown) {
-    return ConnectError.from(error).code;
-  }
-}
-
-const ref = { tenantId: 'acme', budgetId: 'tenant:acme:daily' };
+const timeout = (operation: string) => new LimitStoreUnavailableError(operation, 'timeout');
+const phases = async (h: BudgetHarness) =>
+  (await h.events()).map((event) => [event.requestId, event.attributes.phase]);
 
 describe('budget administration', () => {
   it('shows a budget the store has never seen with the policy limit and nothing spent', async () => {
-    const { admin } = harness();
+    const { admin } = await harness();
     const { budget } = await admin.getBudget(ref, viewer);
     expect(budget).toMatchObject({
       limitMicros: 5_000_000n,
@@ -115,7 +47,7 @@ describe('budget administration', () => {
   });
 
   it('lets a viewer read what the data planes spent, with the period reset time', async () => {
-    const { admin, limits } = harness();
+    const { admin, limits } = await harness();
     await spend(limits, 400_000);
     const { budget } = await admin.getBudget(ref, viewer);
     expect(budget).toMatchObject({
@@ -128,31 +60,32 @@ describe('budget administration', () => {
   });
 
   it('refuses changes to a viewer, and to anyone without a token', async () => {
-    const { admin, audit } = harness();
+    const h = await harness();
     const topUp = { ...ref, amountMicros: 1n, reason: 'test' };
-    expect(await codeOf(admin.topUpBudget(topUp, viewer))).toBe(Code.PermissionDenied);
-    expect(await codeOf(admin.resetBudget({ ...ref, reason: 'x' }, viewer))).toBe(Code.PermissionDenied);
-    expect(await codeOf(admin.setBudgetLimit({ ...ref, reason: 'x' }, viewer))).toBe(Code.PermissionDenied);
-    expect(await codeOf(admin.getBudget(ref))).toBe(Code.Unauthenticated);
-    expect(audit).toEqual([]);
+    expect(await codeOf(h.admin.topUpBudget(topUp, viewer))).toBe(Code.PermissionDenied);
+    expect(await codeOf(h.admin.resetBudget({ ...ref, reason: 'x' }, viewer))).toBe(Code.PermissionDenied);
+    expect(await codeOf(h.admin.setBudgetLimit({ ...ref, reason: 'x' }, viewer))).toBe(Code.PermissionDenied);
+    expect(await codeOf(h.admin.getBudget(ref))).toBe(Code.Unauthenticated);
+    expect(await h.events()).toEqual([]);
   });
 
-  it('tops up, resets and sets the limit for an operator; each change is an intent then an applied event', async () => {
-    const { admin, limits, audit } = harness();
-    await spend(limits, 400_000);
+  it('tops up, resets and sets the limit for an operator; each change is an intent then one applied event', async () => {
+    const h = await harness();
+    await spend(h.limits, 400_000);
 
-    const topUp = await admin.topUpBudget({ ...ref, amountMicros: 1_000_000n, reason: 'INC-42' }, operator);
+    const topUp = await h.admin.topUpBudget({ ...ref, amountMicros: 1_000_000n, reason: 'INC-42' }, operator);
     expect(topUp.before?.limitMicros).toBe(5_000_000n);
     expect(topUp.after).toMatchObject({ limitMicros: 6_000_000n, remainingMicros: 5_600_000n });
-    const reset = await admin.resetBudget({ ...ref, reason: 'new contract' }, operator);
+    const reset = await h.admin.resetBudget({ ...ref, reason: 'new contract' }, operator);
     expect(reset.after).toMatchObject({ spentMicros: 0n, limitMicros: 5_000_000n });
-    const set = await admin.setBudgetLimit({ ...ref, limitMicros: 2_000_000n, reason: 'cap' }, operator);
+    const set = await h.admin.setBudgetLimit({ ...ref, limitMicros: 2_000_000n, reason: 'cap' }, operator);
     expect(set.after?.limitMicros).toBe(2_000_000n);
-    const cleared = await admin.setBudgetLimit({ ...ref, usePolicyLimit: true, reason: 'undo' }, operator);
+    const cleared = await h.admin.setBudgetLimit({ ...ref, usePolicyLimit: true, reason: 'undo' }, operator);
     expect(cleared.after?.limitMicros).toBe(5_000_000n);
 
     const ids = [topUp, reset, set, cleared].map((answer) => answer.auditEventId);
-    expect(ids).toEqual(['evt-1', 'evt-3', 'evt-5', 'evt-7']);
+    expect(ids).toEqual(['evt-001', 'evt-003', 'evt-005', 'evt-007']);
+    const audit = await h.events();
     expect(audit.map((event) => [event.requestId, event.attributes.phase])).toEqual(
       ids.flatMap((id) => [
         [id, 'intent'],
@@ -170,18 +103,20 @@ describe('budget administration', () => {
     };
     const change = {
       budget_id: 'tenant:acme:daily',
+      change_id: 'evt-001',
       amount_micros: '1000000',
       before_limit_micros: '5000000',
       before_spent_micros: '400000',
     };
-    expect(audit[0]).toMatchObject({ ...common, eventId: 'evt-1', attributes: change });
+    expect(audit[0]).toMatchObject({ ...common, eventId: 'evt-001', attributes: change });
     expect(audit[0]!.attributes.after_limit_micros).toBeUndefined();
     expect(audit[1]).toMatchObject({
       ...common,
-      eventId: 'evt-2',
+      eventId: 'evt-002',
       attributes: {
         ...change,
-        intent_event_id: 'evt-1',
+        intent_event_id: 'evt-001',
+        recorded_by: 'call',
         after_limit_micros: '6000000',
         after_remaining_micros: '5600000',
       },
@@ -189,91 +124,249 @@ describe('budget administration', () => {
     expect(timestampMs(audit[0]!.at!)).toBe(NOW_MS);
     expect(audit[3]).toMatchObject({ reasonCode: 'budget_reset', attributes: { after_spent_micros: '0' } });
     expect(audit[7]).toMatchObject({ attributes: { use_policy_limit: 'true' } });
+    expect(await h.audit.openChanges(Number.MAX_SAFE_INTEGER, 10)).toEqual([]);
   });
 
   it("addresses a key's budget by its key check id and names the key in the event", async () => {
-    const { admin, audit } = harness();
+    const h = await harness();
     const keyRef = { tenantId: 'acme', budgetId: 'key:rk_demo01:daily' };
-    expect((await admin.getBudget(keyRef, viewer)).budget?.policyLimitMicros).toBe(1_000_000n);
-    await admin.topUpBudget({ ...keyRef, amountMicros: 5n, reason: 'r' }, operator);
-    expect(audit[0]).toMatchObject({ keyPublicId: 'rk_demo01', tenantId: 'acme' });
-    expect(audit[1]).toMatchObject({ keyPublicId: 'rk_demo01', tenantId: 'acme' });
+    expect((await h.admin.getBudget(keyRef, viewer)).budget?.policyLimitMicros).toBe(1_000_000n);
+    await h.admin.topUpBudget({ ...keyRef, amountMicros: 5n, reason: 'r' }, operator);
+    const [intent, applied] = await h.events();
+    expect(intent).toMatchObject({ keyPublicId: 'rk_demo01', tenantId: 'acme' });
+    expect(applied).toMatchObject({ keyPublicId: 'rk_demo01', tenantId: 'acme' });
   });
 
-  it('refuses bad input: unknown budget or tenant, missing reason, zero amount', async () => {
-    const { admin, audit } = harness();
+  it('refuses bad input: unknown budget or tenant, missing reason, zero amount, malformed Idempotency-Key', async () => {
+    const h = await harness();
     const cases: [Promise<unknown>, Code][] = [
-      [admin.getBudget({ tenantId: 'acme', budgetId: 'tenant:acme:weekly' }, viewer), Code.NotFound],
-      [admin.getBudget({ tenantId: 'other', budgetId: 'tenant:acme:daily' }, viewer), Code.NotFound],
-      [admin.getBudget({ tenantId: '', budgetId: '' }, viewer), Code.InvalidArgument],
-      [admin.topUpBudget({ ...ref, amountMicros: 1n, reason: '  ' }, operator), Code.InvalidArgument],
-      [admin.topUpBudget({ ...ref, amountMicros: 0n, reason: 'r' }, operator), Code.InvalidArgument],
-      [admin.topUpBudget({ ...ref, amountMicros: 10n ** 16n, reason: 'r' }, operator), Code.InvalidArgument],
+      [h.admin.getBudget({ tenantId: 'acme', budgetId: 'tenant:acme:weekly' }, viewer), Code.NotFound],
+      [h.admin.getBudget({ tenantId: 'other', budgetId: 'tenant:acme:daily' }, viewer), Code.NotFound],
+      [h.admin.getBudget({ tenantId: '', budgetId: '' }, viewer), Code.InvalidArgument],
+      [h.admin.topUpBudget({ ...ref, amountMicros: 1n, reason: '  ' }, operator), Code.InvalidArgument],
+      [h.admin.topUpBudget({ ...ref, amountMicros: 0n, reason: 'r' }, operator), Code.InvalidArgument],
+      [
+        h.admin.topUpBudget({ ...ref, amountMicros: 10n ** 16n, reason: 'r' }, operator),
+        Code.InvalidArgument,
+      ],
+      [h.admin.resetBudget({ ...ref, reason: 'r' }, operatorWithKey('has space')), Code.InvalidArgument],
+      [h.admin.resetBudget({ ...ref, reason: 'r' }, operatorWithKey('k'.repeat(129))), Code.InvalidArgument],
     ];
     for (const [call, code] of cases) expect(await codeOf(call)).toBe(code);
-    expect(audit).toEqual([]);
+    expect(await h.events()).toEqual([]);
   });
 
   it('answers FAILED_PRECONDITION without a shared store (embedded mode)', async () => {
-    const { admin } = harness({ store: 'none' });
-    const error = await admin.getBudget(ref, viewer).catch((caught: unknown) => ConnectError.from(caught));
-    expect(error).toBeInstanceOf(ConnectError);
-    expect((error as ConnectError).code).toBe(Code.FailedPrecondition);
-    expect((error as ConnectError).rawMessage).toMatch(/CP_REDIS_URL/);
+    const { admin } = await harness({ store: () => 'none' });
+    const error = await errorOf(admin.getBudget(ref, viewer));
+    expect(error?.code).toBe(Code.FailedPrecondition);
+    expect(error?.rawMessage).toMatch(/CP_REDIS_URL/);
     expect(await codeOf(admin.resetBudget({ ...ref, reason: 'r' }, operator))).toBe(Code.FailedPrecondition);
   });
 
   it('changes nothing and fails UNAVAILABLE when the intent event cannot be stored', async () => {
-    const { admin, limits, audit } = harness({ failAudit: () => true });
-    await spend(limits, 400_000);
+    const h = await harness();
+    h.faults.intent = true;
+    await spend(h.limits, 400_000);
     for (const call of [
-      admin.topUpBudget({ ...ref, amountMicros: 7n, reason: 'r' }, operator),
-      admin.resetBudget({ ...ref, reason: 'r' }, operator),
-      admin.setBudgetLimit({ ...ref, limitMicros: 1n, reason: 'r' }, operator),
+      h.admin.topUpBudget({ ...ref, amountMicros: 7n, reason: 'r' }, operator),
+      h.admin.resetBudget({ ...ref, reason: 'r' }, operator),
+      h.admin.setBudgetLimit({ ...ref, limitMicros: 1n, reason: 'r' }, operator),
     ]) {
-      const error = ConnectError.from(await call.catch((caught: unknown) => caught));
-      expect(error.code).toBe(Code.Unavailable);
-      expect(error.rawMessage).toMatch(/nothing was changed/);
+      const error = await errorOf(call);
+      expect(error?.code).toBe(Code.Unavailable);
+      expect(error?.rawMessage).toMatch(/nothing was changed/);
     }
-    expect(await limits.getBudget({ partition: 'acme', id: 'tenant:acme:daily' })).toMatchObject({
+    expect(await h.limits.getBudget(storeRef)).toMatchObject({
       limitMicros: 5_000_000,
       spentMicros: 400_000,
     });
-    expect(audit).toEqual([]);
+    expect(await h.events()).toEqual([]);
   });
 
-  it('answers a change applied and audited by its intent when only the outcome event fails', async () => {
-    const { admin, limits, audit } = harness({ failAudit: (event) => event.attributes.phase === 'applied' });
-    const answer = await admin.topUpBudget({ ...ref, amountMicros: 7n, reason: 'r' }, operator);
+  it('answers an applied change when only its outcome event fails; the reconciler records the outcome later', async () => {
+    const h = await harness();
+    h.faults.outcome = true;
+    const answer = await h.admin.topUpBudget({ ...ref, amountMicros: 7n, reason: 'r' }, operator);
     expect(answer.after?.limitMicros).toBe(7n);
-    expect((await limits.getBudget({ partition: 'acme', id: 'tenant:acme:daily' }))?.limitMicros).toBe(7);
-    expect(audit).toHaveLength(1);
-    expect(audit[0]).toMatchObject({
-      eventId: answer.auditEventId,
-      attributes: { phase: 'intent', amount_micros: '7' },
+    expect((await h.limits.getBudget(storeRef))?.limitMicros).toBe(7);
+    expect(await phases(h)).toEqual([[answer.auditEventId, 'intent']]);
+
+    h.clock.advance(60_000);
+    expect(await h.reconciler().reconcileOnce()).toEqual({ examined: 1, recorded: 1, failed: false });
+    const outcome = (await h.events())[1];
+    expect(outcome).toMatchObject({
+      requestId: answer.auditEventId,
+      actor: 'ops-alice',
+      attributes: {
+        phase: 'applied',
+        recorded_by: 'reconciler',
+        after_limit_micros: '7',
+        change_id: 'evt-001',
+      },
     });
+    expect((await h.limits.getBudget(storeRef))?.limitMicros).toBe(7);
   });
 
-  it('records a failed outcome after the intent when the shared store fails the change', async () => {
-    const limits = createMemoryLimitStore({ clock: { now: () => NOW_MS } });
-    const failing: BudgetStore = {
-      getBudget: (budgetRef) => limits.getBudget(budgetRef),
-      topUpBudget: () => Promise.reject(new LimitStoreUnavailableError('topUpBudget', 'timeout')),
-      resetBudget: (budgetRef) => limits.resetBudget(budgetRef),
-      setBudgetLimit: (budgetRef, limitMicros) => limits.setBudgetLimit(budgetRef, limitMicros),
-    };
-    const { admin, audit } = harness({ store: failing });
-    const error = ConnectError.from(
-      await admin
-        .topUpBudget({ ...ref, amountMicros: 7n, reason: 'r' }, operator)
-        .catch((caught: unknown) => caught),
-    );
-    expect(error.code).toBe(Code.Unavailable);
-    expect(error.rawMessage).toMatch(/read the budget before retrying/);
-    expect(audit.map((event) => [event.requestId, event.attributes.phase])).toEqual([
-      ['evt-1', 'intent'],
-      ['evt-1', 'failed'],
+  it('records not_applied right away when Redis fails the change and then confirms it never ran', async () => {
+    const h = await harness({
+      store: (limits) => ({ ...limits, applyBudgetChange: () => Promise.reject(timeout('apply')) }),
+    });
+    const error = await errorOf(h.admin.topUpBudget({ ...ref, amountMicros: 7n, reason: 'r' }, operator));
+    expect(error?.code).toBe(Code.Unavailable);
+    expect(error?.rawMessage).toMatch(/not applied and never will be.*retry$/);
+    expect(await phases(h)).toEqual([
+      ['evt-001', 'intent'],
+      ['evt-001', 'not_applied'],
     ]);
-    expect(audit[1]).toMatchObject({ attributes: { store_failure: 'timeout', intent_event_id: 'evt-1' } });
+    expect((await h.events())[1]!.attributes).toMatchObject({
+      outcome_reason: 'store_failure_timeout',
+      recorded_by: 'call',
+    });
+    // Redis itself refuses the change id from now on.
+    expect(
+      await h.limits.applyBudgetChange(storeRef, 'evt-001', { operation: 'top_up', amountMicros: 7 }),
+    ).toEqual({ status: 'abandoned' });
+    expect(await h.limits.getBudget(storeRef)).toBeUndefined();
+  });
+
+  it('answers success when a timed-out change did run (Redis says so when asked)', async () => {
+    const h = await harness({
+      store: (limits) => ({
+        ...limits,
+        applyBudgetChange: async (...args) => {
+          await limits.applyBudgetChange(...args);
+          throw timeout('apply');
+        },
+      }),
+    });
+    const answer = await h.admin.topUpBudget({ ...ref, amountMicros: 7n, reason: 'r' }, operator);
+    expect(answer.after?.limitMicros).toBe(7n);
+    expect(await phases(h)).toEqual([
+      ['evt-001', 'intent'],
+      ['evt-001', 'applied'],
+    ]);
+  });
+
+  it('leaves the change open for the reconciler when Redis cannot even say whether it ran', async () => {
+    let redisDown = true;
+    const h = await harness({
+      store: (limits) => ({
+        ...limits,
+        applyBudgetChange: () => Promise.reject(timeout('apply')),
+        abandonBudgetChange: (...args) =>
+          redisDown ? Promise.reject(timeout('abandon')) : limits.abandonBudgetChange(...args),
+      }),
+    });
+    const error = await errorOf(h.admin.resetBudget({ ...ref, reason: 'r' }, operator));
+    expect(error?.code).toBe(Code.Unavailable);
+    expect(error?.rawMessage).toMatch(
+      /not known yet.*within about 60 s.*GetRequestAudit evt-001.*Idempotency-Key/,
+    );
+    expect(await phases(h)).toEqual([['evt-001', 'intent']]);
+    expect((await h.audit.openChanges(Number.MAX_SAFE_INTEGER, 10)).map((change) => change.changeId)).toEqual(
+      ['evt-001'],
+    );
+    redisDown = false;
+    h.clock.advance(60_000);
+    await h.reconciler().reconcileOnce();
+    expect(await phases(h)).toEqual([
+      ['evt-001', 'intent'],
+      ['evt-001', 'not_applied'],
+    ]);
+  });
+});
+
+describe('budget changes with an Idempotency-Key', () => {
+  const topUp = { ...ref, amountMicros: 250_000n, reason: 'INC-9' };
+
+  it('answers a repeated call like the first one and applies the change once', async () => {
+    const h = await harness();
+    const first = await h.admin.topUpBudget(topUp, operatorWithKey('key-1'));
+    await spend(h.limits, 100_000);
+    const again = await h.admin.topUpBudget(topUp, operatorWithKey('key-1'));
+    expect(again).toEqual(first);
+    // Before any admission the store holds only the top-up (ADR 0004); the replay shows the same numbers.
+    expect(first.after).toMatchObject({ limitMicros: 250_000n, policyLimitAdopted: false });
+    expect((await h.limits.getBudget(storeRef))?.limitMicros).toBe(5_250_000);
+    expect(await phases(h)).toEqual([
+      ['evt-001', 'intent'],
+      ['evt-001', 'applied'],
+    ]);
+    expect((await h.events())[0]!.attributes.change_id).toBe('key-1');
+    // Concurrent repeats too.
+    const answers = await Promise.all(
+      Array.from({ length: 5 }, () => h.admin.topUpBudget(topUp, operatorWithKey('key-2'))),
+    );
+    expect(new Set(answers.map((answer) => answer.auditEventId)).size).toBe(1);
+    expect((await h.limits.getBudget(storeRef))?.limitMicros).toBe(5_500_000);
+  });
+
+  it('refuses the key for another change or another budget', async () => {
+    const h = await harness();
+    await h.admin.topUpBudget(topUp, operatorWithKey('key-1'));
+    const other = await errorOf(
+      h.admin.topUpBudget({ ...topUp, amountMicros: 1n }, operatorWithKey('key-1')),
+    );
+    expect(other?.code).toBe(Code.InvalidArgument);
+    expect(other?.rawMessage).toMatch(/already used for another change/);
+    expect(await codeOf(h.admin.resetBudget({ ...ref, reason: 'r' }, operatorWithKey('key-1')))).toBe(
+      Code.InvalidArgument,
+    );
+    const keyBudget = { ...topUp, budgetId: 'key:rk_demo01:daily' };
+    expect(await codeOf(h.admin.topUpBudget(keyBudget, operatorWithKey('key-1')))).toBe(Code.InvalidArgument);
+    expect((await h.limits.getBudget(storeRef))?.limitMicros).toBe(250_000);
+  });
+
+  /** A harness whose Redis calls throw like a control plane dying mid-call while `crashed.now` is set. */
+  async function crashable() {
+    const crashed = { now: true };
+    const died = () => Promise.reject(new Error('process died'));
+    const h = await harness({
+      store: (limits) => ({
+        ...limits,
+        applyBudgetChange: (...args) => (crashed.now ? died() : limits.applyBudgetChange(...args)),
+        abandonBudgetChange: (...args) => (crashed.now ? died() : limits.abandonBudgetChange(...args)),
+      }),
+    });
+    return { h, crashed };
+  }
+
+  it('applies, once, a change whose first call stopped after its intent', async () => {
+    const { h, crashed } = await crashable();
+    expect(await codeOf(h.admin.topUpBudget(topUp, operatorWithKey('key-3')))).toBe(Code.Internal);
+    expect(await phases(h)).toEqual([['evt-001', 'intent']]);
+
+    // The operator repeats the call (same key) once the control plane works again: applied once.
+    crashed.now = false;
+    const answer = await h.admin.topUpBudget(topUp, operatorWithKey('key-3'));
+    expect(answer.auditEventId).toBe('evt-001');
+    expect(answer.after?.limitMicros).toBe(250_000n);
+    expect(await h.admin.topUpBudget(topUp, operatorWithKey('key-3'))).toEqual(answer);
+    expect((await h.limits.getBudget(storeRef))?.limitMicros).toBe(250_000);
+    expect(await phases(h)).toEqual([
+      ['evt-001', 'intent'],
+      ['evt-001', 'applied'],
+    ]);
+  });
+
+  it('answers ABORTED for a change the reconciler abandoned, and refuses to replay one too old', async () => {
+    const { h, crashed } = await crashable();
+    await codeOf(h.admin.topUpBudget(topUp, operatorWithKey('key-4')));
+    crashed.now = false;
+    h.clock.advance(60_000);
+    expect((await h.reconciler().reconcileOnce()).recorded).toBe(1);
+    const aborted = await errorOf(h.admin.topUpBudget(topUp, operatorWithKey('key-4')));
+    expect(aborted?.code).toBe(Code.Aborted);
+    expect(aborted?.rawMessage).toMatch(/not applied \(abandoned.*new Idempotency-Key/);
+
+    // An open change older than Redis remembers change ids for (half the retention) is never replayed.
+    crashed.now = true;
+    await codeOf(h.admin.resetBudget({ ...ref, reason: 'r' }, operatorWithKey('key-5')));
+    crashed.now = false;
+    h.clock.advance(12 * 3_600_000);
+    const tooOld = await errorOf(h.admin.resetBudget({ ...ref, reason: 'r' }, operatorWithKey('key-5')));
+    expect(tooOld?.code).toBe(Code.FailedPrecondition);
+    expect(await h.limits.getBudget(storeRef)).toBeUndefined();
   });
 });

@@ -1,40 +1,51 @@
 import { randomUUID } from 'node:crypto';
 import { Code, ConnectError, type HandlerContext, type ServiceImpl } from '@connectrpc/connect';
-import type { AdminService, AuditEvent, BudgetStatus, PolicySnapshot } from '@api-router/contracts';
+import type { AdminService, AuditEvent, PolicySnapshot } from '@api-router/contracts';
 import { RouterError } from '@api-router/errors';
-import {
-  LimitStoreUnavailableError,
-  MAX_MICROS,
-  type BudgetSnapshot,
-  type LimitStore,
-} from '@api-router/limits';
+import { LimitStoreUnavailableError, MAX_MICROS, type BudgetChange } from '@api-router/limits';
 import type { Logger } from 'pino';
-import type { AuditStore } from '../audit/audit-store.js';
+import type { AdminChange, AdminChangeLog } from '../audit/admin-change-log.js';
 import type { Clock } from '../clock.js';
 import { adminPrincipalKey } from '../request-context.js';
-import { budgetChangeEvent, type BudgetChange, type BudgetChangePhase } from './budget-change-event.js';
+import { budgetChangeIntentEvent } from './budget-change-event.js';
+import {
+  applyRecordedChange,
+  type BudgetChangeAnswer,
+  type BudgetChangeFlowDeps,
+  type BudgetChangeTarget,
+  type BudgetStore,
+} from './budget-change-flow.js';
+import { replayBudgetChange } from './budget-change-replay.js';
+import {
+  DEFAULT_BUDGET_CHANGE_SETTINGS,
+  decidableForMs,
+  type BudgetChangeSettings,
+} from './budget-change-settings.js';
+import { numbersOfStatus } from './budget-numbers.js';
 import { budgetStatus } from './budget-status.js';
 import { findPolicyBudget, type PolicyBudget } from './find-policy-budget.js';
+import { idempotencyKeyOf } from './idempotency-key.js';
+
+export type { BudgetStore } from './budget-change-flow.js';
 
 export type BudgetAdminHandlers = Pick<
   ServiceImpl<typeof AdminService>,
   'getBudget' | 'topUpBudget' | 'resetBudget' | 'setBudgetLimit'
 >;
 
-/** The limit store operations budget administration uses. */
-export type BudgetStore = Pick<LimitStore, 'getBudget' | 'topUpBudget' | 'resetBudget' | 'setBudgetLimit'>;
-
 export interface BudgetAdminDeps {
   /** The limit store the data planes share (Redis); undefined in embedded mode, where budgets live in each data plane's memory. */
   store: BudgetStore | undefined;
   /** The published policy: budgets are looked up in it. */
   policy: () => PolicySnapshot | undefined;
-  /** Where each change's ADMIN_CHANGE event is written. */
-  auditStore: Pick<AuditStore, 'ingest'>;
+  /** Where each change's ADMIN_CHANGE intent and outcome events are stored (the audit store). */
+  changeLog: Pick<AdminChangeLog, 'recordIntent' | 'recordOutcome' | 'findChange'>;
   clock: Clock;
   logger: Logger;
   /** Event ids; random UUIDs by default. */
   newEventId?: () => string;
+  /** Change id retention and reconciler grace; default DEFAULT_BUDGET_CHANGE_SETTINGS. */
+  settings?: Pick<BudgetChangeSettings, 'changeRetentionMs' | 'graceMs'>;
 }
 
 /** Longest accepted change reason, in characters. */
@@ -42,61 +53,71 @@ export const MAX_REASON_LENGTH = 1000;
 
 /**
  * The budget calls of AdminService (GetBudget: viewer; changes: operator — the admin auth interceptor checks
- * roles). A change is audited **before** it is applied, so none is ever applied unaudited: read the budget,
- * store the ADMIN_CHANGE `intent` event (actor = admin token id, reason, the change, numbers before), apply
- * the change in the shared store, then store its outcome event (`applied` with the numbers after, or
- * `failed`), and answer with the intent's id (both events carry it as request id).
+ * roles). A change is audited **before** it is applied, and applied at most once: read the budget, store
+ * the ADMIN_CHANGE `intent` event (actor = admin token id, reason, the change, numbers before, change id)
+ * and open the change in the audit store, apply it in Redis under its change id, store its one outcome
+ * event (`applied` with the numbers after, or `not_applied`), and answer with the intent's event id (every
+ * event of the change carries it as request id). A change left without an outcome (the control plane
+ * stopped, Redis or the audit store failed) is settled by the reconciler (budget-change-reconciler.ts).
+ *
+ * The change id is the caller's `Idempotency-Key` header when sent (then a repeated call — same key, same
+ * change — answers like the first one and changes nothing again), else the intent's event id.
  *
  * Errors: FAILED_PRECONDITION without a shared store (ADR 0004); INVALID_ARGUMENT for missing ids, a zero
- * or oversized amount, a missing reason; NOT_FOUND for a budget the published policy does not define;
- * UNAVAILABLE (`dependency_unavailable`) when Redis or the audit store fails. The audit store failing on the
- * intent means nothing was changed (safe to retry). Redis failing on the change answers UNAVAILABLE saying
- * to read the budget before retrying (a timed-out change may still run). The audit store failing on the
- * outcome after the change was applied does not fail the call: the change is applied and audited by its
- * intent; the missing outcome is logged (error level, with the numbers after).
+ * or oversized amount, a missing reason, a malformed Idempotency-Key or one used for another change;
+ * NOT_FOUND for a budget the published policy does not define; UNAVAILABLE (`dependency_unavailable`) when
+ * Redis or the audit store fails — the message says whether anything may have changed; ABORTED for a change
+ * that was not applied (the reconciler abandoned it first). The audit store failing on the outcome after
+ * the change was applied does not fail the call (the reconciler records the outcome later).
  */
 export function createBudgetAdminHandlers(deps: BudgetAdminDeps): BudgetAdminHandlers {
-  const newEventId = deps.newEventId ?? randomUUID;
+  const settings = deps.settings ?? DEFAULT_BUDGET_CHANGE_SETTINGS;
+  const flow: BudgetChangeFlowDeps & { decidableForMs: number } = {
+    changeLog: deps.changeLog,
+    clock: deps.clock,
+    logger: deps.logger,
+    newEventId: deps.newEventId ?? randomUUID,
+    graceMs: settings.graceMs,
+    decidableForMs: decidableForMs(settings),
+  };
 
   const change = async (
     request: { tenantId: string; budgetId: string; reason: string },
     context: HandlerContext,
     budgetChange: BudgetChange,
-    apply: (store: BudgetStore, ref: { partition: string; id: string }) => Promise<BudgetSnapshot>,
-  ) => {
+  ): Promise<BudgetChangeAnswer> => {
     const reason = requireReason(request.reason);
     const { store, budget } = resolve(deps, request);
+    const idempotencyKey = idempotencyKeyOf(context.requestHeader);
+    const target = (changeId: string): BudgetChangeTarget => ({
+      store,
+      budget,
+      change: budgetChange,
+      changeId,
+      idempotencyKey,
+    });
+    if (idempotencyKey !== undefined) {
+      const recorded = await auditCall(deps, () => deps.changeLog.findChange(idempotencyKey));
+      if (recorded !== undefined) return replayBudgetChange(flow, target(idempotencyKey), recorded);
+    }
     const ref = { partition: budget.tenantId, id: budget.budgetId };
     const before = budgetStatus(budget, await storeCall(() => store.getBudget(ref)));
-    const intentEventId = newEventId();
-    const event = (outcome: BudgetChangePhase) =>
-      budgetChangeEvent({
-        eventId: outcome.phase === 'intent' ? intentEventId : newEventId(),
-        intentEventId,
-        atMs: deps.clock.now(),
-        budget,
-        change: budgetChange,
-        actor: context.values.get(adminPrincipalKey)?.tokenId ?? '',
-        reason,
-        before,
-        outcome,
-      });
-    await storeIntent(deps, event({ phase: 'intent' }));
-    let after: BudgetStatus;
-    try {
-      after = budgetStatus(budget, await storeCall(() => apply(store, ref)));
-    } catch (error: unknown) {
-      const failure = error instanceof RouterError ? storeFailureOf(error) : 'error';
-      await storeOutcome(deps, event({ phase: 'failed', failure }));
-      throw error;
-    }
-    const applied = event({ phase: 'applied', after });
-    await storeOutcome(deps, applied);
-    deps.logger.info(
-      { actor: applied.actor, budgetId: budget.budgetId, tenantId: budget.tenantId, eventId: intentEventId },
-      applied.message,
-    );
-    return { before, after, auditEventId: intentEventId };
+    const eventId = flow.newEventId();
+    const changeId = idempotencyKey ?? eventId;
+    const intent = budgetChangeIntentEvent({
+      eventId,
+      changeId,
+      atMs: deps.clock.now(),
+      budget,
+      change: budgetChange,
+      actor: context.values.get(adminPrincipalKey)?.tokenId ?? '',
+      reason,
+      before: numbersOfStatus(before),
+    });
+    const recorded = await storeIntent(deps, changeId, intent);
+    // Another call with the same Idempotency-Key stored its intent first (concurrent retries).
+    if (!recorded.stored) return replayBudgetChange(flow, target(changeId), recorded.change);
+    return applyRecordedChange(flow, target(changeId), intent, before);
   };
 
   return {
@@ -109,20 +130,16 @@ export function createBudgetAdminHandlers(deps: BudgetAdminDeps): BudgetAdminHan
     },
     topUpBudget(request, context) {
       const amountMicros = requireMicros(request.amountMicros, 'amount_micros', 1);
-      return change(request, context, { operation: 'top_up', amountMicros }, (store, ref) =>
-        store.topUpBudget(ref, amountMicros),
-      );
+      return change(request, context, { operation: 'top_up', amountMicros });
     },
     resetBudget(request, context) {
-      return change(request, context, { operation: 'reset' }, (store, ref) => store.resetBudget(ref));
+      return change(request, context, { operation: 'reset' });
     },
     setBudgetLimit(request, context) {
       const limitMicros = request.usePolicyLimit
         ? null
         : requireMicros(request.limitMicros, 'limit_micros', 0);
-      return change(request, context, { operation: 'set_limit', limitMicros }, (store, ref) =>
-        store.setBudgetLimit(ref, limitMicros),
-      );
+      return change(request, context, { operation: 'set_limit', limitMicros });
     },
   };
 }
@@ -171,13 +188,14 @@ function requireMicros(value: bigint, name: string, min: number): number {
   return Number(value);
 }
 
+/** A Redis read before anything is changed; its failure answers UNAVAILABLE. */
 async function storeCall<T>(call: () => Promise<T>): Promise<T> {
   try {
     return await call();
   } catch (error: unknown) {
     if (error instanceof LimitStoreUnavailableError) {
       throw new RouterError('dependency_unavailable', {
-        message: `the shared limit store is unavailable (${error.failure}); read the budget before retrying a change`,
+        message: `the shared limit store is unavailable (${error.failure}); nothing was changed`,
         cause: error,
       });
     }
@@ -185,45 +203,36 @@ async function storeCall<T>(call: () => Promise<T>): Promise<T> {
   }
 }
 
-/** The failure kind of a store call that storeCall turned into a RouterError (`error` for anything else). */
-function storeFailureOf(error: RouterError): string {
-  return error.cause instanceof LimitStoreUnavailableError ? error.cause.failure : 'error';
-}
-
-/** Stores the intent event; on failure nothing has been changed and the call fails UNAVAILABLE. */
-async function storeIntent(deps: BudgetAdminDeps, event: AuditEvent): Promise<void> {
+/** Stores the intent event and opens the change; on failure nothing has been changed (UNAVAILABLE). */
+async function storeIntent(
+  deps: BudgetAdminDeps,
+  changeId: string,
+  event: AuditEvent,
+): Promise<{ stored: boolean; change: AdminChange }> {
   try {
-    await deps.auditStore.ingest([{ type: 'audit', event }], deps.clock.now());
+    return await deps.changeLog.recordIntent(changeId, event, deps.clock.now());
   } catch (error: unknown) {
     deps.logger.warn(
-      { err: error, eventId: event.eventId, actor: event.actor },
+      { err: error, eventId: event.eventId, changeId, actor: event.actor },
       'budget change refused: its audit event could not be stored (nothing was changed)',
     );
-    throw new RouterError('dependency_unavailable', {
-      message: 'the audit store is unavailable; nothing was changed (safe to retry)',
-      cause: error,
-    });
+    throw auditUnavailable(error);
   }
 }
 
-/**
- * Stores an outcome event. Its failure does not fail the call: the change is audited by its intent event
- * already; the outcome (numbers after, or the store failure) goes to the error log instead.
- */
-async function storeOutcome(deps: BudgetAdminDeps, event: AuditEvent): Promise<void> {
+/** A read of the audit store before anything is changed; its failure answers UNAVAILABLE. */
+async function auditCall<T>(deps: BudgetAdminDeps, call: () => Promise<T>): Promise<T> {
   try {
-    await deps.auditStore.ingest([{ type: 'audit', event }], deps.clock.now());
+    return await call();
   } catch (error: unknown) {
-    deps.logger.error(
-      {
-        err: error,
-        eventId: event.eventId,
-        intentEventId: event.requestId,
-        actor: event.actor,
-        actorReason: event.actorReason,
-        attributes: event.attributes,
-      },
-      'budget change outcome could not be stored (its intent event is stored)',
-    );
+    deps.logger.warn({ err: error }, 'budget change refused: the audit store could not be read');
+    throw auditUnavailable(error);
   }
+}
+
+function auditUnavailable(cause: unknown): RouterError {
+  return new RouterError('dependency_unavailable', {
+    message: 'the audit store is unavailable; nothing was changed (safe to retry)',
+    cause,
+  });
 }

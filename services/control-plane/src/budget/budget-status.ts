@@ -2,6 +2,7 @@ import { create } from '@bufbuild/protobuf';
 import { timestampFromMs } from '@bufbuild/protobuf/wkt';
 import { BudgetStatusSchema, type BudgetStatus } from '@api-router/contracts';
 import type { BudgetSnapshot } from '@api-router/limits';
+import type { BudgetNumbers } from './budget-numbers.js';
 import type { PolicyBudget } from './find-policy-budget.js';
 
 /**
@@ -33,5 +34,23 @@ export function budgetStatus(budget: PolicyBudget, snapshot: BudgetSnapshot | un
       ? {}
       : { periodResetAt: timestampFromMs(snapshot.periodResetAtMs) }),
     policyLimitAdopted: snapshot.period !== null,
+  });
+}
+
+/** The wire status of `budget` with numbers recorded in a change's audit events (a replayed call's answer). */
+export function budgetStatusFromNumbers(budget: PolicyBudget, numbers: BudgetNumbers): BudgetStatus {
+  return create(BudgetStatusSchema, {
+    tenantId: budget.tenantId,
+    budgetId: budget.budgetId,
+    period: budget.period,
+    policyLimitMicros: BigInt(budget.limitMicros),
+    limitMicros: numbers.limitMicros,
+    spentMicros: numbers.spentMicros,
+    reservedMicros: numbers.reservedMicros,
+    remainingMicros: numbers.remainingMicros,
+    ...(numbers.periodResetAtMs === undefined
+      ? {}
+      : { periodResetAt: timestampFromMs(numbers.periodResetAtMs) }),
+    policyLimitAdopted: numbers.policyLimitAdopted,
   });
 }

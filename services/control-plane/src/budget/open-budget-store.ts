@@ -1,7 +1,8 @@
 import { Redis } from 'ioredis';
 import { createRedisLimitStore } from '@api-router/limits';
 import type { Logger } from 'pino';
-import type { BudgetStore } from './budget-admin-handlers.js';
+import type { BudgetStore } from './budget-change-flow.js';
+import { DEFAULT_BUDGET_CHANGE_SETTINGS, type BudgetChangeSettings } from './budget-change-settings.js';
 
 export interface BudgetStoreSettings {
   /** CP_REDIS_URL: the Redis the data planes share (their DP_REDIS_URL); undefined = embedded mode. */
@@ -10,12 +11,16 @@ export interface BudgetStoreSettings {
   limitsKeyPrefix: string;
   /** Deadline of one Redis call, ms. */
   commandTimeoutMs: number;
+  /** Change id retention and reconciler pace; unset fields take DEFAULT_BUDGET_CHANGE_SETTINGS. */
+  changes?: Partial<BudgetChangeSettings>;
 }
 
 /** The shared limit store for budget administration, and the closing of its Redis client. */
 export interface OpenBudgetStore {
   /** undefined in embedded mode (no CP_REDIS_URL): budget calls answer FAILED_PRECONDITION. */
   store: BudgetStore | undefined;
+  /** The settings in force (defaults filled in). */
+  changeSettings: BudgetChangeSettings;
   close(): Promise<void>;
 }
 
@@ -24,7 +29,10 @@ export interface OpenBudgetStore {
  * Redis. An unreachable Redis is never a start failure: budget calls answer UNAVAILABLE until it is back.
  */
 export function openBudgetStore(settings: BudgetStoreSettings | undefined, logger: Logger): OpenBudgetStore {
-  if (settings?.redisUrl === undefined) return { store: undefined, close: () => Promise.resolve() };
+  const changeSettings = { ...DEFAULT_BUDGET_CHANGE_SETTINGS, ...settings?.changes };
+  if (settings?.redisUrl === undefined) {
+    return { store: undefined, changeSettings, close: () => Promise.resolve() };
+  }
   const redis = new Redis(settings.redisUrl, {
     maxRetriesPerRequest: 1,
     commandTimeout: settings.commandTimeoutMs,
@@ -35,9 +43,11 @@ export function openBudgetStore(settings: BudgetStoreSettings | undefined, logge
     redis,
     keyPrefix: settings.limitsKeyPrefix,
     commandTimeoutMs: settings.commandTimeoutMs,
+    budgetChangeRetentionMs: changeSettings.changeRetentionMs,
   });
   return {
     store,
+    changeSettings,
     async close() {
       try {
         await redis.quit();
