@@ -26,6 +26,7 @@ import { LimitPlanCache, type KeyLimits } from './limit-plan-cache.js';
 import type { LimitStoreHealth } from './limit-store-health.js';
 import { decideInQueueOrder } from './queue-admission.js';
 import { rateLimitHeaders } from './rate-limit-headers.js';
+import { type CancelSignal } from '../cancel-signal.js';
 
 /** One request to admit, after authentication and route resolution, before the upstream call. */
 export interface AdmissionInput {
@@ -35,7 +36,7 @@ export interface AdmissionInput {
   readonly route: RuntimeRoute;
   readonly cost: CostRequest;
   /** The request's signal (client gone, deadline): a queued request leaves the queue on abort. */
-  readonly signal: AbortSignal;
+  readonly signal: CancelSignal;
   /** Milliseconds left before the request deadline (a queue wait never outlasts it). */
   readonly remainingMs: () => number;
   /** Receives the `x-ratelimit-*` headers of the decision, allowed or denied, before admit settles. */

@@ -1,4 +1,5 @@
 import type { TimerHandle, Timers } from '../timers.js';
+import { type CancelSignal } from '../cancel-signal.js';
 
 /**
  * One try of a waiting request: admitted (`done`, with whatever the try produced), or still blocked —
@@ -23,7 +24,7 @@ export interface QueueEntry<T> {
   /** Longest wait in milliseconds; then the outcome is `timed_out`. */
   readonly maxWaitMs: number;
   /** The request's signal: the client leaving (or the deadline) takes the request out of the queue. */
-  readonly signal: AbortSignal;
+  readonly signal: CancelSignal;
   /** Tries to admit the request again. A rejection ends the wait with `failed`. */
   readonly attempt: () => Promise<QueueAttempt<T>>;
   /** Receives a value an attempt produced after the request had already left (to release it). */
@@ -142,7 +143,7 @@ export class FairQueue<T> {
       );
       waiter.onAbort = () =>
         this.#end(waiter, { kind: 'aborted', reason: entry.signal.reason, waitedMs: this.#waited(waiter) });
-      entry.signal.addEventListener('abort', waiter.onAbort, { once: true });
+      entry.signal.addEventListener('abort', waiter.onAbort);
       this.#scheduleTick();
     });
   }

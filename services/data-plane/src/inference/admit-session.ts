@@ -34,7 +34,7 @@ export async function admitSession(
     policy: session.policy,
     route: session.route,
     cost: session.cost,
-    signal: session.requestSignal.signal,
+    signal: session.requestSignal,
     remainingMs: () => session.requestSignal.remainingMs(),
     onHeaders: (headers) => {
       reply.headers(headers);

@@ -74,7 +74,14 @@ function setup(script: WholeScript, signal = new AbortController().signal) {
     stream: false,
     maxResponseBytes: 2048,
     requestSignal: {
-      signal,
+      get aborted() {
+        return signal.aborted;
+      },
+      get reason(): unknown {
+        return signal.reason as unknown;
+      },
+      addEventListener: (type, listener) => signal.addEventListener(type, listener),
+      removeEventListener: (type, listener) => signal.removeEventListener(type, listener),
       clientClosed: () => undefined,
       remainingMs: () => 1000,
       dispose: () => undefined,

@@ -104,7 +104,7 @@ export async function callUpstream(deps: CallUpstreamDeps, call: UpstreamCall): 
     );
   }
   if (lastFailure === undefined) throw new RouterError('no_backend');
-  throw upstreamFailureError(lastFailure, call.requestSignal.signal);
+  throw upstreamFailureError(lastFailure, call.requestSignal);
 }
 
 type AttemptOutcome<Success> = { ok: true; success: Success } | { ok: false; failure: UpstreamFailure };
@@ -119,7 +119,7 @@ async function attemptStream(
   if (!outcome.ok) return attemptFailed(deps, call, target, trace, outcome.failure);
   const { response } = outcome;
   if (!isSuccessStatus(response.statusCode)) {
-    const body = await readStreamedErrorBody(response, call.requestSignal.signal);
+    const body = await readStreamedErrorBody(response, call.requestSignal);
     throw statusFailed(deps, call, target, trace, response.statusCode, body);
   }
   responded(deps, call, target);
@@ -172,7 +172,7 @@ function startAttempt(
       accept: call.accept,
     }),
     body: call.bodyFor(target),
-    signal: call.requestSignal.signal,
+    signal: call.requestSignal,
     headersTimeoutMs: Math.min(backend.firstByteTimeoutMs || remainingMs, remainingMs),
     bodyTimeoutMs: Math.max(1, remainingMs),
   };
@@ -233,7 +233,7 @@ function isSuccessStatus(statusCode: number): boolean {
 
 /** 502 with the upstream status; the body excerpt is logged, not relayed. */
 function upstreamStatusError(statusCode: number, body: UpstreamWholeBody, call: UpstreamCall): unknown {
-  const { signal } = call.requestSignal;
+  const signal = call.requestSignal;
   // A body not read (aborted, oversized, withheld): the status alone decides, unless an abort explains it.
   if ((!body.ok || mayEchoCredential(statusCode)) && signal.aborted) return signal.reason;
   call.log.warn(

@@ -91,16 +91,15 @@ export async function openSession(
     if (!reply.raw.writableFinished) requestSignal.clientClosed();
   };
   const onAbort = (): void => {
-    const reason =
-      requestSignal.signal.reason instanceof ClientClosedError ? 'client_disconnect' : 'deadline';
+    const reason = requestSignal.reason instanceof ClientClosedError ? 'client_disconnect' : 'deadline';
     deps.metrics.upstreamAbortsTotal.inc({ reason });
   };
   reply.raw.once('close', onClose);
-  requestSignal.signal.addEventListener('abort', onAbort, { once: true });
+  requestSignal.addEventListener('abort', onAbort);
   const disarm = (): void => {
     requestSignal.dispose();
     reply.raw.off('close', onClose);
-    requestSignal.signal.removeEventListener('abort', onAbort);
+    requestSignal.removeEventListener('abort', onAbort);
   };
   let admission: Admission;
   try {

@@ -1,4 +1,5 @@
 import { RouterError } from '@api-router/errors';
+import type { CancelSignal } from '../cancel-signal.js';
 import type { TimerHandle, Timers } from '../timers.js';
 
 /** The reason a request's signal aborts when the client goes away (nobody is left to answer). */
@@ -9,9 +10,11 @@ export class ClientClosedError extends Error {
   }
 }
 
-/** Cancellation of one request's upstream work: the request deadline, or the client leaving. */
-export interface RequestSignal {
-  readonly signal: AbortSignal;
+/**
+ * Cancellation of one request's upstream work: the request deadline, or the client leaving. It is a
+ * CancelSignal itself (no AbortController per request; see cancel-signal.ts).
+ */
+export interface RequestSignal extends CancelSignal {
   /** Aborts with a ClientClosedError (no-op once aborted). */
   clientClosed(): void;
   /** Milliseconds left before the deadline (never negative), by the injected clock. */
@@ -31,21 +34,71 @@ export interface RequestSignalDeps {
  * ClientClosedError. Abort reasons are what the pipeline rethrows, so a deadline becomes a 504.
  */
 export function createRequestSignal(deps: RequestSignalDeps, deadlineMs: number): RequestSignal {
-  const controller = new AbortController();
-  const timeoutMs = Math.max(0, deadlineMs - deps.now());
-  const timer: TimerHandle = deps.timers.setTimeout(() => {
-    controller.abort(
-      new RouterError('upstream_timeout', {
-        message: 'The request deadline passed before the backend finished.',
-      }),
+  return new DeadlineSignal(deps, deadlineMs);
+}
+
+class DeadlineSignal implements RequestSignal {
+  readonly #deps: RequestSignalDeps;
+  readonly #deadlineMs: number;
+  readonly #timer: TimerHandle;
+  #listeners: (() => void)[] = [];
+  aborted = false;
+  reason: unknown = undefined;
+
+  constructor(deps: RequestSignalDeps, deadlineMs: number) {
+    this.#deps = deps;
+    this.#deadlineMs = deadlineMs;
+    this.#timer = deps.timers.setTimeout(
+      () => {
+        this.#abort(
+          new RouterError('upstream_timeout', {
+            message: 'The request deadline passed before the backend finished.',
+          }),
+        );
+      },
+      Math.max(0, deadlineMs - deps.now()),
     );
-  }, timeoutMs);
-  return {
-    signal: controller.signal,
-    clientClosed() {
-      if (!controller.signal.aborted) controller.abort(new ClientClosedError());
-    },
-    remainingMs: () => Math.max(0, deadlineMs - deps.now()),
-    dispose: () => deps.timers.clearTimeout(timer),
-  };
+  }
+
+  addEventListener(_type: 'abort', listener: () => void): void {
+    if (!this.aborted) this.#listeners.push(listener);
+  }
+
+  removeEventListener(_type: 'abort', listener: () => void): void {
+    const index = this.#listeners.indexOf(listener);
+    if (index !== -1) this.#listeners.splice(index, 1);
+  }
+
+  clientClosed(): void {
+    this.#abort(new ClientClosedError());
+  }
+
+  remainingMs(): number {
+    return Math.max(0, this.#deadlineMs - this.#deps.now());
+  }
+
+  dispose(): void {
+    this.#deps.timers.clearTimeout(this.#timer);
+  }
+
+  /**
+   * Like AbortController.abort: once; every listener runs. A listener that throws is a bug: as with an
+   * EventTarget, its error is re-thrown on the next tick (an uncaught exception), not into the caller.
+   */
+  #abort(reason: unknown): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    this.reason = reason;
+    const listeners = this.#listeners;
+    this.#listeners = [];
+    for (const listener of listeners) {
+      try {
+        listener();
+      } catch (error: unknown) {
+        process.nextTick(() => {
+          throw error;
+        });
+      }
+    }
+  }
 }

@@ -4,6 +4,7 @@ import { upstreamBodyError } from '../upstream/read-upstream-body.js';
 import type { UpstreamBody } from '../upstream/upstream-client.js';
 import { ClientClosedError } from './request-signal.js';
 import { SseEventParser, type SseEvent } from './sse-event-parser.js';
+import { type CancelSignal } from '../cancel-signal.js';
 
 /** What to do with one upstream event: text to write ("" writes nothing), or `end` for the clean end. */
 export type SseEventAction = string | { readonly end: true };
@@ -13,7 +14,7 @@ export interface SseRelayOptions {
   /** The client response (reply.raw), headers already sent. */
   readonly destination: Writable;
   /** The request's signal: deadline or client gone. */
-  readonly signal: AbortSignal;
+  readonly signal: CancelSignal;
   /** Most upstream bytes relayed; a larger stream is cut (truncated, reason too_large). */
   readonly maxBytes: number;
   readonly onEvent: (event: SseEvent) => SseEventAction;
@@ -86,7 +87,7 @@ function outcomeOfError(error: unknown): SseRelayOutcome {
  * Writes and, when the socket's buffer is full, waits for it to drain. Resolves false when the client is
  * gone (destination closed or destroyed, or the request signal aborted by a client close).
  */
-export async function write(destination: Writable, text: string, signal: AbortSignal): Promise<boolean> {
+export async function write(destination: Writable, text: string, signal: CancelSignal): Promise<boolean> {
   if (destination.destroyed || destination.writableEnded) return false;
   if (destination.write(text)) return true;
   if (signal.aborted) return !(signal.reason instanceof ClientClosedError);

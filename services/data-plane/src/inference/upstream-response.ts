@@ -93,7 +93,7 @@ export async function streamToClient(
   const outcome = await relaySse({
     source: success.response.body,
     destination: raw,
-    signal: requestSignal.signal,
+    signal: requestSignal,
     maxBytes: deps.maxUpstreamResponseBytes,
     onEvent: options.onEvent,
   });
@@ -118,7 +118,7 @@ export async function streamToClient(
     endError === undefined
       ? options.tail()
       : `data: ${JSON.stringify(renderErrorBody(toRouterError(endError), request.id, options.errorShape))}\n\n`;
-  if (await write(raw, tail, requestSignal.signal)) raw.end();
+  if (await write(raw, tail, requestSignal)) raw.end();
   else raw.destroy();
 }
 

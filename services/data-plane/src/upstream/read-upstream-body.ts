@@ -1,5 +1,6 @@
 import { RouterError } from '@api-router/errors';
 import type { UpstreamBody } from './upstream-client.js';
+import { type CancelSignal } from '../cancel-signal.js';
 
 /**
  * Reads a whole streamed upstream response body, at most `maxBytes` (the streaming call's error body; a
@@ -10,7 +11,7 @@ import type { UpstreamBody } from './upstream-client.js';
 export async function readUpstreamBody(
   body: UpstreamBody,
   maxBytes: number,
-  signal: AbortSignal,
+  signal: CancelSignal,
 ): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let size = 0;
@@ -42,7 +43,7 @@ export function upstreamResponseTooLarge(maxBytes: number): RouterError {
  * (the size cap); the signal's reason when it aborted (the request deadline or the client leaving); 504
  * upstream_timeout for a stalled body; 502 upstream_error otherwise.
  */
-export function upstreamBodyError(error: unknown, signal: AbortSignal): unknown {
+export function upstreamBodyError(error: unknown, signal: CancelSignal): unknown {
   if (error instanceof RouterError) return error;
   if (signal.aborted) return signal.reason;
   if ((error as { code?: unknown } | undefined)?.code === 'UND_ERR_BODY_TIMEOUT') {

@@ -3,6 +3,7 @@ import type { Dispatcher } from 'undici';
 import { upstreamBodyError, upstreamResponseTooLarge } from './read-upstream-body.js';
 import type { UpstreamOutcome, UpstreamWholeBody, UpstreamWholeResponse } from './upstream-client.js';
 import { classifyUpstreamError } from './upstream-failure.js';
+import { type CancelSignal } from '../cancel-signal.js';
 
 /** Most body bytes read for a response status; a longer body is abandoned. */
 export type MaxBodyBytes = (statusCode: number) => number;
@@ -25,7 +26,7 @@ type Settle = (outcome: UpstreamOutcome<UpstreamWholeResponse>) => void;
 export function readWholeResponse(
   pool: Pick<Dispatcher, 'dispatch'>,
   options: Dispatcher.DispatchOptions,
-  signal: AbortSignal,
+  signal: CancelSignal,
   maxBodyBytes: MaxBodyBytes,
 ): Promise<UpstreamOutcome<UpstreamWholeResponse>> {
   if (signal.aborted) {
@@ -44,7 +45,7 @@ export function readWholeResponse(
 
 /** undici's (v7) dispatch handler interface; one instance per request. */
 class WholeResponseHandler implements Dispatcher.DispatchHandler {
-  readonly #signal: AbortSignal;
+  readonly #signal: CancelSignal;
   readonly #maxBodyBytes: MaxBodyBytes;
   #settle: Settle | undefined;
   #controller: Dispatcher.DispatchController | undefined;
@@ -63,7 +64,7 @@ class WholeResponseHandler implements Dispatcher.DispatchHandler {
     }
   };
 
-  constructor(signal: AbortSignal, maxBodyBytes: MaxBodyBytes, settle: Settle) {
+  constructor(signal: CancelSignal, maxBodyBytes: MaxBodyBytes, settle: Settle) {
     this.#signal = signal;
     this.#maxBodyBytes = maxBodyBytes;
     this.#settle = settle;

@@ -4,6 +4,7 @@ import type { Dispatcher } from 'undici';
 import { readWholeResponse, type MaxBodyBytes } from './read-whole-response.js';
 import { classifyUpstreamError, type UpstreamFailure } from './upstream-failure.js';
 import type { UpstreamPools } from './upstream-pools.js';
+import { type CancelSignal, toAbortSignal } from '../cancel-signal.js';
 
 export type { UpstreamFailure } from './upstream-failure.js';
 
@@ -15,7 +16,7 @@ export interface UpstreamRequest {
   readonly headers: Readonly<Record<string, string>>;
   readonly body?: string | undefined;
   /** Aborts the call (client gone, request deadline); the failure is then `aborted`. */
-  readonly signal: AbortSignal;
+  readonly signal: CancelSignal;
   /** Time allowed until the response headers arrive: min(backend first-byte timeout, time left), in ms. */
   readonly headersTimeoutMs: number;
   /** Longest pause between two body chunks, in ms; the request deadline bounds the total anyway. */
@@ -95,7 +96,7 @@ export function createUpstreamClient(pools: UpstreamPools): UpstreamClient {
       try {
         const data = await pools
           .poolFor(request.backend)
-          .request({ ...dispatchOptions(request), signal: request.signal });
+          .request({ ...dispatchOptions(request), signal: toAbortSignal(request.signal) });
         return {
           ok: true,
           response: { statusCode: data.statusCode, headers: data.headers, body: data.body },

@@ -1,5 +1,6 @@
 import { readUpstreamBody } from './read-upstream-body.js';
 import type { UpstreamResponse, UpstreamWholeBody } from './upstream-client.js';
+import { type CancelSignal } from '../cancel-signal.js';
 
 /** Most bytes of an upstream error body read, for the log line. */
 const MAX_ERROR_BODY_BYTES = 4096;
@@ -19,7 +20,7 @@ export function maxErrorBodyBytes(statusCode: number): number {
 /** A streamed response's error body, read as a whole call reads it; an authentication error's is abandoned. */
 export async function readStreamedErrorBody(
   response: UpstreamResponse,
-  signal: AbortSignal,
+  signal: CancelSignal,
 ): Promise<UpstreamWholeBody> {
   const maxBytes = maxErrorBodyBytes(response.statusCode);
   if (maxBytes === 0) {

@@ -1,4 +1,5 @@
 import { RouterError } from '@api-router/errors';
+import { type CancelSignal } from '../cancel-signal.js';
 
 /**
  * Why an upstream call produced no response. `retrySafe` means the request certainly never reached the
@@ -22,7 +23,7 @@ const CONNECT_ERROR_CODES: ReadonlySet<string> = new Set([
 ]);
 
 /** Maps an error undici reports before the response headers (request() or a dispatch) to a failure kind. */
-export function classifyUpstreamError(error: unknown, signal: AbortSignal): UpstreamFailure {
+export function classifyUpstreamError(error: unknown, signal: CancelSignal): UpstreamFailure {
   if (signal.aborted) return { kind: 'aborted', retrySafe: false, cause: error };
   const code = (error as { code?: unknown } | undefined)?.code;
   if (code === 'UND_ERR_CONNECT_TIMEOUT') return { kind: 'connect_timeout', retrySafe: true, cause: error };
@@ -39,7 +40,7 @@ export function classifyUpstreamError(error: unknown, signal: AbortSignal): Upst
  * aborted (deadline, client gone), 504 upstream_timeout for a connect or first-byte timeout, 502
  * upstream_error otherwise.
  */
-export function upstreamFailureError(failure: UpstreamFailure, signal: AbortSignal): unknown {
+export function upstreamFailureError(failure: UpstreamFailure, signal: CancelSignal): unknown {
   switch (failure.kind) {
     case 'aborted':
       return signal.reason;
