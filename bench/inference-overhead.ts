@@ -8,14 +8,16 @@
 // relaying the same request, nothing else), is the floor any fastify + undici router sits on here.
 //
 //   pnpm exec tsx bench/inference-overhead.ts [--connections 50] [--duration 10] [--warmup 3]
-//     [--latencies 0,20] [--rate <req/s>] [--source] [--cpu-prof] [--log-level info] [--no-bare-proxy]
+//     [--latencies 0,20] [--rate <req/s>] [--source] [--cpu-prof] [--log-level info] [--no-bare-proxy] [--no-pin]
 //
 // --rate caps the offered load (requests/s over all connections): at fixed concurrency a router that runs
 // out of CPU first shows queueing, not its per-request overhead; below saturation it shows the overhead.
 // Needs `pnpm build` (services run from dist/ as in production) unless --source (src through tsx).
 // --cpu-prof writes the data plane's V8 CPU profile (all runs) into the printed directory; --log-level sets
-// the data plane's LOG_LEVEL (default info, the service default: two request log lines per request).
-// Figures are only as quiet as the machine: the load average is printed before and after.
+// the data plane's LOG_LEVEL (default info, the service default: one access line per request).
+// Each measured server (mock for the direct row, data plane, bare proxy) runs pinned to a core of its own
+// while the load generator and the rest share the others (bench/cpu-pinning.ts; --no-pin to let the
+// scheduler place them). Figures are only as quiet as the machine: the load average is printed.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync, readdirSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -29,6 +31,7 @@ import { eventually, scrape, type PlaneWorkspace } from '../test/support/planes.
 import { bucketsBetween, histogramBuckets, quantileUpperBound } from './histogram-quantiles.js';
 import { startBenchDataPlane, type BenchDataPlane } from './bench-data-plane.js';
 import { runLoad, type LoadRunResult } from './load-run.js';
+import { pinBenchmarkProcesses, type CpuPinning } from './cpu-pinning.js';
 import { cpuPerRequest, processCpu, processCpuMicros } from './process-cpu.js';
 
 const { values: args } = parseArgs({
@@ -42,6 +45,7 @@ const { values: args } = parseArgs({
     'log-level': { type: 'string', default: 'info' },
     'no-bare-proxy': { type: 'boolean', default: false },
     rate: { type: 'string' },
+    'no-pin': { type: 'boolean', default: false },
   },
 });
 const connections = Number(args.connections);
@@ -117,6 +121,15 @@ interface Measured extends LoadRunResult {
 
 /** Warm-up, then the measured run; `server` = the serving process's pid, and the router's URL for /metrics. */
 async function measure(url: string, server: { pid: number; metricsUrl?: string }): Promise<Measured> {
+  pinning?.pinServer(server.pid);
+  try {
+    return await measurePinned(url, server);
+  } finally {
+    pinning?.unpin(server.pid);
+  }
+}
+
+async function measurePinned(url: string, server: { pid: number; metricsUrl?: string }): Promise<Measured> {
   const load = { url, headers: HEADERS, body: BODY, connections, overallRate };
   await runLoad({ ...load, durationSeconds: warmupSeconds });
   const overhead = async (): Promise<Map<number, number> | undefined> =>
@@ -190,10 +203,17 @@ function report(latencyMs: number, direct: Measured, router: Measured, bare: Mea
   process.stdout.write(`${lines.join('\n')}\n\n`);
 }
 
+// Before anything starts: every process started from here on inherits the pinning.
+const pinning: CpuPinning | undefined = args['no-pin'] ? undefined : pinBenchmarkProcesses();
+
 async function main(): Promise<void> {
+  const pinned =
+    pinning === undefined
+      ? 'unpinned'
+      : `measured server pinned to CPU ${pinning.serverCpu}, load generator + the rest to CPU ${pinning.otherCpus}`;
   process.stdout.write(
     `inference overhead: ${connections} connections${overallRate === undefined ? '' : ` at ${overallRate} req/s`}, ${warmupSeconds} s warm-up + ${durationSeconds} s per run, ` +
-      `services ${runtime}, data-plane LOG_LEVEL ${args['log-level']}, node ${process.version}; load average before ${loadavg()
+      `services ${runtime}, data-plane LOG_LEVEL ${args['log-level']}, node ${process.version}; ${pinned}; load average before ${loadavg()
         .map((v) => v.toFixed(2))
         .join(' ')}\n\n`,
   );
