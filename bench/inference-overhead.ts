@@ -32,6 +32,7 @@ import { bucketsBetween, histogramBuckets, quantileUpperBound } from './histogra
 import { startBenchDataPlane, type BenchDataPlane } from './bench-data-plane.js';
 import { runLoad, type LoadRunResult } from './load-run.js';
 import { pinBenchmarkProcesses, type CpuPinning } from './cpu-pinning.js';
+import { eventLoopRun, formatEventLoopRun } from './event-loop-stats.js';
 import { cpuPerRequest, processCpu, processCpuMicros } from './process-cpu.js';
 
 const { values: args } = parseArgs({
@@ -117,6 +118,8 @@ interface Measured extends LoadRunResult {
   /** The router's own view (router_overhead_seconds over the run): bucket upper bounds, milliseconds. */
   routerOverheadP50Ms?: number;
   routerOverheadP99Ms?: number;
+  /** The router's event-loop delay and GC pauses over the run (its default metrics). */
+  eventLoop?: string;
 }
 
 /** Warm-up, then the measured run; `server` = the serving process's pid, and the router's URL for /metrics. */
@@ -132,11 +135,9 @@ async function measure(url: string, server: { pid: number; metricsUrl?: string }
 async function measurePinned(url: string, server: { pid: number; metricsUrl?: string }): Promise<Measured> {
   const load = { url, headers: HEADERS, body: BODY, connections, overallRate };
   await runLoad({ ...load, durationSeconds: warmupSeconds });
-  const overhead = async (): Promise<Map<number, number> | undefined> =>
-    server.metricsUrl === undefined
-      ? undefined
-      : histogramBuckets(await scrape(server.metricsUrl), 'router_overhead_seconds');
-  const overheadBefore = await overhead();
+  const metrics = async (): Promise<string | undefined> =>
+    server.metricsUrl === undefined ? undefined : scrape(server.metricsUrl);
+  const metricsBefore = await metrics();
   const cpuBefore = processCpuMicros(server.pid);
   const splitBefore = processCpu(server.pid);
   const result = await runLoad({ ...load, durationSeconds });
@@ -145,11 +146,15 @@ async function measurePinned(url: string, server: { pid: number; metricsUrl?: st
     cpuMicrosPerRequest: (processCpuMicros(server.pid) - cpuBefore) / result.completed,
     cpuSplit: cpuPerRequest(splitBefore, processCpu(server.pid), result.completed),
   };
-  const overheadAfter = await overhead();
-  if (overheadBefore !== undefined && overheadAfter !== undefined) {
-    const run = bucketsBetween(overheadBefore, overheadAfter);
+  const metricsAfter = await metrics();
+  if (metricsBefore !== undefined && metricsAfter !== undefined) {
+    const run = bucketsBetween(
+      histogramBuckets(metricsBefore, 'router_overhead_seconds'),
+      histogramBuckets(metricsAfter, 'router_overhead_seconds'),
+    );
     measured.routerOverheadP50Ms = quantileUpperBound(run, 0.5) * 1000;
     measured.routerOverheadP99Ms = quantileUpperBound(run, 0.99) * 1000;
+    measured.eventLoop = formatEventLoopRun(eventLoopRun(metricsBefore, metricsAfter));
   }
   return measured;
 }
@@ -199,6 +204,7 @@ function report(latencyMs: number, direct: Measured, router: Measured, bare: Mea
     ...(bare === undefined ? [] : [`bare proxy CPU per request: ${bare.cpuSplit ?? '-'}`]),
     `router_overhead_seconds over the router run: p50 ≤ ${fixed(router.routerOverheadP50Ms, 1)} ms, ` +
       `p99 ≤ ${fixed(router.routerOverheadP99Ms, 1)} ms (bucket upper bounds)`,
+    `router over the run: ${router.eventLoop ?? '-'}`,
   );
   process.stdout.write(`${lines.join('\n')}\n\n`);
 }
