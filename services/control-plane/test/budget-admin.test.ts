@@ -197,6 +197,39 @@ describe('budget administration against the shared Redis', () => {
     expect(audit.events.every((event) => event.attributes.change_id === KEY)).toBe(true);
   });
 
+  it('takes the key from the idempotency_key field: applies once, refuses a header that differs', async () => {
+    running = await startTestControlPlane(
+      { budgets: { redisUrl: testServices().REDIS_URL, limitsKeyPrefix: PREFIX, commandTimeoutMs: 2000 } },
+      { router: ROUTER_YAML, policies: POLICIES_YAML },
+    );
+    const client = admin();
+    const key = `it-field-key-${randomUUID()}`;
+    const before = (await client.getBudget(BUDGET, as(VIEWER))).budget!.limitMicros;
+    const request = { ...BUDGET, amountMicros: 200_000n, reason: 'INC-11 retried', idempotencyKey: key };
+    const first = await client.topUpBudget(request, as(OPERATOR));
+    expect(await client.topUpBudget(request, as(OPERATOR))).toEqual(first);
+    expect(await client.topUpBudget(request, as(OPERATOR, { 'idempotency-key': key }))).toEqual(first);
+    expect(first.after!.limitMicros - before).toBe(200_000n);
+    expect((await client.getBudget(BUDGET, as(VIEWER))).budget!.limitMicros).toBe(first.after!.limitMicros);
+
+    const differ = await client
+      .topUpBudget(
+        { ...request, idempotencyKey: `${key}-2` },
+        as(OPERATOR, { 'idempotency-key': `${key}-3` }),
+      )
+      .catch((error: unknown) => ConnectError.from(error));
+    expect(differ).toBeInstanceOf(ConnectError);
+    expect((differ as ConnectError).code).toBe(Code.InvalidArgument);
+    expect((differ as ConnectError).rawMessage).toMatch(
+      /idempotency_key and the Idempotency-Key header differ/,
+    );
+    expect((await client.getBudget(BUDGET, as(VIEWER))).budget!.limitMicros).toBe(first.after!.limitMicros);
+
+    const audit = await client.getRequestAudit({ requestId: first.auditEventId }, as(VIEWER));
+    expect(audit.events.map((event) => event.attributes.phase).sort()).toEqual(['applied', 'intent']);
+    expect(audit.events.every((event) => event.attributes.change_id === key)).toBe(true);
+  });
+
   it('records, at start, the outcome of changes a control plane left open (Postgres audit store)', async () => {
     await using database = await createDatabaseFixture();
     // What a control plane that died between intent and outcome left: two open changes, one applied in Redis.

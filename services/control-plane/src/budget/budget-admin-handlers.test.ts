@@ -137,7 +137,7 @@ describe('budget administration', () => {
     expect(applied).toMatchObject({ keyPublicId: 'rk_demo01', tenantId: 'acme' });
   });
 
-  it('refuses bad input: unknown budget or tenant, missing reason, zero amount, malformed Idempotency-Key', async () => {
+  it('refuses bad input: unknown budget or tenant, missing reason, zero amount, malformed idempotency key', async () => {
     const h = await harness();
     const cases: [Promise<unknown>, Code][] = [
       [h.admin.getBudget({ tenantId: 'acme', budgetId: 'tenant:acme:weekly' }, viewer), Code.NotFound],
@@ -149,7 +149,12 @@ describe('budget administration', () => {
         h.admin.topUpBudget({ ...ref, amountMicros: 10n ** 16n, reason: 'r' }, operator),
         Code.InvalidArgument,
       ],
-      [h.admin.resetBudget({ ...ref, reason: 'r' }, operatorWithKey('has space')), Code.InvalidArgument],
+      [h.admin.resetBudget({ ...ref, reason: 'r' }, operatorWithKey('tab\tkey')), Code.InvalidArgument],
+      [
+        h.admin.resetBudget({ ...ref, reason: 'r', idempotencyKey: ' padded' }, operator),
+        Code.InvalidArgument,
+      ],
+      [h.admin.resetBudget({ ...ref, reason: 'r', idempotencyKey: 'clé' }, operator), Code.InvalidArgument],
       [h.admin.resetBudget({ ...ref, reason: 'r' }, operatorWithKey('k'.repeat(129))), Code.InvalidArgument],
     ];
     for (const [call, code] of cases) expect(await codeOf(call)).toBe(code);
@@ -358,7 +363,7 @@ describe('budget changes with an Idempotency-Key', () => {
     expect((await h.reconciler().reconcileOnce()).recorded).toBe(1);
     const aborted = await errorOf(h.admin.topUpBudget(topUp, operatorWithKey('key-4')));
     expect(aborted?.code).toBe(Code.Aborted);
-    expect(aborted?.rawMessage).toMatch(/not applied \(abandoned.*new Idempotency-Key/);
+    expect(aborted?.rawMessage).toMatch(/not applied \(abandoned.*new idempotency key/);
 
     // An open change older than Redis remembers change ids for (half the retention) is never replayed.
     crashed.now = true;
@@ -368,5 +373,45 @@ describe('budget changes with an Idempotency-Key', () => {
     const tooOld = await errorOf(h.admin.resetBudget({ ...ref, reason: 'r' }, operatorWithKey('key-5')));
     expect(tooOld?.code).toBe(Code.FailedPrecondition);
     expect(await h.limits.getBudget(storeRef)).toBeUndefined();
+  });
+});
+
+describe('budget changes with an idempotency_key field', () => {
+  const topUp = { ...ref, amountMicros: 250_000n, reason: 'INC-10' };
+
+  it('names the change by the field: a repeated call answers like the first and applies once', async () => {
+    const h = await harness();
+    const first = await h.admin.topUpBudget({ ...topUp, idempotencyKey: 'field key/1' }, operator);
+    const again = await h.admin.topUpBudget({ ...topUp, idempotencyKey: 'field key/1' }, operator);
+    expect(again).toEqual(first);
+    // The same key as a header names the same change.
+    expect(await h.admin.topUpBudget(topUp, operatorWithKey('field key/1'))).toEqual(first);
+    expect((await h.limits.getBudget(storeRef))?.limitMicros).toBe(250_000);
+    expect(await phases(h)).toEqual([
+      ['evt-001', 'intent'],
+      ['evt-001', 'applied'],
+    ]);
+    expect((await h.events())[0]!.attributes.change_id).toBe('field key/1');
+  });
+
+  it('accepts a field and a header that agree, and refuses ones that differ before anything is recorded', async () => {
+    const h = await harness();
+    const both = await h.admin.resetBudget(
+      { ...ref, reason: 'r', idempotencyKey: 'key-a' },
+      operatorWithKey('key-a'),
+    );
+    expect((await h.events())[0]!.attributes.change_id).toBe('key-a');
+    const differ = await errorOf(
+      h.admin.setBudgetLimit(
+        { ...ref, limitMicros: 1n, reason: 'r', idempotencyKey: 'key-b' },
+        operatorWithKey('key-c'),
+      ),
+    );
+    expect(differ?.code).toBe(Code.InvalidArgument);
+    expect(differ?.rawMessage).toMatch(/idempotency_key and the Idempotency-Key header differ/);
+    expect(await phases(h)).toEqual([
+      [both.auditEventId, 'intent'],
+      [both.auditEventId, 'applied'],
+    ]);
   });
 });

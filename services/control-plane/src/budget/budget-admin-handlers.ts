@@ -60,12 +60,13 @@ export const MAX_REASON_LENGTH = 1000;
  * event of the change carries it as request id). A change left without an outcome (the control plane
  * stopped, Redis or the audit store failed) is settled by the reconciler (budget-change-reconciler.ts).
  *
- * The change id is the caller's `Idempotency-Key` header when sent (then a repeated call — same key, same
- * change — answers like the first one and changes nothing again), else the intent's event id.
+ * The change id is the caller's idempotency key when sent — the request's `idempotency_key` field, else its
+ * `Idempotency-Key` header (idempotency-key.ts) — and then a repeated call (same key, same change) answers
+ * like the first one and changes nothing again; else it is the intent's event id.
  *
  * Errors: FAILED_PRECONDITION without a shared store (ADR 0004); INVALID_ARGUMENT for missing ids, a zero
- * or oversized amount, a missing reason, a malformed Idempotency-Key or one used for another change;
- * NOT_FOUND for a budget the published policy does not define; UNAVAILABLE (`dependency_unavailable`) when
+ * or oversized amount, a missing reason, a malformed idempotency key, a field and a header that differ, or
+ * a key used for another change; NOT_FOUND for a budget the published policy does not define; UNAVAILABLE (`dependency_unavailable`) when
  * Redis or the audit store fails — the message says whether anything may have changed; ABORTED for a change
  * that was not applied (the reconciler abandoned it first). The audit store failing on the outcome after
  * the change was applied does not fail the call (the reconciler records the outcome later).
@@ -82,13 +83,13 @@ export function createBudgetAdminHandlers(deps: BudgetAdminDeps): BudgetAdminHan
   };
 
   const change = async (
-    request: { tenantId: string; budgetId: string; reason: string },
+    request: { tenantId: string; budgetId: string; reason: string; idempotencyKey: string },
     context: HandlerContext,
     budgetChange: BudgetChange,
   ): Promise<BudgetChangeAnswer> => {
     const reason = requireReason(request.reason);
     const { store, budget } = resolve(deps, request);
-    const idempotencyKey = idempotencyKeyOf(context.requestHeader);
+    const idempotencyKey = idempotencyKeyOf(request.idempotencyKey, context.requestHeader);
     const target = (changeId: string): BudgetChangeTarget => ({
       store,
       budget,

@@ -35,7 +35,7 @@ export interface BudgetChangeTarget {
   readonly budget: PolicyBudget;
   readonly change: BudgetChange;
   readonly changeId: string;
-  /** The caller's Idempotency-Key (= changeId) or undefined: changes what a failed call tells to do. */
+  /** The caller's idempotency key (field or header; = changeId) or undefined: changes what a failed call says to do. */
   readonly idempotencyKey: string | undefined;
 }
 
@@ -105,7 +105,7 @@ export async function applyRecordedChange(
 
 /** How to retry a change that was not applied, for the call's error messages. */
 export function retryHint(target: Pick<BudgetChangeTarget, 'idempotencyKey'>): string {
-  return target.idempotencyKey === undefined ? 'retry' : 'retry with a new Idempotency-Key';
+  return target.idempotencyKey === undefined ? 'retry' : 'retry with a new idempotency key';
 }
 
 /** Settles a change whose application failed: its fate in Redis, or UNAVAILABLE when Redis cannot tell. */
@@ -127,8 +127,9 @@ async function abandonAfterFailure(
     );
     const retry =
       target.idempotencyKey === undefined
-        ? 'read the budget before retrying, or send an Idempotency-Key header to make a retry safe'
-        : 'a retry with the same Idempotency-Key applies it at most once';
+        ? 'read the budget before retrying, or send an idempotency key (the idempotency_key field or the ' +
+          'Idempotency-Key header) to make a retry safe'
+        : 'a retry with the same idempotency key applies it at most once';
     throw new RouterError('dependency_unavailable', {
       message:
         `the shared limit store is unavailable (${failure.failure}); whether the change was applied is not ` +

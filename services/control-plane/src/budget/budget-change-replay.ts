@@ -16,10 +16,10 @@ export interface BudgetChangeReplayDeps extends BudgetChangeFlowDeps {
 }
 
 /**
- * A change call whose Idempotency-Key names a change already recorded: answers it as the first call was
- * answered (numbers before and after from its audit events) without changing anything again. A change the
- * first call left without an outcome (it stopped, or Redis failed) is applied now — at most once, Redis
- * keys it by the same change id — unless it is too old for Redis to remember it.
+ * A change call whose idempotency key (field or header) names a change already recorded: answers it as the
+ * first call was answered (numbers before and after from its audit events) without changing anything again.
+ * A change the first call left without an outcome (it stopped, or Redis failed) is applied now — at most
+ * once, Redis keys it by the same change id — unless it is too old for Redis to remember it.
  *
  * @throws RouterError `invalid_request` when the key was used for another change; ConnectError ABORTED when
  *   the change was not applied, FAILED_PRECONDITION when its outcome is unknown or it is too old to replay.
@@ -39,7 +39,7 @@ export async function replayBudgetChange(
   ) {
     throw new RouterError('invalid_request', {
       message:
-        `Idempotency-Key ${JSON.stringify(target.changeId)} was already used for another change ` +
+        `idempotency key ${JSON.stringify(target.changeId)} was already used for another change ` +
         `(${recorded.intent.message}); use a new key for a new change`,
     });
   }
@@ -48,7 +48,7 @@ export async function replayBudgetChange(
   if (recorded.outcome === undefined) {
     if (deps.clock.now() - recorded.intentStoredAtMs >= deps.decidableForMs) {
       throw new ConnectError(
-        `the change with this Idempotency-Key was never recorded as applied and is too old to replay safely ` +
+        `the change with this idempotency key was never recorded as applied and is too old to replay safely ` +
           `(audit ${auditEventId}); read the budget, then make the change again with a new key if needed`,
         Code.FailedPrecondition,
       );
@@ -61,13 +61,13 @@ export async function replayBudgetChange(
       return { before, after: budgetStatusFromNumbers(target.budget, outcome.after), auditEventId };
     case 'not_applied':
       throw new ConnectError(
-        `the change with this Idempotency-Key was not applied (${outcome.reason}; audit ${auditEventId}); ` +
-          'nothing was changed; retry with a new Idempotency-Key',
+        `the change with this idempotency key was not applied (${outcome.reason}; audit ${auditEventId}); ` +
+          'nothing was changed; retry with a new idempotency key',
         Code.Aborted,
       );
     default:
       throw new ConnectError(
-        `the outcome of the change with this Idempotency-Key is unknown (audit ${auditEventId}); read the ` +
+        `the outcome of the change with this idempotency key is unknown (audit ${auditEventId}); read the ` +
           'budget, then make the change again with a new key if needed',
         Code.FailedPrecondition,
       );
