@@ -15,7 +15,17 @@ describe('loadConfig', () => {
       },
       stateDir: resolve('.tmp/control-plane'),
       databaseUrl: undefined,
-      budgets: { redisUrl: undefined, limitsKeyPrefix: 'router:limits:', commandTimeoutMs: 1000 },
+      budgets: {
+        redisUrl: undefined,
+        limitsKeyPrefix: 'router:limits:',
+        commandTimeoutMs: 1000,
+        changes: {
+          graceMs: 60_000,
+          intervalMs: 30_000,
+          maxChangesPerPass: 100,
+          changeRetentionMs: 7 * 86_400_000,
+        },
+      },
       drainDelayMs: 2000,
       policyHeartbeatMs: 30_000,
       logLevel: 'info',
@@ -50,13 +60,57 @@ describe('loadConfig', () => {
 
   it('reads the shared limit store settings for budget administration', () => {
     const config = loadConfig({ CP_REDIS_URL: 'redis://127.0.0.1:6379/2', CP_LIMITS_KEY_PREFIX: 'rl:' });
-    expect(config.budgets).toEqual({
+    expect(config.budgets).toMatchObject({
       redisUrl: 'redis://127.0.0.1:6379/2',
       limitsKeyPrefix: 'rl:',
       commandTimeoutMs: 1000,
     });
     expect(() => loadConfig({ CP_REDIS_URL: 'http://redis' })).toThrow('CP_REDIS_URL');
     expect(() => loadConfig({ CP_LIMITS_KEY_PREFIX: 'a{b}' })).toThrow('CP_LIMITS_KEY_PREFIX');
+  });
+
+  it('reads the budget change reconciler pace and the change id retention', () => {
+    const config = loadConfig({
+      CP_BUDGET_RECONCILE_GRACE_MS: '120000',
+      CP_BUDGET_RECONCILE_INTERVAL_MS: '5000',
+      CP_BUDGET_RECONCILE_MAX_CHANGES: '20',
+      CP_BUDGET_CHANGE_RETENTION_MS: '86400000',
+    });
+    expect(config.budgets?.changes).toEqual({
+      graceMs: 120_000,
+      intervalMs: 5000,
+      maxChangesPerPass: 20,
+      changeRetentionMs: 86_400_000,
+    });
+  });
+
+  it('refuses a reconciler pace or retention out of range, or a retention too short for the grace', () => {
+    const refused: [Record<string, string>, string][] = [
+      [
+        { CP_BUDGET_RECONCILE_GRACE_MS: '9999' },
+        'CP_BUDGET_RECONCILE_GRACE_MS must be an integer between 10000',
+      ],
+      [{ CP_BUDGET_RECONCILE_GRACE_MS: '1m' }, 'CP_BUDGET_RECONCILE_GRACE_MS'],
+      [{ CP_BUDGET_RECONCILE_INTERVAL_MS: '999' }, 'CP_BUDGET_RECONCILE_INTERVAL_MS'],
+      [{ CP_BUDGET_RECONCILE_INTERVAL_MS: '3600001' }, 'CP_BUDGET_RECONCILE_INTERVAL_MS'],
+      [{ CP_BUDGET_RECONCILE_MAX_CHANGES: '0' }, 'CP_BUDGET_RECONCILE_MAX_CHANGES'],
+      [{ CP_BUDGET_RECONCILE_MAX_CHANGES: '10001' }, 'CP_BUDGET_RECONCILE_MAX_CHANGES'],
+      [{ CP_BUDGET_CHANGE_RETENTION_MS: '3599999' }, 'CP_BUDGET_CHANGE_RETENTION_MS'],
+      [{ CP_BUDGET_CHANGE_RETENTION_MS: String(91 * 86_400_000) }, 'CP_BUDGET_CHANGE_RETENTION_MS'],
+      [
+        { CP_BUDGET_CHANGE_RETENTION_MS: '7200000', CP_BUDGET_RECONCILE_GRACE_MS: '3600000' },
+        'CP_BUDGET_CHANGE_RETENTION_MS must be more than twice',
+      ],
+    ];
+    for (const [env, message] of refused) expect(() => loadConfig(env)).toThrow(message);
+    // Exactly at the floor: decidable for 1 h > 10 s grace + 1 s interval.
+    expect(
+      loadConfig({
+        CP_BUDGET_RECONCILE_GRACE_MS: '10000',
+        CP_BUDGET_RECONCILE_INTERVAL_MS: '1000',
+        CP_BUDGET_CHANGE_RETENTION_MS: '7200000',
+      }).budgets?.changes,
+    ).toMatchObject({ graceMs: 10_000, intervalMs: 1000, changeRetentionMs: 7_200_000 });
   });
 
   it('lists every invalid variable', () => {

@@ -1,5 +1,10 @@
 import { resolve } from 'node:path';
-import { DEFAULT_LIMITS_KEY_PREFIX } from '@api-router/limits';
+import { DEFAULT_LIMITS_KEY_PREFIX, MAX_BUDGET_CHANGE_RETENTION_MS } from '@api-router/limits';
+import {
+  DEFAULT_BUDGET_CHANGE_SETTINGS,
+  decidableForMs,
+  type BudgetChangeSettings,
+} from './budget/budget-change-settings.js';
 import type { BudgetStoreSettings } from './budget/open-budget-store.js';
 
 /** Where the two config documents come from. */
@@ -26,7 +31,9 @@ export interface ControlPlaneConfig {
   /**
    * The data planes' shared limit store, for budget administration: CP_REDIS_URL (undefined = embedded mode,
    * budget calls answer FAILED_PRECONDITION), CP_LIMITS_KEY_PREFIX (default `router:limits:`, the data
-   * planes' default). The URL may contain a password: never log it. Omitted = embedded mode.
+   * planes' default), and the budget change bookkeeping (`changes`: CP_BUDGET_RECONCILE_GRACE_MS,
+   * CP_BUDGET_RECONCILE_INTERVAL_MS, CP_BUDGET_RECONCILE_MAX_CHANGES, CP_BUDGET_CHANGE_RETENTION_MS; defaults
+   * DEFAULT_BUDGET_CHANGE_SETTINGS). The URL may contain a password: never log it. Omitted = embedded mode.
    */
   budgets?: BudgetStoreSettings;
   /** Time between readiness turning 503 and the listeners closing, in milliseconds. */
@@ -53,11 +60,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ControlPlaneCo
     const value = env[name]?.trim();
     return value === undefined || value === '' ? fallback : value;
   };
-  const integer = (name: string, fallback: number, max: number): number => {
+  const integer = (name: string, fallback: number, max: number, min = 0): number => {
     const raw = text(name, String(fallback));
     const value = Number(raw);
-    if (!/^\d+$/.test(raw) || !Number.isSafeInteger(value) || value > max) {
-      problems.push(`${name} must be an integer between 0 and ${max}, got "${raw}"`);
+    if (!/^\d+$/.test(raw) || !Number.isSafeInteger(value) || value < min || value > max) {
+      problems.push(`${name} must be an integer between ${min} and ${max}, got "${raw}"`);
       return fallback;
     }
     return value;
@@ -88,6 +95,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ControlPlaneCo
   }
   const limitsKeyPrefix = text('CP_LIMITS_KEY_PREFIX', DEFAULT_LIMITS_KEY_PREFIX);
   if (/[{}]/.test(limitsKeyPrefix)) problems.push('CP_LIMITS_KEY_PREFIX must not contain { or }');
+  const changes = budgetChangeSettings(integer, problems);
   const logLevel = text('LOG_LEVEL', 'info');
   if (!LOG_LEVELS.includes(logLevel)) problems.push(`LOG_LEVEL must be one of ${LOG_LEVELS.join('|')}`);
 
@@ -105,7 +113,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ControlPlaneCo
           },
     stateDir: resolve(text('CP_STATE_DIR', '.tmp/control-plane')),
     databaseUrl,
-    budgets: { redisUrl, limitsKeyPrefix, commandTimeoutMs: 1000 },
+    budgets: { redisUrl, limitsKeyPrefix, commandTimeoutMs: 1000, changes },
     drainDelayMs: integer('CP_DRAIN_DELAY_MS', 2000, 600_000),
     policyHeartbeatMs: Math.max(100, integer('CP_POLICY_HEARTBEAT_MS', 30_000, 3_600_000)),
     logLevel,
@@ -113,4 +121,37 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ControlPlaneCo
   };
   if (problems.length > 0) throw new Error(`invalid control-plane environment: ${problems.join('; ')}`);
   return config;
+}
+
+/**
+ * The budget change reconciler's pace and the change id retention, from CP_BUDGET_* (defaults
+ * DEFAULT_BUDGET_CHANGE_SETTINGS). The grace has a floor of 10 s: it must outlast an admin call between its
+ * intent and its outcome (several Redis calls of up to 1 s each, and the audit store), or the reconciler
+ * abandons calls still running. Retention must leave changes decidable (half of it) past the grace plus one
+ * interval, or the reconciler could only ever record `unknown`.
+ */
+function budgetChangeSettings(
+  integer: (name: string, fallback: number, max: number, min?: number) => number,
+  problems: string[],
+): BudgetChangeSettings {
+  const defaults = DEFAULT_BUDGET_CHANGE_SETTINGS;
+  const settings: BudgetChangeSettings = {
+    graceMs: integer('CP_BUDGET_RECONCILE_GRACE_MS', defaults.graceMs, 86_400_000, 10_000),
+    intervalMs: integer('CP_BUDGET_RECONCILE_INTERVAL_MS', defaults.intervalMs, 3_600_000, 1000),
+    maxChangesPerPass: integer('CP_BUDGET_RECONCILE_MAX_CHANGES', defaults.maxChangesPerPass, 10_000, 1),
+    changeRetentionMs: integer(
+      'CP_BUDGET_CHANGE_RETENTION_MS',
+      defaults.changeRetentionMs,
+      MAX_BUDGET_CHANGE_RETENTION_MS,
+      3_600_000,
+    ),
+  };
+  if (decidableForMs(settings) <= settings.graceMs + settings.intervalMs) {
+    problems.push(
+      'CP_BUDGET_CHANGE_RETENTION_MS must be more than twice CP_BUDGET_RECONCILE_GRACE_MS + ' +
+        'CP_BUDGET_RECONCILE_INTERVAL_MS (changes are decided within half the retention), got ' +
+        `${String(settings.changeRetentionMs)} for ${String(settings.graceMs)} + ${String(settings.intervalMs)}`,
+    );
+  }
+  return settings;
 }
