@@ -70,6 +70,8 @@ export interface LimitScriptsOptions {
   readonly retentionMs: number;
   /** How long a budget change id is remembered (store time). */
   readonly changeRetentionMs: number;
+  /** See RedisLimitStoreOptions.settleDelayMs. */
+  readonly settleDelayMs?: number;
 }
 
 /**
@@ -99,7 +101,7 @@ export interface LimitScripts {
 
 export function createLimitScripts(options: LimitScriptsOptions): LimitScripts {
   const { retentionMs } = options;
-  const runScript = createScriptRunner(options.redis);
+  const runScript = createScriptRunner(options.redis, options.settleDelayMs);
   const deadlines = new CallDeadlines(options.commandTimeoutMs);
   const keys = createRedisKeys(options.keyPrefix);
   const encodings = new PlanEncodings(keys);
@@ -116,7 +118,12 @@ export function createLimitScripts(options: LimitScriptsOptions): LimitScripts {
   }
 
   function run<T>(operation: string, which: Script, args: (string | number)[]): Promise<T> {
-    return deadlines.run(operation, () => runScript(which, args) as Promise<T>);
+    return deadlines.run(operation, () => runScript.now(which, args) as Promise<T>);
+  }
+
+  /** A call no request waits on (settle, release): may wait a moment to share the next call's write. */
+  function runLazy<T>(operation: string, which: Script, args: (string | number)[]): Promise<T> {
+    return deadlines.run(operation, () => runScript.lazy(which, args) as Promise<T>);
   }
 
   return {
@@ -160,7 +167,7 @@ export function createLimitScripts(options: LimitScriptsOptions): LimitScripts {
         encoding.endCount,
         encoding.endSpec,
       ];
-      const [status, expired] = await run<number[]>(
+      const [status, expired] = await runLazy<number[]>(
         usage === undefined ? 'release' : 'settle',
         endScript,
         args,

@@ -11,16 +11,14 @@ import {
   type BudgetChangeStore,
 } from '../budget-change-store.js';
 import { DuplicateRequestError } from '../duplicate-request-error.js';
-import { validateAmount, validateBudgetRef, type BudgetRef } from '../limit-plan.js';
+import { validateBudgetRef } from '../limit-plan.js';
 import {
   DEFAULT_RECORD_RETENTION_MS,
   validateRetention,
-  type BudgetSnapshot,
   type LimitStore,
   type Reservation,
   type Usage,
 } from '../limit-store.js';
-import { MAX_MICROS } from '../math/budget-ledger.js';
 import { createLimitScripts, type BudgetOperation } from './limit-scripts.js';
 
 export interface RedisLimitStoreOptions {
@@ -48,6 +46,12 @@ export interface RedisLimitStoreOptions {
    * reconciled.
    */
   readonly budgetChangeRetentionMs?: number;
+  /**
+   * Longest a settle or release waits to share the socket write of the next call (default
+   * DEFAULT_LAZY_DELAY_MS = 2 ms, script-runner.ts; 0 sends each at once). Under load a request's settlement leaves with the
+   * next request's admission; the reservation ends at most this much later.
+   */
+  readonly settleDelayMs?: number;
 }
 
 /** The budget admin script's op for each change. */
@@ -78,17 +82,6 @@ export function createRedisLimitStore(options: RedisLimitStoreOptions): LimitSto
     return scripts.end(reservation, usage);
   }
 
-  async function adminOp(
-    ref: BudgetRef,
-    operation: BudgetOperation,
-    amountMicros: number,
-  ): Promise<BudgetSnapshot> {
-    validateBudgetRef(ref);
-    const answer = await scripts.budget(ref, operation, amountMicros, '');
-    if (answer.status !== 'done') throw new Error(`budget ${operation} answered ${answer.status}`);
-    return answer.budget;
-  }
-
   return {
     async admit(request) {
       if (request.requestId.length === 0) throw new RangeError('requestId must not be empty');
@@ -109,15 +102,6 @@ export function createRedisLimitStore(options: RedisLimitStoreOptions): LimitSto
       validateBudgetRef(ref);
       const answer = await scripts.budget(ref, 'get', 0, '');
       return answer.status === 'done' ? answer.budget : undefined;
-    },
-    async topUpBudget(ref, amountMicros) {
-      validateAmount(amountMicros, 'amountMicros', MAX_MICROS);
-      return adminOp(ref, 'topup', amountMicros);
-    },
-    resetBudget: (ref) => adminOp(ref, 'reset', 0),
-    async setBudgetLimit(ref, limitMicros) {
-      if (limitMicros !== null) validateAmount(limitMicros, 'limitMicros', MAX_MICROS);
-      return adminOp(ref, 'limit', limitMicros ?? -1);
     },
     async applyBudgetChange(ref, changeId, change) {
       validateBudgetRef(ref);
