@@ -131,12 +131,9 @@ export interface LimitStore {
   settle(reservation: Reservation, usage: Usage): Promise<SettleOutcome>;
   /** Returns everything reserved (tokens, slot, money); the request-count unit stays spent. Idempotent. */
   release(reservation: Reservation): Promise<ReleaseOutcome>;
-  /** `undefined` for a budget no admission or admin operation has touched. */
+  /**
+   * `undefined` for a budget no admission or admin operation has touched. Budgets are changed (top-up,
+   * reset, limit override) only through `BudgetChangeStore.applyBudgetChange`, under a change id.
+   */
   getBudget(ref: BudgetRef): Promise<BudgetSnapshot | undefined>;
-  /** Adds credit to the current period (cleared at the next period boundary). */
-  topUpBudget(ref: BudgetRef, amountMicros: number): Promise<BudgetSnapshot>;
-  /** Zeroes this period's spend and top-ups; running reservations keep counting. */
-  resetBudget(ref: BudgetRef): Promise<BudgetSnapshot>;
-  /** Overrides the policy's limit until cleared with `null`. */
-  setBudgetLimit(ref: BudgetRef, limitMicros: number | null): Promise<BudgetSnapshot>;
 }

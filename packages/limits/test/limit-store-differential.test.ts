@@ -160,6 +160,8 @@ interface Run {
   readonly stores: readonly [Store, Store];
   readonly reservations: Reservation[];
   readonly requestIds: string[];
+  /** Counter of the change ids of the 'budget' operations (each used once). */
+  onceChangeIds: number;
   advance(ms: number): void;
 }
 
@@ -193,14 +195,16 @@ function step(run: Run, operation: Operation): ((store: Store) => Promise<unknow
       return undefined;
     case 'budget': {
       const ref = { partition: operation.partition, id: operation.id };
-      const calls = {
-        get: (store: LimitStore) => store.getBudget(ref),
-        topup: (store: LimitStore) => store.topUpBudget(ref, operation.amount),
-        reset: (store: LimitStore) => store.resetBudget(ref),
-        limit: (store: LimitStore) => store.setBudgetLimit(ref, operation.amount),
-        unlimit: (store: LimitStore) => store.setBudgetLimit(ref, null),
-      };
-      return calls[operation.op];
+      if (operation.op === 'get') return (store) => store.getBudget(ref);
+      // Any amount, each under a change id of its own (never replayed): the budget math, not the ids.
+      const changeId = `once-${String(run.onceChangeIds++)}`;
+      const change: BudgetChange =
+        operation.op === 'topup'
+          ? { operation: 'top_up', amountMicros: operation.amount }
+          : operation.op === 'reset'
+            ? { operation: 'reset' }
+            : { operation: 'set_limit', limitMicros: operation.op === 'limit' ? operation.amount : null };
+      return (store) => store.applyBudgetChange(ref, changeId, change);
     }
     case 'change': {
       const ref = { partition: operation.partition, id: operation.id };
@@ -257,6 +261,7 @@ describe('memory and Redis stores give identical answers', () => {
             ],
             reservations: [],
             requestIds: [],
+            onceChangeIds: 0,
             advance: (ms) => (nowMs = Math.max(0, nowMs + ms)),
           };
           for (const [index, operation] of operations.entries()) {

@@ -17,7 +17,7 @@ describe('budget changes by change id (memory store)', () => {
     const { store } = setup();
     const first = await store.applyBudgetChange(ref, 'change-1', topUp);
     expect(first).toMatchObject({ status: 'applied', budget: { limitMicros: 1_000 } });
-    await store.topUpBudget(ref, 5);
+    await store.applyBudgetChange(ref, 'change-other', { operation: 'top_up', amountMicros: 5 });
     const again = await store.applyBudgetChange(ref, 'change-1', topUp);
     expect(again).toEqual({ status: 'already-applied', budget: first.status === 'applied' && first.budget });
     expect((await store.getBudget(ref))?.limitMicros).toBe(1_005);

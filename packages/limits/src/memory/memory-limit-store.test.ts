@@ -1,13 +1,23 @@
 import { describe, expect, it } from 'vitest';
 import { DuplicateRequestError } from '../duplicate-request-error.js';
 import type { LimitCheck, LimitPlan } from '../limit-plan.js';
-import type { AdmitAllowed, AdmitDecision, AdmitRequest, LimitStore } from '../limit-store.js';
+import type { BudgetChange, BudgetChangeStore } from '../budget-change-store.js';
+import type {
+  AdmitAllowed,
+  AdmitDecision,
+  AdmitRequest,
+  BudgetSnapshot,
+  LimitStore,
+} from '../limit-store.js';
 import { createMemoryLimitStore } from './memory-limit-store.js';
 
 const T0 = Date.UTC(2025, 0, 31, 23, 0);
 const DAY_END = Date.UTC(2025, 1, 1);
 
-function setup(recordRetentionMs = 60_000): { store: LimitStore; advance: (ms: number) => void } {
+function setup(recordRetentionMs = 60_000): {
+  store: LimitStore & BudgetChangeStore;
+  advance: (ms: number) => void;
+} {
   let nowMs = T0;
   const store = createMemoryLimitStore({ clock: { now: () => nowMs }, recordRetentionMs });
   return { store, advance: (ms) => (nowMs += ms) };
@@ -249,9 +259,18 @@ describe('budget periods and admin operations', () => {
 
   it('top-up, reset and limit override act on the current period', async () => {
     const { store } = setup();
+    let changes = 0;
+    const apply = async (change: BudgetChange): Promise<BudgetSnapshot> => {
+      const result = await store.applyBudgetChange(budgetRef, `change-${String(++changes)}`, change);
+      if (result.status !== 'applied') throw new Error(`change answered ${result.status}`);
+      return result.budget;
+    };
     expect(await store.getBudget(budgetRef)).toBeUndefined();
     // A top-up before the first admission survives the budget's binding to its period.
-    expect(await store.topUpBudget(budgetRef, 500_000)).toMatchObject({ period: null, limitMicros: 500_000 });
+    expect(await apply({ operation: 'top_up', amountMicros: 500_000 })).toMatchObject({
+      period: null,
+      limitMicros: 500_000,
+    });
     const first = allowed(await store.admit(request([daily], 0, 1_500_000)));
     await store.settle(first.reservation, { tokens: 0, costMicros: 1_400_000 });
     expect(await store.getBudget(budgetRef)).toEqual({
@@ -263,17 +282,19 @@ describe('budget periods and admin operations', () => {
       periodStartMs: Date.UTC(2025, 0, 31),
       periodResetAtMs: DAY_END,
     });
-    expect(await store.setBudgetLimit(budgetRef, 100)).toMatchObject({
+    expect(await apply({ operation: 'set_limit', limitMicros: 100 })).toMatchObject({
       limitMicros: 500_100,
       remainingMicros: 0,
     });
-    expect(await store.resetBudget(budgetRef)).toMatchObject({
+    expect(await apply({ operation: 'reset' })).toMatchObject({
       limitMicros: 100,
       spentMicros: 0,
       remainingMicros: 100,
     });
-    expect(await store.setBudgetLimit(budgetRef, null)).toMatchObject({ limitMicros: 1_000_000 });
-    await expect(store.topUpBudget(budgetRef, -1)).rejects.toThrow(RangeError);
+    expect(await apply({ operation: 'set_limit', limitMicros: null })).toMatchObject({
+      limitMicros: 1_000_000,
+    });
+    await expect(apply({ operation: 'top_up', amountMicros: -1 })).rejects.toThrow(RangeError);
   });
 });
 

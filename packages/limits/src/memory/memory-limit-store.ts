@@ -13,7 +13,7 @@ import {
   type BudgetChange,
   type BudgetChangeStore,
 } from '../budget-change-store.js';
-import { validateAmount, validateBudgetRef, type BudgetRef } from '../limit-plan.js';
+import { validateBudgetRef, type BudgetRef } from '../limit-plan.js';
 import {
   DEFAULT_RECORD_RETENTION_MS,
   validateRetention,
@@ -23,7 +23,6 @@ import {
   type Usage,
 } from '../limit-store.js';
 import {
-  MAX_MICROS,
   budgetAvailableMicros,
   budgetLimitMicros,
   budgetResetAtMs,
@@ -92,7 +91,7 @@ export function createMemoryLimitStore(options: MemoryLimitStoreOptions): LimitS
   function adminUpdate(
     ref: BudgetRef,
     update: (budget: BudgetState) => BudgetState,
-    nowMs = now(ref.partition),
+    nowMs: number,
   ): BudgetSnapshot {
     validateBudgetRef(ref);
     const budget = state.budget(ref.partition, ref.id, undefined, nowMs);
@@ -139,17 +138,6 @@ export function createMemoryLimitStore(options: MemoryLimitStoreOptions): LimitS
         validateBudgetRef(ref);
         const budget = state.existingBudget(ref.partition, ref.id, now(ref.partition));
         return budget === undefined ? undefined : budgetSnapshot(budget.state);
-      }),
-    topUpBudget: (ref, amountMicros) =>
-      answer(() => {
-        validateAmount(amountMicros, 'amountMicros', MAX_MICROS);
-        return adminUpdate(ref, updateOf({ operation: 'top_up', amountMicros }));
-      }),
-    resetBudget: (ref) => answer(() => adminUpdate(ref, updateOf({ operation: 'reset' }))),
-    setBudgetLimit: (ref, limitMicros) =>
-      answer(() => {
-        if (limitMicros !== null) validateAmount(limitMicros, 'limitMicros', MAX_MICROS);
-        return adminUpdate(ref, updateOf({ operation: 'set_limit', limitMicros }));
       }),
     applyBudgetChange: (ref, changeId, change) =>
       answer(() => {

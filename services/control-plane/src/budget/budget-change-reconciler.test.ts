@@ -94,7 +94,7 @@ describe('budget change reconciler', () => {
     const h = await harness();
     await intentOnly(h, 'crashed-after');
     await h.limits.applyBudgetChange(storeRef, 'crashed-after', topUp);
-    await h.limits.topUpBudget(storeRef, 1);
+    await h.limits.applyBudgetChange(storeRef, 'later-change', { operation: 'top_up', amountMicros: 1 });
     h.clock.advance(SETTINGS.graceMs);
     await h.reconciler().reconcileOnce();
     expect(await outcomeOf(h, 'crashed-after')).toMatchObject({

@@ -35,9 +35,6 @@ export function unreachableStore(): LimitStore & { calls: number } {
     settle: () => fail('settle'),
     release: () => fail('release'),
     getBudget: () => fail('getBudget'),
-    topUpBudget: () => fail('topUpBudget'),
-    resetBudget: () => fail('resetBudget'),
-    setBudgetLimit: () => fail('setBudgetLimit'),
   } as unknown as LimitStore & { calls: number };
   return store;
 }
