@@ -4,6 +4,7 @@ import {
   DEFAULT_BUDGET_CHANGE_RETENTION_MS,
   createRedisLimitStore,
 } from '../src/index.js';
+import { createLimitScripts } from '../src/redis/limit-scripts.js';
 import { createRedisFixture, type RedisFixture } from './redis-fixture.js';
 
 // Budget changes by change id on the real Redis: at most once per id (also with concurrent callers on
@@ -93,5 +94,21 @@ describe('Redis store: budget changes by change id', () => {
     nowMs += 1;
     expect((await redisStore.applyBudgetChange(ref, 'expiring', topUp)).status).toBe('applied');
     expect((await redisStore.getBudget(ref))?.limitMicros).toBe(500_000);
+  });
+
+  it('refuses, before any call, a budget change without a change id (or a read with one)', async () => {
+    const scripts = createLimitScripts({
+      redis: fixture.connect(),
+      keyPrefix: fixture.keyPrefix,
+      commandTimeoutMs: 10_000,
+      clock: undefined,
+      retentionMs: 60_000,
+      changeRetentionMs: DEFAULT_BUDGET_CHANGE_RETENTION_MS,
+    });
+    for (const operation of ['topup', 'reset', 'limit', 'abandon'] as const) {
+      await expect(scripts.budget(ref, operation, 1, '')).rejects.toThrow(RangeError);
+    }
+    await expect(scripts.budget(ref, 'get', 0, 'an-id')).rejects.toThrow(RangeError);
+    expect(await scripts.budget(ref, 'get', 0, '')).toEqual({ status: 'missing' });
   });
 });

@@ -6,7 +6,8 @@ import { GC_GRACE_MS, LUA_LIBRARY } from './lua-library.js';
  *
  * KEYS: partition clock, budget hash, budget reservations, [change marker — only with a change id].
  * ARGV: nowOverride|'', op ('get' | 'topup' | 'reset' | 'limit' | 'abandon'), amountMicros (limit: -1 clears
- *       the override), changeId|'', change retention ms.
+ *       the override), changeId ('' for `get` only: the TS side refuses a change without one), change
+ *       retention ms.
  * Reply: { 0 } for `get` of an unknown budget;
  *        { 1, period ('' = unknown), limit, spent, reserved, remaining, periodStart (-1), periodResetAt (-1) }
  *          after a change (or a `get`);

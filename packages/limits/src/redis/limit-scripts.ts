@@ -88,8 +88,8 @@ export interface LimitScripts {
     usage: Usage | undefined,
   ): Promise<{ status: EndStatus; reservationExpired: boolean }>;
   /**
-   * Reads or changes a budget. `amountMicros` -1 clears a limit override. `changeId` '' changes without
-   * an id (no marker); `abandon` needs one.
+   * Reads or changes a budget. `amountMicros` -1 clears a limit override. `changeId` '' only with `get`:
+   * every change and `abandon` need one (a change without an id could be applied twice by a retry).
    */
   budget(
     ref: BudgetRef,
@@ -175,6 +175,9 @@ export function createLimitScripts(options: LimitScriptsOptions): LimitScripts {
       return { status: END_STATUS[status ?? 0] ?? 'unknown', reservationExpired: expired === 1 };
     },
     async budget(ref, operation, amountMicros, changeId) {
+      if ((changeId === '') !== (operation === 'get')) {
+        throw new RangeError(`budget ${operation}: a change id is required for a change, and only for one`);
+      }
       const [hash, reservations] = keys.budget(ref.partition, ref.id);
       const budgetKeys =
         changeId === ''

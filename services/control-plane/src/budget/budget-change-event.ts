@@ -29,7 +29,7 @@ export type RecordedBy = 'call' | 'reconciler';
 
 export interface BudgetChangeIntentInit {
   readonly eventId: string;
-  /** The change id (the caller's Idempotency-Key, else the intent's event id): Redis and the audit store key the change by it. */
+  /** The change id (the caller's idempotency key, else the intent's event id): Redis and the audit store key the change by it. */
   readonly changeId: string;
   readonly atMs: number;
   readonly budget: PolicyBudget;
