@@ -10,7 +10,7 @@
 // utime+stime (/proc) over the measured run divided by the responses; Redis's own CPU is printed beside it.
 //
 //   pnpm exec tsx bench/limits-overhead.ts [--connections 50] [--duration 10] [--warmup 3] [--rounds 2]
-//     [--rate <req/s>] [--source]
+//     [--rate <req/s>] [--source] [--no-pin]
 //
 // Limits are set far above the offered load, so every request is admitted (a denial would be a different,
 // cheaper path). Rounds alternate off/on so that machine noise hits both. Needs `pnpm build` (services run
@@ -49,6 +49,7 @@ import { startInferenceStack } from '../test/support/inference-stack.js';
 import type { PlaneWorkspace } from '../test/support/planes.js';
 import { startBenchDataPlane, type BenchDataPlane } from './bench-data-plane.js';
 import { runLoad, type LoadRunResult } from './load-run.js';
+import { pinBenchmarkProcesses, type CpuPinning } from './cpu-pinning.js';
 import { processCpuMicros } from './process-cpu.js';
 
 const { values: args } = parseArgs({
@@ -63,6 +64,7 @@ const { values: args } = parseArgs({
     iterations: { type: 'string', default: '20000' },
     concurrency: { type: 'string', default: '1,32' },
     'data-plane-dir': { type: 'string' },
+    'no-pin': { type: 'boolean', default: false },
   },
 });
 const connections = Number(args.connections);
@@ -173,10 +175,17 @@ function median(values: readonly number[]): number {
 }
 
 async function main(): Promise<void> {
+  // Before anything starts (every later process inherits it): the data plane gets a core of its own while
+  // it serves, Redis, the mock, the control plane and autocannon share the rest (bench/cpu-pinning.ts).
+  const pinning: CpuPinning | undefined = args['no-pin'] ? undefined : pinBenchmarkProcesses();
+  const pinned =
+    pinning === undefined
+      ? 'unpinned'
+      : `data plane pinned to CPU ${pinning.serverCpu}, Redis + load generator + the rest to CPU ${pinning.otherCpus}`;
   process.stdout.write(
     `limits overhead: ${connections} connections${overallRate === undefined ? '' : ` at ${overallRate} req/s`}, ` +
       `${warmupSeconds} s warm-up + ${durationSeconds} s per run, ${rounds} rounds, services ${runtime}, ` +
-      `node ${process.version}; load average before ${loadavg()
+      `node ${process.version}; ${pinned}; load average before ${loadavg()
         .map((v) => v.toFixed(2))
         .join(' ')}\n\n`,
   );
@@ -192,6 +201,7 @@ async function main(): Promise<void> {
     redis = await startRedis({ runDir: mkdtempSync(join(tmpdir(), 'bench-limits-redis-')) });
     dataPlane = await startDataPlane(stack.workspace, redis.url);
     const pids = { router: dataPlane.child.pid!, redis: redis.pid };
+    pinning?.pinServer(pids.router);
     const results: Record<'off' | 'on', Measured[]> = { off: [], on: [] };
     process.stdout.write(
       `${row(['run', 'req/s', 'p50 ms', 'p99 ms', 'non-2xx', 'errors', 'router µs/req', 'redis µs/req'])}\n`,
