@@ -145,21 +145,23 @@ export async function startControlPlane(
   const source = deps.configSource ?? createConfigSource(config.configSource, logger);
   await startSource(source, publisher);
 
+  /** Everything this function started, in the order it is stopped (see closeAll). */
+  const started: Closeables = {
+    shutdown,
+    publisher,
+    servers,
+    source,
+    store,
+    reconciler,
+    auditStore: ownedAuditStore,
+    budgets,
+  };
   let disposed: Promise<void> | undefined;
   const dispose = async (): Promise<void> => {
     draining = true;
     logger.info({ drainDelayMs: config.drainDelayMs }, 'shutting down');
     await delay(config.drainDelayMs);
-    await closeAll({
-      shutdown,
-      publisher,
-      servers,
-      source,
-      store,
-      reconciler,
-      auditStore: ownedAuditStore,
-      budgets,
-    });
+    await closeAll(started);
     logger.info('stopped');
   };
   const controlPlane: ControlPlane = {
@@ -169,16 +171,7 @@ export async function startControlPlane(
   };
   if (publisher.current() === undefined) {
     const error = publisher.status().lastError;
-    await closeAll({
-      shutdown,
-      publisher,
-      servers,
-      source,
-      store,
-      reconciler,
-      auditStore: ownedAuditStore,
-      budgets,
-    });
+    await closeAll(started);
     throw new Error(
       `no valid config and no persisted snapshot: ${error ? `${error.source}: ${error.message}` : 'unknown'}`,
     );

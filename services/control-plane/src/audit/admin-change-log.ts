@@ -1,4 +1,5 @@
-import type { AuditEvent } from '@api-router/contracts';
+import { fromBinary } from '@bufbuild/protobuf';
+import { AuditEventSchema, type AuditEvent } from '@api-router/contracts';
 
 /** One audited admin change: its intent event and, once known, its one outcome event. */
 export interface AdminChange {
@@ -52,4 +53,28 @@ export interface AdminChangeLog {
    * first, at most `limit` (an index keeps this proportional to the open changes, not to all of them).
    */
   openChanges(storedAtOrBeforeMs: number, limit: number): Promise<AdminChange[]>;
+}
+
+/** A row of {@link SELECT_ADMIN_CHANGE}, as either database driver returns it. */
+export interface AdminChangeRow {
+  change_id: string;
+  /** BIGINT: pg returns it as a string, better-sqlite3 as a number. */
+  intent_received_at_ms: number | string;
+  intent: Buffer;
+  outcome: Buffer | null;
+}
+
+/** A change with its intent and outcome events (SQL common to SQLite and Postgres; add a WHERE clause). */
+export const SELECT_ADMIN_CHANGE = `SELECT c.change_id, c.intent_received_at_ms, i.record AS intent, o.record AS outcome
+  FROM admin_changes c
+  JOIN audit_events i ON i.event_id = c.intent_event_id
+  LEFT JOIN audit_events o ON o.event_id = c.outcome_event_id`;
+
+export function adminChangeFromRow(row: AdminChangeRow): AdminChange {
+  return {
+    changeId: row.change_id,
+    intent: fromBinary(AuditEventSchema, row.intent),
+    outcome: row.outcome === null ? undefined : fromBinary(AuditEventSchema, row.outcome),
+    intentStoredAtMs: Number(row.intent_received_at_ms),
+  };
 }

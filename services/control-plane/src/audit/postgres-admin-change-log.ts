@@ -1,7 +1,12 @@
 import type pg from 'pg';
-import { fromBinary } from '@bufbuild/protobuf';
-import { AuditEventSchema, type AuditEvent } from '@api-router/contracts';
-import type { AdminChange, AdminChangeLog } from './admin-change-log.js';
+import type { AuditEvent } from '@api-router/contracts';
+import {
+  adminChangeFromRow,
+  SELECT_ADMIN_CHANGE,
+  type AdminChange,
+  type AdminChangeLog,
+  type AdminChangeRow,
+} from './admin-change-log.js';
 
 /** Schema of the change log (migration 2 of the Postgres audit store). */
 export const POSTGRES_ADMIN_CHANGES_MIGRATION = `CREATE TABLE IF NOT EXISTS admin_changes (
@@ -20,32 +25,12 @@ export type InsertPostgresEvents = (
   receivedAtMs: number,
 ) => Promise<number>;
 
-interface ChangeRow {
-  change_id: string;
-  /** BIGINT: pg returns it as a string. */
-  intent_received_at_ms: string;
-  intent: Buffer;
-  outcome: Buffer | null;
-}
-
-const SELECT_CHANGE = `SELECT c.change_id, c.intent_received_at_ms, i.record AS intent, o.record AS outcome
-  FROM admin_changes c
-  JOIN audit_events i ON i.event_id = c.intent_event_id
-  LEFT JOIN audit_events o ON o.event_id = c.outcome_event_id`;
-
-function toChange(row: ChangeRow): AdminChange {
-  return {
-    changeId: row.change_id,
-    intent: fromBinary(AuditEventSchema, row.intent),
-    outcome: row.outcome === null ? undefined : fromBinary(AuditEventSchema, row.outcome),
-    intentStoredAtMs: Number(row.intent_received_at_ms),
-  };
-}
-
 async function find(client: pg.ClientBase | pg.Pool, changeId: string): Promise<AdminChange | undefined> {
-  const result = await client.query<ChangeRow>(`${SELECT_CHANGE} WHERE c.change_id = $1`, [changeId]);
+  const result = await client.query<AdminChangeRow>(`${SELECT_ADMIN_CHANGE} WHERE c.change_id = $1`, [
+    changeId,
+  ]);
   const row = result.rows[0];
-  return row === undefined ? undefined : toChange(row);
+  return row === undefined ? undefined : adminChangeFromRow(row);
 }
 
 /**
@@ -121,12 +106,12 @@ export function createPostgresAdminChangeLog(
     findChange: (changeId) => find(pool, changeId),
 
     async openChanges(storedAtOrBeforeMs, limit) {
-      const result = await pool.query<ChangeRow>(
-        `${SELECT_CHANGE} WHERE c.outcome_event_id IS NULL AND c.intent_received_at_ms <= $1
+      const result = await pool.query<AdminChangeRow>(
+        `${SELECT_ADMIN_CHANGE} WHERE c.outcome_event_id IS NULL AND c.intent_received_at_ms <= $1
          ORDER BY c.intent_received_at_ms, c.change_id LIMIT $2`,
         [storedAtOrBeforeMs, limit],
       );
-      return result.rows.map(toChange);
+      return result.rows.map(adminChangeFromRow);
     },
   };
 }

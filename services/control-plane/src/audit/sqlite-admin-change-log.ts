@@ -1,7 +1,12 @@
 import type Database from 'better-sqlite3';
-import { fromBinary } from '@bufbuild/protobuf';
-import { AuditEventSchema, type AuditEvent } from '@api-router/contracts';
-import type { AdminChange, AdminChangeLog } from './admin-change-log.js';
+import type { AuditEvent } from '@api-router/contracts';
+import {
+  adminChangeFromRow,
+  SELECT_ADMIN_CHANGE,
+  type AdminChange,
+  type AdminChangeLog,
+  type AdminChangeRow,
+} from './admin-change-log.js';
 
 /** Schema of the change log (migration 2 of the SQLite audit store). */
 export const SQLITE_ADMIN_CHANGES_MIGRATION = `CREATE TABLE IF NOT EXISTS admin_changes (
@@ -15,27 +20,6 @@ export const SQLITE_ADMIN_CHANGES_MIGRATION = `CREATE TABLE IF NOT EXISTS admin_
 
 /** Inserts one audit event unless its event id is stored; true when it was inserted. */
 export type InsertSqliteEvent = (event: AuditEvent, receivedAtMs: number) => boolean;
-
-interface ChangeRow {
-  change_id: string;
-  intent_received_at_ms: number;
-  intent: Buffer;
-  outcome: Buffer | null;
-}
-
-const SELECT_CHANGE = `SELECT c.change_id, c.intent_received_at_ms, i.record AS intent, o.record AS outcome
-  FROM admin_changes c
-  JOIN audit_events i ON i.event_id = c.intent_event_id
-  LEFT JOIN audit_events o ON o.event_id = c.outcome_event_id`;
-
-function toChange(row: ChangeRow): AdminChange {
-  return {
-    changeId: row.change_id,
-    intent: fromBinary(AuditEventSchema, row.intent),
-    outcome: row.outcome === null ? undefined : fromBinary(AuditEventSchema, row.outcome),
-    intentStoredAtMs: row.intent_received_at_ms,
-  };
-}
 
 /**
  * The SQLite {@link AdminChangeLog}: each call one immediate transaction (SQLite serialises writers, so the
@@ -54,14 +38,14 @@ export function createSqliteAdminChangeLog(
   const closeChange = db.prepare(
     'UPDATE admin_changes SET outcome_event_id = ? WHERE change_id = ? AND outcome_event_id IS NULL',
   );
-  const selectChange = db.prepare(`${SELECT_CHANGE} WHERE c.change_id = ?`);
+  const selectChange = db.prepare(`${SELECT_ADMIN_CHANGE} WHERE c.change_id = ?`);
   const selectOpen = db.prepare(
-    `${SELECT_CHANGE} WHERE c.outcome_event_id IS NULL AND c.intent_received_at_ms <= ?
+    `${SELECT_ADMIN_CHANGE} WHERE c.outcome_event_id IS NULL AND c.intent_received_at_ms <= ?
      ORDER BY c.intent_received_at_ms, c.change_id LIMIT ?`,
   );
   const find = (changeId: string): AdminChange | undefined => {
-    const row = selectChange.get(changeId) as ChangeRow | undefined;
-    return row === undefined ? undefined : toChange(row);
+    const row = selectChange.get(changeId) as AdminChangeRow | undefined;
+    return row === undefined ? undefined : adminChangeFromRow(row);
   };
   const insertOrFail = (event: AuditEvent, receivedAtMs: number): void => {
     if (!insertEvent(event, receivedAtMs)) {
@@ -96,6 +80,6 @@ export function createSqliteAdminChangeLog(
       attempt(() => recordOutcome.immediate(changeId, outcome, receivedAtMs)),
     findChange: (changeId) => attempt(() => find(changeId)),
     openChanges: (storedAtOrBeforeMs, limit) =>
-      attempt(() => (selectOpen.all(storedAtOrBeforeMs, limit) as ChangeRow[]).map(toChange)),
+      attempt(() => (selectOpen.all(storedAtOrBeforeMs, limit) as AdminChangeRow[]).map(adminChangeFromRow)),
   };
 }
