@@ -70,8 +70,6 @@ export interface LimitScriptsOptions {
   readonly retentionMs: number;
   /** How long a budget change id is remembered (store time). */
   readonly changeRetentionMs: number;
-  /** See RedisLimitStoreOptions.settleDelayMs. */
-  readonly settleDelayMs?: number;
 }
 
 /**
@@ -101,7 +99,7 @@ export interface LimitScripts {
 
 export function createLimitScripts(options: LimitScriptsOptions): LimitScripts {
   const { retentionMs } = options;
-  const runScript = createScriptRunner(options.redis, options.settleDelayMs);
+  const runScript = createScriptRunner(options.redis);
   const deadlines = new CallDeadlines(options.commandTimeoutMs);
   const keys = createRedisKeys(options.keyPrefix);
   const encodings = new PlanEncodings(keys);
@@ -118,12 +116,7 @@ export function createLimitScripts(options: LimitScriptsOptions): LimitScripts {
   }
 
   function run<T>(operation: string, which: Script, args: (string | number)[]): Promise<T> {
-    return deadlines.run(operation, () => runScript.now(which, args) as Promise<T>);
-  }
-
-  /** A call no request waits on (settle, release): may wait a moment to share the next call's write. */
-  function runLazy<T>(operation: string, which: Script, args: (string | number)[]): Promise<T> {
-    return deadlines.run(operation, () => runScript.lazy(which, args) as Promise<T>);
+    return deadlines.run(operation, () => runScript(which, args) as Promise<T>);
   }
 
   return {
@@ -167,7 +160,7 @@ export function createLimitScripts(options: LimitScriptsOptions): LimitScripts {
         encoding.endCount,
         encoding.endSpec,
       ];
-      const [status, expired] = await runLazy<number[]>(
+      const [status, expired] = await run<number[]>(
         usage === undefined ? 'release' : 'settle',
         endScript,
         args,

@@ -46,12 +46,6 @@ export interface RedisLimitStoreOptions {
    * reconciled.
    */
   readonly budgetChangeRetentionMs?: number;
-  /**
-   * Longest a settle or release waits to share the socket write of the next call (default
-   * DEFAULT_LAZY_DELAY_MS = 2 ms, script-runner.ts; 0 sends each at once). Under load a request's settlement leaves with the
-   * next request's admission; the reservation ends at most this much later.
-   */
-  readonly settleDelayMs?: number;
 }
 
 /** The budget admin script's op for each change. */
