@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort, repoRoot, stopPid } from '@api-router/testing';
-import { eventually, readiness, type PlaneWorkspace } from '../test/support/planes.js';
+import { eventually, readiness, serviceNodeFlags, type PlaneWorkspace } from '../test/support/planes.js';
 
 export interface BenchDataPlane {
   url: string;
@@ -39,7 +39,9 @@ export async function startBenchDataPlane(
       : ['--conditions=source', '--import', 'tsx', 'services/data-plane/src/main.ts'];
   if (options.runtime === 'built' && !existsSync(entry[0]!))
     throw new Error(`${entry[0]} is missing: run pnpm build`);
-  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), ...entry], {
+  // The flags the data plane runs with in production (its package.json, apiRouter.nodeFlags).
+  const nodeFlags = serviceNodeFlags(options.packageDir ?? join(repoRoot(), 'services/data-plane'));
+  const child = spawn(process.execPath, [...nodeFlags, ...(options.nodeArgs ?? []), ...entry], {
     cwd: repoRoot(),
     stdio: ['ignore', log, log],
     env: {

@@ -27,9 +27,16 @@ function freePort() {
   });
 }
 
+/** The Node flags a service runs with (`apiRouter.nodeFlags` in its package.json; none when absent). */
+function nodeFlagsOf(serviceDir) {
+  const manifest = JSON.parse(readFileSync(join(root, serviceDir, 'package.json'), 'utf8'));
+  return manifest.apiRouter?.nodeFlags ?? [];
+}
+
 /** Spawns a built service and resolves with the URL of the listener named `server` once it logs it. */
 function startService(name, entry, env, server) {
-  const child = spawn(process.execPath, [join(root, entry)], {
+  const serviceDir = entry.slice(0, entry.indexOf('/dist/'));
+  const child = spawn(process.execPath, [...nodeFlagsOf(serviceDir), join(root, entry)], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });

@@ -1,4 +1,4 @@
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, repoRoot, spawnNodeProcess, spawnProcess, type SpawnedProcess } from '@api-router/testing';
@@ -54,7 +54,19 @@ export async function spawnService(
   if (runtime === 'source') return spawnNodeProcess({ script: `services/${service}/src/main.ts`, env });
   const entry = join(repoRoot(), 'services', service, 'dist', 'main.js');
   if (!existsSync(entry)) throw new Error(`${entry} is missing: run \`pnpm build\` first`);
-  return spawnProcess({ command: process.execPath, args: [entry], cwd: repoRoot(), env });
+  const nodeFlags = serviceNodeFlags(join(repoRoot(), 'services', service));
+  return spawnProcess({ command: process.execPath, args: [...nodeFlags, entry], cwd: repoRoot(), env });
+}
+
+/**
+ * The Node flags a service runs with in production: `apiRouter.nodeFlags` of its package.json (the data
+ * plane's young-generation size, docs/adr/0006); none when the field is absent (also older builds).
+ */
+export function serviceNodeFlags(packageDir: string): string[] {
+  const manifest = JSON.parse(readFileSync(join(packageDir, 'package.json'), 'utf8')) as {
+    apiRouter?: { nodeFlags?: string[] };
+  };
+  return manifest.apiRouter?.nodeFlags ?? [];
 }
 
 export interface RunningControlPlane {
