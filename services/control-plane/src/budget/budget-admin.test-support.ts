@@ -1,3 +1,4 @@
+import { afterEach } from 'vitest';
 import { createHash } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -17,7 +18,12 @@ import {
   PolicySnapshotSchema,
   type AuditEvent,
 } from '@api-router/contracts';
-import { createMemoryLimitStore, type BudgetChangeStore, type LimitStore } from '@api-router/limits';
+import {
+  createMemoryLimitStore,
+  LimitStoreUnavailableError,
+  type BudgetChangeStore,
+  type LimitStore,
+} from '@api-router/limits';
 import { createLogger, createMetricsRegistry } from '@api-router/observability';
 import type { AdminTokenConfig } from '@api-router/policy';
 import type { Registry } from 'prom-client';
@@ -201,3 +207,26 @@ export async function spend(limits: LimitStore, costMicros: number): Promise<voi
   if (!decision.allowed) throw new Error('admission denied');
   await limits.settle(decision.reservation, { tokens: 0, costMicros });
 }
+
+/**
+ * A harness factory for one test file: every harness it starts is disposed after each test (registers an
+ * afterEach hook, so call it at the top level of the file).
+ */
+export function harnessDisposedAfterEach(): (options?: HarnessOptions) => Promise<BudgetHarness> {
+  const disposables: AsyncDisposable[] = [];
+  afterEach(async () => {
+    for (const disposable of disposables.splice(0)) await disposable[Symbol.asyncDispose]();
+  });
+  return async (options = {}) => {
+    const started = await budgetHarness(options);
+    disposables.push(started);
+    return started;
+  };
+}
+
+/** A store failure by timeout, as the Redis store reports one. */
+export const storeTimeout = (operation: string) => new LimitStoreUnavailableError(operation, 'timeout');
+
+/** The audit trail as [request id, phase] pairs, oldest first. */
+export const auditPhases = async (h: BudgetHarness) =>
+  (await h.events()).map((event) => [event.requestId, event.attributes.phase]);
