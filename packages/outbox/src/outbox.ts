@@ -1,4 +1,4 @@
-// One file on purpose (~415 lines, over half of them doc comments): Outbox is the one class whose state
+// One file on purpose (~430 lines, over half of them doc comments): Outbox is the one class whose state
 // (next/committed/acked seq, reserved bytes, status) every operation reads and changes; its parts that stand
 // alone already live beside it (group-commit, segment-log, segment-reader, memory-tail, sync-scheduler).
 import { readAckCursor, writeAckCursor } from './ack-cursor.js';
