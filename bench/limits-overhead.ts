@@ -1,4 +1,4 @@
-// One file on purpose (~410 lines): its two measurements (end to end and in process) share the policy,
+// One file on purpose (~425 lines): its two measurements (end to end and in process) share the policy,
 // the argument parsing and the report; the data-plane spawning lives in bench-data-plane.ts.
 // Benchmark (prints figures, asserts nothing): the router CPU that admission adds per request with
 // Redis-backed limits and budgets. One mock backend process, the control plane, a private Redis and one data
