@@ -45,7 +45,7 @@ export function createInferenceHandler(deps: InferenceHandlerDeps) {
         await streamInference(deps, session, success, request, reply, { inference, usage });
         return reply;
       }
-      const { completion } = await readCompletion(deps, session, success);
+      const { completion } = readCompletion(deps, session, success);
       await usage.record(200);
       const body = inferenceResponse(deps, session, request.id, inference, completion);
       reply.header('x-router-overhead-ms', formatMs(Number(body.router?.overhead_ms ?? 0)));

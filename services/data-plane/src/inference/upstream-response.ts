@@ -15,18 +15,9 @@ export interface UpstreamCompletion {
 
 /**
  * Reads the completion and usage from the upstream JSON response (read whole, size-capped, by the admitted
- * call: its attempt is over). A body that is not a completion is a 502. The work is synchronous now; the
- * promise stays for the callers, which await it.
+ * call: its attempt is over). A body that is not a completion is a 502 (thrown).
  */
 export function readCompletion(
-  deps: InferenceHandlerDeps,
-  session: InferenceSession,
-  success: UpstreamSuccess,
-): Promise<UpstreamCompletion> {
-  return new Promise((resolve) => resolve(completionOf(deps, session, success)));
-}
-
-function completionOf(
   deps: InferenceHandlerDeps,
   session: InferenceSession,
   success: UpstreamSuccess,

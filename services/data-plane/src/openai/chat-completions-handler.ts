@@ -50,7 +50,7 @@ export function createChatCompletionsHandler(deps: InferenceHandlerDeps) {
         await streamChat(deps, session, success, request, reply, { clientWantsUsage, usage });
         return reply;
       }
-      const { raw } = await readCompletion(deps, session, success);
+      const { raw } = readCompletion(deps, session, success);
       await usage.record(200);
       reply.headers(routerHeaders(session.state, routerTimings(session.state, deps.now())));
       return await reply.type('application/json').send(raw);
