@@ -9,17 +9,21 @@
 //
 //   pnpm exec tsx bench/inference-overhead.ts [--connections 50] [--duration 10] [--warmup 3]
 //     [--latencies 0,20] [--rate <req/s>] [--source] [--cpu-prof] [--log-level info] [--no-bare-proxy] [--no-pin]
+//     [--node-args="--trace-gc ..."]
 //
 // --rate caps the offered load (requests/s over all connections): at fixed concurrency a router that runs
 // out of CPU first shows queueing, not its per-request overhead; below saturation it shows the overhead.
 // Needs `pnpm build` (services run from dist/ as in production) unless --source (src through tsx).
-// --cpu-prof writes the data plane's V8 CPU profile (all runs) into the printed directory; --log-level sets
-// the data plane's LOG_LEVEL (default info, the service default: one access line per request).
+// --cpu-prof writes the data plane's V8 CPU profile (all runs) into the printed directory, with runs.json
+// beside it (when each measured router run ran, on the profile's clock); --log-level sets
+// the data plane's LOG_LEVEL (default info, the service default: one access line per request). --node-args
+// adds Node flags to the data plane's own (e.g. to try a GC setting); its log (which --trace-gc writes to) is
+// then kept and its path printed.
 // Each measured server (mock for the direct row, data plane, bare proxy) runs pinned to a core of its own
 // while the load generator and the rest share the others (bench/cpu-pinning.ts; --no-pin to let the
 // scheduler place them). Figures are only as quiet as the machine: the load average is printed.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync, readdirSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, writeFileSync, readdirSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -33,7 +37,7 @@ import { startBenchDataPlane, type BenchDataPlane } from './bench-data-plane.js'
 import { runLoad, type LoadRunResult } from './load-run.js';
 import { pinBenchmarkProcesses, type CpuPinning } from './cpu-pinning.js';
 import { eventLoopRun, formatEventLoopRun } from './event-loop-stats.js';
-import { cpuPerRequest, processCpu, processCpuMicros } from './process-cpu.js';
+import { coreBusy, coreTimes, cpuPerRequest, processCpu, processCpuMicros } from './process-cpu.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -47,6 +51,7 @@ const { values: args } = parseArgs({
     'no-bare-proxy': { type: 'boolean', default: false },
     rate: { type: 'string' },
     'no-pin': { type: 'boolean', default: false },
+    'node-args': { type: 'string' },
   },
 });
 const connections = Number(args.connections);
@@ -55,6 +60,7 @@ const warmupSeconds = Number(args.warmup);
 const backendLatenciesMs = args.latencies.split(',').map(Number);
 const runtime = args.source ? 'source' : 'built';
 const overallRate = args.rate === undefined ? undefined : Number(args.rate);
+const extraNodeArgs = args['node-args']?.split(/\s+/).filter((flag) => flag !== '') ?? [];
 
 const BODY = JSON.stringify({ model: DEMO_MODEL, messages: [{ role: 'user', content: 'Hello' }] });
 const HEADERS = { authorization: `Bearer ${DEMO_API_KEY}`, 'content-type': 'application/json' };
@@ -81,7 +87,10 @@ function writeBenchPolicies(workspace: PlaneWorkspace): void {
 function startDataPlane(workspace: PlaneWorkspace, profileDir: string | undefined): Promise<BenchDataPlane> {
   return startBenchDataPlane(workspace, {
     runtime,
-    nodeArgs: profileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${profileDir}`],
+    nodeArgs: [
+      ...extraNodeArgs,
+      ...(profileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${profileDir}`]),
+    ],
     env: { LOG_LEVEL: args['log-level'], DP_ID: 'dp-bench' },
   });
 }
@@ -120,7 +129,13 @@ interface Measured extends LoadRunResult {
   routerOverheadP99Ms?: number;
   /** The router's event-loop delay and GC pauses over the run (its default metrics). */
   eventLoop?: string;
+  /** How busy each core was over the run (the load generator's core saturating would skew every row). */
+  coresBusy?: string;
 }
+
+/** With --cpu-prof: when each measured router run ran, on the clock of the profile's timestamps (CLOCK_MONOTONIC, µs). */
+const profileWindows: { run: string; startMicros: number; endMicros: number }[] = [];
+const monotonicMicros = (): number => Number(process.hrtime.bigint() / 1000n);
 
 /** Warm-up, then the measured run; `server` = the serving process's pid, and the router's URL for /metrics. */
 async function measure(url: string, server: { pid: number; metricsUrl?: string }): Promise<Measured> {
@@ -140,9 +155,18 @@ async function measurePinned(url: string, server: { pid: number; metricsUrl?: st
   const metricsBefore = await metrics();
   const cpuBefore = processCpuMicros(server.pid);
   const splitBefore = processCpu(server.pid);
+  const coresBefore = coreTimes();
+  const startMicros = monotonicMicros();
   const result = await runLoad({ ...load, durationSeconds });
+  if (server.metricsUrl !== undefined)
+    profileWindows.push({
+      run: `router run ${profileWindows.length + 1}`,
+      startMicros,
+      endMicros: monotonicMicros(),
+    });
   const measured: Measured = {
     ...result,
+    coresBusy: coreBusy(coresBefore, coreTimes()),
     cpuMicrosPerRequest: (processCpuMicros(server.pid) - cpuBefore) / result.completed,
     cpuSplit: cpuPerRequest(splitBefore, processCpu(server.pid), result.completed),
   };
@@ -205,6 +229,10 @@ function report(latencyMs: number, direct: Measured, router: Measured, bare: Mea
     `router_overhead_seconds over the router run: p50 ≤ ${fixed(router.routerOverheadP50Ms, 1)} ms, ` +
       `p99 ≤ ${fixed(router.routerOverheadP99Ms, 1)} ms (bucket upper bounds)`,
     `router over the run: ${router.eventLoop ?? '-'}`,
+    `latency ms, direct: ${direct.percentiles}; router: ${router.percentiles}` +
+      (bare === undefined ? '' : `; bare proxy: ${bare.percentiles}`),
+    `cores busy over the runs: direct ${direct.coresBusy ?? '-'}; router ${router.coresBusy ?? '-'}` +
+      (bare === undefined ? '' : `; bare proxy ${bare.coresBusy ?? '-'}`),
   );
   process.stdout.write(`${lines.join('\n')}\n\n`);
 }
@@ -269,9 +297,15 @@ async function main(): Promise<void> {
   } finally {
     if (bareProxy?.child.pid !== undefined) await stopPid(bareProxy.child.pid);
     if (dataPlane?.child.pid !== undefined) await stopPid(dataPlane.child.pid);
+    if (dataPlane !== undefined && extraNodeArgs.length > 0) {
+      const kept = join(mkdtempSync(join(tmpdir(), 'bench-dp-log-')), 'data-plane.log');
+      copyFileSync(dataPlane.logFile, kept);
+      process.stdout.write(`data-plane log (with --node-args ${extraNodeArgs.join(' ')}): ${kept}\n`);
+    }
     await stack.stop();
   }
   if (profileDir !== undefined) {
+    writeFileSync(join(profileDir, 'runs.json'), JSON.stringify(profileWindows, undefined, 2));
     process.stdout.write(
       `data-plane CPU profile(s): ${readdirSync(profileDir)
         .map((name) => join(profileDir, name))

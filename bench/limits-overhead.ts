@@ -1,4 +1,4 @@
-// One file on purpose (~425 lines): its two measurements (end to end and in process) share the policy,
+// One file on purpose (~460 lines): its two measurements (end to end and in process) share the policy,
 // the argument parsing and the report; the data-plane spawning lives in bench-data-plane.ts.
 // Benchmark (prints figures, asserts nothing): the router CPU that admission adds per request with
 // Redis-backed limits and budgets. One mock backend process, the control plane, a private Redis and one data
@@ -10,12 +10,13 @@
 // utime+stime (/proc) over the measured run divided by the responses; Redis's own CPU is printed beside it.
 //
 //   pnpm exec tsx bench/limits-overhead.ts [--connections 50] [--duration 10] [--warmup 3] [--rounds 2]
-//     [--rate <req/s>] [--source] [--no-pin]
+//     [--rate <req/s>] [--source] [--no-pin] [--cpu-prof]
 //
 // Limits are set far above the offered load, so every request is admitted (a denial would be a different,
 // cheaper path). Rounds alternate off/on so that machine noise hits both. Needs `pnpm build` (services run
 // from dist/ as in production) unless --source. Figures are only as quiet as the machine: the load average
-// is printed before and after.
+// is printed before and after. --cpu-prof writes the data plane's V8 CPU profile and, beside it, runs.json:
+// each measured run's start and end on the profile's clock, to look at one mode's samples alone.
 //
 //   pnpm exec tsx bench/limits-overhead.ts --in-process [--iterations 20000] [--concurrency 1,32]
 //     [--rounds 2]
@@ -50,7 +51,7 @@ import type { PlaneWorkspace } from '../test/support/planes.js';
 import { startBenchDataPlane, type BenchDataPlane } from './bench-data-plane.js';
 import { runLoad, type LoadRunResult } from './load-run.js';
 import { pinBenchmarkProcesses, type CpuPinning } from './cpu-pinning.js';
-import { processCpuMicros } from './process-cpu.js';
+import { coreBusy, coreTimes, processCpuMicros } from './process-cpu.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -65,6 +66,7 @@ const { values: args } = parseArgs({
     concurrency: { type: 'string', default: '1,32' },
     'data-plane-dir': { type: 'string' },
     'no-pin': { type: 'boolean', default: false },
+    'cpu-prof': { type: 'boolean', default: false },
   },
 });
 const connections = Number(args.connections);
@@ -126,10 +128,16 @@ function writeBenchPolicies(workspace: PlaneWorkspace): void {
   writeFileSync(workspace.policiesConfig, benchPoliciesYaml());
 }
 
+const profileDir = args['cpu-prof'] ? mkdtempSync(join(tmpdir(), 'bench-limits-profile-')) : undefined;
+/** With --cpu-prof: when each measured run ran, on the clock of the profile's timestamps (CLOCK_MONOTONIC, µs). */
+const profileWindows: { run: string; startMicros: number; endMicros: number }[] = [];
+const monotonicMicros = (): number => Number(process.hrtime.bigint() / 1000n);
+
 function startDataPlane(workspace: PlaneWorkspace, redisUrl: string): Promise<BenchDataPlane> {
   return startBenchDataPlane(workspace, {
     runtime,
     packageDir: args['data-plane-dir'],
+    nodeArgs: profileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${profileDir}`],
     env: { LOG_LEVEL: 'info', DP_ID: 'dp-bench-limits', DP_REDIS_URL: redisUrl },
   });
 }
@@ -137,9 +145,16 @@ function startDataPlane(workspace: PlaneWorkspace, redisUrl: string): Promise<Be
 interface Measured extends LoadRunResult {
   routerCpuMicrosPerRequest: number;
   redisCpuMicrosPerRequest: number;
+  /** How busy each core was (Redis shares the load generator's core). */
+  coresBusy: string;
 }
 
-async function measure(url: string, key: string, pids: { router: number; redis: number }): Promise<Measured> {
+async function measure(
+  run: string,
+  url: string,
+  key: string,
+  pids: { router: number; redis: number },
+): Promise<Measured> {
   const load = {
     url,
     headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
@@ -150,11 +165,16 @@ async function measure(url: string, key: string, pids: { router: number; redis: 
   await runLoad({ ...load, durationSeconds: warmupSeconds });
   const routerBefore = processCpuMicros(pids.router);
   const redisBefore = processCpuMicros(pids.redis);
+  const startMicros = monotonicMicros();
+  const coresBefore = coreTimes();
   const result = await runLoad({ ...load, durationSeconds });
+  const coresBusy = coreBusy(coresBefore, coreTimes());
+  if (profileDir !== undefined) profileWindows.push({ run, startMicros, endMicros: monotonicMicros() });
   return {
     ...result,
     routerCpuMicrosPerRequest: (processCpuMicros(pids.router) - routerBefore) / result.completed,
     redisCpuMicrosPerRequest: (processCpuMicros(pids.redis) - redisBefore) / result.completed,
+    coresBusy,
   };
 }
 
@@ -208,7 +228,12 @@ async function main(): Promise<void> {
     );
     for (let round = 1; round <= rounds; round += 1) {
       for (const mode of ['off', 'on'] as const) {
-        const measured = await measure(`${dataPlane.url}/v1/chat/completions`, KEYS[mode], pids);
+        const measured = await measure(
+          `round ${round} limits ${mode}`,
+          `${dataPlane.url}/v1/chat/completions`,
+          KEYS[mode],
+          pids,
+        );
         results[mode].push(measured);
         process.stdout.write(
           `${row([
@@ -224,6 +249,11 @@ async function main(): Promise<void> {
         );
       }
     }
+    process.stdout.write(
+      `\ncores busy: ${results.off
+        .flatMap((off, index) => [`off ${off.coresBusy}`, `on ${results.on[index]?.coresBusy ?? '-'}`])
+        .join('; ')}\n`,
+    );
     const cpu = (mode: 'off' | 'on'): number =>
       median(results[mode].map((measured) => measured.routerCpuMicrosPerRequest));
     const redisCpu = median(results.on.map((measured) => measured.redisCpuMicrosPerRequest));
@@ -239,6 +269,12 @@ async function main(): Promise<void> {
     if (dataPlane?.child.pid !== undefined) await stopPid(dataPlane.child.pid);
     await stack.stop();
     await redis?.stop();
+  }
+  if (profileDir !== undefined) {
+    writeFileSync(join(profileDir, 'runs.json'), JSON.stringify(profileWindows, undefined, 2));
+    process.stdout.write(
+      `data-plane CPU profile in ${profileDir}, with runs.json: when each measured run ran (profile clock)\n`,
+    );
   }
 }
 

@@ -20,6 +20,8 @@ export interface LoadRunResult {
   errors: number;
   p50Ms: number;
   p99Ms: number;
+  /** More of the distribution, e.g. "p75 21.3 · p90 22.5 · …": whether a tail is broad or a few pauses. */
+  percentiles: string;
 }
 
 /**
@@ -58,6 +60,9 @@ export async function runLoad(options: LoadRunOptions): Promise<LoadRunResult> {
     errors: result.errors + result.timeouts,
     p50Ms: percentile(latencies, 50),
     p99Ms: percentile(latencies, 99),
+    percentiles: [75, 90, 95, 99, 99.9]
+      .map((p) => `p${p} ${percentile(latencies, p).toFixed(1)}`)
+      .join(' · '),
   };
 }
 

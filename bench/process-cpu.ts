@@ -59,3 +59,29 @@ function readTimes(statPath: string): CpuTimes {
   const toMicros = (ticks: number): number => (ticks / clockTicksPerSecond!) * 1e6;
   return { userMicros: toMicros(Number(fields[14 - 3])), systemMicros: toMicros(Number(fields[15 - 3])) };
 }
+
+/** Busy and total jiffies of each core so far (/proc/stat `cpuN` lines). */
+export type CoreTimes = ReadonlyMap<number, { busy: number; total: number }>;
+
+export function coreTimes(): CoreTimes {
+  const cores = new Map<number, { busy: number; total: number }>();
+  for (const line of readFileSync('/proc/stat', 'utf8').split('\n')) {
+    const match = /^cpu(\d+) (.*)$/.exec(line);
+    if (match === null) continue;
+    // user nice system idle iowait irq softirq steal …: idle and iowait are the idle ones.
+    const ticks = match[2]!.trim().split(/\s+/).map(Number);
+    const total = ticks.slice(0, 8).reduce((sum, tick) => sum + tick, 0);
+    cores.set(Number(match[1]), { busy: total - ticks[3]! - ticks[4]!, total });
+  }
+  return cores;
+}
+
+/** How busy each core was between two {@link coreTimes} readings, e.g. "CPU 0 81%, CPU 1 38%". */
+export function coreBusy(before: CoreTimes, after: CoreTimes): string {
+  return [...after]
+    .map(([core, { busy, total }]) => {
+      const then = before.get(core) ?? { busy: 0, total: 0 };
+      return `CPU ${core} ${Math.round((100 * (busy - then.busy)) / Math.max(1, total - then.total))}%`;
+    })
+    .join(', ');
+}
