@@ -37,7 +37,14 @@ import { startBenchDataPlane, type BenchDataPlane } from './bench-data-plane.js'
 import { runLoad, type LoadRunResult } from './load-run.js';
 import { pinBenchmarkProcesses, type CpuPinning } from './cpu-pinning.js';
 import { eventLoopRun, formatEventLoopRun } from './event-loop-stats.js';
-import { coreBusy, coreTimes, cpuPerRequest, processCpu, processCpuMicros } from './process-cpu.js';
+import {
+  coreBusy,
+  coreTimes,
+  cpuPerRequest,
+  peakRssMiB,
+  processCpu,
+  processCpuMicros,
+} from './process-cpu.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -178,7 +185,9 @@ async function measurePinned(url: string, server: { pid: number; metricsUrl?: st
     );
     measured.routerOverheadP50Ms = quantileUpperBound(run, 0.5) * 1000;
     measured.routerOverheadP99Ms = quantileUpperBound(run, 0.99) * 1000;
-    measured.eventLoop = formatEventLoopRun(eventLoopRun(metricsBefore, metricsAfter));
+    measured.eventLoop =
+      `${formatEventLoopRun(eventLoopRun(metricsBefore, metricsAfter))}; ` +
+      `peak RSS so far ${peakRssMiB(server.pid).toFixed(0)} MiB`;
   }
   return measured;
 }

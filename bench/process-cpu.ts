@@ -85,3 +85,9 @@ export function coreBusy(before: CoreTimes, after: CoreTimes): string {
     })
     .join(', ');
 }
+
+/** Peak resident set size of a process so far (VmHWM in /proc/<pid>/status), in MiB. */
+export function peakRssMiB(pid: number): number {
+  const match = /^VmHWM:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return match === null ? Number.NaN : Number(match[1]) / 1024;
+}

@@ -60,7 +60,7 @@ export async function spawnService(
 
 /**
  * The Node flags a service runs with in production: `apiRouter.nodeFlags` of its package.json (the data
- * plane's young-generation size, docs/adr/0006); none when the field is absent (also older builds).
+ * plane's heap sizing, docs/adr/0006 and 0007); none when the field is absent (also older builds).
  */
 export function serviceNodeFlags(packageDir: string): string[] {
   const manifest = JSON.parse(readFileSync(join(packageDir, 'package.json'), 'utf8')) as {
