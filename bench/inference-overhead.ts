@@ -36,6 +36,7 @@ import { bucketsBetween, histogramBuckets, quantileUpperBound } from './histogra
 import { startBenchDataPlane, type BenchDataPlane } from './bench-data-plane.js';
 import { runLoad, type LoadRunResult } from './load-run.js';
 import { pinBenchmarkProcesses, type CpuPinning } from './cpu-pinning.js';
+import { ProfileRuns } from './profile-runs.js';
 import { eventLoopRun, formatEventLoopRun } from './event-loop-stats.js';
 import {
   coreBusy,
@@ -140,9 +141,8 @@ interface Measured extends LoadRunResult {
   coresBusy?: string;
 }
 
-/** With --cpu-prof: when each measured router run ran, on the clock of the profile's timestamps (CLOCK_MONOTONIC, µs). */
-const profileWindows: { run: string; startMicros: number; endMicros: number }[] = [];
-const monotonicMicros = (): number => Number(process.hrtime.bigint() / 1000n);
+/** With --cpu-prof: when each measured router run ran. */
+const profileRuns = new ProfileRuns();
 
 /** Warm-up, then the measured run; `server` = the serving process's pid, and the router's URL for /metrics. */
 async function measure(url: string, server: { pid: number; metricsUrl?: string }): Promise<Measured> {
@@ -163,14 +163,11 @@ async function measurePinned(url: string, server: { pid: number; metricsUrl?: st
   const cpuBefore = processCpuMicros(server.pid);
   const splitBefore = processCpu(server.pid);
   const coresBefore = coreTimes();
-  const startMicros = monotonicMicros();
-  const result = await runLoad({ ...load, durationSeconds });
-  if (server.metricsUrl !== undefined)
-    profileWindows.push({
-      run: `router run ${profileWindows.length + 1}`,
-      startMicros,
-      endMicros: monotonicMicros(),
-    });
+  const run = (): Promise<LoadRunResult> => runLoad({ ...load, durationSeconds });
+  const result =
+    server.metricsUrl === undefined
+      ? await run()
+      : await profileRuns.time(`router run ${profileRuns.count + 1}`, run);
   const measured: Measured = {
     ...result,
     coresBusy: coreBusy(coresBefore, coreTimes()),
@@ -314,7 +311,7 @@ async function main(): Promise<void> {
     await stack.stop();
   }
   if (profileDir !== undefined) {
-    writeFileSync(join(profileDir, 'runs.json'), JSON.stringify(profileWindows, undefined, 2));
+    profileRuns.write(profileDir);
     process.stdout.write(
       `data-plane CPU profile(s): ${readdirSync(profileDir)
         .map((name) => join(profileDir, name))

@@ -1,5 +1,6 @@
 // One file on purpose (~460 lines): its two measurements (end to end and in process) share the policy,
-// the argument parsing and the report; the data-plane spawning lives in bench-data-plane.ts.
+// the argument parsing and the report; the data-plane spawning lives in bench-data-plane.ts, the profile
+// run windows in profile-runs.ts.
 // Benchmark (prints figures, asserts nothing): the router CPU that admission adds per request with
 // Redis-backed limits and budgets. One mock backend process, the control plane, a private Redis and one data
 // plane (DP_REDIS_URL set) as separate processes; autocannon drives the same chat-completions body through
@@ -52,6 +53,7 @@ import { startBenchDataPlane, type BenchDataPlane } from './bench-data-plane.js'
 import { runLoad, type LoadRunResult } from './load-run.js';
 import { pinBenchmarkProcesses, type CpuPinning } from './cpu-pinning.js';
 import { coreBusy, coreTimes, processCpuMicros } from './process-cpu.js';
+import { ProfileRuns } from './profile-runs.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -129,9 +131,8 @@ function writeBenchPolicies(workspace: PlaneWorkspace): void {
 }
 
 const profileDir = args['cpu-prof'] ? mkdtempSync(join(tmpdir(), 'bench-limits-profile-')) : undefined;
-/** With --cpu-prof: when each measured run ran, on the clock of the profile's timestamps (CLOCK_MONOTONIC, µs). */
-const profileWindows: { run: string; startMicros: number; endMicros: number }[] = [];
-const monotonicMicros = (): number => Number(process.hrtime.bigint() / 1000n);
+/** With --cpu-prof: when each measured run ran. */
+const profileRuns = new ProfileRuns();
 
 function startDataPlane(workspace: PlaneWorkspace, redisUrl: string): Promise<BenchDataPlane> {
   return startBenchDataPlane(workspace, {
@@ -165,11 +166,9 @@ async function measure(
   await runLoad({ ...load, durationSeconds: warmupSeconds });
   const routerBefore = processCpuMicros(pids.router);
   const redisBefore = processCpuMicros(pids.redis);
-  const startMicros = monotonicMicros();
   const coresBefore = coreTimes();
-  const result = await runLoad({ ...load, durationSeconds });
+  const result = await profileRuns.time(run, () => runLoad({ ...load, durationSeconds }));
   const coresBusy = coreBusy(coresBefore, coreTimes());
-  if (profileDir !== undefined) profileWindows.push({ run, startMicros, endMicros: monotonicMicros() });
   return {
     ...result,
     routerCpuMicrosPerRequest: (processCpuMicros(pids.router) - routerBefore) / result.completed,
@@ -271,7 +270,7 @@ async function main(): Promise<void> {
     await redis?.stop();
   }
   if (profileDir !== undefined) {
-    writeFileSync(join(profileDir, 'runs.json'), JSON.stringify(profileWindows, undefined, 2));
+    profileRuns.write(profileDir);
     process.stdout.write(
       `data-plane CPU profile in ${profileDir}, with runs.json: when each measured run ran (profile clock)\n`,
     );
