@@ -9,7 +9,7 @@
 //
 //   pnpm exec tsx bench/inference-overhead.ts [--connections 50] [--duration 10] [--warmup 3]
 //     [--latencies 0,20] [--rate <req/s>] [--source] [--cpu-prof] [--log-level info] [--no-bare-proxy] [--no-pin]
-//     [--node-args="--trace-gc ..."]
+//     [--node-args="--trace-gc ..."] [--data-plane-dir <dir>]
 //
 // --rate caps the offered load (requests/s over all connections): at fixed concurrency a router that runs
 // out of CPU first shows queueing, not its per-request overhead; below saturation it shows the overhead.
@@ -18,7 +18,9 @@
 // beside it (when each measured router run ran, on the profile's clock); --log-level sets
 // the data plane's LOG_LEVEL (default info, the service default: one access line per request). --node-args
 // adds Node flags to the data plane's own (e.g. to try a GC setting); its log (which --trace-gc writes to) is
-// then kept and its path printed.
+// then kept and its path printed. --data-plane-dir runs the data plane of another checkout's build (its
+// services/data-plane directory, e.g. a git worktree of an older commit) against this one's stack: an A/B
+// of two builds in alternated runs.
 // Each measured server (mock for the direct row, data plane, bare proxy) runs pinned to a core of its own
 // while the load generator and the rest share the others (bench/cpu-pinning.ts; --no-pin to let the
 // scheduler place them). Figures are only as quiet as the machine: the load average is printed.
@@ -60,6 +62,7 @@ const { values: args } = parseArgs({
     rate: { type: 'string' },
     'no-pin': { type: 'boolean', default: false },
     'node-args': { type: 'string' },
+    'data-plane-dir': { type: 'string' },
   },
 });
 const connections = Number(args.connections);
@@ -95,6 +98,7 @@ function writeBenchPolicies(workspace: PlaneWorkspace): void {
 function startDataPlane(workspace: PlaneWorkspace, profileDir: string | undefined): Promise<BenchDataPlane> {
   return startBenchDataPlane(workspace, {
     runtime,
+    packageDir: args['data-plane-dir'],
     nodeArgs: [
       ...extraNodeArgs,
       ...(profileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${profileDir}`]),
@@ -253,7 +257,7 @@ async function main(): Promise<void> {
       : `measured server pinned to CPU ${pinning.serverCpu}, load generator + the rest to CPU ${pinning.otherCpus}`;
   process.stdout.write(
     `inference overhead: ${connections} connections${overallRate === undefined ? '' : ` at ${overallRate} req/s`}, ${warmupSeconds} s warm-up + ${durationSeconds} s per run, ` +
-      `services ${runtime}, data-plane LOG_LEVEL ${args['log-level']}, node ${process.version}; ${pinned}; load average before ${loadavg()
+      `services ${runtime}${args['data-plane-dir'] === undefined ? '' : ` (data plane from ${args['data-plane-dir']})`}, data-plane LOG_LEVEL ${args['log-level']}, node ${process.version}; ${pinned}; load average before ${loadavg()
         .map((v) => v.toFixed(2))
         .join(' ')}\n\n`,
   );

@@ -15,8 +15,9 @@ declare -A benches=(
   [policy-propagation]="pnpm exec tsx bench/policy-propagation.ts 50"
   [inference-overhead]="pnpm exec tsx bench/inference-overhead.ts"
   [limits-overhead]="pnpm exec tsx bench/limits-overhead.ts"
+  [log-destination]="pnpm exec tsx --conditions=source packages/observability/bench/log-destination-bench.ts"
 )
-order=(policy-compile policy-propagation inference-overhead limits-overhead)
+order=(policy-compile policy-propagation log-destination inference-overhead limits-overhead)
 
 if [ $# -gt 0 ]; then order=("$@"); fi
 for name in "${order[@]}"; do

@@ -42,23 +42,37 @@ export function createLogger(options: LoggerOptions): Logger {
   );
 }
 
+/** Smallest chunk of buffered lines written at once (unless the flush interval comes first), in bytes. */
+export const LOG_MIN_CHUNK_BYTES = 4 * 1024;
+/** Largest chunk handed to one write(2), in bytes (sonic-boom needs it above the minimum). */
+export const LOG_MAX_CHUNK_BYTES = 8 * 1024;
+
 /**
- * stdout through sonic-boom, asynchronous and buffered: lines are written in chunks of at least 32 KiB (up
- * to 64 KiB per write), or every {@link LOG_FLUSH_INTERVAL_MS} ms, whichever comes first, instead of one
- * write(2) per line on the event loop (pino's default). Each chunk is one libuv threadpool write; on a
- * small machine that write competes with the event loop for the same core, so fewer, larger chunks are
- * cheaper (32 KiB instead of 4 KiB: router p99 at a 20 ms backend 6.4–6.5 ms over direct instead of
- * 8.4–12.4 in two alternated pairs of the inference-overhead benchmark, CPU per request 174–177 µs instead
- * of 176–184). pino flushes the buffer synchronously when the process exits (normally, by an uncaught error
- * or on a handled signal); a `kill -9` loses at most the last interval's lines (or the last 32 KiB). Logs
- * are for operators; nothing the router must not lose (usage records, audit events) goes through them.
+ * stdout through sonic-boom, asynchronous and buffered: lines are written in chunks of at least
+ * {@link LOG_MIN_CHUNK_BYTES} (each at most {@link LOG_MAX_CHUNK_BYTES}), or every
+ * {@link LOG_FLUSH_INTERVAL_MS} ms, whichever comes first, instead of one write(2) per line on the event
+ * loop (pino's default). Each chunk is one libuv threadpool write.
+ *
+ * The chunk size is bounded on purpose: sonic-boom appends each line to the pending chunk (a string) and
+ * then measures that chunk's UTF-8 length, which makes V8 copy the whole chunk into a flat string on every
+ * line. With 32–64 KiB chunks that copy averaged ~16 KiB per line: a quarter of everything the data plane
+ * allocated per request (V8 sampling heap profile, 20 ms backend) and ~2 µs more CPU per line than 4–8 KiB
+ * chunks (`bash scripts/bench.sh log-destination`). pino flushes the buffer synchronously when the process
+ * exits (normally, by an uncaught error or on a handled signal); a `kill -9` loses at most the last
+ * interval's lines. Logs are for operators; nothing the router must not lose (usage records, audit
+ * events) goes through them.
  */
 export function bufferedStdout(): DestinationStream {
+  return bufferedDestination(1);
+}
+
+/** The buffered destination of {@link bufferedStdout} over any file descriptor or path (its benchmark writes a file). */
+export function bufferedDestination(dest: number | string): DestinationStream {
   return destination({
-    dest: 1,
+    dest,
     sync: false,
-    minLength: 32 * 1024,
-    maxWrite: 64 * 1024,
+    minLength: LOG_MIN_CHUNK_BYTES,
+    maxWrite: LOG_MAX_CHUNK_BYTES,
     periodicFlush: LOG_FLUSH_INTERVAL_MS,
   });
 }

@@ -1,7 +1,7 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
 import { RouterError } from '@api-router/errors';
-import type { Logger } from '@api-router/observability';
+import { LazyChildLogger, type Logger } from '@api-router/observability';
 import type { Clock } from '../clock.js';
 import type { HttpSettings } from '../config.js';
 import { registerInferenceRoutes, type InferenceRoutesDeps } from '../inference/register-inference-routes.js';
@@ -43,6 +43,12 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     genReqId: createRequestIdGenerator({ clock: deps.clock, randomBytes: pooledRandomBytes() }),
     // One line per request (request_id bound), written when the response ends, instead of fastify's two.
     logController: new AccessLogController(deps.logger),
+    // request.log becomes a real pino child (bindings serialised and redacted) only if something logs
+    // through it: most requests never do. The casts: fastify passes the instance's logger (deps.logger or
+    // a child of it, pino either way) typed as its base interface, and types the result as pino's Logger
+    // while only using the FastifyBaseLogger part, which LazyChildLogger has.
+    childLoggerFactory: (logger, bindings, options) =>
+      new LazyChildLogger(logger as Logger, bindings, options) as unknown as Logger,
     connectionTimeout: deps.http.connectionTimeoutMs,
     keepAliveTimeout: deps.http.keepAliveTimeoutMs,
     requestTimeout: deps.http.requestTimeoutMs,
