@@ -1,5 +1,6 @@
-// Benchmark of the services' log destination: CPU per access-log line and the garbage it leaves, for the
-// chunk sizes of bufferedStdout() against the alternatives it was chosen over. It prints figures and
+// Benchmark of the services' log destination: CPU per access-log line and the garbage it leaves, for
+// bufferedStdout() (sonic-boom in buffer mode, 32-64 KiB chunks) against the alternatives it was chosen
+// over: sonic-boom's string mode with large or small chunks, and a write per line. It prints figures and
 // asserts nothing. Run from the repository root:
 //
 //   pnpm exec tsx --conditions=source packages/observability/bench/log-destination-bench.ts [lines per turn…]
@@ -19,7 +20,8 @@ import { bufferedDestination, LOG_FLUSH_INTERVAL_MS } from '../src/logger.js';
 
 const SETTINGS: Record<string, { minLength: number; maxWrite?: number } | 'bufferedStdout'> = {
   'bufferedStdout()': 'bufferedStdout',
-  '32-64 KiB chunks': { minLength: 32 * 1024, maxWrite: 64 * 1024 },
+  '32-64 KiB strings': { minLength: 32 * 1024, maxWrite: 64 * 1024 },
+  '4-8 KiB strings': { minLength: 4 * 1024, maxWrite: 8 * 1024 },
   'line by line': { minLength: 0 },
 };
 const TURNS = 40_000;
@@ -75,7 +77,7 @@ async function child(setting: string, perTurn: number, file: string): Promise<vo
   observer.disconnect();
   const lines = TURNS * perTurn;
   process.stdout.write(
-    `${setting.padEnd(18)} ${String(perTurn).padStart(5)} lines/turn  ${((cpu.user + cpu.system) / lines).toFixed(2).padStart(6)} µs CPU/line  ` +
+    `${setting.padEnd(19)} ${String(perTurn).padStart(5)} lines/turn  ${((cpu.user + cpu.system) / lines).toFixed(2).padStart(6)} µs CPU/line  ` +
       `${String(gcs).padStart(5)} GCs, ${gcMs.toFixed(0).padStart(4)} ms\n`,
   );
 }

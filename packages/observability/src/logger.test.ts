@@ -37,18 +37,19 @@ const IMPORT = "import { createLogger } from '@api-router/observability';";
 
 // Child processes load tsx first: slow on a busy machine, hence the generous timeout.
 describe('createLogger default destination (buffered stdout)', { timeout: 30_000 }, () => {
-  it('writes every line before an explicit process.exit, redacted', async () => {
+  it('writes every line before an explicit process.exit, redacted, as UTF-8', async () => {
     const stdout = await runChild(
       `${IMPORT} const log = createLogger({ service: 't' });
-       for (let i = 0; i < 50; i++) log.info({ i, authorization: 'Bearer sk-secret' }, 'line');
+       for (let i = 0; i < 50; i++) log.info({ i, authorization: 'Bearer sk-secret', text: 'héllo ✓ 🙂' }, 'line');
        process.exit(0);`,
     ).done;
     const lines = stdout
       .split('\n')
       .filter((line) => line !== '')
-      .map((line) => JSON.parse(line) as { i: number; authorization: string });
+      .map((line) => JSON.parse(line) as { i: number; authorization: string; text: string });
     expect(lines.map((line) => line.i)).toEqual(Array.from({ length: 50 }, (_, i) => i));
     expect(lines[0]?.authorization).toBe('[redacted]');
+    expect(lines.every((line) => line.text === 'héllo ✓ 🙂')).toBe(true);
     expect(stdout).not.toContain('sk-secret');
   });
 
