@@ -143,22 +143,38 @@ interface Measured extends LoadRunResult {
   eventLoop?: string;
   /** How busy each core was over the run (the load generator's core saturating would skew every row). */
   coresBusy?: string;
+  /** CPU per request of the other processes named for the run (the mock, the control plane), on CPU 0. */
+  othersCpu?: string;
+}
+
+/** A process besides the measured server whose CPU over the run is reported (it shares CPU 0 with autocannon). */
+interface Companion {
+  readonly name: string;
+  readonly pid: number;
 }
 
 /** With --cpu-prof: when each measured router run ran. */
 const profileRuns = new ProfileRuns();
 
 /** Warm-up, then the measured run; `server` = the serving process's pid, and the router's URL for /metrics. */
-async function measure(url: string, server: { pid: number; metricsUrl?: string }): Promise<Measured> {
+async function measure(
+  url: string,
+  server: { pid: number; metricsUrl?: string },
+  companions: readonly Companion[] = [],
+): Promise<Measured> {
   pinning?.pinServer(server.pid);
   try {
-    return await measurePinned(url, server);
+    return await measurePinned(url, server, companions);
   } finally {
     pinning?.unpin(server.pid);
   }
 }
 
-async function measurePinned(url: string, server: { pid: number; metricsUrl?: string }): Promise<Measured> {
+async function measurePinned(
+  url: string,
+  server: { pid: number; metricsUrl?: string },
+  companions: readonly Companion[],
+): Promise<Measured> {
   const load = { url, headers: HEADERS, body: BODY, connections, overallRate };
   await runLoad({ ...load, durationSeconds: warmupSeconds });
   const metrics = async (): Promise<string | undefined> =>
@@ -167,6 +183,7 @@ async function measurePinned(url: string, server: { pid: number; metricsUrl?: st
   const cpuBefore = processCpuMicros(server.pid);
   const splitBefore = processCpu(server.pid);
   const coresBefore = coreTimes();
+  const companionsBefore = companions.map((companion) => processCpuMicros(companion.pid));
   const run = (): Promise<LoadRunResult> => runLoad({ ...load, durationSeconds });
   const result =
     server.metricsUrl === undefined
@@ -177,6 +194,12 @@ async function measurePinned(url: string, server: { pid: number; metricsUrl?: st
     coresBusy: coreBusy(coresBefore, coreTimes()),
     cpuMicrosPerRequest: (processCpuMicros(server.pid) - cpuBefore) / result.completed,
     cpuSplit: cpuPerRequest(splitBefore, processCpu(server.pid), result.completed),
+    othersCpu: companions
+      .map((companion, index) => {
+        const micros = processCpuMicros(companion.pid) - companionsBefore[index]!;
+        return `${companion.name} ${fixed(micros / result.completed, 0)}`;
+      })
+      .join(', '),
   };
   const metricsAfter = await metrics();
   if (metricsBefore !== undefined && metricsAfter !== undefined) {
@@ -243,6 +266,8 @@ function report(latencyMs: number, direct: Measured, router: Measured, bare: Mea
       (bare === undefined ? '' : `; bare proxy: ${bare.percentiles}`),
     `cores busy over the runs: direct ${direct.coresBusy ?? '-'}; router ${router.coresBusy ?? '-'}` +
       (bare === undefined ? '' : `; bare proxy ${bare.coresBusy ?? '-'}`),
+    `CPU µs/request of the processes beside the load generator on CPU 0: router run ${router.othersCpu || '-'}` +
+      (bare === undefined ? '' : `; bare proxy run ${bare.othersCpu || '-'}`),
   );
   process.stdout.write(`${lines.join('\n')}\n\n`);
 }
@@ -284,14 +309,18 @@ async function main(): Promise<void> {
       });
       if (!faults.ok) throw new Error(`PUT /control/faults → ${faults.status}`);
       const direct = await measure(`${mock.url}/v1/chat/completions`, { pid: mock.process.pid });
-      const router = await measure(`${dataPlane.url}/v1/chat/completions`, {
-        pid: dataPlane.child.pid!,
-        metricsUrl: dataPlane.url,
-      });
+      const mockCompanion = { name: 'mock', pid: mock.process.pid };
+      const router = await measure(
+        `${dataPlane.url}/v1/chat/completions`,
+        { pid: dataPlane.child.pid!, metricsUrl: dataPlane.url },
+        [mockCompanion, { name: 'control plane', pid: stack.controlPlane.process.pid }],
+      );
       const bare =
         bareProxy === undefined
           ? undefined
-          : await measure(`${bareProxy.url}/v1/chat/completions`, { pid: bareProxy.child.pid! });
+          : await measure(`${bareProxy.url}/v1/chat/completions`, { pid: bareProxy.child.pid! }, [
+              mockCompanion,
+            ]);
       report(latencyMs, direct, router, bare);
       summary.push(
         `${latencyMs} ms backend: router p99 − direct p99 = ${fixed(router.p99Ms - direct.p99Ms)} ms; ` +
