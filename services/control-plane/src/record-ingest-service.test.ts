@@ -1,12 +1,18 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { toBinary } from '@bufbuild/protobuf';
 import { Code, ConnectError, createClient, createRouterTransport } from '@connectrpc/connect';
-import { AdminService, RecordIngestService } from '@api-router/contracts';
+import {
+  AdminService,
+  AuditEventSchema,
+  RecordIngestService,
+  UsageRecordSchema,
+} from '@api-router/contracts';
 import { createLogger, createMetricsRegistry } from '@api-router/observability';
 import { afterEach, describe, expect, it } from 'vitest';
 import { auditEvent, usageRecord } from './audit/audit-store-contract.test-support.js';
-import type { AuditStore } from './audit/audit-store.js';
+import type { AuditStore, StorableRecord } from './audit/audit-store.js';
 import { openSqliteAuditStore } from './audit/sqlite-audit-store.js';
 import { createAuditAdminHandlers } from './audit-admin-handlers.js';
 import { createControlPlaneMetrics } from './control-plane-metrics.js';
@@ -112,6 +118,60 @@ describe('RecordIngestService', () => {
     ]);
     expect(await metric('router_cp_records_rejected_total')).toMatch(/router_cp_records_rejected_total 3$/);
     expect((await admin.getRequestAudit({ requestId: 'req-1' })).events).toHaveLength(1);
+  });
+
+  it('stores encoded records (usage_bytes / audit_bytes) as the very bytes sent, unknown fields included', async () => {
+    const directory = await mkdtemp(join(tmpdir(), 'ingest-bytes-'));
+    const sqlite = await openSqliteAuditStore({ path: join(directory, 'audit.sqlite') });
+    const received: StorableRecord[] = [];
+    const { ingest, admin } = await start({
+      ...sqlite,
+      ingest: (records, receivedAtMs) => {
+        received.push(...records);
+        return sqlite.ingest(records, receivedAtMs);
+      },
+      close: () => sqlite.close().then(() => rm(directory, { recursive: true, force: true })),
+    });
+    // A field this build does not know (number 999, varint 7), as a newer data plane could send.
+    const unknownField = Uint8Array.of(0xb8, 0x3e, 0x07);
+    const usageBytes = Buffer.concat([toBinary(UsageRecordSchema, usageRecord()), unknownField]);
+    const auditBytes = toBinary(AuditEventSchema, auditEvent({ dataPlaneId: 'dp-3' }));
+    const response = await ingest.ingestRecords({
+      dataPlaneId: 'dp-7',
+      records: [
+        { key: 'req-1', outboxSeq: 1n, record: { case: 'usageBytes', value: usageBytes } },
+        { key: 'req-1', outboxSeq: 2n, record: { case: 'auditBytes', value: auditBytes } },
+      ],
+    });
+    expect(response).toMatchObject({ stored: 2, duplicates: 0, rejected: [] });
+    expect(received.map((record) => Buffer.from(record.encoded ?? []).toString('hex'))).toEqual([
+      usageBytes.toString('hex'),
+      Buffer.from(auditBytes).toString('hex'),
+    ]);
+    const found = await admin.getRequestAudit({ requestId: 'req-1' });
+    expect(found.usage?.requestId).toBe('req-1');
+    expect(Buffer.from(toBinary(UsageRecordSchema, found.usage!)).equals(usageBytes)).toBe(true);
+    expect(found.events.map((event) => event.dataPlaneId)).toEqual(['dp-3']);
+  });
+
+  it('decodes encoded records: one that does not decode is rejected alone, one without data_plane_id gets the sender’s', async () => {
+    const { ingest, admin } = await start();
+    const withoutDataPlane = toBinary(AuditEventSchema, auditEvent({ dataPlaneId: '' }));
+    const response = await ingest.ingestRecords({
+      dataPlaneId: 'dp-7',
+      records: [
+        { key: 'req-x', outboxSeq: 1n, record: { case: 'usageBytes', value: Uint8Array.of(0x0a, 0x05) } },
+        { key: 'req-y', outboxSeq: 2n, record: { case: 'auditBytes', value: Uint8Array.of(0xff) } },
+        { key: 'req-1', outboxSeq: 3n, record: { case: 'auditBytes', value: withoutDataPlane } },
+      ],
+    });
+    expect(response.stored).toBe(1);
+    expect(response.rejected.map(({ index, reason }) => ({ index, reason }))).toEqual([
+      { index: 0, reason: expect.stringMatching(/^usage_bytes do not decode as a UsageRecord: /) as string },
+      { index: 1, reason: expect.stringMatching(/^audit_bytes do not decode as an AuditEvent: /) as string },
+    ]);
+    const found = await admin.getRequestAudit({ requestId: 'req-1' });
+    expect(found.events.map((event) => event.dataPlaneId)).toEqual(['dp-7']);
   });
 
   it('fails the whole batch as UNAVAILABLE when the store fails, so the outbox retries it', async () => {

@@ -1,5 +1,13 @@
+import { fromBinary } from '@bufbuild/protobuf';
 import type { ServiceImpl } from '@connectrpc/connect';
-import type { IngestRecord, RecordIngestService } from '@api-router/contracts';
+import {
+  AuditEventSchema,
+  UsageRecordSchema,
+  type AuditEvent,
+  type IngestRecord,
+  type RecordIngestService,
+  type UsageRecord,
+} from '@api-router/contracts';
 import { RouterError } from '@api-router/errors';
 import type { Logger } from 'pino';
 import type { AuditStore, StorableRecord } from './audit/audit-store.js';
@@ -65,27 +73,65 @@ export function createRecordIngestService(
 }
 
 /**
- * The record to store, or why it cannot be stored. A record without its own data_plane_id gets the
- * sender's, so the lookups can say where it came from.
+ * The record to store, or why it cannot be stored. An encoded record (usage_bytes / audit_bytes, what data
+ * planes send) is decoded to validate and index it and stored as the bytes it came in, which saves
+ * re-encoding it (most of this call's CPU when it did). A record without its own data_plane_id gets the
+ * sender's, so the lookups can say where it came from; that changes the record, so it is then re-encoded.
  */
 function toStorable(record: IngestRecord, dataPlaneId: string): StorableRecord | string {
-  switch (record.record.case) {
-    case 'audit': {
-      const event = record.record.value;
-      if (event.eventId === '') return 'audit event without event_id';
-      if (event.eventId.length > MAX_ID_LENGTH) return `event_id longer than ${MAX_ID_LENGTH} characters`;
-      if (event.requestId.length > MAX_ID_LENGTH) return `request_id longer than ${MAX_ID_LENGTH} characters`;
-      if (event.dataPlaneId === '') event.dataPlaneId = dataPlaneId;
-      return { type: 'audit', event };
+  const payload = record.record;
+  switch (payload.case) {
+    case 'audit':
+      return storableAudit(payload.value, dataPlaneId, undefined);
+    case 'auditBytes': {
+      const event = decode(() => fromBinary(AuditEventSchema, payload.value));
+      return typeof event === 'string'
+        ? `audit_bytes do not decode as an AuditEvent: ${event}`
+        : storableAudit(event, dataPlaneId, payload.value);
     }
-    case 'usage': {
-      const usage = record.record.value;
-      if (usage.requestId === '') return 'usage record without request_id';
-      if (usage.requestId.length > MAX_ID_LENGTH) return `request_id longer than ${MAX_ID_LENGTH} characters`;
-      if (usage.dataPlaneId === '') usage.dataPlaneId = dataPlaneId;
-      return { type: 'usage', usage };
+    case 'usage':
+      return storableUsage(payload.value, dataPlaneId, undefined);
+    case 'usageBytes': {
+      const usage = decode(() => fromBinary(UsageRecordSchema, payload.value));
+      return typeof usage === 'string'
+        ? `usage_bytes do not decode as a UsageRecord: ${usage}`
+        : storableUsage(usage, dataPlaneId, payload.value);
     }
     default:
       return 'record has neither usage nor audit';
+  }
+}
+
+function storableAudit(
+  event: AuditEvent,
+  dataPlaneId: string,
+  encoded: Uint8Array | undefined,
+): StorableRecord | string {
+  if (event.eventId === '') return 'audit event without event_id';
+  if (event.eventId.length > MAX_ID_LENGTH) return `event_id longer than ${MAX_ID_LENGTH} characters`;
+  if (event.requestId.length > MAX_ID_LENGTH) return `request_id longer than ${MAX_ID_LENGTH} characters`;
+  if (event.dataPlaneId !== '') return { type: 'audit', event, encoded };
+  event.dataPlaneId = dataPlaneId;
+  return { type: 'audit', event };
+}
+
+function storableUsage(
+  usage: UsageRecord,
+  dataPlaneId: string,
+  encoded: Uint8Array | undefined,
+): StorableRecord | string {
+  if (usage.requestId === '') return 'usage record without request_id';
+  if (usage.requestId.length > MAX_ID_LENGTH) return `request_id longer than ${MAX_ID_LENGTH} characters`;
+  if (usage.dataPlaneId !== '') return { type: 'usage', usage, encoded };
+  usage.dataPlaneId = dataPlaneId;
+  return { type: 'usage', usage };
+}
+
+/** The decoded message, or the decoder's error message (the bytes are not that message). */
+function decode<T>(decodeIt: () => T): T | string {
+  try {
+    return decodeIt();
+  } catch (error: unknown) {
+    return error instanceof Error ? error.message : String(error);
   }
 }

@@ -33,7 +33,8 @@ export interface UsageRow {
   record: Uint8Array;
 }
 
-export function toAuditEventRow(event: AuditEvent): AuditEventRow {
+/** `encoded`: the event's bytes as received, stored as they are; absent, `event` is encoded. */
+export function toAuditEventRow(event: AuditEvent, encoded?: Uint8Array): AuditEventRow {
   return {
     eventId: event.eventId,
     requestId: event.requestId,
@@ -42,17 +43,18 @@ export function toAuditEventRow(event: AuditEvent): AuditEventRow {
     atMs: event.at === undefined ? 0 : timestampMs(event.at),
     reasonCode: event.reasonCode,
     dataPlaneId: event.dataPlaneId,
-    record: toBinary(AuditEventSchema, event),
+    record: encoded ?? toBinary(AuditEventSchema, event),
   };
 }
 
-export function toUsageRow(usage: UsageRecord): UsageRow {
+/** `encoded`: the record's bytes as received, stored as they are; absent, `usage` is encoded. */
+export function toUsageRow(usage: UsageRecord, encoded?: Uint8Array): UsageRow {
   return {
     requestId: usage.requestId,
     tenantId: usage.tenantId,
     startedAtMs: usage.startedAt === undefined ? 0 : timestampMs(usage.startedAt),
     statusCode: usage.statusCode,
     dataPlaneId: usage.dataPlaneId,
-    record: toBinary(UsageRecordSchema, usage),
+    record: encoded ?? toBinary(UsageRecordSchema, usage),
   };
 }

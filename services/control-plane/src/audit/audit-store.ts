@@ -1,7 +1,13 @@
 import type { AuditEvent, AuditEventKind, UsageRecord } from '@api-router/contracts';
 
-/** A record a data plane shipped, ready to be stored. */
-export type StorableRecord = { type: 'audit'; event: AuditEvent } | { type: 'usage'; usage: UsageRecord };
+/**
+ * A record a data plane shipped, ready to be stored. `encoded`, when present, is the record's protobuf bytes
+ * as the data plane sent them and equal in content to the decoded message: stored as they are (no
+ * re-encoding). Absent, the store encodes the message.
+ */
+export type StorableRecord =
+  | { type: 'audit'; event: AuditEvent; encoded?: Uint8Array }
+  | { type: 'usage'; usage: UsageRecord; encoded?: Uint8Array };
 
 /** What one `ingest` call did. A record already stored (same event_id / request_id) is a duplicate. */
 export interface IngestOutcome {

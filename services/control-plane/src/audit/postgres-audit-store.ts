@@ -119,7 +119,11 @@ function createStore(pool: pg.Pool): AuditStore & AdminChangeLog {
   let closing: Promise<void> | undefined;
   return {
     ...createPostgresAdminChangeLog(pool, (client, events, receivedAtMs) =>
-      insertEvents(client, events.map(toAuditEventRow), receivedAtMs),
+      insertEvents(
+        client,
+        events.map((event) => toAuditEventRow(event)),
+        receivedAtMs,
+      ),
     ),
     ingest: (records, receivedAtMs) => ingest(pool, records, receivedAtMs),
 
@@ -173,9 +177,11 @@ async function ingest(
   receivedAtMs: number,
 ): Promise<IngestOutcome> {
   const events = records.flatMap((record) =>
-    record.type === 'audit' ? [toAuditEventRow(record.event)] : [],
+    record.type === 'audit' ? [toAuditEventRow(record.event, record.encoded)] : [],
   );
-  const usages = records.flatMap((record) => (record.type === 'usage' ? [toUsageRow(record.usage)] : []));
+  const usages = records.flatMap((record) =>
+    record.type === 'usage' ? [toUsageRow(record.usage, record.encoded)] : [],
+  );
   const storedAudit = events.length === 0 ? 0 : await insertEvents(pool, events, receivedAtMs);
   const storedUsage = usages.length === 0 ? 0 : await insertUsages(pool, usages, receivedAtMs);
   return { storedAudit, storedUsage, duplicates: records.length - storedAudit - storedUsage };

@@ -18,8 +18,11 @@ export const SQLITE_ADMIN_CHANGES_MIGRATION = `CREATE TABLE IF NOT EXISTS admin_
    CREATE INDEX IF NOT EXISTS admin_changes_open ON admin_changes (intent_received_at_ms, change_id)
      WHERE outcome_event_id IS NULL;`;
 
-/** Inserts one audit event unless its event id is stored; true when it was inserted. */
-export type InsertSqliteEvent = (event: AuditEvent, receivedAtMs: number) => boolean;
+/**
+ * Inserts one audit event unless its event id is stored; true when it was inserted. `encoded`: the event's
+ * bytes as received, stored as they are (absent: `event` is encoded).
+ */
+export type InsertSqliteEvent = (event: AuditEvent, receivedAtMs: number, encoded?: Uint8Array) => boolean;
 
 /**
  * The SQLite {@link AdminChangeLog}: each call one immediate transaction (SQLite serialises writers, so the

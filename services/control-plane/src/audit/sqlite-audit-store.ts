@@ -100,8 +100,8 @@ function prepareInsertEvent(db: Database.Database): InsertSqliteEvent {
        received_at_ms, record)
      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING`,
   );
-  return (event: AuditEvent, receivedAtMs: number) => {
-    const row = toAuditEventRow(event);
+  return (event: AuditEvent, receivedAtMs: number, encoded?: Uint8Array) => {
+    const row = toAuditEventRow(event, encoded);
     const { changes } = insertEvent.run(
       row.eventId,
       row.requestId,
@@ -131,10 +131,10 @@ function prepareIngest(
     const outcome: IngestOutcome = { storedAudit: 0, storedUsage: 0, duplicates: 0 };
     for (const record of records) {
       if (record.type === 'audit') {
-        if (insertEvent(record.event, receivedAtMs)) outcome.storedAudit += 1;
+        if (insertEvent(record.event, receivedAtMs, record.encoded)) outcome.storedAudit += 1;
         else outcome.duplicates += 1;
       } else {
-        const row = toUsageRow(record.usage);
+        const row = toUsageRow(record.usage, record.encoded);
         const { changes } = insertUsage.run(
           row.requestId,
           row.tenantId,

@@ -10,7 +10,7 @@ import {
 } from '@api-router/contracts';
 import { encodeIngestRecordsRequest, RECORD_TOPICS, type ShippableRecord } from './ingest-request-wire.js';
 
-/** The reference: decode each payload into its message and let protobuf-es encode the whole request. */
+/** The reference: protobuf-es encoding the whole request, each payload in its encoded (…_bytes) field. */
 function reflectionEncoding(dataPlaneId: string, records: readonly ShippableRecord[]): Uint8Array {
   return toBinary(
     IngestRecordsRequestSchema,
@@ -22,8 +22,8 @@ function reflectionEncoding(dataPlaneId: string, records: readonly ShippableReco
           outboxSeq: BigInt(record.seq),
           record:
             record.topic === RECORD_TOPICS.usage
-              ? { case: 'usage', value: fromBinary(UsageRecordSchema, record.payload) }
-              : { case: 'audit', value: fromBinary(AuditEventSchema, record.payload) },
+              ? { case: 'usageBytes', value: record.payload }
+              : { case: 'auditBytes', value: record.payload },
         }),
       ),
     }),
@@ -66,7 +66,7 @@ const shippable = fc.oneof(
 );
 
 describe('encodeIngestRecordsRequest', () => {
-  it('produces the bytes protobuf-es encodes for the decoded records (property)', () => {
+  it('produces the bytes protobuf-es encodes for the same request (property)', () => {
     fc.assert(
       fc.property(key, fc.array(shippable, { maxLength: 8 }), (dataPlaneId, records) => {
         const wire = encodeIngestRecordsRequest(dataPlaneId, records);
@@ -75,6 +75,14 @@ describe('encodeIngestRecordsRequest', () => {
         expect(decoded.records.map((record) => record.key)).toEqual(
           records.map((record) => Buffer.from(record.key, 'utf8').toString('utf8')),
         );
+        // Each payload arrives as it was written, and decodes as its topic's message.
+        decoded.records.forEach((record, index) => {
+          const payload = record.record;
+          if (payload.case === 'usageBytes') fromBinary(UsageRecordSchema, payload.value);
+          else if (payload.case === 'auditBytes') fromBinary(AuditEventSchema, payload.value);
+          else throw new Error(`record ${index} has no encoded payload (${String(payload.case)})`);
+          expect(Buffer.from(payload.value).equals(Buffer.from(records[index]!.payload))).toBe(true);
+        });
       }),
     );
   });

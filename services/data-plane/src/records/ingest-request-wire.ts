@@ -31,20 +31,20 @@ const REQUEST_RECORDS = 2;
 const RECORD_KEY_TAG = fieldTag(1, WIRE_LENGTH_DELIMITED);
 // A Map, not an object literal: a topic such as "constructor" must not find an inherited property.
 const RECORD_FIELD_BY_TOPIC: ReadonlyMap<string, number> = new Map([
-  [RECORD_TOPICS.usage, 2], // oneof record: UsageRecord usage
-  [RECORD_TOPICS.audit, 3], // oneof record: AuditEvent audit
+  [RECORD_TOPICS.usage, 5], // oneof record: bytes usage_bytes (an encoded UsageRecord)
+  [RECORD_TOPICS.audit, 6], // oneof record: bytes audit_bytes (an encoded AuditEvent)
 ]);
 const RECORD_OUTBOX_SEQ_TAG = fieldTag(4, WIRE_VARINT);
 
 /**
  * The wire bytes of a router.v1.IngestRecordsRequest holding `records`. An outbox payload already is the
- * encoded UsageRecord/AuditEvent, and an embedded message is a length-delimited field whose content is
- * exactly those bytes, so each payload is copied in as is: no decode into objects and re-encode per record
- * (that round trip was ~15 µs of router CPU per request). The request is sized first and written into one
- * Buffer, each payload copied once (protobuf-es's BinaryWriter copied it three times). The result equals
- * toBinary(IngestRecordsRequestSchema, …) of the decoded records (tested). The control plane decodes every
- * record; a payload that does not decode fails the whole call there, which the shipper retries (visible as
- * outbox lag), as a decode failure here used to.
+ * encoded UsageRecord/AuditEvent, which goes as is into the record's usage_bytes / audit_bytes field: no
+ * decode into objects and re-encode per record here (that round trip was ~15 µs of router CPU per request),
+ * and the control plane stores those same bytes without re-encoding them either. The request is sized first
+ * and written into one Buffer, each payload copied once (protobuf-es's BinaryWriter copied it three times).
+ * The result equals toBinary(IngestRecordsRequestSchema, …) of the same request (tested). The control plane
+ * decodes every record; one whose payload does not decode comes back in `rejected` (it can never be
+ * stored), like a record without an id.
  *
  * @throws Error naming the record when its topic is not one of {@link RECORD_TOPICS}, or its seq is not a
  * non-negative safe integer (writer bugs).
@@ -72,10 +72,12 @@ export function encodeIngestRecordsRequest(
   for (let index = 0; index < records.length; index += 1) {
     const record = records[index]!;
     at = writeLengthDelimitedHeader(out, at, REQUEST_RECORDS, recordBytes[index]!);
+    // Fields in number order, as protobuf-es writes them: key (1), outbox_seq (4), then the payload (5 or 6).
     at = writeStringField(out, at, RECORD_KEY_TAG, record.key, keyBytes[index]!);
+    at = writeVarintField(out, at, RECORD_OUTBOX_SEQ_TAG, record.seq);
     at = writeLengthDelimitedHeader(out, at, RECORD_FIELD_BY_TOPIC.get(record.topic)!, record.payload.length);
     out.set(record.payload, at);
-    at = writeVarintField(out, at + record.payload.length, RECORD_OUTBOX_SEQ_TAG, record.seq);
+    at += record.payload.length;
   }
   if (at !== size)
     throw new Error(`encodeIngestRecordsRequest wrote ${at} bytes, sized ${size} (encoder bug)`);

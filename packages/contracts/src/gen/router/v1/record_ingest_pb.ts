@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file router/v1/record_ingest.proto.
  */
 export const file_router_v1_record_ingest: GenFile = /*@__PURE__*/
-  fileDesc("Ch1yb3V0ZXIvdjEvcmVjb3JkX2luZ2VzdC5wcm90bxIJcm91dGVyLnYxIlcKFEluZ2VzdFJlY29yZHNSZXF1ZXN0EhUKDWRhdGFfcGxhbmVfaWQYASABKAkSKAoHcmVjb3JkcxgCIAMoCzIXLnJvdXRlci52MS5Jbmdlc3RSZWNvcmQiigEKDEluZ2VzdFJlY29yZBILCgNrZXkYASABKAkSJwoFdXNhZ2UYAiABKAsyFi5yb3V0ZXIudjEuVXNhZ2VSZWNvcmRIABImCgVhdWRpdBgDIAEoCzIVLnJvdXRlci52MS5BdWRpdEV2ZW50SAASEgoKb3V0Ym94X3NlcRgEIAEoBEIICgZyZWNvcmQiaQoVSW5nZXN0UmVjb3Jkc1Jlc3BvbnNlEg4KBnN0b3JlZBgBIAEoDRISCgpkdXBsaWNhdGVzGAIgASgNEiwKCHJlamVjdGVkGAMgAygLMhoucm91dGVyLnYxLkluZ2VzdFJlamVjdGlvbiI9Cg9Jbmdlc3RSZWplY3Rpb24SDQoFaW5kZXgYASABKA0SCwoDa2V5GAIgASgJEg4KBnJlYXNvbhgDIAEoCTJpChNSZWNvcmRJbmdlc3RTZXJ2aWNlElIKDUluZ2VzdFJlY29yZHMSHy5yb3V0ZXIudjEuSW5nZXN0UmVjb3Jkc1JlcXVlc3QaIC5yb3V0ZXIudjEuSW5nZXN0UmVjb3Jkc1Jlc3BvbnNlYgZwcm90bzM", [file_router_v1_audit, file_router_v1_usage]);
+  fileDesc("Ch1yb3V0ZXIvdjEvcmVjb3JkX2luZ2VzdC5wcm90bxIJcm91dGVyLnYxIlcKFEluZ2VzdFJlY29yZHNSZXF1ZXN0EhUKDWRhdGFfcGxhbmVfaWQYASABKAkSKAoHcmVjb3JkcxgCIAMoCzIXLnJvdXRlci52MS5Jbmdlc3RSZWNvcmQiuAEKDEluZ2VzdFJlY29yZBILCgNrZXkYASABKAkSJwoFdXNhZ2UYAiABKAsyFi5yb3V0ZXIudjEuVXNhZ2VSZWNvcmRIABImCgVhdWRpdBgDIAEoCzIVLnJvdXRlci52MS5BdWRpdEV2ZW50SAASFQoLdXNhZ2VfYnl0ZXMYBSABKAxIABIVCgthdWRpdF9ieXRlcxgGIAEoDEgAEhIKCm91dGJveF9zZXEYBCABKARCCAoGcmVjb3JkImkKFUluZ2VzdFJlY29yZHNSZXNwb25zZRIOCgZzdG9yZWQYASABKA0SEgoKZHVwbGljYXRlcxgCIAEoDRIsCghyZWplY3RlZBgDIAMoCzIaLnJvdXRlci52MS5Jbmdlc3RSZWplY3Rpb24iPQoPSW5nZXN0UmVqZWN0aW9uEg0KBWluZGV4GAEgASgNEgsKA2tleRgCIAEoCRIOCgZyZWFzb24YAyABKAkyaQoTUmVjb3JkSW5nZXN0U2VydmljZRJSCg1Jbmdlc3RSZWNvcmRzEh8ucm91dGVyLnYxLkluZ2VzdFJlY29yZHNSZXF1ZXN0GiAucm91dGVyLnYxLkluZ2VzdFJlY29yZHNSZXNwb25zZWIGcHJvdG8z", [file_router_v1_audit, file_router_v1_usage]);
 
 /**
  * @generated from message router.v1.IngestRecordsRequest
@@ -56,6 +56,11 @@ export type IngestRecord = Message<"router.v1.IngestRecord"> & {
   key: string;
 
   /**
+   * Data planes send the encoded forms (usage_bytes / audit_bytes): the record's bytes as its outbox holds
+   * them, which the control plane decodes to validate and index, then stores unchanged — no re-encoding,
+   * and fields it does not know yet are kept exactly. The embedded-message forms (usage / audit) are still
+   * accepted, from data planes older than these fields.
+   *
    * @generated from oneof router.v1.IngestRecord.record
    */
   record: {
@@ -70,6 +75,22 @@ export type IngestRecord = Message<"router.v1.IngestRecord"> & {
      */
     value: AuditEvent;
     case: "audit";
+  } | {
+    /**
+     * An encoded router.v1.UsageRecord.
+     *
+     * @generated from field: bytes usage_bytes = 5;
+     */
+    value: Uint8Array;
+    case: "usageBytes";
+  } | {
+    /**
+     * An encoded router.v1.AuditEvent.
+     *
+     * @generated from field: bytes audit_bytes = 6;
+     */
+    value: Uint8Array;
+    case: "auditBytes";
   } | { case: undefined; value?: undefined };
 
   /**
