@@ -16,8 +16,9 @@ declare -A benches=(
   [inference-overhead]="pnpm exec tsx bench/inference-overhead.ts"
   [limits-overhead]="pnpm exec tsx bench/limits-overhead.ts"
   [log-destination]="pnpm exec tsx --conditions=source packages/observability/bench/log-destination-bench.ts"
+  [record-ingest]="pnpm exec tsx --conditions=source services/control-plane/bench/record-ingest-bench.ts"
 )
-order=(policy-compile policy-propagation log-destination inference-overhead limits-overhead)
+order=(policy-compile policy-propagation log-destination record-ingest inference-overhead limits-overhead)
 
 if [ $# -gt 0 ]; then order=("$@"); fi
 for name in "${order[@]}"; do
