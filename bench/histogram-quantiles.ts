@@ -17,6 +17,20 @@ export function histogramBuckets(metricsText: string, name: string): HistogramBu
   return new Map([...buckets].sort((a, b) => a[0] - b[0]));
 }
 
+/**
+ * Mean of the observations made between two scrapes (`<name>_sum` and `<name>_count`, summed over label
+ * sets), in the histogram's unit; NaN without observations.
+ */
+export function meanBetween(before: string, after: string, name: string): number {
+  const total = (text: string, series: string): number =>
+    text
+      .split('\n')
+      .filter((line) => line.startsWith(`${name}_${series} `) || line.startsWith(`${name}_${series}{`))
+      .reduce((sum, line) => sum + Number(line.slice(line.lastIndexOf(' ') + 1)), 0);
+  const count = total(after, 'count') - total(before, 'count');
+  return count === 0 ? Number.NaN : (total(after, 'sum') - total(before, 'sum')) / count;
+}
+
 /** `after − before`, bucket by bucket: the observations made between two scrapes. */
 export function bucketsBetween(before: HistogramBuckets, after: HistogramBuckets): HistogramBuckets {
   return new Map([...after].map(([bound, count]) => [bound, count - (before.get(bound) ?? 0)]));

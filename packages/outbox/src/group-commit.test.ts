@@ -53,6 +53,54 @@ describe('GroupCommit', () => {
     await Promise.all(later);
   });
 
+  it('with maxCollectMs, commits at the first submit that finds the batch that old, not at its timer', async () => {
+    const clock = new ManualClock();
+    const { batches, commit, finish } = controllableCommit();
+    const group = new GroupCommit<string>({
+      clock,
+      maxDelayMs: 50,
+      maxBatchBytes: 1000,
+      maxCollectMs: 2,
+      commit,
+    });
+    const early = [group.submit('a', 10)];
+    clock.advance(1);
+    early.push(group.submit('b', 10));
+    expect(batches).toEqual([]); // 1 ms old: keeps collecting
+    clock.advance(1);
+    expect(batches).toEqual([]); // nothing submitted: only a submit (or the timer) cuts it
+    early.push(group.submit('c', 10));
+    expect(batches).toEqual([['a', 'b', 'c']]);
+    expect(clock.pendingDelaysMs()).toEqual([]); // the 50 ms timer is cancelled
+    const later = group.submit('d', 10); // during the commit: waits for it, as always
+    await finish();
+    await Promise.all(early);
+    expect(batches).toEqual([['a', 'b', 'c'], ['d']]);
+    await finish();
+    await later;
+    // A new batch starts its own clock.
+    const next = group.submit('e', 10);
+    clock.advance(1);
+    const after = group.submit('f', 10);
+    expect(batches).toHaveLength(2);
+    clock.advance(49);
+    expect(batches.at(-1)).toEqual(['e', 'f']);
+    await finish();
+    await Promise.all([next, after]);
+  });
+
+  it('without maxCollectMs, an old batch still waits for its timer', () => {
+    const clock = new ManualClock();
+    const { batches, commit } = controllableCommit();
+    const group = new GroupCommit<string>({ clock, maxDelayMs: 50, maxBatchBytes: 1000, commit });
+    void group.submit('a', 10);
+    clock.advance(40);
+    void group.submit('b', 10);
+    expect(batches).toEqual([]);
+    clock.advance(10);
+    expect(batches).toEqual([['a', 'b']]);
+  });
+
   it('goes at once when a batch fills, and cuts batches at maxBatchBytes', async () => {
     const clock = new ManualClock();
     const { batches, commit, finish } = controllableCommit();

@@ -9,6 +9,13 @@ export interface GroupCommitOptions<T> {
   maxDelayMs: number;
   /** A batch is cut at this many bytes (at least one entry), and a pending batch this large goes out at once. */
   maxBatchBytes: number;
+  /**
+   * A batch whose first entry came this many ms ago (by `clock.nowMs`) goes out at the next submit instead
+   * of waiting for its timer. With a zero delay the timer is `setImmediate`, which on a busy event loop
+   * fires only after every I/O callback of the turn — many ms when a burst of requests arrives together —
+   * and every entry of the batch waits for it. Unset: only the timer and the size cut a batch.
+   */
+  maxCollectMs?: number;
   /** Makes one batch durable; its rejection rejects every entry in the batch. Never called concurrently. */
   commit(entries: T[]): Promise<void>;
 }
@@ -29,6 +36,8 @@ export class GroupCommit<T> {
   private pending: Pending<T>[] = [];
   private pendingBytes = 0;
   private timer: TimerHandle | undefined;
+  /** clock.nowMs() when the oldest pending entry was submitted. */
+  private firstPendingAtMs = 0;
   private committing = false;
   private idleWaiters: (() => void)[] = [];
 
@@ -39,8 +48,14 @@ export class GroupCommit<T> {
     return new Promise<void>((resolve, reject) => {
       this.pending.push({ entry, bytes, resolve, reject });
       this.pendingBytes += bytes;
+      const { maxCollectMs, clock } = this.options;
+      if (maxCollectMs !== undefined && this.pending.length === 1) this.firstPendingAtMs = clock.nowMs();
       if (this.committing) return;
-      if (this.pendingBytes >= this.options.maxBatchBytes) this.startCommit();
+      if (
+        this.pendingBytes >= this.options.maxBatchBytes ||
+        (maxCollectMs !== undefined && clock.nowMs() - this.firstPendingAtMs >= maxCollectMs)
+      )
+        this.startCommit();
       else if (this.timer === undefined) {
         this.timer = this.options.clock.setTimeout(() => {
           this.timer = undefined;

@@ -69,6 +69,11 @@ export interface OutboxOptions {
   maxSyncWriteBytes?: number;
   /** Largest batch written with one fsync, in bytes (default 1 MiB). */
   maxBatchBytes?: number;
+  /**
+   * A batch whose first append came this many ms ago is committed at the next append rather than when its
+   * delay runs out (default: unset, never). See `GroupCommitOptions.maxCollectMs`.
+   */
+  maxBatchCollectMs?: number;
   /** Segment size that triggers rotation, in bytes (default 16 MiB). Only sealed segments are ever deleted. */
   segmentMaxBytes?: number;
   /** Most bytes the segment files may take on disk (default 1 GiB); an append beyond it fails with `OutboxFullError`. */
@@ -123,7 +128,7 @@ export class Outbox implements AsyncDisposable {
     private readonly pending: Backlog,
     recovered: { ackedSeq: number; lastSeq: number },
     reporter: CorruptionReporter,
-    groupCommit: { maxDelayMs: number; maxBatchBytes: number },
+    groupCommit: { maxDelayMs: number; maxBatchBytes: number; maxCollectMs: number | undefined },
     private readonly syncMode: OutboxSyncMode,
     tailLimits: MemoryTailLimits,
   ) {
@@ -194,6 +199,7 @@ export class Outbox implements AsyncDisposable {
     const groupCommit = {
       maxDelayMs: options.maxBatchDelayMs ?? (syncMode.mode === 'interval' ? 0 : 2),
       maxBatchBytes: options.maxBatchBytes ?? 1024 * 1024,
+      maxCollectMs: options.maxBatchCollectMs,
     };
     const outbox = new Outbox(
       settings,

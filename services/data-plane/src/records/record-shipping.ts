@@ -34,6 +34,16 @@ export const SHIPPER_LINGER_MS = 100;
  */
 export const OUTBOX_MAX_SYNC_WRITE_BYTES = 64 * 1024;
 
+/**
+ * An outbox batch collecting for this long is written at the next append. A response waits for its usage
+ * record's write, and the group commit's timer (`setImmediate`) fires only after every I/O callback of the
+ * event-loop turn: when a burst of upstream responses arrives together, the first of them would wait for
+ * the whole burst's processing (tens of ms on a loaded router). Cutting the batch after ~1 ms (Date.now
+ * granularity: 1–2 ms) bounds that wait and keeps a write per millisecond of work at most. Measured
+ * (docs/performance.md): router_overhead_seconds mean 2.1–2.3 → 1.1–1.4 ms at a 20 ms backend.
+ */
+export const OUTBOX_MAX_COLLECT_MS = 1;
+
 /** The outbox as the readiness detail shows it. */
 export interface OutboxStatus {
   /** Records not yet delivered. */
@@ -92,6 +102,7 @@ export async function startRecordShipping(
     directory,
     maxBytes: options.records.outboxMaxBytes,
     maxSyncWriteBytes: OUTBOX_MAX_SYNC_WRITE_BYTES,
+    maxBatchCollectMs: OUTBOX_MAX_COLLECT_MS,
     sync:
       options.records.outboxSync === 'batch'
         ? { mode: 'per-batch' }
