@@ -61,27 +61,37 @@ function readTimes(statPath: string): CpuTimes {
 }
 
 /** Busy and total jiffies of each core so far (/proc/stat `cpuN` lines). */
-export type CoreTimes = ReadonlyMap<number, { busy: number; total: number }>;
+/** Per core, in clock ticks: busy (steal included), steal (time the hypervisor ran something else), total. */
+export type CoreTimes = ReadonlyMap<number, { busy: number; steal: number; total: number }>;
 
 export function coreTimes(): CoreTimes {
-  const cores = new Map<number, { busy: number; total: number }>();
+  const cores = new Map<number, { busy: number; steal: number; total: number }>();
   for (const line of readFileSync('/proc/stat', 'utf8').split('\n')) {
     const match = /^cpu(\d+) (.*)$/.exec(line);
     if (match === null) continue;
     // user nice system idle iowait irq softirq steal …: idle and iowait are the idle ones.
     const ticks = match[2]!.trim().split(/\s+/).map(Number);
     const total = ticks.slice(0, 8).reduce((sum, tick) => sum + tick, 0);
-    cores.set(Number(match[1]), { busy: total - ticks[3]! - ticks[4]!, total });
+    cores.set(Number(match[1]), { busy: total - ticks[3]! - ticks[4]!, steal: ticks[7] ?? 0, total });
   }
   return cores;
 }
 
-/** How busy each core was between two {@link coreTimes} readings, e.g. "CPU 0 81%, CPU 1 38%". */
+/**
+ * How busy each core was between two {@link coreTimes} readings, e.g. "CPU 0 81%, CPU 1 38% (steal 4%)".
+ * Steal is time a virtual machine's core was runnable but the hypervisor ran something else: a run with
+ * much of it measured a contended host, not the code.
+ */
 export function coreBusy(before: CoreTimes, after: CoreTimes): string {
   return [...after]
-    .map(([core, { busy, total }]) => {
-      const then = before.get(core) ?? { busy: 0, total: 0 };
-      return `CPU ${core} ${Math.round((100 * (busy - then.busy)) / Math.max(1, total - then.total))}%`;
+    .map(([core, { busy, steal, total }]) => {
+      const then = before.get(core) ?? { busy: 0, steal: 0, total: 0 };
+      const ticks = Math.max(1, total - then.total);
+      const stolen = steal - then.steal;
+      return (
+        `CPU ${core} ${Math.round((100 * (busy - then.busy)) / ticks)}%` +
+        (stolen > 0 ? ` (steal ${Math.round((100 * stolen) / ticks)}%)` : '')
+      );
     })
     .join(', ');
 }
