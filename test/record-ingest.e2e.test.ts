@@ -135,18 +135,35 @@ describe('gRPC record ingest transport (data plane → control plane)', () => {
     expect(metrics).toMatch(/^router_cp_records_duplicate_total\{[^}]*\} 2$/m);
   });
 
-  // An unknown topic is caught before sending (the record is named); payloads are not decoded on the data
-  // plane (they are copied into the request as they are), so an undecodable one fails the call at the
-  // control plane. Either way the batch fails and the shipper keeps retrying it: visible lag, nothing dropped.
-  it('fails the batch for an unknown topic (naming the record) or an undecodable payload', async () => {
+  // An unknown topic is caught before sending (the record is named): the batch fails and the shipper keeps
+  // retrying it (visible lag, nothing dropped) until a build that knows the topic runs. Payloads are not
+  // decoded on the data plane (they are copied into the request as they are); one that does not decode can
+  // never be stored, so the control plane refuses that record alone — it must not hold back every record
+  // after it — and stores the rest of the batch.
+  it('fails the batch for an unknown topic, naming the record', async () => {
     const running = await controlPlane();
     const ingest = transport(host(running.grpcUrl));
     await expect(
       ingest.send([{ seq: 7, key: 'req-7', topic: 'metrics', payload: new Uint8Array() }]),
     ).rejects.toThrow('outbox record seq 7 (key req-7) cannot be shipped: unknown topic "metrics"');
-    await expect(
-      ingest.send([{ seq: 8, key: 'req-8', topic: RECORD_TOPICS.audit, payload: Uint8Array.of(0xff, 0xff) }]),
-    ).rejects.toThrow(/INTERNAL: parse binary/);
+  });
+
+  it('refuses a payload that does not decode on its own, and delivers the rest of its batch', async () => {
+    const running = await controlPlane();
+    const rejected: IngestRejection[] = [];
+    const ingest = transport(host(running.grpcUrl), { onRejected: (list) => rejected.push(...list) });
+    await ingest.send([
+      { seq: 8, key: 'req-8', topic: RECORD_TOPICS.audit, payload: Uint8Array.of(0xff, 0xff) },
+      { seq: 9, key: 'req-9', topic: RECORD_TOPICS.audit, payload: auditPayload('evt-9', 'req-9') },
+    ]);
+    expect(rejected.map(({ index, key, reason }) => ({ index, key, reason }))).toEqual([
+      {
+        index: 0,
+        key: 'req-8',
+        reason: expect.stringMatching(/^audit_bytes do not decode as an AuditEvent: /),
+      },
+    ]);
+    expect((await adminClient(running).lookup('req-9')).events).toHaveLength(1);
   });
 
   it('reports records the control plane refuses for good, and delivers the rest', async () => {
