@@ -1,14 +1,17 @@
 import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer as createHttp2Server } from 'node:http2';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { create, toBinary } from '@bufbuild/protobuf';
 import { timestampFromMs } from '@bufbuild/protobuf/wkt';
 import { Code, ConnectError, createClient } from '@connectrpc/connect';
-import { createConnectTransport } from '@connectrpc/connect-node';
+import { connectNodeAdapter, createConnectTransport } from '@connectrpc/connect-node';
 import {
   AdminService,
   AuditEventKind,
   AuditEventSchema,
+  RecordIngestService,
   UsageRecordSchema,
   type IngestRejection,
 } from '@api-router/contracts';
@@ -178,6 +181,39 @@ describe('gRPC record ingest transport (data plane → control plane)', () => {
       { index: 0, key: 'req-1', reason: 'audit event without event_id' },
     ]);
     expect((await adminClient(running).lookup('req-2')).events).toHaveLength(1);
+  });
+
+  it('keeps a batch an older control plane does not understand (no usage_bytes / audit_bytes), so nothing is lost', async () => {
+    // A control plane from before ADR 0008: it knows the message forms only, and refuses anything else as
+    // a record with neither (its code, verbatim).
+    const server = createHttp2Server(
+      connectNodeAdapter({
+        routes: (router) =>
+          router.service(RecordIngestService, {
+            ingestRecords: (request) => {
+              const rejected = request.records.flatMap((record, index) =>
+                record.record.case === 'usage' || record.record.case === 'audit'
+                  ? []
+                  : [{ index, key: record.key, reason: 'record has neither usage nor audit' }],
+              );
+              return { stored: request.records.length - rejected.length, duplicates: 0, rejected };
+            },
+          }),
+      }),
+    );
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    cleanups.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
+    const rejected: IngestRejection[] = [];
+    const ingest = transport(`127.0.0.1:${(server.address() as AddressInfo).port}`, {
+      onRejected: (list) => rejected.push(...list),
+    });
+    await expect(
+      ingest.send([
+        { seq: 1, key: 'req-1', topic: RECORD_TOPICS.usage, payload: usagePayload('req-1') },
+        { seq: 2, key: 'req-2', topic: RECORD_TOPICS.audit, payload: auditPayload('evt-2', 'req-2') },
+      ]),
+    ).rejects.toThrow(/did not understand 2 of 2 records .*re-sent until the control plane is upgraded/);
+    expect(rejected).toEqual([]); // not reported as refused for good: the shipper keeps the batch
   });
 
   it('rejects with UNAVAILABLE when no control plane listens, so the shipper retries', async () => {

@@ -11,6 +11,13 @@ export { RECORD_TOPICS, type ShippableRecord } from './ingest-request-wire.js';
 
 const INGEST_RECORDS_PATH = '/router.v1.RecordIngestService/IngestRecords';
 
+/**
+ * What a control plane older than IngestRecord's usage_bytes / audit_bytes (ADR 0008) answers for a record
+ * sent in them: it sees neither of the record forms it knows. Every record this data plane sends has its
+ * payload in one of those fields, so a current control plane never gives this reason for one.
+ */
+export const RECORD_FORM_NOT_UNDERSTOOD = 'record has neither usage nor audit';
+
 export interface GrpcRecordIngestTransportOptions {
   /** host:port of the control plane's gRPC (h2c) listener (DP_CONTROL_PLANE_ADDRESS). */
   address: string;
@@ -66,6 +73,16 @@ export function createGrpcRecordIngestTransport(
     async send(records) {
       if (records.length === 0) return;
       const response = await call(encodeIngestRecordsRequest(options.dataPlaneId, records));
+      const notUnderstood = response.rejected.filter(({ reason }) => reason === RECORD_FORM_NOT_UNDERSTOOD);
+      if (notUnderstood.length > 0) {
+        // Refusing them for good would lose records during an upgrade that reached data planes first: fail
+        // the batch instead, so it stays in the outbox and is re-sent (its stored records as duplicates).
+        throw new Error(
+          `the control plane did not understand ${notUnderstood.length} of ${records.length} records ` +
+            '(it predates IngestRecord usage_bytes / audit_bytes, ADR 0008): the batch stays in the outbox ' +
+            'and is re-sent until the control plane is upgraded',
+        );
+      }
       if (response.rejected.length > 0) options.onRejected?.(response.rejected);
     },
     close() {
