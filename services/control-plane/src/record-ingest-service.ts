@@ -1,4 +1,4 @@
-import { fromBinary } from '@bufbuild/protobuf';
+import { fromBinary, type DescMessage, type MessageShape } from '@bufbuild/protobuf';
 import type { ServiceImpl } from '@connectrpc/connect';
 import {
   AuditEventSchema,
@@ -83,20 +83,22 @@ function toStorable(record: IngestRecord, dataPlaneId: string): StorableRecord |
   switch (payload.case) {
     case 'audit':
       return storableAudit(payload.value, dataPlaneId, undefined);
-    case 'auditBytes': {
-      const event = decode(() => fromBinary(AuditEventSchema, payload.value));
-      return typeof event === 'string'
-        ? `audit_bytes do not decode as an AuditEvent: ${event}`
-        : storableAudit(event, dataPlaneId, payload.value);
-    }
+    case 'auditBytes':
+      return decodeThen(
+        AuditEventSchema,
+        payload.value,
+        'audit_bytes do not decode as an AuditEvent',
+        (event) => storableAudit(event, dataPlaneId, payload.value),
+      );
     case 'usage':
       return storableUsage(payload.value, dataPlaneId, undefined);
-    case 'usageBytes': {
-      const usage = decode(() => fromBinary(UsageRecordSchema, payload.value));
-      return typeof usage === 'string'
-        ? `usage_bytes do not decode as a UsageRecord: ${usage}`
-        : storableUsage(usage, dataPlaneId, payload.value);
-    }
+    case 'usageBytes':
+      return decodeThen(
+        UsageRecordSchema,
+        payload.value,
+        'usage_bytes do not decode as a UsageRecord',
+        (usage) => storableUsage(usage, dataPlaneId, payload.value),
+      );
     default:
       return 'record has neither usage nor audit';
   }
@@ -127,11 +129,18 @@ function storableUsage(
   return { type: 'usage', usage };
 }
 
-/** The decoded message, or the decoder's error message (the bytes are not that message). */
-function decode<T>(decodeIt: () => T): T | string {
+/** `then` of the decoded message, or `failure` with the decoder's error when the bytes are not that message. */
+function decodeThen<Desc extends DescMessage>(
+  schema: Desc,
+  bytes: Uint8Array,
+  failure: string,
+  then: (message: MessageShape<Desc>) => StorableRecord | string,
+): StorableRecord | string {
+  let message: MessageShape<Desc>;
   try {
-    return decodeIt();
+    message = fromBinary(schema, bytes);
   } catch (error: unknown) {
-    return error instanceof Error ? error.message : String(error);
+    return `${failure}: ${error instanceof Error ? error.message : String(error)}`;
   }
+  return then(message);
 }
