@@ -81,7 +81,9 @@ function requestBytes(form: Form, round: number, batch: number): Uint8Array {
 }
 
 async function runRound(form: Form, round: number, directory: string): Promise<number> {
-  const store = await openSqliteAuditStore({ path: join(directory, `audit-${round}-${form.length}.sqlite`) });
+  const store = await openSqliteAuditStore({
+    path: join(directory, `audit-${round}-${form === 'usage_bytes' ? 'bytes' : 'message'}.sqlite`),
+  });
   const metrics = createControlPlaneMetrics({
     registry: createMetricsRegistry({ defaultLabels: {} }),
     countDataPlanes: () => ({ connected: 0, disconnected: 0 }),

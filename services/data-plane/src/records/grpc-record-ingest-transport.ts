@@ -16,7 +16,7 @@ const INGEST_RECORDS_PATH = '/router.v1.RecordIngestService/IngestRecords';
  * sent in them: it sees neither of the record forms it knows. Every record this data plane sends has its
  * payload in one of those fields, so a current control plane never gives this reason for one.
  */
-export const RECORD_FORM_NOT_UNDERSTOOD = 'record has neither usage nor audit';
+const RECORD_FORM_NOT_UNDERSTOOD = 'record has neither usage nor audit';
 
 export interface GrpcRecordIngestTransportOptions {
   /** host:port of the control plane's gRPC (h2c) listener (DP_CONTROL_PLANE_ADDRESS). */

@@ -54,12 +54,14 @@ export function encodeIngestRecordsRequest(
   records: readonly ShippableRecord[],
 ): Uint8Array {
   const dataPlaneIdBytes = Buffer.byteLength(dataPlaneId, 'utf8');
+  const fields = new Array<number>(records.length);
   const keyBytes = new Array<number>(records.length);
   const recordBytes = new Array<number>(records.length);
   let size = stringFieldBytes(REQUEST_DATA_PLANE_ID_TAG, dataPlaneIdBytes);
   for (let index = 0; index < records.length; index += 1) {
     const record = records[index]!;
     const field = payloadField(record);
+    fields[index] = field;
     keyBytes[index] = Buffer.byteLength(record.key, 'utf8');
     recordBytes[index] =
       stringFieldBytes(RECORD_KEY_TAG, keyBytes[index]!) +
@@ -75,7 +77,7 @@ export function encodeIngestRecordsRequest(
     // Fields in number order, as protobuf-es writes them: key (1), outbox_seq (4), then the payload (5 or 6).
     at = writeStringField(out, at, RECORD_KEY_TAG, record.key, keyBytes[index]!);
     at = writeVarintField(out, at, RECORD_OUTBOX_SEQ_TAG, record.seq);
-    at = writeLengthDelimitedHeader(out, at, RECORD_FIELD_BY_TOPIC.get(record.topic)!, record.payload.length);
+    at = writeLengthDelimitedHeader(out, at, fields[index]!, record.payload.length);
     out.set(record.payload, at);
     at += record.payload.length;
   }
