@@ -1,6 +1,9 @@
+import { chmod, mkdtemp, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
-import { testServices } from '../src/index.js';
+import { startPostgres, testServices } from '../src/index.js';
 
 describe('postgres (real server)', () => {
   const client = new pg.Client({ connectionString: testServices().DATABASE_URL });
@@ -19,4 +22,29 @@ describe('postgres (real server)', () => {
     const rows = await client.query<{ note: string }>('SELECT note FROM smoke WHERE id = $1', [7]);
     expect(rows.rows).toEqual([{ note: 'hello postgres' }]);
   });
+});
+
+describe('startPostgres', () => {
+  it('starts under a private (0700) parent directory, which the "postgres" user cannot enter as root, and cleans up', async () => {
+    const parent = await mkdtemp(join(tmpdir(), 'private-parent-'));
+    await chmod(parent, 0o700);
+    try {
+      const handle = await startPostgres({ runDir: join(parent, 'run') });
+      let dataDir: string | undefined;
+      const client = new pg.Client({ connectionString: handle.url });
+      try {
+        await client.connect();
+        dataDir = (await client.query<{ data_directory: string }>('SHOW data_directory')).rows[0]
+          ?.data_directory;
+      } finally {
+        await client.end();
+        await handle.stop();
+      }
+      expect(dataDir).toMatch(/\/data$/);
+      // Stopped: a cluster kept outside the run directory is gone with it.
+      if (!dataDir!.startsWith(parent)) await expect(stat(dataDir!)).rejects.toThrow(/ENOENT/);
+    } finally {
+      await rm(parent, { recursive: true, force: true });
+    }
+  }, 90_000);
 });

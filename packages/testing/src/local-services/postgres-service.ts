@@ -1,4 +1,5 @@
-import { chown, readdir } from 'node:fs/promises';
+import { chmod, chown, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { freePort } from '../process/free-port.js';
@@ -16,15 +17,16 @@ export const POSTGRES_STOP_SIGNAL: NodeJS.Signals = 'SIGINT';
 /**
  * Starts a private PostgreSQL cluster on 127.0.0.1 (trust auth, user and database "postgres", no unix
  * socket, fsync off; data in `<runDir>/postgres/data`) and waits until `SELECT 1` works (default 60 s).
- * As root, initdb and the server run as the "postgres" system user, which must exist and be able to
- * traverse `runDir`. Rejects with the tail of the server log when it does not come up.
+ * As root, initdb and the server run as the "postgres" system user, which must exist; when it cannot
+ * traverse `runDir` (a checkout under a 0700 directory, e.g. one made by mktemp -d), the cluster lives in a
+ * directory of its own under the system temp directory instead, removed when the server is stopped.
+ * Rejects with the tail of the server log when it does not come up.
  */
 export async function startPostgres(options: StartServiceOptions): Promise<ServiceHandle> {
   const logger = options.logger ?? silentLogger();
-  const dir = await freshServiceDir(options.runDir, 'postgres');
   const binDir = await postgresBinDir();
   const owner = await serverUser();
-  if (owner.uid !== undefined && owner.gid !== undefined) await chown(dir, owner.uid, owner.gid);
+  const { dir, outsideRunDir } = await clusterDir(options.runDir, owner);
   const dataDir = join(dir, 'data');
   const env = minimalEnv();
   await runCommand(
@@ -85,8 +87,34 @@ export async function startPostgres(options: StartServiceOptions): Promise<Servi
     url,
     pid: daemon.pid,
     logFile,
-    stop: () => stopPid(daemon.pid, { signal: POSTGRES_STOP_SIGNAL, graceMs: 15_000, killGroup: true }),
+    stop: async () => {
+      await stopPid(daemon.pid, { signal: POSTGRES_STOP_SIGNAL, graceMs: 15_000, killGroup: true });
+      if (outsideRunDir) await rm(dir, { recursive: true, force: true });
+    },
   };
+}
+
+/**
+ * `<runDir>/postgres`, fresh and owned by the server's user; or, when that user cannot reach it (as root,
+ * the "postgres" user, and a parent of `runDir` without search permission for others), a new directory
+ * under the system temp directory.
+ */
+async function clusterDir(
+  runDir: string,
+  owner: { uid?: number; gid?: number },
+): Promise<{ dir: string; outsideRunDir: boolean }> {
+  const dir = await freshServiceDir(runDir, 'postgres');
+  if (owner.uid === undefined || owner.gid === undefined) return { dir, outsideRunDir: false };
+  await chown(dir, owner.uid, owner.gid);
+  const reachable = await runCommand('test', ['-x', dir], owner).then(
+    () => true,
+    () => false,
+  );
+  if (reachable) return { dir, outsideRunDir: false };
+  const outside = await mkdtemp(join(tmpdir(), 'api-router-postgres-'));
+  await chmod(outside, 0o755);
+  await chown(outside, owner.uid, owner.gid);
+  return { dir: outside, outsideRunDir: true };
 }
 
 /**
