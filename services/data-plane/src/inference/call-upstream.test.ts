@@ -124,6 +124,21 @@ describe('callUpstream, read whole', () => {
     ]);
   });
 
+  it("times the attempt from the request handed to the pool: building its body is the router's time", async () => {
+    let clock = 100;
+    const { deps, call, state } = setup(() => {
+      clock += 12; // the backend (and the wire) take 12 ms
+      return ok(200, '{"id":"x"}');
+    });
+    deps.now = () => clock;
+    const bodyFor = (): string => {
+      clock += 30; // serialising the body (and building the headers) is router CPU
+      return '{}';
+    };
+    await callUpstream(deps, { ...call, bodyFor });
+    expect(state.upstreamMs).toBe(12);
+  });
+
   it('fails with the body error of a 2xx whose body could not be read, still counted as a response', async () => {
     const tooLarge = new RouterError('upstream_error', { details: { max_bytes: 2048 } });
     const { deps, call, state, attempts } = setup(() => ({

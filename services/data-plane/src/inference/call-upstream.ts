@@ -148,7 +148,7 @@ async function attemptWhole(
   return { ok: true, success: { kind: 'whole', body: body.bytes, target } };
 }
 
-/** Starts an attempt's trace and timing and builds its request. */
+/** Starts an attempt's trace, builds its request, then starts its timing. */
 function startAttempt(
   deps: CallUpstreamDeps,
   call: UpstreamCall,
@@ -159,7 +159,6 @@ function startAttempt(
   const trace = startUpstreamTrace(deps.tracer, call.clientHeaders, 'upstream chat', deps.randomBytes);
   state.attempts += 1;
   state.backendId = backend.id;
-  state.attemptStartedAtMs = deps.now();
   const remainingMs = call.requestSignal.remainingMs();
   const request: UpstreamRequest = {
     backend,
@@ -176,6 +175,8 @@ function startAttempt(
     headersTimeoutMs: Math.min(backend.firstByteTimeoutMs || remainingMs, remainingMs),
     bodyTimeoutMs: Math.max(1, remainingMs),
   };
+  // Upstream time starts once the request is built: serialising its body and headers is the router's work.
+  state.attemptStartedAtMs = deps.now();
   return { request, trace };
 }
 
