@@ -23,7 +23,9 @@
 // of two builds in alternated runs.
 // Each measured server (mock for the direct row, data plane, bare proxy) runs pinned to a core of its own
 // while the load generator and the rest share the others (bench/cpu-pinning.ts; --no-pin to let the
-// scheduler place them). Figures are only as quiet as the machine: the load average is printed.
+// scheduler place them). Pinned, a second direct row, "direct, CPU 0", measures the mock where it runs
+// during the router and bare-proxy runs (beside the load generator): the like-for-like base for their
+// latency, since the plain direct row gives the mock a core of its own that it does not have behind them. Figures are only as quiet as the machine: the load average is printed.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { copyFileSync, mkdtempSync, writeFileSync, readdirSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -162,7 +164,9 @@ async function measure(
   url: string,
   server: { pid: number; metricsUrl?: string },
   companions: readonly Companion[] = [],
+  placement: 'own core' | 'where it is' = 'own core',
 ): Promise<Measured> {
+  if (placement === 'where it is') return await measurePinned(url, server, companions);
   pinning?.pinServer(server.pid);
   try {
     return await measurePinned(url, server, companions);
@@ -221,7 +225,7 @@ async function measurePinned(
 
 function row(cells: (string | number)[]): string {
   return cells
-    .map((cell, index) => String(cell)[index === 0 ? 'padEnd' : 'padStart'](index === 0 ? 16 : 11))
+    .map((cell, index) => String(cell)[index === 0 ? 'padEnd' : 'padStart'](index === 0 ? 20 : 11))
     .join(' ');
 }
 
@@ -229,12 +233,19 @@ function fixed(value: number | undefined, digits = 2): string {
   return value === undefined || Number.isNaN(value) ? '-' : value.toFixed(digits);
 }
 
-function report(latencyMs: number, direct: Measured, router: Measured, bare: Measured | undefined): void {
+function report(
+  latencyMs: number,
+  direct: Measured,
+  directShared: Measured | undefined,
+  router: Measured,
+  bare: Measured | undefined,
+): void {
   const lines = [
     row(['', 'req/s', 'p50 ms', 'p99 ms', 'non-2xx', 'errors', 'CPU µs/req']),
     ...(
       [
         ['direct', direct],
+        ...(directShared === undefined ? [] : [['direct, CPU 0', directShared] as const]),
         ['router', router],
         ...(bare === undefined ? [] : [['bare proxy', bare] as const]),
       ] as const
@@ -266,9 +277,13 @@ function report(latencyMs: number, direct: Measured, router: Measured, bare: Mea
       `p50 ≤ ${fixed(router.routerOverheadP50Ms, 1)} ms, ` +
       `p99 ≤ ${fixed(router.routerOverheadP99Ms, 1)} ms (bucket upper bounds)`,
     `router over the run: ${router.eventLoop ?? '-'}`,
-    `latency ms, direct: ${direct.percentiles}; router: ${router.percentiles}` +
+    `latency ms, direct: ${direct.percentiles}` +
+      (directShared === undefined ? '' : `; direct, CPU 0: ${directShared.percentiles}`) +
+      `; router: ${router.percentiles}` +
       (bare === undefined ? '' : `; bare proxy: ${bare.percentiles}`),
-    `cores busy over the runs: direct ${direct.coresBusy ?? '-'}; router ${router.coresBusy ?? '-'}` +
+    `cores busy over the runs: direct ${direct.coresBusy ?? '-'}` +
+      (directShared === undefined ? '' : `; direct, CPU 0 ${directShared.coresBusy ?? '-'}`) +
+      `; router ${router.coresBusy ?? '-'}` +
       (bare === undefined ? '' : `; bare proxy ${bare.coresBusy ?? '-'}`),
     `CPU µs/request of the processes beside the load generator on CPU 0: router run ${router.othersCpu || '-'}` +
       (bare === undefined ? '' : `; bare proxy run ${bare.othersCpu || '-'}`),
@@ -312,7 +327,13 @@ async function main(): Promise<void> {
         body: JSON.stringify({ latencyMs }),
       });
       if (!faults.ok) throw new Error(`PUT /control/faults → ${faults.status}`);
-      const direct = await measure(`${mock.url}/v1/chat/completions`, { pid: mock.process.pid });
+      const directUrl = `${mock.url}/v1/chat/completions`;
+      const direct = await measure(directUrl, { pid: mock.process.pid });
+      // The mock where it runs during the router run (beside the load generator): the like-for-like base.
+      const directShared =
+        pinning === undefined
+          ? undefined
+          : await measure(directUrl, { pid: mock.process.pid }, [], 'where it is');
       const mockCompanion = { name: 'mock', pid: mock.process.pid };
       const router = await measure(
         `${dataPlane.url}/v1/chat/completions`,
@@ -325,10 +346,13 @@ async function main(): Promise<void> {
           : await measure(`${bareProxy.url}/v1/chat/completions`, { pid: bareProxy.child.pid! }, [
               mockCompanion,
             ]);
-      report(latencyMs, direct, router, bare);
+      report(latencyMs, direct, directShared, router, bare);
       summary.push(
-        `${latencyMs} ms backend: router p99 − direct p99 = ${fixed(router.p99Ms - direct.p99Ms)} ms; ` +
-          `router CPU ${fixed(router.cpuMicrosPerRequest, 0)} µs/request`,
+        `${latencyMs} ms backend: router p99 − direct p99 = ${fixed(router.p99Ms - direct.p99Ms)} ms` +
+          (directShared === undefined
+            ? ''
+            : ` (− direct with the mock beside the load generator: ${fixed(router.p99Ms - directShared.p99Ms)} ms)`) +
+          `; router CPU ${fixed(router.cpuMicrosPerRequest, 0)} µs/request`,
       );
     }
     process.stdout.write(
