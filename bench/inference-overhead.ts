@@ -352,7 +352,10 @@ async function main(): Promise<void> {
           (directShared === undefined
             ? ''
             : ` (− direct with the mock beside the load generator: ${fixed(router.p99Ms - directShared.p99Ms)} ms)`) +
-          `; router CPU ${fixed(router.cpuMicrosPerRequest, 0)} µs/request`,
+          `; router CPU ${fixed(router.cpuMicrosPerRequest, 0)} µs/request` +
+          (bare === undefined
+            ? ''
+            : ` (${fixed((router.cpuMicrosPerRequest ?? NaN) - (bare.cpuMicrosPerRequest ?? NaN), 0)} over the bare proxy)`),
       );
     }
     process.stdout.write(
