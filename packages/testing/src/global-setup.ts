@@ -38,7 +38,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   // Recorded so that a later run can stop them if this one is killed before its teardown.
   await writeServicesState(runDir, {
     env: services.env,
-    pids: services.handles.map((handle) => ({ name: handle.name, pid: handle.pid })),
+    pids: services.handles.map(({ name, pid, dir }) => ({ name, pid, dir })),
   });
   project.provide('services', services.env);
   return async () => {

@@ -1,7 +1,8 @@
 // Starts, stops and reports the local Redis, Postgres, etcd and Kafka that tests and local runs use.
 // Run through deploy/local/services.sh (which also installs etcd); state lives in .tmp/services:
 //   services.env  REDIS_URL / DATABASE_URL / ETCD_ENDPOINTS / KAFKA_BROKERS, `source`-able
-//   pids          "<name> <pid>" per line; `stop` signals exactly these pids
+//   pids          "<name> <pid> <dir>" per line; `stop` signals exactly these pids and removes a dir kept
+//                 outside .tmp/services (postgres, when its user cannot reach the checkout)
 import { join } from 'node:path';
 import { createLogger } from '@api-router/observability';
 import { isPidAlive } from './process/pid-liveness.js';
@@ -41,7 +42,7 @@ async function start(): Promise<number> {
   const services = await startLocalServices({ runDir: stateDir, logger });
   await writeServicesState(stateDir, {
     env: services.env,
-    pids: services.handles.map((handle) => ({ name: handle.name, pid: handle.pid })),
+    pids: services.handles.map(({ name, pid, dir }) => ({ name, pid, dir })),
   });
   print(
     `started in ${((Date.now() - startedAt) / 1000).toFixed(1)} s (${join(stateDir, SERVICES_ENV_FILE)}):`,

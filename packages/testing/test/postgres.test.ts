@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
-import { startPostgres, testServices } from '../src/index.js';
+import { isPidAlive, startPostgres, testServices } from '../src/index.js';
+import { stopRecordedServices, writeServicesState } from '../src/local-services/services-state.js';
 
 describe('postgres (real server)', () => {
   const client = new pg.Client({ connectionString: testServices().DATABASE_URL });
@@ -44,6 +45,25 @@ describe('startPostgres', () => {
       // Stopped: a cluster kept outside the run directory is gone with it.
       if (!dataDir!.startsWith(parent)) await expect(stat(dataDir!)).rejects.toThrow(/ENOENT/);
     } finally {
+      await rm(parent, { recursive: true, force: true });
+    }
+  }, 90_000);
+
+  it('is stopped, and a cluster kept outside the run directory removed, through the recorded state (services.sh stop)', async () => {
+    const parent = await mkdtemp(join(tmpdir(), 'private-parent-'));
+    await chmod(parent, 0o700);
+    const runDir = join(parent, 'run');
+    const handle = await startPostgres({ runDir });
+    try {
+      await writeServicesState(runDir, {
+        env: { REDIS_URL: 'x', DATABASE_URL: handle.url, ETCD_ENDPOINTS: 'x', KAFKA_BROKERS: 'x' },
+        pids: [{ name: 'postgres', pid: handle.pid, dir: handle.dir }],
+      });
+      expect(await stopRecordedServices(runDir)).toEqual(['postgres']);
+      expect(await isPidAlive(handle.pid)).toBe(false);
+      if (!handle.dir.startsWith(parent)) await expect(stat(handle.dir)).rejects.toThrow(/ENOENT/);
+    } finally {
+      if (await isPidAlive(handle.pid)) await handle.stop();
       await rm(parent, { recursive: true, force: true });
     }
   }, 90_000);

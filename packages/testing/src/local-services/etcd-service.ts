@@ -62,6 +62,7 @@ export async function startEtcd(options: StartServiceOptions): Promise<ServiceHa
   logger.info({ localService: 'etcd', url, pid: daemon.pid }, 'etcd ready');
   return {
     name: 'etcd',
+    dir,
     url,
     pid: daemon.pid,
     logFile,

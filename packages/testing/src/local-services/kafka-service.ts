@@ -81,6 +81,7 @@ export async function startKafka(options: StartKafkaOptions): Promise<ServiceHan
   logger.info({ localService: 'kafka', url, pid: daemon.pid }, 'kafka ready');
   return {
     name: 'kafka',
+    dir,
     url,
     pid: daemon.pid,
     logFile: config.logFile,

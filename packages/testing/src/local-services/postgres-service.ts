@@ -1,12 +1,11 @@
-import { chmod, chown, mkdtemp, readdir, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { chmod, chown, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import pg from 'pg';
 import { freePort } from '../process/free-port.js';
 import { stopPid } from '../process/stop-pid.js';
 import { minimalEnv, startDaemon } from './daemon-process.js';
 import { runCommand } from './run-command.js';
-import { freshServiceDir } from './service-dir.js';
+import { freshServiceDir, outsideServiceDir } from './service-dir.js';
 import type { ServiceHandle, StartServiceOptions } from './service-handle.js';
 import { silentLogger } from './service-logger.js';
 import { waitUntilReady } from './wait-until-ready.js';
@@ -87,6 +86,7 @@ export async function startPostgres(options: StartServiceOptions): Promise<Servi
     url,
     pid: daemon.pid,
     logFile,
+    dir,
     stop: async () => {
       await stopPid(daemon.pid, { signal: POSTGRES_STOP_SIGNAL, graceMs: 15_000, killGroup: true });
       if (outsideRunDir) await rm(dir, { recursive: true, force: true });
@@ -111,7 +111,7 @@ async function clusterDir(
     () => false,
   );
   if (reachable) return { dir, outsideRunDir: false };
-  const outside = await mkdtemp(join(tmpdir(), 'api-router-postgres-'));
+  const outside = await outsideServiceDir('postgres');
   await chmod(outside, 0o755);
   await chown(outside, owner.uid, owner.gid);
   return { dir: outside, outsideRunDir: true };

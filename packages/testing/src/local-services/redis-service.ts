@@ -55,6 +55,7 @@ export async function startRedis(options: StartServiceOptions): Promise<ServiceH
   logger.info({ localService: 'redis', url, pid: daemon.pid }, 'redis ready');
   return {
     name: 'redis',
+    dir,
     url,
     pid: daemon.pid,
     logFile,

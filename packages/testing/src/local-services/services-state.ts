@@ -3,14 +3,22 @@ import { join } from 'node:path';
 import { isPidAlive, processCwd } from '../process/pid-liveness.js';
 import { stopPid } from '../process/stop-pid.js';
 import { LOCAL_SERVICES } from './local-services.js';
+import { isOutsideServiceDir } from './service-dir.js';
 import { formatServicesEnv, parseEnvLines, pickServicesEnv, type ServicesEnv } from './services-env.js';
 
 /** What `local-services-cli start` leaves behind in its state directory (default .tmp/services). */
 export interface ServicesState {
   /** From `services.env`; undefined when the file is missing or incomplete. */
   env: ServicesEnv | undefined;
-  /** From `pids`: one `<name> <pid>` per line; names other than the four services are dropped. */
-  pids: { name: string; pid: number }[];
+  /** From `pids`; names other than the four services are dropped. */
+  pids: RecordedService[];
+}
+
+/** One line of `pids`: `<name> <pid> <dir>` (the server's working directory; absent in older files). */
+export interface RecordedService {
+  name: string;
+  pid: number;
+  dir?: string;
 }
 
 export const SERVICES_ENV_FILE = 'services.env';
@@ -22,7 +30,10 @@ export async function writeServicesState(
   state: { env: ServicesEnv; pids: ServicesState['pids'] },
 ): Promise<void> {
   await mkdir(stateDir, { recursive: true });
-  await writeFile(join(stateDir, PIDS_FILE), state.pids.map(({ name, pid }) => `${name} ${pid}\n`).join(''));
+  const lines = state.pids.map(
+    ({ name, pid, dir }) => `${name} ${pid}${dir === undefined ? '' : ` ${dir}`}\n`,
+  );
+  await writeFile(join(stateDir, PIDS_FILE), lines.join(''));
   await writeFile(join(stateDir, SERVICES_ENV_FILE), formatServicesEnv(state.env));
 }
 
@@ -30,12 +41,15 @@ export async function writeServicesState(
 export async function readServicesState(stateDir: string): Promise<ServicesState> {
   const envText = await readOptional(join(stateDir, SERVICES_ENV_FILE));
   const pidsText = await readOptional(join(stateDir, PIDS_FILE));
-  const pids = pidsText.split('\n').flatMap((line) => {
-    const [name, pid] = line.trim().split(/\s+/);
+  const pids = pidsText.split('\n').flatMap((line): RecordedService[] => {
+    const [, name, pid, dir] = /^(\S+)\s+(\d+)(?:\s+(.+))?$/.exec(line.trim()) ?? [];
     const known = LOCAL_SERVICES.find((service) => service.name === name);
-    return known !== undefined && pid !== undefined && /^\d+$/.test(pid)
-      ? [{ name: known.name, pid: Number(pid) }]
-      : [];
+    if (known === undefined || pid === undefined) return [];
+    return [
+      dir === undefined
+        ? { name: known.name, pid: Number(pid) }
+        : { name: known.name, pid: Number(pid), dir },
+    ];
   });
   return { env: pickServicesEnv(parseEnvLines(envText)).env, pids };
 }
@@ -52,14 +66,15 @@ export async function allRecordedAlive(state: ServicesState): Promise<boolean> {
 }
 
 /**
- * Stops every recorded pid with its service's shutdown signal (SIGKILL after its grace period), then
- * removes the state files. A pid whose working directory is known and lies outside `stateDir` has been
- * reused by an unrelated process and is left alone. Resolves with the names stopped.
+ * Stops every recorded pid with its service's shutdown signal (SIGKILL after its grace period), removes
+ * the directories of those kept outside `stateDir` (postgres when its user cannot reach `stateDir`), then
+ * the state files. A pid whose working directory is known and is neither inside `stateDir` nor its recorded
+ * directory has been reused by an unrelated process and is left alone. Resolves with the names stopped.
  */
 export async function stopRecordedServices(stateDir: string): Promise<string[]> {
   const state = await readServicesState(stateDir);
   const ours = await Promise.all(
-    state.pids.map(async (entry) => ((await isOurs(entry.pid, stateDir)) ? [entry] : [])),
+    state.pids.map(async (entry) => ((await isOurs(entry, stateDir)) ? [entry] : [])),
   );
   const toStop = ours.flat();
   await Promise.all(
@@ -72,18 +87,27 @@ export async function stopRecordedServices(stateDir: string): Promise<string[]> 
       });
     }),
   );
+  // Also for entries not stopped here (already dead): nothing else would ever remove their directories.
+  for (const { dir } of state.pids) {
+    if (dir !== undefined && isOutsideServiceDir(dir)) await rm(dir, { recursive: true, force: true });
+  }
   await rm(join(stateDir, SERVICES_ENV_FILE), { force: true });
   await rm(join(stateDir, PIDS_FILE), { force: true });
   return toStop.map(({ name }) => name);
 }
 
-/** Our servers run with their working directory inside the state directory (see startDaemon's cwd). */
-async function isOurs(pid: number, stateDir: string): Promise<boolean> {
-  if (!(await isPidAlive(pid))) return false;
-  const cwd = await processCwd(pid);
-  // /proc reports the resolved path; resolve ours too in case the checkout sits behind a symlink.
-  const dir = await realpath(stateDir).catch(() => stateDir);
-  return cwd === undefined || cwd === dir || cwd.startsWith(`${dir}/`);
+/** Our servers run in (or below) their recorded directory or, for older records, the state directory. */
+async function isOurs(entry: RecordedService, stateDir: string): Promise<boolean> {
+  if (!(await isPidAlive(entry.pid))) return false;
+  const cwd = await processCwd(entry.pid);
+  if (cwd === undefined) return true;
+  // /proc reports resolved paths; ours are resolved too in case a directory sits behind a symlink.
+  // Postgres moves into its data directory, below the recorded one.
+  const within = async (path: string): Promise<boolean> => {
+    const dir = await realpath(path).catch(() => path);
+    return cwd === dir || cwd.startsWith(`${dir}/`);
+  };
+  return (await within(stateDir)) || (entry.dir !== undefined && (await within(entry.dir)));
 }
 
 async function readOptional(path: string): Promise<string> {
