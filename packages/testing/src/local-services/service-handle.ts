@@ -14,8 +14,8 @@ export interface ServiceHandle {
   /** The server's own log file, for diagnosis. */
   readonly logFile: string;
   /**
-   * The server's working directory (its data and logs): `<runDir>/<name>`, or a directory of its own under
-   * the system temp directory when the server's user cannot reach `runDir` (`outsideServiceDir` in service-dir.ts).
+   * The server's working directory (its data and logs): `<runDir>/<name>`, or a directory of its own
+   * under the system temp directory when the server's user cannot reach `runDir` (`outsideServiceDir`).
    */
   readonly dir: string;
   /** Stops the server by pid (its shutdown signal, SIGKILL after a grace period); resolves once it is gone. */
