@@ -9,8 +9,11 @@
 //
 //   pnpm exec tsx bench/inference-overhead.ts [--connections 50] [--duration 10] [--warmup 3]
 //     [--latencies 0,20] [--rate <req/s>] [--source] [--cpu-prof] [--log-level info] [--no-bare-proxy] [--no-pin]
-//     [--node-args="--trace-gc ..."] [--data-plane-dir <dir>]
+//     [--node-args="--trace-gc ..."] [--data-plane-dir <dir>] [--rounds 1]
 //
+// --rounds N measures every row N times, alternated (direct, direct CPU 0, router, bare proxy, again), and
+// the summary gives each figure's median with every round's value: on a noisy machine one run per row
+// decides nothing.
 // --rate caps the offered load (requests/s over all connections): at fixed concurrency a router that runs
 // out of CPU first shows queueing, not its per-request overhead; below saturation it shows the overhead.
 // Needs `pnpm build` (services run from dist/ as in production) unless --source (src through tsx).
@@ -40,6 +43,7 @@ import { bucketsBetween, histogramBuckets, meanBetween, quantileUpperBound } fro
 import { startBenchDataPlane, type BenchDataPlane } from './bench-data-plane.js';
 import { runLoad, type LoadRunResult } from './load-run.js';
 import { pinBenchmarkProcesses, type CpuPinning } from './cpu-pinning.js';
+import { median } from './median.js';
 import { ProfileRuns } from './profile-runs.js';
 import { eventLoopRun, formatEventLoopRun } from './event-loop-stats.js';
 import {
@@ -65,11 +69,13 @@ const { values: args } = parseArgs({
     'no-pin': { type: 'boolean', default: false },
     'node-args': { type: 'string' },
     'data-plane-dir': { type: 'string' },
+    rounds: { type: 'string', default: '1' },
   },
 });
 const connections = Number(args.connections);
 const durationSeconds = Number(args.duration);
 const warmupSeconds = Number(args.warmup);
+const rounds = Math.max(1, Number(args.rounds));
 const backendLatenciesMs = args.latencies.split(',').map(Number);
 const runtime = args.source ? 'source' : 'built';
 const overallRate = args.rate === undefined ? undefined : Number(args.rate);
@@ -223,6 +229,66 @@ async function measurePinned(
   return measured;
 }
 
+/** One measured run of each row, in this order (alternated round by round with --rounds). */
+interface RoundResult {
+  readonly direct: Measured;
+  /** The mock where it runs during the router run (beside the load generator): the like-for-like base. */
+  readonly directShared: Measured | undefined;
+  readonly router: Measured;
+  readonly bare: Measured | undefined;
+}
+
+async function measureRound(
+  mock: { url: string; process: { pid: number } },
+  dataPlane: BenchDataPlane,
+  controlPlanePid: number,
+  bareProxy: { url: string; child: ChildProcess } | undefined,
+): Promise<RoundResult> {
+  const directUrl = `${mock.url}/v1/chat/completions`;
+  const direct = await measure(directUrl, { pid: mock.process.pid });
+  const directShared =
+    pinning === undefined
+      ? undefined
+      : await measure(directUrl, { pid: mock.process.pid }, [], 'where it is');
+  const mockCompanion = { name: 'mock', pid: mock.process.pid };
+  const router = await measure(
+    `${dataPlane.url}/v1/chat/completions`,
+    { pid: dataPlane.child.pid!, metricsUrl: dataPlane.url },
+    [mockCompanion, { name: 'control plane', pid: controlPlanePid }],
+  );
+  const bare =
+    bareProxy === undefined
+      ? undefined
+      : await measure(`${bareProxy.url}/v1/chat/completions`, { pid: bareProxy.child.pid! }, [mockCompanion]);
+  return { direct, directShared, router, bare };
+}
+
+/** The summary line of one backend latency: each figure's median over the rounds, and each round's value. */
+function summarise(latencyMs: number, runs: readonly RoundResult[]): string {
+  const figure = (of: (run: RoundResult) => number | undefined, digits: number): string => {
+    const values = runs.map((run) => of(run) ?? NaN);
+    if (values.some(Number.isNaN)) return '-';
+    const each = values.length === 1 ? '' : ` (${values.map((value) => fixed(value, digits)).join(' / ')})`;
+    return `${fixed(median(values), digits)}${each}`;
+  };
+  const cpu = (measured: Measured | undefined): number | undefined => measured?.cpuMicrosPerRequest;
+  return (
+    `${latencyMs} ms backend${runs.length === 1 ? '' : `, median of ${runs.length} rounds`}: ` +
+    `router p99 − direct p99 = ${figure((run) => run.router.p99Ms - run.direct.p99Ms, 2)} ms` +
+    (pinning === undefined
+      ? ''
+      : `; − direct with the mock beside the load generator: router ` +
+        `${figure((run) => run.router.p99Ms - (run.directShared?.p99Ms ?? NaN), 2)} ms` +
+        (args['no-bare-proxy']
+          ? ''
+          : `, bare proxy ${figure((run) => (run.bare?.p99Ms ?? NaN) - (run.directShared?.p99Ms ?? NaN), 2)} ms`)) +
+    `; router CPU ${figure((run) => cpu(run.router), 0)} µs/request` +
+    (args['no-bare-proxy']
+      ? ''
+      : `, over the bare proxy ${figure((run) => (cpu(run.router) ?? NaN) - (cpu(run.bare) ?? NaN), 0)}`)
+  );
+}
+
 function row(cells: (string | number)[]): string {
   return cells
     .map((cell, index) => String(cell)[index === 0 ? 'padEnd' : 'padStart'](index === 0 ? 20 : 11))
@@ -233,13 +299,7 @@ function fixed(value: number | undefined, digits = 2): string {
   return value === undefined || Number.isNaN(value) ? '-' : value.toFixed(digits);
 }
 
-function report(
-  latencyMs: number,
-  direct: Measured,
-  directShared: Measured | undefined,
-  router: Measured,
-  bare: Measured | undefined,
-): void {
+function report(label: string, { direct, directShared, router, bare }: RoundResult): void {
   const lines = [
     row(['', 'req/s', 'p50 ms', 'p99 ms', 'non-2xx', 'errors', 'CPU µs/req']),
     ...(
@@ -251,7 +311,7 @@ function report(
       ] as const
     ).map(([name, measured]) =>
       row([
-        `${latencyMs} ms ${name}`,
+        `${label} ${name}`,
         fixed(measured.requestsPerSecond, 0),
         fixed(measured.p50Ms),
         fixed(measured.p99Ms),
@@ -261,7 +321,7 @@ function report(
       ]),
     ),
     row([
-      `${latencyMs} ms difference`,
+      `${label} difference`,
       fixed(router.requestsPerSecond - direct.requestsPerSecond, 0),
       fixed(router.p50Ms - direct.p50Ms),
       fixed(router.p99Ms - direct.p99Ms),
@@ -327,36 +387,14 @@ async function main(): Promise<void> {
         body: JSON.stringify({ latencyMs }),
       });
       if (!faults.ok) throw new Error(`PUT /control/faults → ${faults.status}`);
-      const directUrl = `${mock.url}/v1/chat/completions`;
-      const direct = await measure(directUrl, { pid: mock.process.pid });
-      // The mock where it runs during the router run (beside the load generator): the like-for-like base.
-      const directShared =
-        pinning === undefined
-          ? undefined
-          : await measure(directUrl, { pid: mock.process.pid }, [], 'where it is');
-      const mockCompanion = { name: 'mock', pid: mock.process.pid };
-      const router = await measure(
-        `${dataPlane.url}/v1/chat/completions`,
-        { pid: dataPlane.child.pid!, metricsUrl: dataPlane.url },
-        [mockCompanion, { name: 'control plane', pid: stack.controlPlane.process.pid }],
-      );
-      const bare =
-        bareProxy === undefined
-          ? undefined
-          : await measure(`${bareProxy.url}/v1/chat/completions`, { pid: bareProxy.child.pid! }, [
-              mockCompanion,
-            ]);
-      report(latencyMs, direct, directShared, router, bare);
-      summary.push(
-        `${latencyMs} ms backend: router p99 − direct p99 = ${fixed(router.p99Ms - direct.p99Ms)} ms` +
-          (directShared === undefined
-            ? ''
-            : ` (− direct with the mock beside the load generator: ${fixed(router.p99Ms - directShared.p99Ms)} ms)`) +
-          `; router CPU ${fixed(router.cpuMicrosPerRequest, 0)} µs/request` +
-          (bare === undefined
-            ? ''
-            : ` (${fixed((router.cpuMicrosPerRequest ?? NaN) - (bare.cpuMicrosPerRequest ?? NaN), 0)} over the bare proxy)`),
-      );
+      const runs: RoundResult[] = [];
+      for (let round = 1; round <= rounds; round += 1) {
+        const result = await measureRound(mock, dataPlane, stack.controlPlane.process.pid, bareProxy);
+        if (rounds > 1) process.stdout.write(`${latencyMs} ms backend, round ${round} of ${rounds}\n`);
+        report(`${latencyMs} ms`, result);
+        runs.push(result);
+      }
+      summary.push(summarise(latencyMs, runs));
     }
     process.stdout.write(
       `${summary.join('\n')}\ntargets: 20 ms backend p99 difference ≤ 3 ms; 0 ms backend CPU ≤ 150 µs/request\n` +

@@ -49,6 +49,7 @@ import type * as DataPlaneTimers from '../services/data-plane/src/timers.js';
 import { DEMO_MODEL } from '../test/support/inference-config.js';
 import { startInferenceStack } from '../test/support/inference-stack.js';
 import type { PlaneWorkspace } from '../test/support/planes.js';
+import { median } from './median.js';
 import { startBenchDataPlane, type BenchDataPlane } from './bench-data-plane.js';
 import { runLoad, type LoadRunResult } from './load-run.js';
 import { pinBenchmarkProcesses, type CpuPinning } from './cpu-pinning.js';
@@ -185,12 +186,6 @@ function row(cells: (string | number)[]): string {
 
 function fixed(value: number, digits = 2): string {
   return Number.isNaN(value) ? '-' : value.toFixed(digits);
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
 }
 
 async function main(): Promise<void> {
