@@ -6,7 +6,7 @@ import { startAdmittedCall } from './admitted-call.js';
 import type { UpstreamSuccess } from './call-upstream.js';
 import { openSession, type InferenceHandlerDeps, type InferenceSession } from './inference-session.js';
 import { parseInferenceRequest } from './parse-inference-request.js';
-import { formatMs } from './router-headers.js';
+import { formatMs, roundMs } from './router-headers.js';
 import { routerTimings } from './request-state.js';
 import type { SseEvent } from './sse-event-parser.js';
 import type { SseEventAction } from './sse-relay.js';
@@ -86,11 +86,11 @@ function inferenceResponse(
       routeId: state.routeId ?? '',
       backendId: state.backendId ?? '',
       attempts: state.attempts,
-      totalMs: timings.totalMs,
-      upstreamMs: timings.upstreamMs,
-      overheadMs: timings.overheadMs,
-      queueMs: timings.queueMs,
-      timeToFirstTokenMs: timings.timeToFirstTokenMs ?? 0,
+      totalMs: roundMs(timings.totalMs),
+      upstreamMs: roundMs(timings.upstreamMs),
+      overheadMs: roundMs(timings.overheadMs),
+      queueMs: roundMs(timings.queueMs),
+      timeToFirstTokenMs: roundMs(timings.timeToFirstTokenMs ?? 0),
       policyVersion: state.policyVersion,
     },
   });

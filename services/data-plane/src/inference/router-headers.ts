@@ -1,8 +1,13 @@
 import type { InferenceRequestState, RouterTimings } from './request-state.js';
 
-/** Milliseconds with microsecond resolution, as header and JSON values. */
+/** Milliseconds with microsecond resolution, as a header value. */
 export function formatMs(ms: number): string {
   return ms.toFixed(3);
+}
+
+/** Milliseconds rounded to the microsecond, as a JSON value (8.746, not 8.745847999998659). */
+export function roundMs(ms: number): number {
+  return Math.round(ms * 1000) / 1000;
 }
 
 /**
@@ -36,12 +41,13 @@ export function routerMetricsJson(
     route_id: state.routeId ?? '',
     backend_id: state.backendId ?? '',
     attempts: state.attempts,
-    total_ms: timings.totalMs,
-    upstream_ms: timings.upstreamMs,
-    overhead_ms: timings.overheadMs,
-    queue_ms: timings.queueMs,
+    total_ms: roundMs(timings.totalMs),
+    upstream_ms: roundMs(timings.upstreamMs),
+    overhead_ms: roundMs(timings.overheadMs),
+    queue_ms: roundMs(timings.queueMs),
     policy_version: state.policyVersion.toString(),
   };
-  if (timings.timeToFirstTokenMs !== undefined) json.time_to_first_token_ms = timings.timeToFirstTokenMs;
+  if (timings.timeToFirstTokenMs !== undefined)
+    json.time_to_first_token_ms = roundMs(timings.timeToFirstTokenMs);
   return json;
 }
