@@ -76,6 +76,13 @@ describe('request log', () => {
   });
 });
 
+/** The router block's millisecond figures, as sent: rounded to the microsecond (at most 3 decimals). */
+function expectMicrosecondFigures(router: Record<string, unknown>): void {
+  for (const field of ['total_ms', 'upstream_ms', 'overhead_ms', 'queue_ms', 'time_to_first_token_ms']) {
+    expect(String(router[field]), field).toMatch(/^\d+(\.\d{1,3})?$/);
+  }
+}
+
 describe('POST /v1/inference', () => {
   it('answers with the completion, usage and the router block, valid against the contract', async () => {
     harness.backends['mock-a'].clearRequests();
@@ -94,7 +101,9 @@ describe('POST /v1/inference', () => {
     expect(parsed.router?.requestId).toBe(response.headers.get('x-request-id'));
     const router = parsed.router!;
     expect(router.totalMs).toBeGreaterThanOrEqual(router.upstreamMs);
-    expect(router.overheadMs).toBeCloseTo(router.totalMs - router.upstreamMs, 6);
+    // Each figure is rounded to the microsecond on its own, so the identity holds to ±0.0015 ms.
+    expect(Math.abs(router.overheadMs - (router.totalMs - router.upstreamMs))).toBeLessThanOrEqual(0.0016);
+    expectMicrosecondFigures((json as { router: Record<string, unknown> }).router);
 
     const [upstream] = harness.backends['mock-a'].requests();
     expect(upstream?.body).toMatchObject({ model: 'mock-model', max_tokens: 4, messages });
@@ -239,6 +248,7 @@ describe('POST /v1/chat/completions', () => {
     const router = JSON.parse(plain.comments[0]!.replace(/^: router /, '')) as Record<string, unknown>;
     expect(router).toMatchObject({ route_id: 'demo-chat', backend_id: 'mock-a', attempts: 1 });
     expect(router.time_to_first_token_ms).toEqual(expect.any(Number));
+    expectMicrosecondFigures(router);
 
     const withUsage = parseSse(
       await (
@@ -260,10 +270,29 @@ describe('POST /v1/chat/completions', () => {
     expect(response.status).toBe(400);
     expect(await response.json()).toEqual({
       error: {
-        message: expect.stringContaining('messages') as unknown,
+        message: "Invalid 'messages': must NOT have fewer than 1 items.",
         type: 'invalid_request_error',
         param: 'messages',
         code: 'invalid_request',
+      },
+    });
+    // A nullable field: the message names what is wrong, not every anyOf branch ajv tried.
+    const hot = await post('/v1/chat/completions', { model: 'demo-chat', messages, temperature: 7 });
+    expect(await hot.json()).toMatchObject({
+      error: { message: "Invalid 'temperature': must be <= 2.", param: 'temperature' },
+    });
+    const noModel = await post('/v1/chat/completions', { messages });
+    expect(await noModel.json()).toMatchObject({
+      error: { message: "Missing required parameter: 'model'.", param: 'model' },
+    });
+    const badRole = await post('/v1/chat/completions', {
+      model: 'demo-chat',
+      messages: [{ role: 42, content: 'Hi' }],
+    });
+    expect(await badRole.json()).toMatchObject({
+      error: {
+        message: expect.stringMatching(/^Invalid 'messages\.0\.role': /) as unknown,
+        param: 'messages.0.role',
       },
     });
     const typed = await post('/v1/chat/completions', { model: 'demo-chat', messages, max_tokens: '5' });

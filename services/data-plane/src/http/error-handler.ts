@@ -49,22 +49,40 @@ export function fromFastifyError(error: unknown): RouterError {
   if (!isFastifyError(error)) return toRouterError(error);
   const code = catalogueCodeFor(error);
   if (code === undefined) return toRouterError(error);
-  const param = validationParam(error);
+  const invalid = error.validation === undefined ? undefined : describeValidation(error.validation);
   return new RouterError(code, {
-    message: error.message,
+    message: invalid?.message ?? error.message,
     cause: error,
-    ...(param === undefined ? {} : { details: { param } }),
+    ...(invalid?.param === undefined ? {} : { details: { param: invalid.param } }),
   });
 }
 
-/** The body field a schema validation error is about ("messages", "messages.0.role"), for OpenAI's `param`. */
-function validationParam(error: FastifyError): string | undefined {
-  const first = error.validation?.[0];
-  if (first === undefined) return undefined;
-  const missing = (first.params as { missingProperty?: unknown } | undefined)?.missingProperty;
-  const path = first.instancePath.split('/').filter((part) => part !== '');
-  if (typeof missing === 'string') path.push(missing);
-  return path.length === 0 ? undefined : path.join('.');
+type SchemaError = NonNullable<FastifyError['validation']>[number];
+
+/**
+ * One message about the body field a schema validation failed on, and that field ("messages",
+ * "messages.0.role") for OpenAI's `param`. ajv reports every branch of a nullable field's `anyOf` (`must be
+ * null`, `must be <= 2`, `must match a schema in anyOf`); the message keeps the one that says what is wrong.
+ */
+export function describeValidation(errors: readonly SchemaError[]): { message: string; param?: string } {
+  const chosen = errors.find((entry) => !isBranchSummary(entry)) ?? errors[0];
+  if (chosen === undefined) return { message: 'The body is invalid.' };
+  const path = chosen.instancePath.split('/').filter((part) => part !== '');
+  const missing = (chosen.params as { missingProperty?: unknown } | undefined)?.missingProperty;
+  if (typeof missing === 'string') {
+    const param = [...path, missing].join('.');
+    return { message: `Missing required parameter: '${param}'.`, param };
+  }
+  const problem = chosen.message ?? 'does not match the schema';
+  if (path.length === 0) return { message: `Invalid body: ${problem}.` };
+  const param = path.join('.');
+  return { message: `Invalid '${param}': ${problem}.`, param };
+}
+
+/** An anyOf / oneOf summary, or the failed `null` branch of a nullable field: neither says what is wrong. */
+function isBranchSummary(entry: SchemaError): boolean {
+  if (entry.keyword === 'anyOf' || entry.keyword === 'oneOf') return true;
+  return entry.keyword === 'type' && (entry.params as { type?: unknown }).type === 'null';
 }
 
 function catalogueCodeFor(error: FastifyError): ErrorCode | undefined {
