@@ -55,7 +55,7 @@ describe('sign-request CLI', () => {
       'docs-example-1',
     ]);
     expect(result.code).toBe(0);
-    expect(result.stdout).toMatch(/^curl -X POST http:\/\/127\.0\.0\.1:8080\/v1\/chat\/completions \\\n/);
+    expect(result.stdout).toMatch(/^curl -sS -X POST http:\/\/127\.0\.0\.1:8080\/v1\/chat\/completions \\\n/);
     expect(result.stdout).toContain(
       `--data-binary '{"model":"demo","messages":[{"role":"user","content":"it'\\''s me"}]}'`,
     );

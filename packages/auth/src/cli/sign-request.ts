@@ -74,7 +74,7 @@ function buildCurlCommand(argv: readonly string[], dependencies: SignRequestCliD
     ...(values.nonce === undefined ? {} : { createNonce: () => values.nonce ?? '' }),
   });
   const signed = sign({ method: values.method.toUpperCase(), url, headers, body });
-  const words = ['curl', '-X', values.method.toUpperCase(), quoteShellArgument(new URL(url).href)];
+  const words = ['curl', '-sS', '-X', values.method.toUpperCase(), quoteShellArgument(new URL(url).href)];
   for (const [name, value] of Object.entries(signed)) {
     words.push(`\\\n  -H ${quoteShellArgument(`${name}: ${value}`)}`);
   }
