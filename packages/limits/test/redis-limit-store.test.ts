@@ -8,6 +8,7 @@ import {
   type LimitCheck,
   type LimitStore,
 } from '../src/index.js';
+import { GC_GRACE_MS, RECORD_GC_GRACE_MS } from '../src/redis/lua-library.js';
 import { createRedisFixture, type RedisFixture } from './redis-fixture.js';
 
 const T0 = Date.UTC(2025, 5, 15, 12);
@@ -72,6 +73,41 @@ describe('Redis store', () => {
     // Redis's own clock, to the second it was read before (not the test process's clock).
     expect(Math.floor(decision.decidedAtMs / 1000)).toBeGreaterThanOrEqual(Number(seconds));
     expect(decision.allowed).toBe(true);
+  });
+
+  it('lets a request record outlive its retention by RECORD_GC_GRACE_MS only, on Redis TIME', async () => {
+    // One record per request: with the two-day GC_GRACE_MS of the shared keys, every request would stay in
+    // Redis for two days.
+    const retentionMs = 600_000;
+    const store = createRedisLimitStore({
+      redis: fixture.connect(),
+      keyPrefix: fixture.keyPrefix,
+      commandTimeoutMs: 10_000,
+      recordRetentionMs: retentionMs,
+    });
+    const plan = { partition: 'tenant-a', checks: [{ kind: 'concurrency', id: 'slots', max: 5 } as const] };
+    const reservationTtlMs = 120_000;
+    const decision = await store.admit({
+      requestId: 'kept',
+      plan,
+      costs: { tokens: 0, costMicros: 0 },
+      reservationTtlMs,
+    });
+    if (!decision.allowed) throw new Error('not admitted');
+    const admin = fixture.connect();
+    const recordKey = `${fixture.keyPrefix}{tenant-a}:r:kept`;
+    const admitted = await admin.pttl(recordKey);
+    expect(admitted).toBeGreaterThan(reservationTtlMs + retentionMs);
+    expect(admitted).toBeLessThanOrEqual(reservationTtlMs + retentionMs + RECORD_GC_GRACE_MS);
+    // Shared keys keep the long grace (a short lease must not drop a longer one in the same set).
+    expect(await admin.pttl(`${fixture.keyPrefix}{tenant-a}:c:slots`)).toBeGreaterThan(GC_GRACE_MS);
+
+    expect(await store.settle(decision.reservation, { tokens: 0, costMicros: 0 })).toMatchObject({
+      status: 'settled',
+    });
+    const settled = await admin.pttl(recordKey);
+    expect(settled).toBeGreaterThan(retentionMs);
+    expect(settled).toBeLessThanOrEqual(retentionMs + RECORD_GC_GRACE_MS);
   });
 
   it('rejects a reused request id with DuplicateRequestError', async () => {

@@ -99,7 +99,7 @@ end
 if all_allowed then
   local retain = expires + retention
   redis.call('HSET', record_key, 'st', 'r', 'ex', fmt(expires), 'ru', fmt(retain), 'tk', fmt(tokens), 'cm', fmt(cost))
-  redis.call('PEXPIRE', record_key, fmt(retain - now + GC_GRACE_MS))
+  redis.call('PEXPIRE', record_key, fmt(retain - now + record_grace(ARGV[1])))
 end
 return reply
 `;

@@ -72,7 +72,7 @@ end
 local status = 'x'
 if settling then status = 's' end
 redis.call('HSET', record_key, 'st', status, 'ru', fmt(now + retention))
-redis.call('PEXPIRE', record_key, fmt(retention + GC_GRACE_MS))
+redis.call('PEXPIRE', record_key, fmt(retention + record_grace(ARGV[1])))
 local expired = 0
 if tonumber(record[2]) <= now then expired = 1 end
 return { 1, expired }

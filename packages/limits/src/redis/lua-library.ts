@@ -5,12 +5,24 @@ import { CONCURRENCY_RETRY_HINT_MS } from '../math/concurrency-slots.js';
 import { BUCKET_SCALE } from '../math/token-bucket.js';
 
 /**
- * Real-time TTL Redis puts on bucket, lease and record keys beyond their logical lifetime. It only collects
- * garbage: every expiry that matters is decided by the scripts from stored timestamps and the script's clock,
- * so a test clock running ahead of real time sees the same answers as the memory store. It exceeds the
- * longest reservation so that refreshing a lease set's TTL for a short lease never drops a longer one.
+ * Real-time TTL Redis puts on bucket, lease and record keys beyond their logical lifetime (records: only
+ * under a test clock, see {@link RECORD_GC_GRACE_MS}). It only collects garbage: every expiry that matters is
+ * decided by the scripts from stored timestamps and the script's clock, so a test clock running ahead of real
+ * time sees the same answers as the memory store. It exceeds the longest reservation so that refreshing a
+ * lease set's TTL for a short lease never drops a longer one.
  */
 export const GC_GRACE_MS = 2 * MAX_RESERVATION_TTL_MS;
+
+/**
+ * Real-time TTL margin of a request record beyond its logical lifetime (reservation expiry + retention) when
+ * the scripts read Redis `TIME`, i.e. in production. Records are the only keys made per request, so they
+ * must not carry {@link GC_GRACE_MS}: two more days of every request's record would hold ~28 GB of Redis
+ * memory at 1 000 requests/s. The margin covers the partition clock running ahead of Redis `TIME` after a
+ * failover to a replica whose clock is behind; a lead beyond it only shortens a record's retention by the
+ * difference. Under a test clock records keep {@link GC_GRACE_MS}: that clock may stand still while real
+ * time passes.
+ */
+export const RECORD_GC_GRACE_MS = 60_000;
 
 /** Real-time TTL of a partition's clock key: longer than any record it keeps forgotten can live. */
 export const CLOCK_TTL_MS = GC_GRACE_MS + 2 * MAX_RESERVATION_TTL_MS;
@@ -29,6 +41,7 @@ local GC_GRACE_MS = ${String(GC_GRACE_MS)}
 local SLOT_RETRY_HINT_MS = ${String(CONCURRENCY_RETRY_HINT_MS)}
 local MS_PER_DAY = ${String(MS_PER_DAY)}
 local CLOCK_TTL_MS = ${String(CLOCK_TTL_MS)}
+local RECORD_GC_GRACE_MS = ${String(RECORD_GC_GRACE_MS)}
 
 local function fmt(n) return string.format('%.0f', n) end
 local function ceil_div(n, d) return math.floor((n + d - 1) / d) end
@@ -38,6 +51,13 @@ local function now_ms(override)
   if override ~= '' then return tonumber(override) end
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
+-- Real-time TTL margin of a request record (RECORD_GC_GRACE_MS in lua-library.ts): short on Redis TIME,
+-- GC_GRACE_MS under a test clock.
+local function record_grace(override)
+  if override ~= '' then return GC_GRACE_MS end
+  return RECORD_GC_GRACE_MS
 end
 
 -- partition-clock.ts: the partition's time never goes backwards.
