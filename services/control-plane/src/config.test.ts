@@ -48,6 +48,13 @@ describe('loadConfig', () => {
     expect(config.grpcPort).toBe(0);
   });
 
+  it('reads the record retention in days; 0 or unset keeps records for ever', () => {
+    expect(loadConfig({ CP_RECORD_RETENTION_DAYS: '30' }).recordRetentionMs).toBe(30 * 86_400_000);
+    expect(loadConfig({ CP_RECORD_RETENTION_DAYS: '0' }).recordRetentionMs).toBeUndefined();
+    expect(loadConfig({}).recordRetentionMs).toBeUndefined();
+    expect(() => loadConfig({ CP_RECORD_RETENTION_DAYS: '1.5' })).toThrow('CP_RECORD_RETENTION_DAYS');
+  });
+
   it('reads the audit database URL, and refuses anything but a postgres URL', () => {
     expect(loadConfig({ CP_DATABASE_URL: ' postgres://router@db:5432/audit ' }).databaseUrl).toBe(
       'postgres://router@db:5432/audit',

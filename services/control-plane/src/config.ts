@@ -29,6 +29,11 @@ export interface ControlPlaneConfig {
    */
   databaseUrl: string | undefined;
   /**
+   * How long the audit store keeps usage records and audit events (CP_RECORD_RETENTION_DAYS, in days;
+   * 0 or unset keeps them for ever). Operators' budget changes are always kept.
+   */
+  recordRetentionMs?: number | undefined;
+  /**
    * The data planes' shared limit store, for budget administration: CP_REDIS_URL (undefined = embedded mode,
    * budget calls answer FAILED_PRECONDITION), CP_LIMITS_KEY_PREFIX (default `router:limits:`, the data
    * planes' default), and the budget change bookkeeping (`changes`: CP_BUDGET_RECONCILE_GRACE_MS,
@@ -96,6 +101,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ControlPlaneCo
   const limitsKeyPrefix = text('CP_LIMITS_KEY_PREFIX', DEFAULT_LIMITS_KEY_PREFIX);
   if (/[{}]/.test(limitsKeyPrefix)) problems.push('CP_LIMITS_KEY_PREFIX must not contain { or }');
   const changes = budgetChangeSettings(integer, problems);
+  const retentionDays = integer('CP_RECORD_RETENTION_DAYS', 0, 36_500);
   const logLevel = text('LOG_LEVEL', 'info');
   if (!LOG_LEVELS.includes(logLevel)) problems.push(`LOG_LEVEL must be one of ${LOG_LEVELS.join('|')}`);
 
@@ -113,6 +119,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ControlPlaneCo
           },
     stateDir: resolve(text('CP_STATE_DIR', '.tmp/control-plane')),
     databaseUrl,
+    recordRetentionMs: retentionDays === 0 ? undefined : retentionDays * 86_400_000,
     budgets: { redisUrl, limitsKeyPrefix, commandTimeoutMs: 1000, changes },
     drainDelayMs: integer('CP_DRAIN_DELAY_MS', 2000, 600_000),
     policyHeartbeatMs: Math.max(100, integer('CP_POLICY_HEARTBEAT_MS', 30_000, 3_600_000)),

@@ -180,6 +180,7 @@ describe('RecordIngestService', () => {
       eventsForRequest: () => Promise.resolve([]),
       usageForRequest: () => Promise.resolve(undefined),
       list: () => Promise.resolve({ events: [], next: undefined }),
+      prune: () => Promise.resolve({ audit: 0, usage: 0 }),
       close: () => Promise.resolve(),
     };
     const { ingest } = await start(failing);

@@ -4,6 +4,7 @@ import { createLogger, createMetricsRegistry, type Logger } from '@api-router/ob
 import type { AdminChangeLog } from './audit/admin-change-log.js';
 import type { AuditStore } from './audit/audit-store.js';
 import { openAuditStore } from './audit/open-audit-store.js';
+import { createRecordRetentionMetrics, RecordPruner } from './audit/record-retention.js';
 import { BudgetChangeReconciler } from './budget/budget-change-reconciler.js';
 import { createBudgetReconcileMetrics } from './budget/budget-reconcile-metrics.js';
 import { openBudgetStore, type OpenBudgetStore } from './budget/open-budget-store.js';
@@ -42,14 +43,15 @@ export interface ControlPlaneDeps {
  *  2. state store and publisher — the persisted last good snapshot is published at once;
  *  3. audit store (SQLite in the state dir, or Postgres): created or migrated, else start-up fails; the
  *     shared limit store for budget administration (only with CP_REDIS_URL; connects in the background)
- *     and, with it, the budget change reconciler (a first pass at once, then periodic);
+ *     and, with it, the budget change reconciler (a first pass at once, then periodic); with
+ *     CP_RECORD_RETENTION_DAYS the record pruner (a first pass at once, then hourly);
  *  4. data-plane registry, RPC routes, the two listeners (data planes may connect from here on);
  *  5. config source, waiting for its first outcome. Start-up fails if, after it, there is still no snapshot
  *     (no persisted state and the config is missing or invalid): fix the config rather than run empty.
  * Dispose closes in reverse: readiness → 503, drain delay, end policy streams and close listeners, stop the
- * config source, stop the budget change reconciler (waiting for a running pass), close the audit store
- * (after the listeners: no ingest call is still running), close the limit store's Redis client, flush the
- * state store.
+ * config source, stop the budget change reconciler and the record pruner (waiting for a running pass),
+ * close the audit store (after the listeners: no ingest call is still running), close the limit store's
+ * Redis client, flush the state store.
  *
  * @throws Error when a listener cannot bind, the audit store cannot be opened or no valid config is
  *   available at start.
@@ -89,6 +91,17 @@ export async function startControlPlane(
           settings: budgets.changeSettings,
         });
   reconciler?.start();
+  const pruner =
+    config.recordRetentionMs === undefined
+      ? undefined
+      : new RecordPruner({
+          store: auditStore,
+          clock,
+          logger,
+          metrics: createRecordRetentionMetrics(metricsRegistry),
+          retentionMs: config.recordRetentionMs,
+        });
+  pruner?.start();
 
   let draining = false;
   const shutdown = new AbortController();
@@ -137,6 +150,7 @@ export async function startControlPlane(
     servers = await startHttpServers({ ...config, ...handlers, logger });
   } catch (error: unknown) {
     await reconciler?.close();
+    await pruner?.close();
     await ownedAuditStore?.close();
     await budgets.close();
     throw error;
@@ -153,6 +167,7 @@ export async function startControlPlane(
     source,
     store,
     reconciler,
+    pruner,
     auditStore: ownedAuditStore,
     budgets,
   };
@@ -202,6 +217,7 @@ interface Closeables {
   source: ConfigSource;
   store: SnapshotStateStore;
   reconciler: BudgetChangeReconciler | undefined;
+  pruner: RecordPruner | undefined;
   auditStore: AuditStore | undefined;
   budgets: OpenBudgetStore;
 }
@@ -213,6 +229,7 @@ async function closeAll(parts: Closeables): Promise<void> {
   await parts.servers.close();
   await parts.source.close();
   await parts.reconciler?.close();
+  await parts.pruner?.close();
   await parts.auditStore?.close();
   await parts.budgets.close();
   await parts.store.flush();

@@ -19,7 +19,7 @@ describe('Postgres audit store', () => {
       await client.connect();
       const versions = await client.query('SELECT version FROM schema_version');
       await client.end();
-      expect(versions.rows).toEqual([{ version: 1 }, { version: 2 }]);
+      expect(versions.rows).toEqual([{ version: 1 }, { version: 2 }, { version: 3 }]);
       await stores[0].ingest([{ type: 'audit', event: auditEvent({}) }], 0);
       expect(await stores[2].eventsForRequest('req-1')).toHaveLength(1);
     } finally {

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
+import { timestampFromMs } from '@bufbuild/protobuf/wkt';
 import { Code, ConnectError, createClient } from '@connectrpc/connect';
 import { createConnectTransport, createGrpcTransport } from '@connectrpc/connect-node';
 import { AdminService, AuditEventKind, RecordIngestService } from '@api-router/contracts';
@@ -9,6 +10,7 @@ import { testServices } from '@api-router/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { auditEvent, usageRecord } from '../src/audit/audit-store-contract.test-support.js';
 import { SQLITE_AUDIT_FILE } from '../src/audit/open-audit-store.js';
+import { openSqliteAuditStore } from '../src/audit/sqlite-audit-store.js';
 import { VIEWER_TOKEN } from './config-yaml.js';
 import { startTestControlPlane, type TestControlPlane } from './start-test-control-plane.js';
 
@@ -55,6 +57,39 @@ describe('audit ingest and lookup through a running control plane', () => {
     await running?.[Symbol.asyncDispose]();
     running = undefined;
     for (const cleanup of cleanups.splice(0)) await cleanup();
+  });
+
+  it('prunes records older than CP_RECORD_RETENTION_DAYS when it starts, and keeps the newer ones', async () => {
+    const now = Date.now();
+    const daysAgo = (days: number): number => now - days * 86_400_000;
+    running = await startTestControlPlane({ recordRetentionMs: 30 * 86_400_000 }, {}, async (stateDir) => {
+      const store = await openSqliteAuditStore({ path: join(stateDir, SQLITE_AUDIT_FILE) });
+      await store.ingest(
+        [
+          { type: 'audit', event: auditEvent({ eventId: 'old-evt', requestId: 'old', atMs: daysAgo(31) }) },
+          {
+            type: 'usage',
+            usage: usageRecord({ requestId: 'old', startedAt: timestampFromMs(daysAgo(31)) }),
+          },
+          { type: 'audit', event: auditEvent({ eventId: 'new-evt', requestId: 'new', atMs: daysAgo(1) }) },
+          { type: 'usage', usage: usageRecord({ requestId: 'new', startedAt: timestampFromMs(daysAgo(1)) }) },
+        ],
+        now,
+      );
+      await store.close();
+    });
+    const { admin } = clients(running);
+    await expect
+      .poll(() => codeOf(admin.getRequestAudit({ requestId: 'old' }, bearer(VIEWER_TOKEN))), {
+        timeout: 10_000,
+      })
+      .toBe(Code.NotFound);
+    const kept = await admin.getRequestAudit({ requestId: 'new' }, bearer(VIEWER_TOKEN));
+    expect(kept.events).toHaveLength(1);
+    expect(kept.usage?.requestId).toBe('new');
+    const metrics = await (await fetch(`${running.controlPlane.httpUrl}/metrics`)).text();
+    expect(metrics).toMatch(/^router_cp_records_pruned_total\{type="audit"[^}]*\} 1$/m);
+    expect(metrics).toMatch(/^router_cp_records_pruned_total\{type="usage"[^}]*\} 1$/m);
   });
 
   it('ingests without a token, stores once per record, and serves the lookup to viewers only', async () => {

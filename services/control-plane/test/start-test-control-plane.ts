@@ -18,6 +18,8 @@ export interface TestControlPlane extends AsyncDisposable {
 export async function startTestControlPlane(
   overrides: Partial<ControlPlaneConfig> = {},
   files: { router?: string; policies?: string } = {},
+  /** Runs on the empty state dir before the control plane starts (e.g. to seed its audit store). */
+  prepareState?: (stateDir: string) => Promise<void>,
 ): Promise<TestControlPlane> {
   const directory = await mkdtemp(join(tmpdir(), 'cp-it-'));
   const routerPath = join(directory, 'config', 'router.yaml');
@@ -26,6 +28,10 @@ export async function startTestControlPlane(
   await mkdir(join(directory, 'config'));
   await writeFile(routerPath, files.router ?? routerYaml());
   await writeFile(policiesPath, files.policies ?? POLICIES_YAML);
+  if (prepareState !== undefined) {
+    await mkdir(stateDir);
+    await prepareState(stateDir);
+  }
   const config: ControlPlaneConfig = {
     host: '127.0.0.1',
     grpcPort: 0,

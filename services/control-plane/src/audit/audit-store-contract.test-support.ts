@@ -151,6 +151,33 @@ export function describeAuditStoreContract(
       expect(await reopened.usageForRequest('req-1')).toEqual(usageRecord());
     });
 
+    it("prunes records older than a time, at most `limit` per table, never operators' changes", async () => {
+      const { store } = await openFresh();
+      const old = (index: number): StorableRecord[] => [
+        audit(
+          auditEvent({ eventId: `old-evt-${String(index)}`, requestId: `old-${String(index)}`, atMs: T0 }),
+        ),
+        usage(usageRecord({ requestId: `old-${String(index)}`, startedAt: timestampFromMs(T0) })),
+      ];
+      const recent = [
+        audit(auditEvent({ eventId: 'new-evt', requestId: 'new', atMs: T0 + 10_000 })),
+        usage(usageRecord({ requestId: 'new', startedAt: timestampFromMs(T0 + 10_000) })),
+      ];
+      const operatorChange = audit(changeEvent('change-evt', 'change-evt', 'intent', T0));
+      await store.ingest([...old(1), ...old(2), ...old(3), ...recent, operatorChange], T0 + 20_000);
+
+      expect(await store.prune(T0 + 10_000, 2)).toEqual({ audit: 2, usage: 2 });
+      expect(await store.prune(T0 + 10_000, 2)).toEqual({ audit: 1, usage: 1 });
+      expect(await store.prune(T0 + 10_000, 2)).toEqual({ audit: 0, usage: 0 });
+      for (const requestId of ['old-1', 'old-2', 'old-3']) {
+        expect(await store.eventsForRequest(requestId)).toEqual([]);
+        expect(await store.usageForRequest(requestId)).toBeUndefined();
+      }
+      expect(await store.eventsForRequest('new')).toHaveLength(1);
+      expect(await store.usageForRequest('new')).toBeDefined();
+      expect(await store.eventsForRequest('change-evt')).toHaveLength(1);
+    });
+
     describeListContract(openFresh);
     describeChangeLogContract(openFresh, (store) => cleanups.push(() => store.close()));
   });

@@ -16,6 +16,12 @@ export interface IngestOutcome {
   duplicates: number;
 }
 
+/** What one `prune` call deleted. */
+export interface PruneOutcome {
+  audit: number;
+  usage: number;
+}
+
 /** Filters of `list`; every field narrows the result, unset fields do not. */
 export interface AuditEventFilter {
   /** Only this tenant's events; '' or undefined for all. */
@@ -62,6 +68,12 @@ export interface AuditStore {
     filter: AuditEventFilter,
     page: { limit: number; after?: AuditPageCursor | undefined },
   ): Promise<AuditEventPage>;
+  /**
+   * Deletes at most `limit` usage records that started before `beforeMs` and at most `limit` audit events
+   * that happened before it (ms since the epoch), for the retention setting. Operators' own changes
+   * (`AUDIT_EVENT_KIND_ADMIN_CHANGE`, the budget change log's intents and outcomes) are never deleted.
+   */
+  prune(beforeMs: number, limit: number): Promise<PruneOutcome>;
   /** Releases the database (idempotent). Pending calls finish first. */
   close(): Promise<void>;
 }

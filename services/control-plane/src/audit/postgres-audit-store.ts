@@ -1,9 +1,10 @@
 import pg from 'pg';
 import { fromBinary } from '@bufbuild/protobuf';
-import { AuditEventSchema, UsageRecordSchema } from '@api-router/contracts';
+import { AuditEventKind, AuditEventSchema, UsageRecordSchema } from '@api-router/contracts';
 import type { Logger } from 'pino';
 import type { AdminChangeLog } from './admin-change-log.js';
 import { buildAuditListQuery } from './audit-list-query.js';
+import { USAGE_RECORDS_STARTED_INDEX } from './record-retention.js';
 import { toAuditEventRow, toUsageRow, type AuditEventRow, type UsageRow } from './audit-row.js';
 import type { AuditStore, IngestOutcome, StorableRecord } from './audit-store.js';
 import {
@@ -41,6 +42,7 @@ const MIGRATIONS: readonly string[] = [
      record BYTEA NOT NULL
    );`,
   POSTGRES_ADMIN_CHANGES_MIGRATION,
+  USAGE_RECORDS_STARTED_INDEX,
 ];
 
 /** Serialises migrations of control-plane replicas that start together (any constant works, fixed forever). */
@@ -160,6 +162,20 @@ function createStore(pool: pg.Pool): AuditStore & AdminChangeLog {
             ? { atMs: Number(last.at_ms), eventId: last.event_id }
             : undefined,
       };
+    },
+
+    async prune(beforeMs, limit) {
+      const usage = await pool.query(
+        `DELETE FROM usage_records WHERE request_id IN
+           (SELECT request_id FROM usage_records WHERE started_at_ms < $1 LIMIT $2)`,
+        [beforeMs, limit],
+      );
+      const audit = await pool.query(
+        `DELETE FROM audit_events WHERE event_id IN
+           (SELECT event_id FROM audit_events WHERE at_ms < $1 AND kind <> $2 LIMIT $3)`,
+        [beforeMs, AuditEventKind.ADMIN_CHANGE, limit],
+      );
+      return { usage: usage.rowCount ?? 0, audit: audit.rowCount ?? 0 };
     },
 
     close: () => (closing ??= pool.end()),

@@ -28,6 +28,7 @@ describe('SQLite audit store', () => {
       expect(db.prepare('SELECT version FROM schema_version').all()).toEqual([
         { version: 1 },
         { version: 2 },
+        { version: 3 },
       ]);
       db.close();
     } finally {

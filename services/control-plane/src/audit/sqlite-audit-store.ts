@@ -2,9 +2,10 @@ import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { fromBinary } from '@bufbuild/protobuf';
-import { AuditEventSchema, UsageRecordSchema, type AuditEvent } from '@api-router/contracts';
+import { AuditEventKind, AuditEventSchema, UsageRecordSchema, type AuditEvent } from '@api-router/contracts';
 import type { AdminChangeLog } from './admin-change-log.js';
 import { buildAuditListQuery } from './audit-list-query.js';
+import { USAGE_RECORDS_STARTED_INDEX } from './record-retention.js';
 import { toAuditEventRow, toUsageRow } from './audit-row.js';
 import type { AuditStore, IngestOutcome, StorableRecord } from './audit-store.js';
 import {
@@ -42,6 +43,7 @@ const MIGRATIONS: readonly string[] = [
      record BLOB NOT NULL
    );`,
   SQLITE_ADMIN_CHANGES_MIGRATION,
+  USAGE_RECORDS_STARTED_INDEX,
 ];
 
 export interface SqliteAuditStoreOptions {
@@ -161,6 +163,14 @@ function createStore(db: Database.Database): AuditStore & AdminChangeLog {
     'SELECT record FROM audit_events WHERE request_id = ? ORDER BY at_ms, event_id',
   );
   const selectUsage = db.prepare('SELECT record FROM usage_records WHERE request_id = ?');
+  const deleteUsage = db.prepare(
+    `DELETE FROM usage_records WHERE rowid IN
+       (SELECT rowid FROM usage_records WHERE started_at_ms < ? LIMIT ?)`,
+  );
+  const deleteEvents = db.prepare(
+    `DELETE FROM audit_events WHERE rowid IN
+       (SELECT rowid FROM audit_events WHERE at_ms < ? AND kind <> ? LIMIT ?)`,
+  );
 
   let closed = false;
   return {
@@ -194,6 +204,12 @@ function createStore(db: Database.Database): AuditStore & AdminChangeLog {
           next: rows.length > page.limit && last ? { atMs: last.at_ms, eventId: last.event_id } : undefined,
         };
       }),
+
+    prune: (beforeMs, limit) =>
+      attempt(() => ({
+        usage: deleteUsage.run(beforeMs, limit).changes,
+        audit: deleteEvents.run(beforeMs, AuditEventKind.ADMIN_CHANGE, limit).changes,
+      })),
 
     close() {
       if (!closed) {
