@@ -2,6 +2,7 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
 import { Counter, type Registry } from 'prom-client';
 import type { Logger } from 'pino';
 import type { Clock } from '../clock.js';
+import { PeriodicPass } from '../periodic-pass.js';
 import type { AuditStore, PruneOutcome } from './audit-store.js';
 
 /**
@@ -60,36 +61,29 @@ export interface RecordPrunerDeps {
  * and audit events older than the retention, `batch` rows per statement and table, yielding to the event
  * loop between statements so that ingest goes on, until a statement deletes fewer than `batch`. Operators'
  * budget changes are kept (see AuditStore.prune). Passes run at start and every `intervalMs`, one at a
- * time; several control planes pruning one Postgres at once only delete the same rows sooner.
- *
- * States: `idle` → start() → `running` → close() → `closed`.
+ * time (PeriodicPass); several control planes pruning one Postgres at once only delete the same rows
+ * sooner.
  */
 export class RecordPruner {
   readonly #deps: RecordPrunerDeps;
   readonly #batch: number;
-  #state: 'idle' | 'running' | 'closed' = 'idle';
-  #timer: NodeJS.Timeout | undefined;
-  #pass: Promise<unknown> | undefined;
+  readonly #passes: PeriodicPass;
 
   constructor(deps: RecordPrunerDeps) {
     if (!(deps.retentionMs > 0)) throw new RangeError('retentionMs must be > 0');
     this.#deps = deps;
     this.#batch = deps.batch ?? PRUNE_BATCH;
+    this.#passes = new PeriodicPass(() => this.pruneOnce(), deps.intervalMs ?? PRUNE_INTERVAL_MS);
   }
 
   /** Runs a pass now, then one every `intervalMs` until close(). */
   start(): void {
-    if (this.#state !== 'idle') return;
-    this.#state = 'running';
-    this.#schedule(0);
+    this.#passes.start();
   }
 
   /** Stops the passes; resolves once a pass in progress has finished its current statement. */
-  async close(): Promise<void> {
-    this.#state = 'closed';
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
-    await this.#pass;
+  close(): Promise<void> {
+    return this.#passes.close();
   }
 
   /** One pass. Never rejects: a store failure ends the pass, is logged and counted; the next pass retries. */
@@ -104,7 +98,8 @@ export class RecordPruner {
         total.usage += deleted.usage;
         metrics.pruned.inc({ type: 'audit' }, deleted.audit);
         metrics.pruned.inc({ type: 'usage' }, deleted.usage);
-        if ((deleted.audit < this.#batch && deleted.usage < this.#batch) || this.#state === 'closed') break;
+        const done = deleted.audit < this.#batch && deleted.usage < this.#batch;
+        if (done || this.#passes.state() === 'closed') break;
         await nextTurn();
       }
     } catch (error: unknown) {
@@ -119,17 +114,5 @@ export class RecordPruner {
       );
     }
     return total;
-  }
-
-  #schedule(delayMs: number): void {
-    this.#timer = setTimeout(() => {
-      this.#timer = undefined;
-      this.#pass = this.pruneOnce().then(() => {
-        this.#pass = undefined;
-        if (this.#state === 'running') this.#schedule(this.#deps.intervalMs ?? PRUNE_INTERVAL_MS);
-      });
-    }, delayMs);
-    // The control plane closes the pruner on shutdown; a forgotten one must not keep the process alive.
-    this.#timer.unref();
   }
 }

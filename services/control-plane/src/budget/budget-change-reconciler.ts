@@ -3,6 +3,7 @@ import { BudgetChangeConflictError, type BudgetChangeStore } from '@api-router/l
 import type { Logger } from 'pino';
 import type { AdminChange, AdminChangeLog } from '../audit/admin-change-log.js';
 import type { Clock } from '../clock.js';
+import { PeriodicPass } from '../periodic-pass.js';
 import {
   budgetChangeOutcomeEvent,
   readBudgetChangeIntent,
@@ -50,32 +51,26 @@ export interface ReconcilePass {
 export class BudgetChangeReconciler {
   readonly #deps: BudgetChangeReconcilerDeps;
   readonly #newEventId: () => string;
-  #state: 'idle' | 'running' | 'closed' = 'idle';
-  #timer: NodeJS.Timeout | undefined;
-  #pass: Promise<void> | undefined;
+  readonly #passes: PeriodicPass;
 
   constructor(deps: BudgetChangeReconcilerDeps) {
     this.#deps = deps;
     this.#newEventId = deps.newEventId ?? randomUUID;
+    this.#passes = new PeriodicPass(() => this.reconcileOnce(), deps.settings.intervalMs);
   }
 
   state(): 'idle' | 'running' | 'closed' {
-    return this.#state;
+    return this.#passes.state();
   }
 
   /** Runs a pass now, then one every `intervalMs` until close(). */
   start(): void {
-    if (this.#state !== 'idle') return;
-    this.#state = 'running';
-    this.#schedule(0);
+    this.#passes.start();
   }
 
   /** Stops the passes; resolves once a pass in progress has finished. */
-  async close(): Promise<void> {
-    this.#state = 'closed';
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
-    await this.#pass;
+  close(): Promise<void> {
+    return this.#passes.close();
   }
 
   /** One pass (see the class comment). Never rejects: a failure ends the pass and is logged and counted. */
@@ -136,17 +131,5 @@ export class BudgetChangeReconciler {
       if (error instanceof RangeError) return unknown('unreadable_intent');
       throw error;
     }
-  }
-
-  #schedule(delayMs: number): void {
-    this.#timer = setTimeout(() => {
-      this.#timer = undefined;
-      this.#pass = this.reconcileOnce().then(() => {
-        this.#pass = undefined;
-        if (this.#state === 'running') this.#schedule(this.#deps.settings.intervalMs);
-      });
-    }, delayMs);
-    // The control plane closes the reconciler on shutdown; a forgotten one must not keep the process alive.
-    this.#timer.unref();
   }
 }
