@@ -17,6 +17,7 @@ describe('loadDataPlaneConfig', () => {
       redisUrl: undefined,
       signatureWindowSeconds: 300,
       maxUpstreamResponseBytes: 8 * 1024 * 1024,
+      nonceStoreMaxEntries: 200_000,
     });
     expect(config.dataPlaneId).toBe(`${config.hostname}-${process.pid}`);
   });
@@ -34,11 +35,13 @@ describe('loadDataPlaneConfig', () => {
       DP_REDIS_URL: 'redis://127.0.0.1:6379/0',
       DP_SIGNATURE_WINDOW_SECONDS: '60',
       DP_MAX_UPSTREAM_RESPONSE_BYTES: '65536',
+      DP_NONCE_MAX_ENTRIES: '1000000',
     });
     expect(config).toMatchObject({
       redisUrl: 'redis://127.0.0.1:6379/0',
       signatureWindowSeconds: 60,
       maxUpstreamResponseBytes: 65_536,
+      nonceStoreMaxEntries: 1_000_000,
       host: '0.0.0.0',
       port: 0,
       controlPlaneAddress: 'cp:50051',

@@ -107,7 +107,11 @@ export interface DataPlaneConfig {
   signatureWindowSeconds: number;
   /** Largest upstream response relayed, JSON or stream, in bytes; larger → 502 (DP_MAX_UPSTREAM_RESPONSE_BYTES, default 8 MiB). */
   maxUpstreamResponseBytes: number;
-  /** Most nonces the in-process nonce store holds (a full store refuses signed requests with 503). */
+  /**
+   * Most nonces the in-process nonce store holds (DP_NONCE_MAX_ENTRIES, default 200 000); each is held for
+   * twice the signature window, so it sustains max / (2 × window) signed requests per second (333/s at the
+   * defaults) before refusing them with 503. Unused with DP_REDIS_URL.
+   */
   nonceStoreMaxEntries: number;
   records: RecordsSettings;
   limits: LimitsSettings;
@@ -166,7 +170,7 @@ export function loadDataPlaneConfig(env: NodeJS.ProcessEnv = process.env): DataP
       1024,
       1024 ** 3,
     ),
-    nonceStoreMaxEntries: 200_000,
+    nonceStoreMaxEntries: integer(env, 'DP_NONCE_MAX_ENTRIES', 200_000, 1, 100_000_000),
     records: loadRecordsSettings(env),
     limits: {
       timeoutMs: integer(env, 'DP_LIMITS_TIMEOUT_MS', 250, 1, 60_000),
