@@ -18,7 +18,10 @@ export interface PolicySyncSettings {
 
 /** Fixed limits of the public HTTP server. All durations in milliseconds. */
 export interface HttpSettings {
-  /** Idle socket timeout; long enough for slow streamed completions between chunks. */
+  /**
+   * Idle socket timeout; long enough for slow streamed completions between chunks. A request whose deadline
+   * is longer raises its socket's (http/socket-idle-timeout.ts).
+   */
   connectionTimeoutMs: number;
   /** How long an idle keep-alive connection stays open; above common load-balancer idle timeouts. */
   keepAliveTimeoutMs: number;

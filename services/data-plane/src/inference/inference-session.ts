@@ -4,6 +4,7 @@ import { RouterError } from '@api-router/errors';
 import type { RuntimePolicy, RuntimeRoute } from '@api-router/policy';
 import { mayUseModel } from '../auth/principal.js';
 import type { ResolvedCredentials } from '../credentials/credential-resolver.js';
+import { keepSocketOpenUntilDeadline } from '../http/socket-idle-timeout.js';
 import type { InferenceMetrics } from '../metrics/inference-metrics.js';
 import type { Clock } from '../clock.js';
 import type { AuditRecorder } from '../records/audit-recorder.js';
@@ -86,6 +87,7 @@ export async function openSession(
   }
   state.routeId = route.route.id;
   const timeoutMs = route.route.requestTimeoutMs || policy.settings.defaultRequestTimeoutMs;
+  keepSocketOpenUntilDeadline(request.raw.socket, timeoutMs);
   const requestSignal = createRequestSignal(deps, state.startedAtMs + timeoutMs);
   const onClose = (): void => {
     if (!reply.raw.writableFinished) requestSignal.clientClosed();
