@@ -28,8 +28,9 @@ export interface HttpSettings {
   /** Deadline to receive a whole request (headers and body), not to answer it. */
   requestTimeoutMs: number;
   /**
-   * Hard ceiling of a request body in bytes. The active policy's (usually smaller) `maxBodyBytes` is enforced
-   * per request by the inference routes; this ceiling protects the process before any policy is known.
+   * Hard ceiling of a request body in bytes (DP_MAX_BODY_BYTES, default 4 MiB). The active policy's
+   * `maxBodyBytes` is enforced per request by the inference routes, capped by this ceiling, which bounds
+   * what one request can make the process buffer whatever the policy says.
    */
   bodyLimitBytes: number;
 }
@@ -163,7 +164,16 @@ export function loadDataPlaneConfig(env: NodeJS.ProcessEnv = process.env): DataP
     logLevel: nonEmpty(env, 'LOG_LEVEL') ?? 'info',
     otlpTracesEndpoint: nonEmpty(env, 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT'),
     policySync: { ...DEFAULT_POLICY_SYNC_SETTINGS },
-    http: { ...DEFAULT_HTTP_SETTINGS },
+    http: {
+      ...DEFAULT_HTTP_SETTINGS,
+      bodyLimitBytes: integer(
+        env,
+        'DP_MAX_BODY_BYTES',
+        DEFAULT_HTTP_SETTINGS.bodyLimitBytes,
+        1024,
+        1024 ** 3,
+      ),
+    },
     redisUrl: nonEmpty(env, 'DP_REDIS_URL'),
     signatureWindowSeconds: integer(env, 'DP_SIGNATURE_WINDOW_SECONDS', 300, 1, 3600),
     maxUpstreamResponseBytes: integer(

@@ -24,20 +24,25 @@ export interface InferenceRoutesDeps extends InferenceHandlerDeps {
 /**
  * Registers the inference API in its own fastify scope: POST /v1/inference, POST /v1/chat/completions and
  * GET /v1/models. Per request, in order: capture the active policy (one policy serves the whole request);
- * refuse a declared body over the policy's max_body_bytes (413); read the body as raw bytes, only for
- * `application/json` (else 415); authenticate (key or signature, over those exact bytes; 401 with one
- * body for every reason, the reason in logs and router_auth_failures_total); parse the JSON safely (400);
- * validate (chat schema / proto contract, 400); handle. Request metrics are recorded when the response
- * closes, however it ends.
+ * refuse a declared body over the policy's max_body_bytes capped by the server's DP_MAX_BODY_BYTES (413);
+ * read the body as raw bytes, only for `application/json` (else 415); authenticate (key or signature, over
+ * those exact bytes; 401 with one body for every reason, the reason in logs and router_auth_failures_total);
+ * parse the JSON safely (400); validate (chat schema / proto contract, 400); handle. Request metrics are
+ * recorded when the response closes, however it ends.
  */
 export function registerInferenceRoutes(app: FastifyInstance, deps: InferenceRoutesDeps): void {
+  // The server's own body ceiling (DP_MAX_BODY_BYTES) caps the policy's: refuse over the smaller one, and
+  // name it, before reading the body.
+  const ceilingBytes = app.initialConfig.bodyLimit ?? Number.POSITIVE_INFINITY;
+  const bodyLimitFor = (request: FastifyRequest): number =>
+    Math.min(requestPolicy(request).policy.settings.maxBodyBytes, ceilingBytes);
   void app.register((scope, _options, done) => {
     scope.decorateRequest('inferenceState', null);
     scope.decorateRequest('requestPolicy', null);
     scope.removeAllContentTypeParsers();
     scope.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, parsed) => {
       const bytes = body as Buffer;
-      const { maxBodyBytes } = requestPolicy(request).policy.settings;
+      const maxBodyBytes = bodyLimitFor(request);
       if (bytes.length > maxBodyBytes) {
         parsed(tooLarge(maxBodyBytes), undefined);
         return;
@@ -46,7 +51,7 @@ export function registerInferenceRoutes(app: FastifyInstance, deps: InferenceRou
       parsed(null, bytes);
     });
     scope.addHook('onRequest', (request, reply, hookDone) => {
-      hookDone(beginRequest(deps, request, reply));
+      hookDone(beginRequest(deps, request, reply, bodyLimitFor));
     });
     scope.addHook('preValidation', async (request) => {
       await authenticate(deps, request);
@@ -71,6 +76,7 @@ function beginRequest(
   deps: InferenceRoutesDeps,
   request: FastifyRequest,
   reply: FastifyReply,
+  bodyLimitFor: (request: FastifyRequest) => number,
 ): Error | undefined {
   const state = createRequestState(deps.now());
   request.inferenceState = state;
@@ -84,7 +90,7 @@ function beginRequest(
   request.requestPolicy = { policy: active.policy, credentials };
   state.policyVersion = active.policy.version;
   const declaredBytes = Number(request.headers['content-length'] ?? 0);
-  const { maxBodyBytes } = active.policy.settings;
+  const maxBodyBytes = bodyLimitFor(request);
   return declaredBytes > maxBodyBytes ? tooLarge(maxBodyBytes) : undefined;
 }
 
