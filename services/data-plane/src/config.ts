@@ -16,7 +16,7 @@ export interface PolicySyncSettings {
   reportTimeoutMs: number;
 }
 
-/** Fixed limits of the public HTTP server. All durations in milliseconds. */
+/** Limits of the public HTTP server (the body ceiling from DP_MAX_BODY_BYTES, the rest fixed); durations in ms. */
 export interface HttpSettings {
   /**
    * Idle socket timeout; long enough for slow streamed completions between chunks. A request whose deadline
