@@ -72,6 +72,8 @@ describe('request log', () => {
       attempts: 1,
     });
     expect(typeof lines[0]?.ms).toBe('number');
+    expect(lines[0]?.upstream_ms).toBeGreaterThan(0);
+    expect(lines[0]?.upstream_ms).toBeLessThanOrEqual(lines[0]?.ms as number);
     expect(harness.logs()).not.toContain(demoKey);
   });
 });
