@@ -33,6 +33,7 @@
 // adds a __name() call to every closure, which the built code does not pay). --data-plane-dir <dir> loads
 // another build of the data plane package (e.g. an older commit's, to compare), here and end to end.
 import { mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -204,6 +205,7 @@ async function main(): Promise<void> {
         .join(' ')}\n\n`,
   );
   let redis: ServiceHandle | undefined;
+  const redisRunDir = mkdtempSync(join(tmpdir(), 'bench-limits-redis-'));
   const stack = await startInferenceStack({
     mocks: { 'mock-a': { MOCK_RECORD_LIMIT: '0' }, 'mock-b': 'mock-a' },
     prepare: writeBenchPolicies,
@@ -212,7 +214,7 @@ async function main(): Promise<void> {
   await stack.dataPlane.process.stop();
   let dataPlane: BenchDataPlane | undefined;
   try {
-    redis = await startRedis({ runDir: mkdtempSync(join(tmpdir(), 'bench-limits-redis-')) });
+    redis = await startRedis({ runDir: redisRunDir });
     dataPlane = await startDataPlane(stack.workspace, redis.url);
     const pids = { router: dataPlane.child.pid!, redis: redis.pid };
     pinning?.pinServer(pids.router);
@@ -263,6 +265,7 @@ async function main(): Promise<void> {
     if (dataPlane?.child.pid !== undefined) await stopPid(dataPlane.child.pid);
     await stack.stop();
     await redis?.stop();
+    await rm(redisRunDir, { recursive: true, force: true });
   }
   if (profileDir !== undefined) {
     profileRuns.write(profileDir);
@@ -412,7 +415,8 @@ async function inProcess(): Promise<void> {
       `${String(iterations)} requests per run, ${String(rounds)} rounds, node ${process.version}; ` +
       `load average before ${load()}\n\n`,
   );
-  const redisService = await startRedis({ runDir: mkdtempSync(join(tmpdir(), 'bench-limits-redis-')) });
+  const redisRunDir = mkdtempSync(join(tmpdir(), 'bench-limits-redis-'));
+  const redisService = await startRedis({ runDir: redisRunDir });
   // The data plane's client options (services/data-plane/src/service.ts).
   const redis = new Redis(redisService.url, {
     maxRetriesPerRequest: 1,
@@ -448,6 +452,7 @@ async function inProcess(): Promise<void> {
     await admin.quit();
     await redis.quit();
     await redisService.stop();
+    await rm(redisRunDir, { recursive: true, force: true });
   }
 }
 

@@ -5,12 +5,14 @@
 //
 //   pnpm exec tsx bench/policy-propagation.ts [changes=50]
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Etcd3 } from 'etcd3';
 import { startEtcd, type SpawnedProcess } from '@api-router/testing';
 import {
   createPlaneWorkspace,
+  removePlaneWorkspace,
   eventually,
   readiness,
   startControlPlaneProcess,
@@ -62,6 +64,7 @@ async function withPlanes(
   } finally {
     await dataPlane.process.stop();
     await controlPlane.process.stop();
+    await removePlaneWorkspace(workspace);
   }
 }
 
@@ -78,7 +81,8 @@ async function main(): Promise<void> {
     );
   });
 
-  const etcd = await startEtcd({ runDir: mkdtempSync(join(tmpdir(), 'bench-etcd-')) });
+  const etcdRunDir = mkdtempSync(join(tmpdir(), 'bench-etcd-'));
+  const etcd = await startEtcd({ runDir: etcdRunDir });
   const client = new Etcd3({ hosts: etcd.url });
   try {
     const prefix = '/bench/config/';
@@ -102,6 +106,7 @@ async function main(): Promise<void> {
   } finally {
     client.close();
     await etcd.stop();
+    await rm(etcdRunDir, { recursive: true, force: true });
   }
 }
 

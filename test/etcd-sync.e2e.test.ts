@@ -6,10 +6,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   adminCall,
   createPlaneWorkspace,
+  removePlaneWorkspace,
   eventually,
   readiness,
   startControlPlaneProcess,
   startDataPlaneProcess,
+  type PlaneWorkspace,
   type RunningControlPlane,
   type RunningDataPlane,
 } from './support/planes.js';
@@ -22,6 +24,7 @@ let etcd: Etcd3;
 let controlPlane: RunningControlPlane | undefined;
 let dataPlane: RunningDataPlane | undefined;
 let policiesText: string;
+let workspace: PlaneWorkspace | undefined;
 
 async function activeVersion(): Promise<bigint | undefined> {
   const { status, detail } = await readiness(dataPlane!.url);
@@ -31,7 +34,7 @@ async function activeVersion(): Promise<bigint | undefined> {
 beforeAll(async () => {
   const endpoints = testServices().ETCD_ENDPOINTS;
   etcd = new Etcd3({ hosts: endpoints.split(',') });
-  const workspace = await createPlaneWorkspace();
+  workspace = await createPlaneWorkspace();
   policiesText = readFileSync(workspace.policiesConfig, 'utf8');
   await etcd.put(`${prefix}router.yaml`).value(readFileSync(workspace.routerConfig, 'utf8'));
   await etcd.put(`${prefix}policies.yaml`).value(policiesText);
@@ -46,6 +49,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await dataPlane?.process.stop();
   await controlPlane?.process.stop();
+  if (workspace !== undefined) await removePlaneWorkspace(workspace);
   await etcd.delete().prefix(prefix);
   etcd.close();
 });

@@ -1,4 +1,5 @@
 import { mkdtempSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
@@ -19,6 +20,7 @@ import { startMockBackendProcess, type RunningMockBackend } from './support/mock
 import { pointBackendsAt } from './support/inference-config.js';
 import {
   createPlaneWorkspace,
+  removePlaneWorkspace,
   eventually,
   metricValue,
   readiness,
@@ -125,6 +127,8 @@ afterAll(async () => {
   await controlPlane?.process.stop();
   await mock?.process.stop();
   await redis?.stop();
+  if (workspace !== undefined) await removePlaneWorkspace(workspace);
+  if (runDir !== undefined) await rm(runDir, { recursive: true, force: true });
 });
 
 interface Outcome {

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   adminCall,
   createPlaneWorkspace,
+  removePlaneWorkspace,
   eventually,
   metricValue,
   readiness,
@@ -58,6 +59,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await dataPlane?.process.stop();
   await controlPlane?.process.stop();
+  if (workspace !== undefined) await removePlaneWorkspace(workspace);
 });
 
 describe('control plane ⇄ data plane policy sync', () => {

@@ -4,6 +4,7 @@ import {
   createPlaneWorkspace,
   eventually,
   readiness,
+  removePlaneWorkspace,
   startControlPlaneProcess,
   startDataPlaneProcess,
   type PlaneWorkspace,
@@ -34,7 +35,10 @@ export interface InferenceStack extends AsyncDisposable {
   mocks: Record<string, RunningMockBackend>;
   controlPlane: RunningControlPlane;
   dataPlane: RunningDataPlane;
-  /** Stops every process still running, data plane first; safe to call more than once. */
+  /**
+   * Stops every process still running, data plane first, then deletes the workspace; safe to call more than
+   * once.
+   */
   stop(): Promise<void>;
 }
 
@@ -48,13 +52,15 @@ export async function startInferenceStack(options: InferenceStackOptions): Promi
   const mocks: Record<string, RunningMockBackend> = {};
   let controlPlane: RunningControlPlane | undefined;
   let dataPlane: RunningDataPlane | undefined;
+  let workspace: PlaneWorkspace | undefined;
   const stop = async (): Promise<void> => {
     await dataPlane?.process.stop();
     await controlPlane?.process.stop();
     await Promise.all(Object.values(mocks).map((mock) => mock.process.stop()));
+    if (workspace !== undefined) await removePlaneWorkspace(workspace);
   };
   try {
-    const workspace = await createPlaneWorkspace();
+    workspace = await createPlaneWorkspace();
     for (const [id, env] of Object.entries(options.mocks)) {
       if (typeof env !== 'string') mocks[id] = await startMockBackendProcess(id, env, runtime);
     }
