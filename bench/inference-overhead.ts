@@ -7,10 +7,12 @@
 // plane's alone for a router run. A third row, "bare proxy" (services/data-plane/bench/bare-proxy.ts: fastify + an undici Pool
 // relaying the same request, nothing else), is the floor any fastify + undici router sits on here.
 //
-//   pnpm exec tsx bench/inference-overhead.ts [--connections 50] [--duration 10] [--warmup 3]
+//   pnpm exec tsx bench/inference-overhead.ts [--connections 50] [--duration 10] [--warmup 10]
 //     [--latencies 0,20] [--rate <req/s>] [--source] [--cpu-prof] [--log-level info] [--no-bare-proxy] [--no-pin]
 //     [--node-args="--trace-gc ..."] [--data-plane-dir <dir>] [--rounds 1]
 //
+// Every run is preceded by a warm-up of the same row (default 10 s): after 3 s the data plane was still
+// compiling (its access lines showed the measured run's first 1.5 s slower, its p99 4 ms higher).
 // --rounds N measures every row N times, alternated (direct, direct CPU 0, router, bare proxy, again), and
 // the summary gives each figure's median with every round's value: on a noisy machine one run per row
 // decides nothing.
@@ -59,7 +61,7 @@ const { values: args } = parseArgs({
   options: {
     connections: { type: 'string', default: '50' },
     duration: { type: 'string', default: '10' },
-    warmup: { type: 'string', default: '3' },
+    warmup: { type: 'string', default: '10' },
     latencies: { type: 'string', default: '0,20' },
     source: { type: 'boolean', default: false },
     'cpu-prof': { type: 'boolean', default: false },
