@@ -1,13 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { testServices } from '@api-router/testing';
-import { Redis } from 'ioredis';
+import { Redis, type RedisOptions } from 'ioredis';
 
 /** Clients on the integration Redis under a key prefix of their own, and a teardown that removes both. */
 export interface RedisFixture {
   /** Unique per fixture, e.g. `test:limits:differential:<uuid>:`. */
   readonly keyPrefix: string;
-  /** A new client (closed by `cleanup`). */
-  connect(): Redis;
+  /** A new client (closed by `cleanup`), with `options` over the fixture's. */
+  connect(options?: RedisOptions): Redis;
   /** Deletes every key under the prefix and closes every client. */
   cleanup(): Promise<void>;
 }
@@ -16,8 +16,8 @@ export function createRedisFixture(name: string): RedisFixture {
   const url = testServices().REDIS_URL;
   const keyPrefix = `test:limits:${name}:${randomUUID()}:`;
   const clients: Redis[] = [];
-  const connect = (): Redis => {
-    const client = new Redis(url, { maxRetriesPerRequest: 1 });
+  const connect = (options: RedisOptions = {}): Redis => {
+    const client = new Redis(url, { maxRetriesPerRequest: 1, ...options });
     clients.push(client);
     return client;
   };

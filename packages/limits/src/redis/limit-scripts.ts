@@ -9,6 +9,7 @@ import { CallDeadlines } from './call-with-timeout.js';
 import { END_SCRIPT } from './end-script.js';
 import { PlanEncodings } from './plan-encoding.js';
 import { createRedisKeys } from './redis-keys.js';
+import type { ScriptArgument } from './script-arguments.js';
 import { createScriptRunner, script, type Script } from './script-runner.js';
 
 /** The scripts' stand-in for null (no reset time, no useful retry): never a legitimate value. */
@@ -103,8 +104,8 @@ export function createLimitScripts(options: LimitScriptsOptions): LimitScripts {
   const deadlines = new CallDeadlines(options.commandTimeoutMs);
   const keys = createRedisKeys(options.keyPrefix);
   const encodings = new PlanEncodings(keys);
-  const admitScript = script(ADMIT_SCRIPT);
-  const endScript = script(END_SCRIPT);
+  const admitScript = script(ADMIT_SCRIPT, { integerReplies: true });
+  const endScript = script(END_SCRIPT, { integerReplies: true });
   const budgetScript = script(BUDGET_ADMIN_SCRIPT);
 
   /** '' makes the scripts read Redis TIME (production); a test clock's reading overrides it. */
@@ -115,7 +116,7 @@ export function createLimitScripts(options: LimitScriptsOptions): LimitScripts {
     return String(nowMs);
   }
 
-  function run<T>(operation: string, which: Script, args: (string | number)[]): Promise<T> {
+  function run<T>(operation: string, which: Script, args: readonly ScriptArgument[]): Promise<T> {
     return deadlines.run(operation, () => runScript(which, args) as Promise<T>);
   }
 
@@ -123,20 +124,17 @@ export function createLimitScripts(options: LimitScriptsOptions): LimitScripts {
     async admit(request) {
       const { requestId, plan, costs } = request;
       const encoding = encodings.get(plan.partition, plan.checks);
-      const checkKeys = encoding.admitKeys;
-      const args: (string | number)[] = [
-        2 + checkKeys.length,
-        encoding.clockKey,
+      const args: ScriptArgument[] = [
+        encoding.admitHead,
         encoding.recordKeyPrefix + requestId,
-        ...checkKeys,
+        encoding.admitKeys,
         nowArgument(),
         requestId,
         costs.tokens,
         costs.costMicros,
         request.reservationTtlMs,
         retentionMs,
-        encoding.checkCount,
-        encoding.admitSpec,
+        encoding.admitTail,
       ];
       const reply = await run<number[]>('admit', admitScript, args);
       if (reply[0] === 2) return undefined;
@@ -145,20 +143,17 @@ export function createLimitScripts(options: LimitScriptsOptions): LimitScripts {
     async end(reservation, usage) {
       const { requestId } = reservation;
       const encoding = encodings.get(reservation.partition, reservation.checks);
-      const checkKeys = encoding.endKeys;
-      const args: (string | number)[] = [
-        2 + checkKeys.length,
-        encoding.clockKey,
+      const args: ScriptArgument[] = [
+        encoding.endHead,
         encoding.recordKeyPrefix + requestId,
-        ...checkKeys,
+        encoding.endKeys,
         nowArgument(),
         requestId,
         usage === undefined ? 'x' : 's',
         usage?.tokens ?? 0,
         usage?.costMicros ?? 0,
         retentionMs,
-        encoding.endCount,
-        encoding.endSpec,
+        encoding.endTail,
       ];
       const [status, expired] = await run<number[]>(
         usage === undefined ? 'release' : 'settle',

@@ -1,5 +1,6 @@
 import { validatePlan, type LimitCheck } from '../limit-plan.js';
 import { checkArguments, type RedisKeys } from './redis-keys.js';
+import { EncodedGroup } from './script-arguments.js';
 
 /**
  * The per-plan part of the admit and end scripts' KEYS and ARGV (see admit-script.ts, end-script.ts): the
@@ -7,21 +8,26 @@ import { checkArguments, type RedisKeys } from './redis-keys.js';
  * per call.
  */
 export interface PlanEncoding {
-  readonly clockKey: string;
   /** The record key of a request is this + its request id. */
   readonly recordKeyPrefix: string;
-  /** Number of plan checks (the admit reply has one result per check). */
-  readonly checkCount: number;
+  /** Admit: numkeys and the partition's clock key, the arguments before the record key. */
+  readonly admitHead: EncodedGroup;
   /** Every check's keys in plan order. */
-  readonly admitKeys: readonly string[];
-  /** The admit script's check spec: every check's three words in plan order. */
-  readonly admitSpec: string;
+  readonly admitKeys: EncodedGroup;
+  /**
+   * Admit: the number of plan checks (the reply has one result per check) and the check spec, every
+   * check's three words in plan order; the last arguments.
+   */
+  readonly admitTail: EncodedGroup;
+  /** End: numkeys and the clock key. */
+  readonly endHead: EncodedGroup;
   /** The keys the end script touches: token buckets, concurrency slots, budgets (request counts never). */
-  readonly endKeys: readonly string[];
-  /** The end script's check spec: `t rate burst`, `c` or `b` per check (it reads nothing else of the plan). */
-  readonly endSpec: string;
-  /** Number of checks the end script visits. */
-  readonly endCount: number;
+  readonly endKeys: EncodedGroup;
+  /**
+   * End: the number of checks it visits and its check spec, `t rate burst`, `c` or `b` per check (it reads
+   * nothing else of the plan).
+   */
+  readonly endTail: EncodedGroup;
 }
 
 function encode(keys: RedisKeys, partition: string, checks: readonly LimitCheck[]): PlanEncoding {
@@ -51,15 +57,16 @@ function encode(keys: RedisKeys, partition: string, checks: readonly LimitCheck[
     endKeys.push(...checkKeys);
     endCount += 1;
   }
+  const clockKey = keys.clock(partition);
+  // numkeys counts the clock and record keys besides the checks'.
   return {
-    clockKey: keys.clock(partition),
     recordKeyPrefix: keys.record(partition, ''),
-    checkCount: checks.length,
-    admitKeys,
-    admitSpec: admitWords.join(' '),
-    endKeys,
-    endSpec: endWords.join(' '),
-    endCount,
+    admitHead: new EncodedGroup([2 + admitKeys.length, clockKey]),
+    admitKeys: new EncodedGroup(admitKeys),
+    admitTail: new EncodedGroup([checks.length, admitWords.join(' ')]),
+    endHead: new EncodedGroup([2 + endKeys.length, clockKey]),
+    endKeys: new EncodedGroup(endKeys),
+    endTail: new EncodedGroup([endCount, endWords.join(' ')]),
   };
 }
 
