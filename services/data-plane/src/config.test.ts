@@ -37,13 +37,14 @@ describe('loadDataPlaneConfig', () => {
       DP_MAX_UPSTREAM_RESPONSE_BYTES: '65536',
       DP_NONCE_MAX_ENTRIES: '1000000',
       DP_MAX_BODY_BYTES: '33554432',
+      DP_REQUEST_TIMEOUT_MS: '120000',
     });
     expect(config).toMatchObject({
       redisUrl: 'redis://127.0.0.1:6379/0',
       signatureWindowSeconds: 60,
       maxUpstreamResponseBytes: 65_536,
       nonceStoreMaxEntries: 1_000_000,
-      http: { ...DEFAULT_HTTP_SETTINGS, bodyLimitBytes: 32 * 1024 * 1024 },
+      http: { ...DEFAULT_HTTP_SETTINGS, bodyLimitBytes: 32 * 1024 * 1024, requestTimeoutMs: 120_000 },
       host: '0.0.0.0',
       port: 0,
       controlPlaneAddress: 'cp:50051',

@@ -16,7 +16,10 @@ export interface PolicySyncSettings {
   reportTimeoutMs: number;
 }
 
-/** Limits of the public HTTP server (the body ceiling from DP_MAX_BODY_BYTES, the rest fixed); durations in ms. */
+/**
+ * Limits of the public HTTP server (the body ceiling from DP_MAX_BODY_BYTES, the receive deadline from
+ * DP_REQUEST_TIMEOUT_MS, the rest fixed); durations in ms.
+ */
 export interface HttpSettings {
   /**
    * Idle socket timeout; long enough for slow streamed completions between chunks. A request whose deadline
@@ -25,7 +28,11 @@ export interface HttpSettings {
   connectionTimeoutMs: number;
   /** How long an idle keep-alive connection stays open; above common load-balancer idle timeouts. */
   keepAliveTimeoutMs: number;
-  /** Deadline to receive a whole request (headers and body), not to answer it. */
+  /**
+   * Deadline to receive a whole request, headers and body, not to answer it (DP_REQUEST_TIMEOUT_MS, default
+   * 30 s; past it Node answers 408 and closes the connection). Bounds slow senders (slowloris); a large
+   * body ceiling for slow clients needs a longer one.
+   */
   requestTimeoutMs: number;
   /**
    * Hard ceiling of a request body in bytes (DP_MAX_BODY_BYTES, default 4 MiB). The active policy's
@@ -166,6 +173,13 @@ export function loadDataPlaneConfig(env: NodeJS.ProcessEnv = process.env): DataP
     policySync: { ...DEFAULT_POLICY_SYNC_SETTINGS },
     http: {
       ...DEFAULT_HTTP_SETTINGS,
+      requestTimeoutMs: integer(
+        env,
+        'DP_REQUEST_TIMEOUT_MS',
+        DEFAULT_HTTP_SETTINGS.requestTimeoutMs,
+        1000,
+        3_600_000,
+      ),
       bodyLimitBytes: integer(
         env,
         'DP_MAX_BODY_BYTES',
