@@ -76,6 +76,51 @@ describe('request log', () => {
     expect(lines[0]?.upstream_ms).toBeLessThanOrEqual(lines[0]?.ms as number);
     expect(harness.logs()).not.toContain(demoKey);
   });
+
+  it('logs a client that left before its answer as 499 at info, not as a failure of the router', async () => {
+    const requestId = 'client-leaves-before-answer';
+    const logLines = () =>
+      harness
+        .logs()
+        .split('\n')
+        .filter((line) => line !== '')
+        .map((line) => JSON.parse(line) as Record<string, unknown>)
+        .filter((line) => line.request_id === requestId);
+    const received = () =>
+      [...harness.backends['mock-a'].requests(), ...harness.backends['mock-b'].requests()].some(
+        (request) => request.headers['x-request-id'] === requestId,
+      );
+    const abortedCount = async () =>
+      metricValue(await harness.metricsText(), 'router_requests_total', {
+        route: 'demo-chat',
+        status_class: 'aborted',
+      }) ?? 0;
+    const abortedBefore = await abortedCount();
+    const client = new AbortController();
+    const answer = fetch(`${harness.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${demoKey}`,
+        'content-type': 'application/json',
+        'x-request-id': requestId,
+        'x-mock-latency-ms': '10000',
+      },
+      body: JSON.stringify({ model: 'demo-chat', messages, max_tokens: 2 }),
+      signal: client.signal,
+    });
+    await waitFor('the backend has the request', () => Promise.resolve(received() ? true : undefined));
+    client.abort();
+    await expect(answer).rejects.toThrow();
+    const completed = await waitFor('the request line', () =>
+      Promise.resolve(logLines().find((line) => line.msg === 'request completed')),
+    );
+    expect(completed).toMatchObject({ status: 499, level: 30, path: '/v1/chat/completions', attempts: 1 });
+    // Not a failure of the router: nothing at warn or error (it was an error line with a stack, status 500).
+    await waitFor('the handler has ended', async () =>
+      (await abortedCount()) === abortedBefore + 1 ? true : undefined,
+    );
+    expect(logLines().filter((line) => (line.level as number) >= 40)).toEqual([]);
+  });
 });
 
 /** The router block's millisecond figures, as sent: rounded to the microsecond (at most 3 decimals). */
@@ -328,6 +373,11 @@ describe('POST /v1/chat/completions', () => {
   });
 
   it('aborts the upstream call when the client disconnects mid-stream', async () => {
+    const abortedBefore =
+      metricValue(await harness.metricsText(), 'router_requests_total', {
+        route: 'demo-chat',
+        status_class: 'aborted',
+      }) ?? 0;
     const response = await post(
       '/v1/chat/completions',
       { model: 'demo-chat', messages, stream: true, max_tokens: 200 },
@@ -348,7 +398,7 @@ describe('POST /v1/chat/completions', () => {
         route: 'demo-chat',
         status_class: 'aborted',
       }),
-    ).toBe(1);
+    ).toBe(abortedBefore + 1);
   });
 });
 

@@ -1,5 +1,6 @@
 import { LogController, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from '@api-router/observability';
+import { CLIENT_CLOSED_STATUS } from '../inference/request-signal.js';
 
 /**
  * The one log line per request ("request completed"), written by fastify when the response ends (its
@@ -29,18 +30,32 @@ export class AccessLogController extends LogController {
     request: FastifyRequest,
     reply: FastifyReply,
   ): void {
-    logRequestCompleted(this.#lines, request, reply);
+    logRequestCompleted(this.#lines, request, reply, reply.statusCode);
+  }
+
+  /**
+   * The line of a request whose client left before its response finished: fastify writes none then (it
+   * logs on the response's 'finish'), so the inference routes call this when such a response closes. Its
+   * status is 499 (nginx's "client closed request"), as in the request's usage record.
+   */
+  requestAborted(request: FastifyRequest, reply: FastifyReply): void {
+    logRequestCompleted(this.#lines, request, reply, CLIENT_CLOSED_STATUS);
   }
 }
 
-function logRequestCompleted(lines: Logger, request: FastifyRequest, reply: FastifyReply): void {
+function logRequestCompleted(
+  lines: Logger,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  status: number,
+): void {
   const probe = request.routeOptions.config.alwaysAvailable === true;
   const state = request.inferenceState ?? undefined;
   const line = {
     request_id: request.id,
     method: request.method,
     path: request.routeOptions.url ?? 'unmatched',
-    status: reply.statusCode,
+    status,
     ms: Math.round(reply.elapsedTime * 100) / 100,
     // The backend's share of `ms` (finished attempts, retries included): the rest is the router's and the
     // client's side, which tells a slow backend from a busy router in the log alone.

@@ -38,11 +38,12 @@ export interface AppDeps {
  * key to check, so the only safe answer is no (never "allow all").
  */
 export function buildApp(deps: AppDeps): FastifyInstance {
+  const accessLog = new AccessLogController(deps.logger);
   const app = Fastify({
     loggerInstance: deps.logger,
     genReqId: createRequestIdGenerator({ clock: deps.clock, randomBytes: pooledRandomBytes() }),
     // One line per request (request_id bound), written when the response ends, instead of fastify's two.
-    logController: new AccessLogController(deps.logger),
+    logController: accessLog,
     // request.log becomes a real pino child (bindings serialised and redacted) only if something logs
     // through it: most requests never do. The casts: fastify passes the instance's logger (deps.logger or
     // a child of it, pino either way) typed as its base interface, and types the result as pino's Logger
@@ -73,7 +74,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
 
   registerHealthRoutes(app, { readiness: deps.readiness, metricsRegistry: deps.metricsRegistry });
   // The inference API, after the health routes, with the same hooks and error handler.
-  if (deps.inference !== undefined) registerInferenceRoutes(app, deps.inference);
+  if (deps.inference !== undefined) registerInferenceRoutes(app, deps.inference, accessLog);
 
   return app;
 }

@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { RouterError, toRouterError, type ErrorCode } from '@api-router/errors';
+import { CLIENT_CLOSED_STATUS, ClientClosedError } from '../inference/request-signal.js';
 import { renderErrorBody, type ErrorShape, type RouterErrorBody } from './error-body.js';
 
 declare module 'fastify' {
@@ -16,10 +17,15 @@ export type ErrorBody = RouterErrorBody;
  * Installs THE place where errors become responses: handlers and hooks throw RouterError (or anything),
  * this renders the body (error-body.ts; the router's `{ error: { code, message, request_id, retryable } }`,
  * or OpenAI's shape on routes configured with `errorShape: 'openai'`) with the catalogue's status, sets
- * Retry-After when the error carries one, and logs the internal cause (never sent to the client).
+ * Retry-After when the error carries one, and logs the internal cause (never sent to the client). A request
+ * whose client left is no failure of the router: a debug line, no body (the access line says 499).
  */
 export function installErrorHandler(app: FastifyInstance): void {
   app.setErrorHandler((error: unknown, request, reply) => {
+    if (error instanceof ClientClosedError) {
+      request.log.debug({ status: CLIENT_CLOSED_STATUS }, 'client closed the connection');
+      return reply.code(CLIENT_CLOSED_STATUS).send();
+    }
     const routerError = fromFastifyError(error);
     logError(request, routerError);
     return sendError(reply, routerError, request);

@@ -3,6 +3,7 @@ import { RouterError } from '@api-router/errors';
 import type { RuntimePolicy } from '@api-router/policy';
 import type { RequestAuthenticator } from '../auth/request-authenticator.js';
 import type { ResolvedCredentials } from '../credentials/credential-resolver.js';
+import type { AccessLogController } from '../http/access-log.js';
 import { parseJsonBody } from '../http/json-body.js';
 import { authDeniedEvent } from '../records/denial-events.js';
 import type { ActivePolicy } from '../policy/policy-holder.js';
@@ -21,6 +22,11 @@ export interface InferenceRoutesDeps extends InferenceHandlerDeps {
   authenticate: RequestAuthenticator;
 }
 
+/** What the routes' hooks use: the deps, and the access log for the line of a request whose client left. */
+interface RoutesContext extends InferenceRoutesDeps {
+  readonly accessLog: Pick<AccessLogController, 'requestAborted'>;
+}
+
 /**
  * Registers the inference API in its own fastify scope: POST /v1/inference, POST /v1/chat/completions and
  * GET /v1/models. Per request, in order: capture the active policy (one policy serves the whole request);
@@ -30,7 +36,12 @@ export interface InferenceRoutesDeps extends InferenceHandlerDeps {
  * parse the JSON safely (400); validate (chat schema / proto contract, 400); handle. Request metrics are
  * recorded when the response closes, however it ends.
  */
-export function registerInferenceRoutes(app: FastifyInstance, deps: InferenceRoutesDeps): void {
+export function registerInferenceRoutes(
+  app: FastifyInstance,
+  deps: InferenceRoutesDeps,
+  accessLog: Pick<AccessLogController, 'requestAborted'>,
+): void {
+  const context: RoutesContext = { ...deps, accessLog };
   // The server's own body ceiling (DP_MAX_BODY_BYTES) caps the policy's: refuse over the smaller one, and
   // name it, before reading the body.
   const ceilingBytes = app.initialConfig.bodyLimit ?? Number.POSITIVE_INFINITY;
@@ -51,7 +62,7 @@ export function registerInferenceRoutes(app: FastifyInstance, deps: InferenceRou
       parsed(null, bytes);
     });
     scope.addHook('onRequest', (request, reply, hookDone) => {
-      hookDone(beginRequest(deps, request, reply, bodyLimitFor));
+      hookDone(beginRequest(context, request, reply, bodyLimitFor));
     });
     scope.addHook('preValidation', async (request) => {
       await authenticate(deps, request);
@@ -73,7 +84,7 @@ export function registerInferenceRoutes(app: FastifyInstance, deps: InferenceRou
 }
 
 function beginRequest(
-  deps: InferenceRoutesDeps,
+  deps: RoutesContext,
   request: FastifyRequest,
   reply: FastifyReply,
   bodyLimitFor: (request: FastifyRequest) => number,
@@ -133,11 +144,13 @@ async function authenticate(deps: InferenceRoutesDeps, request: FastifyRequest):
   state.principal = result.principal;
 }
 
-function recordRequest(deps: InferenceRoutesDeps, state: InferenceRequestState, reply: FastifyReply): void {
+function recordRequest(deps: RoutesContext, state: InferenceRequestState, reply: FastifyReply): void {
   if (state.recorded) return;
   state.recorded = true;
   const raw = reply.raw;
   const statusClass = raw.writableFinished ? `${Math.floor(raw.statusCode / 100)}xx` : 'aborted';
+  // fastify writes the access line when a response finishes; one that never did gets its line here.
+  if (!raw.writableFinished) deps.accessLog.requestAborted(reply.request, reply);
   deps.metrics.requestsTotal.inc({ route: state.routeId ?? 'none', status_class: statusClass });
   if (state.attempts === 0) return;
   const timings = routerTimings(state, deps.now());

@@ -2,6 +2,12 @@ import { RouterError } from '@api-router/errors';
 import type { CancelSignal } from '../cancel-signal.js';
 import type { TimerHandle, Timers } from '../timers.js';
 
+/**
+ * Status of a request whose client left before it was answered (nginx's convention): in its usage record
+ * and its access log line. Nothing is sent: nobody is left to read it.
+ */
+export const CLIENT_CLOSED_STATUS = 499;
+
 /** The reason a request's signal aborts when the client goes away (nobody is left to answer). */
 export class ClientClosedError extends Error {
   constructor() {

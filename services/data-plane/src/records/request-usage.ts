@@ -1,12 +1,9 @@
 import { toRouterError } from '@api-router/errors';
 import { maxCostMicros, type RuntimePolicy } from '@api-router/policy';
 import type { Clock } from '../clock.js';
-import { ClientClosedError } from '../inference/request-signal.js';
+import { CLIENT_CLOSED_STATUS, ClientClosedError } from '../inference/request-signal.js';
 import { routerTimings, type InferenceRequestState } from '../inference/request-state.js';
 import type { UsageRecorder, UsageRecordInit } from './usage-recorder.js';
-
-/** Status recorded for a request whose client left before it was answered (nginx's convention). */
-export const CLIENT_CLOSED_STATUS = 499;
 
 export interface RequestUsageDeps {
   readonly records: { readonly usage: UsageRecorder };
