@@ -120,6 +120,7 @@ describe('request log', () => {
       (await abortedCount()) === abortedBefore + 1 ? true : undefined,
     );
     expect(logLines().filter((line) => (line.level as number) >= 40)).toEqual([]);
+    expect(logLines().filter((line) => line.msg === 'request completed')).toHaveLength(1);
   });
 });
 

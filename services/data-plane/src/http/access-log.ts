@@ -7,9 +7,9 @@ import { CLIENT_CLOSED_STATUS } from '../inference/request-signal.js';
  * LogController hook, so no onResponse hook runs per request). fastify's own pair of lines (incoming +
  * completed, with the request and reply serialised) is off: two lines per request through pino's redaction
  * were ~8% of the data plane's CPU. This line carries what an operator looks for, flat: request id, method,
- * route path (no query string: it may hold anything), status, duration, and for inference requests the key's
- * public id, tenant, route, backend, attempts and the time spent upstream. Health, readiness and metrics routes (probes, scrapes) log
- * at debug.
+ * route path (no query string: it may hold anything), status, duration, and for inference requests the time
+ * spent upstream, the key's public id, tenant, route, backend and attempts. Health, readiness and metrics
+ * routes (probes, scrapes) log at debug.
  *
  * The line goes through a child of the service logger without redaction: its fields are the fixed set
  * below, none of them a secret (a key's public id is made to be logged), and pino's redaction runs a
