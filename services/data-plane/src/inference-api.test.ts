@@ -115,6 +115,8 @@ describe('request log', () => {
       Promise.resolve(logLines().find((line) => line.msg === 'request completed')),
     );
     expect(completed).toMatchObject({ status: 499, level: 30, path: '/v1/chat/completions', attempts: 1 });
+    // The attempt the client cut short counts as upstream time.
+    expect(completed.upstream_ms).toBeGreaterThan(0);
     // Not a failure of the router: nothing at warn or error (it was an error line with a stack, status 500).
     await waitFor('the handler has ended', async () =>
       (await abortedCount()) === abortedBefore + 1 ? true : undefined,

@@ -30,16 +30,18 @@ export class AccessLogController extends LogController {
     request: FastifyRequest,
     reply: FastifyReply,
   ): void {
-    logRequestCompleted(this.#lines, request, reply, reply.statusCode);
+    const upstreamMs = request.inferenceState?.upstreamMs;
+    logRequestCompleted(this.#lines, request, reply, reply.statusCode, upstreamMs);
   }
 
   /**
    * The line of a request whose client left before its response finished: fastify writes none then (it
    * logs on the response's 'finish'), so the inference routes call this when such a response closes. Its
-   * status is 499 (nginx's "client closed request"), as in the request's usage record.
+   * status is 499 (nginx's "client closed request"), as in the request's usage record; `upstreamMs`
+   * includes the attempt the client's leaving cut short.
    */
-  requestAborted(request: FastifyRequest, reply: FastifyReply): void {
-    logRequestCompleted(this.#lines, request, reply, CLIENT_CLOSED_STATUS);
+  requestAborted(request: FastifyRequest, reply: FastifyReply, upstreamMs: number): void {
+    logRequestCompleted(this.#lines, request, reply, CLIENT_CLOSED_STATUS, upstreamMs);
   }
 }
 
@@ -48,6 +50,7 @@ function logRequestCompleted(
   request: FastifyRequest,
   reply: FastifyReply,
   status: number,
+  upstreamMs: number | undefined,
 ): void {
   const probe = request.routeOptions.config.alwaysAvailable === true;
   const state = request.inferenceState ?? undefined;
@@ -59,7 +62,7 @@ function logRequestCompleted(
     ms: Math.round(reply.elapsedTime * 100) / 100,
     // The backend's share of `ms` (finished attempts, retries included): the rest is the router's and the
     // client's side, which tells a slow backend from a busy router in the log alone.
-    upstream_ms: state === undefined ? undefined : Math.round(state.upstreamMs * 100) / 100,
+    upstream_ms: upstreamMs === undefined ? undefined : Math.round(upstreamMs * 100) / 100,
     // Absent for routes outside the inference API (pino leaves undefined fields out of the line).
     key: state?.principal?.keyId,
     tenant: state?.principal?.tenantId,

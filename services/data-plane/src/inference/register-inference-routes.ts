@@ -149,11 +149,12 @@ function recordRequest(deps: RoutesContext, state: InferenceRequestState, reply:
   state.recorded = true;
   const raw = reply.raw;
   const statusClass = raw.writableFinished ? `${Math.floor(raw.statusCode / 100)}xx` : 'aborted';
-  // fastify writes the access line when a response finishes; one that never did gets its line here.
-  if (!raw.writableFinished) deps.accessLog.requestAborted(reply.request, reply);
+  const timings = routerTimings(state, deps.now());
+  // fastify writes the access line when a response finishes; one that never did gets its line here, with
+  // the upstream attempt still in flight counted.
+  if (!raw.writableFinished) deps.accessLog.requestAborted(reply.request, reply, timings.upstreamMs);
   deps.metrics.requestsTotal.inc({ route: state.routeId ?? 'none', status_class: statusClass });
   if (state.attempts === 0) return;
-  const timings = routerTimings(state, deps.now());
   deps.metrics.overheadSeconds.observe(timings.overheadMs / 1000);
   if (timings.timeToFirstTokenMs !== undefined && state.routeId !== undefined) {
     deps.metrics.timeToFirstTokenSeconds.observe({ route: state.routeId }, timings.timeToFirstTokenMs / 1000);
