@@ -12,6 +12,7 @@ import type { ReadinessDetail } from './readiness.js';
 import { pooledRandomBytes } from '../random-pool.js';
 import { createRequestIdGenerator, REQUEST_ID_HEADER } from './request-id.js';
 import { registerHealthRoutes } from './routes/health-routes.js';
+import { closeSilentConnectionsOnClose } from './silent-connections.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -62,6 +63,12 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   }) as unknown as FastifyInstance;
 
   installErrorHandler(app);
+  closeSilentConnectionsOnClose(app.server, (close) =>
+    app.addHook('preClose', (done) => {
+      close();
+      done();
+    }),
+  );
 
   app.addHook('onRequest', (request, reply, done) => {
     reply.header(REQUEST_ID_HEADER, request.id);
