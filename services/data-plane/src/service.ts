@@ -62,7 +62,8 @@ export interface DataPlaneDeps {
  *   7. policy sync client started (connects to the control plane, reconnects forever)
  * Shutdown ([Symbol.asyncDispose]), in order:
  *   readiness → 503; wait config.drainDelayMs so load balancers notice; close the HTTP server (in-flight
- *   requests finish, open streams end, so no record is appended after this); close the policy stream; wait
+ *   requests finish, open streams end, so no record is appended after this; idle connections and those
+ *   that never sent a byte are closed at once); close the policy stream; wait
  *   for pending cache writes; flush the record shipper (at most config.records.flushTimeoutMs; the rest
  *   ships after the next start) and close the outbox; end admission (queued waits, background
  *   settlements); close Redis; close upstream pools; stop tracing.
