@@ -10,11 +10,13 @@
 // one Redis admission script and one settlement script per request). CPU per request is the data plane's
 // utime+stime (/proc) over the measured run divided by the responses; Redis's own CPU is printed beside it.
 //
-//   pnpm exec tsx bench/limits-overhead.ts [--connections 50] [--duration 10] [--warmup 3] [--rounds 2]
+//   pnpm exec tsx bench/limits-overhead.ts [--connections 50] [--duration 10] [--warmup 10] [--rounds 2]
 //     [--rate <req/s>] [--source] [--no-pin] [--cpu-prof]
 //
 // Limits are set far above the offered load, so every request is admitted (a denial would be a different,
-// cheaper path). Rounds alternate off/on so that machine noise hits both. Needs `pnpm build` (services run
+// cheaper path). Rounds alternate off/on so that machine noise hits both. Each run is preceded by a warm-up of
+// its own mode (default 10 s; with 3 s the first "off" run, measured first, was 10-20 us per request above
+// the later ones while V8 was still compiling, which understated what limits add). Needs `pnpm build` (services run
 // from dist/ as in production) unless --source. Figures are only as quiet as the machine: the load average
 // is printed before and after. --cpu-prof writes the data plane's V8 CPU profile and, beside it, runs.json:
 // each measured run's start and end on the profile's clock, to look at one mode's samples alone.
@@ -61,7 +63,7 @@ const { values: args } = parseArgs({
   options: {
     connections: { type: 'string', default: '50' },
     duration: { type: 'string', default: '10' },
-    warmup: { type: 'string', default: '3' },
+    warmup: { type: 'string', default: '10' },
     rounds: { type: 'string', default: '2' },
     source: { type: 'boolean', default: false },
     rate: { type: 'string' },
