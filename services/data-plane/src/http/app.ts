@@ -63,12 +63,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   }) as unknown as FastifyInstance;
 
   installErrorHandler(app);
-  closeSilentConnectionsOnClose(app.server, (close) =>
-    app.addHook('preClose', (done) => {
-      close();
-      done();
-    }),
-  );
+  closeSilentConnectionsOnClose(app);
 
   app.addHook('onRequest', (request, reply, done) => {
     reply.header(REQUEST_ID_HEADER, request.id);

@@ -1,5 +1,5 @@
-import type { Server } from 'node:http';
 import type { Socket } from 'node:net';
+import type { FastifyInstance } from 'fastify';
 
 /**
  * Closes, when the server closes, the client connections that never sent a byte: sockets a client pool
@@ -8,13 +8,15 @@ import type { Socket } from 'node:net';
  * (fastify's `forceCloseConnections: 'idle'`) nor `server.close()` ends it: shutdown waited for the
  * headers timeout (60 s, checked every 30 s) whenever one was open. Nothing is in flight on them.
  */
-export function closeSilentConnectionsOnClose(server: Server, onClose: (hook: () => void) => void): void {
+export function closeSilentConnectionsOnClose(app: FastifyInstance): void {
   const sockets = new Set<Socket>();
-  server.on('connection', (socket: Socket) => {
+  app.server.on('connection', (socket: Socket) => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
   });
-  onClose(() => {
+  // preClose runs once the app is closing (after the drain delay), before the server waits for connections.
+  app.addHook('preClose', (done) => {
     for (const socket of sockets) if (socket.bytesRead === 0) socket.destroy();
+    done();
   });
 }
