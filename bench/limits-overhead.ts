@@ -8,7 +8,8 @@
 // ("off"), and a key with a
 // request rate, a token rate, a concurrency limit and a budget, under a tenant with a daily budget ("on":
 // one Redis admission script and one settlement script per request). CPU per request is the data plane's
-// utime+stime (/proc) over the measured run divided by the responses; Redis's own CPU is printed beside it.
+// utime+stime (/proc) over the measured run divided by the responses; Redis's own CPU is printed beside it,
+// and Redis's reads from its clients per request (INFO stats: under load one read takes many calls).
 //
 //   pnpm exec tsx bench/limits-overhead.ts [--connections 50] [--duration 10] [--warmup 10] [--rounds 2]
 //     [--rate <req/s>] [--source] [--no-pin] [--cpu-prof]
@@ -18,11 +19,16 @@
 // its own mode (default 10 s; with 3 s the first "off" run, measured first, was 10-20 us per request above
 // the later ones while V8 was still compiling, which understated what limits add). Needs `pnpm build` (services run
 // from dist/ as in production) unless --source. Figures are only as quiet as the machine: the load average
-// is printed before and after. --cpu-prof writes the data plane's V8 CPU profile and, beside it, runs.json:
+// is printed before and after; the summary gives both the difference of the two modes' medians and the median
+// of each round's own difference (on − off of the same round: drift between rounds cancels out of it).
+// --rate is autocannon's overallRate: each connection may send rate/connections requests per second, back
+// to back from the start of each second, then waits for the next one. So a run at 3 000 req/s is bursts at
+// full speed with idle time between them, not a steady 3 000 req/s (p50 6-12 ms against a 0 ms backend),
+// and both modes see the same pattern. --cpu-prof writes the data plane's V8 CPU profile and, beside it, runs.json:
 // each measured run's start and end on the profile's clock, to look at one mode's samples alone.
 //
 //   pnpm exec tsx bench/limits-overhead.ts --in-process [--iterations 20000] [--concurrency 1,32]
-//     [--rounds 2]
+//     [--rounds 2] [--spaced]
 //
 // --in-process: no HTTP, no processes but a private Redis. The data plane's own admission (createAdmission:
 // the controller over the Redis store, with the data plane's Redis client options) admits and finishes
@@ -34,6 +40,8 @@
 // run it as `node --conditions=source --import tsx bench/limits-overhead.ts --in-process --source` (tsx
 // adds a __name() call to every closure, which the built code does not pay). --data-plane-dir <dir> loads
 // another build of the data plane package (e.g. an older commit's, to compare), here and end to end.
+// --spaced puts each admission and each settlement in an event-loop turn of its own (as at a steady, sparse
+// request rate) instead of letting a settlement and the next admission leave in one write.
 import { mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
@@ -70,6 +78,7 @@ const { values: args } = parseArgs({
     'in-process': { type: 'boolean', default: false },
     iterations: { type: 'string', default: '20000' },
     concurrency: { type: 'string', default: '1,32' },
+    spaced: { type: 'boolean', default: false },
     'data-plane-dir': { type: 'string' },
     'no-pin': { type: 'boolean', default: false },
     'cpu-prof': { type: 'boolean', default: false },
@@ -150,6 +159,8 @@ function startDataPlane(workspace: PlaneWorkspace, redisUrl: string): Promise<Be
 interface Measured extends LoadRunResult {
   routerCpuMicrosPerRequest: number;
   redisCpuMicrosPerRequest: number;
+  /** Reads Redis made from its clients per request (each read takes whatever calls arrived together). */
+  redisReadsPerRequest: number;
   /** How busy each core was (Redis shares the load generator's core). */
   coresBusy: string;
 }
@@ -159,6 +170,7 @@ async function measure(
   url: string,
   key: string,
   pids: { router: number; redis: number },
+  redisAdmin: Redis,
 ): Promise<Measured> {
   const load = {
     url,
@@ -170,6 +182,7 @@ async function measure(
   await runLoad({ ...load, durationSeconds: warmupSeconds });
   const routerBefore = processCpuMicros(pids.router);
   const redisBefore = processCpuMicros(pids.redis);
+  const readsBefore = await redisReads(redisAdmin);
   const coresBefore = coreTimes();
   const result = await profileRuns.time(run, () => runLoad({ ...load, durationSeconds }));
   const coresBusy = coreBusy(coresBefore, coreTimes());
@@ -177,6 +190,7 @@ async function measure(
     ...result,
     routerCpuMicrosPerRequest: (processCpuMicros(pids.router) - routerBefore) / result.completed,
     redisCpuMicrosPerRequest: (processCpuMicros(pids.redis) - redisBefore) / result.completed,
+    redisReadsPerRequest: ((await redisReads(redisAdmin)) - readsBefore) / result.completed,
     coresBusy,
   };
 }
@@ -215,14 +229,16 @@ async function main(): Promise<void> {
   });
   await stack.dataPlane.process.stop();
   let dataPlane: BenchDataPlane | undefined;
+  let redisAdmin: Redis | undefined;
   try {
     redis = await startRedis({ runDir: redisRunDir });
     dataPlane = await startDataPlane(stack.workspace, redis.url);
     const pids = { router: dataPlane.child.pid!, redis: redis.pid };
     pinning?.pinServer(pids.router);
+    redisAdmin = new Redis(redis.url);
     const results: Record<'off' | 'on', Measured[]> = { off: [], on: [] };
     process.stdout.write(
-      `${row(['run', 'req/s', 'p50 ms', 'p99 ms', 'non-2xx', 'errors', 'router µs/req', 'redis µs/req'])}\n`,
+      `${row(['run', 'req/s', 'p50 ms', 'p99 ms', 'non-2xx', 'errors', 'router µs/req', 'redis µs/req', 'redis reads/req'])}\n`,
     );
     for (let round = 1; round <= rounds; round += 1) {
       for (const mode of ['off', 'on'] as const) {
@@ -231,6 +247,7 @@ async function main(): Promise<void> {
           `${dataPlane.url}/v1/chat/completions`,
           KEYS[mode],
           pids,
+          redisAdmin,
         );
         results[mode].push(measured);
         process.stdout.write(
@@ -243,6 +260,7 @@ async function main(): Promise<void> {
             measured.errors,
             fixed(measured.routerCpuMicrosPerRequest, 1),
             fixed(measured.redisCpuMicrosPerRequest, 1),
+            fixed(measured.redisReadsPerRequest),
           ])}\n`,
         );
       }
@@ -255,15 +273,22 @@ async function main(): Promise<void> {
     const cpu = (mode: 'off' | 'on'): number =>
       median(results[mode].map((measured) => measured.routerCpuMicrosPerRequest));
     const redisCpu = median(results.on.map((measured) => measured.redisCpuMicrosPerRequest));
+    // Each round's on − off: both runs of a round are minutes apart at most, so machine drift between
+    // rounds (tens of µs on these VMs) cancels out of each difference.
+    const paired = results.on.map(
+      (on, index) => on.routerCpuMicrosPerRequest - (results.off[index]?.routerCpuMicrosPerRequest ?? NaN),
+    );
     process.stdout.write(
       `\nrouter CPU per request (median of ${rounds}): limits off ${fixed(cpu('off'), 1)} µs, ` +
         `on ${fixed(cpu('on'), 1)} µs → added ${fixed(cpu('on') - cpu('off'), 1)} µs (target ≤ 40 µs); ` +
+        `median of each round's difference ${fixed(median(paired), 1)} (${paired.map((value) => fixed(value, 1)).join(' / ')}) µs; ` +
         `Redis ${fixed(redisCpu, 1)} µs/request with limits on\n` +
         `load average after ${loadavg()
           .map((v) => v.toFixed(2))
           .join(' ')} (shared machine: figures are noisy)\n`,
     );
   } finally {
+    await redisAdmin?.quit();
     if (dataPlane?.child.pid !== undefined) await stopPid(dataPlane.child.pid);
     await stack.stop();
     await redis?.stop();
@@ -287,6 +312,12 @@ function benchPolicy(): RuntimePolicy {
   });
   const snapshot = compileSnapshot(config, { version: 1n, sourceRevision: 'bench', createdAt: new Date() });
   return compileRuntimePolicy(snapshot);
+}
+
+/** Reads from client sockets Redis has made (INFO stats total_reads_processed; this client's included). */
+async function redisReads(admin: Redis): Promise<number> {
+  const info = await admin.info('stats');
+  return Number(/^total_reads_processed:(\d+)/m.exec(info)?.[1]);
 }
 
 /** Seconds of CPU Redis has used (user + system), from INFO cpu. */
@@ -330,6 +361,11 @@ async function loadAdmissionModules(): Promise<AdmissionModules> {
     systemClock: clock.systemClock,
     systemTimers: timers.systemTimers,
   };
+}
+
+/** Resolves in the check phase of this event-loop iteration: what follows runs after this turn's I/O. */
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 async function inProcessRun(
@@ -382,7 +418,9 @@ async function inProcessRun(
       },
       log: { debug: () => undefined, level: 'info' },
     });
+    if (args.spaced) await nextTurn();
     admission.finish({ responded: true, backendId, usage: { inputTokens: 9, outputTokens: 16 } });
+    if (args.spaced) await nextTurn();
   };
   for (let index = 0; index < 200; index++) await one(-1 - index);
   const redisBefore = await redisCpuSeconds(admin);
@@ -414,7 +452,7 @@ async function inProcess(): Promise<void> {
       .join(' ');
   process.stdout.write(
     `limits overhead in process: data-plane admission (admit + settle, from ${args['data-plane-dir'] ?? 'services/data-plane'}/${runtime === 'built' ? 'dist' : 'src'}) over a private Redis, ` +
-      `${String(iterations)} requests per run, ${String(rounds)} rounds, node ${process.version}; ` +
+      `${String(iterations)} requests per run, ${String(rounds)} rounds${args.spaced ? ', spaced (admit and settle each in a turn of its own)' : ''}, node ${process.version}; ` +
       `load average before ${load()}\n\n`,
   );
   const redisRunDir = mkdtempSync(join(tmpdir(), 'bench-limits-redis-'));
