@@ -210,7 +210,7 @@ function statusFailed(
 /** A backend answered 2xx: the request consumed backend work (settlement charges for it). */
 function responded(deps: CallUpstreamDeps, call: UpstreamCall, target: RuntimeTarget): void {
   call.state.responded = true;
-  deps.metrics.upstreamAttemptsTotal.inc({ backend: target.backend.id, outcome: 'response' });
+  deps.metrics.countAttempt(target.backend.id, 'response');
 }
 
 /** Closes an attempt's timing: adds its duration to the request's upstream time and observes it. */
@@ -225,7 +225,7 @@ export function finishAttempt(
   state.upstreamMs += durationMs;
   state.attemptStartedAtMs = undefined;
   deps.metrics.upstreamDurationSeconds.observe({ backend: backendId }, durationMs / 1000);
-  if (outcome !== undefined) deps.metrics.upstreamAttemptsTotal.inc({ backend: backendId, outcome });
+  if (outcome !== undefined) deps.metrics.countAttempt(backendId, outcome);
 }
 
 function isSuccessStatus(statusCode: number): boolean {

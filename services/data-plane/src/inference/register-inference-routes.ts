@@ -153,7 +153,7 @@ function recordRequest(deps: RoutesContext, state: InferenceRequestState, reply:
   // fastify writes the access line when a response finishes; one that never did gets its line here, with
   // the upstream attempt still in flight counted.
   if (!raw.writableFinished) deps.accessLog.requestAborted(reply.request, reply, timings.upstreamMs);
-  deps.metrics.requestsTotal.inc({ route: state.routeId ?? 'none', status_class: statusClass });
+  deps.metrics.countRequest(state.routeId ?? 'none', statusClass);
   if (state.attempts === 0) return;
   deps.metrics.overheadSeconds.observe(timings.overheadMs / 1000);
   if (timings.timeToFirstTokenMs !== undefined && state.routeId !== undefined) {

@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { PendingCounts } from './pending-counts.js';
 
 /** Limit kinds as they label decisions. */
 export const LIMIT_KINDS = ['requests', 'tokens', 'budget', 'concurrency'] as const;
@@ -30,43 +31,49 @@ export interface AdmissionMetrics {
   readonly queueLength: Gauge;
   /** router_queue_wait_seconds{outcome}: time spent in the queue, by how the wait ended. */
   readonly queueWaitSeconds: Histogram<'outcome'>;
-  /** Counts one check of a decision (the hot path: label children are bound once, not hashed per call). */
+  /**
+   * Counts one check of a decision in decisionsTotal. The hot path (every check of every request): a plain
+   * addition, folded into the counter when it is read (a scrape); see pending-counts.ts.
+   */
   countCheck(kind: LimitKind, allowed: boolean): void;
-  /** Counts a settle/release outcome (hot path, like countCheck). */
+  /** Counts a settle/release outcome in settlementsTotal (hot path, like countCheck). */
   countSettlement(operation: 'settle' | 'release', outcome: string): void;
 }
 
 export type LimitKind = (typeof LIMIT_KINDS)[number];
 
-/** The counter's child for `labels`, bound on first use. */
-function boundChildren<Labels extends string>(counter: Counter<Labels>) {
-  const children = new Map<string, { inc(): void }>();
-  return (key: string, labels: Partial<Record<Labels, string>>): { inc(): void } => {
-    let child = children.get(key);
-    if (child === undefined) {
-      child = counter.labels(labels);
-      children.set(key, child);
-    }
-    return child;
-  };
-}
-
 export function createAdmissionMetrics(registry: Registry, queueLength: () => number): AdmissionMetrics {
   const registers = [registry];
+  const checks = new PendingCounts<'kind' | 'outcome'>();
+  const settlements = new PendingCounts<'operation' | 'outcome'>();
   const decisionsTotal = new Counter({
     name: 'router_limit_decisions_total',
     help: 'Limit decisions by limit kind and outcome (per check; queue and store-failure outcomes too).',
     labelNames: ['kind', 'outcome'] as const,
     registers,
+    collect() {
+      checks.foldInto(this);
+    },
   });
   const settlementsTotal = new Counter({
     name: 'router_settlements_total',
     help: 'Settle and release calls by outcome (settled, released, already-*, unknown, failed).',
     labelNames: ['operation', 'outcome'] as const,
     registers,
+    collect() {
+      settlements.foldInto(this);
+    },
   });
-  const decisionChild = boundChildren(decisionsTotal);
-  const settlementChild = boundChildren(settlementsTotal);
+  // Every kind's two check outcomes, looked up without building a key per call.
+  const checkEntries = new Map(
+    LIMIT_KINDS.map((kind) => [
+      kind,
+      {
+        allowed: checks.entry(`${kind}:allowed`, { kind, outcome: 'allowed' }),
+        denied: checks.entry(`${kind}:denied`, { kind, outcome: 'denied' }),
+      },
+    ]),
+  );
   const metrics: AdmissionMetrics = {
     decisionsTotal,
     reservationsOpen: new Gauge({
@@ -113,11 +120,12 @@ export function createAdmissionMetrics(registry: Registry, queueLength: () => nu
       registers,
     }),
     countCheck(kind, allowed) {
-      const outcome = allowed ? 'allowed' : 'denied';
-      decisionChild(`${kind}:${outcome}`, { kind, outcome }).inc();
+      const entries = checkEntries.get(kind);
+      if (entries === undefined) throw new RangeError(`unknown limit kind ${String(kind)}`);
+      (allowed ? entries.allowed : entries.denied).count += 1;
     },
     countSettlement(operation, outcome) {
-      settlementChild(`${operation}:${outcome}`, { operation, outcome }).inc();
+      settlements.entry(`${operation}:${outcome}`, { operation, outcome }).count += 1;
     },
   };
   for (const kind of LIMIT_KINDS) {

@@ -1,5 +1,6 @@
 import { Counter, Histogram, type Registry } from 'prom-client';
 import { AUTH_FAILURE_REASONS } from '../auth/auth-failure-reason.js';
+import { PendingCounts } from './pending-counts.js';
 
 /** Metrics of the inference API. Labels are low-cardinality: route and backend ids, reasons, classes. */
 export interface InferenceMetrics {
@@ -19,16 +20,25 @@ export interface InferenceMetrics {
   readonly streamsTruncatedTotal: Counter<'route' | 'reason'>;
   /** router_upstream_aborts_total{reason}: upstream calls cancelled: client_disconnect or deadline. */
   readonly upstreamAbortsTotal: Counter<'reason'>;
+  /** Counts a request in requestsTotal (every request: a plain addition, folded in at a scrape). */
+  countRequest(route: string, statusClass: string): void;
+  /** Counts an attempt in upstreamAttemptsTotal (like countRequest). */
+  countAttempt(backend: string, outcome: string): void;
 }
 
 export function createInferenceMetrics(registry: Registry): InferenceMetrics {
   const registers = [registry];
+  const requests = new PendingCounts<'route' | 'status_class'>();
+  const attempts = new PendingCounts<'backend' | 'outcome'>();
   const metrics: InferenceMetrics = {
     requestsTotal: new Counter({
       name: 'router_requests_total',
       help: 'Inference API requests, by route and status class (2xx, 4xx, 5xx, aborted).',
       labelNames: ['route', 'status_class'],
       registers,
+      collect() {
+        requests.foldInto(this);
+      },
     }),
     overheadSeconds: new Histogram({
       name: 'router_overhead_seconds',
@@ -61,6 +71,9 @@ export function createInferenceMetrics(registry: Registry): InferenceMetrics {
       help: 'Upstream attempts by backend and outcome (response, connect_failed, connect_timeout, ...).',
       labelNames: ['backend', 'outcome'],
       registers,
+      collect() {
+        attempts.foldInto(this);
+      },
     }),
     streamsTruncatedTotal: new Counter({
       name: 'router_streams_truncated_total',
@@ -74,6 +87,13 @@ export function createInferenceMetrics(registry: Registry): InferenceMetrics {
       labelNames: ['reason'],
       registers,
     }),
+    countRequest(route, statusClass) {
+      // NUL cannot occur in a route id or status class: the key is unique per label pair.
+      requests.entry(`${route}\u0000${statusClass}`, { route, status_class: statusClass }).count += 1;
+    },
+    countAttempt(backend, outcome) {
+      attempts.entry(`${backend}\u0000${outcome}`, { backend, outcome }).count += 1;
+    },
   };
   for (const reason of AUTH_FAILURE_REASONS) metrics.authFailuresTotal.inc({ reason }, 0);
   for (const reason of ['client_disconnect', 'deadline']) metrics.upstreamAbortsTotal.inc({ reason }, 0);
