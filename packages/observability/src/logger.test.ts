@@ -1,5 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { describe, expect, it } from 'vitest';
+import { pino } from 'pino';
+import { describe, expect, it, vi } from 'vitest';
+import { isoTimeField } from './logger.js';
 
 interface Child {
   process: ChildProcess;
@@ -64,6 +66,21 @@ describe('createLogger default destination (buffered stdout)', { timeout: 30_000
     } finally {
       child.process.kill('SIGKILL');
       await child.done;
+    }
+  });
+});
+
+describe('isoTimeField', () => {
+  it("writes pino's isoTime field, and a new one when the millisecond changes", () => {
+    const now = vi.spyOn(Date, 'now');
+    try {
+      for (const ms of [1_800_000_000_000, 1_800_000_000_000, 1_800_000_000_001, 1_700_000_000_123]) {
+        now.mockReturnValue(ms);
+        expect(isoTimeField()).toBe(pino.stdTimeFunctions.isoTime());
+        expect(isoTimeField()).toBe(`,"time":"${new Date(ms).toISOString()}"`);
+      }
+    } finally {
+      now.mockRestore();
     }
   });
 });
