@@ -64,7 +64,7 @@ import { median } from './median.js';
 import { startBenchDataPlane, type BenchDataPlane } from './bench-data-plane.js';
 import { runLoad, type LoadRunResult } from './load-run.js';
 import { pinBenchmarkProcesses, type CpuPinning } from './cpu-pinning.js';
-import { coreBusy, coreTimes, processCpuMicros } from './process-cpu.js';
+import { coreBusy, coreTimes, cpuPerRequest, processCpu, processCpuMicros } from './process-cpu.js';
 import { ProfileRuns } from './profile-runs.js';
 
 const { values: args } = parseArgs({
@@ -163,6 +163,8 @@ interface Measured extends LoadRunResult {
   redisReadsPerRequest: number;
   /** How busy each core was (Redis shares the load generator's core). */
   coresBusy: string;
+  /** The data plane's CPU per request split into main thread and other threads, user and system. */
+  routerSplit: string;
 }
 
 async function measure(
@@ -181,6 +183,7 @@ async function measure(
   };
   await runLoad({ ...load, durationSeconds: warmupSeconds });
   const routerBefore = processCpuMicros(pids.router);
+  const splitBefore = processCpu(pids.router);
   const redisBefore = processCpuMicros(pids.redis);
   const readsBefore = await redisReads(redisAdmin);
   const coresBefore = coreTimes();
@@ -192,6 +195,7 @@ async function measure(
     redisCpuMicrosPerRequest: (processCpuMicros(pids.redis) - redisBefore) / result.completed,
     redisReadsPerRequest: ((await redisReads(redisAdmin)) - readsBefore) / result.completed,
     coresBusy,
+    routerSplit: cpuPerRequest(splitBefore, processCpu(pids.router), result.completed),
   };
 }
 
@@ -265,6 +269,11 @@ async function main(): Promise<void> {
         );
       }
     }
+    process.stdout.write(
+      `\nrouter CPU per request: ${results.off
+        .flatMap((off, index) => [`off ${off.routerSplit}`, `on ${results.on[index]?.routerSplit ?? '-'}`])
+        .join('; ')}\n`,
+    );
     process.stdout.write(
       `\ncores busy: ${results.off
         .flatMap((off, index) => [`off ${off.coresBusy}`, `on ${results.on[index]?.coresBusy ?? '-'}`])
