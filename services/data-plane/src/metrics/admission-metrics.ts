@@ -44,8 +44,8 @@ export type LimitKind = (typeof LIMIT_KINDS)[number];
 
 export function createAdmissionMetrics(registry: Registry, queueLength: () => number): AdmissionMetrics {
   const registers = [registry];
-  const checks = new PendingCounts<'kind' | 'outcome'>();
-  const settlements = new PendingCounts<'operation' | 'outcome'>();
+  const checks = new PendingCounts(['kind', 'outcome'] as const);
+  const settlements = new PendingCounts(['operation', 'outcome'] as const);
   const decisionsTotal = new Counter({
     name: 'router_limit_decisions_total',
     help: 'Limit decisions by limit kind and outcome (per check; queue and store-failure outcomes too).',
@@ -64,14 +64,11 @@ export function createAdmissionMetrics(registry: Registry, queueLength: () => nu
       settlements.foldInto(this);
     },
   });
-  // Every kind's two check outcomes, looked up without building a key per call.
-  const checkEntries = new Map(
+  // Every kind's two check outcomes, held: a check is counted without a lookup.
+  const checkCounts = new Map(
     LIMIT_KINDS.map((kind) => [
       kind,
-      {
-        allowed: checks.entry(`${kind}:allowed`, { kind, outcome: 'allowed' }),
-        denied: checks.entry(`${kind}:denied`, { kind, outcome: 'denied' }),
-      },
+      { allowed: checks.entry(kind, 'allowed'), denied: checks.entry(kind, 'denied') },
     ]),
   );
   const metrics: AdmissionMetrics = {
@@ -120,12 +117,12 @@ export function createAdmissionMetrics(registry: Registry, queueLength: () => nu
       registers,
     }),
     countCheck(kind, allowed) {
-      const entries = checkEntries.get(kind);
-      if (entries === undefined) throw new RangeError(`unknown limit kind ${String(kind)}`);
-      (allowed ? entries.allowed : entries.denied).count += 1;
+      const counts = checkCounts.get(kind);
+      if (counts === undefined) throw new RangeError(`unknown limit kind ${String(kind)}`);
+      (allowed ? counts.allowed : counts.denied).count += 1;
     },
     countSettlement(operation, outcome) {
-      settlements.entry(`${operation}:${outcome}`, { operation, outcome }).count += 1;
+      settlements.add(operation, outcome);
     },
   };
   for (const kind of LIMIT_KINDS) {

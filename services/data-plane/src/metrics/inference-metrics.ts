@@ -28,8 +28,8 @@ export interface InferenceMetrics {
 
 export function createInferenceMetrics(registry: Registry): InferenceMetrics {
   const registers = [registry];
-  const requests = new PendingCounts<'route' | 'status_class'>();
-  const attempts = new PendingCounts<'backend' | 'outcome'>();
+  const requests = new PendingCounts(['route', 'status_class'] as const);
+  const attempts = new PendingCounts(['backend', 'outcome'] as const);
   const metrics: InferenceMetrics = {
     requestsTotal: new Counter({
       name: 'router_requests_total',
@@ -88,11 +88,10 @@ export function createInferenceMetrics(registry: Registry): InferenceMetrics {
       registers,
     }),
     countRequest(route, statusClass) {
-      // NUL cannot occur in a route id or status class: the key is unique per label pair.
-      requests.entry(`${route}\u0000${statusClass}`, { route, status_class: statusClass }).count += 1;
+      requests.add(route, statusClass);
     },
     countAttempt(backend, outcome) {
-      attempts.entry(`${backend}\u0000${outcome}`, { backend, outcome }).count += 1;
+      attempts.add(backend, outcome);
     },
   };
   for (const reason of AUTH_FAILURE_REASONS) metrics.authFailuresTotal.inc({ reason }, 0);
