@@ -75,6 +75,23 @@ describe('verifyApiKey', () => {
     expect(verifyApiKey(`${key}x`, stored)).toBe(false);
   });
 
+  it("matches exactly when the stored bytes are the key's sha-256, whatever byte differs (property)", () => {
+    fc.assert(
+      fc.property(
+        fc.string({ unit: 'grapheme', maxLength: 120 }),
+        fc.nat({ max: 31 }),
+        fc.integer({ min: 1, max: 255 }),
+        (key, position, flip) => {
+          const stored = createHash('sha256').update(key, 'utf8').digest();
+          expect(verifyApiKey(key, stored)).toBe(true);
+          const altered = Buffer.from(stored);
+          altered[position] = altered[position]! ^ flip;
+          expect(verifyApiKey(key, altered)).toBe(false);
+        },
+      ),
+    );
+  });
+
   it('never matches a stored hash of the wrong length', () => {
     const { key } = generateApiKey('rk_abcd');
     expect(verifyApiKey(key, hashApiKey(key).subarray(0, 31))).toBe(false);

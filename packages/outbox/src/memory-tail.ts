@@ -84,22 +84,36 @@ export class MemoryTail {
    */
   read(afterSeq: number, limits: ReadLimits): OutboxRecord[] | undefined {
     if (afterSeq < this.coveredAfter) return undefined;
-    const records: OutboxRecord[] = [];
+    const first = this.firstAbove(afterSeq);
+    let end = first;
     let bytes = 0;
-    for (let index = this.firstAbove(afterSeq); index < this.entries.length; index += 1) {
-      const entry = this.entries[index]!;
+    let payloadBytes = 0;
+    for (; end < this.entries.length; end += 1) {
+      const entry = this.entries[end]!;
       const frameBytes = entry.frame.length;
-      if (records.length >= limits.maxRecords || (records.length > 0 && bytes + frameBytes > limits.maxBytes))
-        break;
+      if (end - first >= limits.maxRecords || (end > first && bytes + frameBytes > limits.maxBytes)) break;
+      bytes += frameBytes;
+      payloadBytes += frameBytes - entry.payloadOffset;
+    }
+    // The same kind of copy as a disk read hands out (a transport may keep or change a payload freely),
+    // made once for the whole read: every payload is its own region of one fresh buffer (every byte of it
+    // written below). One ArrayBuffer per read instead of one per record, which the next young-generation
+    // GC would have to sweep.
+    const copy = Buffer.allocUnsafe(payloadBytes);
+    const records: OutboxRecord[] = [];
+    let offset = 0;
+    for (let index = first; index < end; index += 1) {
+      const entry = this.entries[index]!;
+      const payloadLength = entry.frame.length - entry.payloadOffset;
+      copy.set(entry.frame.subarray(entry.payloadOffset), offset);
       records.push({
         seq: entry.seq,
         appendedAtMs: entry.appendedAtMs,
         key: entry.key,
         topic: entry.topic,
-        // The same kind of copy as a disk read hands out, so a transport may keep or change it freely.
-        payload: Uint8Array.prototype.slice.call(entry.frame, entry.payloadOffset),
+        payload: copy.subarray(offset, offset + payloadLength),
       });
-      bytes += frameBytes;
+      offset += payloadLength;
     }
     return records;
   }
