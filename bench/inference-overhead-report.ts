@@ -13,6 +13,8 @@ export interface Measured extends LoadRunResult {
   routerOverheadP99Ms?: number;
   /** The router's event-loop delay and GC pauses over the run (its default metrics). */
   eventLoop?: string;
+  /** With --gc-stats: the young-generation GCs over the run, from the server's --trace-gc-nvp log. */
+  scavenges?: string;
   /** How busy each core was over the run (the load generator's core saturating would skew every row). */
   coresBusy?: string;
   /** CPU per request of the other processes named for the run (the mock, the control plane), on CPU 0. */
@@ -102,6 +104,8 @@ export function report(label: string, { direct, directShared, router, bare }: Ro
       `p50 ≤ ${fixed(router.routerOverheadP50Ms, 1)} ms, ` +
       `p99 ≤ ${fixed(router.routerOverheadP99Ms, 1)} ms (bucket upper bounds)`,
     `router over the run: ${router.eventLoop ?? '-'}`,
+    ...(router.scavenges === undefined ? [] : [`router scavenges: ${router.scavenges}`]),
+    ...(bare?.scavenges === undefined ? [] : [`bare proxy scavenges: ${bare.scavenges}`]),
     `latency ms, direct: ${direct.percentiles}` +
       (directShared === undefined ? '' : `; direct, CPU 0: ${directShared.percentiles}`) +
       `; router: ${router.percentiles}` +

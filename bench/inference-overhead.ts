@@ -9,7 +9,7 @@
 //
 //   pnpm exec tsx bench/inference-overhead.ts [--connections 50] [--duration 10] [--warmup 10]
 //     [--latencies 0,20] [--rate <req/s>] [--source] [--cpu-prof] [--log-level info] [--no-bare-proxy] [--no-pin]
-//     [--node-args="--trace-gc ..."] [--data-plane-dir <dir>] [--rounds 1]
+//     [--node-args="--trace-gc ..."] [--data-plane-dir <dir>] [--rounds 1] [--gc-stats]
 //
 // Every run is preceded by a warm-up of the same row (default 10 s): after 3 s the data plane was still
 // compiling (its access lines showed the measured run's first 1.5 s slower, its p99 4 ms higher).
@@ -25,14 +25,18 @@
 // adds Node flags to the data plane's own (e.g. to try a GC setting); its log (which --trace-gc writes to) is
 // then kept and its path printed. --data-plane-dir runs the data plane of another checkout's build (its
 // services/data-plane directory, e.g. a git worktree of an older commit) against this one's stack: an A/B
-// of two builds in alternated runs.
+// of two builds in alternated runs. --gc-stats runs the data plane and the bare proxy with V8's
+// --trace-gc-nvp and prints, for each of their runs, the young-generation GCs over the run: how many, their
+// mean and longest pause, the bytes each copied (survivors: what a pause follows) and the bytes allocated per
+// request (bench/gc-trace.ts). At 50 connections a scavenge pause lands in every request in flight, so these
+// are where a p99 goes when it is not in the CPU per request.
 // Each measured server (mock for the direct row, data plane, bare proxy) runs pinned to a core of its own
 // while the load generator and the rest share the others (bench/cpu-pinning.ts; --no-pin to let the
 // scheduler place them). Pinned, a second direct row, "direct, CPU 0", measures the mock where it runs
 // during the router and bare-proxy runs (beside the load generator): the like-for-like base for their
 // latency, since the plain direct row gives the mock a core of its own that it does not have behind them. Figures are only as quiet as the machine: the load average is printed.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { copyFileSync, mkdtempSync, writeFileSync, readdirSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, openSync, writeFileSync, readdirSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -47,6 +51,7 @@ import { runLoad, type LoadRunResult } from './load-run.js';
 import { pinBenchmarkProcesses, type CpuPinning } from './cpu-pinning.js';
 import { fixed, report, summarise, type Measured, type RoundResult } from './inference-overhead-report.js';
 import { ProfileRuns } from './profile-runs.js';
+import { formatScavenges, logOffset, scavengesSince } from './gc-trace.js';
 import { eventLoopRun, formatEventLoopRun } from './event-loop-stats.js';
 import {
   coreBusy,
@@ -72,6 +77,7 @@ const { values: args } = parseArgs({
     'node-args': { type: 'string' },
     'data-plane-dir': { type: 'string' },
     rounds: { type: 'string', default: '1' },
+    'gc-stats': { type: 'boolean', default: false },
   },
 });
 const connections = Number(args.connections);
@@ -82,6 +88,8 @@ const backendLatenciesMs = args.latencies.split(',').map(Number);
 const runtime = args.source ? 'source' : 'built';
 const overallRate = args.rate === undefined ? undefined : Number(args.rate);
 const extraNodeArgs = args['node-args']?.split(/\s+/).filter((flag) => flag !== '') ?? [];
+const gcStats = args['gc-stats'];
+const GC_TRACE_FLAGS = gcStats ? ['--trace-gc-nvp'] : [];
 
 const BODY = JSON.stringify({ model: DEMO_MODEL, messages: [{ role: 'user', content: 'Hello' }] });
 const HEADERS = { authorization: `Bearer ${DEMO_API_KEY}`, 'content-type': 'application/json' };
@@ -111,6 +119,7 @@ function startDataPlane(workspace: PlaneWorkspace, profileDir: string | undefine
     packageDir: args['data-plane-dir'],
     nodeArgs: [
       ...extraNodeArgs,
+      ...GC_TRACE_FLAGS,
       ...(profileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${profileDir}`]),
     ],
     env: { LOG_LEVEL: args['log-level'], DP_ID: 'dp-bench' },
@@ -118,13 +127,22 @@ function startDataPlane(workspace: PlaneWorkspace, profileDir: string | undefine
 }
 
 /** services/data-plane/bench/bare-proxy.ts in front of `upstream`, ready when it answers. */
-async function startBareProxy(upstream: string): Promise<{ url: string; child: ChildProcess }> {
+async function startBareProxy(upstream: string): Promise<BareProxy> {
   const port = await freePort();
-  const child = spawn(process.execPath, ['--import', 'tsx', 'services/data-plane/bench/bare-proxy.ts'], {
-    cwd: repoRoot(),
-    stdio: ['ignore', 'ignore', 'inherit'],
-    env: { ...process.env, PORT: String(port), UPSTREAM: upstream },
-  });
+  // Its stdout holds only its listening line and, with --gc-stats, V8's GC trace.
+  const logFile = gcStats
+    ? join(mkdtempSync(join(tmpdir(), 'bench-bare-proxy-')), 'bare-proxy.log')
+    : undefined;
+  const stdout = logFile === undefined ? 'ignore' : openSync(logFile, 'a');
+  const child = spawn(
+    process.execPath,
+    [...GC_TRACE_FLAGS, '--import', 'tsx', 'services/data-plane/bench/bare-proxy.ts'],
+    {
+      cwd: repoRoot(),
+      stdio: ['ignore', stdout, 'inherit'],
+      env: { ...process.env, PORT: String(port), UPSTREAM: upstream },
+    },
+  );
   const url = `http://127.0.0.1:${port}`;
   try {
     await eventually(async () => {
@@ -139,7 +157,14 @@ async function startBareProxy(upstream: string): Promise<{ url: string; child: C
     if (child.pid !== undefined) await stopPid(child.pid);
     throw new Error('bare proxy not ready', { cause: error });
   }
-  return { url, child };
+  return { url, child, logFile };
+}
+
+interface BareProxy {
+  url: string;
+  child: ChildProcess;
+  /** Its stdout, with --gc-stats. */
+  logFile: string | undefined;
 }
 
 /** A process besides the measured server whose CPU over the run is reported (it shares CPU 0 with autocannon). */
@@ -151,10 +176,19 @@ interface Companion {
 /** With --cpu-prof: when each measured router run ran. */
 const profileRuns = new ProfileRuns();
 
-/** Warm-up, then the measured run; `server` = the serving process's pid, and the router's URL for /metrics. */
+/**
+ * Warm-up, then the measured run; `server` = the serving process's pid, the router's URL for /metrics, and
+ * with --gc-stats the log its GC trace goes to.
+ */
+interface MeasuredServer {
+  pid: number;
+  metricsUrl?: string;
+  gcLog?: string | undefined;
+}
+
 async function measure(
   url: string,
-  server: { pid: number; metricsUrl?: string },
+  server: MeasuredServer,
   companions: readonly Companion[] = [],
   placement: 'own core' | 'where it is' = 'own core',
 ): Promise<Measured> {
@@ -169,7 +203,7 @@ async function measure(
 
 async function measurePinned(
   url: string,
-  server: { pid: number; metricsUrl?: string },
+  server: MeasuredServer,
   companions: readonly Companion[],
 ): Promise<Measured> {
   const load = { url, headers: HEADERS, body: BODY, connections, overallRate };
@@ -181,6 +215,7 @@ async function measurePinned(
   const splitBefore = processCpu(server.pid);
   const coresBefore = coreTimes();
   const companionsBefore = companions.map((companion) => processCpuMicros(companion.pid));
+  const gcLogBefore = server.gcLog === undefined ? undefined : logOffset(server.gcLog);
   const run = (): Promise<LoadRunResult> => runLoad({ ...load, durationSeconds });
   const result =
     server.metricsUrl === undefined
@@ -198,6 +233,9 @@ async function measurePinned(
       })
       .join(', '),
   };
+  if (server.gcLog !== undefined && gcLogBefore !== undefined) {
+    measured.scavenges = formatScavenges(scavengesSince(server.gcLog, gcLogBefore), result.completed);
+  }
   const metricsAfter = await metrics();
   if (metricsBefore !== undefined && metricsAfter !== undefined) {
     const run = bucketsBetween(
@@ -219,7 +257,7 @@ async function measureRound(
   mock: { url: string; process: { pid: number } },
   dataPlane: BenchDataPlane,
   controlPlanePid: number,
-  bareProxy: { url: string; child: ChildProcess } | undefined,
+  bareProxy: BareProxy | undefined,
 ): Promise<RoundResult> {
   const directUrl = `${mock.url}/v1/chat/completions`;
   const direct = await measure(directUrl, { pid: mock.process.pid });
@@ -230,13 +268,17 @@ async function measureRound(
   const mockCompanion = { name: 'mock', pid: mock.process.pid };
   const router = await measure(
     `${dataPlane.url}/v1/chat/completions`,
-    { pid: dataPlane.child.pid!, metricsUrl: dataPlane.url },
+    { pid: dataPlane.child.pid!, metricsUrl: dataPlane.url, gcLog: gcStats ? dataPlane.logFile : undefined },
     [mockCompanion, { name: 'control plane', pid: controlPlanePid }],
   );
   const bare =
     bareProxy === undefined
       ? undefined
-      : await measure(`${bareProxy.url}/v1/chat/completions`, { pid: bareProxy.child.pid! }, [mockCompanion]);
+      : await measure(
+          `${bareProxy.url}/v1/chat/completions`,
+          { pid: bareProxy.child.pid!, gcLog: bareProxy.logFile },
+          [mockCompanion],
+        );
   return { direct, directShared, router, bare };
 }
 
@@ -263,7 +305,7 @@ async function main(): Promise<void> {
   });
   await stack.dataPlane.process.stop();
   let dataPlane: BenchDataPlane | undefined;
-  let bareProxy: { url: string; child: ChildProcess } | undefined;
+  let bareProxy: BareProxy | undefined;
   try {
     dataPlane = await startDataPlane(stack.workspace, profileDir);
     const mock = stack.mocks['mock-a']!;
