@@ -60,10 +60,10 @@ export function hashApiKey(key: string): Buffer {
  * True when the presented key string hashes to `storedSha256` (32 bytes). Digests are compared in
  * constant time; a stored value of the wrong length never matches.
  *
- * The digest comes back as a 'binary' (latin1) string, one char per byte, and is compared byte by byte with an
- * accumulated XOR, no early exit — what `timingSafeEqual` does, without the Buffer it needs: every digest
- * Buffer is an ArrayBuffer of its own that the next young-generation GC has to sweep (one per request; on
- * the 2-core VM that sweep is ~1.5 ms of every other scavenge pause at 2 000 requests/s).
+ * The digest comes back as a 'binary' (latin1) string, one char per byte, and is compared byte by byte
+ * with an accumulated XOR, no early exit — what `timingSafeEqual` does, without the Buffer it needs: every
+ * digest Buffer is an ArrayBuffer of its own that the next young-generation GC has to sweep, one per
+ * request, a quarter of those the data plane made per request (docs/performance.md, "Figures, ninth VM").
  */
 export function verifyApiKey(presented: string, storedSha256: Uint8Array): boolean {
   const presentedSha256 = hash('sha256', presented, 'binary');
