@@ -56,7 +56,8 @@ export function parseScavenges(text: string): ScavengeStats {
 export function formatScavenges(stats: ScavengeStats, requests: number): string {
   if (stats.count === 0) return 'no scavenge logged';
   return (
-    `${stats.count} scavenges, pause mean ${stats.meanPauseMs.toFixed(2)} ms (max ${stats.maxPauseMs.toFixed(1)}), ` +
+    `${stats.count} scavenges, pause mean ${stats.meanPauseMs.toFixed(2)} ms ` +
+    `(max ${stats.maxPauseMs.toFixed(1)}), ` +
     `survived ${(stats.meanSurvivedBytes / 1024).toFixed(0)} KiB each, ` +
     `allocated ${(stats.allocatedBytes / 1024 / Math.max(1, requests)).toFixed(1)} KiB per request`
   );
