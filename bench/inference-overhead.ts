@@ -176,16 +176,14 @@ interface Companion {
 /** With --cpu-prof: when each measured router run ran. */
 const profileRuns = new ProfileRuns();
 
-/**
- * Warm-up, then the measured run; `server` = the serving process's pid, the router's URL for /metrics, and
- * with --gc-stats the log its GC trace goes to.
- */
+/** A measured server: its pid, the router's URL for /metrics, and with --gc-stats the log its GC trace goes to. */
 interface MeasuredServer {
   pid: number;
   metricsUrl?: string;
   gcLog?: string | undefined;
 }
 
+/** Warm-up, then the measured run of `server`. */
 async function measure(
   url: string,
   server: MeasuredServer,

@@ -4,9 +4,10 @@ import type { Counter } from 'prom-client';
  * Increments of a counter with two labels, kept as plain numbers and added to the counter when it is
  * collected (prom-client calls `collect` before every read of the metric: each scrape, each `get()`).
  * prom-client hashes and validates the labels on every `inc`, bound children included: 2.3-2.8 µs for the
- * seven counts of a request with six checks, 0.07-0.11 µs as plain additions (a micro-benchmark, 2026-11-27). For
- * counters incremented on every request; the rest use prom-client directly. An entry is found by its two
- * label values (no key string, no labels object per call); its labels object is built once, on first use.
+ * seven counts of a request with six checks, 0.07-0.11 µs as plain additions (a micro-benchmark,
+ * 2026-11-27). For counters incremented on every request; the rest use prom-client directly. An entry is
+ * found by its two label values (no key string, no labels object per call); its labels object is built
+ * once, on first use.
  */
 export class PendingCounts<First extends string, Second extends string> {
   readonly #names: readonly [First, Second];
@@ -37,7 +38,7 @@ export class PendingCounts<First extends string, Second extends string> {
     return entry;
   }
 
-  /** Adds what collected since the last call to `counter`. */
+  /** Adds to `counter` what was counted since the last call, and starts again from zero. */
   foldInto(counter: Counter<First | Second>): void {
     for (const inner of this.#entries.values()) {
       for (const entry of inner.values()) {
