@@ -96,7 +96,7 @@ export async function openSession(
     const reason = requestSignal.reason instanceof ClientClosedError ? 'client_disconnect' : 'deadline';
     deps.metrics.upstreamAbortsTotal.inc({ reason });
   };
-  reply.raw.once('close', onClose);
+  reply.raw.on('close', onClose);
   requestSignal.addEventListener('abort', onAbort);
   const disarm = (): void => {
     requestSignal.dispose();

@@ -91,7 +91,9 @@ function beginRequest(
 ): Error | undefined {
   const state = createRequestState(deps.now());
   request.inferenceState = state;
-  reply.raw.once('close', () => recordRequest(deps, state, reply));
+  // `on`, not `once`: a response emits 'close' once, and once() would build a wrapper (three objects) that
+  // lives as long as the request, as every per-request object does through the scavenges (docs/performance.md).
+  reply.raw.on('close', () => recordRequest(deps, state, reply));
   const active = deps.activePolicy();
   if (active === undefined) return new RouterError('not_ready');
   const credentials = deps.credentialsFor(active.policy);
