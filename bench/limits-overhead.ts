@@ -1,6 +1,6 @@
-// One file on purpose (~540 lines): its two measurements (end to end and in process) share the policy,
+// One file on purpose (~510 lines): its two measurements (end to end and in process) share the policy,
 // the argument parsing and the report; the data-plane spawning lives in bench-data-plane.ts, the profile
-// run windows in profile-runs.ts.
+// run windows in profile-runs.ts, the on-vs-off summary in limits-summary.ts.
 // Benchmark (prints figures, asserts nothing): the router CPU that admission adds per request with
 // Redis-backed limits and budgets. One mock backend process, the control plane, a private Redis and one data
 // plane (DP_REDIS_URL set) as separate processes; autocannon drives the same chat-completions body through
@@ -62,6 +62,7 @@ import type * as DataPlaneTimers from '../services/data-plane/src/timers.js';
 import { DEMO_MODEL } from '../test/support/inference-config.js';
 import { startInferenceStack } from '../test/support/inference-stack.js';
 import type { PlaneWorkspace } from '../test/support/planes.js';
+import { addedCpu, formatPaired, heldRateSummary } from './limits-summary.js';
 import { median } from './median.js';
 import { startBenchDataPlane, type BenchDataPlane } from './bench-data-plane.js';
 import { runLoad, type LoadRunResult } from './load-run.js';
@@ -92,8 +93,6 @@ const warmupSeconds = Number(args.warmup);
 const rounds = Number(args.rounds);
 const runtime = args.source ? 'source' : 'built';
 const overallRate = args.rate === undefined ? undefined : Number(args.rate);
-/** A run "held" --rate when it served at least this share of it (see heldRateSummary). */
-const HELD_RATE_SHARE = 0.95;
 
 const KEYS = {
   off: 'rk_benchfree.bench-secret-without-limits',
@@ -203,34 +202,6 @@ async function measure(
   };
 }
 
-/**
- * With --rate: the same two figures over the rounds in which both modes held the rate (at least
- * HELD_RATE_SHARE of it). CPU per request falls as throughput rises, so a run that fell short (its core
- * shared with Redis, the mock and autocannon saturated) costs more per request for that reason alone, and
- * the round's difference no longer compares the two modes at one load. Both summaries are printed.
- */
-function heldRateSummary(results: Record<'off' | 'on', Measured[]>): string {
-  if (overallRate === undefined) return '';
-  const held = (measured: Measured | undefined): boolean =>
-    measured !== undefined && measured.requestsPerSecond >= HELD_RATE_SHARE * overallRate;
-  const heldRounds = results.on.flatMap((on, index) =>
-    held(on) && held(results.off[index]) ? [{ on, off: results.off[index]!, round: index + 1 }] : [],
-  );
-  const share = `${(HELD_RATE_SHARE * 100).toFixed(0)} %`;
-  if (heldRounds.length === 0) return `no round in which both modes held ${share} of ${overallRate} req/s\n`;
-  const off = median(heldRounds.map(({ off }) => off.routerCpuMicrosPerRequest));
-  const on = median(heldRounds.map(({ on }) => on.routerCpuMicrosPerRequest));
-  const paired = heldRounds.map(
-    ({ on, off }) => on.routerCpuMicrosPerRequest - off.routerCpuMicrosPerRequest,
-  );
-  return (
-    `rounds in which both modes held ${share} of ${overallRate} req/s: ` +
-    `${heldRounds.map(({ round }) => round).join(', ')} of ${results.on.length}; over them: added ` +
-    `${fixed(on - off, 1)} µs (off ${fixed(off, 1)}, on ${fixed(on, 1)}), median of each round's difference ` +
-    `${fixed(median(paired), 1)} (${paired.map((value) => fixed(value, 1)).join(' / ')}) µs\n`
-  );
-}
-
 function row(cells: (string | number)[]): string {
   return cells
     .map((cell, index) => String(cell)[index === 0 ? 'padEnd' : 'padStart'](index === 0 ? 18 : 12))
@@ -311,20 +282,19 @@ async function main(): Promise<void> {
         .flatMap((off, index) => [`off ${off.coresBusy}`, `on ${results.on[index]?.coresBusy ?? '-'}`])
         .join('; ')}\n`,
     );
-    const cpu = (mode: 'off' | 'on'): number =>
-      median(results[mode].map((measured) => measured.routerCpuMicrosPerRequest));
+    const measuredRounds = results.on.map((on, index) => ({
+      on,
+      off: results.off[index]!,
+      round: index + 1,
+    }));
+    const all = addedCpu(measuredRounds);
     const redisCpu = median(results.on.map((measured) => measured.redisCpuMicrosPerRequest));
-    // Each round's on − off: both runs of a round are minutes apart at most, so machine drift between
-    // rounds (tens of µs on these VMs) cancels out of each difference.
-    const paired = results.on.map(
-      (on, index) => on.routerCpuMicrosPerRequest - (results.off[index]?.routerCpuMicrosPerRequest ?? NaN),
-    );
     process.stdout.write(
-      `\nrouter CPU per request (median of ${rounds}): limits off ${fixed(cpu('off'), 1)} µs, ` +
-        `on ${fixed(cpu('on'), 1)} µs → added ${fixed(cpu('on') - cpu('off'), 1)} µs (target ≤ 40 µs); ` +
-        `median of each round's difference ${fixed(median(paired), 1)} (${paired.map((value) => fixed(value, 1)).join(' / ')}) µs; ` +
+      `\nrouter CPU per request (median of ${rounds}): limits off ${fixed(all.off, 1)} µs, ` +
+        `on ${fixed(all.on, 1)} µs → added ${fixed(all.on - all.off, 1)} µs (target ≤ 40 µs); ` +
+        `median of each round's difference ${formatPaired(all.paired)} µs; ` +
         `Redis ${fixed(redisCpu, 1)} µs/request with limits on\n` +
-        heldRateSummary(results) +
+        (overallRate === undefined ? '' : heldRateSummary(measuredRounds, overallRate)) +
         `load average after ${loadavg()
           .map((v) => v.toFixed(2))
           .join(' ')} (shared machine: figures are noisy)\n`,
