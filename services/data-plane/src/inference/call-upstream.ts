@@ -173,7 +173,7 @@ function startAttempt(
     body: call.bodyFor(target),
     signal: call.requestSignal,
     headersTimeoutMs: Math.min(backend.firstByteTimeoutMs || remainingMs, remainingMs),
-    bodyTimeoutMs: Math.max(1, remainingMs),
+    // No body pause timer: the request signal aborts at the deadline, which bounds the body's pauses too.
   };
   // Upstream time starts once the request is built: serialising its body and headers is the router's work.
   state.attemptStartedAtMs = deps.now();

@@ -246,7 +246,7 @@ describe('createUpstreamClient: whole', () => {
     });
   });
 
-  it('reports an abort mid-body as the signal reason and closes the connection', async () => {
+  it('reports an abort mid-body (no body timeout: the deadline ends a stall) as its reason, closing the connection', async () => {
     const backendServer = await server((_incoming, response) => {
       response.writeHead(200, { 'content-type': 'application/json' });
       response.write('{"partial":');
@@ -255,7 +255,7 @@ describe('createUpstreamClient: whole', () => {
     const reason = new RouterError('upstream_timeout', { message: 'deadline' });
     backendServer.server.on('request', () => setTimeout(() => controller.abort(reason), 20));
     const outcome = await client().whole(
-      request(backendServer.url, { signal: controller.signal }),
+      request(backendServer.url, { signal: controller.signal, bodyTimeoutMs: undefined }),
       () => 1024,
     );
     expect(outcome).toMatchObject({ ok: true, response: { statusCode: 200 } });

@@ -19,8 +19,11 @@ export interface UpstreamRequest {
   readonly signal: CancelSignal;
   /** Time allowed until the response headers arrive: min(backend first-byte timeout, time left), in ms. */
   readonly headersTimeoutMs: number;
-  /** Longest pause between two body chunks, in ms; the request deadline bounds the total anyway. */
-  readonly bodyTimeoutMs: number;
+  /**
+   * Longest pause between two body chunks, in ms; undefined for none, when the request's signal already
+   * aborts at its deadline (a pause timer as long as the time left could only fire after it).
+   */
+  readonly bodyTimeoutMs?: number | undefined;
 }
 
 /** Body of a streamed upstream response: bytes as they arrive. Destroy it to abandon the response. */
@@ -88,8 +91,11 @@ export function createUpstreamClient(pools: UpstreamPools): UpstreamClient {
     method: request.method,
     headers: request.headers,
     body: request.body,
-    headersTimeout: Math.max(1, request.headersTimeoutMs),
-    bodyTimeout: Math.max(1, request.bodyTimeoutMs),
+    // Whole milliseconds, and no body timer unless asked for: undici keeps a socket's timer when the next
+    // phase's delay is the same and makes a new one otherwise; its cleared timers stay in its timer list for
+    // up to half a second: each timer made per request is ~500 more objects alive at 2 000 requests/s.
+    headersTimeout: Math.max(1, Math.ceil(request.headersTimeoutMs)),
+    bodyTimeout: request.bodyTimeoutMs === undefined ? 0 : Math.max(1, Math.ceil(request.bodyTimeoutMs)),
   });
   return {
     async stream(request) {
