@@ -67,9 +67,11 @@ export function registerInferenceRoutes(
     scope.addHook('preValidation', async (request) => {
       await authenticate(deps, request);
       if (request.method === 'POST') {
-        const raw = inferenceState(request).rawBody;
+        const state = inferenceState(request);
+        const raw = state.rawBody;
         if (raw === undefined) throw new RouterError('unsupported_media_type');
         request.body = parseJsonBody(raw);
+        state.rawBody = undefined;
       }
     });
     scope.post('/v1/inference', createInferenceHandler(deps));

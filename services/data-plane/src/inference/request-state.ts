@@ -5,7 +5,11 @@ import type { TokenCounts } from '../upstream/adapters/provider-adapter.js';
 export interface InferenceRequestState {
   /** Monotonic milliseconds (performance.now) when the request arrived. */
   readonly startedAtMs: number;
-  /** Exact request body bytes (signatures cover them); undefined without a body. */
+  /**
+   * Exact request body bytes (signatures cover them) from the body's arrival until it is authenticated and
+   * parsed, then undefined (and undefined without a body): nothing later reads them, and a request's
+   * objects are copied at every scavenge while it is in flight.
+   */
   rawBody: Buffer | undefined;
   principal: Principal | undefined;
   routeId: string | undefined;
