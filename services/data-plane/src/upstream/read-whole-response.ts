@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import type { Dispatcher } from 'undici';
+import { errors, type Dispatcher } from 'undici';
 import { upstreamBodyError, upstreamResponseTooLarge } from './read-upstream-body.js';
 import type { UpstreamOutcome, UpstreamWholeBody, UpstreamWholeResponse } from './upstream-client.js';
 import { classifyUpstreamError } from './upstream-failure.js';
@@ -22,18 +22,26 @@ type Settle = (outcome: UpstreamOutcome<UpstreamWholeResponse>) => void;
  * abort are reported as {@link upstreamBodyError} makes them. `signal` (deadline, client gone) aborts the
  * call at any point; before the request is written it settles at once and the queued request is dropped
  * when the pool gets to it.
+ *
+ * `headersTimeoutMs` (the first-byte timeout) is kept here rather than by undici's `headersTimeout`, with
+ * the same start (the request is being written on a connection) and the same failure
+ * (`HeadersTimeoutError`, a first_byte_timeout): undici's timer for it is a FastTimer that its timer list
+ * keeps for up to half a second after it is cleared, ~500 objects alive at every scavenge at 2 000
+ * requests/s, where a Node timer cleared at the response headers is gone at once (docs/performance.md).
+ * Pass `headersTimeout: 0` in `options` so that undici keeps none.
  */
 export function readWholeResponse(
   pool: Pick<Dispatcher, 'dispatch'>,
   options: Dispatcher.DispatchOptions,
   signal: CancelSignal,
   maxBodyBytes: MaxBodyBytes,
+  headersTimeoutMs: number,
 ): Promise<UpstreamOutcome<UpstreamWholeResponse>> {
   if (signal.aborted) {
     return Promise.resolve({ ok: false, failure: classifyUpstreamError(signal.reason, signal) });
   }
   return new Promise((resolve) => {
-    const handler = new WholeResponseHandler(signal, maxBodyBytes, resolve);
+    const handler = new WholeResponseHandler(signal, maxBodyBytes, headersTimeoutMs, resolve);
     try {
       pool.dispatch(options, handler);
     } catch (error: unknown) {
@@ -47,6 +55,9 @@ export function readWholeResponse(
 class WholeResponseHandler implements Dispatcher.DispatchHandler {
   readonly #signal: CancelSignal;
   readonly #maxBodyBytes: MaxBodyBytes;
+  readonly #headersTimeoutMs: number;
+  /** The first-byte timer, from the request's start on a connection to its final response headers. */
+  #headersTimer: NodeJS.Timeout | undefined;
   #settle: Settle | undefined;
   #controller: Dispatcher.DispatchController | undefined;
   /** 0 until the final (non-1xx) response headers. */
@@ -64,9 +75,16 @@ class WholeResponseHandler implements Dispatcher.DispatchHandler {
     }
   };
 
-  constructor(signal: CancelSignal, maxBodyBytes: MaxBodyBytes, settle: Settle) {
+  readonly #onHeadersTimeout = (): void => {
+    this.#headersTimer = undefined;
+    // As undici's own headers timeout: the connection is closed, the failure is a first_byte_timeout.
+    this.#controller?.abort(new errors.HeadersTimeoutError());
+  };
+
+  constructor(signal: CancelSignal, maxBodyBytes: MaxBodyBytes, headersTimeoutMs: number, settle: Settle) {
     this.#signal = signal;
     this.#maxBodyBytes = maxBodyBytes;
+    this.#headersTimeoutMs = headersTimeoutMs;
     this.#settle = settle;
     signal.addEventListener('abort', this.#onAbort);
   }
@@ -75,6 +93,9 @@ class WholeResponseHandler implements Dispatcher.DispatchHandler {
     this.#controller = controller;
     // Settled before it was written: only an abort does that. Never send it.
     if (this.#settle === undefined) controller.abort(abortError(this.#signal.reason));
+    else if (this.#headersTimeoutMs > 0) {
+      this.#headersTimer = setTimeout(this.#onHeadersTimeout, Math.ceil(this.#headersTimeoutMs)).unref();
+    }
   }
 
   onResponseStart(
@@ -82,7 +103,12 @@ class WholeResponseHandler implements Dispatcher.DispatchHandler {
     statusCode: number,
     headers: IncomingHttpHeaders,
   ): void {
-    if (statusCode < 200) return; // 1xx informational: the final response follows
+    if (statusCode < 200) {
+      // 1xx informational: the final response follows; as undici does, its wait starts again.
+      this.#headersTimer?.refresh();
+      return;
+    }
+    this.#clearHeadersTimer();
     this.#statusCode = statusCode;
     this.#headers = headers;
     this.#maxBytes = this.#maxBodyBytes(statusCode);
@@ -124,8 +150,15 @@ class WholeResponseHandler implements Dispatcher.DispatchHandler {
     const settle = this.#settle;
     if (settle === undefined) return; // settled already (abandoned, aborted): later callbacks are echoes
     this.#settle = undefined;
+    this.#clearHeadersTimer();
     this.#signal.removeEventListener('abort', this.#onAbort);
     settle(outcome);
+  }
+
+  #clearHeadersTimer(): void {
+    if (this.#headersTimer === undefined) return;
+    clearTimeout(this.#headersTimer);
+    this.#headersTimer = undefined;
   }
 }
 

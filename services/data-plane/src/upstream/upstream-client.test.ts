@@ -120,10 +120,29 @@ describe.each(Object.entries(modes))('createUpstreamClient (%s)', (_mode, call) 
     expect(outcome).toMatchObject({ ok: false, failure: { kind: 'connect_failed', retrySafe: true } });
   });
 
-  it('classifies missing headers within the first-byte timeout, not retry-safe', async () => {
-    const { url } = await server(() => undefined); // never answers
-    const outcome = await call(client(), request(url, { headersTimeoutMs: 50 }));
+  it('classifies missing headers within the first-byte timeout, not retry-safe, and closes the connection', async () => {
+    const backendServer = await server(() => undefined); // never answers
+    const outcome = await call(client(), request(backendServer.url, { headersTimeoutMs: 50 }));
     expect(outcome).toMatchObject({ ok: false, failure: { kind: 'first_byte_timeout', retrySafe: false } });
+    await backendServer.connectionsClosed();
+  });
+
+  it('counts the first-byte timeout from the request being sent, not while it waits for a connection', async () => {
+    const backendServer = await server((incoming, response) => {
+      // The first request holds the only connection for 300 ms; the second is answered at once.
+      const delayMs = incoming.headers['x-order'] === 'first' ? 300 : 0;
+      setTimeout(() => response.end('{}'), delayMs);
+    });
+    const upstream = client();
+    const oneConnection = { backend: backend(backendServer.url, 1) };
+    const first = call(
+      upstream,
+      request(backendServer.url, { ...oneConnection, headers: { 'x-order': 'first' } }),
+    );
+    const second = call(upstream, request(backendServer.url, { ...oneConnection, headersTimeoutMs: 150 }));
+    expect(await first).toMatchObject({ ok: true, response: { statusCode: 200 } });
+    expect(await second).toMatchObject({ ok: true, response: { statusCode: 200 } });
+    expect(backendServer.requests()).toBe(2);
   });
 
   it('classifies an abort (deadline, client gone) as aborted, its reason as the cause', async () => {

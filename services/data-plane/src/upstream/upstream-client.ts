@@ -75,6 +75,10 @@ export interface UpstreamClient {
   ): Promise<UpstreamOutcome<UpstreamWholeResponse>>;
 }
 
+function firstByteTimeoutMs(request: UpstreamRequest): number {
+  return Math.max(1, Math.ceil(request.headersTimeoutMs));
+}
+
 /** Sends requests through the backend's pool (UpstreamPools), stream or whole. */
 export function createUpstreamClient(pools: UpstreamPools): UpstreamClient {
   const basePaths = new WeakMap<Backend, string>();
@@ -86,23 +90,24 @@ export function createUpstreamClient(pools: UpstreamPools): UpstreamClient {
     }
     return path;
   };
-  const dispatchOptions = (request: UpstreamRequest): Dispatcher.DispatchOptions => ({
+  const dispatchOptions = (request: UpstreamRequest, headersTimeout: number): Dispatcher.DispatchOptions => ({
     path: basePathOf(request.backend) + request.path,
     method: request.method,
     headers: request.headers,
     body: request.body,
-    // Whole milliseconds, and no body timer unless asked for: undici keeps a socket's timer when the next
-    // phase's delay is the same and makes a new one otherwise; its cleared timers stay in its timer list for
-    // up to half a second: each timer made per request is ~500 more objects alive at 2 000 requests/s.
-    headersTimeout: Math.max(1, Math.ceil(request.headersTimeoutMs)),
+    // No body timer unless asked for, whole milliseconds: undici keeps a socket's timer when the next phase's
+    // delay is the same and makes a new one otherwise; its cleared timers stay in its timer list for up to
+    // half a second: each timer made per request is ~500 more objects alive at 2 000 requests/s.
+    headersTimeout,
     bodyTimeout: request.bodyTimeoutMs === undefined ? 0 : Math.max(1, Math.ceil(request.bodyTimeoutMs)),
   });
   return {
     async stream(request) {
       try {
-        const data = await pools
-          .poolFor(request.backend)
-          .request({ ...dispatchOptions(request), signal: toAbortSignal(request.signal) });
+        const data = await pools.poolFor(request.backend).request({
+          ...dispatchOptions(request, firstByteTimeoutMs(request)),
+          signal: toAbortSignal(request.signal),
+        });
         return {
           ok: true,
           response: { statusCode: data.statusCode, headers: data.headers, body: data.body },
@@ -114,7 +119,9 @@ export function createUpstreamClient(pools: UpstreamPools): UpstreamClient {
     whole(request, maxBodyBytes) {
       try {
         const pool = pools.poolFor(request.backend);
-        return readWholeResponse(pool, dispatchOptions(request), request.signal, maxBodyBytes);
+        // The whole read keeps the first-byte timer itself (see readWholeResponse): none in undici.
+        const options = dispatchOptions(request, 0);
+        return readWholeResponse(pool, options, request.signal, maxBodyBytes, firstByteTimeoutMs(request));
       } catch (error: unknown) {
         // The pools are closed (shutdown): no request was sent.
         return Promise.resolve({ ok: false, failure: classifyUpstreamError(error, request.signal) });
