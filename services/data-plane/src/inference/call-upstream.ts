@@ -224,7 +224,7 @@ export function finishAttempt(
   const durationMs = deps.now() - state.attemptStartedAtMs;
   state.upstreamMs += durationMs;
   state.attemptStartedAtMs = undefined;
-  deps.metrics.upstreamDurationSeconds.observe({ backend: backendId }, durationMs / 1000);
+  deps.metrics.upstreamDurationSeconds.observe(durationMs / 1000, backendId);
   if (outcome !== undefined) deps.metrics.countAttempt(backendId, outcome);
 }
 

@@ -1,5 +1,6 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { PendingCounts } from './pending-counts.js';
+import { RequestHistogram } from './request-histogram.js';
 
 /** Limit kinds as they label decisions. */
 export const LIMIT_KINDS = ['requests', 'tokens', 'budget', 'concurrency'] as const;
@@ -18,7 +19,7 @@ export interface AdmissionMetrics {
   /** router_reservations_open: admissions of this replica not yet settled or released. */
   readonly reservationsOpen: Gauge;
   /** router_settlement_drift_micros: reserved − settled cost per settled request, micro-units (≥ 0 normally). */
-  readonly settlementDriftMicros: Histogram;
+  readonly settlementDriftMicros: RequestHistogram;
   /** router_settlements_total{operation,outcome}: settle/release calls by outcome. */
   readonly settlementsTotal: Counter<'operation' | 'outcome'>;
   /** router_limits_degraded: 1 while the shared limit store is unreachable. */
@@ -78,7 +79,7 @@ export function createAdmissionMetrics(registry: Registry, queueLength: () => nu
       help: 'Admissions of this replica holding a reservation (not yet settled or released).',
       registers,
     }),
-    settlementDriftMicros: new Histogram({
+    settlementDriftMicros: new RequestHistogram({
       name: 'router_settlement_drift_micros',
       help: 'Reserved minus settled cost per settled request, in micro-units of currency.',
       buckets: [0, 10, 100, 1_000, 10_000, 100_000, 1_000_000, 10_000_000],

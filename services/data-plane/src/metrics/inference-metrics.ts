@@ -1,15 +1,16 @@
 import { Counter, Histogram, type Registry } from 'prom-client';
 import { AUTH_FAILURE_REASONS } from '../auth/auth-failure-reason.js';
 import { PendingCounts } from './pending-counts.js';
+import { RequestHistogram } from './request-histogram.js';
 
 /** Metrics of the inference API. Labels are low-cardinality: route and backend ids, reasons, classes. */
 export interface InferenceMetrics {
   /** router_requests_total{route,status_class}: every inference API request; route "none" before routing. */
   readonly requestsTotal: Counter<'route' | 'status_class'>;
   /** router_overhead_seconds: total time minus time spent waiting for backends, per request. */
-  readonly overheadSeconds: Histogram;
+  readonly overheadSeconds: RequestHistogram;
   /** router_upstream_duration_seconds{backend}: one upstream attempt, request sent to response complete. */
-  readonly upstreamDurationSeconds: Histogram<'backend'>;
+  readonly upstreamDurationSeconds: RequestHistogram<'backend'>;
   /** router_time_to_first_token_seconds{route}: streams, arrival to the first content sent. */
   readonly timeToFirstTokenSeconds: Histogram<'route'>;
   /** router_auth_failures_total{reason}: why requests were refused with 401. */
@@ -40,16 +41,17 @@ export function createInferenceMetrics(registry: Registry): InferenceMetrics {
         requests.foldInto(this);
       },
     }),
-    overheadSeconds: new Histogram({
+    // Observed on every request (and every attempt): RequestHistogram, not prom-client's (its comment says why).
+    overheadSeconds: new RequestHistogram({
       name: 'router_overhead_seconds',
       help: 'Time the router added to a request: total minus upstream time.',
       buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25],
       registers,
     }),
-    upstreamDurationSeconds: new Histogram({
+    upstreamDurationSeconds: new RequestHistogram({
       name: 'router_upstream_duration_seconds',
       help: 'Duration of upstream attempts, request sent to response complete.',
-      labelNames: ['backend'],
+      labelName: 'backend',
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
       registers,
     }),

@@ -1,5 +1,6 @@
-import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { Counter, Gauge, type Registry } from 'prom-client';
 import type { OutboxSyncStats, ShipperLag } from '@api-router/outbox';
+import { RequestHistogram } from '../metrics/request-histogram.js';
 
 /** Metrics of the record outbox and its shipper. Low-cardinality labels only. */
 export interface RecordMetrics {
@@ -10,9 +11,9 @@ export interface RecordMetrics {
   /** router_outbox_corruption_total: corrupt regions found and skipped on open (page someone). */
   readonly corruptionTotal: Counter;
   /** router_outbox_commit_seconds: duration of one group commit (write, + fdatasync with DP_OUTBOX_SYNC=batch). */
-  readonly commitSeconds: Histogram;
+  readonly commitSeconds: RequestHistogram;
   /** router_outbox_sync_seconds: duration of one background fdatasync (DP_OUTBOX_SYNC=interval). */
-  readonly syncSeconds: Histogram;
+  readonly syncSeconds: RequestHistogram;
 }
 
 /** What the scrape-time gauges read. */
@@ -89,13 +90,14 @@ export function createRecordMetrics(registry: Registry, sources: RecordMetricsSo
       help: 'Corrupt outbox regions reported and skipped.',
       registers,
     }),
-    commitSeconds: new Histogram({
+    // A commit per event-loop turn that appended records: as often as a request, nearly (ADR 0010).
+    commitSeconds: new RequestHistogram({
       name: 'router_outbox_commit_seconds',
       help: 'Duration of one outbox group commit (write; + fdatasync with DP_OUTBOX_SYNC=batch).',
       buckets: DURATION_BUCKETS,
       registers,
     }),
-    syncSeconds: new Histogram({
+    syncSeconds: new RequestHistogram({
       name: 'router_outbox_sync_seconds',
       help: 'Duration of one background outbox fdatasync (DP_OUTBOX_SYNC=interval).',
       buckets: DURATION_BUCKETS,
