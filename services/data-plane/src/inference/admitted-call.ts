@@ -40,22 +40,34 @@ export function startAdmittedCall(
     state: session.state,
     reservedCostMicros: session.admission.reservedCostMicros,
   });
-  return {
-    usage,
-    upstream: () =>
-      callUpstream(deps.callUpstream, {
-        route: session.route,
-        credentials: session.credentials,
-        clientHeaders: request.headers,
-        requestId: request.id,
-        path: '/chat/completions',
-        bodyFor: init.bodyFor,
-        accept: init.stream ? 'text/event-stream' : 'application/json',
-        stream: init.stream,
-        maxResponseBytes: deps.maxUpstreamResponseBytes,
-        requestSignal: session.requestSignal,
-        state: session.state,
-        log: request.log,
-      }),
-  };
+  return new SessionCall(deps, session, request, init, usage);
+}
+
+/** An admitted call's parts and its `upstream` method in one object (not a closure per request). */
+class SessionCall implements AdmittedCall {
+  constructor(
+    private readonly deps: InferenceHandlerDeps,
+    private readonly session: InferenceSession,
+    private readonly request: FastifyRequest,
+    private readonly init: AdmittedCallInit,
+    readonly usage: RequestUsage,
+  ) {}
+
+  upstream(): Promise<UpstreamSuccess> {
+    const { deps, session, request, init } = this;
+    return callUpstream(deps.callUpstream, {
+      route: session.route,
+      credentials: session.credentials,
+      clientHeaders: request.headers,
+      requestId: request.id,
+      path: '/chat/completions',
+      bodyFor: init.bodyFor,
+      accept: init.stream ? 'text/event-stream' : 'application/json',
+      stream: init.stream,
+      maxResponseBytes: deps.maxUpstreamResponseBytes,
+      requestSignal: session.requestSignal,
+      state: session.state,
+      log: request.log,
+    });
+  }
 }

@@ -17,7 +17,7 @@ import type { CostRequest } from '../admission/admission-costs.js';
 import type { Admission } from '../admission/admission-ticket.js';
 import type { CallUpstreamDeps } from './call-upstream.js';
 import { admitSession } from './admit-session.js';
-import { ClientClosedError, createRequestSignal, type RequestSignal } from './request-signal.js';
+import { createRequestSignal, type RequestSignal } from './request-signal.js';
 import type { InferenceRequestState } from './request-state.js';
 
 /** What the inference handlers need, built once in the composition root. */
@@ -88,21 +88,11 @@ export async function openSession(
   state.routeId = route.route.id;
   const timeoutMs = route.route.requestTimeoutMs || policy.settings.defaultRequestTimeoutMs;
   keepSocketOpenUntilDeadline(request.raw.socket, timeoutMs);
+  // The signal counts its own abort (deps.metrics); the response's close listener, added when the request
+  // began, aborts it when the client leaves (state.requestSignal). No listener or closure of the session's
+  // own lives as long as the request.
   const requestSignal = createRequestSignal(deps, state.startedAtMs + timeoutMs);
-  const onClose = (): void => {
-    if (!reply.raw.writableFinished) requestSignal.clientClosed();
-  };
-  const onAbort = (): void => {
-    const reason = requestSignal.reason instanceof ClientClosedError ? 'client_disconnect' : 'deadline';
-    deps.metrics.upstreamAbortsTotal.inc({ reason });
-  };
-  reply.raw.on('close', onClose);
-  requestSignal.addEventListener('abort', onAbort);
-  const disarm = (): void => {
-    requestSignal.dispose();
-    reply.raw.off('close', onClose);
-    requestSignal.removeEventListener('abort', onAbort);
-  };
+  state.requestSignal = requestSignal;
   let admission: Admission;
   try {
     admission = await admitSession(deps.admission, request, reply, {
@@ -113,25 +103,38 @@ export async function openSession(
       cost,
     });
   } catch (error: unknown) {
-    disarm();
+    disarm(state, requestSignal);
     throw error;
   }
-  return {
-    state,
-    policy,
-    credentials,
-    route,
-    requestSignal,
-    admission,
-    end() {
-      admission.finish(
-        state.responded
-          ? { responded: true, backendId: state.backendId ?? '', usage: state.usage }
-          : { responded: false },
-      );
-      disarm();
-    },
-  };
+  return new OpenSession(state, policy, credentials, route, requestSignal, admission);
+}
+
+/** A session's state and methods in one object (its `end` on the prototype, not a closure per request). */
+class OpenSession implements InferenceSession {
+  constructor(
+    readonly state: InferenceRequestState,
+    readonly policy: RuntimePolicy,
+    readonly credentials: ResolvedCredentials,
+    readonly route: RuntimeRoute,
+    readonly requestSignal: RequestSignal,
+    readonly admission: Admission,
+  ) {}
+
+  end(): void {
+    const { state } = this;
+    this.admission.finish(
+      state.responded
+        ? { responded: true, backendId: state.backendId ?? '', usage: state.usage }
+        : { responded: false },
+    );
+    disarm(state, this.requestSignal);
+  }
+}
+
+/** Releases the deadline timer and detaches the signal from the response's close listener. */
+function disarm(state: InferenceRequestState, requestSignal: RequestSignal): void {
+  requestSignal.dispose();
+  if (state.requestSignal === requestSignal) state.requestSignal = undefined;
 }
 
 function auditModelDenial(

@@ -95,7 +95,11 @@ function beginRequest(
   request.inferenceState = state;
   // `on`, not `once`: a response emits 'close' once, and once() would build a wrapper (three objects) that
   // lives as long as the request, as every per-request object does through the scavenges (docs/performance.md).
-  reply.raw.on('close', () => recordRequest(deps, state, reply));
+  reply.raw.on('close', () => {
+    recordRequest(deps, state, reply);
+    // A client that left before its answer finished cancels its session's upstream work.
+    if (!reply.raw.writableFinished) state.requestSignal?.clientClosed();
+  });
   const active = deps.activePolicy();
   if (active === undefined) return new RouterError('not_ready');
   const credentials = deps.credentialsFor(active.policy);

@@ -29,6 +29,24 @@ describe('createRequestSignal', () => {
     expect(signal.remainingMs()).toBe(0);
   });
 
+  it('counts each abort once, by its reason, when given the metrics', () => {
+    const counted: string[] = [];
+    const metrics = {
+      upstreamAbortsTotal: { inc: (labels: { reason: string }) => counted.push(labels.reason) },
+    };
+    const leaving = createRequestSignal({ ...deps, metrics }, 1000);
+    leaving.clientClosed();
+    leaving.clientClosed();
+    const late = createRequestSignal({ ...deps, metrics }, 1000);
+    vi.advanceTimersByTime(1000);
+    late.clientClosed();
+    const disposed = createRequestSignal({ ...deps, metrics }, 1000);
+    disposed.dispose();
+    vi.advanceTimersByTime(2000);
+    expect(counted).toEqual(['client_disconnect', 'deadline']);
+    expect(disposed.aborted).toBe(false);
+  });
+
   it('aborts with ClientClosedError when the client leaves; a removed listener is not called', () => {
     const signal = createRequestSignal(deps, 1000);
     const kept = vi.fn();

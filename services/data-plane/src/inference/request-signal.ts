@@ -33,11 +33,17 @@ export interface RequestSignalDeps {
   timers: Timers;
   /** Monotonic milliseconds. */
   now: () => number;
+  /** Counts each abort by its reason (`router_upstream_aborts_total`); absent, aborts are not counted. */
+  metrics?: {
+    readonly upstreamAbortsTotal: { inc(labels: { reason: 'client_disconnect' | 'deadline' }): void };
+  };
 }
 
 /**
  * A signal that aborts at `deadlineMs` (monotonic) with RouterError('upstream_timeout') or earlier with a
- * ClientClosedError. Abort reasons are what the pipeline rethrows, so a deadline becomes a 504.
+ * ClientClosedError. Abort reasons are what the pipeline rethrows, so a deadline becomes a 504. The abort
+ * is counted by the signal itself (`deps.metrics`), not by a listener: a listener is a closure and an
+ * array entry per request, kept through every scavenge while the request is in flight.
  */
 export function createRequestSignal(deps: RequestSignalDeps, deadlineMs: number): RequestSignal {
   return new DeadlineSignal(deps, deadlineMs);
@@ -95,6 +101,9 @@ class DeadlineSignal implements RequestSignal {
     if (this.aborted) return;
     this.aborted = true;
     this.reason = reason;
+    this.#deps.metrics?.upstreamAbortsTotal.inc({
+      reason: reason instanceof ClientClosedError ? 'client_disconnect' : 'deadline',
+    });
     const listeners = this.#listeners;
     this.#listeners = [];
     for (const listener of listeners) {

@@ -1,5 +1,6 @@
 import type { Principal } from '../auth/principal.js';
 import type { TokenCounts } from '../upstream/adapters/provider-adapter.js';
+import type { RequestSignal } from './request-signal.js';
 
 /** What one inference API request learned on its way, for its response metrics and the request metrics. */
 export interface InferenceRequestState {
@@ -32,6 +33,12 @@ export interface InferenceRequestState {
   truncatedReason: string | undefined;
   /** The request metrics were recorded (once per request). */
   recorded: boolean;
+  /**
+   * The open session's signal, which the response's close listener aborts when the client leaves before
+   * its answer (one listener per request does both jobs); undefined before the session opens and after
+   * it ends.
+   */
+  requestSignal: RequestSignal | undefined;
 }
 
 export function createRequestState(startedAtMs: number): InferenceRequestState {
@@ -51,6 +58,7 @@ export function createRequestState(startedAtMs: number): InferenceRequestState {
     usage: undefined,
     truncatedReason: undefined,
     recorded: false,
+    requestSignal: undefined,
   };
 }
 

@@ -51,17 +51,29 @@ export interface RequestUsage {
  * or the model has no price.
  */
 export function startRequestUsage(deps: RequestUsageDeps, subject: RequestUsageSubject): RequestUsage {
-  let recorded = false;
-  const record = async (statusCode: number): Promise<void> => {
-    if (recorded) return;
-    recorded = true;
-    await deps.records.usage.record(usageRecordInit(deps, subject, statusCode));
-  };
-  return {
-    record,
-    recordFailure: (error) =>
-      record(error instanceof ClientClosedError ? CLIENT_CLOSED_STATUS : toRouterError(error).status),
-  };
+  return new OnceUsage(deps, subject);
+}
+
+/** The record-once flag and the two entry points in one object (methods, not closures per request). */
+class OnceUsage implements RequestUsage {
+  #recorded = false;
+
+  constructor(
+    private readonly deps: RequestUsageDeps,
+    private readonly subject: RequestUsageSubject,
+  ) {}
+
+  async record(statusCode: number): Promise<void> {
+    if (this.#recorded) return;
+    this.#recorded = true;
+    await this.deps.records.usage.record(usageRecordInit(this.deps, this.subject, statusCode));
+  }
+
+  recordFailure(error: unknown): Promise<void> {
+    return this.record(
+      error instanceof ClientClosedError ? CLIENT_CLOSED_STATUS : toRouterError(error).status,
+    );
+  }
 }
 
 function usageRecordInit(
