@@ -84,27 +84,50 @@ export interface WholeUpstreamSuccess {
  * the client leaving → the ClientClosedError. No candidate at all → 503 no_backend. A body read whole
  * fails as the body read does (size cap 502, stall 504, broken 502, abort).
  */
-export async function callUpstream(deps: CallUpstreamDeps, call: UpstreamCall): Promise<UpstreamSuccess> {
-  const maxAttempts = Math.max(1, call.route.route.maxAttempts);
-  const tried = new Set<RuntimeTarget>();
-  let lastFailure: UpstreamFailure | undefined;
-  while (tried.size < maxAttempts) {
-    const target = deps.selectCandidate(call.route, tried);
-    if (target === undefined) break;
-    tried.add(target);
-    const outcome = call.stream
-      ? await attemptStream(deps, call, target)
-      : await attemptWhole(deps, call, target);
-    if (outcome.ok) return outcome.success;
-    lastFailure = outcome.failure;
-    if (!lastFailure.retrySafe) break;
-    call.log.warn(
-      { backendId: target.backend.id, failure: lastFailure.kind },
-      'upstream attempt failed, trying next',
-    );
+export function callUpstream(deps: CallUpstreamDeps, call: UpstreamCall): Promise<UpstreamSuccess> {
+  return nextAttempt(deps, call, NONE_TRIED, undefined);
+}
+
+/** The first choice has nothing to exclude: no Set per request until a retry needs one. */
+const NONE_TRIED: ReadonlySet<RuntimeTarget> = new Set();
+
+/**
+ * One attempt, then (after a failure that is safe to retry) the next. Chained promises rather than an
+ * async loop: a suspended async function is a generator, a register file and a promise kept for as long as
+ * the upstream call is in flight, and young-generation GCs copy whatever a request in flight keeps.
+ */
+function nextAttempt(
+  deps: CallUpstreamDeps,
+  call: UpstreamCall,
+  tried: ReadonlySet<RuntimeTarget>,
+  lastFailure: UpstreamFailure | undefined,
+): Promise<UpstreamSuccess> {
+  try {
+    const target =
+      tried.size < Math.max(1, call.route.route.maxAttempts)
+        ? deps.selectCandidate(call.route, tried)
+        : undefined;
+    if (target === undefined) {
+      throw lastFailure === undefined
+        ? new RouterError('no_backend')
+        : upstreamFailureError(lastFailure, call.requestSignal);
+    }
+    const attempt = call.stream ? attemptStream(deps, call, target) : attemptWhole(deps, call, target);
+    return attempt.then((outcome) => {
+      if (outcome.ok) return outcome.success;
+      const { failure } = outcome;
+      if (!failure.retrySafe) throw upstreamFailureError(failure, call.requestSignal);
+      call.log.warn(
+        { backendId: target.backend.id, failure: failure.kind },
+        'upstream attempt failed, trying next',
+      );
+      return nextAttempt(deps, call, new Set([...tried, target]), failure);
+    });
+  } catch (error: unknown) {
+    // Rejects with what was thrown, as the async function this replaced did.
+    // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors
+    return Promise.reject(error);
   }
-  if (lastFailure === undefined) throw new RouterError('no_backend');
-  throw upstreamFailureError(lastFailure, call.requestSignal);
 }
 
 type AttemptOutcome<Success> = { ok: true; success: Success } | { ok: false; failure: UpstreamFailure };
@@ -126,15 +149,27 @@ async function attemptStream(
   return { ok: true, success: { kind: 'stream', response, target, endTrace: (error) => trace.end(error) } };
 }
 
-async function attemptWhole(
+/** Not async, for the reason given at nextAttempt: the attempt's work after the answer is a `then`. */
+function attemptWhole(
   deps: CallUpstreamDeps,
   call: UpstreamCall,
   target: RuntimeTarget,
 ): Promise<AttemptOutcome<WholeUpstreamSuccess>> {
   const { request, trace } = startAttempt(deps, call, target);
-  const outcome = await deps.upstream.whole(request, (statusCode) =>
-    isSuccessStatus(statusCode) ? call.maxResponseBytes : maxErrorBodyBytes(statusCode),
-  );
+  return deps.upstream
+    .whole(request, (statusCode) =>
+      isSuccessStatus(statusCode) ? call.maxResponseBytes : maxErrorBodyBytes(statusCode),
+    )
+    .then((outcome) => wholeAnswered(deps, call, target, trace, outcome));
+}
+
+function wholeAnswered(
+  deps: CallUpstreamDeps,
+  call: UpstreamCall,
+  target: RuntimeTarget,
+  trace: UpstreamTrace,
+  outcome: Awaited<ReturnType<UpstreamClient['whole']>>,
+): AttemptOutcome<WholeUpstreamSuccess> {
   if (!outcome.ok) return attemptFailed(deps, call, target, trace, outcome.failure);
   const { statusCode, body } = outcome.response;
   if (!isSuccessStatus(statusCode)) throw statusFailed(deps, call, target, trace, statusCode, body);
