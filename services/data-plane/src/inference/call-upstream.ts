@@ -18,9 +18,11 @@ import { startUpstreamTrace, type UpstreamTrace } from '../upstream/trace-contex
 import type {
   UpstreamClient,
   UpstreamFailure,
+  UpstreamOutcome,
   UpstreamRequest,
   UpstreamResponse,
   UpstreamWholeBody,
+  UpstreamWholeResponse,
 } from '../upstream/upstream-client.js';
 import type { RandomBytes } from '../random-pool.js';
 import type { RequestSignal } from './request-signal.js';
@@ -168,7 +170,7 @@ function wholeAnswered(
   call: UpstreamCall,
   target: RuntimeTarget,
   trace: UpstreamTrace,
-  outcome: Awaited<ReturnType<UpstreamClient['whole']>>,
+  outcome: UpstreamOutcome<UpstreamWholeResponse>,
 ): AttemptOutcome<WholeUpstreamSuccess> {
   if (!outcome.ok) return attemptFailed(deps, call, target, trace, outcome.failure);
   const { statusCode, body } = outcome.response;

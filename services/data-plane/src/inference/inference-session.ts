@@ -134,7 +134,7 @@ class OpenSession implements InferenceSession {
 /** Releases the deadline timer and detaches the signal from the response's close listener. */
 function disarm(state: InferenceRequestState, requestSignal: RequestSignal): void {
   requestSignal.dispose();
-  if (state.requestSignal === requestSignal) state.requestSignal = undefined;
+  state.requestSignal = undefined;
 }
 
 function auditModelDenial(
