@@ -17,6 +17,8 @@ export interface BenchDataPlaneOptions {
   packageDir?: string | undefined;
   /** Extra node flags (e.g. --cpu-prof). */
   nodeArgs?: readonly string[];
+  /** The Node.js binary to run it with (another runtime, for a comparison); default the benchmark's own. */
+  nodePath?: string | undefined;
   /** Environment on top of the workspace's DP_* settings (DP_ID, LOG_LEVEL, DP_REDIS_URL…). */
   env: Record<string, string>;
 }
@@ -41,18 +43,22 @@ export async function startBenchDataPlane(
     throw new Error(`${entry[0]} is missing: run pnpm build`);
   // The flags the data plane runs with in production (its package.json, apiRouter.nodeFlags).
   const nodeFlags = serviceNodeFlags(options.packageDir ?? join(repoRoot(), 'services/data-plane'));
-  const child = spawn(process.execPath, [...nodeFlags, ...(options.nodeArgs ?? []), ...entry], {
-    cwd: repoRoot(),
-    stdio: ['ignore', log, log],
-    env: {
-      ...process.env,
-      DP_PORT: String(port),
-      DP_CONTROL_PLANE_ADDRESS: `127.0.0.1:${workspace.grpcPort}`,
-      DP_CACHE_DIR: workspace.dpCacheDir,
-      DP_DRAIN_DELAY_MS: '0',
-      ...options.env,
+  const child = spawn(
+    options.nodePath ?? process.execPath,
+    [...nodeFlags, ...(options.nodeArgs ?? []), ...entry],
+    {
+      cwd: repoRoot(),
+      stdio: ['ignore', log, log],
+      env: {
+        ...process.env,
+        DP_PORT: String(port),
+        DP_CONTROL_PLANE_ADDRESS: `127.0.0.1:${workspace.grpcPort}`,
+        DP_CACHE_DIR: workspace.dpCacheDir,
+        DP_DRAIN_DELAY_MS: '0',
+        ...options.env,
+      },
     },
-  });
+  );
   const url = `http://127.0.0.1:${port}`;
   try {
     await eventually(async () => ((await readiness(url)).status === 200 ? true : undefined), 30_000);

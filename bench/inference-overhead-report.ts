@@ -19,6 +19,8 @@ export interface Measured extends LoadRunResult {
   coresBusy?: string;
   /** CPU per request of the other processes named for the run (the mock, the control plane), on CPU 0. */
   othersCpu?: string;
+  /** The data plane's undelivered records at the window's end: whether the control plane kept up. */
+  recordBacklog?: string;
 }
 
 /** One measured run of each row, in this order (alternated round by round with --rounds). */
@@ -116,6 +118,9 @@ export function report(label: string, { direct, directShared, router, bare }: Ro
       (bare === undefined ? '' : `; bare proxy ${bare.coresBusy ?? '-'}`),
     `CPU µs/request of the processes beside the load generator on CPU 0: router run ${router.othersCpu || '-'}` +
       (bare === undefined ? '' : `; bare proxy run ${bare.othersCpu || '-'}`),
+    ...(router.recordBacklog === undefined
+      ? []
+      : [`records not yet delivered to the control plane at the router run's end: ${router.recordBacklog}`]),
   );
   process.stdout.write(`${lines.join('\n')}\n\n`);
 }

@@ -11,8 +11,11 @@
 //     [--latencies 0,20] [--rate <req/s>] [--source] [--cpu-prof] [--log-level info] [--no-bare-proxy] [--no-pin]
 //     [--node-args="--trace-gc ..."] [--data-plane-dir <dir>] [--rounds 1] [--gc-stats]
 //
-// Every run is preceded by a warm-up of the same row (default 10 s): after 3 s the data plane was still
-// compiling (its access lines showed the measured run's first 1.5 s slower, its p99 4 ms higher).
+// Every run begins with a warm-up of the same row (default 10 s): after 3 s the data plane was still
+// compiling (its access lines showed the measured run's first 1.5 s slower, its p99 4 ms higher). Warm-up
+// and measured window are one uninterrupted load run (bench/load-run.ts): a separate measured run restarted
+// every connection at once, and its first ~0.5 s came in waves that were the benchmark's, not the server's.
+// --server-node <path> runs the data plane and the bare proxy under another Node.js binary (a runtime A/B).
 // --rounds N measures every row N times, alternated (direct, direct CPU 0, router, bare proxy, again), and
 // the summary gives each figure's median with every round's value: on a noisy machine one run per row
 // decides nothing.
@@ -44,14 +47,15 @@ import { hashApiKey } from '@api-router/auth';
 import { freePort, repoRoot, stopPid } from '@api-router/testing';
 import { DEMO_API_KEY, DEMO_MODEL } from '../test/support/inference-config.js';
 import { startInferenceStack } from '../test/support/inference-stack.js';
-import { eventually, scrape, type PlaneWorkspace } from '../test/support/planes.js';
+import { eventually, readiness, scrape, type PlaneWorkspace } from '../test/support/planes.js';
 import { bucketsBetween, histogramBuckets, meanBetween, quantileUpperBound } from './histogram-quantiles.js';
 import { startBenchDataPlane, type BenchDataPlane } from './bench-data-plane.js';
-import { runLoad, type LoadRunResult } from './load-run.js';
+import { runLoad } from './load-run.js';
 import { pinBenchmarkProcesses, type CpuPinning } from './cpu-pinning.js';
+import { setProcessNice } from './process-priority.js';
 import { fixed, report, summarise, type Measured, type RoundResult } from './inference-overhead-report.js';
 import { ProfileRuns } from './profile-runs.js';
-import { formatScavenges, logOffset, scavengesSince } from './gc-trace.js';
+import { formatScavenges, logOffset, scavengesSince, type ScavengeStats } from './gc-trace.js';
 import { eventLoopRun, formatEventLoopRun } from './event-loop-stats.js';
 import {
   coreBusy,
@@ -60,6 +64,8 @@ import {
   peakRssMiB,
   processCpu,
   processCpuMicros,
+  type CoreTimes,
+  type ProcessCpu,
 } from './process-cpu.js';
 
 const { values: args } = parseArgs({
@@ -78,6 +84,8 @@ const { values: args } = parseArgs({
     'data-plane-dir': { type: 'string' },
     rounds: { type: 'string', default: '1' },
     'gc-stats': { type: 'boolean', default: false },
+    'server-node': { type: 'string' },
+    'control-plane-nice': { type: 'string', default: '19' },
   },
 });
 const connections = Number(args.connections);
@@ -89,6 +97,7 @@ const runtime = args.source ? 'source' : 'built';
 const overallRate = args.rate === undefined ? undefined : Number(args.rate);
 const extraNodeArgs = args['node-args']?.split(/\s+/).filter((flag) => flag !== '') ?? [];
 const gcStats = args['gc-stats'];
+const controlPlaneNice = Number(args['control-plane-nice']);
 const GC_TRACE_FLAGS = gcStats ? ['--trace-gc-nvp'] : [];
 
 const BODY = JSON.stringify({ model: DEMO_MODEL, messages: [{ role: 'user', content: 'Hello' }] });
@@ -117,6 +126,7 @@ function startDataPlane(workspace: PlaneWorkspace, profileDir: string | undefine
   return startBenchDataPlane(workspace, {
     runtime,
     packageDir: args['data-plane-dir'],
+    nodePath: args['server-node'],
     nodeArgs: [
       ...extraNodeArgs,
       ...GC_TRACE_FLAGS,
@@ -135,7 +145,7 @@ async function startBareProxy(upstream: string): Promise<BareProxy> {
     : undefined;
   const stdout = logFile === undefined ? 'ignore' : openSync(logFile, 'a');
   const child = spawn(
-    process.execPath,
+    args['server-node'] ?? process.execPath,
     [...GC_TRACE_FLAGS, '--import', 'tsx', 'services/data-plane/bench/bare-proxy.ts'],
     {
       cwd: repoRoot(),
@@ -204,37 +214,70 @@ async function measurePinned(
   server: MeasuredServer,
   companions: readonly Companion[],
 ): Promise<Measured> {
-  const load = { url, headers: HEADERS, body: BODY, connections, overallRate };
-  await runLoad({ ...load, durationSeconds: warmupSeconds });
   const metrics = async (): Promise<string | undefined> =>
     server.metricsUrl === undefined ? undefined : scrape(server.metricsUrl);
-  const metricsBefore = await metrics();
-  const cpuBefore = processCpuMicros(server.pid);
-  const splitBefore = processCpu(server.pid);
-  const coresBefore = coreTimes();
-  const companionsBefore = companions.map((companion) => processCpuMicros(companion.pid));
-  const gcLogBefore = server.gcLog === undefined ? undefined : logOffset(server.gcLog);
-  const run = (): Promise<LoadRunResult> => runLoad({ ...load, durationSeconds });
-  const result =
-    server.metricsUrl === undefined
-      ? await run()
-      : await profileRuns.time(`router run ${profileRuns.count + 1}`, run);
+  // Readings at the window's two ends, taken while the load runs (see runLoad).
+  interface Readings {
+    metrics: string | undefined;
+    cpu: number;
+    split: ProcessCpu;
+    cores: CoreTimes;
+    companions: number[];
+    gcLog: number | undefined;
+  }
+  const read = (scraped: string | undefined): Readings => ({
+    metrics: scraped,
+    cpu: processCpuMicros(server.pid),
+    split: processCpu(server.pid),
+    cores: coreTimes(),
+    companions: companions.map((companion) => processCpuMicros(companion.pid)),
+    gcLog: server.gcLog === undefined ? undefined : logOffset(server.gcLog),
+  });
+  let before: Readings | undefined;
+  let after: Readings | undefined;
+  let scavenges: ScavengeStats | undefined;
+  let endProfileRun: (() => void) | undefined;
+  let recordBacklog: string | undefined;
+  const result = await runLoad({
+    url,
+    headers: HEADERS,
+    body: BODY,
+    connections,
+    overallRate,
+    warmupSeconds,
+    durationSeconds,
+    onWindowStart: async () => {
+      before = read(await metrics());
+      if (server.metricsUrl !== undefined)
+        endProfileRun = profileRuns.begin(`router run ${profileRuns.count + 1}`);
+    },
+    onWindowEnd: async () => {
+      endProfileRun?.();
+      // CPU and the GC log first: the scrape below is the window's end, not part of it.
+      const cpu = read(undefined);
+      if (server.gcLog !== undefined && before?.gcLog !== undefined)
+        scavenges = scavengesSince(server.gcLog, before.gcLog);
+      after = { ...cpu, metrics: await metrics() };
+      if (server.metricsUrl !== undefined) recordBacklog = await outboxBacklog(server.metricsUrl);
+    },
+  });
+  if (before === undefined || after === undefined) throw new Error('the measured window did not run');
   const measured: Measured = {
     ...result,
-    coresBusy: coreBusy(coresBefore, coreTimes()),
-    cpuMicrosPerRequest: (processCpuMicros(server.pid) - cpuBefore) / result.completed,
-    cpuSplit: cpuPerRequest(splitBefore, processCpu(server.pid), result.completed),
+    coresBusy: coreBusy(before.cores, after.cores),
+    cpuMicrosPerRequest: (after.cpu - before.cpu) / result.completed,
+    cpuSplit: cpuPerRequest(before.split, after.split, result.completed),
     othersCpu: companions
       .map((companion, index) => {
-        const micros = processCpuMicros(companion.pid) - companionsBefore[index]!;
+        const micros = after!.companions[index]! - before!.companions[index]!;
         return `${companion.name} ${fixed(micros / result.completed, 0)}`;
       })
       .join(', '),
   };
-  if (server.gcLog !== undefined && gcLogBefore !== undefined) {
-    measured.scavenges = formatScavenges(scavengesSince(server.gcLog, gcLogBefore), result.completed);
-  }
-  const metricsAfter = await metrics();
+  if (scavenges !== undefined) measured.scavenges = formatScavenges(scavenges, result.completed);
+  if (recordBacklog !== undefined) measured.recordBacklog = recordBacklog;
+  const metricsBefore = before.metrics;
+  const metricsAfter = after.metrics;
   if (metricsBefore !== undefined && metricsAfter !== undefined) {
     const run = bucketsBetween(
       histogramBuckets(metricsBefore, 'router_overhead_seconds'),
@@ -249,6 +292,12 @@ async function measurePinned(
       `peak RSS so far ${peakRssMiB(server.pid).toFixed(0)} MiB`;
   }
   return measured;
+}
+
+/** The data plane's outbox backlog from its readiness detail: records not yet delivered, the oldest one's age. */
+async function outboxBacklog(dataPlaneUrl: string): Promise<string> {
+  const { outbox } = (await readiness(dataPlaneUrl)).detail;
+  return outbox === undefined ? '-' : `${outbox.pending} (oldest ${outbox.oldestAgeSeconds} s)`;
 }
 
 async function measureRound(
@@ -290,7 +339,7 @@ async function main(): Promise<void> {
       : `measured server pinned to CPU ${pinning.serverCpu}, load generator + the rest to CPU ${pinning.otherCpus}`;
   process.stdout.write(
     `inference overhead: ${connections} connections${overallRate === undefined ? '' : ` at ${overallRate} req/s`}, ${warmupSeconds} s warm-up + ${durationSeconds} s per run, ` +
-      `services ${runtime}${args['data-plane-dir'] === undefined ? '' : ` (data plane from ${args['data-plane-dir']})`}, data-plane LOG_LEVEL ${args['log-level']}, node ${process.version}; ${pinned}; load average before ${loadavg()
+      `services ${runtime}${args['data-plane-dir'] === undefined ? '' : ` (data plane from ${args['data-plane-dir']})`}, data-plane LOG_LEVEL ${args['log-level']}, control plane at nice ${controlPlaneNice} for backend latencies above 0 ms, node ${process.version}; ${pinned}; load average before ${loadavg()
         .map((v) => v.toFixed(2))
         .join(' ')}\n\n`,
   );
@@ -316,6 +365,12 @@ async function main(): Promise<void> {
         body: JSON.stringify({ latencyMs }),
       });
       if (!faults.ok) throw new Error(`PUT /control/faults → ${faults.status}`);
+      // The control plane ingests every usage record, off the request path; deployed, it never shares a core
+      // with the model backend. Here it shares CPU 0 with the mock: at a backend latency that leaves CPU 0
+      // idle time it runs at low priority, so that its ingest bursts and GC pauses wait for the mock instead
+      // of delaying its answers (docs/performance.md, thirteenth VM). At 0 ms the load generator keeps CPU 0
+      // busy, and the control plane needs its fair share to keep up with ~7 000 records/s.
+      setProcessNice(stack.controlPlane.process.pid, latencyMs === 0 ? 0 : controlPlaneNice);
       const runs: RoundResult[] = [];
       for (let round = 1; round <= rounds; round += 1) {
         const result = await measureRound(mock, dataPlane, stack.controlPlane.process.pid, bareProxy);

@@ -17,7 +17,8 @@
 // Limits are set far above the offered load, so every request is admitted (a denial would be a different,
 // cheaper path). Rounds alternate off/on so that machine noise hits both. Each run is preceded by a warm-up of
 // its own mode (default 10 s; with 3 s the first "off" run, measured first, was 10-20 us per request above
-// the later ones while V8 was still compiling, which understated what limits add). Needs `pnpm build` (services run
+// the later ones while V8 was still compiling, which understated what limits add); warm-up and measured window
+// are one uninterrupted load run (bench/load-run.ts). Needs `pnpm build` (services run
 // from dist/ as in production) unless --source. Figures are only as quiet as the machine: the load average
 // is printed before and after; the summary gives both the difference of the two modes' medians and the median
 // of each round's own difference (on − off of the same round: drift between rounds cancels out of it).
@@ -184,21 +185,38 @@ async function measure(
     connections,
     overallRate,
   };
-  await runLoad({ ...load, durationSeconds: warmupSeconds });
-  const routerBefore = processCpuMicros(pids.router);
-  const splitBefore = processCpu(pids.router);
-  const redisBefore = processCpuMicros(pids.redis);
-  const readsBefore = await redisReads(redisAdmin);
-  const coresBefore = coreTimes();
-  const result = await profileRuns.time(run, () => runLoad({ ...load, durationSeconds }));
-  const coresBusy = coreBusy(coresBefore, coreTimes());
+  // Readings at the window's two ends, taken while the load runs (see runLoad).
+  const read = async () => ({
+    router: processCpuMicros(pids.router),
+    split: processCpu(pids.router),
+    redis: processCpuMicros(pids.redis),
+    reads: await redisReads(redisAdmin),
+    cores: coreTimes(),
+  });
+  let before: Awaited<ReturnType<typeof read>> | undefined;
+  let after: Awaited<ReturnType<typeof read>> | undefined;
+  let endProfileRun: (() => void) | undefined;
+  const result = await runLoad({
+    ...load,
+    warmupSeconds,
+    durationSeconds,
+    onWindowStart: async () => {
+      before = await read();
+      endProfileRun = profileRuns.begin(run);
+    },
+    onWindowEnd: async () => {
+      endProfileRun?.();
+      after = await read();
+    },
+  });
+  if (before === undefined || after === undefined) throw new Error('the measured window did not run');
   return {
     ...result,
-    routerCpuMicrosPerRequest: (processCpuMicros(pids.router) - routerBefore) / result.completed,
-    redisCpuMicrosPerRequest: (processCpuMicros(pids.redis) - redisBefore) / result.completed,
-    redisReadsPerRequest: ((await redisReads(redisAdmin)) - readsBefore) / result.completed,
-    coresBusy,
-    routerSplit: cpuPerRequest(splitBefore, processCpu(pids.router), result.completed),
+    routerCpuMicrosPerRequest: (after.router - before.router) / result.completed,
+    redisCpuMicrosPerRequest: (after.redis - before.redis) / result.completed,
+    redisReadsPerRequest: (after.reads - before.reads) / result.completed,
+    coresBusy: coreBusy(before.cores, after.cores),
+    routerSplit: cpuPerRequest(before.split, after.split, result.completed),
   };
 }
 

@@ -5,15 +5,22 @@ export interface LoadRunOptions {
   headers: Record<string, string>;
   body: string;
   connections: number;
+  /** Load before the measured window, on the same connections; nothing of it is counted. */
+  warmupSeconds: number;
+  /** The measured window. */
   durationSeconds: number;
   /** Total requests per second across all connections; undefined = as fast as responses allow. */
   overallRate?: number | undefined;
+  /** Runs when the warm-up is over (e.g. "before" readings); responses count once it has resolved. */
+  onWindowStart?: () => unknown;
+  /** Runs when the measured window closes, while the load still runs (e.g. "after" readings). */
+  onWindowEnd?: () => unknown;
 }
 
-/** What one fixed-duration autocannon run measured. Latencies in milliseconds, of 2xx responses only. */
+/** What the measured window of a load run saw. Latencies in milliseconds, of 2xx responses only. */
 export interface LoadRunResult {
   requestsPerSecond: number;
-  /** Responses received, any status. */
+  /** Responses received in the window, any status. */
   completed: number;
   non2xx: number;
   /** Connection errors and timeouts. */
@@ -25,13 +32,43 @@ export interface LoadRunResult {
 }
 
 /**
- * POSTs `body` to `url` from `connections` keep-alive connections for `durationSeconds`. Latency
- * percentiles come from every response's own high-resolution time (autocannon's histogram rounds to whole
+ * Load kept on past the window's end (not counted), so that autocannon's stop — it closes every connection,
+ * requests in flight included, which a router answers as clients that left — falls outside the window.
+ */
+const TAIL_SECONDS = 1;
+
+/**
+ * POSTs `body` to `url` from `connections` keep-alive connections: one uninterrupted autocannon run of
+ * warm-up + window (+ a short tail), of which only the window is measured. One run rather than a warm-up run
+ * and a measured run: a new run opens its connections together and sends their first requests at once, so
+ * the connections then move in step (each sends its next request when its last answer arrives) for the
+ * first few hundred milliseconds, in waves of `connections` requests that a server serves back to back —
+ * and a router's warm-up run also ended with every upstream request in flight aborted. Latency percentiles
+ * come from every response's own high-resolution time (autocannon's histogram rounds to whole
  * milliseconds, too coarse for a router that adds well under one).
  */
 export async function runLoad(options: LoadRunOptions): Promise<LoadRunResult> {
   const latencies: number[] = [];
-  const result = await new Promise<autocannon.Result>((resolve, reject) => {
+  let counting = false;
+  let completed = 0;
+  let non2xx = 0;
+  let errors = 0;
+  let windowStartMs = 0;
+  let windowMs = 0;
+  const windowDone = new Promise<void>((resolve, reject) => {
+    setTimeout(() => {
+      void (async () => {
+        await options.onWindowStart?.();
+        windowStartMs = performance.now();
+        counting = true;
+        await new Promise((elapsed) => setTimeout(elapsed, options.durationSeconds * 1000));
+        counting = false;
+        windowMs = performance.now() - windowStartMs;
+        await options.onWindowEnd?.();
+      })().then(resolve, reject);
+    }, options.warmupSeconds * 1000);
+  });
+  const finished = new Promise<void>((resolve, reject) => {
     const instance = autocannon(
       {
         url: options.url,
@@ -39,25 +76,31 @@ export async function runLoad(options: LoadRunOptions): Promise<LoadRunResult> {
         headers: options.headers,
         body: options.body,
         connections: options.connections,
-        duration: options.durationSeconds,
+        duration: options.warmupSeconds + options.durationSeconds + TAIL_SECONDS,
         ...(options.overallRate === undefined ? {} : { overallRate: options.overallRate }),
       },
-      (error: unknown, finished: autocannon.Result) => {
-        if (error === null || error === undefined) resolve(finished);
+      (error: unknown) => {
+        if (error === null || error === undefined) resolve();
         else reject(error instanceof Error ? error : new Error('autocannon failed', { cause: error }));
       },
     );
     instance.on('response', (_client, statusCode, _bytes, responseTimeMs) => {
+      if (!counting) return;
+      completed += 1;
       if (statusCode >= 200 && statusCode < 300) latencies.push(responseTimeMs);
+      else non2xx += 1;
+    });
+    instance.on('reqError', () => {
+      if (counting) errors += 1;
     });
   });
+  await Promise.all([windowDone, finished]);
   latencies.sort((a, b) => a - b);
-  const completed = result['1xx'] + result['2xx'] + result['3xx'] + result['4xx'] + result['5xx'];
   return {
-    requestsPerSecond: completed / result.duration,
+    requestsPerSecond: completed / (windowMs / 1000),
     completed,
-    non2xx: result.non2xx,
-    errors: result.errors + result.timeouts,
+    non2xx,
+    errors,
     p50Ms: percentile(latencies, 50),
     p99Ms: percentile(latencies, 99),
     percentiles: [75, 90, 95, 99, 99.9]

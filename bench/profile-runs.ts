@@ -21,14 +21,12 @@ export class ProfileRuns {
     return this.#runs.length;
   }
 
-  /** Runs `body` and records when it ran under `run`. */
-  async time<T>(run: string, body: () => Promise<T>): Promise<T> {
+  /** Records that `run` starts now; the returned function records its end. */
+  begin(run: string): () => void {
     const startMicros = monotonicMicros();
-    try {
-      return await body();
-    } finally {
+    return () => {
       this.#runs.push({ run, startMicros, endMicros: monotonicMicros() });
-    }
+    };
   }
 
   /** Writes runs.json into `directory`. */

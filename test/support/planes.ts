@@ -171,6 +171,8 @@ export interface ReadyDetail {
   ready: boolean;
   policy: { version: string; source: string } | null;
   controlPlane: { state: string; connected: boolean };
+  /** The record outbox: undelivered records and the oldest one's age (data planes with an outbox). */
+  outbox?: { pending: number; oldestAgeSeconds: number; transport: string };
 }
 
 export async function readiness(url: string): Promise<{ status: number; detail: ReadyDetail }> {
