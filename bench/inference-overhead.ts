@@ -16,6 +16,7 @@
 // and measured window are one uninterrupted load run (bench/load-run.ts): a separate measured run restarted
 // every connection at once, and its first ~0.5 s came in waves that were the benchmark's, not the server's.
 // --server-node <path> runs the data plane and the bare proxy under another Node.js binary (a runtime A/B).
+// --keep-log keeps the data plane's log (its access lines) and prints its path, e.g. for bench/slow-requests.ts.
 // --rounds N measures every row N times, alternated (direct, direct CPU 0, router, bare proxy, again), and
 // the summary gives each figure's median with every round's value: on a noisy machine one run per row
 // decides nothing.
@@ -86,6 +87,7 @@ const { values: args } = parseArgs({
     'gc-stats': { type: 'boolean', default: false },
     'server-node': { type: 'string' },
     'control-plane-nice': { type: 'string', default: '19' },
+    'keep-log': { type: 'boolean', default: false },
   },
 });
 const connections = Number(args.connections);
@@ -389,10 +391,10 @@ async function main(): Promise<void> {
   } finally {
     if (bareProxy?.child.pid !== undefined) await stopPid(bareProxy.child.pid);
     if (dataPlane?.child.pid !== undefined) await stopPid(dataPlane.child.pid);
-    if (dataPlane !== undefined && extraNodeArgs.length > 0) {
+    if (dataPlane !== undefined && (extraNodeArgs.length > 0 || args['keep-log'])) {
       const kept = join(mkdtempSync(join(tmpdir(), 'bench-dp-log-')), 'data-plane.log');
       copyFileSync(dataPlane.logFile, kept);
-      process.stdout.write(`data-plane log (with --node-args ${extraNodeArgs.join(' ')}): ${kept}\n`);
+      process.stdout.write(`data-plane log (node args: ${extraNodeArgs.join(' ') || 'none'}): ${kept}\n`);
     }
     await stack.stop();
   }
