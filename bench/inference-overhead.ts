@@ -39,17 +39,17 @@
 // scheduler place them). Pinned, a second direct row, "direct, CPU 0", measures the mock where it runs
 // during the router and bare-proxy runs (beside the load generator): the like-for-like base for their
 // latency, since the plain direct row gives the mock a core of its own that it does not have behind them. Figures are only as quiet as the machine: the load average is printed.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { copyFileSync, mkdtempSync, openSync, writeFileSync, readdirSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, writeFileSync, readdirSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { hashApiKey } from '@api-router/auth';
-import { freePort, repoRoot, stopPid } from '@api-router/testing';
+import { stopPid } from '@api-router/testing';
 import { DEMO_API_KEY, DEMO_MODEL } from '../test/support/inference-config.js';
 import { startInferenceStack } from '../test/support/inference-stack.js';
-import { eventually, readiness, scrape, type PlaneWorkspace } from '../test/support/planes.js';
+import { readiness, scrape, type PlaneWorkspace } from '../test/support/planes.js';
 import { bucketsBetween, histogramBuckets, meanBetween, quantileUpperBound } from './histogram-quantiles.js';
+import { startBareProxy, type BareProxy } from './bench-bare-proxy.js';
 import { startBenchDataPlane, type BenchDataPlane } from './bench-data-plane.js';
 import { runLoad } from './load-run.js';
 import { pinBenchmarkProcesses, type CpuPinning } from './cpu-pinning.js';
@@ -136,47 +136,6 @@ function startDataPlane(workspace: PlaneWorkspace, profileDir: string | undefine
     ],
     env: { LOG_LEVEL: args['log-level'], DP_ID: 'dp-bench' },
   });
-}
-
-/** services/data-plane/bench/bare-proxy.ts in front of `upstream`, ready when it answers. */
-async function startBareProxy(upstream: string): Promise<BareProxy> {
-  const port = await freePort();
-  // Its stdout holds only its listening line and, with --gc-stats, V8's GC trace.
-  const logFile = gcStats
-    ? join(mkdtempSync(join(tmpdir(), 'bench-bare-proxy-')), 'bare-proxy.log')
-    : undefined;
-  const stdout = logFile === undefined ? 'ignore' : openSync(logFile, 'a');
-  const child = spawn(
-    args['server-node'] ?? process.execPath,
-    [...GC_TRACE_FLAGS, '--import', 'tsx', 'services/data-plane/bench/bare-proxy.ts'],
-    {
-      cwd: repoRoot(),
-      stdio: ['ignore', stdout, 'inherit'],
-      env: { ...process.env, PORT: String(port), UPSTREAM: upstream },
-    },
-  );
-  const url = `http://127.0.0.1:${port}`;
-  try {
-    await eventually(async () => {
-      const response = await fetch(`${url}/v1/chat/completions`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: BODY,
-      }).catch(() => undefined);
-      return response?.ok === true ? true : undefined;
-    }, 30_000);
-  } catch (error: unknown) {
-    if (child.pid !== undefined) await stopPid(child.pid);
-    throw new Error('bare proxy not ready', { cause: error });
-  }
-  return { url, child, logFile };
-}
-
-interface BareProxy {
-  url: string;
-  child: ChildProcess;
-  /** Its stdout, with --gc-stats. */
-  logFile: string | undefined;
 }
 
 /** A process besides the measured server whose CPU over the run is reported (it shares CPU 0 with autocannon). */
@@ -358,7 +317,15 @@ async function main(): Promise<void> {
   try {
     dataPlane = await startDataPlane(stack.workspace, profileDir);
     const mock = stack.mocks['mock-a']!;
-    if (!args['no-bare-proxy']) bareProxy = await startBareProxy(mock.url);
+    if (!args['no-bare-proxy']) {
+      bareProxy = await startBareProxy({
+        upstream: mock.url,
+        readyBody: BODY,
+        nodePath: args['server-node'],
+        nodeFlags: GC_TRACE_FLAGS,
+        keepLog: gcStats,
+      });
+    }
     const summary: string[] = [];
     for (const latencyMs of backendLatenciesMs) {
       const faults = await fetch(`${mock.url}/control/faults`, {
