@@ -55,8 +55,9 @@ export async function runLoad(options: LoadRunOptions): Promise<LoadRunResult> {
   let errors = 0;
   let windowStartMs = 0;
   let windowMs = 0;
+  let windowTimer: NodeJS.Timeout | undefined;
   const windowDone = new Promise<void>((resolve, reject) => {
-    setTimeout(() => {
+    windowTimer = setTimeout(() => {
       void (async () => {
         await options.onWindowStart?.();
         windowStartMs = performance.now();
@@ -80,8 +81,9 @@ export async function runLoad(options: LoadRunOptions): Promise<LoadRunResult> {
         ...(options.overallRate === undefined ? {} : { overallRate: options.overallRate }),
       },
       (error: unknown) => {
-        if (error === null || error === undefined) resolve();
-        else reject(error instanceof Error ? error : new Error('autocannon failed', { cause: error }));
+        if (error === null || error === undefined) return resolve();
+        clearTimeout(windowTimer); // a failed load run has no window to measure
+        reject(error instanceof Error ? error : new Error('autocannon failed', { cause: error }));
       },
     );
     instance.on('response', (_client, statusCode, _bytes, responseTimeMs) => {
