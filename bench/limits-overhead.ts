@@ -1,4 +1,4 @@
-// One file on purpose (~510 lines): its two measurements (end to end and in process) share the policy,
+// One file on purpose (~530 lines): its two measurements (end to end and in process) share the policy,
 // the argument parsing and the report; the data-plane spawning lives in bench-data-plane.ts, the profile
 // run windows in profile-runs.ts, the on-vs-off summary in limits-summary.ts.
 // Benchmark (prints figures, asserts nothing): the router CPU that admission adds per request with

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import autocannon from 'autocannon';
 
 export interface LoadRunOptions {
@@ -53,22 +54,19 @@ export async function runLoad(options: LoadRunOptions): Promise<LoadRunResult> {
   let completed = 0;
   let non2xx = 0;
   let errors = 0;
-  let windowStartMs = 0;
   let windowMs = 0;
-  let windowTimer: NodeJS.Timeout | undefined;
-  const windowDone = new Promise<void>((resolve, reject) => {
-    windowTimer = setTimeout(() => {
-      void (async () => {
-        await options.onWindowStart?.();
-        windowStartMs = performance.now();
-        counting = true;
-        await new Promise((elapsed) => setTimeout(elapsed, options.durationSeconds * 1000));
-        counting = false;
-        windowMs = performance.now() - windowStartMs;
-        await options.onWindowEnd?.();
-      })().then(resolve, reject);
-    }, options.warmupSeconds * 1000);
-  });
+  // Cancelled when autocannon fails: a failed load run has no window to measure.
+  const noWindow = new AbortController();
+  const windowDone = (async () => {
+    await sleep(options.warmupSeconds * 1000, undefined, { signal: noWindow.signal });
+    await options.onWindowStart?.();
+    const windowStartMs = performance.now();
+    counting = true;
+    await sleep(options.durationSeconds * 1000, undefined, { signal: noWindow.signal });
+    counting = false;
+    windowMs = performance.now() - windowStartMs;
+    await options.onWindowEnd?.();
+  })();
   const finished = new Promise<void>((resolve, reject) => {
     const instance = autocannon(
       {
@@ -82,7 +80,7 @@ export async function runLoad(options: LoadRunOptions): Promise<LoadRunResult> {
       },
       (error: unknown) => {
         if (error === null || error === undefined) return resolve();
-        clearTimeout(windowTimer); // a failed load run has no window to measure
+        noWindow.abort();
         reject(error instanceof Error ? error : new Error('autocannon failed', { cause: error }));
       },
     );
