@@ -103,7 +103,7 @@ export async function startDataPlane(config: DataPlaneConfig, deps: DataPlaneDep
     clock,
     timers,
     random,
-    tracer: tracing.tracer,
+    tracer: tracing.enabled ? tracing.tracer : undefined,
     metricsRegistry,
     credentials,
     activePolicy: () => holder.current(),
@@ -223,7 +223,8 @@ interface InferencePartsDeps {
   clock: Clock;
   timers: Timers;
   random: () => number;
-  tracer: Tracer;
+  /** Undefined when tracing is off. */
+  tracer: Tracer | undefined;
   metricsRegistry: Registry;
   credentials: CredentialResolver;
   activePolicy: () => ActivePolicy | undefined;

@@ -31,7 +31,8 @@ import type { InferenceRequestState } from './request-state.js';
 export interface CallUpstreamDeps {
   upstream: UpstreamClient;
   selectCandidate: CandidateSelector;
-  tracer: Tracer;
+  /** Undefined when tracing is off. */
+  tracer: Tracer | undefined;
   /** Random bytes for the trace ids the router makes up when tracing is off. */
   randomBytes: RandomBytes;
   metrics: InferenceMetrics;

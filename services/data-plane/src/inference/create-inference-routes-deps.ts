@@ -25,7 +25,8 @@ export interface InferenceComponents {
   random: () => number;
   /** Monotonic milliseconds; performance.now in production. */
   now: () => number;
-  tracer: Tracer;
+  /** Undefined when tracing is off. */
+  tracer: Tracer | undefined;
   /** CSPRNG bytes for made-up trace ids; default a pooled crypto source. */
   randomBytes?: RandomBytes;
   metricsRegistry: Registry;

@@ -12,11 +12,14 @@ afterEach(() => {
   propagation.disable();
 });
 
-describe('startUpstreamTrace', () => {
-  const tracer = trace.getTracer('test');
-  const randomBytes = pooledRandomBytes();
+const randomBytes = pooledRandomBytes();
 
-  it('continues the client trace with a new parent id when tracing is off', () => {
+// Tracing off in the service (no tracer), and the API's no-op tracer with no propagator registered.
+describe.each([
+  ['no tracer', undefined],
+  ['the no-op tracer', trace.getTracer('test')],
+])('startUpstreamTrace with %s', (_name, tracer) => {
+  it('continues the client trace with a new parent id', () => {
     const upstream = startUpstreamTrace(
       tracer,
       { traceparent: CLIENT_PARENT, tracestate: 'vendor=1' },
@@ -44,6 +47,10 @@ describe('startUpstreamTrace', () => {
       expect(upstream.headers.tracestate).toBeUndefined();
     }
   });
+});
+
+describe('startUpstreamTrace with a propagator', () => {
+  const tracer = trace.getTracer('test');
 
   it('propagates through the OpenTelemetry API when a propagator is registered', () => {
     const injected = `00-${'1'.repeat(32)}-${'2'.repeat(16)}-01`;
@@ -57,5 +64,17 @@ describe('startUpstreamTrace', () => {
     propagation.setGlobalPropagator(fake);
     const upstream = startUpstreamTrace(tracer, { traceparent: CLIENT_PARENT }, 'upstream', randomBytes);
     expect(upstream.headers.traceparent).toBe(injected);
+  });
+
+  it('ignores it when tracing is off (no tracer): the router continues the client trace itself', () => {
+    propagation.setGlobalPropagator({
+      inject: (_context, carrier: Record<string, string>) => {
+        carrier.traceparent = `00-${'1'.repeat(32)}-${'2'.repeat(16)}-01`;
+      },
+      extract: (context) => context,
+      fields: () => ['traceparent'],
+    });
+    const upstream = startUpstreamTrace(undefined, { traceparent: CLIENT_PARENT }, 'upstream', randomBytes);
+    expect(TRACEPARENT.exec(upstream.headers.traceparent ?? '')?.[1]).toBe(CLIENT_TRACE_ID);
   });
 });

@@ -21,19 +21,26 @@ const TRACEPARENT_PATTERN = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
 const ZERO_TRACE_ID = '0'.repeat(32);
 const ZERO_SPAN_ID = '0'.repeat(16);
 
+/** The `end` of an attempt with tracing off: there is no span to end. */
+function endNothing(): void {}
+
 /**
  * Starts a CLIENT span for an upstream attempt, child of the client's W3C trace context, and returns the
  * headers that propagate it (through the OpenTelemetry API's global propagator and the active context).
- * With tracing off the API propagates nothing; the backend must still see a trace context, so the router
- * then continues the client's trace itself (same trace id and flags, a fresh parent id) or, when the client
- * sent none (or an invalid one), starts a new unsampled trace.
+ * The backend must see a trace context even where nothing is traced, so without one from the API the router
+ * continues the client's trace itself (same trace id and flags, a fresh parent id) or, when the client sent
+ * none (or an invalid one), starts a new unsampled trace. `tracer` is undefined when tracing is off: the
+ * attempt then goes straight to those headers, without the API's no-op context, span and carrier (1 % of
+ * the data plane's CPU in a --cpu-prof run at a 0 ms backend).
  */
 export function startUpstreamTrace(
-  tracer: Tracer,
+  tracer: Tracer | undefined,
   clientHeaders: IncomingHttpHeaders,
   name: string,
   randomBytes: RandomBytes,
 ): UpstreamTrace {
+  if (tracer === undefined)
+    return { headers: fallbackTraceHeaders(clientHeaders, randomBytes), end: endNothing };
   const parent = propagation.extract(context.active(), clientHeaders);
   const span: Span = tracer.startSpan(name, { kind: SpanKind.CLIENT }, parent);
   const headers: Record<string, string> = {};
