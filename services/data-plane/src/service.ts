@@ -103,7 +103,7 @@ export async function startDataPlane(config: DataPlaneConfig, deps: DataPlaneDep
     clock,
     timers,
     random,
-    tracer: tracing.enabled ? tracing.tracer : undefined,
+    tracer: tracing.tracer,
     metricsRegistry,
     credentials,
     activePolicy: () => holder.current(),

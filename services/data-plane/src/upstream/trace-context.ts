@@ -29,9 +29,8 @@ function endNothing(): void {}
  * headers that propagate it (through the OpenTelemetry API's global propagator and the active context).
  * The backend must see a trace context even where nothing is traced, so without one from the API the router
  * continues the client's trace itself (same trace id and flags, a fresh parent id) or, when the client sent
- * none (or an invalid one), starts a new unsampled trace. `tracer` is undefined when tracing is off: the
- * attempt then goes straight to those headers, without the API's no-op context, span and carrier (1 % of
- * the data plane's CPU in a --cpu-prof run at a 0 ms backend).
+ * none (or an invalid one), starts a new unsampled trace. `tracer` is undefined when tracing is off (see
+ * createTracing): the attempt then goes straight to those headers.
  */
 export function startUpstreamTrace(
   tracer: Tracer | undefined,
