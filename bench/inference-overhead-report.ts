@@ -17,7 +17,7 @@ export interface Measured extends LoadRunResult {
   scavenges?: string;
   /** How busy each core was over the run (the load generator's core saturating would skew every row). */
   coresBusy?: string;
-  /** CPU per request of the other processes named for the run (the mock, the control plane), on CPU 0. */
+  /** CPU per request of the other processes named for the run (the mock, the control plane). */
   othersCpu?: string;
   /** The data plane's undelivered records at the window's end: whether the control plane kept up. */
   recordBacklog?: string;
@@ -116,7 +116,7 @@ export function report(label: string, { direct, directShared, router, bare }: Ro
       (directShared === undefined ? '' : `; direct, CPU 0 ${directShared.coresBusy ?? '-'}`) +
       `; router ${router.coresBusy ?? '-'}` +
       (bare === undefined ? '' : `; bare proxy ${bare.coresBusy ?? '-'}`),
-    `CPU µs/request of the processes beside the load generator on CPU 0: router run ${router.othersCpu || '-'}` +
+    `CPU µs/request of the other processes: router run ${router.othersCpu || '-'}` +
       (bare === undefined ? '' : `; bare proxy run ${bare.othersCpu || '-'}`),
     ...(router.recordBacklog === undefined
       ? []

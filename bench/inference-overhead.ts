@@ -38,7 +38,12 @@
 // while the load generator and the rest share the others (bench/cpu-pinning.ts; --no-pin to let the
 // scheduler place them). Pinned, a second direct row, "direct, CPU 0", measures the mock where it runs
 // during the router and bare-proxy runs (beside the load generator): the like-for-like base for their
-// latency, since the plain direct row gives the mock a core of its own that it does not have behind them. Figures are only as quiet as the machine: the load average is printed.
+// latency, since the plain direct row gives the mock a core of its own that it does not have behind them.
+// --control-plane-cpu server puts the control plane on the measured server's core too (default `others`:
+// beside the load generator and the mock). Deployed, the control plane shares a core with neither; on two
+// cores one of them must host it, and `server` keeps the mock's core the same in the direct and the router
+// runs, charging the control plane's ingest to the router's side instead of the backend's.
+// Figures are only as quiet as the machine: the load average is printed.
 import { copyFileSync, mkdtempSync, writeFileSync, readdirSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -87,6 +92,7 @@ const { values: args } = parseArgs({
     'gc-stats': { type: 'boolean', default: false },
     'server-node': { type: 'string' },
     'control-plane-nice': { type: 'string', default: '19' },
+    'control-plane-cpu': { type: 'string', default: 'others' },
     'keep-log': { type: 'boolean', default: false },
   },
 });
@@ -100,6 +106,10 @@ const overallRate = args.rate === undefined ? undefined : Number(args.rate);
 const extraNodeArgs = args['node-args']?.split(/\s+/).filter((flag) => flag !== '') ?? [];
 const gcStats = args['gc-stats'];
 const controlPlaneNice = Number(args['control-plane-nice']);
+const controlPlaneCpu = args['control-plane-cpu'];
+if (controlPlaneCpu !== 'others' && controlPlaneCpu !== 'server') {
+  throw new Error(`--control-plane-cpu must be others or server, got ${controlPlaneCpu}`);
+}
 const GC_TRACE_FLAGS = gcStats ? ['--trace-gc-nvp'] : [];
 
 const BODY = JSON.stringify({ model: DEMO_MODEL, messages: [{ role: 'user', content: 'Hello' }] });
@@ -297,7 +307,7 @@ async function main(): Promise<void> {
   const pinned =
     pinning === undefined
       ? 'unpinned'
-      : `measured server pinned to CPU ${pinning.serverCpu}, load generator + the rest to CPU ${pinning.otherCpus}`;
+      : `measured server pinned to CPU ${pinning.serverCpu}${controlPlaneCpu === 'server' ? ' (the control plane too)' : ''}, load generator + the rest to CPU ${pinning.otherCpus}`;
   process.stdout.write(
     `inference overhead: ${connections} connections${overallRate === undefined ? '' : ` at ${overallRate} req/s`}, ${warmupSeconds} s warm-up + ${durationSeconds} s per run, ` +
       `services ${runtime}${args['data-plane-dir'] === undefined ? '' : ` (data plane from ${args['data-plane-dir']})`}, data-plane LOG_LEVEL ${args['log-level']}, control plane at nice ${controlPlaneNice} for backend latencies above 0 ms, node ${process.version}; ${pinned}; load average before ${loadavg()
@@ -312,6 +322,7 @@ async function main(): Promise<void> {
     runtime,
   });
   await stack.dataPlane.process.stop();
+  if (controlPlaneCpu === 'server') pinning?.pinServer(stack.controlPlane.process.pid);
   let dataPlane: BenchDataPlane | undefined;
   let bareProxy: BareProxy | undefined;
   try {
