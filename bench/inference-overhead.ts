@@ -23,13 +23,14 @@
 // --rate caps the offered load (requests/s over all connections): at fixed concurrency a router that runs
 // out of CPU first shows queueing, not its per-request overhead; below saturation it shows the overhead.
 // Needs `pnpm build` (services run from dist/ as in production) unless --source (src through tsx).
-// --cpu-prof writes the data plane's V8 CPU profile (all runs) into the printed directory, with runs.json
-// beside it (when each measured router run ran, on the profile's clock); --log-level sets
-// the data plane's LOG_LEVEL (default info, the service default: one access line per request). --node-args
-// adds Node flags to the data plane's own (e.g. to try a GC setting); its log (which --trace-gc writes to) is
-// then kept and its path printed. --data-plane-dir runs the data plane of another checkout's build (its
-// services/data-plane directory, e.g. a git worktree of an older commit) against this one's stack: an A/B
-// of two builds in alternated runs. --gc-stats runs the data plane and the bare proxy with V8's
+// --cpu-prof writes the V8 CPU profiles of the data plane and the bare proxy (all runs) into the printed
+// directory, with runs.json beside them (when each measured run — "router 20 ms run 1", "bare proxy 0 ms run
+// 2"… — ran, on the profiles' clock, its pid and its responses; bench/profile-compare.ts reads them);
+// --log-level sets the data plane's LOG_LEVEL (default info, the service default: one access line per
+// request). --node-args adds Node flags to the data plane's own (e.g. to try a GC setting); its log (which
+// --trace-gc writes to) is then kept and its path printed. --data-plane-dir runs the data plane of another
+// checkout's build (its services/data-plane directory, e.g. a git worktree of an older commit) against this
+// one's stack: an A/B of two builds in alternated runs. --gc-stats runs the data plane and the bare proxy with V8's
 // --trace-gc-nvp and prints, for each of their runs, the young-generation GCs over the run: how many, their
 // mean and longest pause, the bytes each copied (survivors: what a pause follows) and the bytes allocated per
 // request (bench/gc-trace.ts). At 50 connections a scavenge pause lands in every request in flight, so these
@@ -60,7 +61,7 @@ import { runLoad } from './load-run.js';
 import { pinBenchmarkProcesses, type CpuPinning } from './cpu-pinning.js';
 import { setProcessNice } from './process-priority.js';
 import { fixed, report, summarise, type Measured, type RoundResult } from './inference-overhead-report.js';
-import { ProfileRuns } from './profile-runs.js';
+import { ProfileRuns, type ProfileRunHandle } from './profile-runs.js';
 import { formatScavenges, logOffset, scavengesSince, type ScavengeStats } from './gc-trace.js';
 import { eventLoopRun, formatEventLoopRun } from './event-loop-stats.js';
 import {
@@ -134,16 +135,16 @@ function writeBenchPolicies(workspace: PlaneWorkspace): void {
   );
 }
 
+function cpuProfileFlags(profileDir: string | undefined): string[] {
+  return profileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${profileDir}`];
+}
+
 function startDataPlane(workspace: PlaneWorkspace, profileDir: string | undefined): Promise<BenchDataPlane> {
   return startBenchDataPlane(workspace, {
     runtime,
     packageDir: args['data-plane-dir'],
     nodePath: args['server-node'],
-    nodeArgs: [
-      ...extraNodeArgs,
-      ...GC_TRACE_FLAGS,
-      ...(profileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${profileDir}`]),
-    ],
+    nodeArgs: [...extraNodeArgs, ...GC_TRACE_FLAGS, ...cpuProfileFlags(profileDir)],
     env: { LOG_LEVEL: args['log-level'], DP_ID: 'dp-bench' },
   });
 }
@@ -154,14 +155,18 @@ interface Companion {
   readonly pid: number;
 }
 
-/** With --cpu-prof: when each measured router run ran. */
+/** With --cpu-prof: when each measured router and bare-proxy run ran. */
 const profileRuns = new ProfileRuns();
 
-/** A measured server: its pid, the router's URL for /metrics, and with --gc-stats the log its GC trace goes to. */
+/**
+ * A measured server: its pid, the router's URL for /metrics, with --gc-stats the log its GC trace goes to,
+ * and with --cpu-prof the name its measured windows get in runs.json.
+ */
 interface MeasuredServer {
   pid: number;
   metricsUrl?: string;
   gcLog?: string | undefined;
+  profiledAs?: string;
 }
 
 /** Warm-up, then the measured run of `server`. */
@@ -207,7 +212,7 @@ async function measurePinned(
   let before: Readings | undefined;
   let after: Readings | undefined;
   let scavenges: ScavengeStats | undefined;
-  let endProfileRun: (() => void) | undefined;
+  let profiled: ProfileRunHandle | undefined;
   let recordBacklog: string | undefined;
   const result = await runLoad({
     url,
@@ -219,11 +224,14 @@ async function measurePinned(
     durationSeconds,
     onWindowStart: async () => {
       before = read(await metrics());
-      if (server.metricsUrl !== undefined)
-        endProfileRun = profileRuns.begin(`router run ${profileRuns.count + 1}`);
+      if (server.profiledAs !== undefined)
+        profiled = profileRuns.begin(
+          `${server.profiledAs} run ${profileRuns.count(server.profiledAs) + 1}`,
+          server.pid,
+        );
     },
     onWindowEnd: async () => {
-      endProfileRun?.();
+      profiled?.end();
       // CPU and the GC log first: the scrape below is the window's end, not part of it.
       const cpu = read(undefined);
       if (server.gcLog !== undefined && before?.gcLog !== undefined)
@@ -233,6 +241,7 @@ async function measurePinned(
     },
   });
   if (before === undefined || after === undefined) throw new Error('the measured window did not run');
+  profiled?.counted(result.completed);
   const measured: Measured = {
     ...result,
     coresBusy: coreBusy(before.cores, after.cores),
@@ -272,6 +281,7 @@ async function outboxBacklog(dataPlaneUrl: string): Promise<string> {
 }
 
 async function measureRound(
+  latencyMs: number,
   mock: { url: string; process: { pid: number } },
   dataPlane: BenchDataPlane,
   controlPlanePid: number,
@@ -286,7 +296,12 @@ async function measureRound(
   const mockCompanion = { name: 'mock', pid: mock.process.pid };
   const router = await measure(
     `${dataPlane.url}/v1/chat/completions`,
-    { pid: dataPlane.child.pid!, metricsUrl: dataPlane.url, gcLog: gcStats ? dataPlane.logFile : undefined },
+    {
+      pid: dataPlane.child.pid!,
+      metricsUrl: dataPlane.url,
+      gcLog: gcStats ? dataPlane.logFile : undefined,
+      profiledAs: `router ${latencyMs} ms`,
+    },
     [mockCompanion, { name: 'control plane', pid: controlPlanePid }],
   );
   const bare =
@@ -294,7 +309,7 @@ async function measureRound(
       ? undefined
       : await measure(
           `${bareProxy.url}/v1/chat/completions`,
-          { pid: bareProxy.child.pid!, gcLog: bareProxy.logFile },
+          { pid: bareProxy.child.pid!, gcLog: bareProxy.logFile, profiledAs: `bare proxy ${latencyMs} ms` },
           [mockCompanion],
         );
   return { direct, directShared, router, bare };
@@ -333,7 +348,7 @@ async function main(): Promise<void> {
         upstream: mock.url,
         readyBody: BODY,
         nodePath: args['server-node'],
-        nodeFlags: GC_TRACE_FLAGS,
+        nodeFlags: [...GC_TRACE_FLAGS, ...cpuProfileFlags(profileDir)],
         keepLog: gcStats,
       });
     }
@@ -359,7 +374,13 @@ async function main(): Promise<void> {
       }
       const runs: RoundResult[] = [];
       for (let round = 1; round <= rounds; round += 1) {
-        const result = await measureRound(mock, dataPlane, stack.controlPlane.process.pid, bareProxy);
+        const result = await measureRound(
+          latencyMs,
+          mock,
+          dataPlane,
+          stack.controlPlane.process.pid,
+          bareProxy,
+        );
         if (rounds > 1) process.stdout.write(`${latencyMs} ms backend, round ${round} of ${rounds}\n`);
         report(`${latencyMs} ms`, result);
         runs.push(result);
@@ -385,7 +406,9 @@ async function main(): Promise<void> {
   if (profileDir !== undefined) {
     profileRuns.write(profileDir);
     process.stdout.write(
-      `data-plane CPU profile(s): ${readdirSync(profileDir)
+      `CPU profiles (data plane, bare proxy; the pid is in the name and in runs.json): ${readdirSync(
+        profileDir,
+      )
         .map((name) => join(profileDir, name))
         .join(', ')}\n`,
     );

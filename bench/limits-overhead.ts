@@ -69,7 +69,7 @@ import { startBenchDataPlane, type BenchDataPlane } from './bench-data-plane.js'
 import { runLoad, type LoadRunResult } from './load-run.js';
 import { pinBenchmarkProcesses, type CpuPinning } from './cpu-pinning.js';
 import { coreBusy, coreTimes, cpuPerRequest, processCpu, processCpuMicros } from './process-cpu.js';
-import { ProfileRuns } from './profile-runs.js';
+import { ProfileRuns, type ProfileRunHandle } from './profile-runs.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -195,21 +195,22 @@ async function measure(
   });
   let before: Awaited<ReturnType<typeof read>> | undefined;
   let after: Awaited<ReturnType<typeof read>> | undefined;
-  let endProfileRun: (() => void) | undefined;
+  let profiled: ProfileRunHandle | undefined;
   const result = await runLoad({
     ...load,
     warmupSeconds,
     durationSeconds,
     onWindowStart: async () => {
       before = await read();
-      endProfileRun = profileRuns.begin(run);
+      profiled = profileRuns.begin(run, pids.router);
     },
     onWindowEnd: async () => {
-      endProfileRun?.();
+      profiled?.end();
       after = await read();
     },
   });
   if (before === undefined || after === undefined) throw new Error('the measured window did not run');
+  profiled?.counted(result.completed);
   return {
     ...result,
     routerCpuMicrosPerRequest: (after.router - before.router) / result.completed,
