@@ -26,13 +26,26 @@ export function createRequestIdGenerator(deps: RequestIdGeneratorDeps): (request
   };
 }
 
-/** A UUIDv7 string from a wall-clock time in ms and 10 random bytes. */
+const HEX_DIGITS = Buffer.from('0123456789abcdef', 'latin1');
+/** Scratch for {@link uuidV7}: 16 bytes, then the 36 characters of their text form. */
+const uuidScratch = Buffer.alloc(16 + 36);
+
+/**
+ * A UUIDv7 string from a wall-clock time in ms and 10 random bytes. Written as ASCII into one scratch
+ * buffer and read out as one string: it runs for every request (and every audit event).
+ */
 export function uuidV7(nowMs: number, randomPart: Buffer): string {
-  const bytes = Buffer.alloc(16);
+  const bytes = uuidScratch;
   bytes.writeUIntBE(nowMs, 0, 6);
   randomPart.copy(bytes, 6, 0, 10);
-  bytes[6] = 0x70 | ((bytes[6] ?? 0) & 0x0f); // version 7
-  bytes[8] = 0x80 | ((bytes[8] ?? 0) & 0x3f); // RFC 4122 variant
-  const hex = bytes.toString('hex');
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+  bytes[6] = 0x70 | (bytes[6]! & 0x0f); // version 7
+  bytes[8] = 0x80 | (bytes[8]! & 0x3f); // RFC 4122 variant
+  let at = 16;
+  for (let index = 0; index < 16; index += 1) {
+    if (index === 4 || index === 6 || index === 8 || index === 10) bytes[at++] = 0x2d; // '-'
+    const byte = bytes[index]!;
+    bytes[at++] = HEX_DIGITS[byte >>> 4]!;
+    bytes[at++] = HEX_DIGITS[byte & 0x0f]!;
+  }
+  return bytes.toString('latin1', 16, 16 + 36);
 }

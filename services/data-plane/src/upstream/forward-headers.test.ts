@@ -1,3 +1,4 @@
+import type { IncomingHttpHeaders } from 'node:http';
 import { describe, expect, it } from 'vitest';
 import { buildUpstreamHeaders } from './forward-headers.js';
 
@@ -58,5 +59,18 @@ describe('buildUpstreamHeaders', () => {
       { ...options, backendToken: undefined },
     );
     expect(headers.authorization).toBeUndefined();
+  });
+
+  it('reads every form of Connection: plain keep-alive, one token, a list, several lines', () => {
+    const client = { 'x-a': '1', 'x-b': '2', close: '3', 'keep-alive': 'timeout=5' };
+    const forwarded = (connection: string | string[] | undefined): string[] =>
+      Object.keys(buildUpstreamHeaders({ ...client, connection } as IncomingHttpHeaders, options)).filter(
+        (name) => ['x-a', 'x-b', 'close', 'keep-alive'].includes(name),
+      );
+    expect(forwarded(undefined)).toEqual(['x-a', 'x-b', 'close']);
+    expect(forwarded('keep-alive')).toEqual(['x-a', 'x-b', 'close']);
+    expect(forwarded('close')).toEqual(['x-a', 'x-b']);
+    expect(forwarded('Keep-Alive, X-A')).toEqual(['x-b', 'close']);
+    expect(forwarded(['x-a', ' X-B ,'])).toEqual(['close']);
   });
 });

@@ -56,9 +56,10 @@ export function buildUpstreamHeaders(
 ): Record<string, string> {
   const connectionNamed = connectionTokens(clientHeaders.connection);
   const headers: Record<string, string> = {};
-  for (const [name, value] of Object.entries(clientHeaders)) {
-    if (value === undefined || HOP_BY_HOP_HEADERS.has(name) || CONSUMED_HEADERS.has(name)) continue;
-    if (connectionNamed.has(name)) continue;
+  for (const name in clientHeaders) {
+    const value = clientHeaders[name];
+    if (value === undefined || NOT_FORWARDED.has(name)) continue;
+    if (connectionNamed?.has(name) === true) continue;
     headers[name] = Array.isArray(value) ? value.join(', ') : value;
   }
   headers['content-type'] = 'application/json';
@@ -70,9 +71,17 @@ export function buildUpstreamHeaders(
   return headers;
 }
 
-function connectionTokens(value: string | string[] | undefined): Set<string> {
+/** Both sets in one lookup: the header loop runs for every request. */
+const NOT_FORWARDED: ReadonlySet<string> = new Set([...HOP_BY_HOP_HEADERS, ...CONSUMED_HEADERS]);
+
+/**
+ * The field names a Connection header lists; undefined when it lists none beyond hop-by-hop ones. The
+ * common `keep-alive` (already hop-by-hop) skips the parsing.
+ */
+function connectionTokens(value: string | string[] | undefined): Set<string> | undefined {
+  if (value === undefined || value === 'keep-alive') return undefined;
   const tokens = new Set<string>();
-  for (const line of Array.isArray(value) ? value : value === undefined ? [] : [value]) {
+  for (const line of Array.isArray(value) ? value : [value]) {
     for (const token of line.split(',')) {
       const name = token.trim().toLowerCase();
       if (name !== '') tokens.add(name);
