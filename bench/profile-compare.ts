@@ -42,7 +42,8 @@ type CallFrame = CpuProfile['nodes'][number]['callFrame'];
 /** The package (`fastify`), Node module (`node:_http_server`), source directory (`data-plane/records`) or V8 bucket. */
 function moduleOf(frame: CallFrame): string {
   const { url, functionName } = frame;
-  if (url === '') return functionName.startsWith('(') ? functionName : `native ${functionName}`;
+  if (url === '')
+    return functionName.startsWith('(') ? functionName : `native ${functionName || '(anonymous)'}`;
   const dependency = /.*node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(url);
   if (dependency !== null) return dependency[1]!;
   if (url.startsWith('node:')) return url.replace(/^node:(internal\/)?/, 'node:').split('/')[0]!;
