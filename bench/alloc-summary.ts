@@ -1,0 +1,59 @@
+// Diagnostic (prints, asserts nothing): bytes allocated per request by function, from the profiles that
+// bench/alloc-watch.mjs wrote (one or more: each is summarised on its own). A function's row is the size of
+// the objects allocated in its own code (builtins it calls, such as JSON.stringify, included); V8 scales the
+// samples to an estimate of all bytes allocated.
+//
+//   pnpm exec tsx bench/alloc-summary.ts <dir>/alloc-router-<pid>.json <dir>/alloc-bare-proxy-<pid>.json [--top 30]
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+
+const { values: args, positionals: files } = parseArgs({
+  options: { top: { type: 'string', default: '30' } },
+  allowPositionals: true,
+});
+if (files.length === 0) throw new Error('name one or more alloc-*.json files');
+
+/** The parts of a DevTools sampling heap profile this reads. */
+interface ProfileNode {
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  selfSize: number;
+  children: ProfileNode[];
+}
+interface AllocationProfile {
+  server: string;
+  requests: number;
+  durationMs: number;
+  profile: { head: ProfileNode };
+}
+
+function functionOf(frame: ProfileNode['callFrame']): string {
+  const where = frame.url.replace(/.*node_modules\//, '').replace(/.*\/(services|packages)\//, '$1/');
+  const name = frame.functionName || '(anonymous)';
+  return where === '' ? name : `${name} ${where}:${frame.lineNumber + 1}`;
+}
+
+const out: string[] = [];
+for (const file of files) {
+  const { server, requests, durationMs, profile } = JSON.parse(
+    readFileSync(file, 'utf8'),
+  ) as AllocationProfile;
+  const bytes = new Map<string, number>();
+  const pending = [profile.head];
+  for (let node = pending.pop(); node !== undefined; node = pending.pop()) {
+    if (node.selfSize > 0) {
+      const row = functionOf(node.callFrame);
+      bytes.set(row, (bytes.get(row) ?? 0) + node.selfSize);
+    }
+    pending.push(...node.children);
+  }
+  const total = [...bytes.values()].reduce((sum, value) => sum + value, 0);
+  if (requests === 0) throw new Error(`${file}: no request started while it sampled`);
+  out.push(
+    `${server} (${file}): ${requests} requests in ${(durationMs / 1000).toFixed(1)} s, ` +
+      `${(total / requests / 1024).toFixed(1)} KiB allocated per request`,
+  );
+  for (const [row, size] of [...bytes].sort((x, y) => y[1] - x[1]).slice(0, Number(args.top)))
+    out.push(`${(size / requests).toFixed(0).padStart(7)} B  ${row}`);
+  out.push('');
+}
+process.stdout.write(`${out.join('\n')}`);
