@@ -30,11 +30,11 @@
 // request). --node-args adds Node flags to the data plane's own (e.g. to try a GC setting); its log (which
 // --trace-gc writes to) is then kept and its path printed. --data-plane-dir runs the data plane of another
 // checkout's build (its services/data-plane directory, e.g. a git worktree of an older commit) against this
-// one's stack: an A/B of two builds in alternated runs. --gc-stats runs the data plane and the bare proxy with V8's
-// --trace-gc-nvp and prints, for each of their runs, the young-generation GCs over the run: how many, their
-// mean and longest pause, the bytes each copied (survivors: what a pause follows) and the bytes allocated per
-// request (bench/gc-trace.ts). At 50 connections a scavenge pause lands in every request in flight, so these
-// are where a p99 goes when it is not in the CPU per request.
+// one's stack: an A/B of two builds in alternated runs. --gc-stats runs the data plane and the bare proxy
+// with V8's --trace-gc-nvp and prints, for each of their runs, the young-generation GCs over the run: how
+// many, their mean and longest pause, the bytes each copied (survivors: what a pause follows) and the bytes
+// allocated per request (bench/gc-trace.ts). At 50 connections a scavenge pause lands in every request in
+// flight, so these are where a p99 goes when it is not in the CPU per request.
 // Each measured server (mock for the direct row, data plane, bare proxy) runs pinned to a core of its own
 // while the load generator and the rest share the others (bench/cpu-pinning.ts; --no-pin to let the
 // scheduler place them). Pinned, a second direct row, "direct, CPU 0", measures the mock where it runs
@@ -45,15 +45,14 @@
 // cores one of them must host it, and `server` keeps the mock's core the same in the direct and the router
 // runs, charging the control plane's ingest to the router's side instead of the backend's.
 // Figures are only as quiet as the machine: the load average is printed.
-import { copyFileSync, mkdtempSync, writeFileSync, readdirSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readdirSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { hashApiKey } from '@api-router/auth';
 import { stopPid } from '@api-router/testing';
-import { DEMO_API_KEY, DEMO_MODEL } from '../test/support/inference-config.js';
 import { startInferenceStack } from '../test/support/inference-stack.js';
 import { readiness, scrape, type PlaneWorkspace } from '../test/support/planes.js';
+import { BODY, HEADERS, writeBenchPolicies } from './inference-bench-workload.js';
 import { bucketsBetween, histogramBuckets, meanBetween, quantileUpperBound } from './histogram-quantiles.js';
 import { startBareProxy, type BareProxy } from './bench-bare-proxy.js';
 import { startBenchDataPlane, type BenchDataPlane } from './bench-data-plane.js';
@@ -112,28 +111,6 @@ if (controlPlaneCpu !== 'others' && controlPlaneCpu !== 'server') {
   throw new Error(`--control-plane-cpu must be others or server, got ${controlPlaneCpu}`);
 }
 const GC_TRACE_FLAGS = gcStats ? ['--trace-gc-nvp'] : [];
-
-const BODY = JSON.stringify({ model: DEMO_MODEL, messages: [{ role: 'user', content: 'Hello' }] });
-const HEADERS = { authorization: `Bearer ${DEMO_API_KEY}`, 'content-type': 'application/json' };
-
-// The demo key as in configs/policies.sample.yaml, minus its limits: 600 requests/min and 16 concurrent
-// would turn a load test into a 429 test. Auth (hash lookup, constant-time compare) is exactly the same.
-function writeBenchPolicies(workspace: PlaneWorkspace): void {
-  writeFileSync(
-    workspace.policiesConfig,
-    [
-      'tenants:',
-      '  - id: demo',
-      '    displayName: Demo tenant (benchmark, no limits)',
-      'apiKeys:',
-      '  - publicId: rk_demo01',
-      `    secretSha256: ${hashApiKey(DEMO_API_KEY).toString('hex')}`,
-      '    tenant: demo',
-      "    allowedModels: ['*']",
-      '',
-    ].join('\n'),
-  );
-}
 
 function cpuProfileFlags(profileDir: string | undefined): string[] {
   return profileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${profileDir}`];
