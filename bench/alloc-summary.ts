@@ -6,6 +6,7 @@
 //   pnpm exec tsx bench/alloc-summary.ts <dir>/alloc-router-<pid>.json <dir>/alloc-bare-proxy-<pid>.json [--top 30]
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { functionOf, type V8CallFrame } from './v8-call-frame.js';
 
 const { values: args, positionals: files } = parseArgs({
   options: { top: { type: 'string', default: '30' } },
@@ -15,7 +16,7 @@ if (files.length === 0) throw new Error('name one or more alloc-*.json files');
 
 /** The parts of a DevTools sampling heap profile this reads. */
 interface ProfileNode {
-  callFrame: { functionName: string; url: string; lineNumber: number };
+  callFrame: V8CallFrame;
   selfSize: number;
   children: ProfileNode[];
 }
@@ -24,12 +25,6 @@ interface AllocationProfile {
   requests: number;
   durationMs: number;
   profile: { head: ProfileNode };
-}
-
-function functionOf(frame: ProfileNode['callFrame']): string {
-  const where = frame.url.replace(/.*node_modules\//, '').replace(/.*\/(services|packages)\//, '$1/');
-  const name = frame.functionName || '(anonymous)';
-  return where === '' ? name : `${name} ${where}:${frame.lineNumber + 1}`;
 }
 
 const out: string[] = [];

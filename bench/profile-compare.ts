@@ -16,6 +16,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { ProfileRun } from './profile-runs.js';
+import { functionOf, type V8CallFrame } from './v8-call-frame.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -32,15 +33,14 @@ const directory = args.dir;
 
 /** The parts of a V8 .cpuprofile this reads. */
 interface CpuProfile {
-  nodes: { id: number; callFrame: { functionName: string; url: string; lineNumber: number } }[];
+  nodes: { id: number; callFrame: V8CallFrame }[];
   startTime: number;
   samples: number[];
   timeDeltas: number[];
 }
-type CallFrame = CpuProfile['nodes'][number]['callFrame'];
 
 /** The package (`fastify`), Node module (`node:_http_server`), source directory (`data-plane/records`) or V8 bucket. */
-function moduleOf(frame: CallFrame): string {
+function moduleOf(frame: V8CallFrame): string {
   const { url, functionName } = frame;
   if (url === '')
     return functionName.startsWith('(') ? functionName : `native ${functionName || '(anonymous)'}`;
@@ -51,15 +51,6 @@ function moduleOf(frame: CallFrame): string {
   if (own !== null)
     return [own[2], own[3]?.endsWith('.js') === false ? own[3] : undefined].filter(Boolean).join('/');
   return url;
-}
-
-function functionOf(frame: CallFrame): string {
-  const where = frame.url
-    .replace(/.*node_modules\//, '')
-    .replace(/.*\/(services|packages)\//, '$1/')
-    .replace(/^file:\/\//, '');
-  const name = frame.functionName || '(anonymous)';
-  return where === '' ? name : `${name} ${where}:${frame.lineNumber + 1}`;
 }
 
 const runs = JSON.parse(readFileSync(join(directory, 'runs.json'), 'utf8')) as ProfileRun[];

@@ -34,6 +34,9 @@ export const CONSUMED_HEADERS: ReadonlySet<string> = new Set([
   'x-request-id',
 ]);
 
+/** Both sets in one lookup: the header loop runs for every request. */
+const NOT_FORWARDED: ReadonlySet<string> = new Set([...HOP_BY_HOP_HEADERS, ...CONSUMED_HEADERS]);
+
 export interface UpstreamHeaderOptions {
   /** The backend's resolved credential, sent as `Authorization: Bearer …`; undefined sends none. */
   backendToken: string | undefined;
@@ -71,12 +74,9 @@ export function buildUpstreamHeaders(
   return headers;
 }
 
-/** Both sets in one lookup: the header loop runs for every request. */
-const NOT_FORWARDED: ReadonlySet<string> = new Set([...HOP_BY_HOP_HEADERS, ...CONSUMED_HEADERS]);
-
 /**
- * The field names a Connection header lists; undefined when it lists none beyond hop-by-hop ones. The
- * common `keep-alive` (already hop-by-hop) skips the parsing.
+ * The field names a Connection header lists (lower-cased); undefined when there is no Connection header or
+ * it is the common plain `keep-alive` (a hop-by-hop field already), which then needs no parsing.
  */
 function connectionTokens(value: string | string[] | undefined): Set<string> | undefined {
   if (value === undefined || value === 'keep-alive') return undefined;
