@@ -22,6 +22,8 @@ interface ProfileNode {
 }
 interface AllocationProfile {
   server: string;
+  /** ALLOC_WATCH_MODE=live: only objects still alive when sampling stopped. */
+  live?: boolean;
   requests: number;
   durationMs: number;
   profile: { head: ProfileNode };
@@ -29,7 +31,7 @@ interface AllocationProfile {
 
 const out: string[] = [];
 for (const file of files) {
-  const { server, requests, durationMs, profile } = JSON.parse(
+  const { server, live, requests, durationMs, profile } = JSON.parse(
     readFileSync(file, 'utf8'),
   ) as AllocationProfile;
   const bytes = new Map<string, number>();
@@ -43,12 +45,20 @@ for (const file of files) {
   }
   const total = [...bytes.values()].reduce((sum, value) => sum + value, 0);
   if (requests === 0) throw new Error(`${file}: no request started while it sampled`);
-  out.push(
-    `${server} (${file}): ${requests} requests in ${(durationMs / 1000).toFixed(1)} s, ` +
-      `${(total / requests / 1024).toFixed(1)} KiB allocated per request`,
-  );
-  for (const [row, size] of [...bytes].sort((x, y) => y[1] - x[1]).slice(0, Number(args.top)))
-    out.push(`${(size / requests).toFixed(0).padStart(7)} B  ${row}`);
+  const sorted = [...bytes].sort((x, y) => y[1] - x[1]).slice(0, Number(args.top));
+  if (live === true) {
+    out.push(
+      `${server} (${file}): ${requests} requests in ${(durationMs / 1000).toFixed(1)} s; ` +
+        `${(total / 1024).toFixed(0)} KiB of what they allocated still alive at the end`,
+    );
+    for (const [row, size] of sorted) out.push(`${(size / 1024).toFixed(1).padStart(7)} KiB  ${row}`);
+  } else {
+    out.push(
+      `${server} (${file}): ${requests} requests in ${(durationMs / 1000).toFixed(1)} s, ` +
+        `${(total / requests / 1024).toFixed(1)} KiB allocated per request`,
+    );
+    for (const [row, size] of sorted) out.push(`${(size / requests).toFixed(0).padStart(7)} B  ${row}`);
+  }
   out.push('');
 }
 process.stdout.write(`${out.join('\n')}`);

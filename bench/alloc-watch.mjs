@@ -4,6 +4,10 @@
 // for 3 s, then runs V8's sampling heap profiler for 6 s — objects the GC has already collected included,
 // so it measures allocation, not what is alive — and counts the HTTP requests that started meanwhile. It
 // writes $ALLOC_WATCH_DIR/alloc-<router|bare-proxy>-<pid>.json; bench/alloc-summary.ts reads it.
+// ALLOC_WATCH_MODE=live samples for 1 s and leaves out every object the GC collected: what remains is what
+// the last second allocated and still holds when sampling stops (requests in flight, records not yet shipped,
+// caches): the objects a young-generation GC has to copy, which its pause follows. That file is
+// alloc-live-<server>-<pid>.json.
 //
 //   ALLOC_WATCH_DIR=$(mktemp -d) NODE_OPTIONS=--import=./bench/alloc-watch.mjs \
 //     pnpm exec tsx bench/inference-overhead.ts --latencies 20 --rounds 1
@@ -21,6 +25,7 @@ const server = /data-plane\/dist\/main/.test(commandLine)
   : /bare-proxy/.test(commandLine)
     ? 'bare-proxy'
     : undefined;
+const live = process.env.ALLOC_WATCH_MODE === 'live';
 if (directory !== undefined && directory !== '' && server !== undefined) {
   const session = new Session();
   session.connect();
@@ -37,17 +42,21 @@ if (directory !== undefined && directory !== '' && server !== undefined) {
     await post('HeapProfiler.enable');
     await post('HeapProfiler.startSampling', {
       samplingInterval: 512,
-      includeObjectsCollectedByMajorGC: true,
-      includeObjectsCollectedByMinorGC: true,
+      includeObjectsCollectedByMajorGC: !live,
+      includeObjectsCollectedByMinorGC: !live,
     });
     counting = true;
     const startMs = Date.now();
-    setTimeout(async () => {
-      const { profile } = await post('HeapProfiler.stopSampling');
-      counting = false;
-      const file = join(directory, `alloc-${server}-${process.pid}.json`);
-      writeFileSync(file, JSON.stringify({ server, requests, durationMs: Date.now() - startMs, profile }));
-    }, 6000);
+    setTimeout(
+      async () => {
+        const { profile } = await post('HeapProfiler.stopSampling');
+        counting = false;
+        const file = join(directory, `alloc-${live ? 'live-' : ''}${server}-${process.pid}.json`);
+        const durationMs = Date.now() - startMs;
+        writeFileSync(file, JSON.stringify({ server, live, requests, durationMs, profile }));
+      },
+      live ? 1000 : 6000,
+    );
   };
   let previous = performance.eventLoopUtilization();
   let busyReadings = 0;
