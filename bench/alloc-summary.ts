@@ -1,7 +1,7 @@
 // Diagnostic (prints, asserts nothing): bytes allocated per request by function, from the profiles that
-// bench/alloc-watch.mjs wrote (one or more: each is summarised on its own). A function's row is the size of
-// the objects allocated in its own code (builtins it calls, such as JSON.stringify, included); V8 scales the
-// samples to an estimate of all bytes allocated.
+// bench/alloc-watch.mjs wrote (one or more: each is summarised on its own; a live profile, in KiB still
+// alive). A function's row is the size of the objects allocated in its own code (builtins it calls, such as
+// JSON.stringify, included); V8 scales the samples to an estimate of all bytes allocated.
 //
 //   pnpm exec tsx bench/alloc-summary.ts <dir>/alloc-router-<pid>.json <dir>/alloc-bare-proxy-<pid>.json [--top 30]
 import { readFileSync } from 'node:fs';
@@ -45,20 +45,18 @@ for (const file of files) {
   }
   const total = [...bytes.values()].reduce((sum, value) => sum + value, 0);
   if (requests === 0) throw new Error(`${file}: no request started while it sampled`);
-  const sorted = [...bytes].sort((x, y) => y[1] - x[1]).slice(0, Number(args.top));
-  if (live === true) {
-    out.push(
-      `${server} (${file}): ${requests} requests in ${(durationMs / 1000).toFixed(1)} s; ` +
-        `${(total / 1024).toFixed(0)} KiB of what they allocated still alive at the end`,
-    );
-    for (const [row, size] of sorted) out.push(`${(size / 1024).toFixed(1).padStart(7)} KiB  ${row}`);
-  } else {
-    out.push(
-      `${server} (${file}): ${requests} requests in ${(durationMs / 1000).toFixed(1)} s, ` +
-        `${(total / requests / 1024).toFixed(1)} KiB allocated per request`,
-    );
-    for (const [row, size] of sorted) out.push(`${(size / requests).toFixed(0).padStart(7)} B  ${row}`);
-  }
+  // A live profile (ALLOC_WATCH_MODE=live) holds what was still alive at its end: KiB in all, not per request.
+  const summary =
+    live === true
+      ? `${(total / 1024).toFixed(0)} KiB of what they allocated still alive at the end`
+      : `${(total / requests / 1024).toFixed(1)} KiB allocated per request`;
+  const row = (size: number) =>
+    live === true
+      ? `${(size / 1024).toFixed(1).padStart(7)} KiB`
+      : `${(size / requests).toFixed(0).padStart(7)} B`;
+  out.push(`${server} (${file}): ${requests} requests in ${(durationMs / 1000).toFixed(1)} s; ${summary}`);
+  for (const [name, size] of [...bytes].sort((x, y) => y[1] - x[1]).slice(0, Number(args.top)))
+    out.push(`${row(size)}  ${name}`);
   out.push('');
 }
 process.stdout.write(`${out.join('\n')}`);
