@@ -2,7 +2,14 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync } from '
 import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, repoRoot, spawnNodeProcess, spawnProcess, type SpawnedProcess } from '@api-router/testing';
+import {
+  freePort,
+  repoRoot,
+  spawnNodeProcess,
+  spawnProcess,
+  waitFor,
+  type SpawnedProcess,
+} from '@api-router/testing';
 
 /** Admin token of configs/router.sample.yaml (demo only). */
 export const ADMIN_TOKEN = 'admin-demo-token-change-me';
@@ -181,27 +188,12 @@ export async function readiness(url: string): Promise<{ status: number; detail: 
 }
 
 /** Polls `probe` every 50 ms until it returns a value other than undefined, or fails after `timeoutMs`. */
-export async function eventually<T>(
+export function eventually<T>(
   probe: () => Promise<T | undefined>,
   timeoutMs = 20_000,
   what = 'condition',
 ): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown;
-  for (;;) {
-    try {
-      const value = await probe();
-      if (value !== undefined) return value;
-    } catch (error: unknown) {
-      lastError = error;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(
-        `timed out waiting for ${what}${lastError instanceof Error ? `: ${lastError.message}` : ''}`,
-      );
-    }
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+  return waitFor(what, probe, { timeoutMs, intervalMs: 50 });
 }
 
 /** Value of one Prometheus sample, e.g. metricValue(text, 'router_policy_updates_total{outcome="applied"}'). */

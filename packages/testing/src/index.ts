@@ -2,6 +2,7 @@ export { freePort } from './process/free-port.js';
 export { isPidAlive } from './process/pid-liveness.js';
 export { readLogTail } from './process/log-tail.js';
 export { stopPid, waitForExit, type StopPidOptions } from './process/stop-pid.js';
+export { waitFor, type WaitForOptions } from './process/wait-for.js';
 export {
   SpawnedProcess,
   spawnProcess,

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorResponseSchema, InferenceResponseSchema } from '@api-router/contracts';
 import { countPromptTokens } from '@api-router/mock-backend';
 import { metricValue } from '../test/support/data-plane-harness.js';
-import { waitFor } from '../test/support/wait-for.js';
+import { waitFor } from '@api-router/testing';
 import {
   parseSse,
   startInferenceHarness,

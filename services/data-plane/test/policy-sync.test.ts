@@ -10,7 +10,7 @@ import {
   type RunningDataPlane,
 } from './support/data-plane-harness.js';
 import { FakePolicyServer } from './support/fake-policy-server.js';
-import { waitFor } from './support/wait-for.js';
+import { waitFor } from '@api-router/testing';
 
 // Real sockets end to end: a ConnectRPC policy server (the control plane's stack) on 127.0.0.1:0 and the
 // data plane started in-process with its real grpc-js client, disk cache and HTTP server.

@@ -9,7 +9,8 @@ export interface WaitForOptions {
 
 /**
  * Polls `probe` until it returns a value other than undefined and returns it; fails with `description`
- * and the last probe error after the timeout. For conditions reached through real sockets and timers.
+ * and the last probe error (in the message and as its cause) after the timeout. For conditions reached
+ * through real sockets, processes and timers, in tests and benchmarks.
  */
 export async function waitFor<T>(
   description: string,
@@ -27,7 +28,8 @@ export async function waitFor<T>(
       lastError = error;
     }
     if (Date.now() > deadline) {
-      throw new Error(`timed out waiting for ${description}`, { cause: lastError });
+      const last = lastError instanceof Error ? `: ${lastError.message}` : '';
+      throw new Error(`timed out waiting for ${description}${last}`, { cause: lastError });
     }
     await sleep(options.intervalMs ?? 25);
   }
