@@ -15,7 +15,7 @@ export type { ServiceHandle, StartServiceOptions } from './local-services/servic
 export { silentLogger, type ServiceLogger } from './local-services/service-logger.js';
 export { startRedis, probeRedis } from './local-services/redis-service.js';
 export { startPostgres, probePostgres } from './local-services/postgres-service.js';
-export { startEtcd, probeEtcd } from './local-services/etcd-service.js';
+export { ETCD, etcdMemberArgs, startEtcd, probeEtcd } from './local-services/etcd-service.js';
 export { startKafka, probeKafka, type StartKafkaOptions } from './local-services/kafka-service.js';
 export { KAFKA_VERSION, ensureKafkaLibs, defaultKafkaCacheDir } from './local-services/kafka-distribution.js';
 export {

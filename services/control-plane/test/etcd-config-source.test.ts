@@ -4,7 +4,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLogger } from '@api-router/observability';
 import type { ConfigDocuments } from '@api-router/policy';
-import { freePort, probeEtcd, spawnProcess, testServices, type SpawnedProcess } from '@api-router/testing';
+import {
+  ETCD,
+  etcdMemberArgs,
+  freePort,
+  probeEtcd,
+  spawnProcess,
+  testServices,
+  type SpawnedProcess,
+} from '@api-router/testing';
 import { Etcd3 } from 'etcd3';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { ConfigSourceError, ConfigSourceListener } from '../src/config-source.js';
@@ -158,29 +166,14 @@ async function startOwnEtcd(
   const url = `http://127.0.0.1:${clientPort}`;
   const peerUrl = `http://127.0.0.1:${peerPort}`;
   const etcd = await spawnProcess({
-    command: '/usr/bin/etcd',
-    args: [
-      '--name',
-      'restart-test',
-      '--data-dir',
-      join(directory, 'data'),
-      '--listen-client-urls',
+    command: ETCD,
+    args: etcdMemberArgs({
+      name: 'restart-test',
+      dataDir: join(directory, 'data'),
       url,
-      '--advertise-client-urls',
-      url,
-      '--listen-peer-urls',
       peerUrl,
-      '--initial-advertise-peer-urls',
-      peerUrl,
-      '--initial-cluster',
-      `restart-test=${peerUrl}`,
-      '--initial-cluster-state',
-      'new',
-      '--log-outputs',
-      join(directory, 'etcd.log'),
-      '--logger',
-      'zap',
-    ],
+      logFile: join(directory, 'etcd.log'),
+    }),
     cwd: directory,
   });
   try {

@@ -9,7 +9,7 @@ import { silentLogger } from './service-logger.js';
 import { waitUntilReady } from './wait-until-ready.js';
 
 /** Debian's etcd-server package (3.4.x); deploy/local/services.sh installs it when missing. */
-const ETCD = '/usr/bin/etcd';
+export const ETCD = '/usr/bin/etcd';
 
 /**
  * Starts a private single-member etcd on 127.0.0.1 (client port `port` or a free one, peer port free; data
@@ -26,28 +26,7 @@ export async function startEtcd(options: StartServiceOptions): Promise<ServiceHa
   const logFile = join(dir, 'etcd.log');
   const daemon = await startDaemon({
     command: ETCD,
-    args: [
-      '--name',
-      'local',
-      '--data-dir',
-      join(dir, 'data'),
-      '--listen-client-urls',
-      url,
-      '--advertise-client-urls',
-      url,
-      '--listen-peer-urls',
-      peerUrl,
-      '--initial-advertise-peer-urls',
-      peerUrl,
-      '--initial-cluster',
-      `local=${peerUrl}`,
-      '--initial-cluster-state',
-      'new',
-      '--logger',
-      'zap',
-      '--log-outputs',
-      logFile,
-    ],
+    args: etcdMemberArgs({ name: 'local', dataDir: join(dir, 'data'), url, peerUrl, logFile }),
     logFile: join(dir, 'stdout.log'),
     cwd: dir,
   });
@@ -68,6 +47,39 @@ export async function startEtcd(options: StartServiceOptions): Promise<ServiceHa
     logFile,
     stop: () => stopPid(daemon.pid, { signal: 'SIGTERM', killGroup: true }),
   };
+}
+
+/** The command line of a new single-member etcd cluster on `url` (client) and `peerUrl`, logging to `logFile`. */
+export function etcdMemberArgs(member: {
+  name: string;
+  dataDir: string;
+  url: string;
+  peerUrl: string;
+  logFile: string;
+}): string[] {
+  const { name, dataDir, url, peerUrl, logFile } = member;
+  return [
+    '--name',
+    name,
+    '--data-dir',
+    dataDir,
+    '--listen-client-urls',
+    url,
+    '--advertise-client-urls',
+    url,
+    '--listen-peer-urls',
+    peerUrl,
+    '--initial-advertise-peer-urls',
+    peerUrl,
+    '--initial-cluster',
+    `${name}=${peerUrl}`,
+    '--initial-cluster-state',
+    'new',
+    '--logger',
+    'zap',
+    '--log-outputs',
+    logFile,
+  ];
 }
 
 /**
