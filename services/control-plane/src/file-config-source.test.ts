@@ -2,30 +2,9 @@ import { mkdtemp, rename, rm, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLogger } from '@api-router/observability';
-import type { ConfigDocuments } from '@api-router/policy';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { ConfigSourceError, ConfigSourceListener } from './config-source.js';
+import { recorder } from './config-source-recorder.test-support.js';
 import { FileConfigSource } from './file-config-source.js';
-
-type Outcome = { documents: ConfigDocuments; revision: string } | { error: ConfigSourceError };
-
-/** Collects outcomes; `next()` waits for the next one (events, not sleeps). */
-function recorder(): ConfigSourceListener & { next(): Promise<Outcome> } {
-  const outcomes: Outcome[] = [];
-  let wake: (() => void) | undefined;
-  const push = (outcome: Outcome): void => {
-    outcomes.push(outcome);
-    wake?.();
-  };
-  return {
-    onDocuments: (documents, revision) => push({ documents, revision }),
-    onError: (error) => push({ error }),
-    async next() {
-      while (outcomes.length === 0) await new Promise<void>((resolve) => (wake = resolve));
-      return outcomes.shift()!;
-    },
-  };
-}
 
 describe('FileConfigSource', () => {
   let directory: string;

@@ -15,32 +15,13 @@ import {
 } from '@api-router/testing';
 import { Etcd3 } from 'etcd3';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import type { ConfigSourceError, ConfigSourceListener } from '../src/config-source.js';
+import { recorder, type Outcome } from '../src/config-source-recorder.test-support.js';
 import { EtcdConfigSource } from '../src/etcd-config-source.js';
 import { startControlPlane, type ControlPlane, type ControlPlaneConfig } from '../src/index.js';
 import { POLICIES_YAML, routerYaml } from './config-yaml.js';
 import { GrpcPolicyClient } from './grpc-policy-client.js';
 
 const logger = createLogger({ service: 'control-plane-test', level: 'warn', destination: process.stderr });
-
-type Outcome = { documents: ConfigDocuments; revision: string } | { error: ConfigSourceError };
-
-function recorder(): ConfigSourceListener & { next(): Promise<Outcome> } {
-  const outcomes: Outcome[] = [];
-  let wake: (() => void) | undefined;
-  const push = (outcome: Outcome): void => {
-    outcomes.push(outcome);
-    wake?.();
-  };
-  return {
-    onDocuments: (documents, revision) => push({ documents, revision }),
-    onError: (error) => push({ error }),
-    async next() {
-      while (outcomes.length === 0) await new Promise<void>((resolve) => (wake = resolve));
-      return outcomes.shift()!;
-    },
-  };
-}
 
 function etcdConfig(endpoints: string, prefix: string): ControlPlaneConfig {
   return {
