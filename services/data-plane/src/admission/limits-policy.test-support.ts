@@ -1,14 +1,8 @@
 // A policy with limits for the admission tests, built the way the control plane builds it (YAML →
 // parseConfig → compileSnapshot). Excluded from the build.
 import type { PolicySnapshot } from '@api-router/contracts';
-import {
-  compileRuntimePolicy,
-  compileSnapshot,
-  hashSecret,
-  parseConfig,
-  type RuntimePolicy,
-} from '@api-router/policy';
-import { testApiKey } from '../testing/test-policy.test-support.js';
+import { compileRuntimePolicy, hashSecret, type RuntimePolicy } from '@api-router/policy';
+import { compileTestSnapshot, testApiKey } from '../testing/test-policy.test-support.js';
 
 /**
  * Keys of the limits policy, all of tenant `acme` (no limits of its own) unless noted:
@@ -104,15 +98,7 @@ ${key(LIMIT_KEYS.free, '')}
 }
 
 export function buildLimitsSnapshot(options: LimitsPolicyOptions = {}): PolicySnapshot {
-  const config = parseConfig({
-    router: { source: 'test:router.yaml', text: routerYaml(options) },
-    policies: { source: 'test:policies.yaml', text: policiesYaml(options) },
-  });
-  return compileSnapshot(config, {
-    version: options.version ?? 1n,
-    sourceRevision: 'test',
-    createdAt: new Date(1_700_000_000_000),
-  });
+  return compileTestSnapshot(routerYaml(options), policiesYaml(options), options.version);
 }
 
 export function buildLimitsPolicy(options: LimitsPolicyOptions = {}): RuntimePolicy {

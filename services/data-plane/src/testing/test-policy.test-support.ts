@@ -118,15 +118,16 @@ export function buildTestSnapshot(options: TestPolicyOptions = {}): PolicySnapsh
     'mock-a': 'http://127.0.0.1:9/v1',
     'mock-b': 'http://127.0.0.1:9/v1',
   };
+  return compileTestSnapshot(routerYaml(urls, options), policiesYaml(options), options.version);
+}
+
+/** Compiles router and policies YAML as the control plane would, at `version` (content hash correct). */
+export function compileTestSnapshot(router: string, policies: string, version = 1n): PolicySnapshot {
   const config = parseConfig({
-    router: { source: 'test:router.yaml', text: routerYaml(urls, options) },
-    policies: { source: 'test:policies.yaml', text: policiesYaml(options) },
+    router: { source: 'test:router.yaml', text: router },
+    policies: { source: 'test:policies.yaml', text: policies },
   });
-  return compileSnapshot(config, {
-    version: options.version ?? 1n,
-    sourceRevision: 'test',
-    createdAt: new Date(1_700_000_000_000),
-  });
+  return compileSnapshot(config, { version, sourceRevision: 'test', createdAt: new Date(1_700_000_000_000) });
 }
 
 export function buildTestPolicy(options: TestPolicyOptions = {}): RuntimePolicy {
