@@ -1,9 +1,8 @@
-import { clone, create } from '@bufbuild/protobuf';
+import { create } from '@bufbuild/protobuf';
 import type { BudgetFailureMode, RateLimitFailureMode } from '@api-router/contracts';
 import {
   BudgetPeriod,
   ModelPriceSchema,
-  PolicySnapshotSchema,
   QueuePolicySchema,
   type LimitSet,
   type PolicySnapshot,
@@ -13,8 +12,7 @@ import { compileRuntimePolicy } from './compile-runtime-policy.js';
 import { compileSnapshot } from './compile-snapshot.js';
 import { budget } from './limit-set.test-support.js';
 import { parseConfig } from './parse-config.js';
-import { computeSnapshotHash } from './snapshot-hash.js';
-import { SnapshotInvalidError } from './snapshot-invalid-error.js';
+import { rejectionReason, resealedCopy } from './resealed-snapshot.test-support.js';
 
 // Limits, budgets and prices on the data plane side: lookups and validation of what the snapshot carries.
 
@@ -57,20 +55,7 @@ function validSnapshot(): PolicySnapshot {
 }
 
 function resealed(change: (snapshot: PolicySnapshot) => void): PolicySnapshot {
-  const snapshot = clone(PolicySnapshotSchema, validSnapshot());
-  change(snapshot);
-  snapshot.contentHash = computeSnapshotHash(snapshot);
-  return snapshot;
-}
-
-function reasonOf(snapshot: PolicySnapshot): string {
-  try {
-    compileRuntimePolicy(snapshot);
-  } catch (error: unknown) {
-    if (error instanceof SnapshotInvalidError) return error.reason;
-    throw error;
-  }
-  throw new Error('snapshot was accepted');
+  return resealedCopy(validSnapshot(), change);
 }
 
 const demoKeyLimits = (s: PolicySnapshot): LimitSet => s.apiKeys[0]!.limits!;
@@ -201,6 +186,6 @@ describe('compileRuntimePolicy: limits and prices', () => {
       /reservation_ttl_ms must be at most 86400000/,
     ],
   ])('rejects %s', (_name, change, reason) => {
-    expect(reasonOf(resealed(change))).toMatch(reason);
+    expect(rejectionReason(resealed(change))).toMatch(reason);
   });
 });

@@ -13,9 +13,8 @@ import { describe, expect, it } from 'vitest';
 import { compileRuntimePolicy } from './compile-runtime-policy.js';
 import { compileSnapshot } from './compile-snapshot.js';
 import { parseConfig } from './parse-config.js';
+import { rejectionReason, resealedCopy } from './resealed-snapshot.test-support.js';
 import { parsedConfigArbitrary } from './parsed-config.test-support.js';
-import { computeSnapshotHash } from './snapshot-hash.js';
-import { SnapshotInvalidError } from './snapshot-invalid-error.js';
 
 // Generous: the machine running the suite is shared and these properties compile dozens of snapshots.
 const PROPERTY_TIMEOUT_MS = 60_000;
@@ -50,22 +49,8 @@ function validSnapshot(): PolicySnapshot {
   return compileSnapshot(config, OPTIONS);
 }
 
-/** Applies `change` to a copy of a valid snapshot and re-seals it, so only the targeted check can fail. */
 function resealed(change: (snapshot: PolicySnapshot) => void): PolicySnapshot {
-  const snapshot = clone(PolicySnapshotSchema, validSnapshot());
-  change(snapshot);
-  snapshot.contentHash = computeSnapshotHash(snapshot);
-  return snapshot;
-}
-
-function reasonOf(snapshot: PolicySnapshot): string {
-  try {
-    compileRuntimePolicy(snapshot);
-  } catch (error: unknown) {
-    if (error instanceof SnapshotInvalidError) return error.reason;
-    throw error;
-  }
-  throw new Error('snapshot was accepted');
+  return resealedCopy(validSnapshot(), change);
 }
 
 describe('compileRuntimePolicy', () => {
@@ -172,13 +157,15 @@ describe('compileRuntimePolicy', () => {
     ['empty model', (s) => (s.routes[0]!.model = ''), /route demo-chat: model is empty/],
     ['zero attempts', (s) => (s.routes[0]!.maxAttempts = 0), /max_attempts must be at least 1/],
   ])('rejects %s', (_name, change, reason) => {
-    expect(reasonOf(resealed(change))).toMatch(reason);
+    expect(rejectionReason(resealed(change))).toMatch(reason);
   });
 
   it('rejects a content hash that does not match', () => {
     const snapshot = validSnapshot();
     snapshot.contentHash = '0'.repeat(64);
-    expect(reasonOf(snapshot)).toMatch(/^content_hash 0{64} does not match the content \([0-9a-f]{64}\)$/);
+    expect(rejectionReason(snapshot)).toMatch(
+      /^content_hash 0{64} does not match the content \([0-9a-f]{64}\)$/,
+    );
   });
 
   it('accepts a snapshot whose source revision changed, as it is not part of the content', () => {
@@ -217,7 +204,9 @@ describe('compileRuntimePolicy', () => {
             expect(compileRuntimePolicy(snapshot).contentHash).toBe(snapshot.contentHash);
             fc.pre(mutations[which]!(snapshot));
             const bytes = toBinary(PolicySnapshotSchema, snapshot);
-            expect(reasonOf(snapshot)).toMatch(/^content_hash [0-9a-f]{64} does not match the content/);
+            expect(rejectionReason(snapshot)).toMatch(
+              /^content_hash [0-9a-f]{64} does not match the content/,
+            );
             expect(toBinary(PolicySnapshotSchema, snapshot)).toEqual(bytes);
           },
         ),
