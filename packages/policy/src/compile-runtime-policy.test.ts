@@ -13,8 +13,8 @@ import { describe, expect, it } from 'vitest';
 import { compileRuntimePolicy } from './compile-runtime-policy.js';
 import { compileSnapshot } from './compile-snapshot.js';
 import { parseConfig } from './parse-config.js';
-import { rejectionReason, resealedCopy } from './resealed-snapshot.test-support.js';
 import { parsedConfigArbitrary } from './parsed-config.test-support.js';
+import { rejectionReason, resealedCopy } from './resealed-snapshot.test-support.js';
 
 // Generous: the machine running the suite is shared and these properties compile dozens of snapshots.
 const PROPERTY_TIMEOUT_MS = 60_000;

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSigner } from '@api-router/auth';
-import { metricValue } from '../test/support/data-plane-harness.js';
 import { waitFor } from '@api-router/testing';
+import { metricValue } from '../test/support/data-plane-harness.js';
 import { startInferenceHarness, type InferenceHarness } from './testing/inference-harness.test-support.js';
 import {
   buildTestSnapshot,

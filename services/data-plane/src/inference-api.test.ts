@@ -2,8 +2,8 @@ import { fromJson, type JsonObject, type JsonValue } from '@bufbuild/protobuf';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorResponseSchema, InferenceResponseSchema } from '@api-router/contracts';
 import { countPromptTokens } from '@api-router/mock-backend';
-import { metricValue } from '../test/support/data-plane-harness.js';
 import { waitFor } from '@api-router/testing';
+import { metricValue } from '../test/support/data-plane-harness.js';
 import {
   parseSse,
   startInferenceHarness,

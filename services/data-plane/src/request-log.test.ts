@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { metricValue } from '../test/support/data-plane-harness.js';
 import { waitFor } from '@api-router/testing';
+import { metricValue } from '../test/support/data-plane-harness.js';
 import { startInferenceHarness, type InferenceHarness } from './testing/inference-harness.test-support.js';
 import { TEST_KEYS, testApiKey } from './testing/test-policy.test-support.js';
 

@@ -2,6 +2,7 @@ import { readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { PolicyApplyOutcome } from '@api-router/contracts';
+import { waitFor } from '@api-router/testing';
 import { createTestSnapshot } from './support/policy-snapshot-fixture.js';
 import {
   createTempDir,
@@ -10,7 +11,6 @@ import {
   type RunningDataPlane,
 } from './support/data-plane-harness.js';
 import { FakePolicyServer } from './support/fake-policy-server.js';
-import { waitFor } from '@api-router/testing';
 
 // Real sockets end to end: a ConnectRPC policy server (the control plane's stack) on 127.0.0.1:0 and the
 // data plane started in-process with its real grpc-js client, disk cache and HTTP server.

@@ -1,8 +1,8 @@
 import { fromBinary } from '@bufbuild/protobuf';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AuditEventKind, AuditEventSchema, type AuditEvent } from '@api-router/contracts';
-import { metricValue } from '../../test/support/data-plane-harness.js';
 import { waitFor } from '@api-router/testing';
+import { metricValue } from '../../test/support/data-plane-harness.js';
 import {
   parseSse,
   startInferenceHarness,
