@@ -14,7 +14,7 @@ bench: setup      ## benchmarks (print figures; they assert nothing)
 	bash scripts/bench.sh
 
 lint: setup
-	pnpm lint && pnpm typecheck && pnpm exec buf lint
+	pnpm lint && pnpm typecheck && pnpm docs:links && pnpm exec buf lint
 
 generate: setup
 	pnpm generate

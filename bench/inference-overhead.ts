@@ -340,7 +340,7 @@ async function main(): Promise<void> {
       // The control plane ingests every usage record, off the request path; deployed, it never shares a core
       // with the model backend. Here it shares CPU 0 with the mock: at a backend latency that leaves CPU 0
       // idle time it runs at low priority, so that its ingest bursts and GC pauses wait for the mock instead
-      // of delaying its answers (docs/performance.md, thirteenth VM). At 0 ms the load generator keeps CPU 0
+      // of delaying its answers (docs/performance-log.md, thirteenth VM). At 0 ms the load generator keeps CPU 0
       // busy, and the control plane needs its fair share to keep up with ~7 000 records/s.
       const nice = latencyMs === 0 ? 0 : controlPlaneNice;
       try {

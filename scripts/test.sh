@@ -14,10 +14,11 @@ bash scripts/setup.sh
 step "contracts: buf lint, generated code up to date, buf breaking"
 bash scripts/check-contracts.sh
 
-step "lint, types, format"
+step "lint, types, format, documentation links"
 pnpm lint
 pnpm typecheck
 pnpm format:check
+pnpm docs:links
 
 step "real services: Redis, Kafka, etcd, Postgres"
 bash deploy/local/services.sh start

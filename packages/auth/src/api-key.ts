@@ -63,7 +63,7 @@ export function hashApiKey(key: string): Buffer {
  * The digest comes back as a 'binary' (latin1) string, one char per byte, and is compared byte by byte
  * with an accumulated XOR, no early exit — what `timingSafeEqual` does, without the Buffer it needs: every
  * digest Buffer is an ArrayBuffer of its own that the next young-generation GC has to sweep, one per
- * request, a quarter of those the data plane made per request (docs/performance.md, "Figures, ninth VM").
+ * request, a quarter of those the data plane made per request (docs/performance-log.md, "Figures, ninth VM").
  */
 export function verifyApiKey(presented: string, storedSha256: Uint8Array): boolean {
   const presentedSha256 = hash('sha256', presented, 'binary');

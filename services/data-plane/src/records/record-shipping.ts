@@ -40,7 +40,7 @@ export const OUTBOX_MAX_SYNC_WRITE_BYTES = 64 * 1024;
  * event-loop turn: when a burst of upstream responses arrives together, the first of them would wait for
  * the whole burst's processing (tens of ms on a loaded router). Cutting the batch after ~1 ms (Date.now
  * granularity: 1–2 ms) bounds that wait and keeps a write per millisecond of work at most. Measured
- * (docs/performance.md): router_overhead_seconds mean 1.6–2.4 → 0.9–1.4 ms at a 20 ms backend.
+ * (docs/performance-log.md): router_overhead_seconds mean 1.6–2.4 → 0.9–1.4 ms at a 20 ms backend.
  */
 export const OUTBOX_MAX_COLLECT_MS = 1;
 

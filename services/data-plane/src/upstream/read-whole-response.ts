@@ -27,7 +27,7 @@ type Settle = (outcome: UpstreamOutcome<UpstreamWholeResponse>) => void;
  * the same start (the request is being written on a connection) and the same failure
  * (`HeadersTimeoutError`, a first_byte_timeout): undici's timer for it is a FastTimer that its timer list
  * keeps for up to half a second after it is cleared, ~500 objects alive at every scavenge at 2 000
- * requests/s, where a Node timer cleared at the response headers is gone at once (docs/performance.md).
+ * requests/s, where a Node timer cleared at the response headers is gone at once (docs/performance-log.md).
  * Pass `headersTimeout: 0` in `options` so that undici keeps none.
  */
 export function readWholeResponse(
