@@ -24,6 +24,12 @@ export interface ScanOptions {
   /** Records must have a seq at or below this (inclusive); a sealed segment's bound is the next one's first seq − 1. */
   maxSeq: number;
   /**
+   * The buffer is a chunk that ends before the data does: a frame running past its end is incomplete, not
+   * bad, so the scan stops there (the `tail`, to read again whole) instead of searching past it, where its
+   * own payload could hold bytes that decode as a frame.
+   */
+  moreData?: boolean;
+  /**
    * Called for each valid frame in order, with its offset in the buffer and its size. Return false to stop
    * the scan before this frame (it is not consumed: `end` is its offset). `record.payload` is a view into
    * `buffer` (no copy).
@@ -57,6 +63,8 @@ export function scanFrames(buffer: Buffer, options: ScanOptions): ScanResult {
       offset += decoded.frameBytes;
       continue;
     }
+    if (decoded.kind === 'incomplete' && options.moreData === true)
+      return { end: offset, skipped, tail: describeTail(decoded, offset) };
     const next = findNextFrame(buffer, offset + 1, lastSeq, options.maxSeq);
     if (next === undefined) return { end: offset, skipped, tail: describeTail(decoded, offset) };
     skipped.push({ offset, skippedBytes: next - offset, reason: describeFailure(decoded) });

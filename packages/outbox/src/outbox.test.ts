@@ -2,6 +2,7 @@ import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { encodeFrame } from './frame-codec.js';
 import { ManualClock } from './manual-clock.js';
 import { Outbox, type OutboxOptions } from './outbox.js';
 import { OutboxError, OutboxFullError } from './outbox-error.js';
@@ -131,6 +132,46 @@ describe('Outbox', () => {
     expect(oneByBytes.map((record) => record.seq)).toEqual([1]); // a record larger than maxBytes still goes alone
   });
 
+  it('reads a record that a disk read chunk ends inside whole, whatever frame-like bytes its payload holds', async () => {
+    const corruption: unknown[] = [];
+    const outbox = await open({
+      memoryTail: { maxRecords: 0 },
+      events: { onCorruption: (report) => corruption.push(report) },
+    });
+    // A payload is opaque: it may hold the bytes of a whole valid frame (e.g. a client-chosen string).
+    const planted = encodeFrame({
+      seq: 2 ** 40,
+      appendedAtMs: 0,
+      key: 'forged',
+      topic: 'usage',
+      payload: Buffer.from('forged payload'),
+    });
+    const pending = [
+      outbox.append({ key: 'req-1', topic: 'usage', payload: Buffer.alloc(69_000, 1) }),
+      outbox.append({
+        key: 'req-2',
+        topic: 'usage',
+        payload: Buffer.concat([Buffer.from('model '), planted, Buffer.alloc(5_000, 2)]),
+      }),
+    ];
+    clock.advance(10);
+    await Promise.all(pending);
+    // With maxBytes 70 000 the first chunk read from the segment ends inside req-2, after the planted bytes.
+    const seen: [number, string][] = [];
+    let after = 0;
+    for (let reads = 0; reads < 5; reads += 1) {
+      const batch = await outbox.read(after, { maxRecords: 10, maxBytes: 70_000 });
+      if (batch.length === 0) break;
+      seen.push(...batch.map((record): [number, string] => [record.seq, record.key]));
+      after = batch[batch.length - 1]!.seq;
+    }
+    expect(seen).toEqual([
+      [1, 'req-1'],
+      [2, 'req-2'],
+    ]);
+    expect(corruption).toEqual([]);
+  });
+
   it('rotates segments by size and deletes sealed segments once acked', async () => {
     const outbox = await open({ segmentMaxBytes: 200 });
     for (let i = 0; i < 10; i += 1) await appendMany(outbox, 3, i * 3 + 1);
@@ -158,6 +199,46 @@ describe('Outbox', () => {
     expect(outbox.usedBytes).toBe(used);
     await outbox.ack(6);
     await expect(appendMany(outbox, 1, 7)).resolves.toEqual([7]);
+  });
+
+  it('keeps accepting while everything is acked, even with maxBytes below the default segment size', async () => {
+    // The newest segment is never deleted: were it allowed to grow to maxBytes, acking could free nothing.
+    const outbox = await open({ maxBytes: 2000 });
+    for (let seq = 1; seq <= 150; seq += 1) {
+      await expect(appendMany(outbox, 1, seq)).resolves.toEqual([seq]); // 150 × 45 B: over 3 × maxBytes
+      await outbox.ack(seq);
+    }
+    expect(outbox.usedBytes).toBeLessThanOrEqual(2000);
+  });
+
+  it('frees exactly the deleted segments’ bytes, also when appends commit while an ack deletes', async () => {
+    const real = createNodeOutboxFs();
+    let releaseUnlink: (() => void) | undefined;
+    const unlinkStarted: (() => void)[] = [];
+    const fs: OutboxFs = {
+      ...real,
+      unlink: async (path) => {
+        await new Promise<void>((resolve) => {
+          releaseUnlink = resolve;
+          for (const started of unlinkStarted.splice(0)) started();
+        });
+        await real.unlink(path);
+      },
+    };
+    const outbox = await open({ fs, segmentMaxBytes: 100 });
+    for (let seq = 1; seq <= 4; seq += 1) await appendMany(outbox, 1, seq); // 1–3 sealed, 4 in the newest
+    const deleting = new Promise<void>((resolve) => unlinkStarted.push(resolve));
+    const acked = outbox.ack(3);
+    await deleting;
+    await appendMany(outbox, 1, 5); // commits while the sealed segment is being deleted
+    releaseUnlink!();
+    await acked;
+    const onDisk = await Promise.all(
+      (await readdir(directory))
+        .filter((name) => name.startsWith('segment-'))
+        .map(async (name) => (await stat(join(directory, name))).size),
+    );
+    expect(outbox.usedBytes).toBe(onDisk.reduce((sum, size) => sum + size, 0));
   });
 
   it('rejects oversized records as invalid_record', async () => {

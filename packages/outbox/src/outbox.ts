@@ -74,7 +74,10 @@ export interface OutboxOptions {
    * delay runs out (default: unset, never). See `GroupCommitOptions.maxCollectMs`.
    */
   maxBatchCollectMs?: number;
-  /** Segment size that triggers rotation, in bytes (default 16 MiB). Only sealed segments are ever deleted. */
+  /**
+   * Segment size that triggers rotation, in bytes (default 16 MiB; at most half of `maxBytes`). Only sealed
+   * segments are ever deleted, so a newest segment allowed to fill `maxBytes` would keep the outbox full.
+   */
   segmentMaxBytes?: number;
   /** Most bytes the segment files may take on disk (default 1 GiB); an append beyond it fails with `OutboxFullError`. */
   maxBytes?: number;
@@ -175,10 +178,12 @@ export class Outbox implements AsyncDisposable {
     const deps = { fs, directory: options.directory, fsync, reporter, events, logger: options.logger };
     const recovered = await recoverSegments(deps, cursor.ackedSeq);
     const clock = options.clock ?? createSystemClock();
+    const maxBytes = options.maxBytes ?? 1024 * 1024 * 1024;
     const log = new SegmentLog(
       {
         ...deps,
-        segmentMaxBytes: options.segmentMaxBytes ?? 16 * 1024 * 1024,
+        // The newest segment is never deleted: it must rotate well before it could fill maxBytes on its own.
+        segmentMaxBytes: Math.min(options.segmentMaxBytes ?? 16 * 1024 * 1024, Math.ceil(maxBytes / 2)),
         syncEachBatch: syncMode.mode === 'per-batch',
         maxSyncWriteBytes: options.maxSyncWriteBytes ?? 0,
         nowMs: () => clock.nowMs(),
@@ -188,7 +193,7 @@ export class Outbox implements AsyncDisposable {
     // The interval mode's guarantee covers what an earlier process (killed before its next sync) wrote too.
     if (syncMode.mode === 'interval') await log.syncNewest();
     const settings: OutboxSettings = {
-      maxBytes: options.maxBytes ?? 1024 * 1024 * 1024,
+      maxBytes,
       maxRecordBytes: options.maxRecordBytes ?? 4 * 1024 * 1024,
       clock,
       events,
@@ -391,9 +396,9 @@ export class Outbox implements AsyncDisposable {
     this.ackedThrough = throughSeq;
     this.pending.ackThrough(throughSeq);
     this.tail.dropThrough(throughSeq);
-    const before = this.log.diskBytes;
-    await this.log.deleteAckedThrough(throughSeq);
-    this.reservedBytes -= before - this.log.diskBytes;
+    // The deleted segments' own bytes: appends committing meanwhile grow the newest one (already reserved).
+    const deletedBytes = await this.log.deleteAckedThrough(throughSeq);
+    this.reservedBytes -= deletedBytes;
   }
 
   /** One background fdatasync (interval mode), reported through `events.onSync`. */

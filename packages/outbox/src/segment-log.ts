@@ -162,9 +162,13 @@ export class SegmentLog {
     segment.sizeBytes = before + bytes.length;
   }
 
-  /** Deletes sealed segments whose every seq is at or below `ackedSeq`. Deletion errors are logged, not thrown: the files are retried on the next ack or open. */
-  async deleteAckedThrough(ackedSeq: number): Promise<void> {
+  /**
+   * Deletes sealed segments whose every seq is at or below `ackedSeq`; resolves with the bytes they held.
+   * Deletion errors are logged, not thrown: the files are retried on the next ack or open.
+   */
+  async deleteAckedThrough(ackedSeq: number): Promise<number> {
     let deleted = 0;
+    let deletedBytes = 0;
     while (this.list.length > 1 && this.list[1]!.firstSeq - 1 <= ackedSeq) {
       const oldest = this.list[0]!;
       try {
@@ -178,6 +182,7 @@ export class SegmentLog {
       }
       this.list.shift();
       deleted += 1;
+      deletedBytes += oldest.sizeBytes;
     }
     // Not syncing the directory only risks a deleted segment reappearing after a crash; recovery deletes it again.
     if (deleted > 0 && this.options.fsync && !this.closed) {
@@ -185,6 +190,7 @@ export class SegmentLog {
         this.options.logger?.warn({ err: error }, 'outbox: directory fsync after deletion failed');
       });
     }
+    return deletedBytes;
   }
 
   /** Syncs what is still unsynced (unless failed), then closes the file; rejects when that last sync fails (the file is closed anyway). */

@@ -100,9 +100,11 @@ export class SegmentReader {
         const reason = 'file is shorter than its committed size';
         this.reporter.report({ file: segment.name, offset: end, skippedBytes: committedEnd - end, reason });
       }
+      const chunkEnd = cursor.offset + chunk.length;
       const scan = scanFrames(chunk, {
         minSeqExclusive: Math.max(segment.firstSeq - 1, 0),
         maxSeq: Number.MAX_SAFE_INTEGER,
+        moreData: chunkEnd < end,
         onRecord: (record, _offset, frameBytes) => {
           if (record.seq <= afterSeq) return true;
           if (
@@ -119,7 +121,6 @@ export class SegmentReader {
       });
       for (const region of scan.skipped)
         this.reporter.report({ file: segment.name, ...region, offset: cursor.offset + region.offset });
-      const chunkEnd = cursor.offset + chunk.length;
       cursor.offset += scan.end;
       if (full || scan.tail === undefined) continue;
       if (chunkEnd < end) {

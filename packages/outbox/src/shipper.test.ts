@@ -143,6 +143,26 @@ describe('Shipper', () => {
     await shipper.close();
   });
 
+  it('keeps backing off while new records are committed (commits do not cut a backoff short)', async () => {
+    const { clock, outbox, transport, shipper } = setup();
+    outbox.commit(1);
+    transport.failures = 5;
+    shipper.start();
+    await settle();
+    expect(shipper.state()).toBe('backoff');
+    // Traffic goes on while the transport is down: every request commits a record.
+    for (let commit = 0; commit < 3; commit += 1) {
+      outbox.commit(1);
+      await settle();
+    }
+    expect(transport.attempts).toHaveLength(1);
+    expect(shipper.state()).toBe('backoff');
+    clock.advance(100);
+    await settle();
+    expect(transport.attempts).toHaveLength(2);
+    await shipper.close();
+  });
+
   it('re-sends (never skips) a batch whose ack failed', async () => {
     const { clock, outbox, transport, shipper } = setup();
     outbox.commit(3);

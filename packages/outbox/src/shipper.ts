@@ -122,7 +122,8 @@ export class Shipper {
     this.shippedThrough = this.options.outbox.ackedSeq;
     this.unsubscribe = this.options.outbox.onCommitted(() => {
       this.newWork = true;
-      this.wakeUp();
+      // A commit wakes an idle shipper, never one backing off (only a flush or close cuts that short).
+      if (this.status !== 'backoff') this.wakeUp();
       if (this.lingerWake !== undefined && !this.lingerWanted()) this.lingerWake(); // a full batch is ready
     });
     this.loop = this.run();

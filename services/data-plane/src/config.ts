@@ -120,8 +120,8 @@ export interface DataPlaneConfig {
   maxUpstreamResponseBytes: number;
   /**
    * Most nonces the in-process nonce store holds (DP_NONCE_MAX_ENTRIES, default 200 000); each is held for
-   * twice the signature window, so it sustains max / (2 × window) signed requests per second (333/s at the
-   * defaults) before refusing them with 503. Unused with DP_REDIS_URL.
+   * twice the signature window plus a second, so it sustains max / (2 × window + 1) signed requests per
+   * second (333/s at the defaults) before refusing them with 503. Unused with DP_REDIS_URL.
    */
   nonceStoreMaxEntries: number;
   records: RecordsSettings;

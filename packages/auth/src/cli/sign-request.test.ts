@@ -99,6 +99,23 @@ describe('sign-request CLI', () => {
     );
   });
 
+  it('sends a --data text that starts with "@" as text, never as a file name for curl', () => {
+    const result = run([
+      '--key-id',
+      'k',
+      '--secret',
+      SECRET_TEXT,
+      '--url',
+      'https://h/',
+      '--data',
+      '@notes.txt',
+    ]);
+    expect(result.code).toBe(0);
+    // curl reads the file named after "@" for --data-binary (and --data): not the bytes that were signed.
+    expect(result.stdout).not.toMatch(/--data(-binary)? '?@/);
+    expect(result.stdout).toContain('--data-raw @notes.txt');
+  });
+
   it.each([
     ['no key id', ['--secret', SECRET_TEXT, '--url', 'https://h/']],
     ['no secret', ['--key-id', 'k', '--url', 'https://h/']],

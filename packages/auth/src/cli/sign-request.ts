@@ -81,7 +81,9 @@ function buildCurlCommand(argv: readonly string[], dependencies: SignRequestCliD
   if (values['data-file'] !== undefined) {
     words.push(`\\\n  --data-binary ${quoteShellArgument(`@${values['data-file']}`)}`);
   } else if (values.data !== undefined) {
-    words.push(`\\\n  --data-binary ${quoteShellArgument(values.data)}`);
+    // curl reads a file for a --data-binary value that starts with "@"; --data-raw sends the text as given.
+    const flag = values.data.startsWith('@') ? '--data-raw' : '--data-binary';
+    words.push(`\\\n  ${flag} ${quoteShellArgument(values.data)}`);
   }
   return words.join(' ');
 }

@@ -344,7 +344,7 @@ describe('verifyRequest', () => {
       await expect(verifyRequest(sign(REQUEST), verifyOptions)).resolves.toMatchObject({ ok: true });
     });
 
-    it('scopes nonces per key and claims them for twice the window', async () => {
+    it('scopes nonces per key and claims them for twice the window plus a second', async () => {
       const claims: [string, string, number][] = [];
       const nonceStore: NonceStore = {
         claim: (keyId, nonce, ttlSeconds) => {
@@ -353,7 +353,24 @@ describe('verifyRequest', () => {
         },
       };
       await verifyRequest(sign(REQUEST), options({ nonceStore, windowSeconds: 120 }));
-      expect(claims).toEqual([['partner-1', 'nonce-1', 240]]);
+      expect(claims).toEqual([['partner-1', 'nonce-1', 241]]);
+    });
+
+    it('keeps a nonce for as long as its created stays in the window, whole seconds included', async () => {
+      // created C is accepted while floor(now / 1 s) is within C ± window: from (C - window) s to just
+      // before (C + window + 1) s, 2 × window + 1 seconds. A nonce first accepted at the very start must
+      // still be remembered at the very end.
+      let nowMs = (NOW_SECONDS - 300) * 1000;
+      const nonceStore = createMemoryNonceStore({ clock: { now: () => nowMs }, maxEntries: 100 });
+      const signed = sign(REQUEST);
+      await expect(verifyRequest(signed, options({ nowMs, nonceStore }))).resolves.toMatchObject({
+        ok: true,
+      });
+      nowMs = (NOW_SECONDS + 300) * 1000 + 999;
+      await expect(verifyRequest(signed, options({ nowMs, nonceStore }))).resolves.toEqual({
+        ok: false,
+        reason: 'replayed_nonce',
+      });
     });
 
     it('rejects when the nonce store fails, rather than accepting', async () => {

@@ -20,7 +20,10 @@ export interface VerifyRequestOptions {
   readonly windowSeconds?: number;
   /** Components every signature must cover. Default {@link DEFAULT_COVERED_COMPONENTS}. */
   readonly requiredComponents?: readonly string[];
-  /** Each nonce is claimed for twice the window, the longest span in which its `created` stays acceptable. */
+  /**
+   * Each nonce is claimed for twice the window plus one second, the longest span in which its `created`
+   * stays acceptable (`now` is compared in whole seconds, so the last acceptable second is a whole one).
+   */
   readonly nonceStore: NonceStore;
   /** Label of the signature to check. Default: the first one in Signature-Input. */
   readonly label?: string;
@@ -76,7 +79,8 @@ export async function verifyRequest(
   if (!matchesHmacSha256(secrets, base.base, signature.signature)) {
     return { ok: false, reason: 'bad_signature' };
   }
-  if (!(await options.nonceStore.claim(keyId, nonce, windowSeconds * 2))) {
+  // created C is accepted from (C - window) s until just before (C + window + 1) s: 2 × window + 1 seconds.
+  if (!(await options.nonceStore.claim(keyId, nonce, windowSeconds * 2 + 1))) {
     return { ok: false, reason: 'replayed_nonce' };
   }
   return { ok: true, keyId, label: signature.label };
