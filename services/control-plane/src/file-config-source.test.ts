@@ -1,9 +1,9 @@
-import { mkdtemp, rename, rm, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rename, rm, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLogger } from '@api-router/observability';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { recorder } from './config-source-recorder.test-support.js';
+import { recorder, type Outcome } from './config-source-recorder.test-support.js';
 import { FileConfigSource } from './file-config-source.js';
 
 describe('FileConfigSource', () => {
@@ -68,4 +68,47 @@ describe('FileConfigSource', () => {
     await writeFile(join(directory, 'policies.yaml'), 'tenants: []\n');
     expect(await listener.next()).toMatchObject({ documents: { policies: { text: 'tenants: []\n' } } });
   });
+
+  it('keeps trying when the config directory is replaced, and watches the new one', async () => {
+    const listener = start();
+    await listener.next();
+    const replacement = `${directory}.new`;
+    await mkdir(replacement);
+    await writeFile(join(replacement, 'router.yaml'), 'routes: [] # new\n');
+    await writeFile(join(replacement, 'policies.yaml'), 'tenants: [] # new\n');
+    await rm(directory, { recursive: true });
+    await rename(replacement, directory);
+    expect(await nextDocuments(listener)).toMatchObject({
+      documents: { router: { text: 'routes: [] # new\n' }, policies: { text: 'tenants: [] # new\n' } },
+    });
+    await writeFile(join(directory, 'router.yaml'), 'routes: [] # edited\n');
+    expect(await nextDocuments(listener)).toMatchObject({
+      documents: { router: { text: 'routes: [] # edited\n' } },
+    });
+  });
+
+  it('keeps trying while the config directory is gone, and reads it once it is back', async () => {
+    const listener = start();
+    await listener.next();
+    await rm(directory, { recursive: true });
+    expect(await listener.next()).toMatchObject({ error: { kind: 'missing' } });
+    await mkdir(directory);
+    await writeFile(join(directory, 'router.yaml'), 'routes: [] # back\n');
+    await writeFile(join(directory, 'policies.yaml'), 'tenants: []\n');
+    expect(await nextDocuments(listener)).toMatchObject({
+      documents: { router: { text: 'routes: [] # back\n' } },
+    });
+    await writeFile(join(directory, 'router.yaml'), 'routes: [] # edited\n');
+    expect(await nextDocuments(listener)).toMatchObject({
+      documents: { router: { text: 'routes: [] # edited\n' } },
+    });
+  });
 });
+
+/** Skips source errors (documents missing while the directory is swapped) up to the next delivered documents. */
+async function nextDocuments(listener: ReturnType<typeof recorder>): Promise<Outcome> {
+  for (;;) {
+    const outcome = await listener.next();
+    if ('documents' in outcome) return outcome;
+  }
+}

@@ -14,13 +14,22 @@ export interface FileConfigSourceOptions {
   logger: Logger;
   /** Quiet time after the last file-system event before both files are re-read; default 100 ms. */
   debounceMs?: number;
+  /**
+   * First delay before both files are read again (and their directories watched anew) after a read failed,
+   * doubled up to 30 s; default 1000 ms. A deleted or replaced directory sends no more events.
+   */
+  retryMs?: number;
 }
+
+const MAX_RETRY_MS = 30_000;
 
 /**
  * Config documents in two YAML files. Watches the files' directories rather than the files, so editors that
  * save by writing a temp file and renaming it over the original (vim, most IDEs, Kubernetes ConfigMap
  * symlink swaps) are seen too; bursts of events are debounced and both files are always re-read together.
- * A read whose content equals the last delivered one is not delivered again.
+ * A read whose content equals the last delivered one is not delivered again. The directories are watched
+ * anew before each read (a deleted or replaced directory's watcher goes silent), and a failed read is
+ * retried with backoff, so a directory that comes back is seen too.
  */
 export class FileConfigSource implements ConfigSource {
   readonly kind = 'file';
@@ -28,16 +37,35 @@ export class FileConfigSource implements ConfigSource {
   readonly #watchers: FSWatcher[] = [];
   #listener: ConfigSourceListener | undefined;
   #timer: NodeJS.Timeout | undefined;
+  #retryTimer: NodeJS.Timeout | undefined;
+  #retryDelayMs: number;
   #lastRevision: string | undefined;
   #reading: Promise<void> = Promise.resolve();
   #closed = false;
 
   constructor(options: FileConfigSourceOptions) {
     this.#options = options;
+    this.#retryDelayMs = options.retryMs ?? 1000;
   }
 
   start(listener: ConfigSourceListener): void {
     this.#listener = listener;
+    this.#watch();
+    this.#read();
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    clearTimeout(this.#timer);
+    clearTimeout(this.#retryTimer);
+    for (const watcher of this.#watchers) watcher.close();
+    await this.#reading;
+  }
+
+  /** (Re)creates the directory watchers: a watcher of a directory that was deleted or replaced stays silent. */
+  #watch(): void {
+    for (const watcher of this.#watchers.splice(0)) watcher.close();
+    if (this.#closed) return;
     for (const directory of new Set([
       dirname(this.#options.routerPath),
       dirname(this.#options.policiesPath),
@@ -55,20 +83,17 @@ export class FileConfigSource implements ConfigSource {
         this.#fail('missing', directory, `cannot watch config directory ${directory}`, error);
       }
     }
-    this.#read();
-  }
-
-  async close(): Promise<void> {
-    this.#closed = true;
-    clearTimeout(this.#timer);
-    for (const watcher of this.#watchers) watcher.close();
-    await this.#reading;
   }
 
   #schedule(): void {
     if (this.#closed) return;
     clearTimeout(this.#timer);
-    this.#timer = setTimeout(() => this.#read(), this.#options.debounceMs ?? 100);
+    this.#timer = setTimeout(() => {
+      // Watching anew before reading: the event may have been the watched directory being replaced (its
+      // watcher then stays silent); a change made before the new watcher exists is in the read that follows.
+      this.#watch();
+      this.#read();
+    }, this.#options.debounceMs ?? 100);
   }
 
   #read(): void {
@@ -85,13 +110,28 @@ export class FileConfigSource implements ConfigSource {
     if (this.#closed) return;
     const router = await this.#readDocument(this.#options.routerPath);
     const policies = await this.#readDocument(this.#options.policiesPath);
-    if (this.#closed || router === undefined || policies === undefined) return;
+    if (this.#closed) return;
+    if (router === undefined || policies === undefined) {
+      this.#retry();
+      return;
+    }
+    this.#retryDelayMs = this.#options.retryMs ?? 1000;
     const documents: ConfigDocuments = { router, policies };
     const revision = `file:${createHash('sha256').update(router.text).update('\0').update(policies.text).digest('hex').slice(0, 12)}`;
     if (revision === this.#lastRevision) return;
     this.#lastRevision = revision;
     this.#options.logger.debug({ revision }, 'config files read');
     this.#listener?.onDocuments(documents, revision);
+  }
+
+  /** Keeps trying after a failed read: the directories may have been replaced (or not exist yet). */
+  #retry(): void {
+    clearTimeout(this.#retryTimer);
+    this.#retryTimer = setTimeout(() => {
+      this.#watch();
+      this.#read();
+    }, this.#retryDelayMs);
+    this.#retryDelayMs = Math.min(this.#retryDelayMs * 2, MAX_RETRY_MS);
   }
 
   async #readDocument(path: string): Promise<{ source: string; text: string } | undefined> {
