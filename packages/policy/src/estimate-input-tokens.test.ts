@@ -60,6 +60,25 @@ describe('estimateInputTokens', () => {
     ).toBe(3 + 4 + 3);
   });
 
+  it('counts tool calls, tool answers and the request fields rendered into the prompt as their JSON text', () => {
+    const toolCalls = [{ id: 'c1', type: 'function', function: { name: 'f', arguments: '{"a":1}' } }];
+    const toolCallsBytes = JSON.stringify(toolCalls).length;
+    expect(estimateInputTokens([{ content: null, tool_calls: toolCalls }])).toBe(
+      Math.ceil(toolCallsBytes / 3) + 4 + 3,
+    );
+    expect(estimateInputTokens([{ content: 'abc', tool_call_id: 'c1' }])).toBe(Math.ceil(5 / 3) + 4 + 3);
+    const tools = [
+      {
+        type: 'function',
+        function: { name: 'lookup', parameters: { type: 'object', properties: { q: { type: 'string' } } } },
+      },
+    ];
+    const toolsBytes = JSON.stringify(tools).length;
+    expect(estimateInputTokens([{ content: 'abc' }], [tools, undefined, null])).toBe(
+      Math.ceil((3 + toolsBytes) / 3) + 4 + 3,
+    );
+  });
+
   it('is never below what the mock backend counts', () => {
     fc.assert(
       fc.property(fc.array(message, { maxLength: 8 }), (messages) => {

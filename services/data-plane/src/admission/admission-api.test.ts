@@ -117,6 +117,20 @@ describe('request quotas', () => {
     expect(stream.headers.get('x-ratelimit-reset-tokens')).toMatch(/^\d+(\.\d+)?m?s$/);
     await stream.text();
   });
+
+  it('counts the tool definitions a backend renders into the prompt in the estimate', async () => {
+    expect((await chat(LIMIT_KEYS.tokens, { max_tokens: 20 })).status).toBe(200);
+    // ~600 bytes of tool schema: ~200 more estimated tokens, more than the whole bucket (100).
+    const tools = [
+      {
+        type: 'function',
+        function: { name: 'lookup', description: 'x'.repeat(600), parameters: { type: 'object' } },
+      },
+    ];
+    const response = await chat(LIMIT_KEYS.tokens, { max_tokens: 20, tools });
+    expect(response.status).toBe(429);
+    expect(response.headers.get('x-ratelimit-limit-tokens')).toBe('600');
+  });
 });
 
 describe('budgets', () => {

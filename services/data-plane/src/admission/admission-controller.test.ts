@@ -104,6 +104,17 @@ describe('admission decisions', () => {
     expect(text).toContain('router_settlement_drift_micros_sum 7');
   });
 
+  it('ends the reservation of a request whose backend reported unusable usage numbers', async () => {
+    const { controller, store } = setup();
+    const ref = { partition: 'money', id: `tenant:money:daily` };
+    const held = await controller.admit(input(LIMIT_KEYS.tenantBudget));
+    // A misbehaving backend: a negative or fractional token count is no usage the stores can charge.
+    held.finish({ responded: true, backendId: 'mock-a', usage: { inputTokens: -1, outputTokens: 2.5 } });
+    await controller.close();
+    // Charged like a backend that reported no usage (the reservation, 28 micros), not left open until its TTL.
+    expect(await store.getBudget(ref)).toMatchObject({ reservedMicros: 0, spentMicros: 28 });
+  });
+
   it('answers a concurrency denial without a queue policy with 429 at once', async () => {
     const { controller, audits } = setup();
     const held = await controller.admit(input(LIMIT_KEYS.concNoQueue));

@@ -50,8 +50,8 @@ export interface AdmissionController {
    * Resolves with the admission (hold it until the request ends, then `finish` it), or rejects with the
    * RouterError to answer: 402 budget_exhausted, 429 rate_limited (with Retry-After), 503
    * dependency_unavailable (store unreachable and the policy fails closed, or the audit outbox failed), or
-   * the request signal's reason when the client left or the deadline passed while queued. Every 402/429
-   * is audited durably before the rejection.
+   * the request signal's reason when the client left while queued (a wait the deadline ends is a 429).
+   * Every 402/429 is audited durably before the rejection.
    */
   admit(input: AdmissionInput): Promise<Admission>;
   /** Ends queued waits, then waits for background settlements (call after the HTTP server closed). */

@@ -14,6 +14,8 @@ export interface CostRequest {
   /** Public model name (the route's model). */
   readonly model: string;
   readonly messages: readonly EstimableMessage[];
+  /** Request fields besides the messages that the backend renders into the prompt (OpenAI: tools…). */
+  readonly promptFields?: readonly unknown[];
   /**
    * Output tokens the request allows itself per choice (max_tokens), or undefined when it sets no limit —
    * then the policy's `defaultMaxOutputTokens` is assumed and imposed upstream (see outputCap).
@@ -72,7 +74,7 @@ export function reservationCosts(
   route: RuntimeRoute,
   request: CostRequest,
 ): ReservationCosts {
-  const inputTokens = estimateInputTokens(request.messages);
+  const inputTokens = estimateInputTokens(request.messages, request.promptFields);
   const perChoice = request.maxOutputTokens ?? policy.settings.defaultMaxOutputTokens;
   const maxOutputTokens = Math.min(perChoice * (request.choices ?? 1), MAX_BUCKET_UNITS);
   const price = highestRoutePrice(policy, request.model, route);
@@ -111,7 +113,9 @@ export interface SettlementUsage {
 /**
  * The real usage of a served request: the backend's token counts priced at the serving backend's price.
  * When the backend reported no usage (a stream cut before its usage chunk, a backend that never sends
- * one) the reservation itself is charged — the upper bound, so money is never under-counted.
+ * one) the reservation itself is charged — the upper bound, so money is never under-counted. So are counts
+ * no store can charge (negative or fractional): the settlement would fail and hold the reservation, slot
+ * included, until it expires.
  */
 export function settlementUsage(
   policy: Pick<RuntimePolicy, 'priceFor'>,
@@ -120,7 +124,9 @@ export function settlementUsage(
   usage: TokenCounts | undefined,
   reserved: { readonly tokens: number; readonly costMicros: number },
 ): SettlementUsage {
-  if (usage === undefined) return { ...reserved, estimated: true };
+  if (usage === undefined || !isTokenCount(usage.inputTokens) || !isTokenCount(usage.outputTokens)) {
+    return { ...reserved, estimated: true };
+  }
   const price = policy.priceFor(model, backendId);
   const inputTokens = Math.min(usage.inputTokens, MAX_BUCKET_UNITS);
   const outputTokens = Math.min(usage.outputTokens, MAX_BUCKET_UNITS);
@@ -129,4 +135,9 @@ export function settlementUsage(
     costMicros: price === undefined ? 0 : cappedCost(price, inputTokens, outputTokens),
     estimated: false,
   };
+}
+
+/** A whole, non-negative number of tokens (what a backend should report; above 2^53 is capped later). */
+function isTokenCount(value: number): boolean {
+  return Number.isInteger(value) && value >= 0;
 }

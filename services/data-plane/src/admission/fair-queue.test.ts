@@ -145,6 +145,74 @@ describe('FairQueue', () => {
     expect(await wait).toEqual({ kind: 'admitted', value: 'a1', waitedMs: 0 });
   });
 
+  it('does not lose a slot freed while the key’s oldest request is being tried', async () => {
+    const queue = createQueue();
+    const slots = new Slots();
+    const waits = [
+      queue.wait(entry({ attempt: slots.attemptFor('k-first') })),
+      queue.wait(entry({ attempt: slots.attemptFor('k-second') })),
+    ];
+    // Two requests of the tenant end at once on this replica: two slots free, two wake-ups.
+    slots.free = 2;
+    queue.slotFreed('a');
+    queue.slotFreed('a'); // k-first's try is still in flight: this one must not be lost
+    await vi.advanceTimersByTimeAsync(0);
+    expect(slots.admitted).toEqual(['k-first', 'k-second']);
+    expect((await Promise.all(waits)).map((outcome) => outcome.kind)).toEqual(['admitted', 'admitted']);
+  });
+
+  it('tries again at once when the slot freed after the store answered a try still in flight', async () => {
+    const queue = createQueue();
+    let slotFree = false;
+    const answers: (() => void)[] = [];
+    const wait = queue.wait(
+      entry({
+        attempt: () => {
+          // The store decides when it gets the call; the answer arrives later.
+          const result: QueueAttempt<string> = slotFree ? { done: true, value: 'k' } : { done: false };
+          return new Promise((resolve) => answers.push(() => resolve(result)));
+        },
+      }),
+    );
+    await vi.advanceTimersByTimeAsync(RETRY_MS); // the timer's try: the slot is still taken
+    expect(answers).toHaveLength(1);
+    slotFree = true;
+    queue.slotFreed('a'); // freed on this replica while that try's answer is on its way
+    answers[0]!();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(answers).toHaveLength(2);
+    answers[1]!();
+    expect(await wait).toEqual({ kind: 'admitted', value: 'k', waitedMs: RETRY_MS });
+  });
+
+  it('keeps a slot freed on this replica for the oldest request of a tenant limit while it is being tried', async () => {
+    const queue = createQueue();
+    const slots = new Slots();
+    const answers: (() => void)[] = [];
+    // The oldest request's store call: decided when sent, answered later.
+    const delayed: () => Promise<QueueAttempt<string>> = () => {
+      const result = slots.attemptFor('k1-first')();
+      return new Promise((resolve) => answers.push(() => void result.then(resolve)));
+    };
+    const first = queue.wait(entry({ keyId: 'k1', limitId: 'tenant:a', attempt: delayed }));
+    await vi.advanceTimersByTimeAsync(RETRY_MS); // the timer's try, sent while no slot is free
+    expect(answers).toHaveLength(1);
+    // A younger request of another key queues behind it for the same tenant limit.
+    const second = queue.wait(
+      entry({ keyId: 'k2', limitId: 'tenant:a', attempt: slots.attemptFor('k2-second') }),
+    );
+    slots.free = 1;
+    queue.slotFreed('a');
+    answers[0]!(); // the first try's answer: blocked (the slot freed after it was decided)
+    await vi.advanceTimersByTimeAsync(0);
+    answers[1]?.();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(slots.admitted).toEqual(['k1-first']);
+    expect((await first).kind).toBe('admitted');
+    queue.close();
+    expect((await second).kind).toBe('closed');
+  });
+
   it('times out after the max wait', async () => {
     const queue = createQueue();
     const wait = queue.wait(

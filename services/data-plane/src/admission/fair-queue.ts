@@ -67,6 +67,8 @@ interface Waiter<T> {
   timer: TimerHandle | undefined;
   onAbort: (() => void) | undefined;
   inFlight: boolean;
+  /** A slot of the tenant freed while this request's try was in flight (its answer may predate the slot). */
+  wokenInFlight: boolean;
   ended: boolean;
 }
 
@@ -134,6 +136,7 @@ export class FairQueue<T> {
         timer: undefined,
         onAbort: undefined,
         inFlight: false,
+        wokenInFlight: false,
         ended: false,
       };
       this.#add(waiter);
@@ -151,7 +154,7 @@ export class FairQueue<T> {
   /** A slot of `tenantId` was freed on this replica: retry that tenant's waiting requests now. */
   slotFreed(tenantId: string): void {
     const waiters = this.#tenants.get(tenantId);
-    if (waiters !== undefined) this.#tryHeads(waiters);
+    if (waiters !== undefined) this.#tryHeads(waiters, true);
   }
 
   /** Ends every wait with `closed` and stops the timer. Attempts still in flight are discarded when they end. */
@@ -243,22 +246,33 @@ export class FairQueue<T> {
     this.#rotation = (this.#rotation + 1) % Number.MAX_SAFE_INTEGER;
     for (let offset = 0; offset < queues.length; offset += 1) {
       const waiters = queues[(start + offset) % queues.length];
-      if (waiters !== undefined) this.#tryHeads(waiters);
+      if (waiters !== undefined) this.#tryHeads(waiters, false);
     }
   }
 
-  /** Tries the oldest waiting request of each key of one tenant (one attempt in flight per key). */
-  #tryHeads(waiters: readonly Waiter<T>[]): void {
+  /**
+   * Tries the oldest waiting request of each key of one tenant (one attempt in flight per key). `woken`: a
+   * slot of the tenant was freed on this replica; a key whose try is in flight is tried again once it ends,
+   * and younger requests waiting for the same limit wait for that (the slot is the oldest request's).
+   */
+  #tryHeads(waiters: readonly Waiter<T>[], woken: boolean): void {
     const seen = new Set<string>();
+    const heldFor = new Set<string>();
     for (const waiter of [...waiters]) {
       if (seen.has(waiter.keySlot)) continue;
       seen.add(waiter.keySlot);
-      this.#try(waiter);
+      if (heldFor.has(waiter.limitId)) continue;
+      if (woken && waiter.inFlight) heldFor.add(waiter.limitId);
+      this.#try(waiter, woken);
     }
   }
 
-  #try(waiter: Waiter<T>): void {
-    if (waiter.inFlight || waiter.ended) return;
+  #try(waiter: Waiter<T>, woken: boolean): void {
+    if (waiter.ended) return;
+    if (waiter.inFlight) {
+      if (woken) waiter.wokenInFlight = true;
+      return;
+    }
     waiter.inFlight = true;
     // An attempt that throws synchronously ends the wait like one that rejects.
     const attempt = new Promise<QueueAttempt<T>>((resolve) => {
@@ -269,15 +283,23 @@ export class FairQueue<T> {
         waiter.inFlight = false;
         if (!result.done) {
           if (result.limitId !== undefined && !waiter.ended) this.#waitFor(waiter, result.limitId);
-          return;
-        }
-        if (waiter.ended) waiter.entry.discard(result.value);
+        } else if (waiter.ended) waiter.entry.discard(result.value);
         else this.#end(waiter, { kind: 'admitted', value: result.value, waitedMs: this.#waited(waiter) });
+        this.#retryWoken(waiter);
       },
       (error: unknown) => {
         waiter.inFlight = false;
         this.#end(waiter, { kind: 'failed', error, waitedMs: this.#waited(waiter) });
+        this.#retryWoken(waiter);
       },
     );
+  }
+
+  /** The wake-up a try in flight could not act on: the tenant's waiting requests are tried once more. */
+  #retryWoken(waiter: Waiter<T>): void {
+    if (!waiter.wokenInFlight) return;
+    waiter.wokenInFlight = false;
+    const waiters = this.#tenants.get(waiter.entry.tenantId);
+    if (waiters !== undefined) this.#tryHeads(waiters, false);
   }
 }

@@ -1,5 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { AuditEventKind } from '@api-router/contracts';
+import { createRequestSignal } from '../inference/request-signal.js';
+import { systemTimers } from '../timers.js';
 import type { Admission } from './admission-ticket.js';
 import { T0, input, rejection, setup } from './admission-controller.test-support.js';
 import { LIMIT_KEYS } from './limits-policy.test-support.js';
@@ -96,6 +98,30 @@ describe('queue order in admission', () => {
     other.finish({ responded: false });
     holder.finish({ responded: false });
     (await queued.promise).finish({ responded: false });
+    await controller.close();
+  });
+
+  it('answers 429 (QUEUE_TIMED_OUT) when the request deadline caps the wait, not the deadline’s 504', async () => {
+    vi.useFakeTimers({ now: T0 });
+    const { controller, audits } = setup();
+    const holder = await controller.admit(input(LIMIT_KEYS.conc, { requestId: 'r0' }));
+    // 300 ms left before the deadline, below the policy's max wait (500 ms): the deadline caps the wait.
+    const signal = createRequestSignal({ timers: systemTimers, now: () => Date.now() }, Date.now() + 300);
+    const waiting = rejection(
+      controller.admit(
+        input(LIMIT_KEYS.conc, { requestId: 'r1', signal, remainingMs: () => signal.remainingMs() }),
+      ),
+    );
+    await vi.advanceTimersByTimeAsync(300);
+    const error = await waiting;
+    expect(error.status).toBe(429);
+    expect(error.retryAfterSeconds).toBeGreaterThanOrEqual(1);
+    expect(audits.filter((event) => event.requestId === 'r1').map((event) => event.kind)).toEqual([
+      AuditEventKind.QUEUED,
+      AuditEventKind.QUEUE_TIMED_OUT,
+    ]);
+    signal.dispose();
+    holder.finish({ responded: false });
     await controller.close();
   });
 });

@@ -102,8 +102,8 @@ interface QueueStart {
  * QUEUE_TIMED_OUT before the 429 of a wait that ran out (answered with the request's latest concurrency
  * denial), RATE_LIMITED (`queue_full`) before the 429 of a full queue. Resolves with the final store
  * decision (the caller answers a non-concurrency denial met while waiting); rejects with the RouterError of
- * a full or timed-out queue, the request signal's reason (client gone, deadline), the store's or the audit
- * outbox's failure, or 503 when the replica shuts down.
+ * a full or timed-out queue (the request deadline ending the wait times it out), the request signal's reason
+ * (client gone), the store's or the audit outbox's failure, or 503 when the replica shuts down.
  */
 async function waitInQueue(
   deps: QueueAdmissionDeps,
@@ -153,7 +153,26 @@ async function waitInQueue(
     },
     discard: deps.release,
   });
-  return answerOutcome(deps, ending, outcome);
+  return answerOutcome(
+    deps,
+    ending,
+    endedByDeadline(outcome) ? { kind: 'timed_out', waitedMs: outcome.waitedMs } : outcome,
+  );
+}
+
+/**
+ * Whether the request deadline ended the wait. The deadline caps the max wait, and its timer (armed when the
+ * request arrived, for the same moment) fires before the queue's own: the wait ran out (429,
+ * QUEUE_TIMED_OUT), it is not the 504 of a backend that took too long (none was called).
+ */
+function endedByDeadline(
+  outcome: QueueOutcome<StoreDecision>,
+): outcome is Extract<QueueOutcome<StoreDecision>, { kind: 'aborted' }> {
+  return (
+    outcome.kind === 'aborted' &&
+    outcome.reason instanceof RouterError &&
+    outcome.reason.code === 'upstream_timeout'
+  );
 }
 
 /** What the end of a wait needs: who it is about, the first denial, and how to answer 429 for it. */

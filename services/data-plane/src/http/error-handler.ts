@@ -22,7 +22,9 @@ export type ErrorBody = RouterErrorBody;
  */
 export function installErrorHandler(app: FastifyInstance): void {
   app.setErrorHandler((error: unknown, request, reply) => {
-    if (error instanceof ClientClosedError) {
+    // The client left: its request's signal says so, or its body failed to arrive (the error the request
+    // stream was destroyed with, e.g. ECONNRESET "aborted" mid-upload).
+    if (error instanceof ClientClosedError || (error instanceof Error && error === request.raw.errored)) {
       request.log.debug({ status: CLIENT_CLOSED_STATUS }, 'client closed the connection');
       return reply.code(CLIENT_CLOSED_STATUS).send();
     }

@@ -118,6 +118,7 @@ async function streamInference(
     if (adapter.isStreamEnd(event.data)) return { end: true };
     const chunk = adapter.parseStreamData(event.data);
     if (chunk === undefined) return '';
+    if (chunk.upstreamError) return { upstreamError: event.data };
     id ||= chunk.id ?? '';
     finishReason = chunk.finishReason ?? finishReason;
     if (chunk.usage !== undefined) state.usage = chunk.usage;
@@ -141,6 +142,6 @@ async function streamInference(
     errorShape: 'router',
     onEvent,
     tail,
-    beforeEnd: () => options.usage.record(200),
+    beforeEnd: (statusCode) => options.usage.record(statusCode),
   });
 }

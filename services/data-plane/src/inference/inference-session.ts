@@ -93,6 +93,8 @@ export async function openSession(
   // own lives as long as the request.
   const requestSignal = createRequestSignal(deps, state.startedAtMs + timeoutMs);
   state.requestSignal = requestSignal;
+  // A client that left before now (e.g. while a signature's nonce was claimed) found no signal to abort.
+  if (reply.raw.destroyed) requestSignal.clientClosed();
   let admission: Admission;
   try {
     admission = await admitSession(deps.admission, request, reply, {

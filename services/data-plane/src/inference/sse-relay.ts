@@ -6,8 +6,11 @@ import { ClientClosedError } from './request-signal.js';
 import { SseEventParser, type SseEvent } from './sse-event-parser.js';
 import { type CancelSignal } from '../cancel-signal.js';
 
-/** What to do with one upstream event: text to write ("" writes nothing), or `end` for the clean end. */
-export type SseEventAction = string | { readonly end: true };
+/**
+ * What to do with one upstream event: text to write ("" writes nothing), `end` for the clean end, or
+ * `upstreamError` (the event's data, logged, never relayed) for an error the backend reported in the stream.
+ */
+export type SseEventAction = string | { readonly end: true } | { readonly upstreamError: string };
 
 export interface SseRelayOptions {
   readonly source: UpstreamBody;
@@ -22,8 +25,9 @@ export interface SseRelayOptions {
 
 /**
  * How a relay ended. `completed`: the upstream sent its clean end marker and closed. `truncated`: it did not
- * (closed early, broke, stalled, exceeded the size cap, or the deadline passed) — the caller must send the
- * client an error event, never a clean end. `client_closed`: nobody is listening any more.
+ * (closed early, broke, reported an error, stalled, exceeded the size cap, or the deadline passed) — the
+ * caller must send the client an error event, never a clean end. `client_closed`: nobody is listening any
+ * more.
  */
 export type SseRelayOutcome =
   | { readonly kind: 'completed' }
@@ -53,8 +57,19 @@ export async function relaySse(options: SseRelayOptions): Promise<SseRelayOutcom
       for (const event of parser.push(chunk)) {
         if (ended) continue; // Anything after the end marker is ignored.
         const action = options.onEvent(event);
-        if (typeof action !== 'string') ended = true;
-        else if (action !== '' && !(await write(destination, action, signal))) {
+        if (typeof action !== 'string') {
+          if ('upstreamError' in action) {
+            source.destroy();
+            return truncated(
+              'upstream_error',
+              new RouterError('upstream_error', {
+                message: 'The model backend reported an error mid-stream.',
+                cause: new Error(action.upstreamError.slice(0, 500)),
+              }),
+            );
+          }
+          ended = true;
+        } else if (action !== '' && !(await write(destination, action, signal))) {
           source.destroy();
           return { kind: 'client_closed' };
         }

@@ -4,6 +4,7 @@ import { renderErrorBody, type ErrorShape } from '../http/error-body.js';
 import type { Completion } from '../upstream/adapters/provider-adapter.js';
 import { finishAttempt, type UpstreamSuccess } from './call-upstream.js';
 import type { InferenceHandlerDeps, InferenceSession } from './inference-session.js';
+import { CLIENT_CLOSED_STATUS } from './request-signal.js';
 import { relaySse, write, type SseEventAction } from './sse-relay.js';
 import type { SseEvent } from './sse-event-parser.js';
 
@@ -51,9 +52,10 @@ export interface StreamOptions {
    * Runs once the relay is over (clean end, truncated, or client gone; `state.truncatedReason` set) and
    * before the final event / `[DONE]` or the error event is written: the request's usage record is made
    * durable here. When it rejects (outbox unavailable) the stream ends with that error's event instead of a
-   * clean end, so no stream completes unaccounted.
+   * clean end, so no stream completes unaccounted. `statusCode`: 200 (the stream's status), 499 when the
+   * client left.
    */
-  readonly beforeEnd: () => Promise<void>;
+  readonly beforeEnd: (statusCode: number) => Promise<void>;
 }
 
 /**
@@ -92,7 +94,7 @@ export async function streamToClient(
   success.endTrace(outcome.kind === 'truncated' ? outcome.error : undefined);
   if (outcome.kind === 'client_closed') {
     raw.destroy();
-    await endRecorded(options, request);
+    await endRecorded(options, request, CLIENT_CLOSED_STATUS);
     return;
   }
   if (outcome.kind === 'truncated') {
@@ -103,7 +105,7 @@ export async function streamToClient(
       'stream truncated',
     );
   }
-  const recordError = await endRecorded(options, request);
+  const recordError = await endRecorded(options, request, 200);
   const endError = recordError ?? (outcome.kind === 'truncated' ? outcome.error : undefined);
   const tail =
     endError === undefined
@@ -114,9 +116,13 @@ export async function streamToClient(
 }
 
 /** Runs `beforeEnd`; its failure is returned (and logged), never thrown: the stream must still end. */
-async function endRecorded(options: StreamOptions, request: FastifyRequest): Promise<unknown> {
+async function endRecorded(
+  options: StreamOptions,
+  request: FastifyRequest,
+  statusCode: number,
+): Promise<unknown> {
   try {
-    await options.beforeEnd();
+    await options.beforeEnd(statusCode);
     return undefined;
   } catch (error: unknown) {
     request.log.error({ err: error }, 'stream could not be recorded; ending it with an error');

@@ -27,6 +27,7 @@ export function createChatCompletionsHandler(deps: InferenceHandlerDeps) {
     const session = await openSession(deps, request, reply, {
       model: body.model,
       messages: body.messages,
+      promptFields: [body.tools, body.functions, body.response_format],
       maxOutputTokens: outputLimit(body),
       choices: typeof body.n === 'number' ? body.n : 1,
     });
@@ -79,6 +80,7 @@ async function streamChat(
     if (adapter.isStreamEnd(event.data)) return { end: true };
     const chunk = adapter.parseStreamData(event.data);
     if (chunk === undefined) return event.raw;
+    if (chunk.upstreamError) return { upstreamError: event.data };
     if (chunk.usage !== undefined) state.usage = chunk.usage;
     if (chunk.usageOnly && !clientWantsUsage) return '';
     if (chunk.contentDelta !== '') state.firstTokenAtMs ??= deps.now();
@@ -93,12 +95,16 @@ async function streamChat(
     errorShape: 'openai',
     onEvent,
     tail,
-    beforeEnd: () => options.usage.record(200),
+    beforeEnd: (statusCode) => options.usage.record(statusCode),
   });
 }
 
-/** The request's output limit per choice: max_completion_tokens, else max_tokens; undefined when neither. */
-function outputLimit(body: ChatCompletionBody): number | undefined {
-  const limit = body.max_completion_tokens ?? body.max_tokens;
-  return typeof limit === 'number' ? limit : undefined;
+/**
+ * The request's output limit per choice: the larger of max_completion_tokens and max_tokens when both are
+ * set (both go upstream, and the backend may honour either: reserving for the smaller would let it spend
+ * past the reservation); undefined when neither is.
+ */
+export function outputLimit(body: Readonly<Record<string, unknown>>): number | undefined {
+  const limits = [body.max_completion_tokens, body.max_tokens].filter((limit) => typeof limit === 'number');
+  return limits.length === 0 ? undefined : Math.max(...limits);
 }

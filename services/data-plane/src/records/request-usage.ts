@@ -31,8 +31,8 @@ export interface RequestUsageSubject {
 /** The usage record of one admitted request, written once, durably, before its response completes. */
 export interface RequestUsage {
   /**
-   * Appends the record with `statusCode` (a stream: 200, `truncated` from the request state) unless one was
-   * already appended for this request. Resolves once durable; rejects with 503 dependency_unavailable
+   * Appends the record with `statusCode` (a stream: 200, or 499 when its client left; `truncated` from the
+   * request state) unless one was already appended for this request. Resolves once durable; rejects with 503 dependency_unavailable
    * when the outbox cannot take it — then do not complete the response as if it were accounted.
    */
   record(statusCode: number): Promise<void>;

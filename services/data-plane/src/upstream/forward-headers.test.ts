@@ -24,6 +24,9 @@ describe('buildUpstreamHeaders', () => {
         'x-private-hop': 'drop me',
         authorization: 'Bearer rk_demo01.client-secret',
         'x-api-key': 'client-secret',
+        'api-key': 'client-secret',
+        'openai-organization': 'org-of-the-client',
+        'openai-project': 'proj_of_the_client',
         cookie: 'session=1',
         signature: 'sig1=:abc:',
         'signature-input': 'sig1=("@method")',
@@ -51,6 +54,7 @@ describe('buildUpstreamHeaders', () => {
       authorization: 'Bearer backend-secret',
     });
     expect(JSON.stringify(headers)).not.toContain('client-secret');
+    expect(JSON.stringify(headers)).not.toContain('of-the-client');
   });
 
   it('sends no Authorization at all for a backend without a credential', () => {

@@ -15,11 +15,16 @@ export const HOP_BY_HOP_HEADERS: ReadonlySet<string> = new Set([
 
 /**
  * Client fields the router consumes or replaces: the client's credentials (API key, RFC 9421 signature and
- * its digest, cookies) are never forwarded; framing, tracing and identity fields are set by the router.
+ * its digest, cookies) are never forwarded, nor the fields that scope a credential (OpenAI's organization
+ * and project, which the SDKs send from OPENAI_ORG_ID / OPENAI_PROJECT_ID and a backend checks against the
+ * router's own credential); framing, tracing and identity fields are set by the router.
  */
 export const CONSUMED_HEADERS: ReadonlySet<string> = new Set([
   'authorization',
   'x-api-key',
+  'api-key',
+  'openai-organization',
+  'openai-project',
   'cookie',
   'signature',
   'signature-input',

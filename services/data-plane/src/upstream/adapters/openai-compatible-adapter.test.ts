@@ -73,6 +73,27 @@ describe('openAICompatibleAdapter', () => {
     expect(adapter.parseCompletion('nope')).toBeUndefined();
   });
 
+  it('reads token counts no store could charge as no usage (the reservation is charged instead)', () => {
+    const withUsage = (usage: unknown) =>
+      adapter.parseCompletion({
+        choices: [{ index: 0, message: { role: 'assistant', content: 'x' }, finish_reason: 'stop' }],
+        usage,
+      })?.usage;
+    expect(withUsage({ prompt_tokens: 0, completion_tokens: 0 })).toEqual({
+      inputTokens: 0,
+      outputTokens: 0,
+    });
+    for (const [input, output] of [
+      [2.5, 1],
+      [3, -1],
+      ['3', 1],
+      [3, Number.MAX_SAFE_INTEGER + 2],
+      [Number.NaN, 1],
+    ]) {
+      expect(withUsage({ prompt_tokens: input, completion_tokens: output })).toBeUndefined();
+    }
+  });
+
   it('reads stream chunks: content, finish, usage-only, end marker', () => {
     expect(
       adapter.parseStreamData('{"id":"c","model":"m","choices":[{"delta":{"content":" tok1"}}]}'),
@@ -91,6 +112,15 @@ describe('openAICompatibleAdapter', () => {
       ),
     ).toMatchObject({ usageOnly: true, usage: { inputTokens: 4, outputTokens: 7 } });
     expect(adapter.parseStreamData('not json')).toBeUndefined();
+    expect(adapter.parseStreamData('{"choices":[{"delta":{"content":"x"}}]}')).toMatchObject({
+      upstreamError: false,
+    });
+    expect(adapter.parseStreamData('{"error":{"message":"engine died"}}')).toMatchObject({
+      upstreamError: true,
+    });
+    expect(adapter.parseStreamData('{"object":"error","message":"bad","code":400}')).toMatchObject({
+      upstreamError: true,
+    });
     expect(adapter.isStreamEnd('[DONE]')).toBe(true);
     expect(adapter.isStreamEnd('{}')).toBe(false);
   });

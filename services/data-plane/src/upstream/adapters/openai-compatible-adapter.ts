@@ -74,6 +74,8 @@ export const openAICompatibleAdapter: ProviderAdapter = {
         isObject(choice) && typeof choice.finish_reason === 'string' ? choice.finish_reason : undefined,
       usage,
       usageOnly: choices.length === 0 && usage !== undefined,
+      // OpenAI's shape, and vLLM's older one (`{"object": "error", "message": …}`).
+      upstreamError: isObject(json.error) || json.object === 'error',
     };
   },
 
@@ -84,6 +86,10 @@ function parseUsage(value: unknown): TokenCounts | undefined {
   if (!isObject(value)) return undefined;
   const input = value.prompt_tokens;
   const output = value.completion_tokens;
-  if (typeof input !== 'number' || typeof output !== 'number') return undefined;
+  // Counts no store can charge (negative, fractional, not numbers) are no usage: the reservation is charged.
+  if (!isTokenCount(input) || !isTokenCount(output)) return undefined;
   return { inputTokens: input, outputTokens: output };
 }
+
+const isTokenCount = (value: unknown): value is number =>
+  Number.isSafeInteger(value) && (value as number) >= 0;

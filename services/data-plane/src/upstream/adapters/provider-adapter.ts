@@ -28,6 +28,8 @@ export interface StreamChunk {
   readonly usage: TokenCounts | undefined;
   /** True for a chunk that carries usage and no choice (OpenAI's include_usage chunk). */
   readonly usageOnly: boolean;
+  /** True for an error the backend reported in place of a chunk (`{"error": …}`): the stream failed. */
+  readonly upstreamError: boolean;
 }
 
 /**
