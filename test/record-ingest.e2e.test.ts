@@ -106,11 +106,13 @@ function auditPayload(eventId: string, requestId: string): Uint8Array {
   );
 }
 
-function usagePayload(requestId: string): Uint8Array {
+/** `recordId` '' is a record of a data plane older than record ids. */
+function usagePayload(requestId: string, recordId = ''): Uint8Array {
   return toBinary(
     UsageRecordSchema,
     create(UsageRecordSchema, {
       requestId,
+      recordId,
       tenantId: 'acme',
       statusCode: 429,
       startedAt: timestampFromMs(T0),
@@ -123,9 +125,11 @@ const host = (url: string): string => new URL(url).host;
 describe('gRPC record ingest transport (data plane → control plane)', () => {
   it('ships usage and audit records that the admin lookup then returns; re-sending stores nothing twice', async () => {
     const running = await controlPlane();
+    // Two requests under one (reused) request id: two usage records, told apart by their record ids.
     const records: ShippableRecord[] = [
       { seq: 1, key: 'req-1', topic: RECORD_TOPICS.audit, payload: auditPayload('evt-1', 'req-1') },
-      { seq: 2, key: 'req-1', topic: RECORD_TOPICS.usage, payload: usagePayload('req-1') },
+      { seq: 2, key: 'req-1', topic: RECORD_TOPICS.usage, payload: usagePayload('req-1', 'rec-1') },
+      { seq: 3, key: 'req-1', topic: RECORD_TOPICS.usage, payload: usagePayload('req-1', 'rec-2') },
     ];
     const ingest = transport(host(running.grpcUrl));
     await ingest.send(records);
@@ -133,9 +137,13 @@ describe('gRPC record ingest transport (data plane → control plane)', () => {
 
     const found = await adminClient(running).lookup('req-1');
     expect(found.events.map((event) => [event.eventId, event.dataPlaneId])).toEqual([['evt-1', 'dp-test']]);
-    expect(found.usage?.statusCode).toBe(429);
+    expect(found.usageRecords.map((usage) => [usage.recordId, usage.statusCode])).toEqual([
+      ['rec-1', 429],
+      ['rec-2', 429],
+    ]);
+    expect(found.usage?.recordId).toBe('rec-1');
     const metrics = await (await fetch(`${running.httpUrl}/metrics`)).text();
-    expect(metrics).toMatch(/^router_cp_records_duplicate_total\{[^}]*\} 2$/m);
+    expect(metrics).toMatch(/^router_cp_records_duplicate_total\{[^}]*\} 3$/m);
   });
 
   // An unknown topic is caught before sending (the record is named): the batch fails and the shipper keeps

@@ -1,6 +1,7 @@
 import type { ServiceImpl } from '@connectrpc/connect';
 import { timestampFromDate } from '@bufbuild/protobuf/wkt';
 import type { AdminService } from '@api-router/contracts';
+import type { Logger } from 'pino';
 import { RouterError } from '@api-router/errors';
 import { createAuditAdminHandlers } from './audit-admin-handlers.js';
 import type { AuditStore } from './audit/audit-store.js';
@@ -13,12 +14,13 @@ export interface AdminServiceDeps {
   registry: Pick<DataPlaneRegistry, 'list'>;
   auditStore: Pick<AuditStore, 'eventsForRequest' | 'usageForRequest' | 'list'>;
   budgets: BudgetAdminDeps;
+  logger: Logger;
 }
 
 /** AdminService calls. Authentication and roles are the admin auth interceptor's job. */
 export function createAdminService(deps: AdminServiceDeps): ServiceImpl<typeof AdminService> {
   return {
-    ...createAuditAdminHandlers(deps.auditStore),
+    ...createAuditAdminHandlers(deps.auditStore, deps.logger),
     ...createBudgetAdminHandlers(deps.budgets),
 
     getEffectivePolicy() {

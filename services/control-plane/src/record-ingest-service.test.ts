@@ -2,6 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { toBinary } from '@bufbuild/protobuf';
+import { timestampFromMs } from '@bufbuild/protobuf/wkt';
 import { Code, ConnectError, createClient, createRouterTransport } from '@connectrpc/connect';
 import {
   AdminService,
@@ -36,7 +37,7 @@ async function harness(storeOverride?: AuditStore) {
       createRecordIngestService({ store, clock: { now: () => 1_000 }, metrics, logger }),
       { interceptors: [errors] },
     );
-    router.service(AdminService, createAuditAdminHandlers(store), { interceptors: [errors] });
+    router.service(AdminService, createAuditAdminHandlers(store, logger), { interceptors: [errors] });
   });
   return {
     ingest: createClient(RecordIngestService, transport),
@@ -90,6 +91,7 @@ describe('RecordIngestService', () => {
     expect(found.events).toHaveLength(1);
     expect(found.events[0]?.dataPlaneId).toBe('dp-7'); // filled in from the sender
     expect(found.usage?.dataPlaneId).toBe('dp-1'); // its own kept
+    expect(found.usageRecords).toEqual([found.usage]);
     expect(await metric('router_cp_records_ingested_total')).toContain(
       'router_cp_records_ingested_total{type="audit"} 1',
     );
@@ -178,7 +180,7 @@ describe('RecordIngestService', () => {
     const failing: AuditStore = {
       ingest: () => Promise.reject(new Error('disk I/O error')),
       eventsForRequest: () => Promise.resolve([]),
-      usageForRequest: () => Promise.resolve(undefined),
+      usageForRequest: () => Promise.resolve([]),
       list: () => Promise.resolve({ events: [], next: undefined }),
       prune: () => Promise.resolve({ audit: 0, usage: 0 }),
       close: () => Promise.resolve(),
@@ -188,6 +190,23 @@ describe('RecordIngestService', () => {
     expect(error).toBeInstanceOf(ConnectError);
     expect((error as ConnectError).code).toBe(Code.Unavailable);
     expect((error as ConnectError).rawMessage).not.toContain('disk I/O');
+  });
+
+  it('answers lookups UNAVAILABLE, not INTERNAL, when the store fails', async () => {
+    const down = () => Promise.reject(new Error('connection terminated unexpectedly'));
+    const failing: AuditStore = {
+      ingest: down,
+      eventsForRequest: down,
+      usageForRequest: down,
+      list: down,
+      prune: down,
+      close: () => Promise.resolve(),
+    };
+    const { admin } = await start(failing);
+    expect(await codeOf(admin.getRequestAudit({ requestId: 'req-1' }))).toBe(Code.Unavailable);
+    expect(await codeOf(admin.listAuditEvents({}))).toBe(Code.Unavailable);
+    const error = await admin.listAuditEvents({}).catch((caught: unknown) => ConnectError.from(caught));
+    expect((error as ConnectError).rawMessage).not.toContain('connection terminated');
   });
 });
 
@@ -217,6 +236,34 @@ describe('audit lookups', () => {
     const found = await started.admin.getRequestAudit({ requestId: 'req-1' });
     expect(found.events).toEqual([]);
     expect(found.usage?.requestId).toBe('req-1');
+  });
+
+  it('answers every usage record of a reused request id; `usage` is the first of them', async () => {
+    const started = await harness();
+    disposables.push(started);
+    const first = usageRecord({ recordId: 'rec-1', startedAt: timestampFromMs(1_000) });
+    const second = usageRecord({ recordId: 'rec-2', startedAt: timestampFromMs(2_000), statusCode: 502 });
+    const response = await started.ingest.ingestRecords({
+      records: [
+        { key: 'req-1', record: { case: 'usageBytes', value: toBinary(UsageRecordSchema, second) } },
+        { key: 'req-1', record: { case: 'usageBytes', value: toBinary(UsageRecordSchema, first) } },
+      ],
+    });
+    expect(response).toMatchObject({ stored: 2, duplicates: 0 });
+    const found = await started.admin.getRequestAudit({ requestId: 'req-1' });
+    expect(found.usageRecords).toEqual([first, second]);
+    expect(found.usage).toEqual(first);
+  });
+
+  it('rejects a record id longer than 256 characters', async () => {
+    const started = await harness();
+    disposables.push(started);
+    const response = await started.ingest.ingestRecords({
+      records: [
+        { key: 'req-1', record: { case: 'usage', value: usageRecord({ recordId: 'r'.repeat(257) }) } },
+      ],
+    });
+    expect(response.rejected.map(({ reason }) => reason)).toEqual(['record_id longer than 256 characters']);
   });
 
   it('pages ListAuditEvents with opaque tokens and refuses a forged one', async () => {

@@ -14,7 +14,7 @@ import type { AuditStore, StorableRecord } from './audit/audit-store.js';
 import type { Clock } from './clock.js';
 import type { ControlPlaneMetrics } from './control-plane-metrics.js';
 
-/** Longest event_id / request_id accepted (ids are UUIDs or similar; this only stops abuse). */
+/** Longest event_id / request_id / record_id accepted (ids are UUIDs or similar; this only stops abuse). */
 const MAX_ID_LENGTH = 256;
 
 export interface RecordIngestServiceDeps {
@@ -124,6 +124,8 @@ function storableUsage(
 ): StorableRecord | string {
   if (usage.requestId === '') return 'usage record without request_id';
   if (usage.requestId.length > MAX_ID_LENGTH) return `request_id longer than ${MAX_ID_LENGTH} characters`;
+  // An empty record_id (a data plane older than the field) is fine: the store keys the record by request_id.
+  if (usage.recordId.length > MAX_ID_LENGTH) return `record_id longer than ${MAX_ID_LENGTH} characters`;
   if (usage.dataPlaneId !== '') return { type: 'usage', usage, encoded };
   usage.dataPlaneId = dataPlaneId;
   return { type: 'usage', usage };

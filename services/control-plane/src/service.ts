@@ -118,6 +118,7 @@ export async function startControlPlane(
       publisher,
       registry,
       auditStore,
+      logger,
       tokens: () => publisher.adminTokens(),
       budgets: {
         store: budgets.store,

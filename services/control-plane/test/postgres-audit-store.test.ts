@@ -18,8 +18,16 @@ describe('Postgres audit store', () => {
       const client = new pg.Client({ connectionString: fixture.url });
       await client.connect();
       const versions = await client.query('SELECT version FROM schema_version');
+      const indexes = await client.query(
+        "SELECT indexname FROM pg_indexes WHERE tablename = 'usage_records' ORDER BY indexname",
+      );
       await client.end();
-      expect(versions.rows).toEqual([{ version: 1 }, { version: 2 }, { version: 3 }]);
+      expect(versions.rows).toEqual([{ version: 1 }, { version: 2 }, { version: 3 }, { version: 4 }]);
+      expect(indexes.rows.map((row: { indexname: string }) => row.indexname)).toEqual([
+        'usage_records_pkey',
+        'usage_records_request',
+        'usage_records_started',
+      ]);
       await stores[0].ingest([{ type: 'audit', event: auditEvent({}) }], 0);
       expect(await stores[2].eventsForRequest('req-1')).toHaveLength(1);
     } finally {

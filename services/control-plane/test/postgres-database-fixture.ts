@@ -3,7 +3,7 @@ import pg from 'pg';
 import { createLogger } from '@api-router/observability';
 import { testServices } from '@api-router/testing';
 import type { AuditStoreFixture } from '../src/audit/audit-store-contract.test-support.js';
-import { openPostgresAuditStore } from '../src/audit/postgres-audit-store.js';
+import { migratePostgresAuditSchema, openPostgresAuditStore } from '../src/audit/postgres-audit-store.js';
 
 const logger = createLogger({ service: 'audit-store-test', level: 'silent' });
 
@@ -26,6 +26,21 @@ export async function createDatabaseFixture(): Promise<AuditStoreFixture & { url
   return {
     url: url.toString(),
     open: () => openPostgresAuditStore({ connectionString: url.toString(), logger }),
+    async atSchemaVersion(version, statements) {
+      const pool = new pg.Pool({ connectionString: url.toString(), max: 1 });
+      try {
+        await migratePostgresAuditSchema(pool, version);
+        for (const { sql, parameters } of statements) {
+          let index = 0;
+          await pool.query(
+            sql.replace(/\?/g, () => `$${String((index += 1))}`),
+            [...parameters],
+          );
+        }
+      } finally {
+        await pool.end();
+      }
+    },
     async [Symbol.asyncDispose]() {
       const client = new pg.Client({ connectionString: adminUrl });
       await client.connect();

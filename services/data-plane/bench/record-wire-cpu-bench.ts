@@ -33,6 +33,8 @@ function usageInit(index: number): UsageRecordInit {
   };
 }
 
+/** A UUIDv7 record id, as the usage recorder makes one per record. */
+const RECORD_ID = '0193a5f2-7c1e-7d3a-9b4f-0123456789ab';
 const iterations = Number(process.argv[2] ?? 200_000);
 const runs = Number(process.argv[3] ?? 5);
 const BATCH = 64;
@@ -54,22 +56,24 @@ const load = (): string =>
     .map((value) => value.toFixed(2))
     .join(' ');
 
-const sample = encodeUsageRecord(inits[0]!, 'dp-bench-1');
+const sample = encodeUsageRecord(inits[0]!, 'dp-bench-1', RECORD_ID);
 out(`record wire CPU: ${iterations} calls per run, ${runs} runs; UsageRecord ${sample.length} B`);
 out(`load average before ${load()}`);
 const records: ShippableRecord[] = inits.map((init, index) => ({
   key: init.requestId,
   topic: 'usage',
-  payload: encodeUsageRecord(init, 'dp-bench-1'),
+  payload: encodeUsageRecord(init, 'dp-bench-1', RECORD_ID),
   seq: 1_000_000 + index,
 }));
 // Warm up both encoders so the runs measure optimised code.
-for (let i = 0; i < 50_000; i += 1) sink += encodeUsageRecord(inits[i & 1023]!, 'dp-bench-1').length;
+for (let i = 0; i < 50_000; i += 1)
+  sink += encodeUsageRecord(inits[i & 1023]!, 'dp-bench-1', RECORD_ID).length;
 for (let i = 0; i < 2_000; i += 1)
   sink += encodeIngestRecordsRequest('dp-bench-1', records.slice(0, BATCH)).length;
 for (let run = 1; run <= runs; run += 1) {
   const usage = cpuMicrosPerCall(iterations, () => {
-    for (let i = 0; i < iterations; i += 1) sink += encodeUsageRecord(inits[i & 1023]!, 'dp-bench-1').length;
+    for (let i = 0; i < iterations; i += 1)
+      sink += encodeUsageRecord(inits[i & 1023]!, 'dp-bench-1', RECORD_ID).length;
   });
   const batches = Math.max(1, Math.floor(iterations / BATCH));
   const ingest = cpuMicrosPerCall(batches * BATCH, () => {

@@ -249,6 +249,20 @@ describe('usage is recorded before the response completes', () => {
     ]);
   });
 
+  it('a reused x-request-id: each request has its own record, told apart by record id', async () => {
+    const reused = { 'x-request-id': 'records-reused-id' };
+    const body = { model: 'demo-chat', messages, max_tokens: 3 };
+    const first = await post('/v1/chat/completions', body, reused);
+    const second = await post('/v1/chat/completions', body, reused);
+    expect([first.response.status, second.response.status]).toEqual([200, 200]);
+    const records = forRequest((await outboxNow()).usage, 'records-reused-id');
+    expect(records).toHaveLength(2);
+    const uuidV7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+    expect(records[0]!.recordId).toMatch(uuidV7);
+    expect(records[1]!.recordId).toMatch(uuidV7);
+    expect(records[0]!.recordId).not.toBe(records[1]!.recordId);
+  });
+
   it('shows the undelivered backlog in the readiness detail', async () => {
     const detail = (await (await fetch(`${harness.url}/readyz`)).json()) as { outbox: unknown };
     expect(detail.outbox).toMatchObject({ transport: 'custom' });

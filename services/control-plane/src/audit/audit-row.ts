@@ -1,4 +1,4 @@
-import { toBinary } from '@bufbuild/protobuf';
+import { fromBinary, toBinary } from '@bufbuild/protobuf';
 import { timestampMs } from '@bufbuild/protobuf/wkt';
 import {
   AuditEventSchema,
@@ -6,6 +6,7 @@ import {
   type AuditEvent,
   type UsageRecord,
 } from '@api-router/contracts';
+import { usageRecordKey } from './audit-store.js';
 
 /**
  * Column values of one audit_events row: the queryable fields, plus the whole event as protobuf bytes
@@ -23,8 +24,12 @@ export interface AuditEventRow {
   record: Uint8Array;
 }
 
-/** Column values of one usage_records row (same conventions as {@link AuditEventRow}). */
+/**
+ * Column values of one usage_records row (same conventions as {@link AuditEventRow}). `recordId` is the
+ * unique key: the record's record_id, or its request_id when it has none (usageRecordKey).
+ */
 export interface UsageRow {
+  recordId: string;
   requestId: string;
   tenantId: string;
   startedAtMs: number;
@@ -50,6 +55,7 @@ export function toAuditEventRow(event: AuditEvent, encoded?: Uint8Array): AuditE
 /** `encoded`: the record's bytes as received, stored as they are; absent, `usage` is encoded. */
 export function toUsageRow(usage: UsageRecord, encoded?: Uint8Array): UsageRow {
   return {
+    recordId: usageRecordKey(usage),
     requestId: usage.requestId,
     tenantId: usage.tenantId,
     startedAtMs: usage.startedAt === undefined ? 0 : timestampMs(usage.startedAt),
@@ -57,4 +63,14 @@ export function toUsageRow(usage: UsageRecord, encoded?: Uint8Array): UsageRow {
     dataPlaneId: usage.dataPlaneId,
     record: encoded ?? toBinary(UsageRecordSchema, usage),
   };
+}
+
+/**
+ * A stored usage record as the lookups return it: its bytes decoded; one stored without a record_id (from an
+ * older data plane, or before schema version 4) gets its row's key, i.e. its request id.
+ */
+export function fromUsageRow(recordId: string, record: Uint8Array): UsageRecord {
+  const usage = fromBinary(UsageRecordSchema, record);
+  if (usage.recordId === '') usage.recordId = recordId;
+  return usage;
 }

@@ -9,7 +9,7 @@ export type StorableRecord =
   | { type: 'audit'; event: AuditEvent; encoded?: Uint8Array }
   | { type: 'usage'; usage: UsageRecord; encoded?: Uint8Array };
 
-/** What one `ingest` call did. A record already stored (same event_id / request_id) is a duplicate. */
+/** What one `ingest` call did. A record already stored (same event_id / record id) is a duplicate. */
 export interface IngestOutcome {
   storedAudit: number;
   storedUsage: number;
@@ -44,6 +44,20 @@ export interface AuditEventPage {
   next: AuditPageCursor | undefined;
 }
 
+/** Most usage records {@link AuditStore.usageForRequest} returns for one request id (the oldest ones). */
+export const MAX_USAGE_RECORDS_PER_REQUEST = 100;
+/** Most audit events {@link AuditStore.eventsForRequest} returns for one request id (the oldest ones). */
+export const MAX_EVENTS_PER_REQUEST = 1000;
+
+/**
+ * The key a usage record is deduplicated on: its `record_id`, or, for a record without one (from a data
+ * plane older than that field), its `request_id` — those keep the old behaviour, one record per request id
+ * (ADR 0011).
+ */
+export function usageRecordKey(usage: { recordId: string; requestId: string }): string {
+  return usage.recordId === '' ? usage.requestId : usage.recordId;
+}
+
 /**
  * Durable store of the audit events and usage records that data planes ship from their outboxes, behind
  * the admin lookups. Two implementations pass one contract (audit-store-contract.test-support.ts): SQLite
@@ -53,16 +67,26 @@ export interface AuditEventPage {
 export interface AuditStore {
   /**
    * Stores the records, durably before it resolves. Idempotent: audit events are keyed by event_id and
-   * usage records by request_id; a record whose key is already stored (also twice in one call) is skipped
-   * and counted as a duplicate, the first copy wins.
+   * usage records by record id ({@link usageRecordKey}: record_id, else request_id), never by request_id
+   * alone — a client may reuse a request id and each of its requests is a record of its own. A record whose
+   * key is already stored (also twice in one call) is skipped and counted as a duplicate, the first copy
+   * wins.
    *
    * @param receivedAtMs when the control plane received the batch (ms since the epoch), kept per row.
    */
   ingest(records: readonly StorableRecord[], receivedAtMs: number): Promise<IngestOutcome>;
-  /** Audit events of a request id, oldest first (by `at` ms, then event_id); [] when none. */
+  /**
+   * Audit events of a request id, oldest first (by `at` ms, then event_id), at most
+   * {@link MAX_EVENTS_PER_REQUEST}; [] when none.
+   */
   eventsForRequest(requestId: string): Promise<AuditEvent[]>;
-  /** The usage record of a request id, or undefined. */
-  usageForRequest(requestId: string): Promise<UsageRecord | undefined>;
+  /**
+   * Usage records of a request id, oldest first (by start ms, then record id), at most
+   * {@link MAX_USAGE_RECORDS_PER_REQUEST}; [] when none. More than one when a client reused the request id.
+   * A record stored without a record_id (older data plane, or stored before schema version 4) comes back
+   * with record_id = its request id, the key it was deduplicated on.
+   */
+  usageForRequest(requestId: string): Promise<UsageRecord[]>;
   /** One page of events matching `filter`, newest first, starting after `page.after`. */
   list(
     filter: AuditEventFilter,

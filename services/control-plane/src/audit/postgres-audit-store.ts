@@ -1,12 +1,18 @@
 import pg from 'pg';
 import { fromBinary } from '@bufbuild/protobuf';
-import { AuditEventKind, AuditEventSchema, UsageRecordSchema } from '@api-router/contracts';
+import { AuditEventKind, AuditEventSchema } from '@api-router/contracts';
 import type { Logger } from 'pino';
 import type { AdminChangeLog } from './admin-change-log.js';
 import { buildAuditListQuery } from './audit-list-query.js';
 import { USAGE_RECORDS_STARTED_INDEX } from './record-retention.js';
-import { toAuditEventRow, toUsageRow, type AuditEventRow, type UsageRow } from './audit-row.js';
-import type { AuditStore, IngestOutcome, StorableRecord } from './audit-store.js';
+import { fromUsageRow, toAuditEventRow, toUsageRow, type AuditEventRow, type UsageRow } from './audit-row.js';
+import {
+  MAX_EVENTS_PER_REQUEST,
+  MAX_USAGE_RECORDS_PER_REQUEST,
+  type AuditStore,
+  type IngestOutcome,
+  type StorableRecord,
+} from './audit-store.js';
 import {
   POSTGRES_ADMIN_CHANGES_MIGRATION,
   createPostgresAdminChangeLog,
@@ -43,6 +49,15 @@ const MIGRATIONS: readonly string[] = [
    );`,
   POSTGRES_ADMIN_CHANGES_MIGRATION,
   USAGE_RECORDS_STARTED_INDEX,
+  // 4: usage records are keyed by their own record_id, request_id becomes an indexed column (a client may
+  // reuse a request id: ADR 0011); a row stored before keeps its request id as record id. The UPDATE
+  // rewrites every row once, under the migration's lock (ingest waits for it).
+  `ALTER TABLE usage_records ADD COLUMN record_id TEXT COLLATE "C";
+   UPDATE usage_records SET record_id = request_id;
+   ALTER TABLE usage_records ALTER COLUMN record_id SET NOT NULL;
+   ALTER TABLE usage_records DROP CONSTRAINT usage_records_pkey;
+   ALTER TABLE usage_records ADD CONSTRAINT usage_records_pkey PRIMARY KEY (record_id);
+   CREATE INDEX usage_records_request ON usage_records (request_id, started_at_ms, record_id);`,
 ];
 
 /** Serialises migrations of control-plane replicas that start together (any constant works, fixed forever). */
@@ -80,7 +95,7 @@ export async function openPostgresAuditStore(
     options.logger.warn({ err: error }, 'audit store: idle Postgres connection failed'),
   );
   try {
-    await migrate(pool);
+    await migratePostgresAuditSchema(pool);
   } catch (error: unknown) {
     await pool.end();
     throw error;
@@ -88,7 +103,14 @@ export async function openPostgresAuditStore(
   return createStore(pool);
 }
 
-async function migrate(pool: pg.Pool): Promise<void> {
+/**
+ * Brings the schema to `throughVersion` (default: the newest), in one transaction. Exported for tests, which
+ * make the schema of an older control plane with it.
+ */
+export async function migratePostgresAuditSchema(
+  pool: pg.Pool,
+  throughVersion = MIGRATIONS.length,
+): Promise<void> {
   const client = await pool.connect();
   try {
     await client.query('BEGIN');
@@ -103,7 +125,7 @@ async function migrate(pool: pg.Pool): Promise<void> {
         `audit store schema version ${current} is newer than this build knows (${MIGRATIONS.length})`,
       );
     }
-    for (let version = current + 1; version <= MIGRATIONS.length; version += 1) {
+    for (let version = current + 1; version <= Math.min(throughVersion, MIGRATIONS.length); version += 1) {
       await client.query(MIGRATIONS[version - 1]!);
       await client.query('INSERT INTO schema_version (version) VALUES ($1)', [version]);
     }
@@ -131,19 +153,19 @@ function createStore(pool: pg.Pool): AuditStore & AdminChangeLog {
 
     async eventsForRequest(requestId) {
       const result = await pool.query<{ record: Buffer }>(
-        'SELECT record FROM audit_events WHERE request_id = $1 ORDER BY at_ms, event_id',
-        [requestId],
+        'SELECT record FROM audit_events WHERE request_id = $1 ORDER BY at_ms, event_id LIMIT $2',
+        [requestId, MAX_EVENTS_PER_REQUEST],
       );
       return result.rows.map((row) => fromBinary(AuditEventSchema, row.record));
     },
 
     async usageForRequest(requestId) {
-      const result = await pool.query<{ record: Buffer }>(
-        'SELECT record FROM usage_records WHERE request_id = $1',
-        [requestId],
+      const result = await pool.query<{ record_id: string; record: Buffer }>(
+        `SELECT record_id, record FROM usage_records WHERE request_id = $1
+         ORDER BY started_at_ms, record_id LIMIT $2`,
+        [requestId, MAX_USAGE_RECORDS_PER_REQUEST],
       );
-      const row = result.rows[0];
-      return row === undefined ? undefined : fromBinary(UsageRecordSchema, row.record);
+      return result.rows.map((row) => fromUsageRow(row.record_id, row.record));
     },
 
     async list(filter, page) {
@@ -166,8 +188,8 @@ function createStore(pool: pg.Pool): AuditStore & AdminChangeLog {
 
     async prune(beforeMs, limit) {
       const usage = await pool.query(
-        `DELETE FROM usage_records WHERE request_id IN
-           (SELECT request_id FROM usage_records WHERE started_at_ms < $1 LIMIT $2)`,
+        `DELETE FROM usage_records WHERE record_id IN
+           (SELECT record_id FROM usage_records WHERE started_at_ms < $1 LIMIT $2)`,
         [beforeMs, limit],
       );
       const audit = await pool.query(
@@ -238,14 +260,15 @@ async function insertUsages(
   receivedAtMs: number,
 ): Promise<number> {
   const result = await pool.query(
-    `INSERT INTO usage_records (request_id, tenant_id, started_at_ms, status_code, data_plane_id,
+    `INSERT INTO usage_records (record_id, request_id, tenant_id, started_at_ms, status_code, data_plane_id,
          received_at_ms, record)
-       SELECT request_id, tenant_id, started_at_ms, status_code, data_plane_id, $1, record
-       FROM unnest($2::text[], $3::text[], $4::bigint[], $5::int[], $6::text[], $7::bytea[])
-         AS t(request_id, tenant_id, started_at_ms, status_code, data_plane_id, record)
-       ON CONFLICT (request_id) DO NOTHING`,
+       SELECT record_id, request_id, tenant_id, started_at_ms, status_code, data_plane_id, $1, record
+       FROM unnest($2::text[], $3::text[], $4::text[], $5::bigint[], $6::int[], $7::text[], $8::bytea[])
+         AS t(record_id, request_id, tenant_id, started_at_ms, status_code, data_plane_id, record)
+       ON CONFLICT (record_id) DO NOTHING`,
     [
       receivedAtMs,
+      usages.map((row) => row.recordId),
       usages.map((row) => row.requestId),
       usages.map((row) => row.tenantId),
       usages.map((row) => row.startedAtMs),

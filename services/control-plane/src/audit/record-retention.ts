@@ -8,6 +8,7 @@ import type { AuditStore, PruneOutcome } from './audit-store.js';
 /**
  * Migration 3 of both audit stores: lets `prune` find old usage records by start time without a scan
  * (audit events already have their `at_ms` index). The same statement works in SQLite and Postgres.
+ * SQLite's migration 4 copies usage_records and makes this index again on the copy.
  */
 export const USAGE_RECORDS_STARTED_INDEX =
   'CREATE INDEX IF NOT EXISTS usage_records_started ON usage_records (started_at_ms)';

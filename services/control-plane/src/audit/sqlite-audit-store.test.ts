@@ -1,16 +1,26 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { describeAuditStoreContract } from './audit-store-contract.test-support.js';
-import { openSqliteAuditStore } from './sqlite-audit-store.js';
+import { migrateSqliteAuditSchema, openSqliteAuditStore } from './sqlite-audit-store.js';
 
 describeAuditStoreContract('SQLite', async () => {
   const directory = await mkdtemp(join(tmpdir(), 'audit-sqlite-'));
   const path = join(directory, 'state', 'audit.sqlite');
   return {
     open: () => openSqliteAuditStore({ path }),
+    async atSchemaVersion(version, statements) {
+      await mkdir(dirname(path), { recursive: true });
+      const db = new Database(path);
+      try {
+        migrateSqliteAuditSchema(db, version);
+        for (const { sql, parameters } of statements) db.prepare(sql).run(...parameters);
+      } finally {
+        db.close();
+      }
+    },
     [Symbol.asyncDispose]: () => rm(directory, { recursive: true, force: true }),
   };
 });
@@ -29,7 +39,16 @@ describe('SQLite audit store', () => {
         { version: 1 },
         { version: 2 },
         { version: 3 },
+        { version: 4 },
       ]);
+      expect(
+        db
+          .prepare(
+            `SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'usage_records'
+               AND name NOT LIKE 'sqlite_%' ORDER BY name`,
+          )
+          .all(),
+      ).toEqual([{ name: 'usage_records_request' }, { name: 'usage_records_started' }]);
       db.close();
     } finally {
       await rm(directory, { recursive: true, force: true });

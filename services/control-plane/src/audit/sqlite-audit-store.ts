@@ -2,12 +2,18 @@ import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { fromBinary } from '@bufbuild/protobuf';
-import { AuditEventKind, AuditEventSchema, UsageRecordSchema, type AuditEvent } from '@api-router/contracts';
+import { AuditEventKind, AuditEventSchema, type AuditEvent } from '@api-router/contracts';
 import type { AdminChangeLog } from './admin-change-log.js';
 import { buildAuditListQuery } from './audit-list-query.js';
 import { USAGE_RECORDS_STARTED_INDEX } from './record-retention.js';
-import { toAuditEventRow, toUsageRow } from './audit-row.js';
-import type { AuditStore, IngestOutcome, StorableRecord } from './audit-store.js';
+import { fromUsageRow, toAuditEventRow, toUsageRow } from './audit-row.js';
+import {
+  MAX_EVENTS_PER_REQUEST,
+  MAX_USAGE_RECORDS_PER_REQUEST,
+  type AuditStore,
+  type IngestOutcome,
+  type StorableRecord,
+} from './audit-store.js';
 import {
   SQLITE_ADMIN_CHANGES_MIGRATION,
   createSqliteAdminChangeLog,
@@ -44,6 +50,28 @@ const MIGRATIONS: readonly string[] = [
    );`,
   SQLITE_ADMIN_CHANGES_MIGRATION,
   USAGE_RECORDS_STARTED_INDEX,
+  // 4: usage records are keyed by their own record_id, request_id becomes an indexed column (a client may
+  // reuse a request id: ADR 0011); a row stored before keeps its request id as record id. SQLite cannot
+  // change a primary key in place: the table is copied, which drops its indexes: made again here (the last
+  // one is migration 3's, spelled out so that this entry never changes).
+  `CREATE TABLE usage_records_v4 (
+     record_id TEXT NOT NULL PRIMARY KEY,
+     request_id TEXT NOT NULL,
+     tenant_id TEXT NOT NULL,
+     started_at_ms INTEGER NOT NULL,
+     status_code INTEGER NOT NULL,
+     data_plane_id TEXT NOT NULL,
+     received_at_ms INTEGER NOT NULL,
+     record BLOB NOT NULL
+   );
+   INSERT INTO usage_records_v4 (record_id, request_id, tenant_id, started_at_ms, status_code, data_plane_id,
+       received_at_ms, record)
+     SELECT request_id, request_id, tenant_id, started_at_ms, status_code, data_plane_id, received_at_ms, record
+     FROM usage_records;
+   DROP TABLE usage_records;
+   ALTER TABLE usage_records_v4 RENAME TO usage_records;
+   CREATE INDEX usage_records_request ON usage_records (request_id, started_at_ms, record_id);
+   CREATE INDEX usage_records_started ON usage_records (started_at_ms);`,
 ];
 
 export interface SqliteAuditStoreOptions {
@@ -68,7 +96,7 @@ export async function openSqliteAuditStore(
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = FULL');
     db.pragma('busy_timeout = 5000');
-    migrate(db);
+    migrateSqliteAuditSchema(db);
   } catch (error: unknown) {
     db.close();
     throw error;
@@ -76,7 +104,11 @@ export async function openSqliteAuditStore(
   return createStore(db);
 }
 
-function migrate(db: Database.Database): void {
+/**
+ * Brings the schema to `throughVersion` (default: the newest), in one transaction. Exported for tests, which
+ * make the schema of an older control plane with it.
+ */
+export function migrateSqliteAuditSchema(db: Database.Database, throughVersion = MIGRATIONS.length): void {
   db.transaction(() => {
     db.exec('CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL PRIMARY KEY)');
     const row = db.prepare('SELECT MAX(version) AS version FROM schema_version').get() as {
@@ -88,7 +120,7 @@ function migrate(db: Database.Database): void {
         `audit store schema version ${current} is newer than this build knows (${MIGRATIONS.length})`,
       );
     }
-    for (let version = current + 1; version <= MIGRATIONS.length; version += 1) {
+    for (let version = current + 1; version <= Math.min(throughVersion, MIGRATIONS.length); version += 1) {
       db.exec(MIGRATIONS[version - 1]!);
       db.prepare('INSERT INTO schema_version (version) VALUES (?)').run(version);
     }
@@ -125,9 +157,9 @@ function prepareIngest(
   insertEvent: InsertSqliteEvent,
 ): (records: readonly StorableRecord[], receivedAtMs: number) => IngestOutcome {
   const insertUsage = db.prepare(
-    `INSERT INTO usage_records (request_id, tenant_id, started_at_ms, status_code, data_plane_id,
+    `INSERT INTO usage_records (record_id, request_id, tenant_id, started_at_ms, status_code, data_plane_id,
        received_at_ms, record)
-     VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (request_id) DO NOTHING`,
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (record_id) DO NOTHING`,
   );
   const transaction = db.transaction((records: readonly StorableRecord[], receivedAtMs: number) => {
     const outcome: IngestOutcome = { storedAudit: 0, storedUsage: 0, duplicates: 0 };
@@ -138,6 +170,7 @@ function prepareIngest(
       } else {
         const row = toUsageRow(record.usage, record.encoded);
         const { changes } = insertUsage.run(
+          row.recordId,
           row.requestId,
           row.tenantId,
           row.startedAtMs,
@@ -160,9 +193,11 @@ function createStore(db: Database.Database): AuditStore & AdminChangeLog {
   const insertEvent = prepareInsertEvent(db);
   const ingestAll = prepareIngest(db, insertEvent);
   const selectEvents = db.prepare(
-    'SELECT record FROM audit_events WHERE request_id = ? ORDER BY at_ms, event_id',
+    'SELECT record FROM audit_events WHERE request_id = ? ORDER BY at_ms, event_id LIMIT ?',
   );
-  const selectUsage = db.prepare('SELECT record FROM usage_records WHERE request_id = ?');
+  const selectUsage = db.prepare(
+    'SELECT record_id, record FROM usage_records WHERE request_id = ? ORDER BY started_at_ms, record_id LIMIT ?',
+  );
   const deleteUsage = db.prepare(
     `DELETE FROM usage_records WHERE rowid IN
        (SELECT rowid FROM usage_records WHERE started_at_ms < ? LIMIT ?)`,
@@ -179,14 +214,17 @@ function createStore(db: Database.Database): AuditStore & AdminChangeLog {
 
     eventsForRequest: (requestId) =>
       attempt(() => {
-        const rows = selectEvents.all(requestId) as { record: Buffer }[];
+        const rows = selectEvents.all(requestId, MAX_EVENTS_PER_REQUEST) as { record: Buffer }[];
         return rows.map((row) => fromBinary(AuditEventSchema, row.record));
       }),
 
     usageForRequest: (requestId) =>
       attempt(() => {
-        const row = selectUsage.get(requestId) as { record: Buffer } | undefined;
-        return row === undefined ? undefined : fromBinary(UsageRecordSchema, row.record);
+        const rows = selectUsage.all(requestId, MAX_USAGE_RECORDS_PER_REQUEST) as {
+          record_id: string;
+          record: Buffer;
+        }[];
+        return rows.map((row) => fromUsageRow(row.record_id, row.record));
       }),
 
     list: (filter, page) =>

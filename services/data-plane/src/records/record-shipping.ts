@@ -148,7 +148,11 @@ export async function startRecordShipping(
       clock: deps.clock,
       dataPlaneId: options.dataPlaneId,
     }),
-    usage: createOutboxUsageRecorder({ outbox: appender, dataPlaneId: options.dataPlaneId }),
+    usage: createOutboxUsageRecorder({
+      outbox: appender,
+      dataPlaneId: options.dataPlaneId,
+      clock: deps.clock,
+    }),
     status() {
       const lag = shipper.lag();
       return {

@@ -7,7 +7,7 @@ import type { UsageRecordInit } from './usage-recorder.js';
 import { encodeUsageRecord, USAGE_RECORD_FIELDS } from './usage-record-wire.js';
 
 /** The reference encoding: protobuf-es reflection over the generated schema. */
-function reflectionEncoding(init: UsageRecordInit, dataPlaneId: string): Uint8Array {
+function reflectionEncoding(init: UsageRecordInit, dataPlaneId: string, recordId: string): Uint8Array {
   return toBinary(
     UsageRecordSchema,
     create(UsageRecordSchema, {
@@ -17,9 +17,12 @@ function reflectionEncoding(init: UsageRecordInit, dataPlaneId: string): Uint8Ar
       outputTokens: BigInt(init.outputTokens),
       costMicros: BigInt(init.costMicros),
       dataPlaneId,
+      recordId,
     }),
   );
 }
+
+const RECORD_ID = '0193a5f2-7c1e-7d3a-9b4f-0123456789ab';
 
 /** The encoding, or the fact that the encoder threw. */
 function outcome(encode: () => Uint8Array): string {
@@ -117,14 +120,14 @@ const anyUsageInit: fc.Arbitrary<UsageRecordInit> = fc.record({
 describe('encodeUsageRecord', () => {
   it('writes exactly the bytes protobuf-es writes for the same record (property)', () => {
     fc.assert(
-      fc.property(usageInit, text, (init, dataPlaneId) => {
-        const wire = encodeUsageRecord(init, dataPlaneId);
+      fc.property(usageInit, text, text, (init, dataPlaneId, recordId) => {
+        const wire = encodeUsageRecord(init, dataPlaneId, recordId);
         expect(Buffer.from(wire).toString('hex')).toBe(
-          Buffer.from(reflectionEncoding(init, dataPlaneId)).toString('hex'),
+          Buffer.from(reflectionEncoding(init, dataPlaneId, recordId)).toString('hex'),
         );
-        expect(fromBinary(UsageRecordSchema, wire).requestId).toBe(
-          Buffer.from(init.requestId, 'utf8').toString('utf8'),
-        );
+        const decoded = fromBinary(UsageRecordSchema, wire);
+        expect(decoded.requestId).toBe(Buffer.from(init.requestId, 'utf8').toString('utf8'));
+        expect(decoded.recordId).toBe(Buffer.from(recordId, 'utf8').toString('utf8'));
       }),
       { numRuns: 1000 },
     );
@@ -133,8 +136,8 @@ describe('encodeUsageRecord', () => {
   it('refuses exactly the numbers protobuf-es refuses, and encodes the rest identically (property)', () => {
     fc.assert(
       fc.property(anyUsageInit, (init) => {
-        expect(outcome(() => encodeUsageRecord(init, 'dp-1'))).toBe(
-          outcome(() => reflectionEncoding(init, 'dp-1')),
+        expect(outcome(() => encodeUsageRecord(init, 'dp-1', RECORD_ID))).toBe(
+          outcome(() => reflectionEncoding(init, 'dp-1', RECORD_ID)),
         );
       }),
       { numRuns: 1000 },
@@ -143,7 +146,7 @@ describe('encodeUsageRecord', () => {
 
   it('names the field it cannot encode', () => {
     const valid = { ...fc.sample(usageInit, { numRuns: 1, seed: 1 })[0]!, inputTokens: 1.5 };
-    expect(() => encodeUsageRecord(valid, 'dp-1')).toThrow(/UsageRecord\.inputTokens 1\.5/);
+    expect(() => encodeUsageRecord(valid, 'dp-1', RECORD_ID)).toThrow(/UsageRecord\.inputTokens 1\.5/);
   });
 
   it('knows every field of router.v1.UsageRecord (a new proto field fails here until it is encoded)', () => {

@@ -44,6 +44,7 @@ export const USAGE_RECORD_FIELDS = {
   timeToFirstTokenMs: 19,
   dataPlaneId: 20,
   policyVersion: 21,
+  recordId: 22,
 } as const;
 
 const F = USAGE_RECORD_FIELDS;
@@ -73,6 +74,7 @@ const TAG = {
   timeToFirstTokenMs: double(F.timeToFirstTokenMs),
   dataPlaneId: string(F.dataPlaneId),
   policyVersion: varint(F.policyVersion),
+  recordId: string(F.recordId),
 } as const;
 // google.protobuf.Timestamp { int64 seconds = 1; int32 nanos = 2; }
 const TIMESTAMP_SECONDS_TAG = fieldTag(1, WIRE_VARINT);
@@ -80,9 +82,11 @@ const TIMESTAMP_NANOS_TAG = fieldTag(2, WIRE_VARINT);
 const UINT64_END = 2n ** 64n;
 
 /**
- * The router.v1.UsageRecord wire bytes for `init`: proto3 (default values left out, fields in number order),
- * exactly what toBinary(UsageRecordSchema, create(UsageRecordSchema, …)) produces — a fast-check property
- * checks it, invalid numbers included. One record is encoded on every request before its response, so it
+ * The router.v1.UsageRecord wire bytes for `init`, stamped with the data plane's id and the record's own id
+ * (`recordId`, a UUIDv7 the recorder makes: the control plane deduplicates on it, request ids may repeat):
+ * proto3 (default values left out, fields in number order), exactly what
+ * toBinary(UsageRecordSchema, create(UsageRecordSchema, …)) produces — a fast-check property checks it,
+ * invalid numbers included. One record is encoded on every request before its response, so it
  * is sized first and written straight into one Buffer (protobuf-es's reflection encoder took ~20 µs of
  * router CPU, its BinaryWriter ~8 µs; bench/record-wire-cpu-bench.ts).
  *
@@ -92,7 +96,7 @@ const UINT64_END = 2n ** 64n;
  * @throws RangeError naming the field when a number cannot be encoded as its proto type (a fraction,
  * negative or out of range where protobuf-es throws too): a caller bug, never silently different bytes.
  */
-export function encodeUsageRecord(init: UsageRecordInit, dataPlaneId: string): Uint8Array {
+export function encodeUsageRecord(init: UsageRecordInit, dataPlaneId: string, recordId: string): Uint8Array {
   checkUint32('statusCode', init.statusCode);
   checkUint64('inputTokens', init.inputTokens);
   checkUint64('outputTokens', init.outputTokens);
@@ -116,6 +120,7 @@ export function encodeUsageRecord(init: UsageRecordInit, dataPlaneId: string): U
   const routeIdBytes = Buffer.byteLength(init.routeId, 'utf8');
   const backendIdBytes = Buffer.byteLength(init.backendId, 'utf8');
   const dataPlaneIdBytes = Buffer.byteLength(dataPlaneId, 'utf8');
+  const recordIdBytes = Buffer.byteLength(recordId, 'utf8');
   const size =
     stringFieldBytes(TAG.requestId, requestIdBytes) +
     startedAtBytes +
@@ -137,7 +142,8 @@ export function encodeUsageRecord(init: UsageRecordInit, dataPlaneId: string): U
     doubleFieldBytes(TAG.queueMs, init.queueMs) +
     doubleFieldBytes(TAG.timeToFirstTokenMs, init.timeToFirstTokenMs) +
     stringFieldBytes(TAG.dataPlaneId, dataPlaneIdBytes) +
-    bigVarintFieldBytes(TAG.policyVersion, init.policyVersion);
+    bigVarintFieldBytes(TAG.policyVersion, init.policyVersion) +
+    stringFieldBytes(TAG.recordId, recordIdBytes);
 
   const out = Buffer.allocUnsafe(size);
   let at = writeStringField(out, 0, TAG.requestId, init.requestId, requestIdBytes);
@@ -164,6 +170,7 @@ export function encodeUsageRecord(init: UsageRecordInit, dataPlaneId: string): U
   at = writeDoubleField(out, at, TAG.timeToFirstTokenMs, init.timeToFirstTokenMs);
   at = writeStringField(out, at, TAG.dataPlaneId, dataPlaneId, dataPlaneIdBytes);
   at = writeBigVarintField(out, at, TAG.policyVersion, init.policyVersion);
+  at = writeStringField(out, at, TAG.recordId, recordId, recordIdBytes);
   if (at !== size) throw new Error(`encodeUsageRecord wrote ${at} bytes, sized ${size} (encoder bug)`);
   return out;
 }

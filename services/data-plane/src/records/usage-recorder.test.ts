@@ -5,6 +5,9 @@ import { UsageRecordSchema } from '@api-router/contracts';
 import { OutboxError } from '@api-router/outbox';
 import { createOutboxUsageRecorder, type UsageRecordInit } from './usage-recorder.js';
 
+const NOW_MS = 1_750_000_000_500;
+const clock = { now: () => NOW_MS };
+
 const usage: UsageRecordInit = {
   requestId: 'req-9',
   startedAtMs: 1_750_000_000_000,
@@ -39,6 +42,8 @@ describe('createOutboxUsageRecorder', () => {
         },
       },
       dataPlaneId: 'dp-7',
+      clock,
+      randomBytes: (size) => Buffer.alloc(size, 0xab),
     });
     await recorder.record(usage);
     expect(appended).toHaveLength(1);
@@ -65,14 +70,39 @@ describe('createOutboxUsageRecorder', () => {
       timeToFirstTokenMs: 4.5,
       dataPlaneId: 'dp-7',
       policyVersion: 7n,
+      // UUIDv7: the clock's ms (0x01977420ddf4), then the random bytes with the version and variant bits set.
+      recordId: '01977420-ddf4-7bab-abab-abababababab',
     });
     expect(timestampMs(record.startedAt!)).toBe(1_750_000_000_000);
+  });
+
+  it('gives every record its own record id, also to records of one request id (a reused x-request-id)', async () => {
+    const payloads: Uint8Array[] = [];
+    const recorder = createOutboxUsageRecorder({
+      outbox: {
+        append: (record) => {
+          payloads.push(record.payload);
+          return Promise.resolve(payloads.length);
+        },
+      },
+      dataPlaneId: 'dp-7',
+      clock,
+    });
+    await recorder.record(usage);
+    await recorder.record(usage);
+    const [first, second] = payloads.map((payload) => fromBinary(UsageRecordSchema, payload));
+    expect(first!.requestId).toBe('req-9');
+    expect(second!.requestId).toBe('req-9');
+    expect(first!.recordId).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect(second!.recordId).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect(first!.recordId).not.toBe(second!.recordId);
   });
 
   it('rejects with 503 dependency_unavailable when the outbox is closed', async () => {
     const recorder = createOutboxUsageRecorder({
       outbox: { append: () => Promise.reject(new OutboxError('closed', 'outbox is closed')) },
       dataPlaneId: 'dp',
+      clock,
     });
     await expect(recorder.record(usage)).rejects.toMatchObject({ code: 'dependency_unavailable' });
   });

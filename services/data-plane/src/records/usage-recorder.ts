@@ -1,8 +1,11 @@
+import type { Clock } from '../clock.js';
+import { uuidV7 } from '../http/request-id.js';
+import { pooledRandomBytes, type RandomBytes } from '../random-pool.js';
 import { RECORD_TOPICS } from './grpc-record-ingest-transport.js';
 import { appendDurably, type RecordAppender } from './record-appender.js';
 import { encodeUsageRecord } from './usage-record-wire.js';
 
-/** One request's usage as the pipeline describes it; the recorder adds the data plane id. */
+/** One request's usage as the pipeline describes it; the recorder adds the record id and the data plane id. */
 export interface UsageRecordInit {
   requestId: string;
   /** Wall-clock arrival time, ms since the Unix epoch. */
@@ -49,16 +52,26 @@ export interface OutboxUsageRecorderDeps {
   outbox: RecordAppender;
   /** DP_ID, stamped on every record. */
   dataPlaneId: string;
+  /** Time part of record ids. */
+  clock: Clock;
+  /** Source of random bytes for record ids; pooled CSPRNG bytes (random-pool.ts) by default. */
+  randomBytes?: RandomBytes;
 }
 
-/** The usage recorder over the outbox: router.v1.UsageRecord bytes under topic `usage`, key = request id. */
+/**
+ * The usage recorder over the outbox: router.v1.UsageRecord bytes under topic `usage`, key = request id.
+ * Each record gets its own `record_id`, a fresh UUIDv7 (like audit event ids; random bytes from a pool, as
+ * this runs on every request): the control plane deduplicates re-shipped copies on it. Not on the request
+ * id, which a client may reuse (`x-request-id`): each request served is its own record (ADR 0011).
+ */
 export function createOutboxUsageRecorder(deps: OutboxUsageRecorderDeps): UsageRecorder {
+  const random = deps.randomBytes ?? pooledRandomBytes();
   return {
     async record(init) {
       await appendDurably(deps.outbox, {
         key: init.requestId,
         topic: RECORD_TOPICS.usage,
-        payload: encodeUsageRecord(init, deps.dataPlaneId),
+        payload: encodeUsageRecord(init, deps.dataPlaneId, uuidV7(deps.clock.now(), random(10))),
       });
     },
   };

@@ -12,11 +12,12 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file router/v1/usage.proto.
  */
 export const file_router_v1_usage: GenFile = /*@__PURE__*/
-  fileDesc("ChVyb3V0ZXIvdjEvdXNhZ2UucHJvdG8SCXJvdXRlci52MSLbAwoLVXNhZ2VSZWNvcmQSEgoKcmVxdWVzdF9pZBgBIAEoCRIuCgpzdGFydGVkX2F0GAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIRCgl0ZW5hbnRfaWQYAyABKAkSFQoNa2V5X3B1YmxpY19pZBgEIAEoCRINCgVtb2RlbBgFIAEoCRIQCghyb3V0ZV9pZBgGIAEoCRISCgpiYWNrZW5kX2lkGAcgASgJEhMKC3N0YXR1c19jb2RlGAggASgNEhQKDGlucHV0X3Rva2VucxgJIAEoBBIVCg1vdXRwdXRfdG9rZW5zGAogASgEEhMKC2Nvc3RfbWljcm9zGAsgASgEEhAKCGF0dGVtcHRzGAwgASgNEhAKCHN0cmVhbWVkGA0gASgIEhEKCXRydW5jYXRlZBgOIAEoCBIQCgh0b3RhbF9tcxgPIAEoARITCgt1cHN0cmVhbV9tcxgQIAEoARITCgtvdmVyaGVhZF9tcxgRIAEoARIQCghxdWV1ZV9tcxgSIAEoARIeChZ0aW1lX3RvX2ZpcnN0X3Rva2VuX21zGBMgASgBEhUKDWRhdGFfcGxhbmVfaWQYFCABKAkSFgoOcG9saWN5X3ZlcnNpb24YFSABKARiBnByb3RvMw", [file_google_protobuf_timestamp]);
+  fileDesc("ChVyb3V0ZXIvdjEvdXNhZ2UucHJvdG8SCXJvdXRlci52MSLuAwoLVXNhZ2VSZWNvcmQSEgoKcmVxdWVzdF9pZBgBIAEoCRIuCgpzdGFydGVkX2F0GAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIRCgl0ZW5hbnRfaWQYAyABKAkSFQoNa2V5X3B1YmxpY19pZBgEIAEoCRINCgVtb2RlbBgFIAEoCRIQCghyb3V0ZV9pZBgGIAEoCRISCgpiYWNrZW5kX2lkGAcgASgJEhMKC3N0YXR1c19jb2RlGAggASgNEhQKDGlucHV0X3Rva2VucxgJIAEoBBIVCg1vdXRwdXRfdG9rZW5zGAogASgEEhMKC2Nvc3RfbWljcm9zGAsgASgEEhAKCGF0dGVtcHRzGAwgASgNEhAKCHN0cmVhbWVkGA0gASgIEhEKCXRydW5jYXRlZBgOIAEoCBIQCgh0b3RhbF9tcxgPIAEoARITCgt1cHN0cmVhbV9tcxgQIAEoARITCgtvdmVyaGVhZF9tcxgRIAEoARIQCghxdWV1ZV9tcxgSIAEoARIeChZ0aW1lX3RvX2ZpcnN0X3Rva2VuX21zGBMgASgBEhUKDWRhdGFfcGxhbmVfaWQYFCABKAkSFgoOcG9saWN5X3ZlcnNpb24YFSABKAQSEQoJcmVjb3JkX2lkGBYgASgJYgZwcm90bzM", [file_google_protobuf_timestamp]);
 
 /**
- * One served (or failed) inference request, as shipped to Kafka. Kafka key = request_id; consumers
- * deduplicate on it because replays after a crash may repeat a record (never lose one).
+ * One served (or failed) inference request, as shipped to Kafka. Kafka key = request_id. Consumers
+ * deduplicate on record_id (not request_id) because replays after a crash may repeat a record (never
+ * lose one).
  *
  * @generated from message router.v1.UsageRecord
  */
@@ -129,6 +130,15 @@ export type UsageRecord = Message<"router.v1.UsageRecord"> & {
    * @generated from field: uint64 policy_version = 21;
    */
   policyVersion: bigint;
+
+  /**
+   * A UUIDv7 unique per usage record, set by the data plane: the record's identity and the deduplication
+   * key. request_id may repeat (a client may reuse its x-request-id), so it is not. Empty from data planes
+   * older than this field: consumers then use request_id as the record id (docs/adr/0011).
+   *
+   * @generated from field: string record_id = 22;
+   */
+  recordId: string;
 };
 
 /**
