@@ -106,6 +106,49 @@ describe('parseConfig', () => {
     ]);
   });
 
+  it('points an unknown key that YAML reads as a number, boolean or null at its own line', () => {
+    const router = [
+      'backends: [{ id: a, baseUrl: "http://a:1/v1" }]',
+      'routes:',
+      '  - id: r',
+      '    model: m',
+      '    targets: [{ backend: a }]',
+      '    1: x',
+      '    true: y',
+      '    null: z',
+    ].join('\n');
+    expect(issuesOf(documents(router)).map((issue) => [issue.path, issue.line])).toEqual([
+      ['routes[0].1', 6],
+      ['routes[0].true', 7],
+      ['routes[0].', 8],
+    ]);
+  });
+
+  it('refuses a number written with more digits than it keeps, rather than reading it rounded', () => {
+    // 0.1000000000000000001 and 999999.00000000001 read as the numbers 0.1 and 999999: a price with more
+    // than 6 decimal places would be accepted, rounded down.
+    const router = [
+      'backends: [{ id: a, baseUrl: "http://a:1/v1" }]',
+      'routes: [{ id: r, model: m, targets: [{ backend: a }] }]',
+      'prices:',
+      '  - model: m',
+      '    inputUsdPerMillionTokens: 0.1000000000000000001',
+      '    outputUsdPerMillionTokens: 999999.00000000001',
+    ].join('\n');
+    expect(issuesOf(documents(router)).map((issue) => [issue.line, issue.message])).toEqual([
+      [5, expect.stringContaining('0.1000000000000000001') as string],
+      [6, expect.stringContaining('999999.00000000001') as string],
+    ]);
+    // What a number keeps exactly, however it is written, is read as before.
+    const exact = router
+      .replace('0.1000000000000000001', '0.10000e0')
+      .replace('999999.00000000001', '999999.000000000');
+    expect(parseConfig(documents(exact)).router.prices[0]).toMatchObject({
+      inputMicrosPerMillionTokens: 100_000,
+      outputMicrosPerMillionTokens: 999_999_000_000,
+    });
+  });
+
   it('accepts aliases within reason', () => {
     const router = [
       'backends: [{ id: a, baseUrl: "http://a:1/v1" }]',
@@ -116,6 +159,24 @@ describe('parseConfig', () => {
     expect(parseConfig(documents(router)).router.routes[1]?.targets).toEqual([
       { backend: 'a', weight: 3, priority: 0 },
     ]);
+  });
+
+  it('accepts one anchor referred to by every key of a large config', () => {
+    const keys = Array.from(
+      { length: 150 },
+      (_, index) =>
+        `  - { publicId: rk_key${String(index).padStart(4, '0')}, secretSha256: "${index.toString(16).padStart(64, '0')}", tenant: t, allowedModels: ["*"], limits: *standard }`,
+    );
+    const policies = [
+      'tenants:',
+      '  - id: t',
+      '    limits: &standard { requestsPerMinute: 600, requestBurst: 60 }',
+      'apiKeys:',
+      ...keys,
+    ].join('\n');
+    const config = parseConfig(documents('', policies));
+    expect(config.policies.apiKeys).toHaveLength(150);
+    expect(config.policies.apiKeys[149]?.limits).toMatchObject({ requestsPerMinute: 600, requestBurst: 60 });
   });
 
   it('bounds alias expansion (billion laughs)', () => {
@@ -129,7 +190,7 @@ describe('parseConfig', () => {
         source: 'r.yaml',
         path: '',
         line: 0,
-        message: 'malformed YAML: Excessive alias count indicates a resource exhaustion attack',
+        message: 'malformed YAML: aliases expand to more than 1000000 nodes',
       },
     ]);
   });

@@ -1,4 +1,15 @@
-import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Node } from 'yaml';
+import {
+  isAlias,
+  isCollection,
+  isMap,
+  isPair,
+  isScalar,
+  isSeq,
+  LineCounter,
+  parseDocument,
+  visit,
+  type Node,
+} from 'yaml';
 import type { ConfigDocument, ConfigPath } from './config-document.js';
 import type { ConfigIssue } from './config-issue.js';
 
@@ -6,7 +17,10 @@ import type { ConfigIssue } from './config-issue.js';
 export interface YamlSource {
   /** Plain JavaScript value of the document; undefined when the YAML is malformed or empty. */
   readonly value: unknown;
-  /** Syntax errors, each with its line. Non-empty means `value` is undefined. */
+  /**
+   * Syntax errors and numbers written with more digits than a number keeps, each with its line. Non-empty
+   * means `value` is undefined.
+   */
   readonly issues: readonly ConfigIssue[];
   /**
    * 1-based line of the node at `path`, or of its deepest existing ancestor (so a missing required field
@@ -16,9 +30,11 @@ export interface YamlSource {
   lineOf(path: ConfigPath, options?: { atKey?: boolean }): number;
 }
 
-// Aliases are legitimate in hand-written config (shared target lists), but each may expand to at most this
-// many nodes, which bounds memory against exponential alias nesting.
-const MAX_ALIAS_COUNT = 100;
+// Aliases are legitimate in hand-written config (shared target lists, one limits block for every key), but
+// what they expand to is bounded: at most this many nodes in all, which stops an exponential ("billion
+// laughs") nesting long before it costs much memory or time. (The yaml library's own maxAliasCount bounds
+// the references to each anchor instead: at its default of 100, a limits block shared by 100 keys failed.)
+const MAX_ALIAS_EXPANSION_NODES = 1_000_000;
 
 /** Parses YAML text keeping node positions. Never throws: malformed YAML becomes issues. */
 export function parseYamlSource(document: ConfigDocument): YamlSource {
@@ -33,7 +49,7 @@ export function parseYamlSource(document: ConfigDocument): YamlSource {
       const isLast = index === path.length - 1;
       if (isMap(node)) {
         const pair = node.items.find(
-          (item) => isPair(item) && isScalar(item.key) && item.key.value === segment,
+          (item) => isPair(item) && isScalar(item.key) && jsKeyOf(item.key.value) === segment,
         );
         if (pair === undefined) return line;
         if (isLast && options?.atKey === true && isNodeWithRange(pair.key)) return lineAt(pair.key.range[0]);
@@ -60,10 +76,21 @@ export function parseYamlSource(document: ConfigDocument): YamlSource {
     }));
     return { value: undefined, issues, lineOf };
   }
+  const inexact = inexactNumbers(parsed).map(({ offset, message }) => ({
+    source: document.source,
+    path: '',
+    line: lineAt(offset),
+    message,
+  }));
+  if (inexact.length > 0) return { value: undefined, issues: inexact, lineOf };
+  if (aliasExpansion(parsed) > MAX_ALIAS_EXPANSION_NODES) {
+    const message = `malformed YAML: aliases expand to more than ${MAX_ALIAS_EXPANSION_NODES} nodes`;
+    return { value: undefined, issues: [{ source: document.source, path: '', line: 0, message }], lineOf };
+  }
   try {
-    return { value: parsed.toJS({ maxAliasCount: MAX_ALIAS_COUNT }) as unknown, issues: [], lineOf };
+    return { value: parsed.toJS({ maxAliasCount: -1 }) as unknown, issues: [], lineOf };
   } catch (error: unknown) {
-    // toJS only throws for alias abuse (an exponential "billion laughs" expansion): report it as an issue.
+    // toJS only throws for an alias it cannot resolve (no anchor before it): report it as an issue.
     const message = error instanceof Error ? error.message : String(error);
     return {
       value: undefined,
@@ -73,8 +100,88 @@ export function parseYamlSource(document: ConfigDocument): YamlSource {
   }
 }
 
+/**
+ * Numbers written with more significant digits than a JavaScript number keeps (e.g. 0.1000000000000000001,
+ * read as 0.1): read as they are, they would mean another value than the one written, and a price or budget
+ * would be rounded, possibly down, instead of refused for its decimal places.
+ */
+function inexactNumbers(parsed: ReturnType<typeof parseDocument>): { offset: number; message: string }[] {
+  const found: { offset: number; message: string }[] = [];
+  visit(parsed, {
+    Scalar(_key, node) {
+      const source = node.source ?? '';
+      // Integers are left alone: YAML 1.1 reads 010 as octal, and an integer too long to keep is out of
+      // every field's range anyway.
+      if (typeof node.value !== 'number' || !/[.eE]/.test(source) || !isNodeWithRange(node)) return;
+      const read = String(node.value);
+      const written = decimalValue(source);
+      if (written === undefined || written === decimalValue(read)) return;
+      found.push({
+        offset: node.range[0],
+        message: `number ${source} cannot be read exactly (it would read as ${read}): write fewer digits`,
+      });
+    },
+  });
+  return found;
+}
+
+/** Nodes the aliases of a document add once each is replaced by the node it refers to. */
+function aliasExpansion(parsed: ReturnType<typeof parseDocument>): number {
+  // One pass in document order resolves every alias to the latest node anchored before it, as YAML does
+  // (yaml's Alias.resolve walks the whole document for each alias).
+  const anchored = new Map<string, unknown>();
+  const sources = new Map<unknown, unknown>();
+  visit(parsed, (_key, node) => {
+    if (isAlias(node)) sources.set(node, anchored.get(node.source));
+    else if ((isScalar(node) || isCollection(node)) && node.anchor !== undefined) {
+      anchored.set(node.anchor, node);
+    }
+  });
+  const sizes = new Map<unknown, number>();
+  // Nodes of `node` with every alias expanded (memoized per collection, so this stays linear).
+  const sizeOf = (node: unknown): number => {
+    if (isAlias(node)) return sizeOf(sources.get(node));
+    if (isPair(node)) return sizeOf(node.key) + sizeOf(node.value);
+    if (!isCollection(node)) return node === null || node === undefined ? 0 : 1;
+    const known = sizes.get(node);
+    if (known !== undefined) return known;
+    sizes.set(node, Number.POSITIVE_INFINITY); // an alias inside the node it refers to never ends
+    let size = 1;
+    for (const item of node.items) size += sizeOf(item);
+    sizes.set(node, size);
+    return size;
+  };
+  let expansion = 0;
+  for (const source of sources.values()) expansion += sizeOf(source) - 1;
+  return expansion;
+}
+
+const DECIMAL_NUMBER_TEXT = /^([-+]?)(\d*)(?:\.(\d*))?(?:[eE]([-+]?\d+))?$/;
+
+/** A decimal number text in one form per value ("-125e-2"); undefined for other texts (hex, .inf...). */
+function decimalValue(text: string): string | undefined {
+  const match = DECIMAL_NUMBER_TEXT.exec(text);
+  if (match === null) return undefined;
+  const [, sign = '', whole = '', fraction = '', exponent = '0'] = match;
+  if (whole === '' && fraction === '') return undefined;
+  const digits = `${whole}${fraction}`.replace(/^0+/, '');
+  if (digits === '') return '0';
+  const significant = digits.replace(/0+$/, '');
+  const power = BigInt(exponent) - BigInt(fraction.length) + BigInt(digits.length - significant.length);
+  return `${sign === '-' ? '-' : ''}${significant}e${power}`;
+}
+
 function isNodeWithRange(node: unknown): node is Node & { range: [number, number, number] } {
   return typeof node === 'object' && node !== null && Array.isArray((node as { range?: unknown }).range);
+}
+
+/**
+ * The property name `toJS` gives a scalar key (and so the one in a validation path): a key YAML reads as a
+ * number or a boolean becomes its text ("1", "true"), a null key becomes "".
+ */
+function jsKeyOf(value: unknown): unknown {
+  if (value === null) return '';
+  return typeof value === 'number' || typeof value === 'boolean' ? String(value) : value;
 }
 
 function firstLine(message: string): string {
