@@ -1,6 +1,6 @@
 // Local launcher behind `make start`: spawns the built services as separate processes (as they run in
 // production), waits until the data plane is ready, prints how to try it, and stops every child by pid on
-// SIGINT/SIGTERM. Plain JavaScript so it runs with no compile step.
+// SIGINT/SIGTERM/SIGHUP, or when one of them exits. Plain JavaScript so it runs with no compile step.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -13,6 +13,8 @@ const freePorts = process.argv.includes('--free-ports');
 const runDir = join(root, '.tmp', 'local');
 const signingSecretFile = join(runDir, 'demo-signing.secret');
 const children = [];
+/** Set once stopping starts: a child exiting after that is expected. */
+let stopping = false;
 /** DEMO-ONLY API key of configs/policies.sample.yaml (its sha256 is in the file). */
 const DEMO_KEY = 'rk_demo01.YmUUyWFXfjfbBZ-cVLPCiTtQOV2YgbSUDT9XKQxfTGA';
 
@@ -42,14 +44,25 @@ function startService(name, entry, env, server) {
   });
   children.push({ name, child });
   const lines = createInterface({ input: child.stdout });
+  let listening = false;
   return new Promise((done, fail) => {
-    child.once('exit', (code) => fail(new Error(`${name} exited with code ${code} before listening`)));
+    child.once('exit', (code, signal) => {
+      if (!listening) fail(new Error(`${name} exited with code ${code} before listening`));
+      // After start (a crash, or a kill from outside): stop the others rather than leave them running.
+      else if (!stopping) {
+        process.stderr.write(`[${name}] exited (${signal ?? `code ${code}`}); stopping everything\n`);
+        process.exitCode = 1;
+        stopAll();
+      }
+    });
     lines.on('line', (line) => {
       if (process.env.LOCAL_VERBOSE) process.stdout.write(`[${name}] ${line}\n`);
       try {
         const record = JSON.parse(line);
-        if (record.msg === 'listening' && (server === undefined || record.server === server))
+        if (record.msg === 'listening' && (server === undefined || record.server === server)) {
+          listening = true;
           done(record.url);
+        }
         if (record.level >= 50) process.stderr.write(`[${name}] ${record.msg}\n`);
       } catch {
         // Not a JSON log line (e.g. a stack trace): show it as it is.
@@ -96,8 +109,16 @@ function writeDemoPolicies() {
 }
 
 function stopAll() {
-  for (const { child } of children.reverse()) {
-    if (child.exitCode === null && child.pid !== undefined) process.kill(child.pid, 'SIGTERM');
+  stopping = true;
+  for (const { child } of [...children].reverse()) {
+    // signalCode too: a child killed by a signal has no exit code, and kill() of a gone pid throws (ESRCH).
+    if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) {
+      try {
+        process.kill(child.pid, 'SIGTERM');
+      } catch {
+        // It exited meanwhile: nothing to stop.
+      }
+    }
   }
 }
 
@@ -211,6 +232,9 @@ Press Ctrl-C to stop.
 
 process.on('SIGINT', stopAll);
 process.on('SIGTERM', stopAll);
+// A closed terminal or session: without this, Node's default would exit the launcher alone and leave the
+// four services running, holding their ports.
+process.on('SIGHUP', stopAll);
 main().catch((error) => {
   process.stderr.write(`start failed: ${error instanceof Error ? error.message : String(error)}\n`);
   stopAll();

@@ -47,6 +47,12 @@ describe('create-key CLI', () => {
     [['--tenant']],
     [['--tenant', 'acme', '--public-id', 'bad']],
     [['--tenant', 'acme', '--bogus']],
+    // policies.yaml refuses these: the printed entry would never load, after the key was shown once.
+    [['--tenant', 'Acme']],
+    [['--tenant', 'acme corp']],
+    [['--tenant', 'acme', '--models', '']],
+    [['--tenant', 'acme', '--models', ' , ']],
+    [['--tenant', 'acme', '--models', 'gpt-4o, my model']],
   ])('exits 2 with usage for %j', (argv) => {
     const { output, sinks } = capture();
     expect(runCreateKey(argv, sinks)).toBe(2);

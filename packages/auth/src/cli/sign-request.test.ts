@@ -116,22 +116,58 @@ describe('sign-request CLI', () => {
     expect(result.stdout).toContain('--data-raw @notes.txt');
   });
 
+  it('quotes the method for the shell', () => {
+    const result = run(['--key-id', 'k', '--secret', SECRET_TEXT, '--url', 'https://h/', '--method', "m'&x"]);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/^curl -sS -X 'M'\\''&X' https:\/\/h\/ /);
+  });
+
   it.each([
     ['no key id', ['--secret', SECRET_TEXT, '--url', 'https://h/']],
     ['no secret', ['--key-id', 'k', '--url', 'https://h/']],
     ['relative url', ['--key-id', 'k', '--secret', SECRET_TEXT, '--url', '/v1/models']],
     ['bad header', ['--key-id', 'k', '--secret', SECRET_TEXT, '--url', 'https://h/', '--header', 'nocolon']],
+    [
+      'repeated header',
+      [
+        '--key-id',
+        'k',
+        '--secret',
+        SECRET_TEXT,
+        '--url',
+        'https://h/',
+        '--header',
+        'x-a: 1',
+        '--header',
+        'X-A: 2',
+      ],
+    ],
     ['bad created', ['--key-id', 'k', '--secret', SECRET_TEXT, '--url', 'https://h/', '--created', 'soon']],
     [
       'both bodies',
       ['--key-id', 'k', '--secret', SECRET_TEXT, '--url', 'https://h/', '--data', 'a', '--data-file', 'b'],
     ],
     [
+      'both secrets',
+      ['--key-id', 'k', '--secret', SECRET_TEXT, '--secret-file', '/secret', '--url', 'https://h/'],
+    ],
+    // Node's base64 decoder would skip the space and "!" and sign with other bytes than the router's.
+    ['secret not base64', ['--key-id', 'k', '--secret', 'my shared secret!', '--url', 'https://h/']],
+    ['secret shorter than 16 bytes', ['--key-id', 'k', '--secret', 'c2hvcnQ', '--url', 'https://h/']],
+    [
+      'method with a space',
+      ['--key-id', 'k', '--secret', SECRET_TEXT, '--url', 'https://h/', '--method', 'PO ST'],
+    ],
+    [
+      'method with shell syntax',
+      ['--key-id', 'k', '--secret', SECRET_TEXT, '--url', 'https://h/', '--method', 'GET;id'],
+    ],
+    [
       'uncoverable component',
       ['--key-id', 'k', '--secret', SECRET_TEXT, '--url', 'https://h/', '--components', 'x-absent'],
     ],
   ])('exits 2 with usage for %s', (_name, argv) => {
-    const result = run(argv);
+    const result = run(argv, { '/secret': Buffer.from(SECRET_TEXT) });
     expect(result.code).toBe(2);
     expect(result.stderr).toContain('usage: sign-request');
     expect(result.stdout).toBe('');

@@ -37,6 +37,11 @@ export interface SignRequestCliDependencies {
 
 class UsageError extends Error {}
 
+/** An HTTP method is a token (RFC 9110 §9.1); anything else cannot be sent, nor pasted into a shell safely. */
+const HTTP_TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+/** The data plane refuses shorter signing secrets (MIN_SIGNING_SECRET_BYTES). */
+const MIN_SECRET_BYTES = 16;
+
 /** Runs the command; returns the exit code (0 ok, 2 usage error). */
 export function runSignRequest(
   argv: readonly string[],
@@ -57,24 +62,41 @@ function buildCurlCommand(argv: readonly string[], dependencies: SignRequestCliD
   const { values } = parseArgs({ args: [...argv], options: OPTIONS, strict: true });
   const keyId = required(values['key-id'], '--key-id');
   const url = required(values.url, '--url');
+  if (values.secret !== undefined && values['secret-file'] !== undefined) {
+    throw new UsageError('give --secret or --secret-file, not both');
+  }
   const secretText =
     values['secret-file'] === undefined
       ? required(values.secret, '--secret or --secret-file')
       : Buffer.from(dependencies.readFile(values['secret-file'])).toString('utf8').trim();
-  const headers = Object.fromEntries((values.header ?? []).map(parseHeaderArgument));
+  const secret = decodeSecret(secretText);
+  const method = values.method.toUpperCase();
+  if (!HTTP_TOKEN.test(method)) {
+    throw new UsageError(
+      `--method must be an HTTP method name (e.g. POST), got ${JSON.stringify(values.method)}`,
+    );
+  }
+  const headers: Record<string, string> = {};
+  for (const [name, value] of (values.header ?? []).map(parseHeaderArgument)) {
+    // One field per name: a second value would silently replace the first (neither signed nor sent).
+    if (Object.hasOwn(headers, name)) {
+      throw new UsageError(`--header ${name} is given twice; send one field with the values joined by ", "`);
+    }
+    headers[name] = value;
+  }
   const body = readBody(values.data, values['data-file'], dependencies);
   if (values.created !== undefined && !/^\d{1,15}$/.test(values.created)) {
     throw new UsageError('--created must be Unix seconds');
   }
   const sign = createSigner({
     keyId,
-    secret: Buffer.from(secretText, 'base64'),
+    secret,
     components: values.components?.split(',').map((component) => component.trim()),
     clock: { now: () => (values.created === undefined ? dependencies.nowMs : Number(values.created) * 1000) },
     ...(values.nonce === undefined ? {} : { createNonce: () => values.nonce ?? '' }),
   });
-  const signed = sign({ method: values.method.toUpperCase(), url, headers, body });
-  const words = ['curl', '-sS', '-X', values.method.toUpperCase(), quoteShellArgument(new URL(url).href)];
+  const signed = sign({ method, url, headers, body });
+  const words = ['curl', '-sS', '-X', quoteShellArgument(method), quoteShellArgument(new URL(url).href)];
   for (const [name, value] of Object.entries(signed)) {
     words.push(`\\\n  -H ${quoteShellArgument(`${name}: ${value}`)}`);
   }
@@ -86,6 +108,26 @@ function buildCurlCommand(argv: readonly string[], dependencies: SignRequestCliD
     words.push(`\\\n  ${flag} ${quoteShellArgument(values.data)}`);
   }
   return words.join(' ');
+}
+
+/**
+ * The secret's bytes. Checked as the data plane checks a key's signing secret (base64 or base64url text of
+ * at least 16 bytes), because Node's base64 decoder skips characters it does not know: a secret pasted in
+ * another form would otherwise sign with other bytes and fail as `bad_signature` at the router.
+ */
+function decodeSecret(text: string): Uint8Array {
+  if (!/^[A-Za-z0-9+/_-]+={0,2}$/.test(text)) {
+    throw new UsageError(
+      "the secret must be base64 or base64url text (as in the data plane's signing secret)",
+    );
+  }
+  const secret = Buffer.from(text, 'base64');
+  if (secret.length < MIN_SECRET_BYTES) {
+    throw new UsageError(
+      `the secret is ${secret.length} bytes; the router accepts ${MIN_SECRET_BYTES} or more`,
+    );
+  }
+  return secret;
 }
 
 function required(value: string | undefined, flag: string): string {
