@@ -27,7 +27,8 @@ export interface RpcHandlersOptions {
  * and on the HTTP/1.1 listener (fallback to /metrics, /healthz, /readyz). The error interceptor is the
  * outermost on every service, so it also renders the admin auth interceptor's errors. Only AdminService
  * has the admin auth interceptor: data planes call PolicySyncService and RecordIngestService without a
- * token (mTLS between the planes comes later, ADR 0002).
+ * token (mTLS between the planes comes later, ADR 0002). AdminService's JSON requests (curl) must not carry
+ * unknown fields or enum names: `invalid_argument` rather than a call that silently drops them.
  */
 export function createRpcHandlers(options: RpcHandlersOptions): {
   grpcHandler: NodeHandler;
@@ -42,7 +43,12 @@ export function createRpcHandlers(options: RpcHandlersOptions): {
     router.service(RecordIngestService, createRecordIngestService(options.recordIngest), {
       interceptors: [errors],
     });
-    router.service(AdminService, createAdminService(options.admin), { interceptors: [errors, adminAuth] });
+    router.service(AdminService, createAdminService(options.admin), {
+      interceptors: [errors, adminAuth],
+      // Connect ignores unknown JSON fields and enum names by default: an operator's typo in a curl body
+      // ("idempotencykey", "kind": "BUDGET_DENIED") would run the call without it. Refused instead.
+      jsonOptions: { ignoreUnknownFields: false },
+    });
   };
   const common = {
     routes,
