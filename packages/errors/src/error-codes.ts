@@ -14,6 +14,11 @@ export const ERROR_CATALOGUE = {
   permission_denied: { status: 403, retryable: false, message: 'The caller may not perform this operation.' },
   not_found: { status: 404, retryable: false, message: 'No such resource.' },
   model_not_found: { status: 404, retryable: false, message: 'The requested model does not exist.' },
+  request_timeout: {
+    status: 408,
+    retryable: true,
+    message: 'The request (headers and body) was not received in time.',
+  },
   payload_too_large: { status: 413, retryable: false, message: 'The request body is too large.' },
   unsupported_media_type: {
     status: 415,
@@ -21,6 +26,11 @@ export const ERROR_CATALOGUE = {
     message: 'The content type must be application/json.',
   },
   rate_limited: { status: 429, retryable: true, message: 'Rate limit exceeded.' },
+  request_header_too_large: {
+    status: 431,
+    retryable: false,
+    message: 'The request headers are too large.',
+  },
   internal: { status: 500, retryable: true, message: 'Internal error.' },
   upstream_error: { status: 502, retryable: true, message: 'The model backend returned an error.' },
   not_ready: { status: 503, retryable: true, message: 'The router has no active policy yet.' },

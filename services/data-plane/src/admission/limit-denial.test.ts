@@ -76,6 +76,32 @@ describe('denialError', () => {
     expect(error.details?.resets_at).toBeNull();
   });
 
+  it('says so when the request can never pass (a cost above the bucket’s burst), instead of "retry after"', () => {
+    const tokens = {
+      kind: 'tokens',
+      id: 'key:rk_a',
+      limit: 600,
+      remaining: 10,
+      resetAtMs: T0 + 800,
+    } as const;
+    const error = denialError(
+      denied({
+        deniedBy: { kind: 'tokens', id: 'key:rk_a' },
+        retryAfterMs: null,
+        resetAtMs: T0 + 800,
+        checks: [{ ...tokens, allowed: false, retryAfterMs: null }],
+      }),
+    );
+    expect(error.code).toBe('rate_limited');
+    expect(error.message).toBe(
+      'This request costs more than the limit "key:rk_a" (tokens) can ever grant at once (its burst): ' +
+        'retrying will not help; lower its output token limit.',
+    );
+    expect(denialError(denied({ deniedBy: { kind: 'tokens', id: 'key:rk_a' } })).message).toBe(
+      'The limit "key:rk_a" (tokens) is exhausted; retry after 2 s.',
+    );
+  });
+
   it('answers rates and concurrency with 429 rate_limited and Retry-After', () => {
     for (const kind of ['requests', 'tokens', 'concurrency'] as const) {
       const error = denialError(denied({ deniedBy: { kind, id: 'key:rk_a' }, retryAfterMs: 2500 }));

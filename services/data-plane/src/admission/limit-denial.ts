@@ -77,8 +77,16 @@ export function denialError(decision: AdmitDenied): RouterError {
     });
   }
   const seconds = retryAfterSeconds(decision);
+  // retryAfterMs null: a denying check can never allow this request (its cost is above a bucket's burst or
+  // a budget's whole limit); "retry after 1 s" would send clients into retries that cannot succeed.
+  const never = decision.checks.find((check) => !check.allowed && check.retryAfterMs === null);
+  const message =
+    never === undefined
+      ? `The limit "${decision.deniedBy.id}" (${decision.deniedBy.kind}) is exhausted; retry after ${seconds} s.`
+      : `This request costs more than the limit "${never.id}" (${never.kind}) can ever grant at once ` +
+        '(its burst): retrying will not help; lower its output token limit.';
   return new RouterError('rate_limited', {
-    message: `The limit "${decision.deniedBy.id}" (${decision.deniedBy.kind}) is exhausted; retry after ${seconds} s.`,
+    message,
     retryAfterSeconds: seconds,
     details: {
       limit: decision.deniedBy.id,

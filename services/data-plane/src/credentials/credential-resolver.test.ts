@@ -62,6 +62,14 @@ describe('createCredentialResolver', () => {
     };
     const tampered = { ...policy, apiKeysByPublicId: new Map([['rk_signer', signer]]) };
     expect(await resolver.check(tampered)).toContain('3 signing_secret_refs, at most 2');
+    // A token that no HTTP header can carry (a line break, a character above U+00FF) would fail every call.
+    for (const token of ['first-line\nsecond-line', 'caf\u00e9-\u20ac']) {
+      const unusable = createCredentialResolver({ environment: new Map([['MOCK_A_KEY', token]]), readFile });
+      const reason = await unusable.check(buildTestPolicy());
+      expect(reason).toBe(
+        'backend "mock-a": credentialRef "env:MOCK_A_KEY" cannot be sent in an HTTP header (a line break or another character outside Latin-1 text)',
+      );
+    }
     const withoutBackendKey = createCredentialResolver({ environment: new Map(), readFile });
     expect(await withoutBackendKey.check(buildTestPolicy())).toBe(
       'backend "mock-a": credentialRef "env:MOCK_A_KEY" is not resolvable: environment variable MOCK_A_KEY is not set on this data plane',

@@ -37,7 +37,9 @@ type Resolution = { ok: true; value: string } | { ok: false; problem: string };
 
 /**
  * References are "env:NAME" (the variable must be set and non-empty) or "file:/absolute/path" (the file's
- * content, trimmed, must be non-empty). Signing secrets are base64 or base64url text of at least 16 bytes.
+ * content, trimmed, must be non-empty). Backend tokens must fit in an HTTP header value (no line break or
+ * other control character, nothing above U+00FF). Signing secrets are base64 or base64url text of at least
+ * 16 bytes.
  * Rejection reasons name the backend or key and the reference, never a value.
  */
 export function createCredentialResolver(deps: CredentialResolverDeps): CredentialResolver {
@@ -50,9 +52,10 @@ export function createCredentialResolver(deps: CredentialResolverDeps): Credenti
     for (const backend of policy.backendsById.values()) {
       if (backend.credentialRef === '') continue;
       const result = await resolveRef(backend.credentialRef);
-      if (!result.ok)
-        return `backend "${backend.id}": credentialRef "${backend.credentialRef}" ${result.problem}`;
-      tokens.set(backend.id, result.value);
+      const problem = result.ok ? checkBackendToken(result.value) : result.problem;
+      if (problem !== undefined)
+        return `backend "${backend.id}": credentialRef "${backend.credentialRef}" ${problem}`;
+      if (result.ok) tokens.set(backend.id, result.value);
     }
     return tokens;
   }
@@ -121,6 +124,19 @@ async function resolveReference(
     return { ok: false, problem: `is not resolvable: ${path} does not exist, is not readable or is empty` };
   }
   return { ok: false, problem: 'has an unknown scheme (expected env:NAME or file:/path)' };
+}
+
+/**
+ * Characters an HTTP header value cannot hold (undici refuses them): a token with one would fail every call
+ * to its backend, so it rejects the policy instead.
+ */
+const NOT_HEADER_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
+
+function checkBackendToken(text: string): string | undefined {
+  if (NOT_HEADER_VALUE.test(text)) {
+    return 'cannot be sent in an HTTP header (a line break or another character outside Latin-1 text)';
+  }
+  return undefined;
 }
 
 function checkSigningSecret(text: string): string | undefined {

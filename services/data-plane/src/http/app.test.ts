@@ -1,3 +1,4 @@
+import { connect, type AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import { RouterError } from '@api-router/errors';
@@ -212,6 +213,42 @@ describe('request id', () => {
     const id = response.headers['x-request-id'];
     expect(id).toMatch(UUID_V7);
     expect(harness.logs.withMessage('request completed')[0]).toMatchObject({ request_id: id });
+  });
+});
+
+describe('errors of the HTTP server itself, before any route', () => {
+  /** Sends raw bytes to the listening app and reads its whole answer (the server closes the connection). */
+  async function rawExchange(bytes: string): Promise<string> {
+    const { port } = app!.server.address() as AddressInfo;
+    const socket = connect(port, '127.0.0.1');
+    let answer = '';
+    socket.on('data', (chunk: Buffer) => (answer += chunk.toString('latin1')));
+    socket.write(bytes);
+    await new Promise<void>((done) => socket.on('close', () => done()).on('error', () => done()));
+    return answer;
+  }
+
+  it.each([
+    [
+      'headers over the size limit',
+      `GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`,
+      431,
+      'request_header_too_large',
+    ],
+    ['bytes that are not HTTP', 'NOT HTTP AT ALL\r\n\r\n', 400, 'invalid_request'],
+  ])('answers %s in the router error shape with a catalogue code', async (_name, bytes, status, code) => {
+    app = createHarness().app;
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    const [head, body] = (await rawExchange(bytes)).split('\r\n\r\n');
+    expect(head).toMatch(new RegExp(`^HTTP/1\\.1 ${status} `));
+    expect(JSON.parse(body!)).toEqual({
+      error: {
+        code,
+        message: expect.any(String),
+        request_id: expect.stringMatching(UUID_V7),
+        retryable: false,
+      },
+    });
   });
 });
 

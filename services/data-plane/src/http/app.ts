@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
 import { RouterError } from '@api-router/errors';
@@ -7,10 +8,11 @@ import type { HttpSettings } from '../config.js';
 import { registerInferenceRoutes, type InferenceRoutesDeps } from '../inference/register-inference-routes.js';
 import type { ActivePolicy } from '../policy/policy-holder.js';
 import { AccessLogController } from './access-log.js';
+import { createClientErrorHandler } from './client-error.js';
 import { installErrorHandler } from './error-handler.js';
 import type { ReadinessDetail } from './readiness.js';
 import { pooledRandomBytes } from '../random-pool.js';
-import { createRequestIdGenerator, REQUEST_ID_HEADER } from './request-id.js';
+import { createRequestIdGenerator, REQUEST_ID_HEADER, uuidV7 } from './request-id.js';
 import { registerHealthRoutes } from './routes/health-routes.js';
 import { closeSilentConnectionsOnClose } from './silent-connections.js';
 
@@ -55,6 +57,8 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     keepAliveTimeout: deps.http.keepAliveTimeoutMs,
     requestTimeout: deps.http.requestTimeoutMs,
     bodyLimit: deps.http.bodyLimitBytes,
+    // 408 / 431 / malformed HTTP in the router's error shape with a catalogue code, like every other error.
+    clientErrorHandler: createClientErrorHandler(() => uuidV7(deps.clock.now(), randomBytes(10))),
     // On close, new requests on kept-alive sockets get 503 + Connection: close; idle sockets are closed.
     return503OnClosing: true,
     forceCloseConnections: 'idle',

@@ -28,6 +28,26 @@ describe('describeValidation', () => {
     ).toEqual({ message: "Missing required parameter: 'messages.0.role'.", param: 'messages.0.role' });
   });
 
+  it('names the accepted values of an enum and the types of a union', () => {
+    const roles = ['system', 'user'];
+    expect(
+      describeValidation([
+        entry(
+          '/messages/0/role',
+          'enum',
+          { allowedValues: roles },
+          'must be equal to one of the allowed values',
+        ),
+      ]),
+    ).toEqual({
+      message: `Invalid 'messages.0.role': must be one of "system", "user".`,
+      param: 'messages.0.role',
+    });
+    expect(
+      describeValidation([entry('/stream', 'type', { type: 'boolean,null' }, 'must be boolean,null')]),
+    ).toEqual({ message: "Invalid 'stream': must be boolean or null.", param: 'stream' });
+  });
+
   it('describes the body itself without a param', () => {
     expect(describeValidation([entry('', 'type', { type: 'object' }, 'must be object')])).toEqual({
       message: 'Invalid body: must be object.',

@@ -81,10 +81,26 @@ export function describeValidation(errors: readonly SchemaError[]): { message: s
     const param = [...path, missing].join('.');
     return { message: `Missing required parameter: '${param}'.`, param };
   }
-  const problem = chosen.message ?? 'does not match the schema';
+  const problem = problemOf(chosen);
   if (path.length === 0) return { message: `Invalid body: ${problem}.` };
   const param = path.join('.');
   return { message: `Invalid '${param}': ${problem}.`, param };
+}
+
+/**
+ * ajv's message, except where it hides what is accepted: an enum names its values (ajv: "must be equal to
+ * one of the allowed values"), a union of types reads "boolean or null" (ajv: "boolean,null").
+ */
+function problemOf(entry: SchemaError): string {
+  const params = entry.params as { allowedValues?: unknown; type?: unknown } | undefined;
+  if (entry.keyword === 'enum' && Array.isArray(params?.allowedValues)) {
+    return `must be one of ${params.allowedValues.map((value) => JSON.stringify(value)).join(', ')}`;
+  }
+  if (entry.keyword === 'type' && (Array.isArray(params?.type) || typeof params?.type === 'string')) {
+    const types: unknown[] = Array.isArray(params.type) ? params.type : String(params.type).split(',');
+    return `must be ${types.join(' or ')}`;
+  }
+  return entry.message ?? 'does not match the schema';
 }
 
 /** An anyOf / oneOf summary, or the failed `null` branch of a nullable field: neither says what is wrong. */

@@ -40,6 +40,7 @@ describe('parseInferenceRequest', () => {
     [{ ...valid, tools: [] }, 'does not match router.v1.InferenceRequest'],
     [{ ...valid, messages: 'hi' }, 'does not match router.v1.InferenceRequest'],
     [{ messages: valid.messages }, 'model is required.'],
+    [{ ...valid, model: 'm'.repeat(201) }, 'model must be at most 200 characters.'],
     [{ model: 'm', messages: [] }, 'messages must contain at least one message.'],
     [{ model: 'm', messages: [{ role: 'wizard', content: 'x' }] }, 'messages[0].role must be one of'],
     [{ ...valid, max_output_tokens: 0 }, 'max_output_tokens must be at least 1.'],

@@ -5,6 +5,8 @@ import { RouterError } from '@api-router/errors';
 /** Roles a message may have (ChatMessage.role). */
 export const MESSAGE_ROLES: ReadonlySet<string> = new Set(['system', 'user', 'assistant', 'tool']);
 
+/** As the OpenAI route's schema: a model name is echoed into audit events, logs and errors. */
+const MAX_MODEL_LENGTH = 200;
 const MAX_MESSAGES = 10_000;
 const MAX_STOP_SEQUENCES = 4;
 const MAX_METADATA_ENTRIES = 16;
@@ -33,6 +35,7 @@ export function parseInferenceRequest(json: unknown): InferenceRequest {
 
 function describeProblem(request: InferenceRequest): string | undefined {
   if (request.model === '') return 'model is required.';
+  if (request.model.length > MAX_MODEL_LENGTH) return `model must be at most ${MAX_MODEL_LENGTH} characters.`;
   if (request.messages.length === 0) return 'messages must contain at least one message.';
   if (request.messages.length > MAX_MESSAGES)
     return `messages must contain at most ${MAX_MESSAGES} messages.`;

@@ -37,9 +37,17 @@ export function authDeniedEvent(
 }
 
 /**
+ * Longest model name an event carries, in UTF-16 code units (the OpenAI route's schema limit). A 404's
+ * model is whatever the client sent (/v1/inference bounds it only by the body limit); written twice, a
+ * long one made an event over Kafka's default 1 MB message limit, which the broker refuses on every retry
+ * while every later record waits behind it. A longer name is cut here and ends with `…`.
+ */
+export const MAX_AUDITED_MODEL_LENGTH = 200;
+
+/**
  * MODEL_DENIED for a 403 model_not_allowed (the key may not use the model) or a 404 model_not_found (no
  * route serves it): both refuse an authenticated caller a model, so both are audited, told apart by the
- * reason code (the error code).
+ * reason code (the error code). The model name is cut to {@link MAX_AUDITED_MODEL_LENGTH}.
  */
 export function modelDeniedEvent(
   request: DeniedRequest,
@@ -51,19 +59,29 @@ export function modelDeniedEvent(
   },
 ): AuditEventInit {
   const status = denial.code === 'model_not_allowed' ? '403' : '404';
+  const model = auditedModel(denial.model);
   return {
     kind: AuditEventKind.MODEL_DENIED,
     requestId: request.requestId,
     keyPublicId: denial.keyPublicId,
     tenantId: denial.tenantId,
     reasonCode: denial.code,
-    message: `${status} ${denial.code}: model "${denial.model}"`,
+    message: `${status} ${denial.code}: model "${model}"`,
     attributes: {
       decision: 'denied',
       status,
-      model: denial.model,
+      model,
       method: request.method,
       route: request.route,
     },
   };
+}
+
+/** `model`, or its first {@link MAX_AUDITED_MODEL_LENGTH} code units and `…` (never half a surrogate pair). */
+function auditedModel(model: string): string {
+  if (model.length <= MAX_AUDITED_MODEL_LENGTH) return model;
+  let end = MAX_AUDITED_MODEL_LENGTH;
+  const last = model.charCodeAt(end - 1);
+  if (last >= 0xd800 && last <= 0xdbff) end -= 1;
+  return `${model.slice(0, end)}…`;
 }
