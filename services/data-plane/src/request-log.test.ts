@@ -30,13 +30,7 @@ describe('request log', () => {
   it('writes one "request completed" line per request, naming key, tenant, route and backend, no secrets', async () => {
     const response = await post('/v1/chat/completions', { model: 'demo-chat', messages, max_tokens: 2 });
     expect(response.status).toBe(200);
-    const id = response.headers.get('x-request-id');
-    const lines = harness
-      .logs()
-      .split('\n')
-      .filter((line) => line !== '')
-      .map((line) => JSON.parse(line) as Record<string, unknown>)
-      .filter((line) => line.request_id === id);
+    const lines = harness.logLinesOf(response.headers.get('x-request-id') ?? '');
     expect(lines.map((line) => line.msg)).toEqual(['request completed']);
     expect(lines[0]).toMatchObject({
       level: 30,
@@ -56,13 +50,7 @@ describe('request log', () => {
 
   it('logs a client that left before its answer as 499 at info, not as a failure of the router', async () => {
     const requestId = 'client-leaves-before-answer';
-    const logLines = () =>
-      harness
-        .logs()
-        .split('\n')
-        .filter((line) => line !== '')
-        .map((line) => JSON.parse(line) as Record<string, unknown>)
-        .filter((line) => line.request_id === requestId);
+    const logLines = () => harness.logLinesOf(requestId);
     const received = () =>
       [...harness.backends['mock-a'].requests(), ...harness.backends['mock-b'].requests()].some(
         (request) => request.headers['x-request-id'] === requestId,

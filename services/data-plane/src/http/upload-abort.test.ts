@@ -31,13 +31,7 @@ describe('a client that leaves mid-upload', () => {
         '{"model":"demo-chat","messages":[',
       ].join('\r\n'),
     );
-    const lines = () =>
-      harness
-        .logs()
-        .split('\n')
-        .filter((line) => line !== '')
-        .map((line) => JSON.parse(line) as Record<string, unknown>)
-        .filter((line) => line.request_id === requestId);
+    const lines = () => harness.logLinesOf(requestId);
     // The request has begun (its body is being read) before the client leaves.
     await new Promise((resolve) => setTimeout(resolve, 100));
     socket.destroy();

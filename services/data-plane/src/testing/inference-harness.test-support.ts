@@ -71,6 +71,8 @@ export interface InferenceHarness {
   readonly transport: StaticPolicyTransport;
   readonly cacheDir: string;
   readonly logs: () => string;
+  /** The data plane's log lines so far (parsed) that carry this request id. */
+  logLinesOf(requestId: string): Record<string, unknown>[];
   /** Records the data plane's outbox shipped (the harness's record transport keeps them in memory). */
   readonly shippedRecords: readonly OutboxRecord[];
   metricsText(): Promise<string>;
@@ -136,6 +138,13 @@ export async function startInferenceHarness(options: HarnessOptions = {}): Promi
     transport,
     cacheDir,
     logs: logs.text,
+    logLinesOf: (requestId) =>
+      logs
+        .text()
+        .split('\n')
+        .filter((line) => line !== '')
+        .map((line) => JSON.parse(line) as Record<string, unknown>)
+        .filter((line) => line.request_id === requestId),
     shippedRecords,
     metricsText: async () => (await fetch(`${dataPlane.url}/metrics`)).text(),
     async close() {
