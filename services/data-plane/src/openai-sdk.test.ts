@@ -75,6 +75,24 @@ describe('the openai SDK against the router', () => {
     expect(models).toEqual(['demo-chat']);
   });
 
+  it('retrieves a model the key may use, and answers 404 for one it may not or that does not exist', async () => {
+    const model = await client.models.retrieve('demo-chat');
+    expect(model).toMatchObject({ id: 'demo-chat', object: 'model', owned_by: 'api-router' });
+    for (const id of ['nope', 'org/model-with-a-slash']) {
+      const missing = await client.models.retrieve(id).catch((error: unknown) => error);
+      expect(missing).toBeInstanceOf(OpenAI.NotFoundError);
+      expect(missing).toMatchObject({ status: 404, code: 'model_not_found' });
+    }
+  });
+
+  it("answers an endpoint the router does not offer in OpenAI's error shape", async () => {
+    const unknown = await client.embeddings
+      .create({ model: 'demo-chat', input: 'hi' })
+      .catch((error: unknown) => error);
+    expect(unknown).toBeInstanceOf(OpenAI.NotFoundError);
+    expect(unknown).toMatchObject({ status: 404, code: 'not_found', type: 'not_found_error' });
+  });
+
   it("raises the SDK's typed errors from the router's OpenAI-shaped errors", async () => {
     const notFound = await client.chat.completions
       .create({ model: 'nope', messages })

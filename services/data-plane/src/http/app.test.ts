@@ -146,7 +146,7 @@ describe('not ready', () => {
 
     for (const [method, url] of [
       ['POST', '/v1/chat/completions'],
-      ['GET', '/v1/models'],
+      ['GET', '/v1/inference'],
       ['GET', '/nothing-here'],
     ] as const) {
       const response = await app.inject({
@@ -176,6 +176,18 @@ describe('not ready', () => {
     const missing = await app.inject({ method: 'GET', url: '/nothing-here' });
     expect(missing.statusCode).toBe(404);
     expect(missing.json().error).toMatchObject({ code: 'not_found', retryable: false });
+  });
+
+  it("answers an unknown path under /v1/ in OpenAI's error shape, except the router's own /v1/inference", async () => {
+    const harness = createHarness();
+    app = harness.app;
+    harness.activate();
+    const openAI = await app.inject({ method: 'POST', url: '/v1/embeddings', payload: {} });
+    expect(openAI.statusCode).toBe(404);
+    expect(openAI.json().error).toMatchObject({ code: 'not_found', type: 'not_found_error', param: null });
+    const router = await app.inject({ method: 'GET', url: '/v1/inference' });
+    expect(router.statusCode).toBe(404);
+    expect(router.json().error).toMatchObject({ code: 'not_found', retryable: false });
   });
 });
 

@@ -38,7 +38,7 @@ export function installErrorHandler(app: FastifyInstance): void {
 }
 
 function sendError(reply: FastifyReply, error: RouterError, request: FastifyRequest): FastifyReply {
-  const shape = request.routeOptions.config.errorShape ?? 'router';
+  const shape = request.routeOptions.config.errorShape ?? (request.is404 ? unroutedShape(request) : 'router');
   if (error.retryAfterSeconds !== undefined) {
     reply.header('retry-after', String(Math.max(0, Math.ceil(error.retryAfterSeconds))));
   }
@@ -46,6 +46,16 @@ function sendError(reply: FastifyReply, error: RouterError, request: FastifyRequ
     .code(error.status)
     .type('application/json; charset=utf-8')
     .send(renderErrorBody(error, request.id, shape));
+}
+
+/**
+ * The shape of a 404 for a path no route serves (a wrong path or method): OpenAI's under /v1/ (an OpenAI
+ * client calling an endpoint the router does not offer, /v1/embeddings, reads OpenAI's shape), except the
+ * router's own /v1/inference.
+ */
+function unroutedShape(request: FastifyRequest): ErrorShape {
+  const url = request.url;
+  return url.startsWith('/v1/') && !url.startsWith('/v1/inference') ? 'openai' : 'router';
 }
 
 /**

@@ -9,7 +9,7 @@ import { authDeniedEvent } from '../records/denial-events.js';
 import type { ActivePolicy } from '../policy/policy-holder.js';
 import { CHAT_COMPLETION_BODY_SCHEMA } from '../openai/chat-completion-schema.js';
 import { createChatCompletionsHandler } from '../openai/chat-completions-handler.js';
-import { listModels } from '../openai/models-handler.js';
+import { listModels, retrieveModel } from '../openai/models-handler.js';
 import { createInferenceHandler } from './inference-handler.js';
 import { inferenceState, requestPolicy, type InferenceHandlerDeps } from './inference-session.js';
 import { createRequestState, routerTimings, type InferenceRequestState } from './request-state.js';
@@ -28,8 +28,8 @@ interface RoutesContext extends InferenceRoutesDeps {
 }
 
 /**
- * Registers the inference API in its own fastify scope: POST /v1/inference, POST /v1/chat/completions and
- * GET /v1/models. Per request, in order: capture the active policy (one policy serves the whole request);
+ * Registers the inference API in its own fastify scope: POST /v1/inference, POST /v1/chat/completions,
+ * GET /v1/models and GET /v1/models/{model}. Per request, in order: capture the active policy (one policy serves the whole request);
  * refuse a declared body over the policy's max_body_bytes capped by the server's DP_MAX_BODY_BYTES (413);
  * read the body as raw bytes, only for `application/json` (else 415); authenticate (key or signature, over
  * those exact bytes; 401 with one body for every reason, the reason in logs and router_auth_failures_total);
@@ -81,6 +81,7 @@ export function registerInferenceRoutes(
       createChatCompletionsHandler(deps),
     );
     scope.get('/v1/models', { config: { errorShape: 'openai' } }, listModels);
+    scope.get('/v1/models/*', { config: { errorShape: 'openai' } }, retrieveModel);
     done();
   });
 }
