@@ -1,82 +1,24 @@
-import { create, toBinary } from '@bufbuild/protobuf';
 import { timestampFromMs } from '@bufbuild/protobuf/wkt';
-import {
-  AuditEventKind,
-  AuditEventSchema,
-  UsageRecordSchema,
-  type AuditEvent,
-  type UsageRecord,
-} from '@api-router/contracts';
+import { AuditEventKind, type AuditEvent } from '@api-router/contracts';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { AdminChangeLog } from './admin-change-log.js';
+import type { AuditStore, StorableRecord } from './audit-store.js';
 import {
-  MAX_EVENTS_PER_REQUEST,
-  MAX_USAGE_RECORDS_PER_REQUEST,
-  type AuditStore,
-  type StorableRecord,
-} from './audit-store.js';
+  T0,
+  audit,
+  auditEvent,
+  usage,
+  usageRecord,
+  type AuditStoreFixture,
+} from './audit-records.test-support.js';
+import { describeUsageRecordContract } from './usage-record-contract.test-support.js';
 
-/** One SQL statement with its parameters; `?` marks a parameter, in either database. */
-export interface SqlStatement {
-  sql: string;
-  parameters: readonly (string | number | Buffer)[];
-}
-
-/** One empty database (file, schema…) per test; `open` may be called again on the same one. */
-export interface AuditStoreFixture extends AsyncDisposable {
-  open(): Promise<AuditStore & AdminChangeLog>;
-  /**
-   * Leaves the (still empty) database as a control plane at schema `version` would: migrates it that far
-   * only, then runs `statements` on it. For migration tests; `open` afterwards migrates the rest.
-   */
-  atSchemaVersion(version: number, statements: readonly SqlStatement[]): Promise<void>;
-}
-
-const T0 = Date.UTC(2026, 0, 1, 12, 0, 0);
-
-export function auditEvent(
-  init: Partial<Omit<AuditEvent, '$typeName' | 'at'>> & { atMs?: number },
-): AuditEvent {
-  const { atMs = T0, ...fields } = init;
-  return create(AuditEventSchema, {
-    eventId: 'evt-1',
-    requestId: 'req-1',
-    kind: AuditEventKind.RATE_LIMITED,
-    tenantId: 'tenant-a',
-    keyPublicId: 'key_pub_1',
-    reasonCode: 'rate_limited',
-    message: 'requests per minute exhausted',
-    attributes: { limit_id: 'rpm', remaining: '0' },
-    dataPlaneId: 'dp-1',
-    ...fields,
-    at: timestampFromMs(atMs),
-  });
-}
-
-/**
- * A usage record as a current data plane sends it: its record id is `rec-<request id>` unless `init` sets
- * one (`recordId: ''` is a record of a data plane older than record ids).
- */
-export function usageRecord(init: Partial<Omit<UsageRecord, '$typeName'>> = {}): UsageRecord {
-  return create(UsageRecordSchema, {
-    requestId: 'req-1',
-    recordId: `rec-${init.requestId ?? 'req-1'}`,
-    startedAt: timestampFromMs(T0),
-    tenantId: 'tenant-a',
-    model: 'gpt-test',
-    statusCode: 200,
-    inputTokens: 12n,
-    outputTokens: 34n,
-    costMicros: 5600n,
-    totalMs: 12.5,
-    dataPlaneId: 'dp-1',
-    policyVersion: 7n,
-    ...init,
-  });
-}
-
-const audit = (event: AuditEvent): StorableRecord => ({ type: 'audit', event });
-const usage = (record: UsageRecord): StorableRecord => ({ type: 'usage', usage: record });
+export {
+  auditEvent,
+  usageRecord,
+  type AuditStoreFixture,
+  type SqlStatement,
+} from './audit-records.test-support.js';
 
 /**
  * The behaviour every AuditStore implementation must have. Run it once per implementation:
@@ -92,16 +34,23 @@ export function describeAuditStoreContract(
       for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
     });
 
-    async function openFresh(): Promise<{
-      store: AuditStore & AdminChangeLog;
-      fixture: AuditStoreFixture;
-    }> {
+    async function freshFixture(): Promise<AuditStoreFixture> {
       const fixture = await createFixture();
       cleanups.push(async () => {
         await fixture[Symbol.asyncDispose]();
       });
-      const store = await fixture.open();
+      return fixture;
+    }
+    const closeLater = (store: AuditStore): void => {
       cleanups.push(() => store.close());
+    };
+    async function openFresh(): Promise<{
+      store: AuditStore & AdminChangeLog;
+      fixture: AuditStoreFixture;
+    }> {
+      const fixture = await freshFixture();
+      const store = await fixture.open();
+      closeLater(store);
       return { store, fixture };
     }
 
@@ -128,131 +77,6 @@ export function describeAuditStoreContract(
       await store.ingest([audit(auditEvent({}))], T0);
       expect(await store.eventsForRequest('nope')).toEqual([]);
       expect(await store.usageForRequest('nope')).toEqual([]);
-    });
-
-    it('keeps every usage record of a reused request id, oldest first (by start, then record id)', async () => {
-      const { store } = await openFresh();
-      const later = usageRecord({ recordId: 'rec-b', startedAt: timestampFromMs(T0 + 5), statusCode: 500 });
-      const first = usageRecord({ recordId: 'rec-z', startedAt: timestampFromMs(T0) });
-      const tie = usageRecord({ recordId: 'rec-c', startedAt: timestampFromMs(T0 + 5) });
-      expect(await store.ingest([usage(later), usage(first), usage(tie)], T0 + 100)).toEqual({
-        storedAudit: 0,
-        storedUsage: 3,
-        duplicates: 0,
-      });
-      expect(await store.usageForRequest('req-1')).toEqual([first, later, tie]);
-    });
-
-    it('stores a re-shipped copy of a usage record (same record id) once, the first copy wins', async () => {
-      const { store } = await openFresh();
-      const record = usageRecord({ recordId: 'rec-1' });
-      expect(await store.ingest([usage(record)], T0)).toEqual({
-        storedAudit: 0,
-        storedUsage: 1,
-        duplicates: 0,
-      });
-      const copy = usageRecord({ recordId: 'rec-1', statusCode: 499 });
-      expect(await store.ingest([usage(copy), usage(record)], T0 + 1)).toEqual({
-        storedAudit: 0,
-        storedUsage: 0,
-        duplicates: 2,
-      });
-      expect(await store.usageForRequest('req-1')).toEqual([record]);
-    });
-
-    it('keys a usage record without record_id (older data planes) by its request id, as before', async () => {
-      const { store } = await openFresh();
-      const legacy = usageRecord({ recordId: '' });
-      const legacyRepeat = usageRecord({ recordId: '', statusCode: 502 });
-      expect(await store.ingest([usage(legacy), usage(legacyRepeat)], T0)).toEqual({
-        storedAudit: 0,
-        storedUsage: 1,
-        duplicates: 1,
-      });
-      // It comes back with its key as its record id.
-      expect(await store.usageForRequest('req-1')).toEqual([usageRecord({ recordId: 'req-1' })]);
-      const current = usageRecord({ recordId: 'rec-new', startedAt: timestampFromMs(T0 + 1) });
-      expect(await store.ingest([usage(current)], T0 + 1)).toMatchObject({ storedUsage: 1 });
-      expect((await store.usageForRequest('req-1')).map((record) => record.recordId)).toEqual([
-        'req-1',
-        'rec-new',
-      ]);
-    });
-
-    it('answers at most MAX_USAGE_RECORDS_PER_REQUEST usage records and MAX_EVENTS_PER_REQUEST events', async () => {
-      const { store } = await openFresh();
-      const records = Array.from({ length: MAX_USAGE_RECORDS_PER_REQUEST + 1 }, (_, index) =>
-        usageRecord({
-          recordId: `rec-${String(index).padStart(4, '0')}`,
-          startedAt: timestampFromMs(T0 + index),
-        }),
-      );
-      const events = Array.from({ length: MAX_EVENTS_PER_REQUEST + 1 }, (_, index) =>
-        auditEvent({ eventId: `evt-${String(index).padStart(5, '0')}`, atMs: T0 + index }),
-      );
-      await store.ingest([...records.map(usage), ...events.map(audit)], T0);
-      expect(await store.usageForRequest('req-1')).toEqual(records.slice(0, MAX_USAGE_RECORDS_PER_REQUEST));
-      const found = await store.eventsForRequest('req-1');
-      expect(found).toHaveLength(MAX_EVENTS_PER_REQUEST);
-      expect(found.at(-1)).toEqual(events[MAX_EVENTS_PER_REQUEST - 1]);
-    });
-
-    it('migrates the usage records of schema version 3: kept, keyed by their request id', async () => {
-      const fixture = await createFixture();
-      cleanups.push(async () => {
-        await fixture[Symbol.asyncDispose]();
-      });
-      const old = [
-        usageRecord({ requestId: 'old-1', recordId: '' }),
-        usageRecord({
-          requestId: 'old-2',
-          recordId: '',
-          statusCode: 502,
-          startedAt: timestampFromMs(T0 + 1),
-        }),
-      ];
-      await fixture.atSchemaVersion(
-        3,
-        old.map((record, index) => ({
-          sql: `INSERT INTO usage_records (request_id, tenant_id, started_at_ms, status_code, data_plane_id,
-                  received_at_ms, record)
-                VALUES (?, ?, ?, ?, ?, ?, ?)`,
-          parameters: [
-            record.requestId,
-            record.tenantId,
-            T0 + index,
-            record.statusCode,
-            record.dataPlaneId,
-            T0 + 100,
-            Buffer.from(toBinary(UsageRecordSchema, record)),
-          ],
-        })),
-      );
-      const store = await fixture.open();
-      cleanups.push(() => store.close());
-
-      expect(await store.usageForRequest('old-1')).toEqual([
-        usageRecord({ requestId: 'old-1', recordId: 'old-1' }),
-      ]);
-      // A re-shipped copy of an old record is still a duplicate; a new record of its request id is stored.
-      const reused = usageRecord({
-        requestId: 'old-1',
-        recordId: 'rec-new',
-        startedAt: timestampFromMs(T0 + 10),
-      });
-      expect(await store.ingest([usage(old[0]!), usage(reused)], T0 + 200)).toEqual({
-        storedAudit: 0,
-        storedUsage: 1,
-        duplicates: 1,
-      });
-      expect((await store.usageForRequest('old-1')).map((record) => record.recordId)).toEqual([
-        'old-1',
-        'rec-new',
-      ]);
-      // Retention still finds them by start time.
-      expect(await store.prune(T0 + 5, 10)).toEqual({ audit: 0, usage: 2 });
-      expect(await store.usageForRequest('old-2')).toEqual([]);
-      expect(await store.usageForRequest('old-1')).toEqual([reused]);
     });
 
     it('is idempotent: the same batch twice stores each record once, the first copy wins', async () => {
@@ -324,8 +148,9 @@ export function describeAuditStoreContract(
       expect(await store.eventsForRequest('change-evt')).toHaveLength(1);
     });
 
+    describeUsageRecordContract({ openFresh, freshFixture, closeLater });
     describeListContract(openFresh);
-    describeChangeLogContract(openFresh, (store) => cleanups.push(() => store.close()));
+    describeChangeLogContract(openFresh, closeLater);
   });
 }
 
