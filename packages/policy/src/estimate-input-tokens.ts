@@ -14,6 +14,7 @@ export const MESSAGE_OVERHEAD_TOKENS = 4;
 export const REQUEST_OVERHEAD_TOKENS = 3;
 /** UTF-8 bytes counted as one token; real BPE tokenizers average about 4 on English text. */
 const BYTES_PER_TOKEN = 3;
+const NO_PROMPT_FIELDS: readonly unknown[] = [];
 
 /**
  * A conservative (high) estimate of a request's input tokens, used to size its budget reservation and
@@ -30,7 +31,7 @@ const BYTES_PER_TOKEN = 3;
  */
 export function estimateInputTokens(
   messages: readonly EstimableMessage[],
-  promptFields: readonly unknown[] = [],
+  promptFields: readonly unknown[] = NO_PROMPT_FIELDS,
 ): number {
   let bytes = 0;
   for (const message of messages) {

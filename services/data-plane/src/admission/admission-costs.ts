@@ -7,7 +7,7 @@ import {
   type RuntimeRoute,
   type TokenPrice,
 } from '@api-router/policy';
-import type { TokenCounts } from '../upstream/adapters/provider-adapter.js';
+import { isTokenCount, type TokenCounts } from '../upstream/adapters/provider-adapter.js';
 
 /** What a request asks for, as far as its cost goes. */
 export interface CostRequest {
@@ -135,9 +135,4 @@ export function settlementUsage(
     costMicros: price === undefined ? 0 : cappedCost(price, inputTokens, outputTokens),
     estimated: false,
   };
-}
-
-/** A whole, non-negative number of tokens (what a backend should report; above 2^53 is capped later). */
-function isTokenCount(value: number): boolean {
-  return Number.isInteger(value) && value >= 0;
 }

@@ -105,6 +105,8 @@ async function streamChat(
  * past the reservation); undefined when neither is.
  */
 export function outputLimit(body: Readonly<Record<string, unknown>>): number | undefined {
-  const limits = [body.max_completion_tokens, body.max_tokens].filter((limit) => typeof limit === 'number');
-  return limits.length === 0 ? undefined : Math.max(...limits);
+  const completion = typeof body.max_completion_tokens === 'number' ? body.max_completion_tokens : undefined;
+  const tokens = typeof body.max_tokens === 'number' ? body.max_tokens : undefined;
+  if (completion === undefined || tokens === undefined) return completion ?? tokens;
+  return Math.max(completion, tokens);
 }

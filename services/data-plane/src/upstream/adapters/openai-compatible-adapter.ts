@@ -1,5 +1,11 @@
 import type { InferenceRequest } from '@api-router/contracts';
-import type { Completion, ProviderAdapter, StreamChunk, TokenCounts } from './provider-adapter.js';
+import {
+  isTokenCount,
+  type Completion,
+  type ProviderAdapter,
+  type StreamChunk,
+  type TokenCounts,
+} from './provider-adapter.js';
 
 type Json = Record<string, unknown>;
 
@@ -90,6 +96,3 @@ function parseUsage(value: unknown): TokenCounts | undefined {
   if (!isTokenCount(input) || !isTokenCount(output)) return undefined;
   return { inputTokens: input, outputTokens: output };
 }
-
-const isTokenCount = (value: unknown): value is number =>
-  Number.isSafeInteger(value) && (value as number) >= 0;

@@ -6,6 +6,13 @@ export interface TokenCounts {
   readonly outputTokens: number;
 }
 
+/**
+ * A count a limit store can charge: a whole, non-negative, safe number. Adapters read any other count a
+ * backend reports as no usage (the reservation is charged instead).
+ */
+export const isTokenCount = (value: unknown): value is number =>
+  Number.isSafeInteger(value) && (value as number) >= 0;
+
 /** A whole completion, provider-neutral. */
 export interface Completion {
   readonly id: string;
