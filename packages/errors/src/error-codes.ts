@@ -26,6 +26,11 @@ export const ERROR_CATALOGUE = {
     message: 'The content type must be application/json.',
   },
   rate_limited: { status: 429, retryable: true, message: 'Rate limit exceeded.' },
+  request_exceeds_limit: {
+    status: 429,
+    retryable: false,
+    message: 'The request costs more than a rate limit can ever grant at once.',
+  },
   request_header_too_large: {
     status: 431,
     retryable: false,

@@ -14,6 +14,7 @@ const CONNECT_CODES: Readonly<Record<ErrorCode, Code>> = {
   payload_too_large: Code.InvalidArgument,
   unsupported_media_type: Code.InvalidArgument,
   rate_limited: Code.ResourceExhausted,
+  request_exceeds_limit: Code.ResourceExhausted,
   request_header_too_large: Code.InvalidArgument,
   internal: Code.Internal,
   upstream_error: Code.Unavailable,

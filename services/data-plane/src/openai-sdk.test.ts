@@ -105,4 +105,25 @@ describe('the openai SDK against the router', () => {
     expect(denied).toBeInstanceOf(OpenAI.AuthenticationError);
     expect(denied).toMatchObject({ status: 401, code: 'unauthenticated' });
   });
+
+  it('does not retry a 429 that no wait can admit (a request above the token burst)', async () => {
+    let calls = 0;
+    const retrying = new OpenAI({
+      apiKey: DEMO_API_KEY,
+      baseURL: `${harness.url}/v1`,
+      maxRetries: 2,
+      fetch: (url, init) => {
+        calls += 1;
+        return fetch(url, init);
+      },
+    });
+    // The demo key's token burst is 50 000: a 60 000-token output limit can never be granted at once.
+    const tooLarge = await retrying.chat.completions
+      .create({ model: 'demo-chat', messages, max_tokens: 60_000 })
+      .catch((error: unknown) => error);
+    expect(tooLarge).toBeInstanceOf(OpenAI.RateLimitError);
+    expect(tooLarge).toMatchObject({ status: 429, code: 'request_exceeds_limit', type: 'rate_limit_error' });
+    expect((tooLarge as InstanceType<typeof OpenAI.RateLimitError>).headers?.get('retry-after')).toBeNull();
+    expect(calls).toBe(1);
+  });
 });

@@ -2,7 +2,7 @@ import { AuditEventKind } from '@api-router/contracts';
 import type { AdmitDenied } from '@api-router/limits';
 import type { Principal } from '../auth/principal.js';
 import type { AuditEventInit } from '../records/audit-recorder.js';
-import { classifyDenial, denialNumbers, retryAfterSeconds } from './limit-denial.js';
+import { classifyDenial, denialNumbers, neverAdmittingCheck, retryAfterSeconds } from './limit-denial.js';
 
 /** Who and what an admission audit event is about. */
 export interface AuditSubject {
@@ -31,18 +31,21 @@ export function denialAuditEvent(
   extra: Readonly<Record<string, string>> = {},
 ): AuditEventInit {
   const budget = classifyDenial(decision) === 'budget';
+  const never = budget ? undefined : neverAdmittingCheck(decision);
   return {
     ...base(subject),
     kind: budget ? AuditEventKind.BUDGET_DENIED : AuditEventKind.RATE_LIMITED,
     reasonCode: decision.deniedBy.id,
     message: budget
       ? `402 budget_exhausted: ${decision.deniedBy.id} cannot cover the request's maximum cost`
-      : `429 rate_limited: ${decision.deniedBy.kind} limit ${decision.deniedBy.id} exhausted`,
+      : never === undefined
+        ? `429 rate_limited: ${decision.deniedBy.kind} limit ${decision.deniedBy.id} exhausted`
+        : `429 request_exceeds_limit: the request costs more than ${never.kind} limit ${never.id} ever grants at once`,
     attributes: {
       ...denialNumbers(decision),
       decision: 'denied',
       status: budget ? '402' : '429',
-      retry_after_seconds: budget ? '' : String(retryAfterSeconds(decision)),
+      retry_after_seconds: budget || never !== undefined ? '' : String(retryAfterSeconds(decision)),
       admission_id: subject.admissionId,
       ...extra,
     },

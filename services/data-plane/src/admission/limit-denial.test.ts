@@ -76,7 +76,7 @@ describe('denialError', () => {
     expect(error.details?.resets_at).toBeNull();
   });
 
-  it('says so when the request can never pass (a cost above the bucket’s burst), instead of "retry after"', () => {
+  it('answers a request that can never pass (a cost above the bucket’s burst) with request_exceeds_limit, not "retry after"', () => {
     const tokens = {
       kind: 'tokens',
       id: 'key:rk_a',
@@ -92,11 +92,15 @@ describe('denialError', () => {
         checks: [{ ...tokens, allowed: false, retryAfterMs: null }],
       }),
     );
-    expect(error.code).toBe('rate_limited');
+    expect(error.code).toBe('request_exceeds_limit');
+    expect(error.status).toBe(429);
+    expect(error.retryable).toBe(false);
+    expect(error.retryAfterSeconds).toBeUndefined();
     expect(error.message).toBe(
       'This request costs more than the limit "key:rk_a" (tokens) can ever grant at once (its burst): ' +
         'retrying will not help; lower its output token limit.',
     );
+    expect(error.details).toMatchObject({ limit: 'key:rk_a', limit_kind: 'tokens', limit_value: 600 });
     expect(denialError(denied({ deniedBy: { kind: 'tokens', id: 'key:rk_a' } })).message).toBe(
       'The limit "key:rk_a" (tokens) is exhausted; retry after 2 s.',
     );

@@ -59,7 +59,9 @@ export function denialNumbers(decision: AdmitDenied): Record<string, string> {
  * The error a budget or rate denial is answered with. Budget → 402 `budget_exhausted` with which budget,
  * its limit and what remains (USD decimals and micros) and when it resets (ISO time, null for a `total`
  * budget); no Retry-After (retrying does not help before the reset). Rate (requests, tokens) or concurrency
- * → 429 `rate_limited` with Retry-After and the limit's numbers.
+ * → 429 `rate_limited` with Retry-After and the limit's numbers; a request no wait can ever admit (its
+ * cost is above a bucket's whole burst) → 429 `request_exceeds_limit`, not retryable and without
+ * Retry-After, so clients that retry every 429 (the OpenAI SDKs read `x-should-retry: false`) stop.
  */
 export function denialError(decision: AdmitDenied): RouterError {
   const resetsAt = decision.resetAtMs === null ? null : new Date(decision.resetAtMs).toISOString();
@@ -76,24 +78,40 @@ export function denialError(decision: AdmitDenied): RouterError {
       },
     });
   }
+  const details = {
+    limit: decision.deniedBy.id,
+    limit_kind: decision.deniedBy.kind,
+    limit_value: decision.limit,
+    remaining: decision.remaining,
+    resets_at: resetsAt,
+  };
+  const never = neverAdmittingCheck(decision);
+  if (never !== undefined) {
+    return new RouterError('request_exceeds_limit', {
+      message:
+        `This request costs more than the limit "${never.id}" (${never.kind}) can ever grant at once ` +
+        '(its burst): retrying will not help; lower its output token limit.',
+      details: { ...details, limit: never.id, limit_kind: never.kind, limit_value: never.limit },
+    });
+  }
   const seconds = retryAfterSeconds(decision);
-  // retryAfterMs null: a denying check can never allow this request (its cost is above a bucket's burst or
-  // a budget's whole limit); "retry after 1 s" would send clients into retries that cannot succeed.
-  const never = decision.checks.find((check) => !check.allowed && check.retryAfterMs === null);
-  const message =
-    never === undefined
-      ? `The limit "${decision.deniedBy.id}" (${decision.deniedBy.kind}) is exhausted; retry after ${seconds} s.`
-      : `This request costs more than the limit "${never.id}" (${never.kind}) can ever grant at once ` +
-        '(its burst): retrying will not help; lower its output token limit.';
   return new RouterError('rate_limited', {
-    message,
+    message: `The limit "${decision.deniedBy.id}" (${decision.deniedBy.kind}) is exhausted; retry after ${seconds} s.`,
     retryAfterSeconds: seconds,
-    details: {
-      limit: decision.deniedBy.id,
-      limit_kind: decision.deniedBy.kind,
-      limit_value: decision.limit,
-      remaining: decision.remaining,
-      resets_at: resetsAt,
-    },
+    details,
   });
+}
+
+/**
+ * The denying rate check that can never allow this request as it is (the store gave no wait:
+ * `retryAfterMs === null`, its cost is above the bucket's burst), if any. Budgets are not rates: a budget
+ * denial is a 402 whatever its wait.
+ */
+export function neverAdmittingCheck(
+  decision: Pick<AdmitDenied, 'checks'>,
+): AdmitDenied['checks'][number] | undefined {
+  return decision.checks.find(
+    (check) =>
+      !check.allowed && check.retryAfterMs === null && (check.kind === 'requests' || check.kind === 'tokens'),
+  );
 }

@@ -17,7 +17,7 @@ export type ErrorBody = RouterErrorBody;
  * Installs THE place where errors become responses: handlers and hooks throw RouterError (or anything),
  * this renders the body (error-body.ts; the router's `{ error: { code, message, request_id, retryable } }`,
  * or OpenAI's shape on routes configured with `errorShape: 'openai'`) with the catalogue's status, sets
- * Retry-After when the error carries one, and logs the internal cause (never sent to the client). A request
+ * Retry-After when the error carries one and `x-should-retry` from the catalogue's retryable flag, and logs the internal cause (never sent to the client). A request
  * whose client left is no failure of the router: a debug line, no body (the access line says 499).
  */
 export function installErrorHandler(app: FastifyInstance): void {
@@ -42,6 +42,9 @@ function sendError(reply: FastifyReply, error: RouterError, request: FastifyRequ
   if (error.retryAfterSeconds !== undefined) {
     reply.header('retry-after', String(Math.max(0, Math.ceil(error.retryAfterSeconds))));
   }
+  // The catalogue's retryable flag, in the header the OpenAI (and Anthropic) SDKs obey before their own
+  // status rules: without it they retry every 429, also one retrying cannot help (request_exceeds_limit).
+  reply.header('x-should-retry', String(error.retryable));
   return reply
     .code(error.status)
     .type('application/json; charset=utf-8')
