@@ -30,6 +30,13 @@ export interface ScanOptions {
    */
   moreData?: boolean;
   /**
+   * The buffer is the newest segment, whose end a crash may have torn: the first frame that does not decode
+   * ends the scan (it and everything after it are the `tail`), with no search past it. A torn frame's
+   * payload holds client-supplied bytes (a model name, message text) that can form a valid frame, so past a
+   * bad frame nothing tells a real record from bytes inside the torn one.
+   */
+  stopAtBadFrame?: boolean;
+  /**
    * Called for each valid frame in order, with its offset in the buffer and its size. Return false to stop
    * the scan before this frame (it is not consumed: `end` is its offset). `record.payload` is a view into
    * `buffer` (no copy).
@@ -48,7 +55,7 @@ export interface ScanResult {
  * Walks the frames of `buffer` in order. A frame that does not decode (bad length, checksum, order) starts a
  * search, byte by byte, for the next offset holding a valid frame with an in-range, increasing seq: when one
  * is found the bad bytes are a `skipped` region, otherwise they are the `tail` (a torn write when this is the
- * end of the newest segment). Never throws on bad data.
+ * end of the newest segment; see `stopAtBadFrame`). Never throws on bad data.
  */
 export function scanFrames(buffer: Buffer, options: ScanOptions): ScanResult {
   const skipped: SkippedRegion[] = [];
@@ -63,7 +70,7 @@ export function scanFrames(buffer: Buffer, options: ScanOptions): ScanResult {
       offset += decoded.frameBytes;
       continue;
     }
-    if (decoded.kind === 'incomplete' && options.moreData === true)
+    if (options.stopAtBadFrame === true || (decoded.kind === 'incomplete' && options.moreData === true))
       return { end: offset, skipped, tail: describeTail(decoded, offset) };
     const next = findNextFrame(buffer, offset + 1, lastSeq, options.maxSeq);
     if (next === undefined) return { end: offset, skipped, tail: describeTail(decoded, offset) };

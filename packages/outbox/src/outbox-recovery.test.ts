@@ -123,17 +123,64 @@ describe('Outbox recovery', () => {
     expect((await stat(path)).size).toBe(bytes.length); // sealed segments are never cut
   });
 
-  it('keeps valid frames that follow a corrupt one in the newest segment (corruption, not a torn tail)', async () => {
+  it('cuts the newest segment at its first bad frame, even when valid frames follow it', async () => {
     await writeAndClose(4);
     const [segment] = await segmentFiles();
     const path = join(directory, segment!);
     const bytes = await readFile(path);
-    bytes[12] = bytes[12]! ^ 0x01; // seq field of record 1
+    const secondFrame = bytes.readUInt32BE(0) + 8;
+    bytes[secondFrame + 12] = bytes[secondFrame + 12]! ^ 0x01; // seq field of record 2
     await writeFile(path, bytes);
     const outbox = await open();
-    expect(corruptions).toHaveLength(1);
-    expect(tornTails).toEqual([]);
-    expect(await seqs(outbox)).toEqual([2, 3, 4]);
+    expect(corruptions).toEqual([]);
+    expect(tornTails).toEqual([
+      expect.objectContaining({
+        file: segment,
+        offset: secondFrame,
+        truncatedBytes: bytes.length - secondFrame,
+      }),
+    ]);
+    expect((await stat(path)).size).toBe(secondFrame);
+    expect(await seqs(outbox)).toEqual([1]);
+  });
+
+  // A torn record's payload is client-supplied (a model name, message text) and may hold bytes that are a
+  // whole valid frame: recovery must not search the torn tail for frames and accept that one.
+  it.each([
+    ['cut short (kill -9 mid-write)', 'cut'],
+    ['full length but its end never written (power loss)', 'zeroed'],
+  ])('never reads a frame forged inside a torn record: %s', async (_name, tear) => {
+    await writeAndClose(3);
+    const [segment] = await segmentFiles();
+    const path = join(directory, segment!);
+    const goodSize = (await stat(path)).size;
+    const forged = encodeFrame({
+      seq: 4,
+      appendedAtMs: 0,
+      key: 'forged',
+      topic: 'usage',
+      payload: Buffer.from('not a record'),
+    });
+    const payload = Buffer.concat([Buffer.from('{"model":"'), forged, Buffer.alloc(200, 0x61)]);
+    const torn = encodeFrame({ seq: 4, appendedAtMs: 0, key: 'req-4', topic: 'audit', payload });
+    const forgedEnd = torn.length - 200;
+    if (tear === 'cut') await appendFile(path, torn.subarray(0, forgedEnd + 10));
+    else await appendFile(path, Buffer.concat([torn.subarray(0, forgedEnd), Buffer.alloc(200)]));
+
+    const outbox = await open();
+    expect((await outbox.read(0, ALL)).map((record) => record.key)).toEqual(['req-1', 'req-2', 'req-3']);
+    expect(tornTails).toEqual([
+      expect.objectContaining({
+        file: segment,
+        offset: goodSize,
+        truncatedBytes: expect.any(Number) as number,
+      }),
+    ]);
+    expect(corruptions).toEqual([]);
+    expect((await stat(path)).size).toBe(goodSize);
+    const appended = outbox.append({ key: 'req-4', topic: 'usage', payload: Buffer.from('again') });
+    clock.advance(5);
+    expect(await appended).toBe(4);
   });
 
   it('reports corruption that appears while open when a read meets it, and reads past it', async () => {

@@ -27,10 +27,12 @@ export interface RecoveredSegments {
 /**
  * Brings the segment files back to a consistent state after any kind of stop:
  * - sealed segments wholly at or below the ack cursor are deleted unread (a crash can leave them behind);
- * - every other segment is checksummed frame by frame; corrupt regions followed by valid frames are reported
- *   and skipped, never fatal;
- * - undecodable bytes at the end of the newest segment are a torn write (a crash mid-append, which no caller
- *   saw succeed) and are truncated away; at the end of a sealed segment they are reported as corruption.
+ * - every sealed segment is checksummed frame by frame; corrupt regions followed by valid frames are reported
+ *   and skipped, never fatal; undecodable bytes at its end are reported as corruption;
+ * - the newest segment is read up to its first frame that does not decode: from there on it is a torn write
+ *   (a crash mid-append, which no caller saw succeed; after a power loss, bytes written since the last
+ *   fdatasync) and is truncated away unread. Searching that tail for the next valid frame could accept a
+ *   frame forged in a torn record's payload (client-supplied text) as a record.
  */
 export async function recoverSegments(deps: RecoveryDeps, ackedSeq: number): Promise<RecoveredSegments> {
   const found = (await deps.fs.readdir(deps.directory))
@@ -48,6 +50,7 @@ export async function recoverSegments(deps: RecoveryDeps, ackedSeq: number): Pro
     const scan = scanFrames(buffer, {
       minSeqExclusive: Math.max(entry.firstSeq - 1, lastSeq),
       maxSeq: isNewest ? Number.MAX_SAFE_INTEGER : next.firstSeq - 1,
+      stopAtBadFrame: isNewest,
       onRecord: (record, _offset, frameBytes) => {
         lastSeq = record.seq;
         if (record.seq > ackedSeq) backlog.add(record.seq, frameBytes, record.appendedAtMs);
