@@ -66,16 +66,28 @@ describe('PolicyHolder', () => {
     await holder.apply(createTestSnapshot({ version: 5n }), 'control-plane');
     const before = holder.current();
 
-    const result = await holder.apply(
-      createTestSnapshot({ version, sourceRevision: 'other' }),
-      'control-plane',
-    );
+    // Other content (a source revision alone is not content: it is left out of the content hash).
+    const result = await holder.apply(createTestSnapshot({ version, backendId: 'mock-b' }), 'control-plane');
 
     expect(result.outcome).toBe('rejected');
     expect(result).toMatchObject({ reason: `version ${version} is not greater than the active version 5` });
     expect(holder.current()).toBe(before);
     expect(reports[1]).toMatchObject({ version, outcome: 'rejected', activeVersion: 5n });
     expect(await updates(metrics, 'rejected')).toBe(1);
+  });
+
+  it('reports the active snapshot sent again (a reconnect during its apply) as applied, swapping nothing', async () => {
+    const { holder, reports, metrics, logs } = createHarness();
+    await holder.apply(createTestSnapshot({ version: 5n }), 'control-plane');
+    const before = holder.current();
+
+    const result = await holder.apply(createTestSnapshot({ version: 5n }), 'control-plane');
+
+    expect(result).toEqual({ outcome: 'applied', version: 5n });
+    expect(holder.current()).toBe(before);
+    expect(reports[1]).toEqual({ version: 5n, outcome: 'applied', reason: '', activeVersion: 5n });
+    expect(await updates(metrics, 'rejected')).toBe(0);
+    expect(logs.withMessage('policy already active')).toHaveLength(1);
   });
 
   it('rejects an invalid snapshot (content hash mismatch) and keeps the last good policy', async () => {

@@ -68,7 +68,8 @@ export class PolicyHolder {
   }
 
   /**
-   * Validates and swaps in `snapshot`. Rejected when its version is not greater than the active one, when
+   * Validates and swaps in `snapshot`. The active snapshot itself (same version and content hash) is
+   * `applied` again with nothing swapped. Rejected when its version is not greater than the active one, when
    * compileRuntimePolicy finds it invalid, or when a backend's credentialRef does not resolve here. Every
    * outcome is counted, logged, and (for control-plane snapshots) reported back. Never throws.
    */
@@ -80,6 +81,14 @@ export class PolicyHolder {
   }
 
   async #applyNow(snapshot: PolicySnapshot, source: PolicySource): Promise<ApplyResult> {
+    if (this.#isActive(snapshot)) {
+      // The active snapshot again: the control plane re-sends it when the stream reconnects while its apply
+      // is in flight (the WatchPolicy request carried the version active before it). Not a rejection: the
+      // data plane runs exactly this snapshot, so it is reported applied, with nothing swapped.
+      const result: ApplyResult = { outcome: 'applied', version: snapshot.version };
+      this.#record(result, snapshot, source, 'policy already active');
+      return result;
+    }
     // Applies are queued, so nothing can swap between #prepare's version check and the swap below.
     const candidate = await this.#prepare(snapshot);
     let result: ApplyResult;
@@ -93,6 +102,16 @@ export class PolicyHolder {
     }
     this.#record(result, snapshot, source);
     return result;
+  }
+
+  /** Same version and content hash as the active policy (a version is never reused for other content). */
+  #isActive(snapshot: PolicySnapshot): boolean {
+    const active = this.#active?.policy;
+    return (
+      active !== undefined &&
+      active.version === snapshot.version &&
+      active.contentHash === snapshot.contentHash
+    );
   }
 
   /** The compiled policy, or the reason it must not be applied. Touches no live state. */
@@ -113,12 +132,17 @@ export class PolicyHolder {
     return (await this.#deps.credentialRefs.check(policy)) ?? policy;
   }
 
-  #record(result: ApplyResult, snapshot: PolicySnapshot, source: PolicySource): void {
+  #record(
+    result: ApplyResult,
+    snapshot: PolicySnapshot,
+    source: PolicySource,
+    appliedMessage = 'policy applied',
+  ): void {
     const { logger, metrics, reporter } = this.#deps;
     metrics.updatesTotal.inc({ outcome: result.outcome });
     const version = result.version.toString();
     if (result.outcome === 'applied') {
-      logger.info({ version, contentHash: snapshot.contentHash, source }, 'policy applied');
+      logger.info({ version, contentHash: snapshot.contentHash, source }, appliedMessage);
     } else {
       logger.warn(
         { version, reason: result.reason, source, activeVersion: this.activeVersion().toString() },
