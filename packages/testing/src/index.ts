@@ -10,6 +10,7 @@ export {
   type SpawnProcessOptions,
   type WaitForLineOptions,
 } from './process/spawned-process.js';
+export { runEntryPoint, type EntryPointExit } from './process/run-entry-point.js';
 export { spawnNodeProcess, type SpawnNodeProcessOptions } from './process/spawn-node-process.js';
 export type { ServiceHandle, StartServiceOptions } from './local-services/service-handle.js';
 export { silentLogger, type ServiceLogger } from './local-services/service-logger.js';

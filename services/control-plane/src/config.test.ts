@@ -120,6 +120,22 @@ describe('loadConfig', () => {
     ).toMatchObject({ graceMs: 10_000, intervalMs: 1000, changeRetentionMs: 7_200_000 });
   });
 
+  it.each([['abc'], ['-1'], ['70000'], ['1.5']])('rejects CP_GRPC_PORT=%s naming the variable', (value) => {
+    expect(() => loadConfig({ CP_GRPC_PORT: value })).toThrow(
+      `CP_GRPC_PORT must be an integer between 0 and 65535, got "${value}"`,
+    );
+  });
+
+  it('refuses a policy heartbeat below 100 ms instead of raising it', () => {
+    for (const value of ['0', '99']) {
+      expect(() => loadConfig({ CP_POLICY_HEARTBEAT_MS: value })).toThrow(
+        `CP_POLICY_HEARTBEAT_MS must be an integer between 100 and 3600000, got "${value}"`,
+      );
+    }
+    expect(loadConfig({ CP_POLICY_HEARTBEAT_MS: '100' }).policyHeartbeatMs).toBe(100);
+    expect(() => loadConfig({ CP_POLICY_HEARTBEAT_MS: '3600001' })).toThrow('CP_POLICY_HEARTBEAT_MS');
+  });
+
   it('lists every invalid variable', () => {
     const load = () =>
       loadConfig({

@@ -122,7 +122,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ControlPlaneCo
     recordRetentionMs: retentionDays === 0 ? undefined : retentionDays * 86_400_000,
     budgets: { redisUrl, limitsKeyPrefix, commandTimeoutMs: 1000, changes },
     drainDelayMs: integer('CP_DRAIN_DELAY_MS', 2000, 600_000),
-    policyHeartbeatMs: Math.max(100, integer('CP_POLICY_HEARTBEAT_MS', 30_000, 3_600_000)),
+    // At least 100 ms: a shorter silence would send empty messages on every stream almost without pause.
+    policyHeartbeatMs: integer('CP_POLICY_HEARTBEAT_MS', 30_000, 3_600_000, 100),
     logLevel,
     otlpTracesEndpoint: env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT?.trim() || undefined,
   };

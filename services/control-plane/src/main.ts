@@ -1,9 +1,19 @@
 import { createLogger, createTracing } from '@api-router/observability';
-import { loadConfig } from './config.js';
+import { loadConfig, type ControlPlaneConfig } from './config.js';
 import { startControlPlane } from './service.js';
 
 // The process entry point: the only place that touches signals and process.exit.
-const config = loadConfig();
+const bootLogger = createLogger({ service: 'control-plane' });
+let config: ControlPlaneConfig;
+try {
+  config = loadConfig();
+} catch (error: unknown) {
+  // loadConfig throws only for invalid variables, each named with what it allows: the operator's to fix,
+  // not a bug, so one line with that message and no stack (an uncaught throw would print Node's trace).
+  const reason = error instanceof Error ? error.message : String(error);
+  bootLogger.fatal(`control plane failed to start: ${reason}`);
+  process.exit(1);
+}
 const logger = createLogger({ service: 'control-plane', level: config.logLevel });
 const tracing = createTracing({ serviceName: 'control-plane', otlpEndpoint: config.otlpTracesEndpoint });
 

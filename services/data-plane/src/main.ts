@@ -1,12 +1,21 @@
 import { createLogger } from '@api-router/observability';
-import { loadDataPlaneConfig } from './config.js';
+import { loadDataPlaneConfig, type DataPlaneConfig } from './config.js';
 import { startDataPlane, type DataPlane } from './service.js';
 
 // The process entry point: the only place that touches signals and process.exit.
 const bootLogger = createLogger({ service: 'data-plane' });
 
 async function main(): Promise<void> {
-  const config = loadDataPlaneConfig();
+  let config: DataPlaneConfig;
+  try {
+    config = loadDataPlaneConfig();
+  } catch (error: unknown) {
+    // loadDataPlaneConfig throws only for an invalid variable, named with what it allows: the operator's to
+    // fix, not a bug, so one line with that message and no stack.
+    const reason = error instanceof Error ? error.message : String(error);
+    bootLogger.fatal(`data plane failed to start: ${reason}`);
+    process.exit(1);
+  }
   const logger = createLogger({ service: 'data-plane', level: config.logLevel });
   process.on('unhandledRejection', (reason: unknown) => {
     logger.fatal({ err: reason }, 'unhandled promise rejection');
