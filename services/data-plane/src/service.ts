@@ -62,8 +62,9 @@ export interface DataPlaneDeps {
  *   7. policy sync client started (connects to the control plane, reconnects forever)
  * Shutdown ([Symbol.asyncDispose]), in order:
  *   readiness → 503; wait config.drainDelayMs so load balancers notice; close the HTTP server (in-flight
- *   requests finish, open streams end, so no record is appended after this; idle connections and those
- *   that never sent a byte are closed at once); close the policy stream; wait
+ *   requests finish, open streams end; idle connections and those that never sent a byte are closed at
+ *   once); wait for the inference handlers still running (a request whose client left records its usage
+ *   after its connection closed), so no record is appended after this; close the policy stream; wait
  *   for pending cache writes; flush the record shipper (at most config.records.flushTimeoutMs; the rest
  *   ships after the next start) and close the outbox; end admission (queued waits, background
  *   settlements); close Redis; close upstream pools; stop tracing.
@@ -146,6 +147,9 @@ export async function startDataPlane(config: DataPlaneConfig, deps: DataPlaneDep
     logger.info({ drainDelayMs: config.drainDelayMs }, 'draining');
     await delay(timers, config.drainDelayMs);
     await app.close();
+    // The server's close waited for connections, not handlers: one whose client left still appends its
+    // usage record (499), and must do so before the outbox closes.
+    await inference.routes.runningHandlers.settled();
     await syncClient.close();
     await cache.flush();
     await records.close();

@@ -13,6 +13,7 @@ import { listModels, retrieveModel } from '../openai/models-handler.js';
 import { createInferenceHandler } from './inference-handler.js';
 import { inferenceState, requestPolicy, type InferenceHandlerDeps } from './inference-session.js';
 import { createRequestState, routerTimings, type InferenceRequestState } from './request-state.js';
+import type { RunningHandlers } from './running-handlers.js';
 
 export interface InferenceRoutesDeps extends InferenceHandlerDeps {
   /** The active policy (the app's not_ready gate guarantees one on these routes). */
@@ -20,6 +21,8 @@ export interface InferenceRoutesDeps extends InferenceHandlerDeps {
   /** Secrets resolved for a policy when it was applied. */
   credentialsFor: (policy: RuntimePolicy) => ResolvedCredentials | undefined;
   authenticate: RequestAuthenticator;
+  /** The POST handlers still running: shutdown waits for them before it closes the outbox. */
+  runningHandlers: RunningHandlers;
 }
 
 /** What the routes' hooks use: the deps, and the access log for the line of a request whose client left. */
@@ -74,11 +77,12 @@ export function registerInferenceRoutes(
         state.rawBody = undefined;
       }
     });
-    scope.post('/v1/inference', createInferenceHandler(deps));
+    const { runningHandlers } = deps;
+    scope.post('/v1/inference', runningHandlers.track(createInferenceHandler(deps)));
     scope.post(
       '/v1/chat/completions',
       { schema: { body: CHAT_COMPLETION_BODY_SCHEMA }, config: { errorShape: 'openai' } },
-      createChatCompletionsHandler(deps),
+      runningHandlers.track(createChatCompletionsHandler(deps)),
     );
     scope.get('/v1/models', { config: { errorShape: 'openai' } }, listModels);
     scope.get('/v1/models/*', { config: { errorShape: 'openai' } }, retrieveModel);

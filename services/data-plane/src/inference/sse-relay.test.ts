@@ -1,7 +1,8 @@
 import { Writable } from 'node:stream';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { systemTimers } from '../timers.js';
 import { ClientClosedError } from './request-signal.js';
-import { relaySse, type SseEventAction } from './sse-relay.js';
+import { END_MARKER_GRACE_MS, relaySse, type SseEventAction } from './sse-relay.js';
 import type { SseEvent } from './sse-event-parser.js';
 
 /** An upstream body made of scripted chunks; counts how many the relay pulled. */
@@ -22,6 +23,36 @@ function source(chunks: (string | Error)[]) {
   };
   return { body, state };
 }
+
+/**
+ * An upstream body that sends its chunks, then stays open (a response held after its last event) until the
+ * test ends it or the relay destroys it, which fails the pending read as undici's body does.
+ */
+function heldSource(chunks: string[]) {
+  const state = { destroyed: false };
+  let finish: (error?: Error) => void = () => undefined;
+  const over = new Promise<void>((resolve, reject) => {
+    finish = (error) => (error === undefined ? resolve() : reject(error));
+  });
+  void over.catch(() => undefined); // Destroyed before the body got to wait on it.
+  const body = {
+    async *[Symbol.asyncIterator]() {
+      for (const chunk of chunks) {
+        await Promise.resolve();
+        yield Buffer.from(chunk);
+      }
+      await over;
+    },
+    destroy() {
+      state.destroyed = true;
+      finish(Object.assign(new Error('Request aborted'), { code: 'UND_ERR_ABORTED' }));
+    },
+  };
+  return { body, state, end: () => finish() };
+}
+
+/** Runs every pending promise callback of the relay and its stand-ins (only timeouts are faked). */
+const settle = () => new Promise((resolve) => setImmediate(resolve));
 
 /** A client socket stand-in whose writes complete only when the test releases them. */
 function slowClient() {
@@ -58,7 +89,11 @@ const signal = () => new AbortController().signal;
 
 describe('relaySse', () => {
   it('relays events split across chunks and completes on the end marker', async () => {
-    const { body } = source(['data: {"a":', '1}\n\ndata: {"b":2}\r\n\r\n: comment\n\nda', 'ta: [DONE]\n\n']);
+    const { body, state } = source([
+      'data: {"a":',
+      '1}\n\ndata: {"b":2}\r\n\r\n: comment\n\nda',
+      'ta: [DONE]\n\n',
+    ]);
     const client = fastClient();
     const outcome = await relaySse({
       source: body,
@@ -66,9 +101,11 @@ describe('relaySse', () => {
       signal: signal(),
       maxBytes: 1000,
       onEvent: passThrough,
+      timers: systemTimers,
     });
     expect(outcome).toEqual({ kind: 'completed' });
     expect(client.written).toEqual(['data: {"a":1}\n\n', 'data: {"b":2}\n\n', ': comment\n\n']);
+    expect(state.destroyed).toBe(false); // It ended by itself: its connection goes back to the pool.
   });
 
   it('reports a stream that ends without the end marker as truncated', async () => {
@@ -79,6 +116,7 @@ describe('relaySse', () => {
       signal: signal(),
       maxBytes: 1000,
       onEvent: passThrough,
+      timers: systemTimers,
     });
     expect(outcome).toMatchObject({
       kind: 'truncated',
@@ -98,6 +136,7 @@ describe('relaySse', () => {
       signal: signal(),
       maxBytes: 1000,
       onEvent: passThrough,
+      timers: systemTimers,
     });
     expect(outcome).toMatchObject({ kind: 'truncated', reason: 'upstream_error', error: { status: 502 } });
   });
@@ -110,6 +149,7 @@ describe('relaySse', () => {
       signal: signal(),
       maxBytes: 15,
       onEvent: passThrough,
+      timers: systemTimers,
     });
     expect(outcome).toMatchObject({ kind: 'truncated', reason: 'too_large' });
     expect(state.destroyed).toBe(true);
@@ -124,6 +164,7 @@ describe('relaySse', () => {
       signal: signal(),
       maxBytes: 1000,
       onEvent: passThrough,
+      timers: systemTimers,
     });
     await new Promise((resolve) => setImmediate(resolve));
     expect(client.written).toEqual(['data: 1\n\n']);
@@ -149,11 +190,80 @@ describe('relaySse', () => {
       signal: controller.signal,
       maxBytes: 1000,
       onEvent: passThrough,
+      timers: systemTimers,
     });
     await new Promise((resolve) => setImmediate(resolve));
     controller.abort(new ClientClosedError());
     client.destination.destroy();
     expect(await relay).toEqual({ kind: 'client_closed' });
+    expect(state.destroyed).toBe(true);
+  });
+});
+
+describe('relaySse after the end marker', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  /** Starts a relay of `body` with fake timeouts; `settled()` tells whether its outcome is in. */
+  function relayWithFakeTimers(
+    body: ReturnType<typeof heldSource>['body'],
+    signal = new AbortController().signal,
+  ) {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    const client = fastClient();
+    let done = false;
+    const outcome = relaySse({
+      source: body,
+      destination: client.destination,
+      signal,
+      maxBytes: 1000,
+      onEvent: passThrough,
+      timers: systemTimers,
+    }).finally(() => {
+      done = true;
+    });
+    return { outcome, client, settled: () => done };
+  }
+
+  it('completes when the backend holds the response open after [DONE], and gives up its connection', async () => {
+    const { body, state } = heldSource(['data: 1\n\n', 'data: [DONE]\n\n', ': kept open\n\n']);
+    const relay = relayWithFakeTimers(body);
+    await settle();
+    expect(relay.settled()).toBe(false); // Waiting for the body's end, briefly.
+    vi.advanceTimersByTime(END_MARKER_GRACE_MS);
+    await settle();
+    expect(relay.settled()).toBe(true);
+    expect(await relay.outcome).toEqual({ kind: 'completed' });
+    expect(state.destroyed).toBe(true);
+    expect(relay.client.written).toEqual(['data: 1\n\n']);
+  });
+
+  it('waits within the grace for a body that ends after [DONE], without destroying it (keep-alive)', async () => {
+    const { body, state, end } = heldSource(['data: 1\n\n', 'data: [DONE]\n\n']);
+    const relay = relayWithFakeTimers(body);
+    await settle();
+    vi.advanceTimersByTime(END_MARKER_GRACE_MS - 1);
+    await settle();
+    expect(relay.settled()).toBe(false);
+    end();
+    expect(await relay.outcome).toEqual({ kind: 'completed' });
+    expect(state.destroyed).toBe(false);
+    vi.advanceTimersByTime(1); // The grace timer was cleared: nothing destroys the body afterwards.
+    await settle();
+    expect(state.destroyed).toBe(false);
+  });
+
+  it('reports a client that left after [DONE], before its clean end, as gone', async () => {
+    const { body, state } = heldSource(['data: 1\n\n', 'data: [DONE]\n\n']);
+    const controller = new AbortController();
+    const relay = relayWithFakeTimers(body, controller.signal);
+    await settle();
+    controller.abort(new ClientClosedError());
+    vi.advanceTimersByTime(END_MARKER_GRACE_MS);
+    await settle();
+    expect(relay.settled()).toBe(true);
+    expect(await relay.outcome).toEqual({ kind: 'client_closed' });
     expect(state.destroyed).toBe(true);
   });
 });

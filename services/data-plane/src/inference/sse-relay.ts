@@ -5,6 +5,19 @@ import type { UpstreamBody } from '../upstream/upstream-client.js';
 import { ClientClosedError } from './request-signal.js';
 import { SseEventParser, type SseEvent } from './sse-event-parser.js';
 import { type CancelSignal } from '../cancel-signal.js';
+import type { TimerHandle, Timers } from '../timers.js';
+
+/**
+ * How long the relay waits, once the backend sent its end marker, for the upstream body to end by itself.
+ * A backend ends its response right after `data: [DONE]`: the terminating chunk follows within microseconds
+ * (often in the same packet), and letting undici read it keeps the connection in its pool, where destroying
+ * the body first would close it. A backend (or a proxy in front of it) that holds the response open after
+ * [DONE] must not keep the client waiting for a stream that is complete, nor let the request deadline turn
+ * it into a timeout: after this grace the body is destroyed (that one connection is lost) and the stream
+ * ends cleanly. 250 ms is orders of magnitude above the gap between two chunks of one upstream write, even
+ * on a loaded host, and short enough that no client or person notices it.
+ */
+export const END_MARKER_GRACE_MS = 250;
 
 /**
  * What to do with one upstream event: text to write ("" writes nothing), `end` for the clean end, or
@@ -21,10 +34,13 @@ export interface SseRelayOptions {
   /** Most upstream bytes relayed; a larger stream is cut (truncated, reason too_large). */
   readonly maxBytes: number;
   readonly onEvent: (event: SseEvent) => SseEventAction;
+  /** Times the wait for the upstream body's end after the end marker ({@link END_MARKER_GRACE_MS}). */
+  readonly timers: Timers;
 }
 
 /**
- * How a relay ended. `completed`: the upstream sent its clean end marker and closed. `truncated`: it did not
+ * How a relay ended. `completed`: the upstream sent its clean end marker (and closed, or did not within
+ * {@link END_MARKER_GRACE_MS}: the stream was complete all the same). `truncated`: it did not send it
  * (closed early, broke, reported an error, stalled, exceeded the size cap, or the deadline passed) — the
  * caller must send the client an error event, never a clean end. `client_closed`: nobody is listening any
  * more.
@@ -42,10 +58,14 @@ export type SseRelayOutcome =
 export async function relaySse(options: SseRelayOptions): Promise<SseRelayOutcome> {
   const { source, destination, signal } = options;
   const parser = new SseEventParser();
+  // Iterated by hand, not with `for await`: leaving a `for await` loop early destroys the body (its
+  // iterator's return()), and at the end marker the relay must stop without closing a connection that the
+  // backend is about to end cleanly (and undici to reuse). Every other early exit destroys the body itself.
+  const chunks = source[Symbol.asyncIterator]();
   let receivedBytes = 0;
-  let ended = false;
   try {
-    for await (const chunk of source) {
+    for (let next = await chunks.next(); next.done !== true; next = await chunks.next()) {
+      const chunk = next.value;
       receivedBytes += chunk.length;
       if (receivedBytes > options.maxBytes) {
         source.destroy();
@@ -55,7 +75,6 @@ export async function relaySse(options: SseRelayOptions): Promise<SseRelayOutcom
         );
       }
       for (const event of parser.push(chunk)) {
-        if (ended) continue; // Anything after the end marker is ignored.
         const action = options.onEvent(event);
         if (typeof action !== 'string') {
           if ('upstreamError' in action) {
@@ -68,22 +87,58 @@ export async function relaySse(options: SseRelayOptions): Promise<SseRelayOutcom
               }),
             );
           }
-          ended = true;
-        } else if (action !== '' && !(await write(destination, action, signal))) {
+          return await endAfterMarker(chunks, options); // Anything after the end marker is ignored.
+        }
+        if (action !== '' && !(await write(destination, action, signal))) {
           source.destroy();
           return { kind: 'client_closed' };
         }
       }
     }
   } catch (error: unknown) {
+    source.destroy(); // Already done when the body failed; not when onEvent or a write threw.
     return outcomeOfError(upstreamBodyError(error, signal));
   }
   if (signal.aborted) return outcomeOfError(signal.reason);
-  if (ended) return { kind: 'completed' };
   return truncated(
     'upstream_closed',
     new RouterError('upstream_error', { message: 'The model backend stream ended early.' }),
   );
+}
+
+/**
+ * The stream is complete (the end marker came): reads the body to its end, ignoring it, for at most
+ * {@link END_MARKER_GRACE_MS}, then destroys it if it is still open. `completed` — whatever the body did
+ * meanwhile, and even when the deadline passed — unless the client left before its clean end was written.
+ */
+async function endAfterMarker(
+  chunks: AsyncIterator<Buffer>,
+  options: SseRelayOptions,
+): Promise<SseRelayOutcome> {
+  const { source, signal, timers } = options;
+  let graceTimer: TimerHandle | undefined;
+  const graceOver = new Promise<'held_open'>((resolve) => {
+    graceTimer = timers.setTimeout(() => resolve('held_open'), END_MARKER_GRACE_MS);
+  });
+  const ending = await Promise.race([readToEnd(chunks), graceOver]);
+  if (graceTimer !== undefined) timers.clearTimeout(graceTimer);
+  // Ends the pending read too (readToEnd catches its rejection).
+  if (ending === 'held_open') source.destroy();
+  if (signal.aborted && signal.reason instanceof ClientClosedError) return { kind: 'client_closed' };
+  return { kind: 'completed' };
+}
+
+/** Reads and drops the rest of a body; resolves when it ended or failed (either way it is over). */
+async function readToEnd(chunks: AsyncIterator<Buffer>): Promise<'over'> {
+  try {
+    let next: IteratorResult<Buffer>;
+    do {
+      next = await chunks.next();
+    } while (next.done !== true);
+  } catch {
+    // A body that breaks after the end marker lost nothing; undici has closed that connection.
+  }
+  return 'over';
 }
 
 function truncated(reason: string, error: RouterError): SseRelayOutcome {

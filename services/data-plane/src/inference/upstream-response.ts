@@ -89,6 +89,7 @@ export async function streamToClient(
     signal: requestSignal,
     maxBytes: deps.maxUpstreamResponseBytes,
     onEvent: options.onEvent,
+    timers: deps.timers,
   });
   finishAttempt(deps, state, success.target.backend.id);
   success.endTrace(outcome.kind === 'truncated' ? outcome.error : undefined);
