@@ -7,7 +7,7 @@ import { createMetricsRegistry } from '@api-router/observability';
 import type { Principal } from '../auth/principal.js';
 import { createAdmissionMetrics, type AdmissionMetrics } from '../metrics/admission-metrics.js';
 import type { AuditEventInit } from '../records/audit-recorder.js';
-import { systemTimers } from '../timers.js';
+import { delay, systemTimers } from '../timers.js';
 import {
   createAdmissionController,
   type AdmissionController,
@@ -49,7 +49,8 @@ export interface Setup {
   probe: { up: boolean };
 }
 
-export function setup(options: { store?: LimitStore } = {}): Setup {
+/** `auditDelayMs`: each audit append resolves that long after it is made (on the timers, fake or not). */
+export function setup(options: { store?: LimitStore; auditDelayMs?: number } = {}): Setup {
   const clock = { now: () => Date.now() };
   const store = options.store ?? createMemoryLimitStore({ clock });
   const registry = createMetricsRegistry({ defaultLabels: {} });
@@ -83,7 +84,8 @@ export function setup(options: { store?: LimitStore } = {}): Setup {
     audit: {
       record: (event) => {
         audits.push(event);
-        return Promise.resolve();
+        const delayMs = options.auditDelayMs ?? 0;
+        return delayMs === 0 ? Promise.resolve() : delay(systemTimers, delayMs);
       },
     },
     timers: systemTimers,
