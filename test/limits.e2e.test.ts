@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRedisLimitStore, type LimitStore } from '@api-router/limits';
+import { RESERVATION_SETTLEMENT_MARGIN_MS } from '@api-router/policy';
 import { startRedis, type ServiceHandle } from '@api-router/testing';
 import {
   addLimitedKeys,
@@ -35,8 +36,13 @@ import {
 // processes sharing the Redis. Cases run in order and share the processes.
 
 const TENANT = 'limits-e2e';
-/** Request deadline = reservation TTL: a crashed replica's reservations are reclaimed after it. */
-const TTL_MS = 10_000;
+/** Request deadline of the test's router config. */
+const DEADLINE_MS = 10_000;
+/**
+ * Reservation TTL: the deadline plus the settlement margin, the shortest the config check accepts
+ * (setLimitsRouterSettings); a crashed replica's reservations are reclaimed after it.
+ */
+const TTL_MS = DEADLINE_MS + RESERVATION_SETTLEMENT_MARGIN_MS;
 /**
  * DP_LIMITS_TIMEOUT_MS: deadline of each limit store call. Above the 250 ms default because this machine's
  * two cores are shared by every process of the test: a data plane starved of CPU under the load phases must
@@ -76,7 +82,7 @@ beforeAll(async () => {
   workspace = await createPlaneWorkspace();
   mock = await startMockBackendProcess('mock-a', { MOCK_RECORD_LIMIT: '0' });
   pointBackendsAt(workspace.routerConfig, { 'mock-a': mock.url, 'mock-b': mock.url });
-  setLimitsRouterSettings(workspace.routerConfig, TTL_MS);
+  setLimitsRouterSettings(workspace.routerConfig, DEADLINE_MS);
   const budget = (usd: string) => `{ budgets: [{ id: total, limitUsd: '${usd}', period: total }] }`;
   addLimitedKeys(workspace.policiesConfig, TENANT, [
     { key: keys.race, limits: budget('1.00') },
@@ -266,7 +272,7 @@ describe('a replica killed with reservations open', () => {
     const [victim, survivor] = dataPlanes as [LimitsDataPlane, LimitsDataPlane];
     // 500 requests held by the mock for longer than the test waits; each reserves 0.10 of the 50.00 budget.
     const held = Array.from({ length: 500 }, () =>
-      chat(victim, keys.orphan, { headers: { 'x-mock-latency-ms': String(TTL_MS - 1000) } }).catch(
+      chat(victim, keys.orphan, { headers: { 'x-mock-latency-ms': String(DEADLINE_MS - 1000) } }).catch(
         (error: unknown) => error,
       ),
     );
@@ -288,7 +294,8 @@ describe('a replica killed with reservations open', () => {
     // … and admits it again once they expired (lazily reclaimed by the next admission).
     await eventually(
       async () => ((await chat(survivor, keys.orphan, { maxTokens: 1 })).status === 200 ? true : undefined),
-      TTL_MS + 20_000,
+      // The TTL counts from the admissions, before the kill; the slack keeps the case within the test timeout.
+      TTL_MS + 10_000,
       'admission after the reservation TTL',
     );
     const budget = await eventually(async () => {

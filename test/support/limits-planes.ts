@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { hashApiKey } from '@api-router/auth';
+import { RESERVATION_SETTLEMENT_MARGIN_MS } from '@api-router/policy';
 import { repoRoot, spawnProcess, type SpawnedProcess } from '@api-router/testing';
 import { waitOrStop, type PlaneWorkspace } from './planes.js';
 
@@ -45,13 +46,15 @@ export function addLimitedKeys(
 }
 
 /**
- * Router settings and prices for the test: request deadline and reservation TTL of `ttlMs` (a crashed
- * replica's reservations are reclaimed after it), demo-chat priced at 0 per input token and 1000 USD per
- * million output tokens (1000 micros per output token: a request of 100 output tokens costs exactly 0.10).
+ * Router settings and prices for the test: request deadline `deadlineMs` and the shortest reservation TTL
+ * the config check accepts with it, deadline + RESERVATION_SETTLEMENT_MARGIN_MS (a crashed replica's
+ * reservations are reclaimed after it), demo-chat priced at 0 per input token and 1000 USD per million
+ * output tokens (1000 micros per output token: a request of 100 output tokens costs exactly 0.10).
  */
-export function setLimitsRouterSettings(routerConfig: string, ttlMs: number): void {
+export function setLimitsRouterSettings(routerConfig: string, deadlineMs: number): void {
+  const ttlMs = deadlineMs + RESERVATION_SETTLEMENT_MARGIN_MS;
   let text = readFileSync(routerConfig, 'utf8');
-  text = replaceOnce(text, /defaultRequestTimeoutMs: \d+/, `defaultRequestTimeoutMs: ${ttlMs}`);
+  text = replaceOnce(text, /defaultRequestTimeoutMs: \d+/, `defaultRequestTimeoutMs: ${deadlineMs}`);
   text = replaceOnce(text, /reservationTtlMs: \d+/, `reservationTtlMs: ${ttlMs}`);
   text = replaceOnce(text, /inputUsdPerMillionTokens: '[0-9.]+'/, `inputUsdPerMillionTokens: '0'`);
   text = replaceOnce(text, /outputUsdPerMillionTokens: '[0-9.]+'/, `outputUsdPerMillionTokens: '1000'`);

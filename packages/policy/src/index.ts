@@ -27,6 +27,7 @@ export {
   DEFAULT_RESERVATION_TTL_MS,
   MAX_BUDGET_MICROS,
   MAX_PRICE_MICROS_PER_MILLION,
+  RESERVATION_SETTLEMENT_MARGIN_MS,
 } from './limit-bounds.js';
 export { parseConfig } from './parse-config.js';
 export { compileSnapshot, type CompileOptions } from './compile-snapshot.js';

@@ -1,10 +1,10 @@
 import type { ConfigPath } from './config-document.js';
 import { checkUnique, entriesAt, isEntry, type Entry, type ReferenceProblem } from './config-entries.js';
-import { DEFAULT_RESERVATION_TTL_MS } from './limit-bounds.js';
+import { DEFAULT_RESERVATION_TTL_MS, RESERVATION_SETTLEMENT_MARGIN_MS } from './limit-bounds.js';
 
 // Cross-entry checks of the limit policy, on raw YAML values like the rest of config-references.ts: budget
 // ids unique per owner, prices unique per (model, backend) and naming what exists, a reservation expiry that
-// outlives every request deadline.
+// outlives every request deadline and the settlement after it.
 
 const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
 
@@ -49,8 +49,10 @@ export function checkPrices(
 }
 
 /**
- * settings.reservationTtlMs must not be shorter than a request may run: a reservation that expired while its
- * request was still running would let the budget overshoot.
+ * settings.reservationTtlMs must exceed the longest request deadline by {@link RESERVATION_SETTLEMENT_MARGIN_MS}:
+ * a reservation that expired while its request was still running, or before its settlement (which runs
+ * after the request ended), frees room that another request takes while the settlement still charges: the
+ * budget overshoots.
  */
 export function checkReservationTtl(value: unknown, problems: ReferenceProblem[]): void {
   if (!isEntry(value)) return;
@@ -66,11 +68,16 @@ export function checkReservationTtl(value: unknown, problems: ReferenceProblem[]
     if (typeof deadline !== 'number' || (found !== undefined && found[1] >= deadline)) return found;
     return [path, deadline];
   }, undefined);
-  if (longest !== undefined && ttl < longest[1]) {
+  if (longest === undefined) return;
+  const needed = longest[1] + RESERVATION_SETTLEMENT_MARGIN_MS;
+  if (ttl < needed) {
     const where = longest[0].length === 2 ? 'settings.defaultRequestTimeoutMs' : `a route's requestTimeoutMs`;
     problems.push({
       path: ['settings', 'reservationTtlMs'],
-      message: `must be at least the longest request deadline (${longest[1]} ms, ${where}): a reservation must outlive its request`,
+      message:
+        `must be at least ${needed} ms: the longest request deadline (${longest[1]} ms, ${where}) plus a ` +
+        `${RESERVATION_SETTLEMENT_MARGIN_MS} ms margin for the settlement after it (store round trips and ` +
+        `retries, clock skew): a reservation must outlive its request and its settlement`,
     });
   }
 }

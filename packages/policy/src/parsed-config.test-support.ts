@@ -1,6 +1,7 @@
 // fast-check arbitraries and helpers shared by the policy package's tests (excluded from the build).
 import fc from 'fast-check';
 import type { ApiKeyConfig, BackendConfig, ParsedConfig, RouteConfig } from './config-schema.js';
+import { RESERVATION_SETTLEMENT_MARGIN_MS } from './limit-bounds.js';
 import type { LimitSetConfig, PriceConfig } from './limits-config-schema.js';
 
 // fc.stringMatching is slow enough to dominate the properties' run time; ids built from a few prefixes and a
@@ -154,7 +155,8 @@ export const parsedConfigArbitrary: fc.Arbitrary<ParsedConfig> = fc
           maxBodyBytes: fc.integer({ min: 1, max: 10_000_000 }),
           defaultRequestTimeoutMs: fc.integer({ min: 1, max: 600_000 }),
           defaultMaxOutputTokens: fc.integer({ min: 1, max: 100_000 }),
-          reservationTtlMs: fc.integer({ min: 600_000, max: 86_400_000 }),
+          // Longer than the longest deadline (600 s) plus the settlement margin, as checkReservationTtl wants.
+          reservationTtlMs: fc.integer({ min: 600_000 + RESERVATION_SETTLEMENT_MARGIN_MS, max: 86_400_000 }),
         }),
         backends: fc.tuple(...backendIds.map((id, index) => backendArbitrary(id, index))),
         routes: fc.tuple(...routeIds.map((id) => routeArbitrary(id, backendIds))),

@@ -8,7 +8,8 @@ import { compileTestSnapshot, testApiKey } from '../testing/test-policy.test-sup
  * Keys of the limits policy, all of tenant `acme` (no limits of its own) unless noted:
  * - budget: a total budget of 100 micros (0.0001 USD), fails closed.
  * - rate: 60 requests/min, burst 2.
- * - tokens: 600 tokens/min, burst 100.
+ * - tokens: 600 tokens/min, burst 100; rate limits fail closed (half the burst, the default local share,
+ *   could not hold a request without max_output_tokens: the config check refuses that).
  * - conc: 1 request at a time, queue of 2 waiting up to `queueWaitMs`.
  * - concNoQueue: 1 request at a time, no queue.
  * - open: 60 requests/min burst 4; rate limits fail open with a local share of 0.5.
@@ -78,6 +79,7 @@ function policiesYaml(options: LimitsPolicyOptions): string {
     tenant: ${tenant}
     allowedModels: ['*']${limits === '' ? '' : `\n    limits: ${limits}`}`;
   const rate = 'requestsPerMinute: 60, requestBurst';
+  const tokens = 'tokensPerMinute: 600, tokenBurst: 100';
   return `tenants:
   - { id: acme, displayName: Acme }
   - id: money
@@ -87,7 +89,7 @@ function policiesYaml(options: LimitsPolicyOptions): string {
 apiKeys:
 ${key(LIMIT_KEYS.budget, "{ budgets: [{ id: total, limitUsd: '0.0001', period: total }] }")}
 ${key(LIMIT_KEYS.rate, `{ ${rate}: 2 }`)}
-${key(LIMIT_KEYS.tokens, '{ tokensPerMinute: 600, tokenBurst: 100 }')}
+${key(LIMIT_KEYS.tokens, `{ ${tokens}, onStoreFailure: { rateLimits: fail-closed } }`)}
 ${key(LIMIT_KEYS.conc, `{ maxConcurrent: 1, queue: { maxWaitMs: ${options.queueWaitMs ?? 2000}, maxLength: 2 } }`)}
 ${key(LIMIT_KEYS.concNoQueue, '{ maxConcurrent: 1 }')}
 ${key(LIMIT_KEYS.open, `{ ${rate}: 4, onStoreFailure: { rateLimits: fail-open, localShare: '0.5' } }`)}
