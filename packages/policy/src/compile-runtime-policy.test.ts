@@ -3,6 +3,7 @@ import {
   ApiKeySchema,
   BackendProvider,
   BackendSchema,
+  OutputLimitParam,
   PolicySnapshotSchema,
   RouteSchema,
   RouteTargetSchema,
@@ -145,6 +146,11 @@ describe('compileRuntimePolicy', () => {
       /backend mock-a: unknown provider 0/,
     ],
     [
+      'unknown output limit param',
+      (s) => (s.backends[0]!.outputLimitParam = 3 as OutputLimitParam),
+      /backend mock-a: unknown output_limit_param 3/,
+    ],
+    [
       'short key hash',
       (s) => (s.apiKeys[0]!.secretSha256 = new Uint8Array(31)),
       /secret_sha256 has 31 bytes, expected 32/,
@@ -172,6 +178,13 @@ describe('compileRuntimePolicy', () => {
     const snapshot = clone(PolicySnapshotSchema, validSnapshot());
     snapshot.sourceRevision = 'etcd:/api-router/config/@99';
     expect(compileRuntimePolicy(snapshot).contentHash).toBe(validSnapshot().contentHash);
+  });
+
+  it('accepts a backend without an output limit param, as in a snapshot from before the field', () => {
+    const snapshot = resealed((s) => (s.backends[0]!.outputLimitParam = OutputLimitParam.UNSPECIFIED));
+    expect(compileRuntimePolicy(snapshot).backendsById.get('mock-a')?.outputLimitParam).toBe(
+      OutputLimitParam.UNSPECIFIED,
+    );
   });
 
   it(

@@ -1,6 +1,7 @@
 import { timestampDate } from '@bufbuild/protobuf/wkt';
 import {
   BackendProvider,
+  OutputLimitParam,
   type ApiKey,
   type Backend,
   type LimitSet,
@@ -23,16 +24,23 @@ import { SnapshotInvalidError } from './snapshot-invalid-error.js';
 const SHA256_BYTES = 32;
 /** A key's signing secrets: the current one and, during a rotation, the next. */
 const MAX_SIGNING_SECRET_REFS = 2;
+/** Output limit params the data plane can place; UNSPECIFIED is a snapshot from before the field. */
+const KNOWN_OUTPUT_LIMIT_PARAMS: ReadonlySet<OutputLimitParam> = new Set([
+  OutputLimitParam.UNSPECIFIED,
+  OutputLimitParam.MAX_TOKENS,
+  OutputLimitParam.MAX_COMPLETION_TOKENS,
+]);
 
 /**
  * Validates a snapshot received from the control plane (or read from the disk cache) and compiles it into
  * its runtime form. Checks: content_hash matches the content, version > 0, settings present and positive,
  * ids unique (backends, routes, route models, tenants, key public ids), every reference resolves, every
- * route has a target with weight > 0, base URLs are absolute http(s) without trailing slash, providers are
- * known, key hashes are 32 bytes, limit sets are enforceable (see describeLimitSetProblem), prices are unique
- * and name existing backends. Settings added after the first release (default_max_output_tokens,
- * reservation_ttl_ms) read 0 as their default, so an older cached snapshot stays valid. Linear in the snapshot's size. Never mutates `snapshot`; the result
- * shares its messages.
+ * route has a target with weight > 0, base URLs are absolute http(s) without trailing slash, providers and
+ * output limit params are known, key hashes are 32 bytes, limit sets are enforceable (see
+ * describeLimitSetProblem), prices are unique and name existing backends. Settings added after the first
+ * release (default_max_output_tokens, reservation_ttl_ms, a backend's output_limit_param) read 0 as their
+ * default, so an older cached snapshot stays valid. Linear in the snapshot's size. Never mutates `snapshot`;
+ * the result shares its messages.
  *
  * @throws SnapshotInvalidError with a precise reason at the first problem found.
  */
@@ -92,6 +100,11 @@ function validateBackend(backend: Backend): void {
   if (problem !== undefined) fail(`backend ${backend.id}: base_url "${backend.baseUrl}" ${problem}`);
   if (backend.provider !== BackendProvider.OPENAI_COMPATIBLE) {
     fail(`backend ${backend.id}: unknown provider ${String(backend.provider)}`);
+  }
+  // A field this data plane does not know (from a newer control plane) would be sent upstream as
+  // `max_tokens`: the very request a backend configured otherwise refuses.
+  if (!KNOWN_OUTPUT_LIMIT_PARAMS.has(backend.outputLimitParam)) {
+    fail(`backend ${backend.id}: unknown output_limit_param ${String(backend.outputLimitParam)}`);
   }
 }
 

@@ -1,6 +1,6 @@
 import { clone, toBinary } from '@bufbuild/protobuf';
 import { timestampDate } from '@bufbuild/protobuf/wkt';
-import { PolicySnapshotSchema } from '@api-router/contracts';
+import { OutputLimitParam, PolicySnapshotSchema } from '@api-router/contracts';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { compileSnapshot } from './compile-snapshot.js';
@@ -80,6 +80,28 @@ describe('compileSnapshot', () => {
     expect(Buffer.from(key!.secretSha256).toString('hex')).toBe(hashSecret(secret));
     expect(key!.allowedModels).toEqual(['*', 'a', 'b']);
     expect(timestampDate(key!.expiresAt!).toISOString()).toBe('2029-12-31T22:00:00.000Z');
+  });
+
+  it("writes each backend's output limit param explicitly, max_tokens by default", () => {
+    const config = parseConfig({
+      router: {
+        source: 'router.yaml',
+        text: [
+          'backends:',
+          '  - { id: plain, baseUrl: "http://a:1/v1" }',
+          '  - { id: reasoning, baseUrl: "https://o.example/v1", outputLimitParam: max_completion_tokens }',
+        ].join('\n'),
+      },
+      policies: { source: 'policies.yaml', text: '' },
+    });
+    const params = compileSnapshot(config, OPTIONS).backends.map((backend) => [
+      backend.id,
+      backend.outputLimitParam,
+    ]);
+    expect(params).toEqual([
+      ['plain', OutputLimitParam.MAX_TOKENS],
+      ['reasoning', OutputLimitParam.MAX_COMPLETION_TOKENS],
+    ]);
   });
 
   it('leaves admin tokens out of the snapshot', () => {

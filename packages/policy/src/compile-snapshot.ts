@@ -4,6 +4,7 @@ import {
   ApiKeySchema,
   BackendProvider,
   BackendSchema,
+  OutputLimitParam,
   PolicySnapshotSchema,
   RouteSchema,
   RouteTargetSchema,
@@ -25,6 +26,11 @@ import type {
 import { compareStrings } from './compare-strings.js';
 import { compileLimitSet, compilePrices } from './compile-limits.js';
 import { computeSnapshotHash } from './snapshot-hash.js';
+
+const OUTPUT_LIMIT_PARAMS: Readonly<Record<BackendConfig['outputLimitParam'], OutputLimitParam>> = {
+  max_tokens: OutputLimitParam.MAX_TOKENS,
+  max_completion_tokens: OutputLimitParam.MAX_COMPLETION_TOKENS,
+};
 
 /** What the control plane decides about a snapshot, as opposed to what the config says. */
 export interface CompileOptions {
@@ -75,6 +81,8 @@ function compileBackend(backend: BackendConfig): Backend {
     maxConnections: backend.maxConnections,
     credentialRef: backend.credentialRef ?? '',
     healthPath: backend.healthPath,
+    // Always explicit (never UNSPECIFIED), like every enum this compile writes.
+    outputLimitParam: OUTPUT_LIMIT_PARAMS[backend.outputLimitParam],
   });
 }
 

@@ -60,6 +60,16 @@ export const BackendConfigSchema = z.strictObject({
     .string()
     .regex(/^\/[^\s?#]*$/, 'must be an absolute path starting with "/"')
     .default('/health'),
+  /**
+   * Body field that carries an output limit the router sets (the cap of a request without one, and
+   * /v1/inference's max_output_tokens): OpenAI's reasoning models refuse `max_tokens`, some
+   * OpenAI-compatible servers know nothing else. Default `max_tokens`.
+   */
+  outputLimitParam: z
+    .enum(['max_tokens', 'max_completion_tokens'], {
+      error: 'must be "max_tokens" or "max_completion_tokens"',
+    })
+    .default('max_tokens'),
 });
 
 export const RouteTargetConfigSchema = z.strictObject({

@@ -56,6 +56,7 @@ describe('parseConfig', () => {
       firstByteTimeoutMs: 30_000,
       maxConnections: 128,
       healthPath: '/health',
+      outputLimitParam: 'max_tokens',
     });
     expect(config.router.routes[0]).toEqual({
       id: 'r',
@@ -67,6 +68,25 @@ describe('parseConfig', () => {
     expect(config.policies.tenants[0]).toEqual({ id: 't', displayName: '', disabled: false });
     expect(config.policies.apiKeys[0]).toMatchObject({ disabled: false, allowedModels: ['m'] });
     expect(config.policies.apiKeys[0]?.expiresAt).toBeUndefined();
+  });
+
+  it('takes a backend output limit param of max_tokens or max_completion_tokens, and nothing else', () => {
+    const backend = (param: string) =>
+      documents(`backends:\n  - id: a\n    baseUrl: "http://a:1/v1"\n    outputLimitParam: ${param}\n`);
+    expect(parseConfig(backend('max_completion_tokens')).router.backends[0]?.outputLimitParam).toBe(
+      'max_completion_tokens',
+    );
+    expect(parseConfig(backend('max_tokens')).router.backends[0]?.outputLimitParam).toBe('max_tokens');
+    for (const wrong of ['maxCompletionTokens', 'max_output_tokens', '2']) {
+      expect(issuesOf(backend(wrong))).toEqual([
+        {
+          source: 'r.yaml',
+          path: 'backends[0].outputLimitParam',
+          line: 4,
+          message: 'must be "max_tokens" or "max_completion_tokens"',
+        },
+      ]);
+    }
   });
 
   it('reports the issues of both documents together, document by document and line by line', () => {

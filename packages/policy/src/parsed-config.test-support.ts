@@ -24,6 +24,7 @@ function backendArbitrary(id: string, index: number): fc.Arbitrary<BackendConfig
     maxConnections: fc.integer({ min: 1, max: 1000 }),
     credentialRef: fc.option(fc.constant(`env:KEY_${index}`), { nil: undefined }),
     healthPath: fc.constantFrom('/health', '/healthz'),
+    outputLimitParam: fc.constantFrom('max_tokens' as const, 'max_completion_tokens' as const),
   });
 }
 

@@ -28,8 +28,9 @@ export interface Admission {
   /** Milliseconds spent in the fair queue (0 when admitted at once). */
   readonly queueMs: number;
   /**
-   * Output tokens per choice to impose upstream (`max_tokens`) because the request set no limit and its
-   * reservation assumed the policy default; undefined when nothing needs imposing.
+   * Output tokens per choice to impose upstream (in the backend's output limit field, `max_tokens` or
+   * `max_completion_tokens`) because the request set no limit and its reservation assumed the policy
+   * default; undefined when nothing needs imposing.
    */
   readonly outputCap: number | undefined;
   /**

@@ -28,15 +28,14 @@ export function createInferenceHandler(deps: InferenceHandlerDeps) {
       maxOutputTokens: inference.maxOutputTokens,
     });
     const cap = session.admission.outputCap;
-    // A request without an output limit gets the one its reservation assumed, so it cannot cost more.
+    // A request without an output limit gets the one its reservation assumed, so it cannot cost more. The
+    // adapter puts either limit in the field the target's backend takes (see outputLimitParam).
     const upstreamInference = cap === undefined ? inference : { ...inference, maxOutputTokens: cap };
     const call = startAdmittedCall(deps, session, request, {
       model: inference.model,
       stream: inference.stream,
       bodyFor: (target) =>
-        JSON.stringify(
-          deps.adapterFor(target.backend).chatBodyFromInference(upstreamInference, target.upstreamModel),
-        ),
+        JSON.stringify(deps.adapterFor(target.backend).chatBodyFromInference(upstreamInference, target)),
     });
     const usage = call.usage;
     try {

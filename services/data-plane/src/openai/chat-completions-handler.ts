@@ -16,10 +16,11 @@ import type { ChatCompletionBody } from './chat-completion-schema.js';
 
 /**
  * POST /v1/chat/completions, OpenAI-compatible: the body goes to the backend as sent (model replaced by the
- * target's upstream model) and the backend's answer comes back as sent, JSON or SSE, so OpenAI clients work
- * unchanged. Router metrics travel as `x-router-*` headers; a stream's final figures come as an SSE comment
- * (`: router {...}`, ignored by SSE clients) just before `data: [DONE]`. A stream that did not ask for
- * usage does not get the usage chunk the router asks the backend for.
+ * target's upstream model, plus an output cap when the request sets none and its limits charge tokens) and
+ * the backend's answer comes back as sent, JSON or SSE, so OpenAI clients work unchanged. Router metrics
+ * travel as `x-router-*` headers; a stream's final figures come as an SSE comment (`: router {...}`, ignored
+ * by SSE clients) just before `data: [DONE]`. A stream that did not ask for usage does not get the usage
+ * chunk the router asks the backend for.
  */
 export function createChatCompletionsHandler(deps: InferenceHandlerDeps) {
   return async (request: FastifyRequest, reply: FastifyReply): Promise<unknown> => {
@@ -31,17 +32,15 @@ export function createChatCompletionsHandler(deps: InferenceHandlerDeps) {
       maxOutputTokens: outputLimit(body),
       choices: typeof body.n === 'number' ? body.n : 1,
     });
+    // A request without an output limit gets the one its reservation assumed, so it cannot cost more. It
+    // goes in the field the target's backend takes (a failover may change backend), see outputLimitParam.
     const cap = session.admission.outputCap;
-    // A request without an output limit gets the one its reservation assumed, so it cannot cost more.
-    const upstreamBody = cap === undefined ? body : { ...body, max_tokens: cap };
     const stream = body.stream === true;
     const call = startAdmittedCall(deps, session, request, {
       model: body.model,
       stream,
       bodyFor: (target) =>
-        JSON.stringify(
-          deps.adapterFor(target.backend).chatBodyFromOpenAI(upstreamBody, target.upstreamModel),
-        ),
+        JSON.stringify(deps.adapterFor(target.backend).chatBodyFromOpenAI(body, target, cap)),
     });
     const usage = call.usage;
     try {

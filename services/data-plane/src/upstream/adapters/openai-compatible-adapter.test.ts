@@ -1,7 +1,13 @@
 import { create } from '@bufbuild/protobuf';
 import { describe, expect, it } from 'vitest';
-import { InferenceRequestSchema } from '@api-router/contracts';
+import { InferenceRequestSchema, OutputLimitParam } from '@api-router/contracts';
 import { openAICompatibleAdapter as adapter } from './openai-compatible-adapter.js';
+import type { BodyTarget } from './provider-adapter.js';
+
+const target = (upstreamModel: string, outputLimitParam = OutputLimitParam.MAX_TOKENS): BodyTarget => ({
+  upstreamModel,
+  backend: { outputLimitParam },
+});
 
 describe('openAICompatibleAdapter', () => {
   it('maps an inference request to an OpenAI chat body', () => {
@@ -18,7 +24,7 @@ describe('openAICompatibleAdapter', () => {
       metadata: { team: 'a' },
       stream: true,
     });
-    expect(adapter.chatBodyFromInference(request, 'mock-model')).toEqual({
+    expect(adapter.chatBodyFromInference(request, target('mock-model'))).toEqual({
       model: 'mock-model',
       messages: [
         { role: 'system', content: 'be brief' },
@@ -35,7 +41,7 @@ describe('openAICompatibleAdapter', () => {
       model: 'm',
       messages: [{ role: 'user', content: 'x' }],
     });
-    expect(adapter.chatBodyFromInference(minimal, 'up')).toEqual({
+    expect(adapter.chatBodyFromInference(minimal, target('up'))).toEqual({
       model: 'up',
       messages: [{ role: 'user', content: 'x' }],
     });
@@ -43,14 +49,66 @@ describe('openAICompatibleAdapter', () => {
 
   it('passes an OpenAI body through with the upstream model, asking streams for usage', () => {
     const body = { model: 'demo-chat', messages: [], tools: [{ type: 'function' }], stream: true };
-    expect(adapter.chatBodyFromOpenAI(body, 'mock-model')).toEqual({
+    expect(adapter.chatBodyFromOpenAI(body, target('mock-model'), undefined)).toEqual({
       ...body,
       model: 'mock-model',
       stream_options: { include_usage: true },
     });
-    expect(adapter.chatBodyFromOpenAI({ model: 'a', messages: [] }, 'b')).toEqual({
+    expect(adapter.chatBodyFromOpenAI({ model: 'a', messages: [] }, target('b'), undefined)).toEqual({
       model: 'b',
       messages: [],
+    });
+  });
+
+  it('puts an inference output limit in the field the backend takes', () => {
+    const request = create(InferenceRequestSchema, {
+      model: 'm',
+      messages: [{ role: 'user', content: 'x' }],
+      maxOutputTokens: 7,
+    });
+    const completion = adapter.chatBodyFromInference(
+      request,
+      target('o3', OutputLimitParam.MAX_COMPLETION_TOKENS),
+    );
+    expect(completion).toMatchObject({ max_completion_tokens: 7 });
+    expect(completion).not.toHaveProperty('max_tokens');
+    // A snapshot from before the setting: max_tokens, as always.
+    const legacy = adapter.chatBodyFromInference(request, target('up', OutputLimitParam.UNSPECIFIED));
+    expect(legacy).toMatchObject({ max_tokens: 7 });
+    expect(legacy).not.toHaveProperty('max_completion_tokens');
+  });
+
+  it.each([
+    [OutputLimitParam.UNSPECIFIED, 'max_tokens', 'max_completion_tokens'],
+    [OutputLimitParam.MAX_TOKENS, 'max_tokens', 'max_completion_tokens'],
+    [OutputLimitParam.MAX_COMPLETION_TOKENS, 'max_completion_tokens', 'max_tokens'],
+  ] as const)('imposes an output cap in the field the backend takes (%i: %s)', (param, field, other) => {
+    const body = { model: 'demo-chat', messages: [] };
+    expect(adapter.chatBodyFromOpenAI(body, target('up', param), 64)).toEqual({
+      model: 'up',
+      messages: [],
+      [field]: 64,
+    });
+    // Limit fields the client sent null (no limit) leave one limit, in the backend's field.
+    const nulls = { ...body, max_tokens: null, max_completion_tokens: null };
+    const wire = adapter.chatBodyFromOpenAI(nulls, target('up', param), 64);
+    expect(wire).toMatchObject({ [field]: 64 });
+    expect(wire).not.toHaveProperty(other);
+    expect(nulls).toEqual({ ...body, max_tokens: null, max_completion_tokens: null });
+  });
+
+  it("leaves the client's own output limits as sent, whatever the backend's field", () => {
+    const reasoning = target('o3', OutputLimitParam.MAX_COMPLETION_TOKENS);
+    const legacy = target('llama', OutputLimitParam.MAX_TOKENS);
+    const withMaxTokens = { model: 'a', messages: [], max_tokens: 5 };
+    expect(adapter.chatBodyFromOpenAI(withMaxTokens, reasoning, undefined)).toEqual({
+      ...withMaxTokens,
+      model: 'o3',
+    });
+    const withCompletion = { model: 'a', messages: [], max_completion_tokens: 5 };
+    expect(adapter.chatBodyFromOpenAI(withCompletion, legacy, undefined)).toEqual({
+      ...withCompletion,
+      model: 'llama',
     });
   });
 

@@ -1,6 +1,7 @@
-import type { InferenceRequest } from '@api-router/contracts';
+import { OutputLimitParam, type InferenceRequest } from '@api-router/contracts';
 import {
   isTokenCount,
+  type BodyTarget,
   type Completion,
   type ProviderAdapter,
   type StreamChunk,
@@ -17,12 +18,12 @@ const stringOr = (value: unknown, fallback: string): string => (typeof value ===
 export const openAICompatibleAdapter: ProviderAdapter = {
   chatPath: '/chat/completions',
 
-  chatBodyFromInference(request: InferenceRequest, upstreamModel: string): Json {
+  chatBodyFromInference(request: InferenceRequest, target: BodyTarget): Json {
     const body: Json = {
-      model: upstreamModel,
+      model: target.upstreamModel,
       messages: request.messages.map((message) => ({ role: message.role, content: message.content })),
     };
-    if (request.maxOutputTokens !== undefined) body.max_tokens = request.maxOutputTokens;
+    if (request.maxOutputTokens !== undefined) body[limitField(target)] = request.maxOutputTokens;
     if (request.temperature !== undefined) body.temperature = request.temperature;
     if (request.topP !== undefined) body.top_p = request.topP;
     if (request.stop.length > 0) body.stop = [...request.stop];
@@ -33,8 +34,16 @@ export const openAICompatibleAdapter: ProviderAdapter = {
     return body;
   },
 
-  chatBodyFromOpenAI(body: Readonly<Json>, upstreamModel: string): Json {
-    const wire: Json = { ...body, model: upstreamModel };
+  chatBodyFromOpenAI(body: Readonly<Json>, target: BodyTarget, outputCap: number | undefined): Json {
+    const wire: Json = { ...body, model: target.upstreamModel };
+    if (outputCap !== undefined) {
+      const field = limitField(target);
+      // The request set no limit, so its other limit field is absent or null. A null one is dropped: a
+      // backend that refuses that field might refuse it even empty.
+      const other = field === 'max_tokens' ? 'max_completion_tokens' : 'max_tokens';
+      if (other in wire) delete wire[other];
+      wire[field] = outputCap;
+    }
     if (body.stream === true) {
       wire.stream_options = {
         ...(isObject(body.stream_options) ? body.stream_options : {}),
@@ -87,6 +96,17 @@ export const openAICompatibleAdapter: ProviderAdapter = {
 
   isStreamEnd: (data: string) => data.trim() === '[DONE]',
 };
+
+/**
+ * The body field of an output limit the router sets on this target: OpenAI's reasoning models refuse
+ * `max_tokens`, older OpenAI-compatible servers know nothing else. UNSPECIFIED (a snapshot from before the
+ * setting) keeps `max_tokens`.
+ */
+function limitField(target: BodyTarget): 'max_tokens' | 'max_completion_tokens' {
+  return target.backend.outputLimitParam === OutputLimitParam.MAX_COMPLETION_TOKENS
+    ? 'max_completion_tokens'
+    : 'max_tokens';
+}
 
 function parseUsage(value: unknown): TokenCounts | undefined {
   if (!isObject(value)) return undefined;

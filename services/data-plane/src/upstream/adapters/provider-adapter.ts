@@ -1,4 +1,4 @@
-import type { InferenceRequest } from '@api-router/contracts';
+import type { Backend, InferenceRequest } from '@api-router/contracts';
 
 /** Token counts as the router reports them (OpenAI's prompt/completion tokens). */
 export interface TokenCounts {
@@ -40,19 +40,38 @@ export interface StreamChunk {
 }
 
 /**
+ * What the wire body depends on in the target a request is sent to: a failover to another backend builds
+ * the body again for that one. A route's RuntimeTarget is one.
+ */
+export interface BodyTarget {
+  /** Model name sent to the backend. */
+  readonly upstreamModel: string;
+  /** Its `outputLimitParam` names the body field of an output limit the router sets. */
+  readonly backend: Pick<Backend, 'outputLimitParam'>;
+}
+
+/**
  * How the router talks to one kind of backend API: mostly data mapping, no I/O and no web framework. The
  * data plane picks an adapter by the backend's provider.
  */
 export interface ProviderAdapter {
   /** Path of the chat endpoint under the backend's base URL. */
   readonly chatPath: string;
-  /** Wire body for a /v1/inference request (already validated), addressed to `upstreamModel`. */
-  chatBodyFromInference(request: InferenceRequest, upstreamModel: string): Record<string, unknown>;
   /**
-   * Wire body for an OpenAI chat completions request (already validated), addressed to `upstreamModel`.
-   * Streams always ask for usage (the router needs it); see `usageOnly` chunks.
+   * Wire body for a /v1/inference request (already validated, its `maxOutputTokens` the client's or the
+   * imposed cap), for `target`.
    */
-  chatBodyFromOpenAI(body: Readonly<Record<string, unknown>>, upstreamModel: string): Record<string, unknown>;
+  chatBodyFromInference(request: InferenceRequest, target: BodyTarget): Record<string, unknown>;
+  /**
+   * Wire body for an OpenAI chat completions request (already validated), for `target`. Streams always ask
+   * for usage (the router needs it); see `usageOnly` chunks. `outputCap`, given only when the request set no
+   * output limit of its own, is the one the router imposes; the client's own limits go as sent.
+   */
+  chatBodyFromOpenAI(
+    body: Readonly<Record<string, unknown>>,
+    target: BodyTarget,
+    outputCap: number | undefined,
+  ): Record<string, unknown>;
   /** A completion from a JSON response body; undefined when the body is not a completion. */
   parseCompletion(json: unknown): Completion | undefined;
   /** A chunk from the data of one SSE event; undefined when it is not one. */
