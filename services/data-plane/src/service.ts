@@ -14,6 +14,7 @@ import { createAdmission } from './admission/create-admission.js';
 import type { LimitsReadinessDetail } from './admission/limit-store-health.js';
 import { createInferenceRoutesDeps } from './inference/create-inference-routes-deps.js';
 import type { InferenceRoutesDeps } from './inference/register-inference-routes.js';
+import { SHUTDOWN_PROCESSING_WAIT_MS } from './inference/running-requests.js';
 import { Readiness } from './http/readiness.js';
 import {
   createPolicyMetrics,
@@ -63,8 +64,9 @@ export interface DataPlaneDeps {
  * Shutdown ([Symbol.asyncDispose]), in order:
  *   readiness → 503; wait config.drainDelayMs so load balancers notice; close the HTTP server (in-flight
  *   requests finish, open streams end; idle connections and those that never sent a byte are closed at
- *   once); wait for the inference handlers still running (a request whose client left records its usage
- *   after its connection closed), so no record is appended after this; close the policy stream; wait
+ *   once); wait for the inference requests still being processed (a request whose client left records
+ *   its denial in a hook or its usage in its handler after its connection closed; at most
+ *   SHUTDOWN_PROCESSING_WAIT_MS), so no record is appended after this; close the policy stream; wait
  *   for pending cache writes; flush the record shipper (at most config.records.flushTimeoutMs; the rest
  *   ships after the next start) and close the outbox; end admission (queued waits, background
  *   settlements); close Redis; close upstream pools; stop tracing.
@@ -147,9 +149,19 @@ export async function startDataPlane(config: DataPlaneConfig, deps: DataPlaneDep
     logger.info({ drainDelayMs: config.drainDelayMs }, 'draining');
     await delay(timers, config.drainDelayMs);
     await app.close();
-    // The server's close waited for connections, not handlers: one whose client left still appends its
-    // usage record (499), and must do so before the outbox closes.
-    await inference.routes.runningHandlers.settled();
+    // The server's close waited for connections, not for processing: a request whose client left still
+    // appends its audit event (e.g. a 401 from the auth hook) or usage record (499), and must do so before
+    // the outbox closes.
+    const unsettled = await inference.routes.runningRequests.settledWithin(
+      timers,
+      SHUTDOWN_PROCESSING_WAIT_MS,
+    );
+    if (unsettled > 0) {
+      logger.warn(
+        { requests: unsettled },
+        'requests still processing at shutdown; closing the outbox anyway',
+      );
+    }
     await syncClient.close();
     await cache.flush();
     await records.close();

@@ -18,7 +18,7 @@ import { createUpstreamClient } from '../upstream/upstream-client.js';
 import type { UpstreamPools } from '../upstream/upstream-pools.js';
 import { pooledRandomBytes, type RandomBytes } from '../random-pool.js';
 import type { InferenceRoutesDeps } from './register-inference-routes.js';
-import { RunningHandlers } from './running-handlers.js';
+import { RunningRequests } from './running-requests.js';
 
 export interface InferenceComponents {
   clock: Clock;
@@ -80,6 +80,6 @@ export function createInferenceRoutesDeps(components: InferenceComponents): Infe
     records: components.records,
     admission: components.admission,
     clock: components.clock,
-    runningHandlers: new RunningHandlers(),
+    runningRequests: new RunningRequests(),
   };
 }

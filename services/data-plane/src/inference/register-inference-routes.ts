@@ -13,7 +13,7 @@ import { listModels, retrieveModel } from '../openai/models-handler.js';
 import { createInferenceHandler } from './inference-handler.js';
 import { inferenceState, requestPolicy, type InferenceHandlerDeps } from './inference-session.js';
 import { createRequestState, routerTimings, type InferenceRequestState } from './request-state.js';
-import type { RunningHandlers } from './running-handlers.js';
+import type { RunningRequests } from './running-requests.js';
 
 export interface InferenceRoutesDeps extends InferenceHandlerDeps {
   /** The active policy (the app's not_ready gate guarantees one on these routes). */
@@ -21,8 +21,8 @@ export interface InferenceRoutesDeps extends InferenceHandlerDeps {
   /** Secrets resolved for a policy when it was applied. */
   credentialsFor: (policy: RuntimePolicy) => ResolvedCredentials | undefined;
   authenticate: RequestAuthenticator;
-  /** The POST handlers still running: shutdown waits for them before it closes the outbox. */
-  runningHandlers: RunningHandlers;
+  /** The requests still being processed: shutdown waits for them before it closes the outbox. */
+  runningRequests: RunningRequests;
 }
 
 /** What the routes' hooks use: the deps, and the access log for the line of a request whose client left. */
@@ -67,22 +67,31 @@ export function registerInferenceRoutes(
     scope.addHook('onRequest', (request, reply, hookDone) => {
       hookDone(beginRequest(context, request, reply, bodyLimitFor));
     });
+    const { runningRequests } = deps;
+    // A request refused before its handler (here, in a hook, by the body parser or by validation) is
+    // processed until its error reaches the error handler; after a handler began, its promise counts.
+    scope.addHook('onError', (request, _reply, _error, hookDone) => {
+      if (request.inferenceState !== null) runningRequests.end(request.inferenceState);
+      hookDone();
+    });
     scope.addHook('preValidation', async (request) => {
       await authenticate(deps, request);
+      const state = inferenceState(request);
       if (request.method === 'POST') {
-        const state = inferenceState(request);
         const raw = state.rawBody;
         if (raw === undefined) throw new RouterError('unsupported_media_type');
         request.body = parseJsonBody(raw);
         state.rawBody = undefined;
+      } else {
+        // The GET handlers append nothing: this request's last append is behind it.
+        runningRequests.end(state);
       }
     });
-    const { runningHandlers } = deps;
-    scope.post('/v1/inference', runningHandlers.track(createInferenceHandler(deps)));
+    scope.post('/v1/inference', runningRequests.track(createInferenceHandler(deps), inferenceState));
     scope.post(
       '/v1/chat/completions',
       { schema: { body: CHAT_COMPLETION_BODY_SCHEMA }, config: { errorShape: 'openai' } },
-      runningHandlers.track(createChatCompletionsHandler(deps)),
+      runningRequests.track(createChatCompletionsHandler(deps), inferenceState),
     );
     scope.get('/v1/models', { config: { errorShape: 'openai' } }, listModels);
     scope.get('/v1/models/*', { config: { errorShape: 'openai' } }, retrieveModel);
@@ -98,6 +107,8 @@ function beginRequest(
 ): Error | undefined {
   const state = createRequestState(deps.now());
   request.inferenceState = state;
+  // Counted until its processing ends (RunningRequests): shutdown must not close the outbox before.
+  deps.runningRequests.begin(state);
   // `on`, not `once`: a response emits 'close' once, and once() would build a wrapper (three objects) that
   // lives as long as the request, as every per-request object does through the scavenges (docs/performance.md).
   reply.raw.on('close', () => {

@@ -33,6 +33,8 @@ export interface InferenceRequestState {
   truncatedReason: string | undefined;
   /** The request metrics were recorded (once per request). */
   recorded: boolean;
+  /** Still counted among the running requests that shutdown waits for (RunningRequests). */
+  counted: boolean;
   /**
    * The open session's signal, which the response's close listener aborts when the client leaves before
    * its answer (one listener per request does both jobs); undefined before the session opens and after
@@ -58,6 +60,7 @@ export function createRequestState(startedAtMs: number): InferenceRequestState {
     usage: undefined,
     truncatedReason: undefined,
     recorded: false,
+    counted: false,
     requestSignal: undefined,
   };
 }
