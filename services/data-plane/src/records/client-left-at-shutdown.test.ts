@@ -1,27 +1,20 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
 import { fromBinary } from '@bufbuild/protobuf';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { UsageRecordSchema } from '@api-router/contracts';
-import { Outbox, type OutboxRecord } from '@api-router/outbox';
 import { waitFor } from '@api-router/testing';
 import { startInferenceHarness, type InferenceHarness } from '../testing/inference-harness.test-support.js';
 import { TEST_KEYS, testApiKey } from '../testing/test-policy.test-support.js';
+import {
+  expectNoAppendAfterClose,
+  recordsAfterShutdown,
+  waitForServerClosing,
+} from './shutdown.test-support.js';
 
 // The data plane shutting down while a request is in flight, and that request's client leaving: the HTTP
 // server's close ends with the last connection, but the request's handler writes its usage record (499)
 // after its connection is gone. The record must still reach the outbox before the outbox closes.
-
-/** Records still in the outbox directory (committed, not acked): what the next start would ship. */
-async function recordsLeftIn(directory: string): Promise<OutboxRecord[]> {
-  const outbox = await Outbox.open({ directory });
-  try {
-    return await outbox.read(outbox.ackedSeq, { maxRecords: 10_000, maxBytes: 64 * 1024 * 1024 });
-  } finally {
-    await outbox.close();
-  }
-}
 
 describe.each([{ stream: false }, { stream: true }])(
   'a request (stream: $stream) whose client leaves while the data plane shuts down',
@@ -84,26 +77,16 @@ describe.each([{ stream: false }, { stream: true }])(
 
       const stopped = harness.dataPlane[Symbol.asyncDispose]();
       // The server is closing (it refuses new connections) but waits for the request's connection.
-      await waitFor('the HTTP server to be closing', () =>
-        fetch(`${harness.url}/readyz`).then(
-          () => undefined,
-          () => true,
-        ),
-      );
+      await waitForServerClosing(harness);
       client.abort();
       await stopped;
 
-      const records = [...harness.shippedRecords, ...(await recordsLeftIn(join(harness.cacheDir, 'outbox')))];
+      const records = await recordsAfterShutdown(harness);
       const usage = records
         .filter((record) => record.topic === 'usage' && record.key === requestId)
         .map((record) => fromBinary(UsageRecordSchema, record.payload));
       expect(usage).toMatchObject([{ requestId, statusCode: 499, streamed: stream }]);
-      const appendFailures = await harness.dataPlane.metricsRegistry.getSingleMetricAsString(
-        'router_outbox_append_failures_total',
-      );
-      expect(appendFailures).toContain(
-        'router_outbox_append_failures_total{reason="closed",service="data-plane"} 0',
-      );
+      await expectNoAppendAfterClose(harness);
     });
   },
 );

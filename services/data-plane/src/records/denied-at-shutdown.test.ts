@@ -1,13 +1,16 @@
-import { join } from 'node:path';
 import { fromBinary } from '@bufbuild/protobuf';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { AuditEventKind, AuditEventSchema } from '@api-router/contracts';
 import type * as authModule from '@api-router/auth';
 import { createSigner, type NonceStore } from '@api-router/auth';
-import { Outbox, type OutboxRecord } from '@api-router/outbox';
 import { waitFor } from '@api-router/testing';
 import { startInferenceHarness, type InferenceHarness } from '../testing/inference-harness.test-support.js';
 import { TEST_KEYS, testApiKey, testSigningSecret } from '../testing/test-policy.test-support.js';
+import {
+  expectNoAppendAfterClose,
+  recordsAfterShutdown,
+  waitForServerClosing,
+} from './shutdown.test-support.js';
 
 // A request refused before its route handler runs (401, written by the auth hook), whose client leaves while
 // the data plane shuts down: the HTTP server's close ends with the last connection, but the hook is still
@@ -32,16 +35,6 @@ vi.mock('@api-router/auth', async (importOriginal) => {
     },
   };
 });
-
-/** Records still in the outbox directory (committed, not acked): what the next start would ship. */
-async function recordsLeftIn(directory: string): Promise<OutboxRecord[]> {
-  const outbox = await Outbox.open({ directory });
-  try {
-    return await outbox.read(outbox.ackedSeq, { maxRecords: 10_000, maxBytes: 64 * 1024 * 1024 });
-  } finally {
-    await outbox.close();
-  }
-}
 
 const messages = [{ role: 'user', content: 'hi' }];
 
@@ -91,12 +84,7 @@ describe('a request refused in the auth hook whose client leaves while the data 
    */
   async function shutDownWhileClientLeaves(client: AbortController): Promise<void> {
     const stopped = harness.dataPlane[Symbol.asyncDispose]();
-    await waitFor('the HTTP server to be closing', () =>
-      fetch(`${harness.url}/readyz`).then(
-        () => undefined,
-        () => true,
-      ),
-    );
+    await waitForServerClosing(harness);
     client.abort();
     await Promise.race([stopped, new Promise((resolve) => setTimeout(resolve, 300))]);
     for (const release of held.claims.splice(0)) release(false);
@@ -109,19 +97,14 @@ describe('a request refused in the auth hook whose client leaves while the data 
       harness.logLinesOf(requestId).some((line) => line.msg === 'authentication failed') ? true : undefined,
     );
     await new Promise((resolve) => setTimeout(resolve, 50));
-    const records = [...harness.shippedRecords, ...(await recordsLeftIn(join(harness.cacheDir, 'outbox')))];
+    const records = await recordsAfterShutdown(harness);
     const events = records
       .filter((record) => record.topic === 'audit' && record.key === requestId)
       .map((record) => fromBinary(AuditEventSchema, record.payload));
     expect(events).toMatchObject([
       { requestId, kind: AuditEventKind.AUTH_DENIED, reasonCode: 'signature_replayed_nonce' },
     ]);
-    const appendFailures = await harness.dataPlane.metricsRegistry.getSingleMetricAsString(
-      'router_outbox_append_failures_total',
-    );
-    expect(appendFailures).toContain(
-      'router_outbox_append_failures_total{reason="closed",service="data-plane"} 0',
-    );
+    await expectNoAppendAfterClose(harness);
   }
 
   it('keeps its AUTH_DENIED event (401)', async () => {
