@@ -3,9 +3,9 @@ import type { AdmitDenied } from '@api-router/limits';
 import { formatMicros } from '@api-router/policy';
 
 /**
- * Retry-After of a rate-limit denial whose store gave no wait (`retryAfterMs === null`: the request's cost
- * exceeds a bucket's whole burst) and no reset time either. Such a request can never pass as it is; a
- * minute is the period every rate is expressed in.
+ * Retry-After of a rate-limit denial whose store gave no wait (`retryAfterMs === null`: another denying
+ * check, e.g. a total budget, cannot pass by waiting) and no reset time either; a minute is the period every
+ * rate is expressed in. A request no rate can ever admit gets no Retry-After at all (request_exceeds_limit).
  */
 export const RETRY_AFTER_FALLBACK_SECONDS = 60;
 
