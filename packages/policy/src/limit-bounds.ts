@@ -20,8 +20,9 @@ export const DEFAULT_RESERVATION_TTL_MS = 120_000;
  * reservation must outlive its settlement, not only its request: a deadline counts from the request's
  * arrival and the reservation's expiry from its admission (later: after auth and any fair-queue wait, which
  * counts against the deadline), but the settlement only starts once the request has ended — after the
- * deadline fired — and is one store round trip of up to DP_LIMITS_TIMEOUT_MS (250 ms by default), retried
- * after 100 ms, 500 ms and 2 s when the store fails (about 3.6 s in all at the default timeout). The expiry
+ * deadline fired — and is one store round trip of up to DP_LIMITS_TIMEOUT_MS (250 ms by default, 1 s at
+ * most), retried after 100 ms, 500 ms and 2 s when the store fails (about 3.6 s in all at the default
+ * timeout, 6.6 s at the longest; the data plane refuses a longer DP_LIMITS_TIMEOUT_MS). The expiry
  * is reckoned by Redis TIME and the deadline by the data plane's clock, which differ by their skew (more
  * after a failover to a Redis host whose clock runs ahead). A reservation that expired just before its
  * settlement has freed budget room that another request may take, and the settlement charges anyway: the

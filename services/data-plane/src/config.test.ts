@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_HTTP_SETTINGS, DEFAULT_POLICY_SYNC_SETTINGS, loadDataPlaneConfig } from './config.js';
+import { RESERVATION_SETTLEMENT_MARGIN_MS } from '@api-router/policy';
+import { DEFAULT_SETTLE_RETRY_DELAYS_MS } from './admission/admission-controller.js';
+import {
+  DEFAULT_HTTP_SETTINGS,
+  DEFAULT_POLICY_SYNC_SETTINGS,
+  MAX_LIMITS_TIMEOUT_MS,
+  loadDataPlaneConfig,
+} from './config.js';
 
 describe('loadDataPlaneConfig', () => {
   it('uses the agreed defaults for an empty environment', () => {
@@ -112,6 +119,19 @@ describe('loadDataPlaneConfig', () => {
       }).limits,
     ).toEqual({ timeoutMs: 100, probeIntervalMs: 500, queueMaxLength: 0 });
     expect(() => loadDataPlaneConfig({ DP_LIMITS_TIMEOUT_MS: '0' })).toThrow(/DP_LIMITS_TIMEOUT_MS/);
+    expect(loadDataPlaneConfig({ DP_LIMITS_TIMEOUT_MS: '1000' }).limits.timeoutMs).toBe(1000);
+    expect(() => loadDataPlaneConfig({ DP_LIMITS_TIMEOUT_MS: '1001' })).toThrow(
+      'DP_LIMITS_TIMEOUT_MS must be an integer between 1 and 1000, got "1001"',
+    );
+  });
+
+  it('caps the limit store deadline so a settlement with all its retries ends inside the reservation margin', () => {
+    // A settlement is one store call plus a retry after each delay; at the longest deadline it must still
+    // leave the reservation's margin room for a few seconds of clock skew between data plane and Redis.
+    const tries = DEFAULT_SETTLE_RETRY_DELAYS_MS.length + 1;
+    const retryWaitMs = DEFAULT_SETTLE_RETRY_DELAYS_MS.reduce((sum, delay) => sum + delay, 0);
+    const longestSettlementMs = tries * MAX_LIMITS_TIMEOUT_MS + retryWaitMs;
+    expect(RESERVATION_SETTLEMENT_MARGIN_MS - longestSettlementMs).toBeGreaterThanOrEqual(3000);
   });
 
   it('snapshots the environment for credential refs without exposing it to JSON logs', () => {

@@ -42,11 +42,22 @@ export interface HttpSettings {
   bodyLimitBytes: number;
 }
 
+/**
+ * Longest DP_LIMITS_TIMEOUT_MS accepted. A settlement is one store call retried three times (after 100 ms,
+ * 500 ms and 2 s), so it can take 4 × the timeout + 2.6 s, and it must end inside the policy's
+ * RESERVATION_SETTLEMENT_MARGIN_MS (10 s) after the request's deadline, or the reservation may expire
+ * first: another request takes the freed room and the settlement charges anyway (the budget overshoots).
+ * 1 s leaves 6.6 s for the settlement and 3.4 s for clock skew between the data plane and Redis; a longer
+ * timeout would also break the promise that no request hangs long on a dead Redis.
+ */
+export const MAX_LIMITS_TIMEOUT_MS = 1000;
+
 /** Admission: the limit store's deadlines and the fair queue's bound. */
 export interface LimitsSettings {
   /**
    * Deadline of every limit store call (Redis) and of the recovery PING, in ms (DP_LIMITS_TIMEOUT_MS,
-   * default 250). Past it the store counts as unavailable and the store-failure policy applies.
+   * default 250, at most {@link MAX_LIMITS_TIMEOUT_MS}). Past it the store counts as unavailable and the
+   * store-failure policy applies.
    */
   timeoutMs: number;
   /** Time between recovery probes (PING) while the store is unavailable, ms (DP_LIMITS_PROBE_INTERVAL_MS, default 1000). */
@@ -200,7 +211,7 @@ export function loadDataPlaneConfig(env: NodeJS.ProcessEnv = process.env): DataP
     nonceStoreMaxEntries: integer(env, 'DP_NONCE_MAX_ENTRIES', 200_000, 1, 100_000_000),
     records: loadRecordsSettings(env),
     limits: {
-      timeoutMs: integer(env, 'DP_LIMITS_TIMEOUT_MS', 250, 1, 60_000),
+      timeoutMs: integer(env, 'DP_LIMITS_TIMEOUT_MS', 250, 1, MAX_LIMITS_TIMEOUT_MS),
       probeIntervalMs: integer(env, 'DP_LIMITS_PROBE_INTERVAL_MS', 1000, 10, 600_000),
       queueMaxLength: integer(env, 'DP_QUEUE_MAX_LENGTH', 10_000, 0, 1_000_000),
     },

@@ -93,6 +93,12 @@ export interface DecisionContext {
   readonly costs: ReservationCosts;
 }
 
+/**
+ * Waits before each retry of a settle/release the store could not answer. Their sum, with the store
+ * timeout, bounds how long a settlement takes (see MAX_LIMITS_TIMEOUT_MS in config.ts).
+ */
+export const DEFAULT_SETTLE_RETRY_DELAYS_MS: readonly number[] = [100, 500, 2000];
+
 export function createAdmissionController(deps: AdmissionControllerDeps): AdmissionController {
   const plans = new LimitPlanCache();
   const pending = new Set<Promise<void>>();
@@ -100,7 +106,7 @@ export function createAdmissionController(deps: AdmissionControllerDeps): Admiss
     metrics: deps.metrics,
     timers: deps.timers,
     logger: deps.logger,
-    retryDelaysMs: deps.settleRetryDelaysMs ?? [100, 500, 2000],
+    retryDelaysMs: deps.settleRetryDelaysMs ?? DEFAULT_SETTLE_RETRY_DELAYS_MS,
     track(work) {
       pending.add(work);
       void work.finally(() => pending.delete(work));
