@@ -35,6 +35,23 @@ const CHECK_POOL: LimitCheck[] = [
 ];
 const BUDGET_IDS = ['day', 'month', 'total', 'admin-only'] as const;
 
+/**
+ * The same checks under a second policy (same ids, other limits and periods): admissions alternate between
+ * the two as when a new policy arrives while requests admitted under the old one still run and settle.
+ */
+function underNewPolicy(check: LimitCheck): LimitCheck {
+  switch (check.kind) {
+    case 'requests':
+      return { ...check, ratePerMinute: 6, burst: 5 };
+    case 'tokens':
+      return { ...check, tokensPerMinute: 60_000, burst: 700 };
+    case 'concurrency':
+      return { ...check, max: 1 };
+    case 'budget':
+      return { ...check, limitMicros: 600_000, period: check.period === 'day' ? 'month' : check.period };
+  }
+}
+
 type Operation =
   | {
       type: 'admit';
@@ -78,7 +95,9 @@ const operationArbitrary: fc.Arbitrary<Operation> = fc.oneof(
     arbitrary: fc.record({
       type: fc.constant('admit' as const),
       partition: partitionArbitrary,
-      checks: fc.shuffledSubarray(CHECK_POOL, { minLength: 1 }),
+      checks: fc
+        .tuple(fc.shuffledSubarray(CHECK_POOL, { minLength: 1 }), fc.boolean())
+        .map(([checks, newPolicy]) => (newPolicy ? checks.map(underNewPolicy) : checks)),
       tokens: tokensArbitrary,
       costMicros: microsArbitrary,
       ttlMs: fc.constantFrom(500, 5000, 60_000),
@@ -234,7 +253,7 @@ describe('memory and Redis stores give identical answers', () => {
     await fixture.cleanup();
   });
 
-  it('for random sequences of admit / settle / release / clock moves / budget admin / budget changes by id', async () => {
+  it('for random sequences of admit (under two policies) / settle / release / clock moves / budget admin / budget changes by id', async () => {
     await fc.assert(
       fc.asyncProperty(
         fc.constantFrom(...STARTS_MS),

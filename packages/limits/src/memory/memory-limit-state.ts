@@ -37,8 +37,10 @@ export interface MemoryLeases {
  */
 export interface MemoryLimitState {
   readonly clock: PartitionClock;
-  /** The bucket refilled to `nowMs` (and stored so). */
+  /** The bucket refilled to `nowMs` under `limits` (and stored so, with the limits). */
   bucket(kind: BucketKind, partition: string, id: string, limits: BucketLimits, nowMs: number): BucketState;
+  /** The limits the bucket was last refilled under (its latest admission's policy); undefined when none. */
+  bucketLimits(kind: BucketKind, partition: string, id: string): BucketLimits | undefined;
   setBucket(kind: BucketKind, partition: string, id: string, state: BucketState): void;
   /** The live leases of a concurrency check, expired ones dropped. */
   leases(partition: string, id: string, nowMs: number): MemoryLeases;
@@ -61,6 +63,7 @@ const MIN_SWEEP_SIZE = 1024;
 
 export function createMemoryLimitState(): MemoryLimitState {
   const buckets = new Map<string, BucketState>();
+  const limitsByBucket = new Map<string, BucketLimits>();
   const leasesByCheck = new Map<string, Map<string, number>>();
   const budgets = new Map<string, MemoryBudget>();
   const records = new Map<string, MemoryRecord>();
@@ -95,7 +98,11 @@ export function createMemoryLimitState(): MemoryLimitState {
       const bucketKey = key(kind, partition, id);
       const state = refillBucket(buckets.get(bucketKey), limits, nowMs);
       buckets.set(bucketKey, state);
+      limitsByBucket.set(bucketKey, limits);
       return state;
+    },
+    bucketLimits(kind, partition, id) {
+      return limitsByBucket.get(key(kind, partition, id));
     },
     setBucket(kind, partition, id, state) {
       buckets.set(key(kind, partition, id), state);

@@ -21,7 +21,13 @@ function endCheck(
       // The request happened either way: its unit stays spent.
       return;
     case 'tokens': {
-      const limits = { ratePerMinute: check.tokensPerMinute, burst: check.burst };
+      // The bucket's latest limits (the policy in force), not the ones captured in the reservation: a
+      // request admitted under an older policy must neither refill the bucket at the old rate nor cut it to
+      // the old burst (lua-library.ts bucket_limits).
+      const limits = state.bucketLimits('tokens', partition, check.id) ?? {
+        ratePerMinute: check.tokensPerMinute,
+        burst: check.burst,
+      };
       const bucket = state.bucket('tokens', partition, check.id, limits, nowMs);
       const refundUnits = record.tokens - (ending === undefined ? 0 : ending.tokens);
       const levelScaled = adjustBucketLevel(bucket.levelScaled, refundUnits, limits);

@@ -10,8 +10,9 @@ import { LUA_LIBRARY } from './lua-library.js';
  *       request unit).
  * ARGV: nowOverride|'', requestId, mode ('s' settle, 'x' release), tokens, costMicros, retentionMs,
  *       checkCount (of those checks), checkSpec: one string, per check in plan order its kind and, for 't'
- *       only, rate and burst, space-separated: 't rate burst' | 'c' | 'b'. The reserved amounts come from
- *       the record.
+ *       only, rate and burst, space-separated: 't rate burst' | 'c' | 'b'. A bucket's own stored limits
+ *       (its latest admission's) win over the reservation's rate and burst, which serve a bucket that has
+ *       none. The reserved amounts come from the record.
  * Reply: { status (0 unknown, 1 done, 2 already settled, 3 already released), expired 1|0 }.
  */
 export const END_SCRIPT = `${LUA_LIBRARY}
@@ -45,8 +46,8 @@ for i = 1, count do
   local key = KEYS[key_index]
   key_index = key_index + 1
   if kind == 't' then
-    local a = tonumber(spec[spec_index])
-    local burst = tonumber(spec[spec_index + 1])
+    -- The bucket's latest limits (the policy in force), not the reservation's (memory-settlement.ts).
+    local a, burst = bucket_limits(key, tonumber(spec[spec_index]), tonumber(spec[spec_index + 1]))
     spec_index = spec_index + 2
     local level, updated = bucket_refill(key, a, burst, now)
     level = bucket_adjust(level, reserved_tokens - actual_tokens, burst)

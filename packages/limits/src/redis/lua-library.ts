@@ -84,8 +84,15 @@ local function bucket_refill(key, rate, burst, now)
   end
   return level, now
 end
+-- memory-limit-state.ts bucketLimits: the limits the bucket was last saved under (its latest admission's
+-- policy), else the caller's.
+local function bucket_limits(key, rate, burst)
+  local raw = redis.call('HMGET', key, 'r', 'b')
+  if not raw[1] then return rate, burst end
+  return tonumber(raw[1]), tonumber(raw[2])
+end
 local function bucket_save(key, level, updated, rate, burst)
-  redis.call('HSET', key, 'l', fmt(level), 'u', fmt(updated))
+  redis.call('HSET', key, 'l', fmt(level), 'u', fmt(updated), 'r', fmt(rate), 'b', fmt(burst))
   redis.call('PEXPIRE', key, fmt(ceil_div(burst * SCALE - level, rate) + GC_GRACE_MS))
 end
 local function bucket_evaluate(level, cost, rate, burst)
