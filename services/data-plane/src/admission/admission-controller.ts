@@ -116,14 +116,18 @@ export function createAdmissionController(deps: AdmissionControllerDeps): Admiss
     storeFailed: (failure) => deps.health.failed(failure),
   };
   const decide = (context: DecisionContext): Promise<StoreDecision> => decideOnce(deps, context);
+  // The newest policy a request brought here: a queued request is retried against its limits (see current).
+  let newest: RuntimePolicy | undefined;
   const queueDeps = {
     ...deps,
     decide,
+    current: (context: DecisionContext) => currentContext(plans, newest, context),
     release: (decision: StoreDecision) => releaseLater(ticketDeps, decision),
   };
 
   return {
     async admit(input) {
+      if (newest === undefined || input.policy.version > newest.version) newest = input.policy;
       const limits = plans.limitsFor(input.policy, input.principal);
       if (limits.plan.checks.length === 0) return UNLIMITED_ADMISSION;
       const context: DecisionContext = {
@@ -131,7 +135,7 @@ export function createAdmissionController(deps: AdmissionControllerDeps): Admiss
         limits,
         costs: reservationCosts(input.policy, input.route, input.cost),
       };
-      const { result, waitedMs: queueMs } = await decideInQueueOrder(queueDeps, context);
+      const { result, waitedMs: queueMs, context: decided } = await decideInQueueOrder(queueDeps, context);
       const { decision } = result;
       countDecision(deps.metrics, decision);
       logDecision(input, result);
@@ -146,7 +150,7 @@ export function createAdmissionController(deps: AdmissionControllerDeps): Admiss
         model: input.cost.model,
         headers,
         queueMs,
-        outputCap: limits.chargesTokens ? context.costs.outputCap : undefined,
+        outputCap: decided.limits.chargesTokens ? context.costs.outputCap : undefined,
       });
     },
     async close() {
@@ -196,6 +200,27 @@ async function decideOnce(deps: AdmissionControllerDeps, context: DecisionContex
   if (fallback.uncheckedBudgetIds.length > 0) deps.metrics.budgetFailOpenTotal.inc();
   const decision = await deps.localStore.admit({ ...request, plan: fallback.plan });
   return { decision, store: deps.localStore, shared: false, admissionId };
+}
+
+/**
+ * The context a queued request is retried with. Its own policy was captured when it arrived; a newer one
+ * applied while it waits may have raised, lowered or removed the limit it waits for, and a slot freed now
+ * must be given by the limit in force (else the old limit keeps the key's whole queue waiting, or admits
+ * above a lowered limit). Only the limits change (its route and prices stay the request's). A key the newer
+ * policy no longer has, or moved to another tenant, keeps its captured limits: its principal (tenant, the
+ * partition of its checks) is the one it authenticated as.
+ */
+function currentContext(
+  plans: LimitPlanCache,
+  newest: RuntimePolicy | undefined,
+  context: DecisionContext,
+): DecisionContext {
+  const { input } = context;
+  if (newest === undefined || newest.version <= input.policy.version) return context;
+  if (newest.apiKeysByPublicId.get(input.principal.keyId)?.tenantId !== input.principal.tenantId)
+    return context;
+  const limits = plans.limitsFor(newest, input.principal);
+  return { ...context, limits };
 }
 
 function releaseLater(ticketDeps: TicketDeps, result: StoreDecision): void {

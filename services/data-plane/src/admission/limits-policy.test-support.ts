@@ -10,7 +10,7 @@ import { compileTestSnapshot, testApiKey } from '../testing/test-policy.test-sup
  * - rate: 60 requests/min, burst 2.
  * - tokens: 600 tokens/min, burst 100; rate limits fail closed (half the burst, the default local share,
  *   could not hold a request without max_output_tokens: the config check refuses that).
- * - conc: 1 request at a time, queue of 2 waiting up to `queueWaitMs`.
+ * - conc: `concMax` (1) requests at a time, queue of 2 waiting up to `queueWaitMs`.
  * - concNoQueue: 1 request at a time, no queue.
  * - open: 60 requests/min burst 4; rate limits fail open with a local share of 0.5.
  * - closed: 60 requests/min burst 4; rate limits fail closed.
@@ -41,6 +41,8 @@ export interface LimitsPolicyOptions {
   readonly backendUrls?: Readonly<Record<'mock-a' | 'mock-b', string>>;
   /** Max wait of the `conc` key's queue, ms; default 2000. */
   readonly queueWaitMs?: number;
+  /** maxConcurrent of the `conc` key; default 1. */
+  readonly concMax?: number;
   readonly version?: bigint;
 }
 
@@ -90,7 +92,7 @@ apiKeys:
 ${key(LIMIT_KEYS.budget, "{ budgets: [{ id: total, limitUsd: '0.0001', period: total }] }")}
 ${key(LIMIT_KEYS.rate, `{ ${rate}: 2 }`)}
 ${key(LIMIT_KEYS.tokens, `{ ${tokens}, onStoreFailure: { rateLimits: fail-closed } }`)}
-${key(LIMIT_KEYS.conc, `{ maxConcurrent: 1, queue: { maxWaitMs: ${options.queueWaitMs ?? 2000}, maxLength: 2 } }`)}
+${key(LIMIT_KEYS.conc, `{ maxConcurrent: ${options.concMax ?? 1}, queue: { maxWaitMs: ${options.queueWaitMs ?? 2000}, maxLength: 2 } }`)}
 ${key(LIMIT_KEYS.concNoQueue, '{ maxConcurrent: 1 }')}
 ${key(LIMIT_KEYS.open, `{ ${rate}: 4, onStoreFailure: { rateLimits: fail-open, localShare: '0.5' } }`)}
 ${key(LIMIT_KEYS.closed, `{ ${rate}: 4, onStoreFailure: { rateLimits: fail-closed } }`)}

@@ -21,6 +21,11 @@ export interface QueueAdmissionDeps {
   readonly metrics: AdmissionMetrics;
   /** One admission attempt against the store (shared, or the local share while degraded). */
   readonly decide: (context: DecisionContext) => Promise<StoreDecision>;
+  /**
+   * The context a queued request is retried with: its limits under the newest policy this replica admits
+   * under (a policy applied while it waits raises, lowers or removes the limit it waits for).
+   */
+  readonly current: (context: DecisionContext) => DecisionContext;
   /** Releases an admission nobody will use (the request left while its retry was in flight). */
   readonly release: (result: StoreDecision) => void;
 }
@@ -29,6 +34,8 @@ export interface QueueAdmissionDeps {
 export interface QueuedResult {
   readonly result: StoreDecision;
   readonly waitedMs: number;
+  /** The context of the decision (a retry's limits may come from a newer policy than the request's). */
+  readonly context: DecisionContext;
 }
 
 /**
@@ -43,7 +50,7 @@ export async function decideInQueueOrder(
   context: DecisionContext,
 ): Promise<QueuedResult> {
   const { queuePolicy } = context.limits;
-  if (queuePolicy === undefined) return { result: await deps.decide(context), waitedMs: 0 };
+  if (queuePolicy === undefined) return { result: await deps.decide(context), waitedMs: 0, context };
   const ahead =
     deps.queue.length === 0 ? undefined : deps.queue.waitingFor(concurrencyIds(context.limits.plan));
   if (ahead !== undefined) {
@@ -52,7 +59,7 @@ export async function decideInQueueOrder(
   }
   const result = await deps.decide(context);
   const { decision } = result;
-  if (decision.allowed || classifyDenial(decision) !== 'concurrency') return { result, waitedMs: 0 };
+  if (decision.allowed || classifyDenial(decision) !== 'concurrency') return { result, waitedMs: 0, context };
   return waitInQueue(deps, context, queuePolicy, {
     denied: decision,
     admissionId: result.admissionId,
@@ -131,7 +138,10 @@ async function waitInQueue(
     keyMaxLength: queuePolicy.keyMaxLength,
   };
   const full = deps.queue.fullBound(bounds);
-  if (full !== undefined) return answerOutcome(deps, ending, { kind: 'full', bound: full });
+  if (full !== undefined)
+    return { ...(await answerOutcome(deps, ending, { kind: 'full', bound: full })), context };
+  // The context of the retry that ended the wait: retries use the newest policy's limits (deps.current).
+  let decided = context;
   const maxWaitMs = Math.max(0, Math.min(queuePolicy.maxWaitMs, input.remainingMs()));
   const queued = queuedAuditEvent(ending.subject, first.denied, maxWaitMs);
   await deps.audit.record({ ...queued, attributes: { ...queued.attributes, ...extra } });
@@ -142,10 +152,13 @@ async function waitInQueue(
     maxWaitMs,
     signal: input.signal,
     attempt: async (): Promise<QueueAttempt<StoreDecision>> => {
-      const result = await deps.decide(context);
+      const current = deps.current(context);
+      const result = await deps.decide(current);
       const { decision } = result;
-      if (decision.allowed || classifyDenial(decision) !== 'concurrency')
+      if (decision.allowed || classifyDenial(decision) !== 'concurrency') {
+        decided = current;
         return { done: true, value: result };
+      }
       // Still blocked: the 429 of a timeout answers with these (fresher, own) numbers.
       ending.denied = decision;
       ending.subject = { ...ending.subject, admissionId: result.admissionId };
@@ -153,11 +166,12 @@ async function waitInQueue(
     },
     discard: deps.release,
   });
-  return answerOutcome(
+  const ended = await answerOutcome(
     deps,
     ending,
     endedByDeadline(outcome) ? { kind: 'timed_out', waitedMs: outcome.waitedMs } : outcome,
   );
+  return { ...ended, context: decided };
 }
 
 /**
@@ -191,7 +205,7 @@ async function answerOutcome(
   deps: QueueAdmissionDeps,
   ending: WaitEnding,
   outcome: QueueOutcome<StoreDecision>,
-): Promise<QueuedResult> {
+): Promise<Omit<QueuedResult, 'context'>> {
   const { subject, denied, extra } = ending;
   const observe = (label: string, waitedMs: number): void =>
     deps.metrics.queueWaitSeconds.observe({ outcome: label }, waitedMs / 1000);
