@@ -25,5 +25,23 @@ export function getFieldValue(headers: HeaderMap, name: string): string | undefi
   if (lines.length === 0) {
     return undefined;
   }
-  return lines.map((line) => line.replace(/\r?\n[ \t]+/g, ' ').trim()).join(', ');
+  return lines.map((line) => trimFieldWhitespace(line.replace(/\r?\n[ \t]+/g, ' '))).join(', ');
+}
+
+/**
+ * `text` without leading or trailing HTTP whitespace (SP, HTAB, and the CR / LF that fetch also strips).
+ * Not String#trim, which also strips U+00A0: Node passes that obs-text byte on in field values, and a value
+ * trimmed of it would verify a signature made over a value without it.
+ */
+export function trimFieldWhitespace(text: string): string {
+  // A loop, not /[ \t]+$/: that regex is quadratic in a long run of inner whitespace.
+  let start = 0;
+  let end = text.length;
+  while (start < end && isHttpWhitespace(text.charCodeAt(start))) start += 1;
+  while (end > start && isHttpWhitespace(text.charCodeAt(end - 1))) end -= 1;
+  return text.slice(start, end);
+}
+
+function isHttpWhitespace(code: number): boolean {
+  return code === 0x20 || code === 0x09 || code === 0x0a || code === 0x0d;
 }

@@ -121,7 +121,7 @@ describe('interoperability with http-message-signatures', () => {
       },
       ourVerifyOptions(),
     );
-    expect(result).toEqual({ ok: false, reason: 'bad_digest' });
+    expect(result).toEqual({ ok: false, reason: 'bad_digest', keyId: 'partner-1' });
   });
 
   it('is verified by the library, which also rejects a tampered query', async () => {

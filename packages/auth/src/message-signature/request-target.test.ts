@@ -31,6 +31,10 @@ describe('parseRequestTarget', () => {
     expect(parseRequestTarget(request('/', { host: '[::1]' })).authority).toBe('[::1]');
   });
 
+  it('does not strip a trailing NBSP from Host: the authority keeps the byte that was sent', () => {
+    expect(parseRequestTarget(request('/', { host: 'h.example\u00a0' })).authority).toBe('h.example\u00a0');
+  });
+
   it('prefers HTTP/2 :authority and reports no authority when there is none', () => {
     expect(parseRequestTarget(request('/', { ':authority': 'a.example', host: 'b.example' })).authority).toBe(
       'a.example',

@@ -1,4 +1,4 @@
-import { getFieldValue } from './header-map.js';
+import { getFieldValue, trimFieldWhitespace } from './header-map.js';
 import type { SignableRequest } from './signable-request.js';
 
 /** The parts of a request target that derived components are built from. */
@@ -60,7 +60,7 @@ function stripUserInfo(authority: string): string {
 
 /** RFC 9110 §4.2.3 normalisation, which RFC 9421 §2.2.3 requires: lower-case host, no default port. */
 function normaliseAuthority(authority: string, scheme: string): string {
-  const lower = authority.trim().toLowerCase();
+  const lower = trimFieldWhitespace(authority).toLowerCase();
   const portMatch = /:(\d*)$/.exec(lower);
   if (portMatch === null || lower.endsWith(']')) {
     return lower;

@@ -169,6 +169,7 @@ describe('verifyRequest', () => {
       await expect(verifyRequest({ ...signed, headers }, options())).resolves.toEqual({
         ok: false,
         reason: 'malformed',
+        keyId: 'partner-1',
       });
     });
 
@@ -176,6 +177,7 @@ describe('verifyRequest', () => {
       await expect(verifyRequest(sign(REQUEST, { keyId: 'stranger' }), options())).resolves.toEqual({
         ok: false,
         reason: 'unknown_key',
+        keyId: 'stranger',
       });
     });
 
@@ -184,11 +186,13 @@ describe('verifyRequest', () => {
       await expect(verifyRequest(signed, options())).resolves.toEqual({
         ok: false,
         reason: 'missing_component',
+        keyId: 'partner-1',
       });
       const strict = options({ requiredComponents: [...DEFAULT_COMPONENTS, 'content-type'] });
       await expect(verifyRequest(sign(REQUEST), strict)).resolves.toEqual({
         ok: false,
         reason: 'missing_component',
+        keyId: 'partner-1',
       });
     });
 
@@ -198,6 +202,7 @@ describe('verifyRequest', () => {
       await expect(verifyRequest({ ...signed, headers }, options())).resolves.toEqual({
         ok: false,
         reason: 'missing_component',
+        keyId: 'partner-1',
       });
     });
 
@@ -205,10 +210,7 @@ describe('verifyRequest', () => {
       const signed = sign(REQUEST);
       await expect(
         verifyRequest({ ...signed, body: Buffer.from('{"model":"other"}') }, options()),
-      ).resolves.toEqual({
-        ok: false,
-        reason: 'bad_digest',
-      });
+      ).resolves.toEqual({ ok: false, reason: 'bad_digest', keyId: 'partner-1' });
       const sha512Only = {
         ...signed.headers,
         'Content-Digest': computeContentDigest(REQUEST.body!, ['sha-512']),
@@ -216,27 +218,34 @@ describe('verifyRequest', () => {
       await expect(verifyRequest({ ...signed, headers: sha512Only }, options())).resolves.toEqual({
         ok: false,
         reason: 'bad_digest',
+        keyId: 'partner-1',
       });
     });
 
     it('bad_signature: wrong secret, or a covered part changed', async () => {
       await expect(verifyRequest(sign(REQUEST, { secret: Buffer.alloc(32, 1) }), options())).resolves.toEqual(
-        {
-          ok: false,
-          reason: 'bad_signature',
-        },
+        { ok: false, reason: 'bad_signature', keyId: 'partner-1' },
       );
       const signed = sign(REQUEST);
       await expect(
         verifyRequest({ ...signed, url: '/v1/chat/completions?stream=true' }, options()),
-      ).resolves.toEqual({
-        ok: false,
-        reason: 'bad_signature',
-      });
+      ).resolves.toEqual({ ok: false, reason: 'bad_signature', keyId: 'partner-1' });
       await expect(verifyRequest({ ...signed, method: 'post' }, options())).resolves.toEqual({
         ok: false,
         reason: 'bad_signature',
+        keyId: 'partner-1',
       });
+    });
+
+    it('a covered field or Content-Digest with a trailing NBSP added never verifies', async () => {
+      // Node passes obs-text such as 0xA0 on in header values; it is not whitespace to HTTP, so the value
+      // with it is not the value that was signed.
+      const signed = sign(REQUEST, { components: [...DEFAULT_COMPONENTS, 'content-type'] });
+      for (const name of ['content-type', 'Content-Digest']) {
+        const headers = { ...signed.headers, [name]: `${String(signed.headers[name])}\u00a0` };
+        const result = await verifyRequest({ ...signed, headers }, options());
+        expect(result.ok, name).toBe(false);
+      }
     });
 
     it('bad_signature: a truncated signature', async () => {
@@ -245,20 +254,33 @@ describe('verifyRequest', () => {
       await expect(verifyRequest({ ...signed, headers }, options())).resolves.toEqual({
         ok: false,
         reason: 'bad_signature',
+        keyId: 'partner-1',
       });
     });
 
     it('expired and future: created outside ±window; expires in the past', async () => {
       const at = (created: number) => verifyRequest(sign(REQUEST, { created }), options());
-      await expect(at(NOW_SECONDS - 301)).resolves.toEqual({ ok: false, reason: 'expired' });
-      await expect(at(NOW_SECONDS + 301)).resolves.toEqual({ ok: false, reason: 'future' });
+      await expect(at(NOW_SECONDS - 301)).resolves.toEqual({
+        ok: false,
+        reason: 'expired',
+        keyId: 'partner-1',
+      });
+      await expect(at(NOW_SECONDS + 301)).resolves.toEqual({
+        ok: false,
+        reason: 'future',
+        keyId: 'partner-1',
+      });
       const expired = signWithParameters(REQUEST, DEFAULT_COMPONENTS, {
         created: NOW_SECONDS - 10,
         expires: NOW_SECONDS - 1,
         keyid: 'partner-1',
         nonce: 'n',
       });
-      await expect(verifyRequest(expired, options())).resolves.toEqual({ ok: false, reason: 'expired' });
+      await expect(verifyRequest(expired, options())).resolves.toEqual({
+        ok: false,
+        reason: 'expired',
+        keyId: 'partner-1',
+      });
     });
 
     it('replayed_nonce: the same signed request twice', async () => {
@@ -268,6 +290,7 @@ describe('verifyRequest', () => {
       await expect(verifyRequest(signed, verifyOptions)).resolves.toEqual({
         ok: false,
         reason: 'replayed_nonce',
+        keyId: 'partner-1',
       });
     });
 
@@ -281,6 +304,7 @@ describe('verifyRequest', () => {
       await expect(verifyRequest(signed, options())).resolves.toEqual({
         ok: false,
         reason: 'alg_unsupported',
+        keyId: 'partner-1',
       });
     });
   });
@@ -299,6 +323,7 @@ describe('verifyRequest', () => {
       await expect(verifyRequest(signed, options({ windowSeconds: 60 }))).resolves.toEqual({
         ok: false,
         reason: 'expired',
+        keyId: 'partner-1',
       });
     });
 
@@ -329,6 +354,7 @@ describe('verifyRequest', () => {
       await expect(verifyRequest(retired, rotating())).resolves.toEqual({
         ok: false,
         reason: 'bad_signature',
+        keyId: 'partner-1',
       });
     });
   });
@@ -340,6 +366,7 @@ describe('verifyRequest', () => {
       await expect(verifyRequest(forged, verifyOptions)).resolves.toEqual({
         ok: false,
         reason: 'bad_signature',
+        keyId: 'partner-1',
       });
       await expect(verifyRequest(sign(REQUEST), verifyOptions)).resolves.toMatchObject({ ok: true });
     });
@@ -370,6 +397,7 @@ describe('verifyRequest', () => {
       await expect(verifyRequest(signed, options({ nowMs, nonceStore }))).resolves.toEqual({
         ok: false,
         reason: 'replayed_nonce',
+        keyId: 'partner-1',
       });
     });
 

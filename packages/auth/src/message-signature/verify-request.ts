@@ -31,7 +31,15 @@ export interface VerifyRequestOptions {
 
 export type VerifyResult =
   | { readonly ok: true; readonly keyId: string; readonly label: string }
-  | { readonly ok: false; readonly reason: VerifyFailureReason };
+  | {
+      readonly ok: false;
+      readonly reason: VerifyFailureReason;
+      /**
+       * The keyid the signature claims (unverified), once its parameters are well-formed: for logs and audit
+       * of whose key failed, e.g. a partner whose clock is off.
+       */
+      readonly keyId?: string;
+    };
 
 /** Longer key ids and nonces are refused as malformed (they end up in logs and store keys). */
 export const MAX_KEY_ID_LENGTH = 256;
@@ -57,37 +65,41 @@ export async function verifyRequest(
   }
   const signature = parsed.signature;
   const windowSeconds = options.windowSeconds ?? 300;
-  const failure =
-    checkParameters(signature) ??
-    checkRequiredComponents(signature, options.requiredComponents ?? DEFAULT_COVERED_COMPONENTS) ??
-    checkTime(signature, Math.floor(options.nowMs / 1000), windowSeconds) ??
-    checkDigest(request);
-  if (failure !== undefined) {
-    return { ok: false, reason: failure };
-  }
-  const base = createSignatureBase(signature.components, signature.signatureParams, request);
-  if (!base.ok) {
-    return { ok: false, reason: base.problem === 'absent' ? 'missing_component' : 'malformed' };
+  const parameterFailure = checkParameters(signature);
+  if (parameterFailure !== undefined) {
+    return { ok: false, reason: parameterFailure };
   }
   // checkParameters has established both.
   const keyId = signature.parameters.keyid ?? '';
   const nonce = signature.parameters.nonce ?? '';
+  const failure =
+    checkAlgorithm(signature) ??
+    checkRequiredComponents(signature, options.requiredComponents ?? DEFAULT_COVERED_COMPONENTS) ??
+    checkTime(signature, Math.floor(options.nowMs / 1000), windowSeconds) ??
+    checkDigest(request);
+  if (failure !== undefined) {
+    return { ok: false, reason: failure, keyId };
+  }
+  const base = createSignatureBase(signature.components, signature.signatureParams, request);
+  if (!base.ok) {
+    return { ok: false, reason: base.problem === 'absent' ? 'missing_component' : 'malformed', keyId };
+  }
   const secrets = await options.resolveSecrets(keyId);
   if (secrets.length === 0) {
-    return { ok: false, reason: 'unknown_key' };
+    return { ok: false, reason: 'unknown_key', keyId };
   }
   if (!matchesHmacSha256(secrets, base.base, signature.signature)) {
-    return { ok: false, reason: 'bad_signature' };
+    return { ok: false, reason: 'bad_signature', keyId };
   }
   // created C is accepted from (C - window) s until just before (C + window + 1) s: 2 × window + 1 seconds.
   if (!(await options.nonceStore.claim(keyId, nonce, windowSeconds * 2 + 1))) {
-    return { ok: false, reason: 'replayed_nonce' };
+    return { ok: false, reason: 'replayed_nonce', keyId };
   }
   return { ok: true, keyId, label: signature.label };
 }
 
 function checkParameters({ parameters }: ParsedSignature): VerifyFailureReason | undefined {
-  const { created, nonce, keyid, alg } = parameters;
+  const { created, nonce, keyid } = parameters;
   if (created === undefined || nonce === undefined || keyid === undefined) {
     return 'malformed';
   }
@@ -99,10 +111,11 @@ function checkParameters({ parameters }: ParsedSignature): VerifyFailureReason |
   ) {
     return 'malformed';
   }
-  if (alg !== undefined && alg !== ALGORITHM) {
-    return 'alg_unsupported';
-  }
   return undefined;
+}
+
+function checkAlgorithm({ parameters }: ParsedSignature): VerifyFailureReason | undefined {
+  return parameters.alg !== undefined && parameters.alg !== ALGORITHM ? 'alg_unsupported' : undefined;
 }
 
 function checkRequiredComponents(

@@ -131,6 +131,28 @@ describe('RFC 9421 signatures', () => {
     }
   });
 
+  it('names the key a refused signature claims when the policy has it, as a wrong bearer secret does', async () => {
+    // The log line and the audit event (tenant included) of a failed signature must say whose key it was,
+    // as they do for a wrong API key secret; a keyid the policy does not know is never echoed.
+    const authenticate = authenticator();
+    const once = signed(TEST_KEYS.signer, 'new', { nonce: 'n-2' });
+    expect((await authenticate(input(once), policy, credentials)).ok).toBe(true);
+    const cases: [AuthenticationInput, string, string | undefined][] = [
+      [input(once), 'signature_replayed_nonce', 'rk_signer'],
+      [input(signed(TEST_KEYS.signer, 'retired')), 'signature_bad_signature', 'rk_signer'],
+      [
+        input(signed(TEST_KEYS.signer, 'new', { createdMs: NOW_MS - 301_000 })),
+        'signature_expired',
+        'rk_signer',
+      ],
+      [input(signed(TEST_KEYS.demo, 'new')), 'signature_unknown_key', 'rk_demo01'],
+      [input(signed('rk_nobody', 'new')), 'signature_unknown_key', undefined],
+    ];
+    for (const [request, reason, keyId] of cases) {
+      expect(await authenticate(request, policy, credentials)).toEqual({ ok: false, reason, keyId });
+    }
+  });
+
   it('refuses a request carrying both a bearer key and a signature', async () => {
     const headers = {
       ...signed(TEST_KEYS.signer, 'new'),

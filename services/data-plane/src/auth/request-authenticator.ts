@@ -103,7 +103,13 @@ async function authenticateSignature(
       nonceStore: deps.nonceStore,
     },
   );
-  if (!result.ok) return { ok: false, reason: `signature_${result.reason}` };
+  if (!result.ok) {
+    // The claimed keyid is unverified: named (log line, audit event's key and tenant) only when it is a key of
+    // this policy, as a bearer key's public id is for a wrong secret; any other text is never echoed.
+    const claimed = result.keyId;
+    const keyId = claimed !== undefined && policy.apiKeysByPublicId.has(claimed) ? claimed : undefined;
+    return { ok: false, reason: `signature_${result.reason}`, ...(keyId === undefined ? {} : { keyId }) };
+  }
   const key = policy.apiKeysByPublicId.get(result.keyId);
   // Secrets are only resolved for keys of this policy, so a verified keyid always names a key.
   if (key === undefined) return { ok: false, reason: 'signature_unknown_key', keyId: result.keyId };
