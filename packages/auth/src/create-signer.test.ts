@@ -55,6 +55,20 @@ describe('createSigner', () => {
     expect(sign(request)['Signature-Input']).not.toBe(sign(request)['Signature-Input']);
   });
 
+  it('refuses an empty query ("?") when @target-uri is covered: clients differ on sending it', () => {
+    // Node 20's fetch and undici's request() send "/v1/models", curl and undici 7's fetch "/v1/models?":
+    // a signature over either target-uri fails with the other client, as bad_signature at the router.
+    const sign = createSigner({
+      keyId: 'partner-1',
+      secret: SECRET,
+      components: ['@method', '@target-uri', '@query', 'content-digest'],
+    });
+    expect(() => sign({ method: 'GET', url: 'https://router.example/v1/models?' })).toThrow(/empty query/);
+    expect(() => sign({ method: 'GET', url: 'https://router.example/v1/models?#f' })).toThrow(/empty query/);
+    expect(() => sign({ method: 'GET', url: 'https://router.example/v1/models' })).not.toThrow();
+    expect(() => sign({ method: 'GET', url: 'https://router.example/v1/models?a' })).not.toThrow();
+  });
+
   it('refuses a relative URL', () => {
     const sign = createSigner({ keyId: 'partner-1', secret: SECRET });
     expect(() => sign({ method: 'GET', url: '/v1/models' })).toThrow(TypeError);
@@ -122,9 +136,19 @@ describe('createSigner with fetch against a real HTTP server', () => {
     const first = await fetch(url, { method: 'POST', headers, body });
     const replay = await fetch(url, { method: 'POST', headers, body });
     expect([first.status, replay.status]).toEqual([200, 401]);
-    expect(results).toEqual([
+    expect(results.splice(0)).toEqual([
       { ok: true, keyId: 'partner-1', label: 'sig1' },
-      { ok: false, reason: 'replayed_nonce' },
+      { ok: false, reason: 'replayed_nonce', keyId: 'partner-1' },
     ]);
+  });
+
+  it('signs a lower-case method as fetch sends it (fetch upper-cases post, get, put…)', async () => {
+    const sign = createSigner({ keyId: 'partner-1', secret: SECRET, clock });
+    const url = `${baseUrl}/v1/chat/completions`;
+    const body = '{"model":"demo","messages":[]}';
+    const headers = sign({ method: 'post', url, headers: { 'content-type': 'application/json' }, body });
+    const response = await fetch(url, { method: 'post', headers, body });
+    expect(results.splice(0)).toEqual([{ ok: true, keyId: 'partner-1', label: 'sig1' }]);
+    expect(response.status).toBe(200);
   });
 });

@@ -55,7 +55,9 @@ describe('sign-request CLI', () => {
       'docs-example-1',
     ]);
     expect(result.code).toBe(0);
-    expect(result.stdout).toMatch(/^curl -sS -X POST http:\/\/127\.0\.0\.1:8080\/v1\/chat\/completions \\\n/);
+    expect(result.stdout).toMatch(
+      /^curl -sS --globoff -X POST http:\/\/127\.0\.0\.1:8080\/v1\/chat\/completions \\\n/,
+    );
     expect(result.stdout).toContain(
       `--data-binary '{"model":"demo","messages":[{"role":"user","content":"it'\\''s me"}]}'`,
     );
@@ -119,7 +121,7 @@ describe('sign-request CLI', () => {
   it('quotes the method for the shell', () => {
     const result = run(['--key-id', 'k', '--secret', SECRET_TEXT, '--url', 'https://h/', '--method', "m'&x"]);
     expect(result.code).toBe(0);
-    expect(result.stdout).toMatch(/^curl -sS -X 'M'\\''&X' https:\/\/h\/ /);
+    expect(result.stdout).toMatch(/^curl -sS --globoff -X 'M'\\''&X' https:\/\/h\/ /);
   });
 
   it.each([

@@ -96,9 +96,20 @@ function buildCurlCommand(argv: readonly string[], dependencies: SignRequestCliD
     ...(values.nonce === undefined ? {} : { createNonce: () => values.nonce ?? '' }),
   });
   const signed = sign({ method, url, headers, body });
-  const words = ['curl', '-sS', '-X', quoteShellArgument(method), quoteShellArgument(new URL(url).href)];
+  // --globoff: curl would otherwise expand {a,b} and [1-2] in the URL into several requests, none of them
+  // the one that was signed.
+  const words = [
+    'curl',
+    '-sS',
+    '--globoff',
+    '-X',
+    quoteShellArgument(method),
+    quoteShellArgument(new URL(url).href),
+  ];
   for (const [name, value] of Object.entries(signed)) {
-    words.push(`\\\n  -H ${quoteShellArgument(`${name}: ${value}`)}`);
+    // curl drops "-H 'name:'" (no value) instead of sending it; "name;" is its spelling of an empty field.
+    const header = value === '' ? `${name};` : `${name}: ${value}`;
+    words.push(`\\\n  -H ${quoteShellArgument(header)}`);
   }
   if (values['data-file'] !== undefined) {
     words.push(`\\\n  --data-binary ${quoteShellArgument(`@${values['data-file']}`)}`);

@@ -1,0 +1,109 @@
+// Runs the printed curl command (real curl, through sh) against a loopback server that verifies what
+// arrives: the command must send exactly the request that was signed, once.
+import { spawn } from 'node:child_process';
+import { type IncomingMessage, type Server, createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createMemoryNonceStore } from '../nonce-store/memory-nonce-store.js';
+import { type VerifyResult, verifyRequest } from '../message-signature/verify-request.js';
+import { runSignRequest } from './sign-request.js';
+
+const SECRET_TEXT = Buffer.alloc(32, 3).toString('base64url');
+const NOW_MS = 1_750_000_000_000;
+
+interface Received {
+  readonly url: string;
+  readonly result: VerifyResult;
+}
+
+let server: Server;
+let baseUrl: string;
+const received: Received[] = [];
+const nonceStore = createMemoryNonceStore({ clock: { now: () => NOW_MS }, maxEntries: 100 });
+
+async function readBody(request: IncomingMessage): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of request) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
+beforeAll(async () => {
+  server = createServer((request, response) => {
+    void (async () => {
+      const body = await readBody(request);
+      const result = await verifyRequest(
+        {
+          method: request.method ?? '',
+          url: request.url ?? '',
+          headers: request.headers,
+          body,
+          scheme: 'http',
+        },
+        {
+          resolveSecrets: () => [Buffer.from(SECRET_TEXT, 'base64url')],
+          nowMs: NOW_MS,
+          nonceStore,
+          requiredComponents: [],
+        },
+      );
+      received.push({ url: request.url ?? '', result });
+      response.writeHead(result.ok ? 200 : 401).end();
+    })();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+
+afterAll(async () => {
+  await new Promise<void>((resolve, reject) => server.close((error) => (error ? reject(error) : resolve())));
+});
+
+function printCommand(argv: string[]): string {
+  let stdout = '';
+  const code = runSignRequest(
+    ['--key-id', 'partner-1', '--secret', SECRET_TEXT, ...argv],
+    { stdout: { write: (text: string) => (stdout += text) }, stderr: { write: () => true } },
+    { nowMs: NOW_MS, readFile: () => new Uint8Array() },
+  );
+  expect(code).toBe(0);
+  return stdout;
+}
+
+/** Runs the command with sh; resolves to curl's exit code. */
+async function runCommand(command: string): Promise<number | null> {
+  const child = spawn('sh', ['-c', command], { stdio: 'ignore' });
+  try {
+    return await new Promise((resolve, reject) => {
+      child.once('error', reject);
+      child.once('exit', (code) => resolve(code));
+    });
+  } finally {
+    if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) {
+      process.kill(child.pid);
+    }
+  }
+}
+
+describe('sign-request CLI, its curl command run for real', () => {
+  it('sends a URL with curl glob characters ({a,b}, [1-2]) once and as signed', async () => {
+    const path = '/v1/models?q={a,b}&page=[1-2]';
+    const command = printCommand(['--url', `${baseUrl}${path}`]);
+    await expect(runCommand(command)).resolves.toBe(0);
+    expect(received.splice(0)).toEqual([{ url: path, result: expect.objectContaining({ ok: true }) }]);
+  });
+
+  it('sends a covered header whose value is empty', async () => {
+    const command = printCommand([
+      '--url',
+      `${baseUrl}/v1/models`,
+      '--header',
+      'x-empty:',
+      '--components',
+      '@method,@path,@query,content-digest,x-empty',
+    ]);
+    await expect(runCommand(command)).resolves.toBe(0);
+    expect(received.splice(0)).toEqual([
+      { url: '/v1/models', result: expect.objectContaining({ ok: true }) },
+    ]);
+  });
+});
