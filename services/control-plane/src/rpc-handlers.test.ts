@@ -12,7 +12,21 @@ function handlersWithAuditList(calls: unknown[]) {
   const logger = createLogger({ service: 'test', level: 'silent' });
   const options = {
     policySync: {},
-    recordIngest: {},
+    recordIngest: {
+      store: {
+        ingest: () => {
+          calls.push('ingest');
+          return Promise.resolve({ storedAudit: 0, storedUsage: 0, duplicates: 0 });
+        },
+      },
+      clock: { now: () => 0 },
+      metrics: {
+        recordsIngested: { inc: () => undefined },
+        recordsDuplicate: { inc: () => undefined },
+        recordsRejected: { inc: () => undefined },
+      },
+      logger,
+    },
     admin: {
       tokens: () => [
         { id: 'viewer-1', sha256: createHash('sha256').update(TOKEN).digest('hex'), role: 'viewer' },
@@ -41,17 +55,20 @@ describe('RPC handlers: AdminService over Connect JSON (curl)', () => {
     server = undefined;
   });
 
-  async function listAuditEvents(body: string, calls: unknown[]) {
+  async function post(path: string, body: string, calls: unknown[], token = TOKEN) {
     server = createServer(handlersWithAuditList(calls).httpHandler);
     await new Promise<void>((done) => server!.listen(0, '127.0.0.1', done));
     const { port } = server.address() as AddressInfo;
-    const response = await fetch(`http://127.0.0.1:${port}/router.v1.AdminService/ListAuditEvents`, {
+    const response = await fetch(`http://127.0.0.1:${port}/router.v1.${path}`, {
       method: 'POST',
-      headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
       body,
     });
     return { status: response.status, body: (await response.json()) as { code?: string; message?: string } };
   }
+
+  const listAuditEvents = (body: string, calls: unknown[]) =>
+    post('AdminService/ListAuditEvents', body, calls);
 
   it('answers a well-formed request', async () => {
     const calls: unknown[] = [];
@@ -73,5 +90,33 @@ describe('RPC handlers: AdminService over Connect JSON (curl)', () => {
     expect(answer.body.code).toBe('invalid_argument');
     expect(answer.body.message).toMatch(message);
     expect(calls).toEqual([]);
+  });
+
+  // Connect buffers a unary body whole before any interceptor runs (up to 4 GiB by default): without a
+  // limit, anyone reaching the port (no token needed) could make the control plane hold gigabytes.
+  it('refuses an admin request body above its limit before reading it, token or not', async () => {
+    const calls: unknown[] = [];
+    const body = JSON.stringify({ tenantId: 'a'.repeat(2 * 1024 * 1024) });
+    const withToken = await listAuditEvents(body, calls);
+    expect(withToken.status).toBe(429);
+    expect(withToken.body.code).toBe('resource_exhausted');
+    await new Promise((done) => server?.close(done));
+    const withoutToken = await post('AdminService/ListAuditEvents', body, calls, 'no-such-token');
+    expect(withoutToken.body.code).toBe('resource_exhausted');
+    expect(calls).toEqual([]);
+  });
+
+  it('takes ingest batches up to their own, larger limit, and refuses bigger ones', async () => {
+    const calls: unknown[] = [];
+    const record = (size: number) =>
+      JSON.stringify({ dataPlaneId: 'dp-1', records: [{ key: 'k', auditBytes: 'A'.repeat(size) }] });
+    // A data plane's batch: records up to 1 MiB plus one of up to 4 MiB (the outbox's record limit).
+    const accepted = await post('RecordIngestService/IngestRecords', record(5 * 1024 * 1024), calls);
+    expect(accepted.status).toBe(200);
+    expect(calls).toEqual(['ingest']);
+    await new Promise((done) => server?.close(done));
+    const refused = await post('RecordIngestService/IngestRecords', record(20 * 1024 * 1024), calls);
+    expect(refused.body.code).toBe('resource_exhausted');
+    expect(calls).toEqual(['ingest']);
   });
 });

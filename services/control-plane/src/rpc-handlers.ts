@@ -11,6 +11,21 @@ import { createRecordIngestService, type RecordIngestServiceDeps } from './recor
 import { peerKey } from './request-context.js';
 import type { AdminTokenConfig } from '@api-router/policy';
 
+/**
+ * Largest request body AdminService and PolicySyncService read. Connect buffers a unary body whole before
+ * any interceptor (the admin token check included) runs, 4 GiB by default: without a limit anyone reaching
+ * a port could make the control plane hold gigabytes. Their requests are ids, a reason (at most 1000
+ * characters) and a few numbers.
+ */
+export const MAX_ADMIN_REQUEST_BYTES = 1024 * 1024;
+
+/**
+ * Largest IngestRecords body. A data plane's shipper sends batches of up to 1 MiB of records, or a single
+ * record on its own up to the outbox's 4 MiB record limit (packages/outbox); this leaves room for both with
+ * margin. A batch above it would be refused for ever, so it must stay above what data planes send.
+ */
+export const MAX_INGEST_REQUEST_BYTES = 16 * 1024 * 1024;
+
 export interface RpcHandlersOptions {
   policySync: PolicySyncServiceDeps;
   recordIngest: RecordIngestServiceDeps;
@@ -28,7 +43,9 @@ export interface RpcHandlersOptions {
  * outermost on every service, so it also renders the admin auth interceptor's errors. Only AdminService
  * has the admin auth interceptor: data planes call PolicySyncService and RecordIngestService without a
  * token (mTLS between the planes comes later, ADR 0002). AdminService's JSON requests (curl) must not carry
- * unknown fields or enum names: `invalid_argument` rather than a call that silently drops them.
+ * unknown fields or enum names: `invalid_argument` rather than a call that silently drops them. Request
+ * bodies are bounded (MAX_ADMIN_REQUEST_BYTES, MAX_INGEST_REQUEST_BYTES): a larger one is
+ * `resource_exhausted`, refused before it is read whole.
  */
 export function createRpcHandlers(options: RpcHandlersOptions): {
   grpcHandler: NodeHandler;
@@ -39,12 +56,15 @@ export function createRpcHandlers(options: RpcHandlersOptions): {
   const routes = (router: ConnectRouter): void => {
     router.service(PolicySyncService, createPolicySyncService(options.policySync), {
       interceptors: [errors],
+      readMaxBytes: MAX_ADMIN_REQUEST_BYTES,
     });
     router.service(RecordIngestService, createRecordIngestService(options.recordIngest), {
       interceptors: [errors],
+      readMaxBytes: MAX_INGEST_REQUEST_BYTES,
     });
     router.service(AdminService, createAdminService(options.admin), {
       interceptors: [errors, adminAuth],
+      readMaxBytes: MAX_ADMIN_REQUEST_BYTES,
       // Connect ignores unknown JSON fields and enum names by default: an operator's typo in a curl body
       // ("idempotencykey", "kind": "BUDGET_DENIED") would run the call without it. Refused instead.
       jsonOptions: { ignoreUnknownFields: false },
