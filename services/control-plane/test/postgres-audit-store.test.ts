@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { auditEvent, describeAuditStoreContract } from '../src/audit/audit-store-contract.test-support.js';
 import { openPostgresAuditStore } from '../src/audit/postgres-audit-store.js';
 import { createDatabaseFixture } from './postgres-database-fixture.js';
+import { startPausableTcpProxy } from './pausable-tcp-proxy.js';
 
 const logger = createLogger({ service: 'audit-store-test', level: 'silent' });
 
@@ -41,5 +42,35 @@ describe('Postgres audit store', () => {
     await expect(openPostgresAuditStore({ connectionString: url.toString(), logger })).rejects.toThrow(
       'no_such_database_for_audit',
     );
+  });
+
+  // A database host that vanishes (failover, partition) sends no reset: without a timeout each call waits
+  // for the kernel to give up on the connection (many minutes), and with the pool's four connections stuck
+  // every ingest and lookup fails long after the database is back.
+  it('fails a call instead of waiting for ever when Postgres stops answering, and stores the retry once it is back', async () => {
+    await using fixture = await createDatabaseFixture();
+    const database = new URL(fixture.url);
+    const proxy = await startPausableTcpProxy({ host: database.hostname, port: Number(database.port) });
+    const viaProxy = new URL(fixture.url);
+    viaProxy.host = `127.0.0.1:${String(proxy.port)}`;
+    const store = await openPostgresAuditStore({
+      connectionString: viaProxy.toString(),
+      logger,
+      queryTimeoutMs: 500,
+      connectTimeoutMs: 500,
+    });
+    try {
+      await store.ingest([{ type: 'audit', event: auditEvent({ eventId: 'ev-1' }) }], 0);
+      proxy.partition();
+      const retried = [{ type: 'audit' as const, event: auditEvent({ eventId: 'ev-2' }) }];
+      await expect(store.ingest(retried, 0)).rejects.toThrow();
+      await expect(store.eventsForRequest('req-1')).rejects.toThrow();
+      proxy.heal();
+      expect(await store.ingest(retried, 0)).toEqual({ storedAudit: 1, storedUsage: 0, duplicates: 0 });
+      expect((await store.eventsForRequest('req-1')).map((event) => event.eventId)).toEqual(['ev-1', 'ev-2']);
+    } finally {
+      await store.close();
+      await proxy.close();
+    }
   });
 });

@@ -70,8 +70,18 @@ export interface PostgresAuditStoreOptions {
   maxConnections?: number;
   /** Time to wait for a pooled connection, ms; default 5000 (then the call rejects). */
   connectTimeoutMs?: number;
+  /**
+   * Longest wait for the answer to one statement, ms; default 30 000. Then the call rejects and its
+   * connection is dropped: a database host that vanished (failover, partition) sends no reset, and without
+   * it a call would wait until the kernel gives up on the connection (many minutes), holding a pooled
+   * connection all along. Schema migrations at open have none (migration 4 rewrites every usage row).
+   */
+  queryTimeoutMs?: number;
   logger: Logger;
 }
+
+/** Default {@link PostgresAuditStoreOptions.queryTimeoutMs}. */
+export const DEFAULT_QUERY_TIMEOUT_MS = 30_000;
 
 /**
  * The audit store on Postgres, for deployments with more than one control plane or more volume than a
@@ -83,23 +93,30 @@ export interface PostgresAuditStoreOptions {
 export async function openPostgresAuditStore(
   options: PostgresAuditStoreOptions,
 ): Promise<AuditStore & AdminChangeLog> {
-  const pool = new pg.Pool({
+  const connection = {
     connectionString: options.connectionString,
-    max: options.maxConnections ?? 4,
     connectionTimeoutMillis: options.connectTimeoutMs ?? 5000,
     application_name: 'api-router-control-plane',
-  });
+    // Also probes idle pooled connections, so that one to a vanished host is found broken and dropped.
+    keepAlive: true,
+  };
   // An idle pooled connection that breaks (database restart) emits here; unhandled it would crash the
   // process. The pool drops that connection and the next query opens a new one, so logging is enough.
-  pool.on('error', (error) =>
-    options.logger.warn({ err: error }, 'audit store: idle Postgres connection failed'),
-  );
+  const logIdleFailure = (error: Error): void =>
+    options.logger.warn({ err: error }, 'audit store: idle Postgres connection failed');
+  const migrations = new pg.Pool({ ...connection, max: 1 });
+  migrations.on('error', logIdleFailure);
   try {
-    await migratePostgresAuditSchema(pool);
-  } catch (error: unknown) {
-    await pool.end();
-    throw error;
+    await migratePostgresAuditSchema(migrations);
+  } finally {
+    await migrations.end();
   }
+  const pool = new pg.Pool({
+    ...connection,
+    max: options.maxConnections ?? 4,
+    query_timeout: options.queryTimeoutMs ?? DEFAULT_QUERY_TIMEOUT_MS,
+  });
+  pool.on('error', logIdleFailure);
   return createStore(pool);
 }
 
