@@ -5,6 +5,8 @@ import type { AdminService } from '@api-router/contracts';
 import { RouterError } from '@api-router/errors';
 import { decodeAuditPageToken, encodeAuditPageToken } from './audit/audit-page-token.js';
 import type { AuditStore } from './audit/audit-store.js';
+import { quoteForMessage } from './quote-for-message.js';
+import { fieldWithNul, isTimestampOutOfRange } from './storable-values.js';
 
 /** ListAuditEvents page size when the request asks for 0; larger requests are capped at MAX. */
 export const DEFAULT_AUDIT_PAGE_SIZE = 100;
@@ -18,7 +20,8 @@ export type AuditAdminHandlers = Pick<
 /**
  * The audit lookups of AdminService (viewer role; the admin auth interceptor checks it). A store that fails
  * (database down, disk error) answers UNAVAILABLE (`dependency_unavailable`, safe to retry), its cause
- * logged here, as ingest does; never a bare INTERNAL.
+ * logged here, as ingest does; never a bare INTERNAL. Input no store could match (a NUL character, a time
+ * outside the Timestamp range: storable-values.ts) is INVALID_ARGUMENT before the store is asked.
  */
 export function createAuditAdminHandlers(
   store: Pick<AuditStore, 'eventsForRequest' | 'usageForRequest' | 'list'>,
@@ -40,13 +43,14 @@ export function createAuditAdminHandlers(
       if (request.requestId === '') {
         throw new RouterError('invalid_request', { message: 'request_id is required' });
       }
+      refuseNul({ request_id: request.requestId });
       const [events, usageRecords] = await read('getRequestAudit', () =>
         Promise.all([store.eventsForRequest(request.requestId), store.usageForRequest(request.requestId)]),
       );
       if (events.length === 0 && usageRecords.length === 0) {
         throw new RouterError('not_found', {
           message:
-            `nothing is recorded for request id "${request.requestId}" (data planes ship their records ` +
+            `nothing is recorded for request id ${quoteForMessage(request.requestId)} (data planes ship their records ` +
             'asynchronously: a request from the last seconds may not have arrived yet)',
         });
       }
@@ -57,6 +61,12 @@ export function createAuditAdminHandlers(
     async listAuditEvents(request) {
       const limit =
         request.pageSize === 0 ? DEFAULT_AUDIT_PAGE_SIZE : Math.min(request.pageSize, MAX_AUDIT_PAGE_SIZE);
+      refuseNul({ tenant_id: request.tenantId });
+      if (request.since !== undefined && isTimestampOutOfRange(request.since)) {
+        throw new RouterError('invalid_request', {
+          message: 'since is outside the timestamp range (years 0001 to 9999)',
+        });
+      }
       const filter = {
         tenantId: request.tenantId,
         kind: request.kind,
@@ -70,4 +80,12 @@ export function createAuditAdminHandlers(
       };
     },
   };
+}
+
+/** No stored record has a NUL in these fields (ingest refuses it) and Postgres refuses it as a parameter. */
+function refuseNul(fields: Readonly<Record<string, string>>): void {
+  const name = fieldWithNul(fields);
+  if (name !== undefined) {
+    throw new RouterError('invalid_request', { message: `${name} must not contain a NUL character` });
+  }
 }

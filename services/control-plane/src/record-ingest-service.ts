@@ -1,4 +1,5 @@
 import { fromBinary, type DescMessage, type MessageShape } from '@bufbuild/protobuf';
+import type { Timestamp } from '@bufbuild/protobuf/wkt';
 import type { ServiceImpl } from '@connectrpc/connect';
 import {
   AuditEventSchema,
@@ -12,6 +13,7 @@ import { RouterError } from '@api-router/errors';
 import type { Logger } from 'pino';
 import type { AuditStore, StorableRecord } from './audit/audit-store.js';
 import type { Clock } from './clock.js';
+import { MAX_STORABLE_STATUS_CODE, fieldWithNul, isTimestampOutOfRange } from './storable-values.js';
 import type { ControlPlaneMetrics } from './control-plane-metrics.js';
 
 /** Longest event_id / request_id / record_id accepted (ids are UUIDs or similar; this only stops abuse). */
@@ -112,6 +114,18 @@ function storableAudit(
   if (event.eventId === '') return 'audit event without event_id';
   if (event.eventId.length > MAX_ID_LENGTH) return `event_id longer than ${MAX_ID_LENGTH} characters`;
   if (event.requestId.length > MAX_ID_LENGTH) return `request_id longer than ${MAX_ID_LENGTH} characters`;
+  const why = unstorable(
+    {
+      event_id: event.eventId,
+      request_id: event.requestId,
+      tenant_id: event.tenantId,
+      reason_code: event.reasonCode,
+      data_plane_id: event.dataPlaneId === '' ? dataPlaneId : event.dataPlaneId,
+    },
+    'at',
+    event.at,
+  );
+  if (why !== undefined) return why;
   if (event.dataPlaneId !== '') return { type: 'audit', event, encoded };
   event.dataPlaneId = dataPlaneId;
   return { type: 'audit', event };
@@ -126,6 +140,18 @@ function storableUsage(
   if (usage.requestId.length > MAX_ID_LENGTH) return `request_id longer than ${MAX_ID_LENGTH} characters`;
   // An empty record_id (a data plane older than the field) is fine: the store keys the record by request_id.
   if (usage.recordId.length > MAX_ID_LENGTH) return `record_id longer than ${MAX_ID_LENGTH} characters`;
+  if (usage.statusCode > MAX_STORABLE_STATUS_CODE) return `status_code above ${MAX_STORABLE_STATUS_CODE}`;
+  const why = unstorable(
+    {
+      request_id: usage.requestId,
+      record_id: usage.recordId,
+      tenant_id: usage.tenantId,
+      data_plane_id: usage.dataPlaneId === '' ? dataPlaneId : usage.dataPlaneId,
+    },
+    'started_at',
+    usage.startedAt,
+  );
+  if (why !== undefined) return why;
   if (usage.dataPlaneId !== '') return { type: 'usage', usage, encoded };
   usage.dataPlaneId = dataPlaneId;
   return { type: 'usage', usage };
@@ -145,4 +171,18 @@ function decodeThen<Desc extends DescMessage>(
     return `${failure}: ${error instanceof Error ? error.message : String(error)}`;
   }
   return then(message);
+}
+
+/** Why a record with these indexed text fields and time cannot be stored (storable-values.ts), or undefined. */
+function unstorable(
+  fields: Record<string, string>,
+  timeName: string,
+  time: Timestamp | undefined,
+): string | undefined {
+  const withNul = fieldWithNul(fields);
+  if (withNul !== undefined) return `${withNul} contains a NUL character`;
+  if (time !== undefined && isTimestampOutOfRange(time)) {
+    return `${timeName} is outside the timestamp range (years 0001 to 9999)`;
+  }
+  return undefined;
 }

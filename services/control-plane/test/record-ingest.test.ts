@@ -5,7 +5,7 @@ import pg from 'pg';
 import { timestampFromMs } from '@bufbuild/protobuf/wkt';
 import { Code, ConnectError, createClient } from '@connectrpc/connect';
 import { createConnectTransport, createGrpcTransport } from '@connectrpc/connect-node';
-import { AdminService, AuditEventKind, RecordIngestService } from '@api-router/contracts';
+import { AdminService, AuditEventKind, RecordIngestService, type UsageRecord } from '@api-router/contracts';
 import { testServices } from '@api-router/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { auditEvent, usageRecord } from '../src/audit/audit-store-contract.test-support.js';
@@ -145,7 +145,8 @@ describe('audit ingest and lookup through a running control plane', () => {
     expect(found.events).toHaveLength(1);
   });
 
-  it('uses Postgres when CP_DATABASE_URL is set', async () => {
+  /** A fresh database on the test Postgres, dropped after the test. */
+  async function freshDatabase(): Promise<URL> {
     const adminUrl = testServices().DATABASE_URL;
     const name = `audit_cp_${randomBytes(6).toString('hex')}`;
     const database = new pg.Client({ connectionString: adminUrl });
@@ -157,7 +158,11 @@ describe('audit ingest and lookup through a running control plane', () => {
     });
     const url = new URL(adminUrl);
     url.pathname = `/${name}`;
+    return url;
+  }
 
+  it('uses Postgres when CP_DATABASE_URL is set', async () => {
+    const url = await freshDatabase();
     running = await startTestControlPlane({ databaseUrl: url.toString() });
     const { ingest, admin } = clients(running);
     expect(await ingest.ingestRecords(batch)).toMatchObject({ stored: 2 });
@@ -172,5 +177,78 @@ describe('audit ingest and lookup through a running control plane', () => {
     const found = await admin.getRequestAudit({ requestId: 'req-1' }, bearer(VIEWER_TOKEN));
     expect(found.events).toHaveLength(1);
     expect(found.usage?.requestId).toBe('req-1');
+  });
+
+  // SQLite stores these; Postgres refuses each (TEXT cannot hold NUL, INTEGER stops at 2^31 - 1, BIGINT
+  // milliseconds at year 292 million). Failing the whole batch UNAVAILABLE made the data plane's outbox
+  // re-send it for ever, and nothing that data plane recorded after it ever arrived.
+  it.each([
+    ['a NUL character in its request id', { requestId: 'req\u0000nul' }],
+    ['a status code beyond any HTTP status', { statusCode: 4_000_000_000 }],
+    ['a start time out of the timestamp range', { startedAt: { seconds: 10n ** 17n, nanos: 0 } }],
+  ])('on Postgres, rejects alone a usage record with %s and stores the rest', async (_name, fields) => {
+    const url = await freshDatabase();
+    running = await startTestControlPlane({ databaseUrl: url.toString() });
+    const { ingest, admin } = clients(running);
+    const bad = usageRecord({ recordId: 'rec-bad', ...(fields as Partial<UsageRecord>) });
+    const response = await ingest.ingestRecords({
+      dataPlaneId: 'dp-1',
+      records: [
+        { key: 'bad', outboxSeq: 1n, record: { case: 'usage', value: bad } },
+        ...batch.records.map((record, index) => ({ ...record, outboxSeq: BigInt(index + 2) })),
+      ],
+    });
+    expect(response.stored).toBe(2);
+    expect(response.rejected.map(({ index, key }) => ({ index, key }))).toEqual([{ index: 0, key: 'bad' }]);
+    const found = await admin.getRequestAudit({ requestId: 'req-1' }, bearer(VIEWER_TOKEN));
+    expect(found.usageRecords).toHaveLength(1);
+  });
+
+  it('on Postgres, rejects alone an audit event with a NUL character in an indexed field', async () => {
+    const url = await freshDatabase();
+    running = await startTestControlPlane({ databaseUrl: url.toString() });
+    const { ingest } = clients(running);
+    const bad = auditEvent({ eventId: 'ev-bad', tenantId: 'tenant\u0000a' });
+    const response = await ingest.ingestRecords({
+      dataPlaneId: 'dp-1',
+      records: [{ key: 'bad', outboxSeq: 1n, record: { case: 'audit', value: bad } }, ...batch.records],
+    });
+    expect(response.stored).toBe(2);
+    expect(response.rejected.map(({ index }) => index)).toEqual([0]);
+  });
+
+  // Postgres refuses a NUL in a text parameter and a BIGINT past its range: the lookup failed UNAVAILABLE
+  // ("retry the lookup"), which no retry could change, where SQLite answered. Both now refuse such input.
+  it('on Postgres, refuses lookup input no store could match as InvalidArgument, not Unavailable', async () => {
+    const url = await freshDatabase();
+    running = await startTestControlPlane({ databaseUrl: url.toString() });
+    // gRPC (binary): Connect JSON cannot even carry a timestamp past year 9999.
+    const admin = createClient(AdminService, createGrpcTransport({ baseUrl: running.controlPlane.grpcUrl }));
+    const viewer = bearer(VIEWER_TOKEN);
+    expect(await codeOf(admin.getRequestAudit({ requestId: 'req\u0000x' }, viewer))).toBe(
+      Code.InvalidArgument,
+    );
+    expect(await codeOf(admin.listAuditEvents({ tenantId: 'tenant\u0000a' }, viewer))).toBe(
+      Code.InvalidArgument,
+    );
+    expect(await codeOf(admin.listAuditEvents({ since: { seconds: 10n ** 17n, nanos: 0 } }, viewer))).toBe(
+      Code.InvalidArgument,
+    );
+    const nulToken = Buffer.from(JSON.stringify([1, 'evt\u0000'])).toString('base64url');
+    expect(await codeOf(admin.listAuditEvents({ pageToken: nulToken }, viewer))).toBe(Code.InvalidArgument);
+    expect(await codeOf(admin.listAuditEvents({ tenantId: 'tenant-a' }, viewer))).toBe('ok');
+  });
+
+  // The message quoted the whole request id; over gRPC it travels in the grpc-message trailer, and a long
+  // one broke the stream (INTERNAL, NGHTTP2_FRAME_SIZE_ERROR) instead of answering.
+  it('answers NotFound over gRPC for a very long request id, quoting only its start', async () => {
+    running = await startTestControlPlane();
+    const admin = createClient(AdminService, createGrpcTransport({ baseUrl: running.controlPlane.grpcUrl }));
+    const error = await admin.getRequestAudit({ requestId: 'x'.repeat(100_000) }, bearer(VIEWER_TOKEN)).then(
+      () => undefined,
+      (caught: unknown) => ConnectError.from(caught),
+    );
+    expect(error?.code).toBe(Code.NotFound);
+    expect(error?.rawMessage).toContain('(100000 characters)');
   });
 });

@@ -25,7 +25,9 @@ export function decodeAuditPageToken(token: string): AuditPageCursor | undefined
     !Array.isArray(parsed) ||
     parsed.length !== 2 ||
     !Number.isSafeInteger(parsed[0]) ||
-    typeof parsed[1] !== 'string'
+    typeof parsed[1] !== 'string' ||
+    // Never in a real event id, and refused by Postgres as a parameter.
+    parsed[1].includes('\0')
   ) {
     throw new RouterError('invalid_request', { message: 'page_token is not valid' });
   }

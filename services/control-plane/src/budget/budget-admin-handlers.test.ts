@@ -149,6 +149,22 @@ describe('budget administration', () => {
     expect(await h.events()).toEqual([]);
   });
 
+  // Over gRPC the message travels in a trailer: quoting a 100 000-character id whole broke the stream
+  // (INTERNAL, NGHTTP2_FRAME_SIZE_ERROR) instead of answering NOT_FOUND.
+  it('quotes only the start of a very long unknown tenant or budget id in its NOT_FOUND message', async () => {
+    const h = await harness();
+    const long = 'x'.repeat(100_000);
+    for (const request of [
+      { tenantId: long, budgetId: 'tenant:acme:daily' },
+      { tenantId: 'acme', budgetId: long },
+    ]) {
+      const error = await errorOf(h.admin.getBudget(request, viewer));
+      expect(error?.code).toBe(Code.NotFound);
+      expect(error?.rawMessage).toContain('(100000 characters)');
+      expect(error?.rawMessage.length).toBeLessThan(1000);
+    }
+  });
+
   it('answers FAILED_PRECONDITION without a shared store (embedded mode)', async () => {
     const { admin } = await harness({ store: () => 'none' });
     const error = await errorOf(admin.getBudget(ref, viewer));

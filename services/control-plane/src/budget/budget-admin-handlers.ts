@@ -6,6 +6,7 @@ import { LimitStoreUnavailableError, MAX_MICROS, type BudgetChange } from '@api-
 import type { Logger } from 'pino';
 import type { AdminChange, AdminChangeLog } from '../audit/admin-change-log.js';
 import type { Clock } from '../clock.js';
+import { quoteForMessage } from '../quote-for-message.js';
 import { adminPrincipalKey } from '../request-context.js';
 import { budgetChangeIntentEvent } from './budget-change-event.js';
 import {
@@ -165,7 +166,8 @@ function resolve(
   if (budget === undefined) {
     throw new RouterError('not_found', {
       message:
-        `the published policy defines no budget "${request.budgetId}" for tenant "${request.tenantId}" ` +
+        `the published policy defines no budget ${quoteForMessage(request.budgetId)} for tenant ` +
+        `${quoteForMessage(request.tenantId)} ` +
         '(budget ids look like "tenant:<tenant>:<budget>" or "key:<public id>:<budget>")',
     });
   }
