@@ -28,8 +28,8 @@ const MAX_RETRY_MS = 30_000;
  * save by writing a temp file and renaming it over the original (vim, most IDEs, Kubernetes ConfigMap
  * symlink swaps) are seen too; bursts of events are debounced and both files are always re-read together.
  * A read whose content equals the last delivered one is not delivered again. The directories are watched
- * anew before each read (a deleted or replaced directory's watcher goes silent), and a failed read is
- * retried with backoff, so a directory that comes back is seen too.
+ * anew before each read (a deleted or replaced directory's watcher goes silent), and a failed read or watch
+ * is retried with backoff, so a directory that comes back, or that can be watched again, is seen too.
  */
 export class FileConfigSource implements ConfigSource {
   readonly kind = 'file';
@@ -40,6 +40,8 @@ export class FileConfigSource implements ConfigSource {
   #retryTimer: NodeJS.Timeout | undefined;
   #retryDelayMs: number;
   #lastRevision: string | undefined;
+  /** A directory could not be watched at the last attempt (edits may go unseen); retried with backoff. */
+  #watchFailed = false;
   #reading: Promise<void> = Promise.resolve();
   #closed = false;
 
@@ -50,8 +52,7 @@ export class FileConfigSource implements ConfigSource {
 
   start(listener: ConfigSourceListener): void {
     this.#listener = listener;
-    this.#watch();
-    this.#read();
+    this.#watchThenRead();
   }
 
   async close(): Promise<void> {
@@ -62,10 +63,44 @@ export class FileConfigSource implements ConfigSource {
     await this.#reading;
   }
 
-  /** (Re)creates the directory watchers: a watcher of a directory that was deleted or replaced stays silent. */
-  #watch(): void {
+  /**
+   * Watches anew, then reads: a change made before the new watcher exists is in the read that follows. A
+   * directory that cannot be watched (gone, or the host's inotify limit reached: ENOSPC, EMFILE) is reported
+   * after that read, so that readable files are delivered first (the control plane starts on them), and
+   * watching is retried with backoff: until it works, edits would go unseen.
+   */
+  #watchThenRead(): void {
+    const failure = this.#watch();
+    if (failure === undefined && this.#watchFailed) {
+      // Watching works again: deliver the documents anew, which clears the failure reported for it.
+      this.#watchFailed = false;
+      this.#lastRevision = undefined;
+    }
+    this.#read();
+    if (failure === undefined) return;
+    this.#watchFailed = true;
+    this.#reading = this.#reading
+      .then(() => {
+        if (this.#closed) return;
+        this.#retry();
+        this.#listener?.onError(
+          new ConfigSourceError(failure.kind, failure.directory, failure.message, { cause: failure.error }),
+        );
+      })
+      .catch((error: unknown) => {
+        this.#options.logger.error({ err: error }, 'config listener failed');
+      });
+  }
+
+  /**
+   * (Re)creates the directory watchers: a watcher of a directory that was deleted or replaced stays silent.
+   * Returns the first directory that could not be watched, if any.
+   */
+  #watch():
+    { kind: 'missing' | 'unreadable'; directory: string; message: string; error: unknown } | undefined {
     for (const watcher of this.#watchers.splice(0)) watcher.close();
-    if (this.#closed) return;
+    if (this.#closed) return undefined;
+    let failure;
     for (const directory of new Set([
       dirname(this.#options.routerPath),
       dirname(this.#options.policiesPath),
@@ -75,25 +110,33 @@ export class FileConfigSource implements ConfigSource {
         // ConfigMap update swaps a "..data" symlink, and some platforms report no file name at all. Reading
         // two small files after a debounce is cheap, and unchanged content is not delivered.
         const watcher = watch(directory, { persistent: false }, () => this.#schedule());
-        watcher.on('error', (error: unknown) =>
-          this.#fail('unreadable', directory, 'watching failed', error),
-        );
+        // Node closes a watcher that fails: watch anew (with backoff), or edits would go unseen.
+        watcher.on('error', (error: unknown) => {
+          if (this.#closed) return;
+          this.#watchFailed = true;
+          this.#retry();
+          this.#fail('unreadable', directory, 'watching failed', error);
+        });
         this.#watchers.push(watcher);
       } catch (error: unknown) {
-        this.#fail('missing', directory, `cannot watch config directory ${directory}`, error);
+        const missing = (error as NodeJS.ErrnoException).code === 'ENOENT';
+        failure ??= {
+          kind: missing ? ('missing' as const) : ('unreadable' as const),
+          directory,
+          message: `cannot watch config directory ${directory}`,
+          error,
+        };
       }
     }
+    return failure;
   }
 
   #schedule(): void {
     if (this.#closed) return;
     clearTimeout(this.#timer);
-    this.#timer = setTimeout(() => {
-      // Watching anew before reading: the event may have been the watched directory being replaced (its
-      // watcher then stays silent); a change made before the new watcher exists is in the read that follows.
-      this.#watch();
-      this.#read();
-    }, this.#options.debounceMs ?? 100);
+    // Watching anew before reading: the event may have been the watched directory being replaced (its
+    // watcher then stays silent).
+    this.#timer = setTimeout(() => this.#watchThenRead(), this.#options.debounceMs ?? 100);
   }
 
   #read(): void {
@@ -115,7 +158,8 @@ export class FileConfigSource implements ConfigSource {
       this.#retry();
       return;
     }
-    this.#retryDelayMs = this.#options.retryMs ?? 1000;
+    // The backoff restarts once everything works (a directory that cannot be watched keeps it growing).
+    if (!this.#watchFailed) this.#retryDelayMs = this.#options.retryMs ?? 1000;
     const documents: ConfigDocuments = { router, policies };
     const revision = `file:${createHash('sha256').update(router.text).update('\0').update(policies.text).digest('hex').slice(0, 12)}`;
     if (revision === this.#lastRevision) return;
@@ -126,10 +170,11 @@ export class FileConfigSource implements ConfigSource {
 
   /** Keeps trying after a failed read: the directories may have been replaced (or not exist yet). */
   #retry(): void {
-    clearTimeout(this.#retryTimer);
+    // One pending retry covers every failure of an attempt (a read and a watch may both fail).
+    if (this.#retryTimer !== undefined) return;
     this.#retryTimer = setTimeout(() => {
-      this.#watch();
-      this.#read();
+      this.#retryTimer = undefined;
+      this.#watchThenRead();
     }, this.#retryDelayMs);
     this.#retryDelayMs = Math.min(this.#retryDelayMs * 2, MAX_RETRY_MS);
   }
