@@ -57,6 +57,23 @@ describe('budget changes with an Idempotency-Key', () => {
     expect((await h.limits.getBudget(storeRef))?.limitMicros).toBe(250_000);
   });
 
+  // Redis remembers the key for another change that this audit store never saw (a second control plane
+  // with its own SQLite file, or a state dir lost while Redis kept its change ids): the call answered a bare
+  // INTERNAL and left the change open for the reconciler.
+  it('refuses a key Redis holds for another change as INVALID_ARGUMENT, recording not_applied at once', async () => {
+    const h = await harness();
+    await h.limits.applyBudgetChange(storeRef, 'key-elsewhere', { operation: 'top_up', amountMicros: 7 });
+    const error = await errorOf(h.admin.topUpBudget(topUp, operatorWithKey('key-elsewhere')));
+    expect(error?.code).toBe(Code.InvalidArgument);
+    expect(error?.rawMessage).toMatch(/already used for another change/);
+    expect(await phases(h)).toEqual([
+      ['evt-001', 'intent'],
+      ['evt-001', 'not_applied'],
+    ]);
+    expect((await h.events())[1]?.attributes.outcome_reason).toBe('change_id_conflict');
+    expect((await h.limits.getBudget(storeRef))?.limitMicros).toBe(7);
+  });
+
   /** A harness whose Redis calls throw like a control plane dying mid-call while `crashed.now` is set. */
   async function crashable() {
     const crashed = { now: true };

@@ -2,6 +2,7 @@ import { Code, ConnectError } from '@connectrpc/connect';
 import type { AuditEvent, BudgetStatus } from '@api-router/contracts';
 import { RouterError } from '@api-router/errors';
 import {
+  BudgetChangeConflictError,
   LimitStoreUnavailableError,
   type BudgetChange,
   type BudgetChangeFate,
@@ -55,8 +56,9 @@ export interface BudgetChangeAnswer {
  * the reconciler records its outcome after the grace period; the call answers UNAVAILABLE saying so. An
  * outcome that cannot be stored does not fail an applied change (the reconciler records it later).
  *
- * @throws RouterError `dependency_unavailable` (Redis), ConnectError ABORTED (the reconciler abandoned the
- *   change first: the call was slower than the grace period).
+ * @throws RouterError `dependency_unavailable` (Redis), `invalid_request` (Redis holds the change id for
+ *   another change: its outcome `not_applied` is recorded first), ConnectError ABORTED (the reconciler
+ *   abandoned the change first: the call was slower than the grace period).
  */
 export async function applyRecordedChange(
   deps: BudgetChangeFlowDeps,
@@ -70,6 +72,9 @@ export async function applyRecordedChange(
   try {
     result = await target.store.applyBudgetChange(ref, target.changeId, target.change);
   } catch (error: unknown) {
+    if (error instanceof BudgetChangeConflictError) {
+      throw await conflictError(deps, target, intent, error);
+    }
     if (!(error instanceof LimitStoreUnavailableError)) throw error;
     storeFailure = error;
     result = await abandonAfterFailure(deps, target, intent, error);
@@ -138,6 +143,30 @@ async function abandonAfterFailure(
       cause: failure,
     });
   }
+}
+
+/**
+ * Redis holds the change id for another change (one this audit store never saw: another control plane with
+ * its own audit store, or an audit store lost while Redis kept its change ids). This change was not applied
+ * and never will be under this id: its outcome is recorded now, and the caller must pick a new key.
+ */
+async function conflictError(
+  deps: BudgetChangeFlowDeps,
+  target: BudgetChangeTarget,
+  intent: AuditEvent,
+  conflict: BudgetChangeConflictError,
+): Promise<Error> {
+  await recordCallOutcome(deps, target.changeId, intent, {
+    phase: 'not_applied',
+    reason: 'change_id_conflict',
+    recordedBy: 'call',
+  });
+  return new RouterError('invalid_request', {
+    message:
+      `idempotency key ${JSON.stringify(target.changeId)} was already used for another change (the shared ` +
+      `limit store holds it); nothing was changed (audit ${intent.eventId}); use a new key for a new change`,
+    cause: conflict,
+  });
 }
 
 function notAppliedError(
