@@ -149,6 +149,23 @@ describe('budget administration', () => {
     expect(await h.events()).toEqual([]);
   });
 
+  // proto3 cannot tell an omitted uint64 from 0: a SetBudgetLimit with neither field set the limit to 0,
+  // which denies every request of the budget. limit_micros has presence now; exactly one must be set.
+  it('refuses a SetBudgetLimit that sets neither limit_micros nor use_policy_limit, or both', async () => {
+    const h = await harness();
+    for (const request of [
+      { ...ref, reason: 'forgot the limit' },
+      { ...ref, limitMicros: 7n, usePolicyLimit: true, reason: 'both' },
+    ]) {
+      const error = await errorOf(h.admin.setBudgetLimit(request, operator));
+      expect(error?.code).toBe(Code.InvalidArgument);
+      expect(error?.rawMessage).toMatch(/exactly one of limit_micros and use_policy_limit/);
+    }
+    expect(await h.events()).toEqual([]);
+    const zero = await h.admin.setBudgetLimit({ ...ref, limitMicros: 0n, reason: 'freeze' }, operator);
+    expect(zero.after?.limitMicros).toBe(0n);
+  });
+
   // Over gRPC the message travels in a trailer: quoting a 100 000-character id whole broke the stream
   // (INTERNAL, NGHTTP2_FRAME_SIZE_ERROR) instead of answering NOT_FOUND.
   it('quotes only the start of a very long unknown tenant or budget id in its NOT_FOUND message', async () => {

@@ -138,9 +138,14 @@ export function createBudgetAdminHandlers(deps: BudgetAdminDeps): BudgetAdminHan
       return change(request, context, { operation: 'reset' });
     },
     setBudgetLimit(request, context) {
-      const limitMicros = request.usePolicyLimit
-        ? null
-        : requireMicros(request.limitMicros, 'limit_micros', 0);
+      // An omitted limit is not 0 (which denies every request): limit_micros has presence in the contract.
+      if (request.usePolicyLimit === (request.limitMicros !== undefined)) {
+        throw new RouterError('invalid_request', {
+          message: 'set exactly one of limit_micros and use_policy_limit',
+        });
+      }
+      const limitMicros =
+        request.limitMicros === undefined ? null : requireMicros(request.limitMicros, 'limit_micros', 0);
       return change(request, context, { operation: 'set_limit', limitMicros });
     },
   };
