@@ -52,4 +52,37 @@ describe('parseJsonBody', () => {
     expect(error.code).toBe('invalid_request');
     expect(error.message).toBe('The body is not valid JSON.');
   });
+
+  it('refuses bytes that are not UTF-8, accepts a byte order mark', () => {
+    const latin1 = Buffer.from('{"user":"café"}', 'latin1');
+    expect(errorOf(() => parseJsonBody(latin1)).message).toBe('The body is not valid UTF-8.');
+    expect(parseJsonBody(bytes('\uFEFF{"user":"café"}'))).toEqual({ user: 'café' });
+  });
+
+  it('refuses numbers that would not reach the backend as written, whatever their form', () => {
+    for (const text of [
+      '{"seed":1e400}',
+      '{"a":[-1E+309]}',
+      '{"seed":9007199254740993}',
+      '{"seed":-9223372036854775808}',
+      '{"seed":1152921504606846976}', // 2^60, which JSON.stringify writes as 1152921504606847000
+      '{"a":' + '9'.repeat(400) + '.5}',
+    ]) {
+      expect(errorOf(() => parseJsonBody(bytes(text))).message, text).toMatch(
+        /^The JSON body contains a number/,
+      );
+    }
+    // Exact: short literals, fractions (a backend reads them as doubles too), integers written back as sent.
+    expect(
+      parseJsonBody(
+        bytes('{"a":-0,"b":100.0,"c":1e-400,"d":0.10000000000000000555,"e":9007199254740994,"f":"1e400"}'),
+      ),
+    ).toEqual({ a: -0, b: 100, c: 0, d: 0.1, e: 2 ** 53 + 2, f: '1e400' });
+    // A nested integer goes as JSON.stringify writes it (a generated tool schema's int64 bound).
+    expect(parseJsonBody(bytes('{"tools":[{"maximum":9223372036854775807}]}'))).toEqual({
+      tools: [{ maximum: 2 ** 63 }],
+    });
+    // A malformed literal is malformed JSON, not a number problem.
+    expect(errorOf(() => parseJsonBody(bytes('{"a":1e400e}'))).message).toBe('The body is not valid JSON.');
+  });
 });
