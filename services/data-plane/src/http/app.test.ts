@@ -188,6 +188,11 @@ describe('not ready', () => {
     const router = await app.inject({ method: 'GET', url: '/v1/inference' });
     expect(router.statusCode).toBe(404);
     expect(router.json().error).toMatchObject({ code: 'not_found', retryable: false });
+    // The router's own path exactly (with any query string); a longer one is another path under /v1/.
+    const withQuery = await app.inject({ method: 'GET', url: '/v1/inference?stream=1' });
+    expect(withQuery.json().error).toMatchObject({ code: 'not_found', retryable: false });
+    const other = await app.inject({ method: 'POST', url: '/v1/inferences', payload: {} });
+    expect(other.json().error).toMatchObject({ code: 'not_found', type: 'not_found_error', param: null });
   });
 });
 

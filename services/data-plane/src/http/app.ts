@@ -9,6 +9,7 @@ import { registerInferenceRoutes, type InferenceRoutesDeps } from '../inference/
 import type { ActivePolicy } from '../policy/policy-holder.js';
 import { AccessLogController } from './access-log.js';
 import { createClientErrorHandler } from './client-error.js';
+import { deferContinue } from './expect-continue.js';
 import { installErrorHandler } from './error-handler.js';
 import type { ReadinessDetail } from './readiness.js';
 import { pooledRandomBytes } from '../random-pool.js';
@@ -64,13 +65,26 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     forceCloseConnections: 'idle',
     // Schemas validate what clients sent; coercing "5" into 5 would forward a body the schema never saw.
     ajv: { customOptions: { coerceTypes: false } },
+    // Node would answer an HTTP/1.1 request without Host itself, with an empty 400: the onRequest hook
+    // below refuses it instead, with a catalogue code in the route's shape.
+    http: { requireHostHeader: false },
   }) as unknown as FastifyInstance;
+  // An expectation other than 100-continue: Node would answer a bare 417, which is no catalogue code. RFC
+  // 9110 lets a server ignore it: the request is served as if it had none.
+  app.server.on('checkExpectation', (request, response) => app.server.emit('request', request, response));
+  // 100 Continue only once a request's headers passed (the inference routes send it, the only ones that
+  // read a body); any other route answers without the body.
+  deferContinue(app.server);
 
   installErrorHandler(app);
   closeSilentConnectionsOnClose(app);
 
   app.addHook('onRequest', (request, reply, done) => {
     reply.header(REQUEST_ID_HEADER, request.id);
+    if (request.headers.host === undefined && request.raw.httpVersion === '1.1') {
+      done(new RouterError('invalid_request', { message: 'An HTTP/1.1 request must have a Host header.' }));
+      return;
+    }
     if (request.routeOptions.config.alwaysAvailable === true || deps.activePolicy() !== undefined) {
       done();
       return;

@@ -38,6 +38,9 @@ describe('client error handler (errors of Node before any route)', () => {
       expect(head).toContain('Content-Type: application/json');
       expect(head).toContain(`Content-Length: ${Buffer.byteLength(body!)}`);
       expect(head).toContain('Connection: close');
+      // As on every other error (docs/errors.md): the SDKs' retry decision, and the id of the log line.
+      expect(head).toContain(`\r\nx-should-retry: ${retryable}\r\n`);
+      expect(head).toContain('\r\nx-request-id: req-1');
       expect(JSON.parse(body!)).toEqual({
         error: { code: errorCode, message: expect.any(String), request_id: 'req-1', retryable },
       });

@@ -23,10 +23,13 @@ export function createClientErrorHandler(
           ? new RouterError('request_header_too_large')
           : new RouterError('invalid_request', { message: 'The request is not valid HTTP.' });
     if (socket.writable) {
-      const body = JSON.stringify(renderErrorBody(routerError, newRequestId(), 'router'));
+      const requestId = newRequestId();
+      const body = JSON.stringify(renderErrorBody(routerError, requestId, 'router'));
+      // The headers every error carries (error-handler.ts): the id, and the SDKs' retry decision.
       socket.write(
         `HTTP/1.1 ${routerError.status} ${STATUS_CODES[routerError.status]}\r\n` +
           `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
+          `x-request-id: ${requestId}\r\nx-should-retry: ${routerError.retryable}\r\n` +
           `Connection: close\r\n\r\n${body}`,
       );
     }

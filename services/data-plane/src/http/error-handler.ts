@@ -58,7 +58,10 @@ function sendError(reply: FastifyReply, error: RouterError, request: FastifyRequ
  */
 function unroutedShape(request: FastifyRequest): ErrorShape {
   const url = request.url;
-  return url.startsWith('/v1/') && !url.startsWith('/v1/inference') ? 'openai' : 'router';
+  if (!url.startsWith('/v1/')) return 'router';
+  // Exactly /v1/inference (a query string aside): /v1/inferences is another path under /v1/.
+  const queryAt = url.indexOf('?');
+  return (queryAt === -1 ? url : url.slice(0, queryAt)) === '/v1/inference' ? 'router' : 'openai';
 }
 
 /**

@@ -14,8 +14,12 @@ describe('a client that leaves mid-upload', () => {
     await harness.close();
   });
 
-  it('is logged as 499, not as an internal error of the router', async () => {
-    const requestId = 'leaves-mid-upload';
+  it.each([
+    ['content-length: 1000', '{"model":"demo-chat","messages":['],
+    // A chunked body goes through the policy-limit counter (body-length-limit.ts) first.
+    ['transfer-encoding: chunked', '3e8\r\n{"model":"demo-chat","messages":['],
+  ])('is logged as 499, not as an internal error of the router (%s)', async (framing, bodyStart) => {
+    const requestId = `leaves-mid-upload-${framing.split(':')[0]}`;
     const { port } = new URL(harness.url);
     const socket = connect(Number(port), '127.0.0.1');
     await new Promise<void>((resolve) => socket.once('connect', resolve));
@@ -26,9 +30,9 @@ describe('a client that leaves mid-upload', () => {
         `authorization: Bearer ${testApiKey(TEST_KEYS.demo)}`,
         'content-type: application/json',
         `x-request-id: ${requestId}`,
-        'content-length: 1000',
+        framing,
         '',
-        '{"model":"demo-chat","messages":[',
+        bodyStart,
       ].join('\r\n'),
     );
     const lines = () => harness.logLinesOf(requestId);

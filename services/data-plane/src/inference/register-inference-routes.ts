@@ -4,6 +4,9 @@ import type { RuntimePolicy } from '@api-router/policy';
 import type { RequestAuthenticator } from '../auth/request-authenticator.js';
 import type { ResolvedCredentials } from '../credentials/credential-resolver.js';
 import type { AccessLogController } from '../http/access-log.js';
+import { unreadableBodyEncoding } from '../http/body-encoding.js';
+import { limitBodyLength } from '../http/body-length-limit.js';
+import { sendContinue } from '../http/expect-continue.js';
 import { parseJsonBody } from '../http/json-body.js';
 import { authDeniedEvent } from '../records/denial-events.js';
 import type { ActivePolicy } from '../policy/policy-holder.js';
@@ -33,9 +36,10 @@ interface RoutesContext extends InferenceRoutesDeps {
 /**
  * Registers the inference API in its own fastify scope: POST /v1/inference, POST /v1/chat/completions,
  * GET /v1/models and GET /v1/models/{model}. Per request, in order: capture the active policy (one policy serves the whole request);
- * refuse a declared body over the policy's max_body_bytes capped by the server's DP_MAX_BODY_BYTES (413);
- * read the body as raw bytes, only for `application/json` (else 415); authenticate (key or signature, over
- * those exact bytes; 401 with one body for every reason, the reason in logs and router_auth_failures_total);
+ * refuse a declared body over the policy's max_body_bytes capped by the server's DP_MAX_BODY_BYTES (413; a
+ * chunked one as it is read), sending 100 Continue only then to a client that waits for it; read the body
+ * as raw bytes, only for `application/json` in UTF-8, uncompressed (else 415); authenticate (key or
+ * signature, over those exact bytes; 401 with one body for every reason, the reason in logs and router_auth_failures_total);
  * parse the JSON safely (400); validate (chat schema / proto contract, 400); handle. Request metrics are
  * recorded when the response closes, however it ends.
  */
@@ -61,11 +65,34 @@ export function registerInferenceRoutes(
         parsed(tooLarge(maxBodyBytes), undefined);
         return;
       }
+      // Compressed, or in another charset: its bytes read as UTF-8 JSON would not say what the client sent.
+      const unreadable = unreadableBodyEncoding(request.headers);
+      if (unreadable !== undefined) {
+        parsed(unreadable, undefined);
+        return;
+      }
       inferenceState(request).rawBody = bytes;
       parsed(null, bytes);
     });
     scope.addHook('onRequest', (request, reply, hookDone) => {
-      hookDone(beginRequest(context, request, reply, bodyLimitFor));
+      const refused = beginRequest(context, request, reply, bodyLimitFor);
+      // A client that waits for 100 Continue sends its body now, not before a refusal on its headers.
+      if (refused === undefined) sendContinue(request, reply);
+      hookDone(refused);
+    });
+    // A body without a declared length (chunked) is counted against the policy's limit as it is read:
+    // fastify's own count stops only at the server's ceiling. Declared lengths were checked on arrival;
+    // a request with neither header has no body.
+    scope.addHook('preParsing', (request, _reply, payload, hookDone) => {
+      if (request.headers['transfer-encoding'] === undefined) {
+        hookDone(null, payload);
+        return;
+      }
+      const maxBodyBytes = bodyLimitFor(request);
+      hookDone(
+        null,
+        limitBodyLength(payload, maxBodyBytes, () => tooLarge(maxBodyBytes)),
+      );
     });
     const { runningRequests } = deps;
     // A request refused before its handler (here, in a hook, by the body parser or by validation) is
