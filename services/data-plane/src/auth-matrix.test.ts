@@ -1,3 +1,4 @@
+import { request as httpRequest } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSigner } from '@api-router/auth';
 import { waitFor } from '@api-router/testing';
@@ -150,5 +151,36 @@ describe('HMAC secret rotation', () => {
     });
     expect((await send({ headers: signedHeaders({ secret: 'old' }) })).status).toBe(401);
     expect((await send({ headers: signedHeaders({ secret: 'new' }) })).status).toBe(200);
+  });
+
+  // Node keeps only the first of several Authorization lines: without a look at the raw lines a request
+  // would be served with whichever key came first (a proxy that adds its own, a client that sends two).
+  it('refuses two Authorization lines as ambiguous, whichever key comes first', async () => {
+    const valid = `Bearer ${testApiKey(TEST_KEYS.demo)}`;
+    const wrong = `Bearer ${TEST_KEYS.demo}.${'A'.repeat(43)}`;
+    const before = metricValue(await harness.metricsText(), 'router_auth_failures_total', {
+      reason: 'ambiguous_credentials',
+    });
+    for (const lines of [
+      [valid, wrong],
+      [wrong, valid],
+      [valid, valid],
+    ]) {
+      const status = await new Promise<number>((resolve, reject) => {
+        const sent = httpRequest(`${harness.url}/v1/chat/completions`, { method: 'POST' }, (response) => {
+          response.resume();
+          resolve(response.statusCode ?? 0);
+        });
+        sent.setHeader('content-type', 'application/json');
+        sent.setHeader('authorization', lines);
+        sent.on('error', reject);
+        sent.end(body);
+      });
+      expect(status).toBe(401);
+    }
+    const after = metricValue(await harness.metricsText(), 'router_auth_failures_total', {
+      reason: 'ambiguous_credentials',
+    });
+    expect(after - before).toBe(3);
   });
 });

@@ -14,6 +14,11 @@ export interface AuthenticationInput {
   /** Request target exactly as received (origin form), as signed by the client. */
   readonly url: string;
   readonly headers: IncomingHttpHeaders;
+  /**
+   * The header lines as received (Node's rawHeaders: name, value, name, value…). `headers` keeps only the
+   * first of several Authorization lines; these show there were more. Undefined when unknown (tests).
+   */
+  readonly rawHeaders?: readonly string[];
   /** Exact body bytes; undefined for a request without a body. */
   readonly body: Uint8Array | undefined;
   /** "http" or "https", for a signature covering @target-uri or @scheme. */
@@ -53,7 +58,8 @@ export function createRequestAuthenticator(deps: RequestAuthenticatorDeps): Requ
   return async (input, policy, credentials) => {
     const signed = input.headers['signature-input'] !== undefined || input.headers.signature !== undefined;
     const authorization = input.headers.authorization;
-    if (signed && authorization !== undefined) return { ok: false, reason: 'ambiguous_credentials' };
+    if (authorization !== undefined && (signed || authorizationLines(input.rawHeaders) > 1))
+      return { ok: false, reason: 'ambiguous_credentials' };
     const nowMs = deps.clock.now();
     if (signed) return authenticateSignature(input, policy, credentials, nowMs, deps);
     if (authorization === undefined) return { ok: false, reason: 'missing_credentials' };
@@ -133,4 +139,18 @@ function usableKey(
     ok: true,
     principal: { keyId, tenantId: key.tenantId, allowedModels: key.allowedModels, scheme },
   };
+}
+
+/**
+ * How many Authorization lines the request had. Node keeps the first in `headers` and drops the others, so
+ * two keys (a client's and a proxy's, say) would be served as whichever came first: refused instead.
+ */
+function authorizationLines(rawHeaders: readonly string[] | undefined): number {
+  if (rawHeaders === undefined) return 1;
+  let lines = 0;
+  for (let index = 0; index < rawHeaders.length; index += 2) {
+    const name = rawHeaders[index]!;
+    if (name.length === 13 && name.toLowerCase() === 'authorization') lines += 1;
+  }
+  return lines;
 }

@@ -168,6 +168,7 @@ async function authenticate(deps: InferenceRoutesDeps, request: FastifyRequest):
       method: request.method,
       url: request.raw.url ?? request.url,
       headers: request.headers,
+      rawHeaders: request.raw.rawHeaders,
       body: state.rawBody,
       scheme: request.protocol,
     },
