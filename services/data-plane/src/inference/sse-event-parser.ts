@@ -27,6 +27,17 @@ export class SseEventParser {
     }
   }
 
+  /**
+   * The text after the last complete event, as an event, once the stream ended (undefined when there is
+   * none): a body may end right after an event's last line, without the blank line that dispatches it.
+   * Its last line may itself be cut short: whoever uses it must check that it is whole.
+   */
+  finish(): SseEvent | undefined {
+    const block = (this.#buffer + this.#decoder.decode()).replace(/(\r\n|\n|\r)$/, '');
+    this.#buffer = '';
+    return block === '' ? undefined : { raw: `${block}\n\n`, data: dataOf(block) };
+  }
+
   /** Text received after the last complete event (an incomplete event when the stream ended). */
   pending(): string {
     return this.#buffer;

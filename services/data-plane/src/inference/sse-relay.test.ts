@@ -125,6 +125,41 @@ describe('relaySse', () => {
     });
   });
 
+  it.each(['data: [DONE]\n', 'data: [DONE]', 'data: [DONE]\r\n'])(
+    'completes when the body ends right after an end marker without its blank line (%j)',
+    async (last) => {
+      // Some servers and proxies close the response after the marker's line: the stream is complete (the
+      // OpenAI SDKs end it cleanly), not truncated.
+      const { body } = source(['data: {"a":1}\n\n', last]);
+      const client = fastClient();
+      const outcome = await relaySse({
+        source: body,
+        destination: client.destination,
+        signal: signal(),
+        maxBytes: 1000,
+        onEvent: passThrough,
+        timers: systemTimers,
+      });
+      expect(outcome).toEqual({ kind: 'completed' });
+      expect(client.written).toEqual(['data: {"a":1}\n\n']);
+    },
+  );
+
+  it('writes nothing of an incomplete last event: the stream is truncated', async () => {
+    const { body } = source(['data: {"a":1}\n\n', 'data: {"b":2}']);
+    const client = fastClient();
+    const outcome = await relaySse({
+      source: body,
+      destination: client.destination,
+      signal: signal(),
+      maxBytes: 1000,
+      onEvent: passThrough,
+      timers: systemTimers,
+    });
+    expect(outcome).toMatchObject({ kind: 'truncated', reason: 'upstream_closed' });
+    expect(client.written).toEqual(['data: {"a":1}\n\n']);
+  });
+
   it('reports an upstream that breaks mid-stream as truncated', async () => {
     const { body } = source([
       'data: {"a":1}\n\n',

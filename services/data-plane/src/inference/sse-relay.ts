@@ -100,6 +100,11 @@ export async function relaySse(options: SseRelayOptions): Promise<SseRelayOutcom
     return outcomeOfError(upstreamBodyError(error, signal));
   }
   if (signal.aborted) return outcomeOfError(signal.reason);
+  // The body ended right after an end marker's line, without the blank line that dispatches it (some
+  // servers and proxies do; the OpenAI SDKs end such a stream cleanly): the stream is complete. Only the
+  // marker is taken from that text: anything else may be cut mid-line and is never written.
+  const last = parser.finish();
+  if (last !== undefined && isEnd(options.onEvent(last))) return { kind: 'completed' };
   return truncated(
     'upstream_closed',
     new RouterError('upstream_error', { message: 'The model backend stream ended early.' }),
@@ -139,6 +144,10 @@ async function readToEnd(chunks: AsyncIterator<Buffer>): Promise<'over'> {
     // A body that breaks after the end marker lost nothing; undici has closed that connection.
   }
   return 'over';
+}
+
+function isEnd(action: SseEventAction): boolean {
+  return typeof action !== 'string' && 'end' in action;
 }
 
 function truncated(reason: string, error: RouterError): SseRelayOutcome {
