@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { settlementUsage } from '../admission/admission-costs.js';
 import { createRequestState } from '../inference/request-state.js';
 import { startRequestUsage } from './request-usage.js';
 import type { UsageRecordInit } from './usage-recorder.js';
@@ -7,7 +8,10 @@ import type { UsageRecordInit } from './usage-recorder.js';
 // budget store disagree. Prices: 1,000,000 micros per million tokens in and out = 1 micro per token.
 const price = { inputMicrosPerMillion: 1_000_000, outputMicrosPerMillion: 1_000_000 };
 
-function recordFor(setup: (state: ReturnType<typeof createRequestState>) => void): Promise<UsageRecordInit> {
+function recordFor(
+  setup: (state: ReturnType<typeof createRequestState>) => void,
+  servingPrice: typeof price = price,
+): Promise<UsageRecordInit> {
   const records: UsageRecordInit[] = [];
   const state = createRequestState(0);
   setup(state);
@@ -21,7 +25,7 @@ function recordFor(setup: (state: ReturnType<typeof createRequestState>) => void
       requestId: 'req-1',
       model: 'demo-chat',
       streamed: true,
-      policy: { priceFor: () => price },
+      policy: { priceFor: () => servingPrice },
       state,
       reservedCostMicros: 777,
     },
@@ -45,6 +49,23 @@ describe('request usage record cost', () => {
       state.backendId = 'mock-a';
     });
     expect(record.costMicros).toBe(777);
+  });
+
+  it('carries what settlement charges when a backend reports an absurd usage', async () => {
+    // A broken backend's count: priced as reported it is beyond 2^53 micros. Settlement caps it as the stores
+    // do; the record must say the same (and be written at all: the request has no other record).
+    const usage = { inputTokens: Number.MAX_SAFE_INTEGER, outputTokens: 0 };
+    const expensive = { inputMicrosPerMillion: 2_000_000, outputMicrosPerMillion: 2_000_000 };
+    const record = await recordFor((state) => {
+      state.responded = true;
+      state.backendId = 'mock-a';
+      state.usage = usage;
+    }, expensive);
+    const settled = settlementUsage({ priceFor: () => expensive }, 'demo-chat', 'mock-a', usage, {
+      tokens: 1,
+      costMicros: 777,
+    });
+    expect(record.costMicros).toBe(settled.costMicros);
   });
 
   it('costs nothing when no backend answered (the reservation is released)', async () => {

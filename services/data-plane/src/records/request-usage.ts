@@ -1,5 +1,6 @@
 import { toRouterError } from '@api-router/errors';
-import { maxCostMicros, type RuntimePolicy } from '@api-router/policy';
+import type { RuntimePolicy } from '@api-router/policy';
+import { settlementUsage } from '../admission/admission-costs.js';
 import type { Clock } from '../clock.js';
 import { CLIENT_CLOSED_STATUS, ClientClosedError } from '../inference/request-signal.js';
 import { routerTimings, type InferenceRequestState } from '../inference/request-state.js';
@@ -85,8 +86,6 @@ function usageRecordInit(
   const timings = routerTimings(state, deps.now());
   const inputTokens = state.usage?.inputTokens ?? 0;
   const outputTokens = state.usage?.outputTokens ?? 0;
-  const price =
-    state.usage === undefined ? undefined : subject.policy.priceFor(subject.model, state.backendId);
   return {
     requestId: subject.requestId,
     startedAtMs: Math.round(deps.clock.now() - timings.totalMs),
@@ -98,7 +97,7 @@ function usageRecordInit(
     statusCode,
     inputTokens,
     outputTokens,
-    costMicros: recordedCostMicros(subject, price, inputTokens, outputTokens),
+    costMicros: recordedCostMicros(subject),
     attempts: state.attempts,
     streamed: subject.streamed,
     truncated: state.truncatedReason !== undefined,
@@ -111,12 +110,15 @@ function usageRecordInit(
   };
 }
 
-function recordedCostMicros(
-  subject: RequestUsageSubject,
-  price: ReturnType<RuntimePolicy['priceFor']>,
-  inputTokens: number,
-  outputTokens: number,
-): number {
-  if (subject.state.usage === undefined) return subject.state.responded ? subject.reservedCostMicros : 0;
-  return price === undefined ? 0 : maxCostMicros({ price, inputTokens, maxOutputTokens: outputTokens });
+/**
+ * What settlement charges (settlementUsage, one computation for both): the reported usage at the serving
+ * backend's price, capped as the stores cap it, or the reservation when a backend answered without a usable
+ * one; 0 when no backend answered (the reservation is released).
+ */
+function recordedCostMicros(subject: RequestUsageSubject): number {
+  const { state } = subject;
+  if (!state.responded && state.usage === undefined) return 0;
+  const reserved = { tokens: 0, costMicros: subject.reservedCostMicros };
+  return settlementUsage(subject.policy, subject.model, state.backendId ?? '', state.usage, reserved)
+    .costMicros;
 }

@@ -22,7 +22,10 @@ export interface UsageRecordInit {
   statusCode: number;
   inputTokens: number;
   outputTokens: number;
-  /** Real cost at the serving backend's price, in micro-units; 0 when unpriced or no usage. */
+  /**
+   * What settlement charges, in micro-units: the usage at the serving backend's price; the reservation when
+   * a backend answered without usable usage; 0 when unpriced or no backend answered.
+   */
   costMicros: number;
   /** Upstream attempts (first try + failovers). */
   attempts: number;
