@@ -181,6 +181,6 @@ describe('HMAC secret rotation', () => {
     const after = metricValue(await harness.metricsText(), 'router_auth_failures_total', {
       reason: 'ambiguous_credentials',
     });
-    expect(after - before).toBe(3);
+    expect((after ?? 0) - (before ?? 0)).toBe(3);
   });
 });
