@@ -4,6 +4,11 @@
  */
 export const ERROR_CATALOGUE = {
   invalid_request: { status: 400, retryable: false, message: 'The request is malformed or invalid.' },
+  upstream_rejected: {
+    status: 400,
+    retryable: false,
+    message: 'The model backend refused the request as invalid.',
+  },
   unauthenticated: { status: 401, retryable: false, message: 'Missing or invalid credentials.' },
   budget_exhausted: {
     status: 402,

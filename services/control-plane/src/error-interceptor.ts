@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 
 const CONNECT_CODES: Readonly<Record<ErrorCode, Code>> = {
   invalid_request: Code.InvalidArgument,
+  upstream_rejected: Code.InvalidArgument,
   unauthenticated: Code.Unauthenticated,
   budget_exhausted: Code.ResourceExhausted,
   model_not_allowed: Code.PermissionDenied,

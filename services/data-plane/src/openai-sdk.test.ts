@@ -126,4 +126,26 @@ describe('the openai SDK against the router', () => {
     expect((tooLarge as InstanceType<typeof OpenAI.RateLimitError>).headers?.get('retry-after')).toBeNull();
     expect(calls).toBe(1);
   });
+
+  // A backend's 400 (context too long, a bad parameter) cannot succeed on a retry: as a retryable 502 the
+  // SDK sent it three times, each admitted and rate-limited again, and the backend's reason was lost.
+  it("does not retry a request the backend refused as invalid, and relays the backend's reason", async () => {
+    let calls = 0;
+    const retrying = new OpenAI({
+      apiKey: DEMO_API_KEY,
+      baseURL: `${harness.url}/v1`,
+      maxRetries: 2,
+      fetch: (url, init) => {
+        calls += 1;
+        return fetch(url, init);
+      },
+    });
+    const refused = await retrying.chat.completions
+      .create({ model: 'demo-chat', messages }, { headers: { 'x-mock-status': '400' } })
+      .catch((error: unknown) => error);
+    expect(refused).toBeInstanceOf(OpenAI.BadRequestError);
+    expect(refused).toMatchObject({ status: 400, code: 'upstream_rejected', type: 'invalid_request_error' });
+    expect((refused as Error).message).toContain('Mock backend forced status 400');
+    expect(calls).toBe(1);
+  });
 });

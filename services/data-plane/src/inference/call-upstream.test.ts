@@ -174,6 +174,52 @@ describe('callUpstream, read whole', () => {
     expect(await attempts()).toEqual({ 'a:status_error': 1 });
   });
 
+  it("answers a backend's 400, 413 or 422 as upstream_rejected (400, not retryable) with its reason", async () => {
+    const openAiBody = JSON.stringify({
+      error: {
+        message: "This model's maximum context length is 8192 tokens.",
+        type: 'invalid_request_error',
+        param: 'messages',
+        code: 'context_length_exceeded',
+      },
+    });
+    const openAi = setup(() => ok(400, openAiBody));
+    const error = await callUpstream(openAi.deps, openAi.call).catch((caught: unknown) => caught);
+    expect(error).toMatchObject({
+      code: 'upstream_rejected',
+      status: 400,
+      retryable: false,
+      message:
+        "The model backend refused the request (status 400, context_length_exceeded): This model's maximum " +
+        'context length is 8192 tokens.',
+      details: { upstream_status: 400, upstream_code: 'context_length_exceeded', param: 'messages' },
+    });
+    expect(openAi.state.responded).toBe(false);
+    expect(await openAi.attempts()).toEqual({ 'a:status_error': 1 });
+    // vLLM's shape (a numeric code), FastAPI's {"detail"}, and a body that is not JSON.
+    const cases: [number, string, string][] = [
+      [
+        400,
+        '{"object":"error","message":"max_tokens is too large","type":"BadRequestError","param":null,"code":400}',
+        'The model backend refused the request (status 400): max_tokens is too large',
+      ],
+      [
+        422,
+        '{"detail":"field required"}',
+        'The model backend refused the request (status 422): field required',
+      ],
+      [413, '<html>too large</html>', 'The model backend refused the request (status 413).'],
+    ];
+    for (const [status, body, message] of cases) {
+      const other = setup(() => ok(status, body));
+      await expect(callUpstream(other.deps, other.call)).rejects.toMatchObject({
+        code: 'upstream_rejected',
+        message,
+        details: { upstream_status: status },
+      });
+    }
+  });
+
   it('never logs the body of an authentication error', async () => {
     const { deps, call, warnings } = setup(() => ok(401, 'bad token secret-token'));
     await expect(callUpstream(deps, call)).rejects.toMatchObject({ details: { upstream_status: 401 } });

@@ -13,6 +13,7 @@ import {
   maxErrorBodyBytes,
   readStreamedErrorBody,
 } from '../upstream/upstream-error-body.js';
+import { rejectedRequestError } from '../upstream/rejected-request.js';
 import { upstreamFailureError } from '../upstream/upstream-failure.js';
 import { startUpstreamTrace, type UpstreamTrace } from '../upstream/trace-context.js';
 import type {
@@ -270,7 +271,10 @@ function isSuccessStatus(statusCode: number): boolean {
   return statusCode >= 200 && statusCode < 300;
 }
 
-/** 502 with the upstream status; the body excerpt is logged, not relayed. */
+/**
+ * 400 upstream_rejected for a backend's 400/413/422, with its reason (rejected-request.ts); else 502 with the
+ * upstream status. The body excerpt is logged either way.
+ */
 function upstreamStatusError(statusCode: number, body: UpstreamWholeBody, call: UpstreamCall): unknown {
   const signal = call.requestSignal;
   // A body not read (aborted, oversized, withheld): the status alone decides, unless an abort explains it.
@@ -283,8 +287,11 @@ function upstreamStatusError(statusCode: number, body: UpstreamWholeBody, call: 
     },
     'upstream answered with an error status',
   );
-  return new RouterError('upstream_error', {
-    message: `The model backend answered with status ${statusCode}.`,
-    details: { upstream_status: statusCode },
-  });
+  return (
+    rejectedRequestError(statusCode, body) ??
+    new RouterError('upstream_error', {
+      message: `The model backend answered with status ${statusCode}.`,
+      details: { upstream_status: statusCode },
+    })
+  );
 }

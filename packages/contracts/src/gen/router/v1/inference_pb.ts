@@ -273,7 +273,8 @@ export type ErrorDetail = Message<"router.v1.ErrorDetail"> & {
   /**
    * Public facts about the error, absent when there are none; the fields depend on the code
    * (docs/errors.md), e.g. budget, remaining_usd and resets_at for budget_exhausted, limit and
-   * limit_kind for rate_limited, upstream_status for upstream_error.
+   * limit_kind for rate_limited, upstream_status for upstream_error, upstream_status (with
+   * upstream_code and param when the backend gave them) for upstream_rejected.
    *
    * @generated from field: google.protobuf.Struct details = 5;
    */
