@@ -121,8 +121,8 @@ async function streamInference(
     id ||= chunk.id ?? '';
     finishReason = chunk.finishReason ?? finishReason;
     if (chunk.usage !== undefined) state.usage = chunk.usage;
+    if (chunk.generatesOutput) state.firstTokenAtMs ??= deps.now();
     if (chunk.contentDelta === '') return '';
-    state.firstTokenAtMs ??= deps.now();
     const delta = { id, model: inference.model, output: { role: 'assistant', content: chunk.contentDelta } };
     return `data: ${JSON.stringify(delta)}\n\n`;
   };

@@ -82,7 +82,7 @@ async function streamChat(
     if (chunk.upstreamError) return { upstreamError: event.data };
     if (chunk.usage !== undefined) state.usage = chunk.usage;
     if (chunk.usageOnly && !clientWantsUsage) return '';
-    if (chunk.contentDelta !== '') state.firstTokenAtMs ??= deps.now();
+    if (chunk.generatesOutput) state.firstTokenAtMs ??= deps.now();
     return event.raw;
   };
   const tail = (): string => {

@@ -179,6 +179,24 @@ describe('openAICompatibleAdapter', () => {
     expect(adapter.parseStreamData('{"object":"error","message":"bad","code":400}')).toMatchObject({
       upstreamError: true,
     });
+    // Output other than text counts for the time to first token: tool calls, refusals, reasoning, and any
+    // choice, not only the first (n > 1); a role-only or finish chunk does not.
+    for (const generating of [
+      '{"choices":[{"delta":{"tool_calls":[{"index":0,"function":{"arguments":"{"}}]}}]}',
+      '{"choices":[{"delta":{"refusal":"I cannot"}}]}',
+      '{"choices":[{"delta":{"reasoning_content":"Let me think"}}]}',
+      '{"choices":[{"index":0,"delta":{}},{"index":1,"delta":{"content":"b"}}]}',
+      '{"choices":[{"delta":{"content":" tok1"}}]}',
+    ]) {
+      expect(adapter.parseStreamData(generating), generating).toMatchObject({ generatesOutput: true });
+    }
+    for (const silent of [
+      '{"choices":[{"delta":{"role":"assistant","content":""}}]}',
+      '{"choices":[{"delta":{"tool_calls":[]},"finish_reason":"stop"}]}',
+      '{"choices":[],"usage":{"prompt_tokens":4,"completion_tokens":7,"total_tokens":11}}',
+    ]) {
+      expect(adapter.parseStreamData(silent), silent).toMatchObject({ generatesOutput: false });
+    }
     expect(adapter.isStreamEnd('[DONE]')).toBe(true);
     expect(adapter.isStreamEnd('{}')).toBe(false);
   });

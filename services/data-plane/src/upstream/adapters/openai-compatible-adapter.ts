@@ -85,6 +85,7 @@ export const openAICompatibleAdapter: ProviderAdapter = {
       id: typeof json.id === 'string' ? json.id : undefined,
       model: typeof json.model === 'string' ? json.model : undefined,
       contentDelta: delta !== undefined ? stringOr(delta.content, '') : '',
+      generatesOutput: choices.some(generatesOutput),
       finishReason:
         isObject(choice) && typeof choice.finish_reason === 'string' ? choice.finish_reason : undefined,
       usage,
@@ -96,6 +97,17 @@ export const openAICompatibleAdapter: ProviderAdapter = {
 
   isStreamEnd: (data: string) => data.trim() === '[DONE]',
 };
+
+/** Delta fields that carry generated output: text, a refusal, reasoning (vLLM, DeepSeek, OpenRouter). */
+const GENERATED_TEXT_FIELDS = ['content', 'refusal', 'reasoning_content', 'reasoning'] as const;
+
+/** Whether a streamed choice's delta carries generated output (StreamChunk.generatesOutput). */
+function generatesOutput(choice: unknown): boolean {
+  if (!isObject(choice) || !isObject(choice.delta)) return false;
+  const { delta } = choice;
+  if (Array.isArray(delta.tool_calls) && delta.tool_calls.length > 0) return true;
+  return GENERATED_TEXT_FIELDS.some((field) => typeof delta[field] === 'string' && delta[field] !== '');
+}
 
 /**
  * The body field of an output limit the router sets on this target: OpenAI's reasoning models refuse

@@ -31,6 +31,11 @@ export interface StreamChunk {
   readonly model: string | undefined;
   /** Text added by this chunk ("" for role-only, finish and usage chunks). */
   readonly contentDelta: string;
+  /**
+   * The chunk carries generated output of any kind, in any choice: text, tool-call fragments, a refusal,
+   * reasoning. What the time to first token waits for (a tool-call-only stream has no text at all).
+   */
+  readonly generatesOutput: boolean;
   readonly finishReason: string | undefined;
   readonly usage: TokenCounts | undefined;
   /** True for a chunk that carries usage and no choice (OpenAI's include_usage chunk). */
