@@ -1,5 +1,5 @@
 import { trace } from '@opentelemetry/api';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished, vi } from 'vitest';
 import { create } from '@bufbuild/protobuf';
 import { BackendSchema, RouteSchema } from '@api-router/contracts';
 import { RouterError } from '@api-router/errors';
@@ -216,6 +216,35 @@ describe('callUpstream, read whole', () => {
         code: 'upstream_rejected',
         message,
         details: { upstream_status: status },
+      });
+    }
+  });
+
+  const NOW_FOR_RETRY_AFTER_MS = Date.UTC(2026, 10, 29, 12, 0, 0);
+  // The backend's own wait: an SDK retrying the 502 honours Retry-After, which tells it when the backend
+  // (rate-limited or overloaded) takes requests again; without it the SDK guesses with its own backoff.
+  it("passes on a backend 429's or 503's Retry-After (seconds or a date), bounded to an hour", async () => {
+    vi.useFakeTimers({ toFake: ['Date'], now: NOW_FOR_RETRY_AFTER_MS });
+    onTestFinished(() => {
+      vi.useRealTimers();
+    });
+    const cases: [number, string, number | undefined][] = [
+      [429, '7', 7],
+      [503, '0', 0],
+      [429, new Date(NOW_FOR_RETRY_AFTER_MS + 30_000).toUTCString(), 30],
+      [429, '86400', 3600],
+      [429, 'soon', undefined],
+      [500, '7', undefined],
+    ];
+    for (const [status, retryAfter, seconds] of cases) {
+      const { deps, call } = setup(() => ({
+        ...ok(status, '{"error":{"message":"slow down"}}'),
+        headers: { 'retry-after': retryAfter },
+      }));
+      const error = await callUpstream(deps, call).catch((caught: unknown) => caught);
+      expect(error, `${status} ${retryAfter}`).toMatchObject({
+        code: 'upstream_error',
+        retryAfterSeconds: seconds,
       });
     }
   });

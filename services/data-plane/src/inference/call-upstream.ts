@@ -14,6 +14,7 @@ import {
   readStreamedErrorBody,
 } from '../upstream/upstream-error-body.js';
 import { rejectedRequestError } from '../upstream/rejected-request.js';
+import { backendRetryAfterSeconds } from '../upstream/backend-retry-after.js';
 import { upstreamFailureError } from '../upstream/upstream-failure.js';
 import { startUpstreamTrace, type UpstreamTrace } from '../upstream/trace-context.js';
 import type {
@@ -147,7 +148,7 @@ async function attemptStream(
   const { response } = outcome;
   if (!isSuccessStatus(response.statusCode)) {
     const body = await readStreamedErrorBody(response, call.requestSignal);
-    throw statusFailed(deps, call, target, trace, response.statusCode, body);
+    throw statusFailed(deps, call, target, trace, response, body);
   }
   responded(deps, call, target);
   return { ok: true, success: { kind: 'stream', response, target, endTrace: (error) => trace.end(error) } };
@@ -176,7 +177,7 @@ function wholeAnswered(
 ): AttemptOutcome<WholeUpstreamSuccess> {
   if (!outcome.ok) return attemptFailed(deps, call, target, trace, outcome.failure);
   const { statusCode, body } = outcome.response;
-  if (!isSuccessStatus(statusCode)) throw statusFailed(deps, call, target, trace, statusCode, body);
+  if (!isSuccessStatus(statusCode)) throw statusFailed(deps, call, target, trace, outcome.response, body);
   responded(deps, call, target);
   finishAttempt(deps, call.state, target.backend.id);
   if (!body.ok) {
@@ -237,10 +238,10 @@ function statusFailed(
   call: UpstreamCall,
   target: RuntimeTarget,
   trace: UpstreamTrace,
-  statusCode: number,
+  response: Pick<UpstreamResponse, 'statusCode' | 'headers'>,
   body: UpstreamWholeBody,
 ): unknown {
-  const error = upstreamStatusError(statusCode, body, call);
+  const error = upstreamStatusError(response, body, call);
   finishAttempt(deps, call.state, target.backend.id, 'status_error');
   trace.end(error);
   return error;
@@ -275,7 +276,11 @@ function isSuccessStatus(statusCode: number): boolean {
  * 400 upstream_rejected for a backend's 400/413/422, with its reason (rejected-request.ts); else 502 with the
  * upstream status. The body excerpt is logged either way.
  */
-function upstreamStatusError(statusCode: number, body: UpstreamWholeBody, call: UpstreamCall): unknown {
+function upstreamStatusError(
+  { statusCode, headers }: Pick<UpstreamResponse, 'statusCode' | 'headers'>,
+  body: UpstreamWholeBody,
+  call: UpstreamCall,
+): unknown {
   const signal = call.requestSignal;
   // A body not read (aborted, oversized, withheld): the status alone decides, unless an abort explains it.
   if ((!body.ok || mayEchoCredential(statusCode)) && signal.aborted) return signal.reason;
@@ -292,6 +297,7 @@ function upstreamStatusError(statusCode: number, body: UpstreamWholeBody, call: 
     new RouterError('upstream_error', {
       message: `The model backend answered with status ${statusCode}.`,
       details: { upstream_status: statusCode },
+      retryAfterSeconds: backendRetryAfterSeconds(statusCode, headers),
     })
   );
 }
