@@ -127,7 +127,10 @@ export interface DataPlaneConfig {
   redisUrl: string | undefined;
   /** Accepted distance of a signature's `created` from now, both ways, in seconds (DP_SIGNATURE_WINDOW_SECONDS, default 300). */
   signatureWindowSeconds: number;
-  /** Largest upstream response relayed, JSON or stream, in bytes; larger → 502 (DP_MAX_UPSTREAM_RESPONSE_BYTES, default 8 MiB). */
+  /**
+   * Largest JSON upstream response, or single stream event, relayed, in bytes; larger → 502
+   * (DP_MAX_UPSTREAM_RESPONSE_BYTES, default 8 MiB). A stream's length is not capped.
+   */
   maxUpstreamResponseBytes: number;
   /**
    * Most nonces the in-process nonce store holds (DP_NONCE_MAX_ENTRIES, default 200 000); each is held for

@@ -28,7 +28,7 @@ export interface InferenceHandlerDeps {
   /** Monotonic milliseconds (performance.now). */
   readonly now: () => number;
   readonly metrics: InferenceMetrics;
-  /** Largest upstream response relayed, JSON or stream, in bytes (DP_MAX_UPSTREAM_RESPONSE_BYTES). */
+  /** Largest JSON upstream response, or single stream event, relayed, in bytes (DP_MAX_UPSTREAM_RESPONSE_BYTES). */
   readonly maxUpstreamResponseBytes: number;
   /** Durable audit events and usage records (the outbox); each resolves once on disk. */
   readonly records: { readonly audit: AuditRecorder; readonly usage: UsageRecorder };

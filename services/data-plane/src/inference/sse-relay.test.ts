@@ -190,6 +190,36 @@ describe('relaySse', () => {
     expect(state.destroyed).toBe(true);
   });
 
+  // Memory is bounded by backpressure, not by the stream's length: a long stream (logprobs cost ~1 KB a
+  // token) must not be cut for its total size, only for one event the relay would have to hold whole.
+  it('relays a stream longer than the size cap whose events each fit, and cuts an unfinished event over it', async () => {
+    const events = Array.from({ length: 40 }, (_, index) => `data: ${String(index).padStart(8, '0')}\n\n`);
+    const long = source([...events, 'data: [DONE]\n\n']);
+    const client = fastClient();
+    const relayed = await relaySse({
+      source: long.body,
+      destination: client.destination,
+      signal: signal(),
+      maxBytes: 32,
+      onEvent: passThrough,
+      timers: systemTimers,
+    });
+    expect(relayed).toEqual({ kind: 'completed' });
+    expect(client.written.join('')).toBe(events.join(''));
+    // An event that never ends (no blank line) grows the parser's buffer: cut once it passes the cap.
+    const endless = source(['data: 0123456789', '0123456789', '0123456789', '0123456789\n\n']);
+    const cut = await relaySse({
+      source: endless.body,
+      destination: fastClient().destination,
+      signal: signal(),
+      maxBytes: 32,
+      onEvent: passThrough,
+      timers: systemTimers,
+    });
+    expect(cut).toMatchObject({ kind: 'truncated', reason: 'too_large' });
+    expect(endless.state.destroyed).toBe(true);
+  });
+
   it('reads no further upstream bytes while the client is not draining (backpressure)', async () => {
     const { body, state } = source(['data: 1\n\n', 'data: 2\n\n', 'data: 3\n\n', 'data: [DONE]\n\n']);
     const client = slowClient();

@@ -31,7 +31,7 @@ export interface SseRelayOptions {
   readonly destination: Writable;
   /** The request's signal: deadline or client gone. */
   readonly signal: CancelSignal;
-  /** Most upstream bytes relayed; a larger stream is cut (truncated, reason too_large). */
+  /** Largest event (or unfinished event) held, in characters; a larger one cuts the stream (too_large). */
   readonly maxBytes: number;
   readonly onEvent: (event: SseEvent) => SseEventAction;
   /** Times the wait for the upstream body's end after the end marker ({@link END_MARKER_GRACE_MS}). */
@@ -41,7 +41,7 @@ export interface SseRelayOptions {
 /**
  * How a relay ended. `completed`: the upstream sent its clean end marker (and closed, or did not within
  * {@link END_MARKER_GRACE_MS}: the stream was complete all the same). `truncated`: it did not send it
- * (closed early, broke, reported an error, stalled, exceeded the size cap, or the deadline passed) — the
+ * (closed early, broke, reported an error, stalled, had an event over the size cap, or the deadline passed) — the
  * caller must send the client an error event, never a clean end. `client_closed`: nobody is listening any
  * more.
  */
@@ -62,19 +62,25 @@ export async function relaySse(options: SseRelayOptions): Promise<SseRelayOutcom
   // iterator's return()), and at the end marker the relay must stop without closing a connection that the
   // backend is about to end cleanly (and undici to reuse). Every other early exit destroys the body itself.
   const chunks = source[Symbol.asyncIterator]();
-  let receivedBytes = 0;
   try {
     for (let next = await chunks.next(); next.done !== true; next = await chunks.next()) {
-      const chunk = next.value;
-      receivedBytes += chunk.length;
-      if (receivedBytes > options.maxBytes) {
+      const events = parser.push(next.value);
+      // What the relay holds: one event (or its unfinished start). The stream's length is not bounded here:
+      // backpressure bounds memory, the deadline bounds time, and a long stream (logprobs cost ~1 KB a
+      // token) is a normal one.
+      if (
+        parser.pending().length > options.maxBytes ||
+        events.some((event) => event.raw.length > options.maxBytes)
+      ) {
         source.destroy();
         return truncated(
           'too_large',
-          new RouterError('upstream_error', { message: 'The model backend stream exceeded the size limit.' }),
+          new RouterError('upstream_error', {
+            message: 'A model backend stream event exceeded the size limit.',
+          }),
         );
       }
-      for (const event of parser.push(chunk)) {
+      for (const event of events) {
         const action = options.onEvent(event);
         if (typeof action !== 'string') {
           if ('upstreamError' in action) {
