@@ -41,8 +41,8 @@ export interface LimitsPolicyOptions {
   readonly backendUrls?: Readonly<Record<'mock-a' | 'mock-b', string>>;
   /** Max wait of the `conc` key's queue, ms; default 2000. */
   readonly queueWaitMs?: number;
-  /** maxConcurrent of the `conc` key; default 1. */
-  readonly concMax?: number;
+  /** maxConcurrent of the `conc` key; default 1; null: the key has no limits at all. */
+  readonly concMax?: number | null;
   readonly version?: bigint;
 }
 
@@ -92,7 +92,7 @@ apiKeys:
 ${key(LIMIT_KEYS.budget, "{ budgets: [{ id: total, limitUsd: '0.0001', period: total }] }")}
 ${key(LIMIT_KEYS.rate, `{ ${rate}: 2 }`)}
 ${key(LIMIT_KEYS.tokens, `{ ${tokens}, onStoreFailure: { rateLimits: fail-closed } }`)}
-${key(LIMIT_KEYS.conc, `{ maxConcurrent: ${options.concMax ?? 1}, queue: { maxWaitMs: ${options.queueWaitMs ?? 2000}, maxLength: 2 } }`)}
+${key(LIMIT_KEYS.conc, options.concMax === null ? '' : `{ maxConcurrent: ${options.concMax ?? 1}, queue: { maxWaitMs: ${options.queueWaitMs ?? 2000}, maxLength: 2 } }`)}
 ${key(LIMIT_KEYS.concNoQueue, '{ maxConcurrent: 1 }')}
 ${key(LIMIT_KEYS.open, `{ ${rate}: 4, onStoreFailure: { rateLimits: fail-open, localShare: '0.5' } }`)}
 ${key(LIMIT_KEYS.closed, `{ ${rate}: 4, onStoreFailure: { rateLimits: fail-closed } }`)}

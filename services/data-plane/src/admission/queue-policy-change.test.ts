@@ -22,7 +22,7 @@ function track(promise: Promise<Admission>): {
   return { promise, state: () => state };
 }
 
-const concPolicy = (concMax: number, version: bigint) =>
+const concPolicy = (concMax: number | null, version: bigint) =>
   buildLimitsPolicy({ queueWaitMs: 500, concMax, version });
 
 describe('queued requests and a new policy', () => {
@@ -42,6 +42,27 @@ describe('queued requests and a new policy', () => {
     await vi.advanceTimersByTimeAsync(60);
     expect(queued.state()).toBe('admitted');
     expect(arrival.state()).toBe('pending');
+    holder.finish({ responded: false });
+    (await queued.promise).finish({ responded: false });
+    (await arrival.promise).finish({ responded: false });
+    await controller.close();
+  });
+
+  it('a queued request is admitted at its next retry once a new policy removes the limit it waits for', async () => {
+    vi.useFakeTimers({ now: T0 });
+    const { controller } = setup();
+    const old = concPolicy(1, 1n);
+    const unlimited = concPolicy(null, 2n);
+    const holder = await controller.admit(input(LIMIT_KEYS.conc, { requestId: 'r0', policy: old }));
+    const queued = track(controller.admit(input(LIMIT_KEYS.conc, { requestId: 'r1', policy: old })));
+    await vi.advanceTimersByTimeAsync(0);
+    expect(queued.state()).toBe('pending');
+    // The new policy's first request has no limit to wait for: admitted at once, and r1 at its next retry.
+    const arrival = track(controller.admit(input(LIMIT_KEYS.conc, { requestId: 'r2', policy: unlimited })));
+    await vi.advanceTimersByTimeAsync(0);
+    expect(arrival.state()).toBe('admitted');
+    await vi.advanceTimersByTimeAsync(60);
+    expect(queued.state()).toBe('admitted');
     holder.finish({ responded: false });
     (await queued.promise).finish({ responded: false });
     (await arrival.promise).finish({ responded: false });

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
 import { RouterError } from '@api-router/errors';
 import { exceedsDepth, MAX_JSON_DEPTH, parseJsonBody } from './json-body.js';
 
@@ -84,5 +85,44 @@ describe('parseJsonBody', () => {
     });
     // A malformed literal is malformed JSON, not a number problem.
     expect(errorOf(() => parseJsonBody(bytes('{"a":1e400e}'))).message).toBe('The body is not valid JSON.');
+  });
+});
+
+describe('parseJsonBody on numbers of any length', () => {
+  // Fractions and nested integers without an exponent are only converted past 308 characters (shorter ones
+  // cannot leave a double's range): the verdict must be the one a conversion of every literal gives.
+  const digits = (length: number, seed: number): string =>
+    Array.from({ length }, (_, index) => String((seed + index * 7) % 10)).join('');
+  it('refuses exactly the fractions and nested integers that overflow a double, at every length', () => {
+    fc.assert(
+      fc.property(
+        fc.boolean(),
+        fc.integer({ min: 1, max: 9 }),
+        fc.integer({ min: 0, max: 420 }),
+        fc.option(fc.integer({ min: 1, max: 30 }), { nil: undefined }),
+        fc.boolean(),
+        fc.integer({ min: 0, max: 9 }),
+        (negative, lead, length, fractionDigits, nested, seed) => {
+          const literal =
+            (negative ? '-' : '') +
+            String(lead) +
+            digits(length, seed) +
+            (fractionDigits === undefined ? '' : `.${digits(fractionDigits, seed + 1)}`);
+          // A top-level integer is held to more (written back exactly); nest it or give it a fraction.
+          const text = nested || fractionDigits === undefined ? `{"a":[${literal}]}` : `{"a":${literal}}`;
+          const finite = Number.isFinite(Number(literal));
+          if (finite) expect(() => parseJsonBody(bytes(text)), literal).not.toThrow();
+          else expect(errorOf(() => parseJsonBody(bytes(text))).message).toMatch(/contains a number/);
+        },
+      ),
+    );
+  });
+
+  it('draws the line at a double’s range, not at a length', () => {
+    expect(parseJsonBody(bytes(`{"a":[${'9'.repeat(308)}]}`))).toEqual({ a: [Number('9'.repeat(308))] });
+    expect(parseJsonBody(bytes(`{"a":1${'0'.repeat(308)}.5}`))).toEqual({ a: 1e308 });
+    for (const text of [`{"a":[${'9'.repeat(309)}]}`, `{"a":-${'9'.repeat(309)}.0}`]) {
+      expect(errorOf(() => parseJsonBody(bytes(text))).message).toMatch(/contains a number/);
+    }
   });
 });

@@ -71,6 +71,12 @@ const UPPER_E = 0x45;
  * digits, below 2^53 (16 digits) and far below a double's range.
  */
 const PLAIN_NUMBER_MAX_LENGTH = 15;
+/**
+ * Longest literal without an exponent that is within a double's range whatever its digits: its integer part
+ * has at most 308 digits, below 1e308. A fraction or a nested integer up to this long needs no conversion
+ * (converting each one cost ~0.3 µs: a body of 2 000 floats took 3.4 times as long to parse).
+ */
+const FINITE_PLAIN_NUMBER_MAX_LENGTH = 308;
 
 /** What {@link scanJson} found. */
 const SCAN_OK = 0;
@@ -87,8 +93,9 @@ export function exceedsDepth(bytes: Uint8Array, maxDepth: number): boolean {
 
 /**
  * One pass over the bytes, strings skipped: nesting deeper than `maxDepth` (reported at once), else a
- * number literal that does not parse to the value written (see parseJsonBody). Only literals with an
- * exponent or longer than {@link PLAIN_NUMBER_MAX_LENGTH} are converted to be looked at.
+ * number literal that does not parse to the value written (see parseJsonBody). Only literals that may be
+ * wrong are converted to be looked at: one with an exponent, a top-level integer longer than
+ * {@link PLAIN_NUMBER_MAX_LENGTH}, any other longer than {@link FINITE_PLAIN_NUMBER_MAX_LENGTH}.
  */
 function scanJson(bytes: Uint8Array, maxDepth: number): number {
   let depth = 0;
@@ -115,8 +122,10 @@ function scanJson(bytes: Uint8Array, maxDepth: number): number {
         if (bytes[index] === LOWER_E || bytes[index] === UPPER_E) exponent = true;
         else if (bytes[index] === DOT) fraction = true;
       }
-      if (exponent || index + 1 - start > PLAIN_NUMBER_MAX_LENGTH) {
-        inexactNumber ||= !isExact(bytes, start, index + 1, exponent || fraction || depth > 1);
+      const length = index + 1 - start;
+      const rangeOnly = exponent || fraction || depth > 1;
+      if (exponent || length > (rangeOnly ? FINITE_PLAIN_NUMBER_MAX_LENGTH : PLAIN_NUMBER_MAX_LENGTH)) {
+        inexactNumber ||= !isExact(bytes, start, index + 1, rangeOnly);
       }
     }
   }
