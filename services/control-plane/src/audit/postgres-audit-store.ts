@@ -97,8 +97,10 @@ export async function openPostgresAuditStore(
     connectionString: options.connectionString,
     connectionTimeoutMillis: options.connectTimeoutMs ?? 5000,
     application_name: 'api-router-control-plane',
-    // Also probes idle pooled connections, so that one to a vanished host is found broken and dropped.
+    // TCP keepalive from 10 s of silence (the OS default waits 2 h): a connection to a vanished host is found
+    // broken and dropped even when no statement is waiting on it (migrations, a transaction between statements).
     keepAlive: true,
+    keepAliveInitialDelayMillis: 10_000,
   };
   // An idle pooled connection that breaks (database restart) emits here; unhandled it would crash the
   // process. The pool drops that connection and the next query opens a new one, so logging is enough.
