@@ -112,14 +112,19 @@ describe('request body encoding', () => {
     expect(message).toContain('UTF-8');
   });
 
-  it('refuses a charset other than UTF-8 with 415, and accepts UTF-8 however it is spelled', async () => {
+  // RFC 8259: JSON has no charset parameter, and adding one "really has no effect on compliant recipients".
+  // The bytes decide: UTF-8 is served whatever the label says (older Spring clients send ISO-8859-1 on
+  // JSON); Latin-1 bytes are refused as not UTF-8 (400), never decoded into other text.
+  it('ignores the charset parameter: UTF-8 bytes are served under any label, Latin-1 bytes are refused', async () => {
     const latin1 = Buffer.from(chatBody(',"user":"café"'), 'latin1');
     await expectOpenAIRefusal(
       await post('/v1/chat/completions', latin1, { 'content-type': 'application/json;charset=latin1' }),
-      415,
-      'unsupported_media_type',
+      400,
+      'invalid_request',
     );
     for (const contentType of [
+      'application/json; charset=iso-8859-1',
+      'application/json; charset=us-ascii',
       'application/json; charset=utf-8',
       'Application/JSON',
       'application/json; charset="UTF-8"',
@@ -133,7 +138,7 @@ describe('request body encoding', () => {
     const users = harness.backends['mock-a']
       .requests()
       .map((request) => (request.body as { user: string }).user);
-    expect(users).toEqual(['café', 'café', 'café', 'café']);
+    expect(users).toEqual(['café', 'café', 'café', 'café', 'café', 'café']);
   });
 
   it('refuses a body declared compressed with 415 rather than reading its bytes as JSON', async () => {

@@ -38,7 +38,7 @@ interface RoutesContext extends InferenceRoutesDeps {
  * GET /v1/models and GET /v1/models/{model}. Per request, in order: capture the active policy (one policy serves the whole request);
  * refuse a declared body over the policy's max_body_bytes capped by the server's DP_MAX_BODY_BYTES (413; a
  * chunked one as it is read), sending 100 Continue only then to a client that waits for it; read the body
- * as raw bytes, only for `application/json` in UTF-8, uncompressed (else 415); authenticate (key or
+ * as raw bytes, only for uncompressed `application/json` (else 415); authenticate (key or
  * signature, over those exact bytes; 401 with one body for every reason, the reason in logs and router_auth_failures_total);
  * parse the JSON safely (400); validate (chat schema / proto contract, 400); handle. Request metrics are
  * recorded when the response closes, however it ends.
@@ -65,7 +65,7 @@ export function registerInferenceRoutes(
         parsed(tooLarge(maxBodyBytes), undefined);
         return;
       }
-      // Compressed, or in another charset: its bytes read as UTF-8 JSON would not say what the client sent.
+      // Compressed: its bytes read as JSON would not say what the client sent.
       const unreadable = unreadableBodyEncoding(request.headers);
       if (unreadable !== undefined) {
         parsed(unreadable, undefined);
