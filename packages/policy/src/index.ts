@@ -32,6 +32,7 @@ export {
 export { parseConfig } from './parse-config.js';
 export { compileSnapshot, type CompileOptions } from './compile-snapshot.js';
 export { computeSnapshotHash } from './snapshot-hash.js';
+export { MAX_SNAPSHOT_BYTES } from './snapshot-size.js';
 export { SnapshotInvalidError } from './snapshot-invalid-error.js';
 export type { RuntimePolicy, RuntimeRoute, RuntimeTarget } from './runtime-policy.js';
 export { compileRuntimePolicy } from './compile-runtime-policy.js';

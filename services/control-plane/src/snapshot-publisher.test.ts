@@ -31,7 +31,7 @@ function documents(weight = 1, extra = ''): ConfigDocuments {
   };
 }
 
-function setup() {
+function setup(options: { maxSnapshotBytes?: number } = {}) {
   let nowMs = 1_000;
   const saved: PersistedState[] = [];
   const registry = new Registry();
@@ -44,6 +44,7 @@ function setup() {
     logger: createLogger({ service: 'test', level: 'silent' }),
     metrics,
     store: { save: (state) => saved.push(state) },
+    ...options,
   });
   const reloads = async (outcome: string): Promise<number> =>
     (await metrics.configReloads.get()).values.find((value) => value.labels.outcome === outcome)?.value ?? 0;
@@ -65,6 +66,20 @@ describe('SnapshotPublisher', () => {
     expect(publisher.accept(documents(3), 'file:c')).toBe('applied');
     expect(publisher.current()?.version).toBe(5_000n);
     expect(publisher.current()?.sourceRevision).toBe('file:c');
+  });
+
+  it('refuses a config that compiles to a snapshot larger than data planes accept, keeping the last good one', () => {
+    const { publisher } = setup({ maxSnapshotBytes: 4096 });
+    expect(publisher.accept(documents(1), 'file:a')).toBe('applied');
+    const tenants = Array.from({ length: 400 }, (_, index) => `  - id: tenant-${index}\n`).join('');
+    const large = {
+      ...documents(1),
+      policies: { source: '/etc/policies.yaml', text: `tenants:\n${tenants}` },
+    };
+    expect(publisher.accept(large, 'file:b')).toBe('invalid');
+    expect(publisher.current()?.version).toBe(1_000n);
+    expect(publisher.status().lastError).toMatchObject({ source: '/etc/policies.yaml', path: '', line: 0 });
+    expect(publisher.status().lastError?.message).toMatch(/compiles to \d+ bytes, more than the 4096/);
   });
 
   it('does not re-version identical content, even from another revision, and counts it "unchanged"', async () => {

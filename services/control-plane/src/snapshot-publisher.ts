@@ -1,6 +1,8 @@
-import type { PolicySnapshot } from '@api-router/contracts';
+import { toBinary } from '@bufbuild/protobuf';
+import { PolicySnapshotSchema, type PolicySnapshot } from '@api-router/contracts';
 import {
   ConfigInvalidError,
+  MAX_SNAPSHOT_BYTES,
   compileSnapshot,
   parseConfig,
   type AdminTokenConfig,
@@ -41,6 +43,8 @@ export interface SnapshotPublisherDeps {
   metrics: Pick<ControlPlaneMetrics, 'publishedVersion' | 'configReloads'>;
   /** Where published states go to survive restarts (see SnapshotStateStore); must not throw. */
   store: { save(state: PersistedState): void };
+  /** Largest snapshot published, in bytes; default MAX_SNAPSHOT_BYTES, what data planes accept. */
+  maxSnapshotBytes?: number;
 }
 
 /**
@@ -143,6 +147,7 @@ export class SnapshotPublisher {
       const floor = BigInt(now.getTime());
       const version = previous + 1n > floor ? previous + 1n : floor;
       const snapshot = compileSnapshot(config, { version, sourceRevision: revision, createdAt: now });
+      this.#checkSize(snapshot, documents);
       this.#lastError = undefined;
       this.#sourceRevision = revision;
       const tokensChanged = JSON.stringify(config.router.admin.tokens) !== JSON.stringify(this.#adminTokens);
@@ -166,6 +171,18 @@ export class SnapshotPublisher {
       this.#recordInvalid(error, revision);
       return 'invalid';
     }
+  }
+
+  /** A snapshot no data plane would receive (its stream fails, again at every reconnect) is refused here. */
+  #checkSize(snapshot: PolicySnapshot, documents: ConfigDocuments): void {
+    const maxBytes = this.#deps.maxSnapshotBytes ?? MAX_SNAPSHOT_BYTES;
+    const bytes = toBinary(PolicySnapshotSchema, snapshot).length;
+    if (bytes <= maxBytes) return;
+    // Keys and tenants (policies.yaml) are what grows; the message names both documents anyway.
+    const message =
+      `the config compiles to ${bytes} bytes, more than the ${maxBytes} bytes a data plane accepts in ` +
+      `one snapshot: reduce the entries of ${documents.router.source} and ${documents.policies.source}`;
+    throw new ConfigInvalidError([{ source: documents.policies.source, path: '', line: 0, message }]);
   }
 
   #recordInvalid(error: unknown, revision: string): void {

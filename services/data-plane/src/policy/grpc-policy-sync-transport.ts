@@ -9,10 +9,14 @@ import {
   type WatchPolicyRequest,
   type WatchPolicyResponse,
 } from '@api-router/contracts';
+import { MAX_SNAPSHOT_BYTES } from '@api-router/policy';
 import type { PolicySyncTransport } from './policy-sync-transport.js';
 
 const WATCH_POLICY_PATH = '/router.v1.PolicySyncService/WatchPolicy';
 const REPORT_POLICY_STATUS_PATH = '/router.v1.PolicySyncService/ReportPolicyStatus';
+// A WatchPolicyResponse is its snapshot plus a field tag and length; grpc-js's default limit (4 MiB) would
+// refuse a policy of a few tens of thousands of keys at every reconnect (RESOURCE_EXHAUSTED).
+const MAX_RESPONSE_BYTES = MAX_SNAPSHOT_BYTES + 1024;
 
 export interface GrpcPolicySyncTransportOptions {
   /** host:port of the control plane's gRPC (h2c) listener. */
@@ -41,6 +45,7 @@ export function createGrpcPolicySyncTransport(options: GrpcPolicySyncTransportOp
     'grpc.keepalive_permit_without_calls': 1,
     'grpc.initial_reconnect_backoff_ms': options.reconnectBackoffMs.initial,
     'grpc.max_reconnect_backoff_ms': options.reconnectBackoffMs.max,
+    'grpc.max_receive_message_length': MAX_RESPONSE_BYTES,
   });
 
   return {
