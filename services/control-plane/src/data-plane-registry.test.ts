@@ -16,8 +16,8 @@ function setup(retentionMs = 60_000) {
 describe('DataPlaneRegistry', () => {
   it('tracks connected and disconnected data planes', () => {
     const { registry, advance } = setup();
-    registry.connect(dpB, '127.0.0.1:4000');
-    registry.connect(dpA, '127.0.0.1:4001');
+    registry.connect(dpB, '127.0.0.1:4000', 0n);
+    registry.connect(dpA, '127.0.0.1:4001', 0n);
     expect(registry.counts()).toEqual({ connected: 2, disconnected: 0 });
     advance(5_000);
     registry.disconnect(dpB);
@@ -34,15 +34,15 @@ describe('DataPlaneRegistry', () => {
 
   it('stays connected while a reconnect overlaps the old stream', () => {
     const { registry } = setup();
-    registry.connect(dpA, '127.0.0.1:4001');
-    registry.connect(dpA, '127.0.0.1:4002');
+    registry.connect(dpA, '127.0.0.1:4001', 0n);
+    registry.connect(dpA, '127.0.0.1:4002', 0n);
     registry.disconnect(dpA);
     expect(registry.list()[0]).toMatchObject({ connected: true, peer: '127.0.0.1:4002' });
   });
 
   it('records applied and rejected versions with the reason', () => {
     const { registry, advance } = setup();
-    registry.connect(dpA, '127.0.0.1:4001');
+    registry.connect(dpA, '127.0.0.1:4001', 0n);
     registry.report(dpA, '127.0.0.1:5000', {
       version: 7n,
       outcome: PolicyApplyOutcome.APPLIED,

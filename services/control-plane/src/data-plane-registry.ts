@@ -50,10 +50,16 @@ export class DataPlaneRegistry {
     this.#retentionMs = options.retentionMs ?? 3_600_000;
   }
 
-  /** A policy stream opened. Pair every call with `disconnect`. */
-  connect(identity: DataPlaneIdentity, peer: string): void {
+  /**
+   * A policy stream opened; `activeVersion` is the version the data plane says it runs (WatchPolicy's
+   * active_version). Recorded as its applied version: a data plane that already runs the published version
+   * gets an empty response and sends no report, so after a control-plane restart this is the only way to
+   * learn it. Pair every call with `disconnect`.
+   */
+  connect(identity: DataPlaneIdentity, peer: string, activeVersion: bigint): void {
     const entry = this.#touch(identity, peer);
     entry.openStreams += 1;
+    entry.appliedVersion = activeVersion;
   }
 
   /** A policy stream closed. */

@@ -38,7 +38,7 @@ export function createPolicySyncService(deps: PolicySyncServiceDeps): ServiceImp
     async *watchPolicy(request, context) {
       const identity = requireIdentity(request.dataPlane);
       const peer = context.values.get(peerKey);
-      registry.connect(identity, peer);
+      registry.connect(identity, peer, request.activeVersion);
       metrics.policyStreamsActive.inc();
       logger.info(
         { dataPlaneId: identity.id, peer, activeVersion: request.activeVersion.toString() },

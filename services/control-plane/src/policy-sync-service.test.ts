@@ -1,0 +1,53 @@
+import { create } from '@bufbuild/protobuf';
+import { createContextValues, type HandlerContext } from '@connectrpc/connect';
+import { PolicySnapshotSchema, WatchPolicyRequestSchema, type PolicySnapshot } from '@api-router/contracts';
+import pino from 'pino';
+import { Counter, Gauge, Registry } from 'prom-client';
+import { describe, expect, it } from 'vitest';
+import { DataPlaneRegistry } from './data-plane-registry.js';
+import { createPolicySyncService } from './policy-sync-service.js';
+import { peerKey } from './request-context.js';
+
+function setup(current: PolicySnapshot) {
+  const registry = new DataPlaneRegistry({ clock: { now: () => 10_000 } });
+  const metricsRegistry = new Registry();
+  const service = createPolicySyncService({
+    // Yields the current snapshot once, then waits for the signal like the publisher's watch.
+    snapshots: {
+      async *watch(signal) {
+        yield current;
+        await new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }));
+      },
+    },
+    registry,
+    metrics: {
+      snapshotRejections: new Counter({ name: 'r', help: 'r', registers: [metricsRegistry] }),
+      policyStreamsActive: new Gauge({ name: 'g', help: 'g', registers: [metricsRegistry] }),
+    },
+    logger: pino({ level: 'silent' }),
+  });
+  return { registry, service };
+}
+
+function contextFor(signal: AbortSignal): HandlerContext {
+  const values = createContextValues().set(peerKey, '127.0.0.1:4000');
+  return { signal, values } as unknown as HandlerContext;
+}
+
+describe('PolicySyncService.watchPolicy', () => {
+  it('lists a reconnecting data plane with the version it says it runs (no report follows an empty response)', async () => {
+    const current = create(PolicySnapshotSchema, { version: 7n, contentHash: 'h' });
+    const { registry, service } = setup(current);
+    const abort = new AbortController();
+    const request = create(WatchPolicyRequestSchema, { dataPlane: { id: 'dp-a' }, activeVersion: 7n });
+    const stream = service.watchPolicy(request, contextFor(abort.signal))[Symbol.asyncIterator]();
+
+    // The data plane already runs version 7 (e.g. after a control-plane restart): it gets an empty
+    // response and, having applied nothing, reports nothing.
+    expect(await stream.next()).toEqual({ done: false, value: {} });
+    expect(registry.list()[0]).toMatchObject({ connected: true, appliedVersion: 7n });
+
+    abort.abort();
+    await stream.return?.(undefined);
+  });
+});
