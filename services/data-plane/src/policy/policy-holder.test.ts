@@ -76,6 +76,25 @@ describe('PolicyHolder', () => {
     expect(await updates(metrics, 'rejected')).toBe(1);
   });
 
+  it("replaces a policy read from the disk cache with the control plane's, even at a lower version", async () => {
+    const { holder, reports } = createHarness();
+    // A cache written under another control plane (or one whose state dir and clock were lost): its version
+    // is above anything this control plane publishes for now.
+    await holder.apply(createTestSnapshot({ version: 9_000n, backendId: 'elsewhere' }), 'cache');
+
+    const result = await holder.apply(createTestSnapshot({ version: 5_000n }), 'control-plane');
+
+    expect(result).toEqual({ outcome: 'applied', version: 5_000n });
+    expect(holder.current()).toMatchObject({ source: 'control-plane', policy: { version: 5_000n } });
+    expect(reports).toEqual([{ version: 5_000n, outcome: 'applied', reason: '', activeVersion: 5_000n }]);
+    // From then on, only the control plane's newer versions.
+    const older = await holder.apply(
+      createTestSnapshot({ version: 4_000n, backendId: 'b' }),
+      'control-plane',
+    );
+    expect(older.outcome).toBe('rejected');
+  });
+
   it('reports the active snapshot sent again (a reconnect during its apply) as applied, swapping nothing', async () => {
     const { holder, reports, metrics, logs } = createHarness();
     await holder.apply(createTestSnapshot({ version: 5n }), 'control-plane');

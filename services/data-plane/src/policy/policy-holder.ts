@@ -69,7 +69,8 @@ export class PolicyHolder {
 
   /**
    * Validates and swaps in `snapshot`. The active snapshot itself (same version and content hash) is
-   * `applied` again with nothing swapped. Rejected when its version is not greater than the active one, when
+   * `applied` again with nothing swapped. Rejected when its version is not greater than the active one (a
+   * control-plane snapshot replaces one read from the disk cache whatever their versions), when
    * compileRuntimePolicy finds it invalid, or when a backend's credentialRef does not resolve here. Every
    * outcome is counted, logged, and (for control-plane snapshots) reported back. Never throws.
    */
@@ -90,7 +91,7 @@ export class PolicyHolder {
       return result;
     }
     // Applies are queued, so nothing can swap between #prepare's version check and the swap below.
-    const candidate = await this.#prepare(snapshot);
+    const candidate = await this.#prepare(snapshot, source);
     let result: ApplyResult;
     if (typeof candidate === 'string') {
       result = { outcome: 'rejected', version: snapshot.version, reason: candidate };
@@ -115,9 +116,13 @@ export class PolicyHolder {
   }
 
   /** The compiled policy, or the reason it must not be applied. Touches no live state. */
-  async #prepare(snapshot: PolicySnapshot): Promise<RuntimePolicy | string> {
+  async #prepare(snapshot: PolicySnapshot, source: PolicySource): Promise<RuntimePolicy | string> {
     const active = this.activeVersion();
-    if (snapshot.version <= active) {
+    // A policy read from the disk cache only stands in until the control plane answers (ADR 0002): its
+    // version may come from another control plane, or from before this one lost its state with a clock
+    // behind, and must not make the data plane refuse every snapshot the control plane publishes.
+    const standIn = this.#active?.source === 'cache' && source === 'control-plane';
+    if (snapshot.version <= active && !standIn) {
       return `version ${snapshot.version} is not greater than the active version ${active}`;
     }
     let policy: RuntimePolicy;
