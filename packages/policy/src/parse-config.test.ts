@@ -214,4 +214,21 @@ describe('parseConfig', () => {
       },
     ]);
   });
+
+  it('refuses YAML nested too deeply to read as an issue, not a stack overflow', () => {
+    const deep = [
+      `routes: ${'['.repeat(20_000)}${']'.repeat(20_000)}`,
+      `settings: ${'{a: '.repeat(20_000)}1${'}'.repeat(20_000)}`,
+    ];
+    for (const text of deep) {
+      expect(issuesOf(documents(text))).toEqual([
+        {
+          source: 'r.yaml',
+          path: '',
+          line: 0,
+          message: 'malformed YAML: nested too deeply to be read',
+        },
+      ]);
+    }
+  });
 });

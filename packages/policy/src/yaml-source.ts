@@ -38,6 +38,23 @@ const MAX_ALIAS_EXPANSION_NODES = 1_000_000;
 
 /** Parses YAML text keeping node positions. Never throws: malformed YAML becomes issues. */
 export function parseYamlSource(document: ConfigDocument): YamlSource {
+  try {
+    return readYamlSource(document);
+  } catch (error: unknown) {
+    // The yaml library recurses once per nesting level (parsing, visiting, toJS): a few thousand levels —
+    // a few kilobytes of "[[[[" — overflow the stack, which V8 throws as a RangeError or, from inside a
+    // regular expression, a SyntaxError. No config is nested that deep; it is malformed input, not a bug.
+    if (!(error instanceof Error) || !error.message.includes('Maximum call stack size exceeded')) throw error;
+    const message = 'malformed YAML: nested too deeply to be read';
+    return {
+      value: undefined,
+      issues: [{ source: document.source, path: '', line: 0, message }],
+      lineOf: () => 0,
+    };
+  }
+}
+
+function readYamlSource(document: ConfigDocument): YamlSource {
   const lineCounter = new LineCounter();
   const parsed = parseDocument(document.text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   const lineAt = (offset: number): number => lineCounter.linePos(offset).line;
