@@ -277,6 +277,9 @@ describe('error handler', () => {
     instance.get('/throws-router-error', () => {
       throw new RouterError('rate_limited', { retryAfterSeconds: 2.2, details: { limit: 'rpm' } });
     });
+    instance.get('/throws-upstream-error', () => {
+      throw new RouterError('upstream_error', { cause: new Error('backend body: engine overloaded') });
+    });
     instance.get('/throws-anything', () => {
       throw new Error('database password is hunter2');
     });
@@ -318,6 +321,17 @@ describe('error handler', () => {
     });
     expect(response.body).not.toContain('hunter2');
     expect(harness.logs.withMessage('request failed')).toHaveLength(1);
+  });
+
+  // An upstream failure's cause (an undici error, the start of a backend body) is what an operator needs;
+  // the client gets only the catalogue message.
+  it('logs the cause of a 5xx refusal with its warning, and never sends it', async () => {
+    const { instance, harness } = appWithRoutes();
+    app = instance;
+    const response = await app.inject({ method: 'GET', url: '/throws-upstream-error' });
+    expect(response.statusCode).toBe(502);
+    expect(response.body).not.toContain('engine overloaded');
+    expect(JSON.stringify(harness.logs.withMessage('request refused'))).toContain('engine overloaded');
   });
 
   it('maps a body over the limit to 413 payload_too_large', async () => {

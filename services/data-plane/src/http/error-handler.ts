@@ -158,7 +158,9 @@ function logError(request: FastifyRequest, error: RouterError): void {
       'request failed',
     );
   } else if (error.status >= 500) {
-    request.log.warn({ code: error.code, status: error.status }, 'request refused');
+    // The cause (an undici error, the start of a backend's body) is for the operator, never the client.
+    const cause = error.cause === undefined ? {} : { err: error.cause };
+    request.log.warn({ code: error.code, status: error.status, ...cause }, 'request refused');
   } else {
     request.log.info({ code: error.code, status: error.status }, 'request rejected');
   }

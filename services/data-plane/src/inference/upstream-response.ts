@@ -14,6 +14,9 @@ export interface UpstreamCompletion {
   readonly completion: Completion;
 }
 
+/** Most bytes of an unreadable 2xx body kept for the log. */
+const UNREADABLE_EXCERPT_BYTES = 500;
+
 /**
  * Reads the completion and usage from the upstream JSON response (read whole, size-capped, by the admitted
  * call: its attempt is over). A body that is not a completion is a 502 (thrown).
@@ -34,6 +37,9 @@ export function readCompletion(
   if (completion === undefined) {
     throw new RouterError('upstream_error', {
       message: 'The model backend answered with an unreadable completion.',
+      // Logged by the error handler, never sent: the backend's words (an error object in a 200) for the
+      // operator, bounded like an error status's excerpt.
+      cause: new Error(`backend body: ${raw.toString('utf8', 0, UNREADABLE_EXCERPT_BYTES)}`),
     });
   }
   session.state.usage = completion.usage;
