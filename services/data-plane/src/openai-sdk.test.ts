@@ -39,6 +39,21 @@ afterAll(async () => {
 
 const messages = [{ role: 'user' as const, content: 'Hello from the official SDK' }];
 
+/** A client that retries as the SDK does by default (2 retries), counting the HTTP requests it sends. */
+function retryingClient(): { client: OpenAI; calls: () => number } {
+  let calls = 0;
+  const client = new OpenAI({
+    apiKey: DEMO_API_KEY,
+    baseURL: `${harness.url}/v1`,
+    maxRetries: 2,
+    fetch: (url, init) => {
+      calls += 1;
+      return fetch(url, init);
+    },
+  });
+  return { client, calls: () => calls };
+}
+
 describe('the openai SDK against the router', () => {
   it('creates a chat completion and exposes the router headers', async () => {
     const { data, response } = await client.chat.completions
@@ -107,16 +122,7 @@ describe('the openai SDK against the router', () => {
   });
 
   it('does not retry a 429 that no wait can admit (a request above the token burst)', async () => {
-    let calls = 0;
-    const retrying = new OpenAI({
-      apiKey: DEMO_API_KEY,
-      baseURL: `${harness.url}/v1`,
-      maxRetries: 2,
-      fetch: (url, init) => {
-        calls += 1;
-        return fetch(url, init);
-      },
-    });
+    const { client: retrying, calls } = retryingClient();
     // The demo key's token burst is 50 000: a 60 000-token output limit can never be granted at once.
     const tooLarge = await retrying.chat.completions
       .create({ model: 'demo-chat', messages, max_tokens: 60_000 })
@@ -124,28 +130,19 @@ describe('the openai SDK against the router', () => {
     expect(tooLarge).toBeInstanceOf(OpenAI.RateLimitError);
     expect(tooLarge).toMatchObject({ status: 429, code: 'request_exceeds_limit', type: 'rate_limit_error' });
     expect((tooLarge as InstanceType<typeof OpenAI.RateLimitError>).headers?.get('retry-after')).toBeNull();
-    expect(calls).toBe(1);
+    expect(calls()).toBe(1);
   });
 
   // A backend's 400 (context too long, a bad parameter) cannot succeed on a retry: as a retryable 502 the
   // SDK sent it three times, each admitted and rate-limited again, and the backend's reason was lost.
   it("does not retry a request the backend refused as invalid, and relays the backend's reason", async () => {
-    let calls = 0;
-    const retrying = new OpenAI({
-      apiKey: DEMO_API_KEY,
-      baseURL: `${harness.url}/v1`,
-      maxRetries: 2,
-      fetch: (url, init) => {
-        calls += 1;
-        return fetch(url, init);
-      },
-    });
+    const { client: retrying, calls } = retryingClient();
     const refused = await retrying.chat.completions
       .create({ model: 'demo-chat', messages }, { headers: { 'x-mock-status': '400' } })
       .catch((error: unknown) => error);
     expect(refused).toBeInstanceOf(OpenAI.BadRequestError);
     expect(refused).toMatchObject({ status: 400, code: 'upstream_rejected', type: 'invalid_request_error' });
     expect((refused as Error).message).toContain('Mock backend forced status 400');
-    expect(calls).toBe(1);
+    expect(calls()).toBe(1);
   });
 });
