@@ -8,7 +8,7 @@ import { unreadableBodyEncoding } from '../http/body-encoding.js';
 import { limitBodyLength } from '../http/body-length-limit.js';
 import { sendContinue } from '../http/expect-continue.js';
 import { parseJsonBody } from '../http/json-body.js';
-import { authDeniedEvent } from '../records/denial-events.js';
+import { authDeniedEvent, authRateLimitedEvent } from '../records/denial-events.js';
 import type { ActivePolicy } from '../policy/policy-holder.js';
 import { CHAT_COMPLETION_BODY_SCHEMA } from '../openai/chat-completion-schema.js';
 import { createChatCompletionsHandler } from '../openai/chat-completions-handler.js';
@@ -163,18 +163,26 @@ function tooLarge(maxBodyBytes: number): RouterError {
 async function authenticate(deps: InferenceRoutesDeps, request: FastifyRequest): Promise<void> {
   const state = inferenceState(request);
   const { policy, credentials } = requestPolicy(request);
-  const result = await deps.authenticate(
-    {
-      method: request.method,
-      url: request.raw.url ?? request.url,
-      headers: request.headers,
-      rawHeaders: request.raw.rawHeaders,
-      body: state.rawBody,
-      scheme: request.protocol,
-    },
-    policy,
-    credentials,
-  );
+  let result: Awaited<ReturnType<InferenceRoutesDeps['authenticate']>>;
+  try {
+    result = await deps.authenticate(
+      {
+        method: request.method,
+        url: request.raw.url ?? request.url,
+        headers: request.headers,
+        rawHeaders: request.raw.rawHeaders,
+        body: state.rawBody,
+        scheme: request.protocol,
+      },
+      policy,
+      credentials,
+    );
+  } catch (error: unknown) {
+    // A 429 from authentication itself (a key over its share of the nonce store) is a denial like any
+    // other 429: durable audit event first.
+    if (error instanceof RouterError && error.status === 429) await auditAuthRateLimit(deps, request, error);
+    throw error;
+  }
   if (!result.ok) {
     deps.metrics.authFailuresTotal.inc({ reason: result.reason });
     request.log.info({ authFailure: result.reason, keyId: result.keyId }, 'authentication failed');
@@ -194,6 +202,28 @@ async function authenticate(deps: InferenceRoutesDeps, request: FastifyRequest):
     throw new RouterError('unauthenticated');
   }
   state.principal = result.principal;
+}
+
+async function auditAuthRateLimit(
+  deps: InferenceRoutesDeps,
+  request: FastifyRequest,
+  error: RouterError,
+): Promise<void> {
+  const { policy } = requestPolicy(request);
+  const claimed = error.details?.key_id;
+  const key = typeof claimed === 'string' ? policy.apiKeysByPublicId.get(claimed) : undefined;
+  const limit = error.details?.limit;
+  await deps.records.audit.record(
+    authRateLimitedEvent(
+      { requestId: request.id, method: request.method, route: request.routeOptions.url ?? '' },
+      {
+        limit: typeof limit === 'string' ? limit : 'authentication',
+        keyPublicId: key === undefined ? undefined : (claimed as string),
+        tenantId: key?.tenantId,
+        retryAfterSeconds: error.retryAfterSeconds,
+      },
+    ),
+  );
 }
 
 function recordRequest(deps: RoutesContext, state: InferenceRequestState, reply: FastifyReply): void {

@@ -37,6 +37,38 @@ export function authDeniedEvent(
 }
 
 /**
+ * RATE_LIMITED for a 429 refused while authenticating, before admission (a key over its share of the
+ * in-process nonce store): reason code = the limit the refusal names, the key and tenant when the policy
+ * has the key (the refusal comes after its signature verified).
+ */
+export function authRateLimitedEvent(
+  request: DeniedRequest,
+  denial: {
+    limit: string;
+    keyPublicId?: string | undefined;
+    tenantId?: string | undefined;
+    retryAfterSeconds?: number | undefined;
+  },
+): AuditEventInit {
+  return {
+    kind: AuditEventKind.RATE_LIMITED,
+    requestId: request.requestId,
+    ...(denial.keyPublicId === undefined ? {} : { keyPublicId: denial.keyPublicId }),
+    ...(denial.tenantId === undefined ? {} : { tenantId: denial.tenantId }),
+    reasonCode: denial.limit,
+    message: `429 rate_limited: ${denial.limit}`,
+    attributes: {
+      decision: 'denied',
+      status: '429',
+      retry_after_seconds:
+        denial.retryAfterSeconds === undefined ? '' : String(Math.ceil(denial.retryAfterSeconds)),
+      method: request.method,
+      route: request.route,
+    },
+  };
+}
+
+/**
  * Longest model name an event carries, in UTF-16 code units (the OpenAI route's schema limit). A 404's
  * model is whatever the client sent (/v1/inference bounds it only by the body limit); written twice, a
  * long one made an event over Kafka's default 1 MB message limit, which the broker refuses on every retry
