@@ -237,6 +237,32 @@ describe('Shipper', () => {
     expect(transport.attempts).toHaveLength(attempts);
   });
 
+  it('close with abandonSend stops without waiting for a send that never settles, and ignores its outcome', async () => {
+    for (const outcome of ['resolves', 'rejects'] as const) {
+      for (const ackIntervalMs of [0, 100]) {
+        let settleSend!: () => void;
+        const hung: OutboxTransport = {
+          send: () =>
+            new Promise<void>((resolve, reject) => {
+              settleSend = outcome === 'resolves' ? resolve : () => reject(new Error('broker gone'));
+            }),
+        };
+        const { outbox, shipper } = setup({ ackIntervalMs, transport: hung });
+        outbox.commit(1);
+        shipper.start();
+        await settle();
+        expect(shipper.state()).toBe('sending');
+        await shipper.close({ abandonSend: true }); // hung here without the option
+        expect(shipper.state()).toBe('stopped');
+        // The outbox may be closed by now: the send settling later acks nothing and throws nothing.
+        settleSend();
+        await settle();
+        expect(outbox.ackCalls, `${outcome}, ackIntervalMs ${ackIntervalMs}`).toEqual([]);
+        expect(shipper.lag().shippedRecords).toBe(0);
+      }
+    }
+  });
+
   it('flush on a shipper that was never started resolves false unless nothing is pending', async () => {
     const { outbox, shipper } = setup();
     await expect(shipper.flush(10)).resolves.toBe(true);

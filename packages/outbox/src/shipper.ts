@@ -70,6 +70,16 @@ export interface ShipperLag {
   lastError: string | undefined;
 }
 
+export interface ShipperCloseOptions {
+  /**
+   * true: do not wait for a `send` in flight (a transport retrying a broker that is gone can take far
+   * longer than a shutdown may). Its outcome is ignored: what it carried is not acked, so it ships again
+   * after the next start (at least once), and its settling later, after the outbox is closed, touches
+   * nothing. Default false: wait for the attempt in flight.
+   */
+  abandonSend?: boolean;
+}
+
 interface FlushWaiter {
   targetSeq: number;
   resolve: (drained: boolean) => void;
@@ -84,6 +94,10 @@ export class Shipper {
   private status: ShipperState = 'stopped';
   private stopping = false;
   private loop: Promise<void> | undefined;
+  /** Which loop is current: a loop left behind by `close({ abandonSend })` sees it change and acks nothing. */
+  private loopGeneration = 0;
+  /** The current loop awaits `transport.send` (what `close({ abandonSend })` does not wait for). */
+  private sendInFlight = false;
   private unsubscribe: (() => void) | undefined;
   /** Highest seq delivered to the transport (acked already, or waiting for the next lazy ack). */
   private shippedThrough = 0;
@@ -126,7 +140,7 @@ export class Shipper {
       if (this.status !== 'backoff') this.wakeUp();
       if (this.lingerWake !== undefined && !this.lingerWanted()) this.lingerWake(); // a full batch is ready
     });
-    this.loop = this.run();
+    this.loop = this.run(this.loopGeneration);
   }
 
   state(): ShipperState {
@@ -171,14 +185,26 @@ export class Shipper {
     });
   }
 
-  /** Stops after the attempt in flight (a hung `send` is bounded by the transport's own timeout); pending flushes resolve false. */
-  async close(): Promise<void> {
+  /**
+   * Stops after the attempt in flight (a hung `send` is bounded by the transport's own timeout, unless
+   * `abandonSend`); pending flushes resolve false.
+   */
+  async close(options: ShipperCloseOptions = {}): Promise<void> {
     this.stopping = true;
     this.unsubscribe?.();
     this.unsubscribe = undefined;
     this.wakeUp();
     this.lingerWake?.();
-    await this.loop;
+    if (options.abandonSend === true) {
+      // A loop left behind sends and acks nothing more; one not in a send ends after its step (a read or
+      // an ack: disk, bounded), which must finish before the outbox closes.
+      const sending = this.sendInFlight;
+      this.loopGeneration += 1;
+      this.sendInFlight = false;
+      if (!sending) await this.loop;
+    } else {
+      await this.loop;
+    }
     this.loop = undefined;
     this.clearAckTimer();
     if (this.shippedThrough > this.options.outbox.ackedSeq) {
@@ -195,7 +221,7 @@ export class Shipper {
     await this.close();
   }
 
-  private async run(): Promise<void> {
+  private async run(generation: number): Promise<void> {
     let batch: OutboxRecord[] | undefined;
     while (!this.stopping) {
       this.status = 'sending';
@@ -212,14 +238,27 @@ export class Shipper {
           await this.idle();
           continue;
         }
+        if (generation !== this.loopGeneration) return; // abandoned by close: send nothing more
         this.lastSendStartMs = this.clock.nowMs();
-        await this.options.transport.send(batch);
+        await this.send(batch, generation);
+        // Abandoned while sending: the outbox may be closed; the batch stays unacked and ships again.
+        if (generation !== this.loopGeneration) return;
         if (this.ackIntervalMs === 0) await this.options.outbox.ack(last.seq);
         this.succeeded(last.seq, batch.length);
         batch = undefined;
       } catch (error: unknown) {
+        if (generation !== this.loopGeneration) return;
         await this.failed(error);
       }
+    }
+  }
+
+  private async send(batch: OutboxRecord[], generation: number): Promise<void> {
+    this.sendInFlight = true;
+    try {
+      await this.options.transport.send(batch);
+    } finally {
+      if (generation === this.loopGeneration) this.sendInFlight = false;
     }
   }
 

@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fromBinary } from '@bufbuild/protobuf';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { AuditEventKind, AuditEventSchema } from '@api-router/contracts';
 import { createLogger, createMetricsRegistry } from '@api-router/observability';
 import { Outbox, type OutboxRecord, type OutboxTransport } from '@api-router/outbox';
@@ -136,6 +136,36 @@ describe('startRecordShipping', () => {
     const second = await start(transport, {}, first.cacheDir);
     await second.shipping.close();
     expect(transport.delivered.map((record) => record.topic)).toEqual(['audit', 'usage']);
+  });
+
+  it('stops waiting for a send that never settles once DP_OUTBOX_FLUSH_TIMEOUT_MS has passed (Kafka unreachable)', async () => {
+    // kafkajs retries a connect or waits out its ack timeout far longer than a pod's termination grace
+    // period: shutdown must not wait for it, and the send settling later must neither ack nor crash.
+    let sendStarted!: () => void;
+    const started = new Promise<void>((resolve) => (sendStarted = resolve));
+    let settleSend!: () => void;
+    const hung: OutboxTransport = {
+      send: () => {
+        sendStarted();
+        return new Promise<void>((resolve) => (settleSend = resolve));
+      },
+    };
+    const { shipping, cacheDir } = await start(hung, { flushTimeoutMs: 5000, outboxSync: 'batch' });
+    await shipping.audit.record(denial('req-6'));
+    await started;
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    let closing: Promise<void>;
+    try {
+      closing = shipping.close();
+      await vi.advanceTimersByTimeAsync(5000);
+    } finally {
+      vi.useRealTimers();
+    }
+    await closing; // never resolved before the fix: close awaited the hung send
+    settleSend();
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    const left = await outboxRecords(join(cacheDir, 'outbox'));
+    expect(left.map((record) => record.key)).toEqual(['req-6']);
   });
 
   it('refuses a record with 503 when the outbox is full, and counts it', async () => {

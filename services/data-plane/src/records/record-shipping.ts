@@ -60,8 +60,9 @@ export interface RecordShipping {
   status(): OutboxStatus;
   /**
    * Shutdown: waits up to `flushTimeoutMs` for the shipper to deliver the backlog (what is left stays on
-   * disk and ships after the next start), stops the shipper, closes the transport, closes the outbox
-   * (appends still in flight commit first). Call after the HTTP server closed. Never rejects.
+   * disk and ships after the next start), stops the shipper without waiting for a send still in flight,
+   * closes the transport, closes the outbox (appends still in flight commit first). Call after the HTTP
+   * server closed. Never rejects.
    */
   close(): Promise<void>;
 }
@@ -191,7 +192,10 @@ async function closeShipping(
       'outbox not drained at shutdown',
     );
   }
-  await shipper.close();
+  // Past the flush deadline a send in flight is not waited for: kafkajs retrying an unreachable broker (connect
+  // retries, a 30 s ack timeout) would outlast the pod's grace period, and the SIGKILL would skip the outbox's
+  // close. Its batch is not acked: it stays in the outbox and ships again after the next start.
+  await shipper.close({ abandonSend: true });
   try {
     await transport.close();
   } catch (error: unknown) {
