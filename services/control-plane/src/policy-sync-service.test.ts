@@ -8,7 +8,7 @@ import { DataPlaneRegistry } from './data-plane-registry.js';
 import { createPolicySyncService } from './policy-sync-service.js';
 import { peerKey } from './request-context.js';
 
-function setup(current: PolicySnapshot) {
+function setup(current: PolicySnapshot, heartbeatIntervalMs?: number) {
   const registry = new DataPlaneRegistry({ clock: { now: () => 10_000 } });
   const metricsRegistry = new Registry();
   const service = createPolicySyncService({
@@ -19,6 +19,7 @@ function setup(current: PolicySnapshot) {
         await new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }));
       },
     },
+    heartbeatIntervalMs,
     registry,
     metrics: {
       snapshotRejections: new Counter({ name: 'r', help: 'r', registers: [metricsRegistry] }),
@@ -44,8 +45,24 @@ describe('PolicySyncService.watchPolicy', () => {
 
     // The data plane already runs version 7 (e.g. after a control-plane restart): it gets an empty
     // response and, having applied nothing, reports nothing.
-    expect(await stream.next()).toEqual({ done: false, value: {} });
+    expect(await stream.next()).toEqual({ done: false, value: { heartbeatIntervalMs: 30_000 } });
     expect(registry.list()[0]).toMatchObject({ connected: true, appliedVersion: 7n });
+
+    abort.abort();
+    await stream.return?.(undefined);
+  });
+
+  it('states its heartbeat interval in every response, so a data plane can tell a silent stream is dead', async () => {
+    const current = create(PolicySnapshotSchema, { version: 7n, contentHash: 'h' });
+    const { service } = setup(current, 250);
+    const abort = new AbortController();
+    const request = create(WatchPolicyRequestSchema, { dataPlane: { id: 'dp-a' }, activeVersion: 0n });
+    const stream = service.watchPolicy(request, contextFor(abort.signal))[Symbol.asyncIterator]();
+
+    expect(await stream.next()).toEqual({
+      done: false,
+      value: { snapshot: current, heartbeatIntervalMs: 250 },
+    });
 
     abort.abort();
     await stream.return?.(undefined);

@@ -44,12 +44,14 @@ export function createPolicySyncService(deps: PolicySyncServiceDeps): ServiceImp
         { dataPlaneId: identity.id, peer, activeVersion: request.activeVersion.toString() },
         'data plane connected',
       );
+      // Stated in every response: a data plane that hears nothing for a few intervals reconnects, since a
+      // stream can be dead behind an L7 proxy that answers keepalive pings itself (ADR 0002).
+      const heartbeatIntervalMs = deps.heartbeatIntervalMs ?? 30_000;
       try {
-        for await (const snapshot of deps.snapshots.watch(
-          context.signal,
-          deps.heartbeatIntervalMs ?? 30_000,
-        )) {
-          yield snapshot === undefined || snapshot.version === request.activeVersion ? {} : { snapshot };
+        for await (const snapshot of deps.snapshots.watch(context.signal, heartbeatIntervalMs)) {
+          yield snapshot === undefined || snapshot.version === request.activeVersion
+            ? { heartbeatIntervalMs }
+            : { snapshot, heartbeatIntervalMs };
         }
         // The watch ends quietly on abort; the stream must not: at shutdown the reason is UNAVAILABLE, which
         // tells the data plane to reconnect (to another replica). When the client left, nobody reads it.

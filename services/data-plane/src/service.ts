@@ -66,10 +66,11 @@ export interface DataPlaneDeps {
  *   requests finish, open streams end; idle connections and those that never sent a byte are closed at
  *   once); wait for the inference requests still being processed (a request whose client left records
  *   its denial in a hook or its usage in its handler after its connection closed; at most
- *   SHUTDOWN_PROCESSING_WAIT_MS), so no record is appended after this; close the policy stream; wait
- *   for pending cache writes; flush the record shipper (at most config.records.flushTimeoutMs; the rest
- *   ships after the next start) and close the outbox; end admission (queued waits, background
- *   settlements); close Redis; close upstream pools; stop tracing.
+ *   SHUTDOWN_PROCESSING_WAIT_MS), so no record is appended after this; cancel a pending credential retry
+ *   of a rejected snapshot and close the policy stream; wait for pending cache writes; flush the record
+ *   shipper (at most config.records.flushTimeoutMs; the rest ships after the next start) and close the
+ *   outbox; end admission (queued waits, background settlements); close Redis; close upstream pools; stop
+ *   tracing.
  * Rejects when the HTTP server cannot listen or the outbox directory cannot be opened; the control plane
  * or Kafka being unreachable is never a start failure.
  */
@@ -162,6 +163,7 @@ export async function startDataPlane(config: DataPlaneConfig, deps: DataPlaneDep
         'requests still processing at shutdown; closing the outbox anyway',
       );
     }
+    holder.close();
     await syncClient.close();
     await cache.flush();
     await records.close();
@@ -200,17 +202,20 @@ function createPolicyComponents(
     settings: config.policySync,
     activeVersion: (): bigint => holder.activeVersion(),
     onSnapshot: async (snapshot): Promise<void> => {
-      const result = await holder.apply(snapshot, 'control-plane');
-      if (result.outcome === 'applied') await cache.save(snapshot);
+      await holder.apply(snapshot, 'control-plane');
     },
   });
   const holder: PolicyHolder = new PolicyHolder({
     logger,
     clock,
+    // Retries a snapshot rejected for an unresolved credential reference (e.g. a secret file mounted later).
+    timers: deps.timers,
     metrics,
     // Resolving every secret reference is the credential check: an unresolvable one rejects the snapshot.
     credentialRefs: deps.credentials,
     reporter: syncClient,
+    // Also for a snapshot a retry swapped in, which no stream delivered.
+    onApplied: (snapshot) => cache.save(snapshot),
   });
   return { cache, holder, syncClient };
 }

@@ -1,7 +1,8 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import type { PolicySnapshot } from '@api-router/contracts';
 import { createMetricsRegistry, type Registry } from '@api-router/observability';
 import type { RuntimePolicy } from '@api-router/policy';
 import { captureLogs } from '../../test/support/captured-logs.js';
@@ -9,7 +10,12 @@ import { ManualTime } from '../../test/support/manual-time.js';
 import { createTestSnapshot } from '../../test/support/policy-snapshot-fixture.js';
 import { createPolicyMetrics, type PolicyMetrics } from '../metrics/policy-metrics.js';
 import { createCredentialRefChecker, type CredentialRefChecker } from './credential-ref-checker.js';
-import { PolicyHolder, type PolicyStatusReport } from './policy-holder.js';
+import {
+  CREDENTIAL_RETRY_INITIAL_MS,
+  CREDENTIAL_RETRY_MAX_MS,
+  PolicyHolder,
+  type PolicyStatusReport,
+} from './policy-holder.js';
 
 interface Harness {
   holder: PolicyHolder;
@@ -17,6 +23,9 @@ interface Harness {
   metrics: PolicyMetrics;
   registry: Registry;
   logs: ReturnType<typeof captureLogs>;
+  time: ManualTime;
+  /** Control-plane snapshots handed to onApplied (the disk cache in the service). */
+  persisted: PolicySnapshot[];
 }
 
 function createHarness(
@@ -26,14 +35,21 @@ function createHarness(
   const metrics = createPolicyMetrics(registry);
   const reports: PolicyStatusReport[] = [];
   const logs = captureLogs();
+  const time = new ManualTime();
+  const persisted: PolicySnapshot[] = [];
   const holder = new PolicyHolder({
     logger: logs.logger,
-    clock: new ManualTime(),
+    clock: time,
+    timers: time,
     metrics,
     credentialRefs,
     reporter: { report: (report) => reports.push(report) },
+    onApplied: (snapshot) => {
+      persisted.push(snapshot);
+      return Promise.resolve();
+    },
   });
-  return { holder, reports, metrics, registry, logs };
+  return { holder, reports, metrics, registry, logs, time, persisted };
 }
 
 async function updates(metrics: PolicyMetrics, outcome: 'applied' | 'rejected'): Promise<number> {
@@ -238,5 +254,98 @@ describe('PolicyHolder', () => {
     expect(newer.outcome).toBe('applied');
     expect(older.outcome).toBe('rejected');
     expect(holder.activeVersion()).toBe(3n);
+  });
+
+  describe('retry of a snapshot rejected for an unresolved credential reference', () => {
+    let dir: string;
+    beforeEach(async () => {
+      dir = await mkdtemp(join(tmpdir(), 'dp-retry-'));
+    });
+    afterEach(async () => {
+      await rm(dir, { recursive: true, force: true });
+    });
+
+    /** Waits (polling, no duration asserted) until the holder sent `count` reports. */
+    async function reportsReach(reports: PolicyStatusReport[], count: number): Promise<void> {
+      await vi.waitFor(() => expect(reports).toHaveLength(count));
+    }
+
+    it('applies it once the secret file is mounted, with no resend by the control plane', async () => {
+      const secret = join(dir, 'mock-a.key');
+      const { holder, reports, time, persisted } = createHarness(
+        createCredentialRefChecker({ environment: new Map() }),
+      );
+      const snapshot = createTestSnapshot({ version: 7n, credentialRef: `file:${secret}` });
+
+      await holder.apply(snapshot, 'control-plane');
+      expect(reports[0]).toMatchObject({ version: 7n, outcome: 'rejected', activeVersion: 0n });
+
+      // Still missing: rejected and reported again, as usual, then retried after a longer delay.
+      time.advance(CREDENTIAL_RETRY_INITIAL_MS);
+      await reportsReach(reports, 2);
+      expect(reports[1]).toMatchObject({ version: 7n, outcome: 'rejected' });
+      expect(time.pendingDelaysMs()).toEqual([CREDENTIAL_RETRY_INITIAL_MS * 2]);
+
+      // The operator mounts the secret; the republished config is "unchanged", so nothing comes again.
+      await writeFile(secret, 'token');
+      time.advance(CREDENTIAL_RETRY_INITIAL_MS * 2);
+      await reportsReach(reports, 3);
+
+      expect(reports[2]).toEqual({ version: 7n, outcome: 'applied', reason: '', activeVersion: 7n });
+      expect(holder.current()).toMatchObject({ source: 'control-plane', policy: { version: 7n } });
+      expect(persisted).toEqual([snapshot]);
+      expect(time.pendingDelaysMs()).toEqual([]);
+    });
+
+    it('doubles the delay up to its cap and keeps retrying', async () => {
+      const { holder, reports, time } = createHarness(createCredentialRefChecker({ environment: new Map() }));
+      await holder.apply(
+        createTestSnapshot({ version: 7n, credentialRef: 'env:MOCK_A_KEY' }),
+        'control-plane',
+      );
+
+      const delays: number[] = [];
+      for (let attempt = 1; attempt <= 9; attempt += 1) {
+        const [delay] = time.pendingDelaysMs();
+        delays.push(delay!);
+        time.advance(delay!);
+        await reportsReach(reports, attempt + 1);
+      }
+      expect(delays.at(-1)).toBe(CREDENTIAL_RETRY_MAX_MS);
+      expect(delays).toEqual(
+        delays.map((_, index) => Math.min(CREDENTIAL_RETRY_MAX_MS, CREDENTIAL_RETRY_INITIAL_MS * 2 ** index)),
+      );
+    });
+
+    it('stops once the control plane sends another snapshot, and on close', async () => {
+      const { holder, reports, time } = createHarness(createCredentialRefChecker({ environment: new Map() }));
+      await holder.apply(
+        createTestSnapshot({ version: 7n, credentialRef: 'env:MOCK_A_KEY' }),
+        'control-plane',
+      );
+      expect(time.pendingDelaysMs()).toHaveLength(1);
+
+      await holder.apply(createTestSnapshot({ version: 8n }), 'control-plane');
+      expect(time.pendingDelaysMs()).toEqual([]);
+
+      await holder.apply(
+        createTestSnapshot({ version: 9n, credentialRef: 'env:MOCK_A_KEY' }),
+        'control-plane',
+      );
+      holder.close();
+      expect(time.pendingDelaysMs()).toEqual([]);
+      expect(reports.map((report) => report.outcome)).toEqual(['rejected', 'applied', 'rejected']);
+    });
+
+    it('does not retry other rejections, nor snapshots read from the disk cache', async () => {
+      const { holder, time } = createHarness(createCredentialRefChecker({ environment: new Map() }));
+      await holder.apply(createTestSnapshot({ version: 5n, credentialRef: 'env:MOCK_A_KEY' }), 'cache');
+      await holder.apply(createTestSnapshot({ version: 6n }), 'control-plane');
+      const tampered = createTestSnapshot({ version: 7n });
+      tampered.routes[0]!.maxAttempts = 5;
+      await holder.apply(tampered, 'control-plane');
+      await holder.apply(createTestSnapshot({ version: 4n, backendId: 'b' }), 'control-plane');
+      expect(time.pendingDelaysMs()).toEqual([]);
+    });
   });
 });

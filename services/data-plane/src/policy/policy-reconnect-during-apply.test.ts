@@ -52,6 +52,7 @@ describe('policy stream reconnecting while a snapshot is applied', () => {
     const holder: PolicyHolder = new PolicyHolder({
       logger: logs.logger,
       clock: time,
+      timers: time,
       metrics,
       credentialRefs: {
         check: () =>

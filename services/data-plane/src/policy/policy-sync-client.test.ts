@@ -12,7 +12,11 @@ import { captureLogs } from '../../test/support/captured-logs.js';
 import { ManualTime } from '../../test/support/manual-time.js';
 import { createTestSnapshot } from '../../test/support/policy-snapshot-fixture.js';
 import { createPolicyMetrics, type PolicyMetrics } from '../metrics/policy-metrics.js';
-import { PolicySyncClient } from './policy-sync-client.js';
+import {
+  MIN_SILENCE_BEFORE_RECONNECT_MS,
+  PolicySyncClient,
+  SILENT_HEARTBEATS_BEFORE_RECONNECT,
+} from './policy-sync-client.js';
 import type { PolicySyncTransport, WatchPolicyHandlers } from './policy-sync-transport.js';
 
 interface FakeCall {
@@ -197,6 +201,86 @@ describe('PolicySyncClient', () => {
     expect(received).toEqual([]);
     expect(client.state()).toBe('connecting');
     expect(time.pendingDelaysMs()).toEqual([]);
+  });
+
+  describe('liveness watchdog', () => {
+    /** A response the way a control plane that states its heartbeat interval sends it. */
+    function sendStating(transport: FakeTransport, heartbeatIntervalMs: number, snapshot?: PolicySnapshot) {
+      transport
+        .last()
+        .handlers.onMessage(create(WatchPolicyResponseSchema, { snapshot, heartbeatIntervalMs }));
+    }
+
+    // A stated interval whose silence limit is above the floor.
+    const interval = 10_000;
+    const silence = interval * SILENT_HEARTBEATS_BEFORE_RECONNECT;
+
+    it('reconnects when nothing arrived for three of the heartbeat intervals the control plane states', () => {
+      const { client, transport, time, logs } = createHarness();
+      client.start();
+      sendStating(transport, interval, createTestSnapshot({ version: 4n }));
+
+      // Each message restarts the count: a heartbeat just before the deadline keeps the stream.
+      time.advance(silence - 1);
+      sendStating(transport, interval);
+      time.advance(silence - 1);
+      expect(transport.calls).toHaveLength(1);
+      expect(client.state()).toBe('ready');
+
+      time.advance(1);
+      expect(transport.calls[0]!.cancelled).toBe(true);
+      expect(client.state()).toBe('backoff');
+      expect(logs.withMessage('policy stream ended, reconnecting after backoff')[0]).toMatchObject({
+        reason: expect.stringContaining('no message from the control plane') as unknown,
+      });
+
+      time.advance(time.pendingDelaysMs()[0]!);
+      expect(transport.calls).toHaveLength(2);
+      expect(transport.last().request.activeVersion).toBe(4n);
+    });
+
+    it('watches a new call from its start with the interval stated last, as the first message comes at once', () => {
+      const { client, transport, time } = createHarness();
+      client.start();
+      sendStating(transport, interval);
+      transport.last().handlers.onEnd(new Error('14 UNAVAILABLE'));
+      time.advance(time.pendingDelaysMs()[0]!);
+      expect(transport.calls).toHaveLength(2);
+
+      // The proxy accepted the new call but nothing comes through it.
+      time.advance(silence);
+      expect(transport.calls[1]!.cancelled).toBe(true);
+      expect(client.state()).toBe('backoff');
+    });
+
+    it('never waits less than its floor, so a large snapshot still in transfer is not cut off', () => {
+      const { client, transport, time } = createHarness();
+      client.start();
+      sendStating(transport, 100);
+      time.advance(MIN_SILENCE_BEFORE_RECONNECT_MS - 1);
+      expect(client.state()).toBe('ready');
+      time.advance(1);
+      expect(client.state()).toBe('backoff');
+    });
+
+    it('keeps a stream whose control plane states no interval (an older one) open, as before', () => {
+      const { client, transport, time } = createHarness();
+      client.start();
+      sendStating(transport, interval);
+      // The control plane was replaced by an older one: its responses say nothing about heartbeats.
+      transport.send(createTestSnapshot({ version: 2n }));
+      time.advance(3_600_000);
+      expect(transport.calls).toHaveLength(1);
+      expect(client.state()).toBe('ready');
+    });
+
+    it('stops watching on close', async () => {
+      const { client, transport, time } = createHarness();
+      client.start();
+      sendStating(transport, interval);
+      await client.close();
+      expect(time.pendingDelaysMs()).toEqual([]);
+    });
   });
 
   it('closes from any state: cancels the call, drops the pending reconnect, closes the transport', async () => {

@@ -53,16 +53,35 @@ export interface PolicySyncClientDeps {
 }
 
 /**
+ * Heartbeat intervals without any message after which a stream is taken for dead. The control plane sends
+ * something at least once per interval, so a few of them leave room for a slow write without letting a
+ * silent stream (behind an L7 proxy that answers keepalive pings itself) look ready for ever.
+ */
+export const SILENT_HEARTBEATS_BEFORE_RECONNECT = 3;
+/**
+ * Floor of that silence: a large snapshot is one message, and a heartbeat interval as short as the control
+ * plane allows (100 ms) would cancel its transfer at every attempt, so that the data plane never got it.
+ */
+export const MIN_SILENCE_BEFORE_RECONNECT_MS = 10_000;
+
+/**
  * Keeps one WatchPolicy stream open to the control plane for the life of the data plane, reconnecting
  * with capped exponential backoff and full jitter (delay uniform in [0, min(max, initial·2^attempt)]).
  * The attempt counter resets when a stream that was ready for `healthyResetMs` ends, so a long-lived
- * connection that drops reconnects quickly. Also the PolicyStatusReporter of the policy holder.
+ * connection that drops reconnects quickly. When the control plane states its heartbeat interval, a stream
+ * on which nothing arrived for SILENT_HEARTBEATS_BEFORE_RECONNECT intervals (at least
+ * MIN_SILENCE_BEFORE_RECONNECT_MS) is cancelled and reconnected
+ * like one that failed; a control plane that states none (older ones) is trusted as before (ADR 0002).
+ * Also the PolicyStatusReporter of the policy holder.
  */
 export class PolicySyncClient implements PolicyStatusReporter {
   readonly #deps: PolicySyncClientDeps;
   #state: PolicySyncState = 'idle';
   #call: WatchPolicyCall | undefined;
   #backoffTimer: TimerHandle | undefined;
+  #watchdogTimer: TimerHandle | undefined;
+  /** The heartbeat interval the control plane stated last, ms; 0 while it stated none. */
+  #heartbeatIntervalMs = 0;
   #attempt = 0;
   #readyAtMs: number | undefined;
   #lastSyncAtMs: number | undefined;
@@ -119,6 +138,7 @@ export class PolicySyncClient implements PolicyStatusReporter {
     this.#transition('closed');
     this.#call?.cancel();
     this.#call = undefined;
+    this.#stopWatchdog();
     if (this.#backoffTimer !== undefined) this.#deps.timers.clearTimeout(this.#backoffTimer);
     this.#backoffTimer = undefined;
     await Promise.allSettled([...this.#inFlight]);
@@ -146,11 +166,43 @@ export class PolicySyncClient implements PolicyStatusReporter {
       },
     });
     this.#call = call;
+    // The control plane answers a new call at once (the snapshot, or an empty response), so the interval
+    // it stated on the previous stream also bounds the wait for the first message of this one.
+    this.#restartWatchdog();
+  }
+
+  /** (Re)arms the silence deadline of the current call, or leaves it off while no interval is known. */
+  #restartWatchdog(): void {
+    this.#stopWatchdog();
+    if (this.#heartbeatIntervalMs <= 0) return;
+    const silenceMs = Math.max(
+      MIN_SILENCE_BEFORE_RECONNECT_MS,
+      this.#heartbeatIntervalMs * SILENT_HEARTBEATS_BEFORE_RECONNECT,
+    );
+    const call = this.#call;
+    this.#watchdogTimer = this.#deps.timers.setTimeout(() => {
+      this.#watchdogTimer = undefined;
+      if (call === undefined || this.#call !== call) return;
+      call.cancel();
+      this.#streamEnded(
+        new Error(
+          `no message from the control plane for ${silenceMs} ms ` +
+            `(stated heartbeat interval ${this.#heartbeatIntervalMs} ms)`,
+        ),
+      );
+    }, silenceMs);
+  }
+
+  #stopWatchdog(): void {
+    if (this.#watchdogTimer !== undefined) this.#deps.timers.clearTimeout(this.#watchdogTimer);
+    this.#watchdogTimer = undefined;
   }
 
   #receive(response: WatchPolicyResponse): void {
     const now = this.#deps.clock.now();
     this.#lastSyncAtMs = now;
+    this.#heartbeatIntervalMs = response.heartbeatIntervalMs;
+    this.#restartWatchdog();
     if (this.#state === 'connecting') {
       this.#readyAtMs = now;
       this.#transition('ready');
@@ -172,6 +224,7 @@ export class PolicySyncClient implements PolicyStatusReporter {
 
   #streamEnded(error: Error | undefined): void {
     this.#call = undefined;
+    this.#stopWatchdog();
     const now = this.#deps.clock.now();
     if (this.#readyAtMs !== undefined && now - this.#readyAtMs >= this.#deps.settings.healthyResetMs) {
       this.#attempt = 0;

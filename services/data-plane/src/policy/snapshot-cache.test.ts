@@ -30,6 +30,7 @@ function createHarness(cacheDir = dir) {
   const holder = new PolicyHolder({
     logger: logs.logger,
     clock: time,
+    timers: time,
     metrics,
     credentialRefs: createCredentialRefChecker({ environment: new Map() }),
     reporter: { report: () => undefined },

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file router/v1/policy_sync.proto.
  */
 export const file_router_v1_policy_sync: GenFile = /*@__PURE__*/
-  fileDesc("Chtyb3V0ZXIvdjEvcG9saWN5X3N5bmMucHJvdG8SCXJvdXRlci52MSJIChFEYXRhUGxhbmVJZGVudGl0eRIKCgJpZBgBIAEoCRIQCghob3N0bmFtZRgCIAEoCRIVCg1idWlsZF92ZXJzaW9uGAMgASgJIl4KEldhdGNoUG9saWN5UmVxdWVzdBIwCgpkYXRhX3BsYW5lGAEgASgLMhwucm91dGVyLnYxLkRhdGFQbGFuZUlkZW50aXR5EhYKDmFjdGl2ZV92ZXJzaW9uGAIgASgEIkIKE1dhdGNoUG9saWN5UmVzcG9uc2USKwoIc25hcHNob3QYASABKAsyGS5yb3V0ZXIudjEuUG9saWN5U25hcHNob3QitgEKGVJlcG9ydFBvbGljeVN0YXR1c1JlcXVlc3QSMAoKZGF0YV9wbGFuZRgBIAEoCzIcLnJvdXRlci52MS5EYXRhUGxhbmVJZGVudGl0eRIPCgd2ZXJzaW9uGAIgASgEEi4KB291dGNvbWUYAyABKA4yHS5yb3V0ZXIudjEuUG9saWN5QXBwbHlPdXRjb21lEg4KBnJlYXNvbhgEIAEoCRIWCg5hY3RpdmVfdmVyc2lvbhgFIAEoBCIcChpSZXBvcnRQb2xpY3lTdGF0dXNSZXNwb25zZSp/ChJQb2xpY3lBcHBseU91dGNvbWUSJAogUE9MSUNZX0FQUExZX09VVENPTUVfVU5TUEVDSUZJRUQQABIgChxQT0xJQ1lfQVBQTFlfT1VUQ09NRV9BUFBMSUVEEAESIQodUE9MSUNZX0FQUExZX09VVENPTUVfUkVKRUNURUQQAjLGAQoRUG9saWN5U3luY1NlcnZpY2USTgoLV2F0Y2hQb2xpY3kSHS5yb3V0ZXIudjEuV2F0Y2hQb2xpY3lSZXF1ZXN0Gh4ucm91dGVyLnYxLldhdGNoUG9saWN5UmVzcG9uc2UwARJhChJSZXBvcnRQb2xpY3lTdGF0dXMSJC5yb3V0ZXIudjEuUmVwb3J0UG9saWN5U3RhdHVzUmVxdWVzdBolLnJvdXRlci52MS5SZXBvcnRQb2xpY3lTdGF0dXNSZXNwb25zZWIGcHJvdG8z", [file_router_v1_policy]);
+  fileDesc("Chtyb3V0ZXIvdjEvcG9saWN5X3N5bmMucHJvdG8SCXJvdXRlci52MSJIChFEYXRhUGxhbmVJZGVudGl0eRIKCgJpZBgBIAEoCRIQCghob3N0bmFtZRgCIAEoCRIVCg1idWlsZF92ZXJzaW9uGAMgASgJIl4KEldhdGNoUG9saWN5UmVxdWVzdBIwCgpkYXRhX3BsYW5lGAEgASgLMhwucm91dGVyLnYxLkRhdGFQbGFuZUlkZW50aXR5EhYKDmFjdGl2ZV92ZXJzaW9uGAIgASgEImEKE1dhdGNoUG9saWN5UmVzcG9uc2USKwoIc25hcHNob3QYASABKAsyGS5yb3V0ZXIudjEuUG9saWN5U25hcHNob3QSHQoVaGVhcnRiZWF0X2ludGVydmFsX21zGAIgASgNIrYBChlSZXBvcnRQb2xpY3lTdGF0dXNSZXF1ZXN0EjAKCmRhdGFfcGxhbmUYASABKAsyHC5yb3V0ZXIudjEuRGF0YVBsYW5lSWRlbnRpdHkSDwoHdmVyc2lvbhgCIAEoBBIuCgdvdXRjb21lGAMgASgOMh0ucm91dGVyLnYxLlBvbGljeUFwcGx5T3V0Y29tZRIOCgZyZWFzb24YBCABKAkSFgoOYWN0aXZlX3ZlcnNpb24YBSABKAQiHAoaUmVwb3J0UG9saWN5U3RhdHVzUmVzcG9uc2UqfwoSUG9saWN5QXBwbHlPdXRjb21lEiQKIFBPTElDWV9BUFBMWV9PVVRDT01FX1VOU1BFQ0lGSUVEEAASIAocUE9MSUNZX0FQUExZX09VVENPTUVfQVBQTElFRBABEiEKHVBPTElDWV9BUFBMWV9PVVRDT01FX1JFSkVDVEVEEAIyxgEKEVBvbGljeVN5bmNTZXJ2aWNlEk4KC1dhdGNoUG9saWN5Eh0ucm91dGVyLnYxLldhdGNoUG9saWN5UmVxdWVzdBoeLnJvdXRlci52MS5XYXRjaFBvbGljeVJlc3BvbnNlMAESYQoSUmVwb3J0UG9saWN5U3RhdHVzEiQucm91dGVyLnYxLlJlcG9ydFBvbGljeVN0YXR1c1JlcXVlc3QaJS5yb3V0ZXIudjEuUmVwb3J0UG9saWN5U3RhdHVzUmVzcG9uc2ViBnByb3RvMw", [file_router_v1_policy]);
 
 /**
  * @generated from message router.v1.DataPlaneIdentity
@@ -72,9 +72,21 @@ export const WatchPolicyRequestSchema: GenMessage<WatchPolicyRequest> = /*@__PUR
  */
 export type WatchPolicyResponse = Message<"router.v1.WatchPolicyResponse"> & {
   /**
+   * Absent in an empty response, which is a sign of life (a heartbeat, or "you already run the current one").
+   *
    * @generated from field: router.v1.PolicySnapshot snapshot = 1;
    */
   snapshot?: PolicySnapshot;
+
+  /**
+   * The longest the control plane stays silent on this stream: it sends an empty response after this long
+   * without another. A data plane that receives nothing for a few intervals takes the stream for dead and
+   * reconnects (an L7 proxy may answer keepalive pings itself). 0 when not stated (older control planes):
+   * no such check.
+   *
+   * @generated from field: uint32 heartbeat_interval_ms = 2;
+   */
+  heartbeatIntervalMs: number;
 };
 
 /**
