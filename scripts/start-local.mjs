@@ -35,12 +35,26 @@ function nodeFlagsOf(serviceDir) {
   return manifest.apiRouter?.nodeFlags ?? [];
 }
 
+/**
+ * The services' pino level: LOG_LEVEL, but never quieter than info, because the launcher learns each URL
+ * from the service's info-level `listening` line (with warn it waited for ever, printing nothing). It shows
+ * the services' lines only with LOCAL_VERBOSE anyway (and errors always). Unknown levels go as given: the
+ * service refuses them at start.
+ */
+function serviceLogLevel(level = 'info') {
+  return ['warn', 'error', 'fatal', 'silent'].includes(level) ? 'info' : level;
+}
+
 /** Spawns a built service and resolves with the URL of the listener named `server` once it logs it. */
 function startService(name, entry, env, server) {
   const serviceDir = entry.slice(0, entry.indexOf('/dist/'));
   const child = spawn(process.execPath, [...nodeFlagsOf(serviceDir), join(root, entry)], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
+    // A process group of its own: Ctrl-C signals the terminal's whole foreground group, and a service that
+    // got that SIGINT and then stopAll's SIGTERM took the second as "exit at once" (the control plane
+    // skipped its graceful shutdown). Only the launcher stops the services, once each, by pid.
+    detached: true,
   });
   children.push({ name, child });
   const lines = createInterface({ input: child.stdout });
@@ -87,8 +101,16 @@ async function waitReady(url, deadlineMs) {
 }
 
 /**
+ * The variable the data plane reads the demo signing secret from (an env: reference). Not a file: reference
+ * to the secret's file: a reference holds no whitespace, so a checkout path with a space made the policies
+ * invalid (no control plane start, or the last run's snapshot served with its dead backend ports).
+ */
+const SIGNING_SECRET_VARIABLE = 'ROUTER_DEMO_SIGNING_SECRET';
+
+/**
  * The sample policies with one addition: the demo key may also sign requests (RFC 9421), with a demo secret
- * kept in .tmp/local (made once, 32 random bytes, base64) and resolved by the data plane as a file: reference.
+ * kept in .tmp/local (made once, 32 random bytes, base64; the signer reads it there) and given to the data
+ * plane in SIGNING_SECRET_VARIABLE.
  */
 function writeDemoPolicies() {
   if (!existsSync(signingSecretFile)) {
@@ -102,7 +124,7 @@ function writeDemoPolicies() {
     policiesConfig,
     sample.replace(
       anchor,
-      `${anchor}    signingSecretRefs: [${JSON.stringify(`file:${signingSecretFile}`)}]\n`,
+      `${anchor}    signingSecretRefs: [${JSON.stringify(`env:${SIGNING_SECRET_VARIABLE}`)}]\n`,
     ),
   );
   return policiesConfig;
@@ -141,7 +163,7 @@ async function main() {
       .replaceAll('127.0.0.1:9102', `127.0.0.1:${ports.mockB}`),
   );
   const policiesConfig = writeDemoPolicies();
-  const common = { LOG_LEVEL: process.env.LOG_LEVEL ?? 'info' };
+  const common = { LOG_LEVEL: serviceLogLevel(process.env.LOG_LEVEL) };
   await Promise.all([
     startService('mock-a', 'services/mock-backend/dist/main.js', {
       ...common,
@@ -175,6 +197,7 @@ async function main() {
       DP_PORT: String(ports.dp),
       DP_CONTROL_PLANE_ADDRESS: `127.0.0.1:${ports.grpc}`,
       DP_CACHE_DIR: join(runDir, 'data-plane'),
+      [SIGNING_SECRET_VARIABLE]: readFileSync(signingSecretFile, 'utf8').trim(),
     },
     'public',
   );
@@ -187,6 +210,11 @@ async function main() {
   };
   writeFileSync(join(runDir, 'endpoints.json'), JSON.stringify(summary, null, 2));
   process.stdout.write(tryItText(summary, ports.grpc));
+}
+
+/** `text` as one shell word: as it is when it holds only safe characters, else in single quotes. */
+function shellWord(text) {
+  return /^[\w@%+=:,./-]+$/.test(text) ? text : `'${text.replaceAll("'", "'\\''")}'`;
 }
 
 /** What to print once everything runs: endpoints and requests to copy. */
@@ -217,7 +245,7 @@ Try it (demo credentials from configs/*.sample.yaml; change them before any real
   curl -s ${dataPlane}/v1/models ${key}
   # A request signed with RFC 9421 HMAC instead of the key (secret in ${signingSecretFile}):
   # the reference signer prints a curl command with Signature-Input, Signature and Content-Digest; sh runs it
-  node ${join(root, 'packages/auth/dist/cli/sign-request.js')} --key-id rk_demo01 --secret-file ${signingSecretFile} \\
+  node ${shellWord(join(root, 'packages/auth/dist/cli/sign-request.js'))} --key-id rk_demo01 --secret-file ${shellWord(signingSecretFile)} \\
        --method POST --url ${dataPlane}/v1/chat/completions --header 'content-type: application/json' \\
        --data '${hello}' | sh
 
