@@ -1,9 +1,9 @@
 // Creates an API key: prints the key once and the policies.yaml entry that stores only its hash.
 // Usage: pnpm exec tsx packages/auth/src/cli/create-key.ts --tenant acme [--public-id rk_acme01] [--models 'gpt-4o-mini,*']
-import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { generateApiKey } from '../api-key.js';
 import type { CliOutput } from './cli-output.js';
+import { isMainModule } from './main-module.js';
 
 const USAGE =
   'usage: create-key --tenant <tenant id> [--public-id rk_<4-32 a-z0-9>] [--models <model,model|*>]\n';
@@ -73,6 +73,6 @@ export function runCreateKey(argv: readonly string[], output: CliOutput): number
   return 0;
 }
 
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+if (isMainModule(import.meta.url)) {
   process.exitCode = runCreateKey(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr });
 }

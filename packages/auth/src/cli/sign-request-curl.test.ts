@@ -14,6 +14,7 @@ const NOW_MS = 1_750_000_000_000;
 interface Received {
   readonly url: string;
   readonly result: VerifyResult;
+  readonly contentType: string | undefined;
 }
 
 let server: Server;
@@ -46,7 +47,7 @@ beforeAll(async () => {
           requiredComponents: [],
         },
       );
-      received.push({ url: request.url ?? '', result });
+      received.push({ url: request.url ?? '', result, contentType: request.headers['content-type'] });
       response.writeHead(result.ok ? 200 : 401).end();
     })();
   });
@@ -90,6 +91,47 @@ describe('sign-request CLI, its curl command run for real', () => {
     const command = printCommand(['--url', `${baseUrl}${path}`]);
     await expect(runCommand(command)).resolves.toBe(0);
     expect(received.splice(0)).toEqual([{ url: path, result: expect.objectContaining({ ok: true }) }]);
+  });
+
+  it('sends a body as JSON when no content-type is given (curl would send a form, which the router refuses)', async () => {
+    const body = '{"model":"demo-chat","messages":[{"role":"user","content":"Hello"}]}';
+    const command = printCommand([
+      '--method',
+      'POST',
+      '--url',
+      `${baseUrl}/v1/chat/completions`,
+      '--data',
+      body,
+    ]);
+    await expect(runCommand(command)).resolves.toBe(0);
+    expect(received.splice(0)).toEqual([
+      {
+        url: '/v1/chat/completions',
+        result: expect.objectContaining({ ok: true }),
+        contentType: 'application/json',
+      },
+    ]);
+  });
+
+  it('keeps the content-type given', async () => {
+    const command = printCommand([
+      '--method',
+      'POST',
+      '--url',
+      `${baseUrl}/v1/chat/completions`,
+      '--header',
+      'Content-Type: application/json; charset=utf-8',
+      '--data',
+      '{}',
+    ]);
+    await expect(runCommand(command)).resolves.toBe(0);
+    expect(received.splice(0)).toEqual([
+      {
+        url: '/v1/chat/completions',
+        result: expect.objectContaining({ ok: true }),
+        contentType: 'application/json; charset=utf-8',
+      },
+    ]);
   });
 
   it('sends a covered header whose value is empty', async () => {

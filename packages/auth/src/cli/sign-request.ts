@@ -3,15 +3,16 @@
 //   --method POST --url http://127.0.0.1:8080/v1/chat/completions \
 //   --header 'content-type: application/json' --data '{"model":"demo","messages":[]}'
 import { readFileSync } from 'node:fs';
-import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createSigner } from '../create-signer.js';
 import type { CliOutput } from './cli-output.js';
+import { isMainModule } from './main-module.js';
 import { quoteShellArgument } from './shell-quote.js';
 
 const USAGE = `usage: sign-request --key-id <id> (--secret <base64> | --secret-file <path>) --url <absolute url>
   [--method GET] [--header 'name: value']... [--data <text> | --data-file <path>]
   [--components '@method,@path,@query,content-digest'] [--created <unix seconds>] [--nonce <text>]
+A body is sent as application/json unless a --header gives its content-type.
 `;
 
 const OPTIONS = {
@@ -85,6 +86,11 @@ function buildCurlCommand(argv: readonly string[], dependencies: SignRequestCliD
     headers[name] = value;
   }
   const body = readBody(values.data, values['data-file'], dependencies);
+  // curl sends a --data-binary body as application/x-www-form-urlencoded, which the router refuses (415):
+  // a body goes as JSON unless a --header names its type.
+  if (body !== undefined && !Object.hasOwn(headers, 'content-type')) {
+    headers['content-type'] = 'application/json';
+  }
   if (values.created !== undefined && !/^\d{1,15}$/.test(values.created)) {
     throw new UsageError('--created must be Unix seconds');
   }
@@ -170,7 +176,7 @@ function readBody(
   return data === undefined ? undefined : Buffer.from(data, 'utf8');
 }
 
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+if (isMainModule(import.meta.url)) {
   process.exitCode = runSignRequest(
     process.argv.slice(2),
     { stdout: process.stdout, stderr: process.stderr },
