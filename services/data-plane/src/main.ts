@@ -24,8 +24,15 @@ async function main(): Promise<void> {
 
   const dataPlane: DataPlane = await startDataPlane(config, { logger });
 
-  // `once`: a second SIGTERM/SIGINT gets Node's default behaviour and kills a shutdown that hangs.
+  // One shutdown for SIGTERM and SIGINT together (an orchestrator's SIGTERM then a Ctrl-C ran it twice);
+  // a second signal of either kind ends a shutdown that hangs, at once, as in the control plane.
+  let stopping = false;
   const shutdown = (signal: NodeJS.Signals): void => {
+    if (stopping) {
+      logger.warn({ signal }, 'second signal; exiting at once');
+      process.exit(1);
+    }
+    stopping = true;
     logger.info({ signal }, 'shutting down');
     dataPlane[Symbol.asyncDispose]().then(
       () => process.exit(0),
@@ -35,8 +42,8 @@ async function main(): Promise<void> {
       },
     );
   };
-  process.once('SIGTERM', shutdown);
-  process.once('SIGINT', shutdown);
+  process.on('SIGTERM', shutdown);
+  process.on('SIGINT', shutdown);
 }
 
 main().catch((error: unknown) => {
