@@ -26,6 +26,7 @@ import {
   budgetAvailableMicros,
   budgetLimitMicros,
   budgetResetAtMs,
+  MAX_MICROS,
   type BudgetState,
 } from '../math/budget-ledger.js';
 import { admitToState } from './memory-admission.js';
@@ -103,7 +104,12 @@ export function createMemoryLimitStore(options: MemoryLimitStoreOptions): LimitS
   function updateOf(change: BudgetChange): (budget: BudgetState) => BudgetState {
     switch (change.operation) {
       case 'top_up':
-        return (budget) => ({ ...budget, creditMicros: budget.creditMicros + change.amountMicros });
+        // Capped at MAX_MICROS (as each top-up is): with a limit of at most as much, every budget number stays
+        // below 2 × 10^15, exact in doubles (the Redis script does the same).
+        return (budget) => ({
+          ...budget,
+          creditMicros: Math.min(budget.creditMicros + change.amountMicros, MAX_MICROS),
+        });
       case 'reset':
         return (budget) => ({ ...budget, spentMicros: 0, creditMicros: 0 });
       case 'set_limit':

@@ -1,3 +1,4 @@
+import { MAX_MICROS } from '../math/budget-ledger.js';
 import { GC_GRACE_MS, LUA_LIBRARY } from './lua-library.js';
 
 /**
@@ -49,7 +50,8 @@ if not exists and op == 'get' then return { 0 } end
 budget_roll(b, nil, nil, now)
 budget_reclaim(b, KEYS[3], now)
 if op == 'topup' then
-  b.cr = b.cr + amount
+  -- Capped (memory-limit-store.ts updateOf): every budget number stays below 2 * 10^15, exact in doubles.
+  b.cr = math.min(b.cr + amount, ${String(MAX_MICROS)})
 elseif op == 'reset' then
   b.sp = 0
   b.cr = 0
