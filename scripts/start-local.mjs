@@ -130,8 +130,21 @@ function writeDemoPolicies() {
   return policiesConfig;
 }
 
+/** A second stop signal this soon after the first is the same stop, delivered twice. */
+const DUPLICATE_SIGNAL_MS = 1000;
+let stoppedAtMs = 0;
+
+/**
+ * Sends each running service SIGTERM. A repeat within DUPLICATE_SIGNAL_MS is ignored: timeout(1) signals the
+ * launcher directly and again through its process group, and each service would take the second SIGTERM as
+ * "exit at once", skipping its graceful shutdown. A later repeat (a second Ctrl-C) is passed on: it ends a
+ * shutdown that hangs.
+ */
 function stopAll() {
+  const nowMs = Date.now();
+  if (stopping && nowMs - stoppedAtMs < DUPLICATE_SIGNAL_MS) return;
   stopping = true;
+  stoppedAtMs = nowMs;
   for (const { child } of [...children].reverse()) {
     // signalCode too: a child killed by a signal has no exit code, and kill() of a gone pid throws (ESRCH).
     if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) {
