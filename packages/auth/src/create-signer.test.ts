@@ -1,11 +1,9 @@
-import { type IncomingMessage, type Server, createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { computeContentDigest } from './content-digest.js';
 import { createSigner } from './create-signer.js';
-import { verifyRequest } from './message-signature/verify-request.js';
-import type { VerifyResult } from './message-signature/verify-request.js';
+import { type VerifyResult, verifyRequest } from './message-signature/verify-request.js';
 import { createMemoryNonceStore } from './nonce-store/memory-nonce-store.js';
+import { type VerifyingServer, startVerifyingServer } from './verifying-server.test-support.js';
 
 const SECRET = Buffer.alloc(32, 42);
 const NOW_MS = 1_750_000_000_123;
@@ -76,43 +74,17 @@ describe('createSigner', () => {
 });
 
 describe('createSigner with fetch against a real HTTP server', () => {
-  let server: Server;
+  let server: VerifyingServer;
   let baseUrl: string;
-  const results: VerifyResult[] = [];
-  const options = verifyOptions();
-
-  async function readBody(request: IncomingMessage): Promise<Buffer> {
-    const chunks: Buffer[] = [];
-    for await (const chunk of request) chunks.push(chunk as Buffer);
-    return Buffer.concat(chunks);
-  }
+  const results = (): VerifyResult[] => server.received.splice(0).map((request) => request.result);
 
   beforeAll(async () => {
-    server = createServer((request, response) => {
-      void (async () => {
-        const body = await readBody(request);
-        const result = await verifyRequest(
-          {
-            method: request.method ?? '',
-            url: request.url ?? '',
-            headers: request.headers,
-            body,
-            scheme: 'http',
-          },
-          options,
-        );
-        results.push(result);
-        response.writeHead(result.ok ? 200 : 401).end();
-      })();
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    server = await startVerifyingServer(verifyOptions());
+    baseUrl = server.url;
   });
 
   afterAll(async () => {
-    await new Promise<void>((resolve, reject) =>
-      server.close((error) => (error ? reject(error) : resolve())),
-    );
+    await server.close();
   });
 
   it('signs exactly what fetch puts on the wire, and a replay is refused', async () => {
@@ -136,7 +108,7 @@ describe('createSigner with fetch against a real HTTP server', () => {
     const first = await fetch(url, { method: 'POST', headers, body });
     const replay = await fetch(url, { method: 'POST', headers, body });
     expect([first.status, replay.status]).toEqual([200, 401]);
-    expect(results.splice(0)).toEqual([
+    expect(results()).toEqual([
       { ok: true, keyId: 'partner-1', label: 'sig1' },
       { ok: false, reason: 'replayed_nonce', keyId: 'partner-1' },
     ]);
@@ -148,7 +120,7 @@ describe('createSigner with fetch against a real HTTP server', () => {
     const body = '{"model":"demo","messages":[]}';
     const headers = sign({ method: 'post', url, headers: { 'content-type': 'application/json' }, body });
     const response = await fetch(url, { method: 'post', headers, body });
-    expect(results.splice(0)).toEqual([{ ok: true, keyId: 'partner-1', label: 'sig1' }]);
+    expect(results()).toEqual([{ ok: true, keyId: 'partner-1', label: 'sig1' }]);
     expect(response.status).toBe(200);
   });
 });

@@ -1,62 +1,29 @@
 // Runs the printed curl command (real curl, through sh) against a loopback server that verifies what
 // arrives: the command must send exactly the request that was signed, once.
 import { spawn } from 'node:child_process';
-import { type IncomingMessage, type Server, createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMemoryNonceStore } from '../nonce-store/memory-nonce-store.js';
-import { type VerifyResult, verifyRequest } from '../message-signature/verify-request.js';
+import { type VerifyingServer, startVerifyingServer } from '../verifying-server.test-support.js';
 import { runSignRequest } from './sign-request.js';
 
 const SECRET_TEXT = Buffer.alloc(32, 3).toString('base64url');
 const NOW_MS = 1_750_000_000_000;
 
-interface Received {
-  readonly url: string;
-  readonly result: VerifyResult;
-  readonly contentType: string | undefined;
-}
-
-let server: Server;
+let server: VerifyingServer;
 let baseUrl: string;
-const received: Received[] = [];
-const nonceStore = createMemoryNonceStore({ clock: { now: () => NOW_MS }, maxEntries: 100 });
-
-async function readBody(request: IncomingMessage): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of request) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
-}
 
 beforeAll(async () => {
-  server = createServer((request, response) => {
-    void (async () => {
-      const body = await readBody(request);
-      const result = await verifyRequest(
-        {
-          method: request.method ?? '',
-          url: request.url ?? '',
-          headers: request.headers,
-          body,
-          scheme: 'http',
-        },
-        {
-          resolveSecrets: () => [Buffer.from(SECRET_TEXT, 'base64url')],
-          nowMs: NOW_MS,
-          nonceStore,
-          requiredComponents: [],
-        },
-      );
-      received.push({ url: request.url ?? '', result, contentType: request.headers['content-type'] });
-      response.writeHead(result.ok ? 200 : 401).end();
-    })();
+  server = await startVerifyingServer({
+    resolveSecrets: () => [Buffer.from(SECRET_TEXT, 'base64url')],
+    nowMs: NOW_MS,
+    nonceStore: createMemoryNonceStore({ clock: { now: () => NOW_MS }, maxEntries: 100 }),
+    requiredComponents: [],
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  baseUrl = server.url;
 });
 
 afterAll(async () => {
-  await new Promise<void>((resolve, reject) => server.close((error) => (error ? reject(error) : resolve())));
+  await server.close();
 });
 
 function printCommand(argv: string[]): string {
@@ -90,7 +57,7 @@ describe('sign-request CLI, its curl command run for real', () => {
     const path = '/v1/models?q={a,b}&page=[1-2]';
     const command = printCommand(['--url', `${baseUrl}${path}`]);
     await expect(runCommand(command)).resolves.toBe(0);
-    expect(received.splice(0)).toEqual([{ url: path, result: expect.objectContaining({ ok: true }) }]);
+    expect(server.received.splice(0)).toEqual([{ url: path, result: expect.objectContaining({ ok: true }) }]);
   });
 
   it('sends a body as JSON when no content-type is given (curl would send a form, which the router refuses)', async () => {
@@ -104,7 +71,7 @@ describe('sign-request CLI, its curl command run for real', () => {
       body,
     ]);
     await expect(runCommand(command)).resolves.toBe(0);
-    expect(received.splice(0)).toEqual([
+    expect(server.received.splice(0)).toEqual([
       {
         url: '/v1/chat/completions',
         result: expect.objectContaining({ ok: true }),
@@ -125,7 +92,7 @@ describe('sign-request CLI, its curl command run for real', () => {
       '{}',
     ]);
     await expect(runCommand(command)).resolves.toBe(0);
-    expect(received.splice(0)).toEqual([
+    expect(server.received.splice(0)).toEqual([
       {
         url: '/v1/chat/completions',
         result: expect.objectContaining({ ok: true }),
@@ -144,7 +111,7 @@ describe('sign-request CLI, its curl command run for real', () => {
       '@method,@path,@query,content-digest,x-empty',
     ]);
     await expect(runCommand(command)).resolves.toBe(0);
-    expect(received.splice(0)).toEqual([
+    expect(server.received.splice(0)).toEqual([
       { url: '/v1/models', result: expect.objectContaining({ ok: true }) },
     ]);
   });
