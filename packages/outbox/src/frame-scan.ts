@@ -24,9 +24,9 @@ export interface ScanOptions {
   /** Records must have a seq at or below this (inclusive); a sealed segment's bound is the next one's first seq − 1. */
   maxSeq: number;
   /**
-   * The buffer is a chunk that ends before the data does: a frame running past its end is incomplete, not
-   * bad, so the scan stops there (the `tail`, to read again whole) instead of searching past it, where its
-   * own payload could hold bytes that decode as a frame.
+   * The buffer is a chunk that ends before the data does: the scan stops at the first frame that does not
+   * decode (the `tail`, to read again whole, or with the rest of the data to resynchronise) instead of
+   * searching past it, where its own payload could hold bytes that decode as a frame.
    */
   moreData?: boolean;
   /**
@@ -53,9 +53,10 @@ export interface ScanResult {
 
 /**
  * Walks the frames of `buffer` in order. A frame that does not decode (bad length, checksum, order) starts a
- * search, byte by byte, for the next offset holding a valid frame with an in-range, increasing seq: when one
- * is found the bad bytes are a `skipped` region, otherwise they are the `tail` (a torn write when this is the
- * end of the newest segment; see `stopAtBadFrame`). Never throws on bad data.
+ * search, byte by byte, for the next offset holding a valid frame with an in-range, increasing seq whose
+ * chain of valid frames runs to the end of the buffer (`findResyncFrame`): when one is found the bad bytes
+ * are a `skipped` region, otherwise they are the `tail` (a torn write when this is the end of the newest
+ * segment; see `stopAtBadFrame`). Never throws on bad data.
  */
 export function scanFrames(buffer: Buffer, options: ScanOptions): ScanResult {
   const skipped: SkippedRegion[] = [];
@@ -70,9 +71,11 @@ export function scanFrames(buffer: Buffer, options: ScanOptions): ScanResult {
       offset += decoded.frameBytes;
       continue;
     }
-    if (options.stopAtBadFrame === true || (decoded.kind === 'incomplete' && options.moreData === true))
+    // A chunk that ends before the data does cannot show whether a frame found past a bad one chains to the
+    // end (see findResyncFrame): the caller reads the rest whole and scans again from here.
+    if (options.stopAtBadFrame === true || options.moreData === true)
       return { end: offset, skipped, tail: describeTail(decoded, offset) };
-    const next = findNextFrame(buffer, offset + 1, lastSeq, options.maxSeq);
+    const next = findResyncFrame(buffer, offset + 1, lastSeq, options.maxSeq);
     if (next === undefined) return { end: offset, skipped, tail: describeTail(decoded, offset) };
     skipped.push({ offset, skippedBytes: next - offset, reason: describeFailure(decoded) });
     offset = next;
@@ -96,13 +99,51 @@ function describeFailure(decoded: DecodeResult): string {
   return `seq ${decoded.record.seq} out of order or out of range`;
 }
 
-function findNextFrame(buffer: Buffer, from: number, lastSeq: number, maxSeq: number): number | undefined {
+/**
+ * The first offset from `from` where a valid frame starts an unbroken chain of valid frames, seqs increasing
+ * and in range, that ends exactly at the end of the buffer (the end of the data).
+ *
+ * Why the chain: the bad bytes are often a record whose payload (client-chosen text) holds a whole valid
+ * frame, which a search meets before the real next frame. Seq order alone cannot reject it (seqs have gaps
+ * after failed writes and corruption, so "the next seq" is unknown), and one accepted with a high seq would
+ * push out, as out of order, every real record after it. A frame planted inside a record cannot chain to the
+ * end unless it links up with the real frames after that record, which it can only do with a seq below
+ * theirs: so a real record after the resync point is never skipped, and a planted frame can at worst stand in
+ * for a seq the corruption destroyed (telling those apart would need a keyed checksum: a format change).
+ * The price: with two bad regions in one buffer, the valid records between them are skipped too.
+ *
+ * `deadEnds` holds offsets of frames on a chain already found broken: a chain reaching one shares its broken
+ * rest, so each frame is walked at most once per search.
+ */
+function findResyncFrame(buffer: Buffer, from: number, lastSeq: number, maxSeq: number): number | undefined {
+  const deadEnds = new Set<number>();
   // The seq is checked before the checksum: it is a cheap filter that rejects almost every offset.
   for (let offset = from; offset + FRAME_HEADER_BYTES + 16 <= buffer.length; offset += 1) {
     const seq = Number(buffer.readBigUInt64BE(offset + FRAME_HEADER_BYTES));
-    if (seq <= lastSeq || seq > maxSeq) continue;
-    const decoded = decodeFrameAt(buffer, offset);
-    if (decoded.kind === 'record') return offset;
+    if (seq <= lastSeq || seq > maxSeq || deadEnds.has(offset)) continue;
+    if (chainsToEnd(buffer, offset, lastSeq, maxSeq, deadEnds)) return offset;
   }
   return undefined;
+}
+
+function chainsToEnd(
+  buffer: Buffer,
+  start: number,
+  lastSeq: number,
+  maxSeq: number,
+  deadEnds: Set<number>,
+): boolean {
+  const walked: number[] = [];
+  let offset = start;
+  let previousSeq = lastSeq;
+  while (offset < buffer.length && !deadEnds.has(offset)) {
+    const decoded = decodeFrameAt(buffer, offset);
+    if (decoded.kind !== 'record' || decoded.record.seq <= previousSeq || decoded.record.seq > maxSeq) break;
+    walked.push(offset);
+    previousSeq = decoded.record.seq;
+    offset += decoded.frameBytes;
+  }
+  if (offset === buffer.length) return true;
+  for (const visited of walked) deadEnds.add(visited);
+  return false;
 }

@@ -197,6 +197,69 @@ describe('Outbox recovery', () => {
     ]);
   });
 
+  // A payload may hold the bytes of a whole valid frame (client-chosen text): when the record holding it rots,
+  // resynchronising must not take that frame for a record, nor skip the real records after it.
+  async function appendWithPlanted(outbox: Outbox, plantedSeq: number): Promise<void> {
+    const planted = encodeFrame({
+      seq: plantedSeq,
+      appendedAtMs: 0,
+      key: 'forged',
+      topic: 'usage',
+      payload: Buffer.from('forged payload'),
+    });
+    for (let seq = 1; seq <= 8; seq += 1) {
+      const payload =
+        seq === 2
+          ? Buffer.concat([Buffer.from('model '), planted, Buffer.from(' tail')])
+          : Buffer.from(`r${seq}`);
+      const appended = outbox.append({ key: `req-${seq}`, topic: 'usage', payload });
+      clock.advance(5);
+      await appended;
+    }
+  }
+
+  /** Flips a bit in the key of the first segment's second record; returns the file and that record's offset. */
+  async function rotSecondRecord(): Promise<{ file: string; offset: number }> {
+    const [file] = await segmentFiles();
+    const path = join(directory, file!);
+    const bytes = await readFile(path);
+    const offset = bytes.readUInt32BE(0) + 8;
+    bytes[offset + 30] = bytes[offset + 30]! ^ 0x01;
+    await writeFile(path, bytes);
+    return { file: file!, offset };
+  }
+
+  it('never resynchronises a sealed segment on a frame planted in a corrupt record', async () => {
+    const writer = await open({ segmentMaxBytes: 250 }); // records 1–5 in the first segment
+    await appendWithPlanted(writer, 5);
+    await writer.close();
+    expect((await segmentFiles()).length).toBeGreaterThan(1);
+    const { file, offset } = await rotSecondRecord();
+    const outbox = await open();
+    const keys = (await outbox.read(0, ALL)).map((record) => record.key);
+    expect(keys).toEqual(['req-1', 'req-3', 'req-4', 'req-5', 'req-6', 'req-7', 'req-8']);
+    expect(corruptions).toEqual([expect.objectContaining({ file, offset })]);
+    expect(outbox.backlog().records).toBe(7);
+  });
+
+  it('never reads a frame planted in a record that rots while open, whatever seq it claims', async () => {
+    const outbox = await open({ memoryTail: { maxRecords: 0 } });
+    await appendWithPlanted(outbox, 2 ** 40);
+    const { file, offset } = await rotSecondRecord();
+    const records = await outbox.read(0, ALL);
+    expect(records.map((record) => record.key)).toEqual([
+      'req-1',
+      'req-3',
+      'req-4',
+      'req-5',
+      'req-6',
+      'req-7',
+      'req-8',
+    ]);
+    expect(corruptions).toEqual([expect.objectContaining({ file, offset })]);
+    await outbox.ack(records[records.length - 1]!.seq);
+  });
+
   it('re-delivers everything above the cursor and deletes sealed segments a crash left behind', async () => {
     await writeAndClose(12, { segmentMaxBytes: 150 });
     const files = await segmentFiles();

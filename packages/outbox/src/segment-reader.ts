@@ -55,7 +55,11 @@ export class SegmentReader {
         cursor.offset = 0;
         continue;
       }
-      const full = await this.readSegment(segment, cursor, end, { afterSeq, limits, records, budget });
+      // A sealed segment's seqs end below the next one's first, as recovery checks them.
+      const next = segments[cursor.index + 1];
+      const maxSeq = next === undefined ? Number.MAX_SAFE_INTEGER : next.firstSeq - 1;
+      const target = { afterSeq, maxSeq, limits, records, budget };
+      const full = await this.readSegment(segment, cursor, end, target);
       if (full) break;
     }
     const lastRecord = records[records.length - 1];
@@ -81,9 +85,15 @@ export class SegmentReader {
     segment: SegmentInfo,
     cursor: Cursor,
     committedEnd: number,
-    target: { afterSeq: number; limits: ReadLimits; records: OutboxRecord[]; budget: { bytes: number } },
+    target: {
+      afterSeq: number;
+      maxSeq: number;
+      limits: ReadLimits;
+      records: OutboxRecord[];
+      budget: { bytes: number };
+    },
   ): Promise<boolean> {
-    const { afterSeq, limits, records, budget } = target;
+    const { afterSeq, maxSeq, limits, records, budget } = target;
     let end = committedEnd;
     let chunkBytes = Math.max(MIN_CHUNK_BYTES, limits.maxBytes - budget.bytes);
     let full = false;
@@ -103,7 +113,7 @@ export class SegmentReader {
       const chunkEnd = cursor.offset + chunk.length;
       const scan = scanFrames(chunk, {
         minSeqExclusive: Math.max(segment.firstSeq - 1, 0),
-        maxSeq: Number.MAX_SAFE_INTEGER,
+        maxSeq,
         moreData: chunkEnd < end,
         onRecord: (record, _offset, frameBytes) => {
           if (record.seq <= afterSeq) return true;
@@ -124,8 +134,8 @@ export class SegmentReader {
       cursor.offset += scan.end;
       if (full || scan.tail === undefined) continue;
       if (chunkEnd < end) {
-        // The chunk ended inside a frame, or inside a bad region whose next good frame is further on: read
-        // again from there with enough bytes to see the whole frame (or, to resynchronise, the rest).
+        // The chunk ended inside a frame, or met a bad one: read again from there with enough bytes to see
+        // the whole frame (or, to resynchronise, the rest of the segment: see scanFrames).
         chunkBytes =
           scan.tail.incomplete && scan.tail.frameBytes !== undefined
             ? Math.max(chunkBytes, scan.tail.frameBytes)
