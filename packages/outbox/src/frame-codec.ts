@@ -12,6 +12,8 @@ const FIXED_BODY_BYTES = 8 + 8 + 2 + 2;
 /** Largest body accepted when decoding; anything larger is treated as corruption. 64 MiB. */
 export const MAX_FRAME_BODY_BYTES = 64 * 1024 * 1024;
 const MAX_STRING_BYTES = 0xffff;
+/** Largest key + topic + payload whose frame still decodes (a larger body reads back as corruption). */
+export const MAX_RECORD_CONTENT_BYTES = MAX_FRAME_BODY_BYTES - FIXED_BODY_BYTES;
 
 /** Size on disk of a record with these field sizes. */
 export function frameBytes(keyBytes: number, topicBytes: number, payloadBytes: number): number {

@@ -241,11 +241,50 @@ describe('Outbox', () => {
     expect(outbox.usedBytes).toBe(onDisk.reduce((sum, size) => sum + size, 0));
   });
 
+  it('frees delivered segments when the disk is too full to write the cursor, so the ack then succeeds', async () => {
+    // A full volume: creating the cursor's temp file fails until something is deleted. Were deleting to wait
+    // for the cursor, nothing would ever free space: every ack, and every append, would fail for good.
+    const real = createNodeOutboxFs();
+    let full = false;
+    const fs: OutboxFs = {
+      ...real,
+      open: (path, flags) =>
+        full && flags === 'w'
+          ? Promise.reject(Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' }))
+          : real.open(path, flags),
+      unlink: async (path) => {
+        await real.unlink(path);
+        full = false;
+      },
+    };
+    const outbox = await open({ fs, segmentMaxBytes: 100 });
+    for (let seq = 1; seq <= 4; seq += 1) await appendMany(outbox, 1, seq); // 1–3 sealed, 4 in the newest
+    full = true;
+    await outbox.ack(3);
+    expect(outbox.ackedSeq).toBe(3);
+    expect((await readdir(directory)).filter((name) => name.startsWith('segment-'))).toHaveLength(1);
+    await outbox.close();
+    const reopened = await open();
+    expect(reopened.ackedSeq).toBe(3);
+    expect(
+      (await reopened.read(reopened.ackedSeq, { maxRecords: 10, maxBytes: 1 << 20 })).map(
+        (record) => record.seq,
+      ),
+    ).toEqual([4]);
+  });
+
   it('rejects oversized records as invalid_record', async () => {
     const outbox = await open({ maxRecordBytes: 100 });
     await expect(
       outbox.append({ key: 'k', topic: 'usage', payload: new Uint8Array(200) }),
     ).rejects.toMatchObject({ code: 'invalid_record' });
+  });
+
+  it('refuses a maxRecordBytes whose records could not be read back', async () => {
+    // Frames with a body over 64 MiB decode as corrupt: such a record would be accepted, then cut on the
+    // next open (as a torn tail, with every record after it) or skipped as corruption.
+    await expect(open({ maxRecordBytes: 64 * 1024 * 1024 })).rejects.toBeInstanceOf(RangeError);
+    await expect(open({ maxRecordBytes: 64 * 1024 * 1024 - 20 })).resolves.toBeInstanceOf(Outbox);
   });
 
   it('cuts a failed write back and stays usable (write_failed)', async () => {

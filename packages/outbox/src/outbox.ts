@@ -5,7 +5,7 @@ import { readAckCursor, writeAckCursor } from './ack-cursor.js';
 import type { BacklogStats, Backlog } from './backlog.js';
 import { createSystemClock, type Clock } from './clock.js';
 import { CorruptionReporter } from './corruption-reporter.js';
-import { encodeFrame, frameBytes } from './frame-codec.js';
+import { encodeFrame, frameBytes, MAX_RECORD_CONTENT_BYTES } from './frame-codec.js';
 import { GroupCommit } from './group-commit.js';
 import {
   DEFAULT_MEMORY_TAIL_LIMITS,
@@ -81,7 +81,7 @@ export interface OutboxOptions {
   segmentMaxBytes?: number;
   /** Most bytes the segment files may take on disk (default 1 GiB); an append beyond it fails with `OutboxFullError`. */
   maxBytes?: number;
-  /** Largest key + topic + payload accepted by `append`, in bytes (default 4 MiB). */
+  /** Largest key + topic + payload accepted by `append`, in bytes (default 4 MiB, at most 64 MiB − 20 B). */
   maxRecordBytes?: number;
   clock?: Clock;
   fs?: OutboxFs;
@@ -168,6 +168,7 @@ export class Outbox implements AsyncDisposable {
     const fs = options.fs ?? createNodeOutboxFs();
     const fsync = options.fsync ?? true;
     const syncMode = validSyncMode(options.sync ?? { mode: 'per-batch' });
+    const maxRecordBytes = validMaxRecordBytes(options.maxRecordBytes ?? 4 * 1024 * 1024);
     const events = options.events ?? {};
     const reporter = new CorruptionReporter(events, options.logger);
     const created = await fs.mkdir(options.directory, { recursive: true });
@@ -194,7 +195,7 @@ export class Outbox implements AsyncDisposable {
     if (syncMode.mode === 'interval') await log.syncNewest();
     const settings: OutboxSettings = {
       maxBytes,
-      maxRecordBytes: options.maxRecordBytes ?? 4 * 1024 * 1024,
+      maxRecordBytes,
       clock,
       events,
       logger: options.logger,
@@ -392,13 +393,17 @@ export class Outbox implements AsyncDisposable {
 
   private async persistAck(throughSeq: number): Promise<void> {
     if (throughSeq <= this.ackedThrough) return;
+    // Delivered segments are deleted before the cursor is written: on a full volume the cursor's temp file
+    // cannot be created (ENOSPC) until space is freed, and were deletion to wait for the cursor, nothing would
+    // ever free it (every ack and append failing for good). Deleting first is safe: every record in them was
+    // delivered; a crash before the cursor is written only re-ships the newer records it would have covered.
+    // The deleted segments' own bytes: appends committing meanwhile grow the newest one (already reserved).
+    const deletedBytes = await this.log.deleteAckedThrough(throughSeq);
+    this.reservedBytes -= deletedBytes;
     await writeAckCursor(this.settings.fs, this.settings.directory, throughSeq);
     this.ackedThrough = throughSeq;
     this.pending.ackThrough(throughSeq);
     this.tail.dropThrough(throughSeq);
-    // The deleted segments' own bytes: appends committing meanwhile grow the newest one (already reserved).
-    const deletedBytes = await this.log.deleteAckedThrough(throughSeq);
-    this.reservedBytes -= deletedBytes;
   }
 
   /** One background fdatasync (interval mode), reported through `events.onSync`. */
@@ -426,6 +431,19 @@ function validSyncMode(sync: OutboxSyncMode): OutboxSyncMode {
   if (sync.mode === 'per-batch') return sync;
   if (sync.mode === 'interval' && Number.isFinite(sync.intervalMs) && sync.intervalMs > 0) return sync;
   throw new RangeError(`invalid outbox sync mode ${JSON.stringify(sync)}: interval needs intervalMs > 0`);
+}
+
+/** A record larger than this could be appended but would read back as corruption (cut or skipped). */
+function validMaxRecordBytes(maxRecordBytes: number): number {
+  if (
+    Number.isSafeInteger(maxRecordBytes) &&
+    maxRecordBytes > 0 &&
+    maxRecordBytes <= MAX_RECORD_CONTENT_BYTES
+  )
+    return maxRecordBytes;
+  throw new RangeError(
+    `invalid outbox maxRecordBytes ${maxRecordBytes}: 1 … ${MAX_RECORD_CONTENT_BYTES} (a frame's body is at most 64 MiB)`,
+  );
 }
 
 const LONE_SURROGATE = /[\uD800-\uDFFF]/;
