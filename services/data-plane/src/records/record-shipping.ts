@@ -3,6 +3,7 @@ import type { Registry } from 'prom-client';
 import { Outbox, OutboxError, Shipper, type OutboxTransport } from '@api-router/outbox';
 import type { Logger } from '@api-router/observability';
 import type { Clock } from '../clock.js';
+import { systemTimers, type TimerHandle, type Timers } from '../timers.js';
 import type { RecordsSettings } from '../config.js';
 import { createOutboxAuditRecorder, type AuditRecorder } from './audit-recorder.js';
 import { createRecordMetrics, type RecordMetrics } from './record-metrics.js';
@@ -61,8 +62,9 @@ export interface RecordShipping {
   /**
    * Shutdown: waits up to `flushTimeoutMs` for the shipper to deliver the backlog (what is left stays on
    * disk and ships after the next start), stops the shipper without waiting for a send still in flight,
-   * closes the transport, closes the outbox (appends still in flight commit first). Call after the HTTP
-   * server closed. Never rejects.
+   * closes the transport (waiting for that only until the same `flushTimeoutMs` from the start of close
+   * has passed), closes the outbox (appends still in flight commit first). Call after the HTTP server
+   * closed. Never rejects.
    */
   close(): Promise<void>;
 }
@@ -166,6 +168,15 @@ export async function startRecordShipping(
   };
 }
 
+/** A promise resolving `'expired'` after `delayMs` (on unref'd timers: it never holds the process alone). */
+function timeLeft(timers: Timers, delayMs: number): { expired: Promise<'expired'>; cancel(): void } {
+  let handle: TimerHandle | undefined;
+  const expired = new Promise<'expired'>((resolve) => {
+    handle = timers.setTimeout(() => resolve('expired'), delayMs);
+  });
+  return { expired, cancel: () => timers.clearTimeout(handle!) };
+}
+
 function countingAppender(outbox: Outbox, metrics: RecordMetrics): RecordAppender {
   return {
     async append(record) {
@@ -184,6 +195,9 @@ async function closeShipping(
   records: RecordsSettings,
 ): Promise<void> {
   const { outbox, shipper, transport, logger } = parts;
+  // One deadline for delivering the backlog and closing the transport: DP_OUTBOX_FLUSH_TIMEOUT_MS bounds the
+  // part of shutdown that waits on the network, whatever the transport does.
+  const deadline = timeLeft(systemTimers, records.flushTimeoutMs);
   const drained = await shipper.flush(records.flushTimeoutMs);
   if (!drained) {
     // Not lost: the records stay in the outbox and the next start ships them.
@@ -197,10 +211,21 @@ async function closeShipping(
   // close. Its batch is not acked: it stays in the outbox and ships again after the next start.
   await shipper.close({ abandonSend: true });
   try {
-    await transport.close();
+    // kafkajs' disconnect waits for the produce requests in flight (up to their 30 s ack timeout) and a
+    // connection to a hung peer may never close: past the deadline it is left behind, and the outbox, whose
+    // unacked records ship again after the next start, still closes.
+    const outcome = await Promise.race([transport.close().then(() => 'closed' as const), deadline.expired]);
+    if (outcome === 'expired') {
+      logger.warn(
+        { flushTimeoutMs: records.flushTimeoutMs, transport: transport.kind },
+        'record transport did not close before the shutdown deadline; left behind',
+      );
+    }
   } catch (error: unknown) {
     // The connection is being dropped anyway; nothing undelivered depends on it (it stays in the outbox).
     logger.warn({ err: error }, 'record transport close failed');
+  } finally {
+    deadline.cancel();
   }
   try {
     await outbox.close();
