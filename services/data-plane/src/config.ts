@@ -55,12 +55,12 @@ export const MAX_LIMITS_TIMEOUT_MS = 1000;
 /** Admission: the limit store's deadlines and the fair queue's bound. */
 export interface LimitsSettings {
   /**
-   * Deadline of every limit store call (Redis) and of the recovery PING, in ms (DP_LIMITS_TIMEOUT_MS,
-   * default 250, at most {@link MAX_LIMITS_TIMEOUT_MS}). Past it the store counts as unavailable and the
-   * store-failure policy applies.
+   * Deadline of every limit store call (Redis) and of the recovery probe (a write), in ms
+   * (DP_LIMITS_TIMEOUT_MS, default 250, at most {@link MAX_LIMITS_TIMEOUT_MS}). Past it the store counts as
+   * unavailable and the store-failure policy applies.
    */
   timeoutMs: number;
-  /** Time between recovery probes (PING) while the store is unavailable, ms (DP_LIMITS_PROBE_INTERVAL_MS, default 1000). */
+  /** Time between recovery probes (a write) while the store is unavailable, ms (DP_LIMITS_PROBE_INTERVAL_MS, default 1000). */
   probeIntervalMs: number;
   /** Most requests waiting in this replica's fair queue, all tenants together (DP_QUEUE_MAX_LENGTH, default 10000). */
   queueMaxLength: number;

@@ -15,6 +15,7 @@ import {
 } from './admission-controller.js';
 import { FairQueue } from './fair-queue.js';
 import { LimitStoreHealth, type LimitsReadinessDetail } from './limit-store-health.js';
+import { probeLimitStore } from './limit-store-probe.js';
 
 /** A queued request is retried after a uniformly random delay in this range (ms), for slots freed elsewhere. */
 export const QUEUE_RETRY_INTERVAL_MS = { min: 50, max: 100 } as const;
@@ -43,8 +44,8 @@ export interface AdmissionParts {
 /**
  * Builds admission: the limit store (Redis, with every call bounded by `settings.timeoutMs`, when the data
  * plane has a Redis client; else the in-process store, correct for one replica), a per-replica memory store
- * for the local share while Redis is unreachable, the degraded-mode tracker (probing Redis with PING), the
- * fair queue and the metrics.
+ * for the local share while Redis is unreachable, the degraded-mode tracker (probing Redis with a write:
+ * limit-store-probe.ts), the fair queue and the metrics.
  */
 export function createAdmission(settings: LimitsSettings, deps: AdmissionPartsDeps): AdmissionParts {
   const { redis, clock, timers } = deps;
@@ -69,7 +70,8 @@ export function createAdmission(settings: LimitsSettings, deps: AdmissionPartsDe
     clock,
     timers,
     logger: deps.logger,
-    probe: () => (redis === undefined ? Promise.resolve() : ping(redis, timers, settings.timeoutMs)),
+    probe: () =>
+      redis === undefined ? Promise.resolve() : probeLimitStore(redis, timers, settings.timeoutMs),
     probeIntervalMs: settings.probeIntervalMs,
     onChange: (degraded) => metrics.degraded.set(degraded ? 1 : 0),
   });
@@ -86,19 +88,6 @@ export function createAdmission(settings: LimitsSettings, deps: AdmissionPartsDe
     logger: deps.logger,
   });
   return { controller, readiness: () => health.detail(), close: () => controller.close() };
-}
-
-/** PING with a deadline: a paused or unreachable Redis rejects after `timeoutMs` instead of hanging. */
-async function ping(redis: Redis, timers: Timers, timeoutMs: number): Promise<void> {
-  let timer: ReturnType<Timers['setTimeout']> | undefined;
-  const timeout = new Promise<never>((_resolve, reject) => {
-    timer = timers.setTimeout(() => reject(new Error(`PING took longer than ${timeoutMs} ms`)), timeoutMs);
-  });
-  try {
-    await Promise.race([redis.ping(), timeout]);
-  } finally {
-    if (timer !== undefined) timers.clearTimeout(timer);
-  }
 }
 
 /**
