@@ -97,3 +97,41 @@ export function queueOutcomeAuditEvent(
     },
   };
 }
+
+/** How a wait ended without an admission or a limit's answer (QUEUE_ABANDONED's `outcome`). */
+export type QueueAbandonment = 'client_closed' | 'failed' | 'shutdown';
+
+/**
+ * QUEUE_ABANDONED: a wait that ended without an admission or a limit's answer — the client left, a retry
+ * failed, the replica shut down — so that the request's audit trail does not stop at QUEUED as if it still
+ * waited. `status` is what the request was answered (499 when its client left).
+ */
+export function queueAbandonedAuditEvent(
+  subject: AuditSubject,
+  outcome: QueueAbandonment,
+  init: { readonly limitId: string; readonly waitedMs: number; readonly status: number },
+  extra: Readonly<Record<string, string>> = {},
+): AuditEventInit {
+  const waitedMs = Math.round(init.waitedMs);
+  const why =
+    outcome === 'client_closed'
+      ? 'the client left'
+      : outcome === 'shutdown'
+        ? 'the router shut down'
+        : 'a retry failed';
+  return {
+    ...base(subject),
+    kind: AuditEventKind.QUEUE_ABANDONED,
+    reasonCode: init.limitId,
+    message: `${init.status}: ${why} after ${waitedMs} ms in the queue for ${init.limitId}`,
+    attributes: {
+      decision: 'queue_abandoned',
+      outcome,
+      status: String(init.status),
+      limit_id: init.limitId,
+      waited_ms: String(waitedMs),
+      admission_id: subject.admissionId,
+      ...extra,
+    },
+  };
+}

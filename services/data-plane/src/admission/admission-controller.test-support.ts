@@ -49,8 +49,13 @@ export interface Setup {
   probe: { up: boolean };
 }
 
-/** `auditDelayMs`: each audit append resolves that long after it is made (on the timers, fake or not). */
-export function setup(options: { store?: LimitStore; auditDelayMs?: number } = {}): Setup {
+/**
+ * `auditDelayMs`: each audit append resolves that long after it is made (on the timers, fake or not).
+ * `settleRetryDelaysMs`: the waits before retries of a failed settle/release (default none).
+ */
+export function setup(
+  options: { store?: LimitStore; auditDelayMs?: number; settleRetryDelaysMs?: readonly number[] } = {},
+): Setup {
   const clock = { now: () => Date.now() };
   const store = options.store ?? createMemoryLimitStore({ clock });
   const registry = createMetricsRegistry({ defaultLabels: {} });
@@ -92,7 +97,7 @@ export function setup(options: { store?: LimitStore; auditDelayMs?: number } = {
     now: () => Date.now(),
     randomId: () => String((sequence += 1)),
     logger,
-    settleRetryDelaysMs: [],
+    settleRetryDelaysMs: options.settleRetryDelaysMs ?? [],
   });
   return { controller, store, audits, metrics, health, probe, metricsText: () => registry.metrics() };
 }

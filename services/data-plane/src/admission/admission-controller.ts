@@ -16,6 +16,7 @@ import { denialAuditEvent } from './admission-audit.js';
 import { reservationCosts, type CostRequest, type ReservationCosts } from './admission-costs.js';
 import {
   createAdmissionTicket,
+  releaseUnused,
   UNLIMITED_ADMISSION,
   type Admission,
   type TicketDeps,
@@ -225,16 +226,8 @@ function currentContext(
 
 function releaseLater(ticketDeps: TicketDeps, result: StoreDecision): void {
   if (!result.decision.allowed) return;
-  const reservation = result.decision.reservation;
-  ticketDeps.track(
-    result.store.release(reservation).then(
-      () => ticketDeps.slotFreed(reservation.partition),
-      (error: unknown) => {
-        // A reservation nobody will use: if this release fails it expires after its TTL instead.
-        ticketDeps.logger.warn({ err: error, admissionId: reservation.requestId }, 'release failed');
-      },
-    ),
-  );
+  const { store, shared, decision } = result;
+  releaseUnused(ticketDeps, { store, shared, reservation: decision.reservation });
 }
 
 async function auditedDenial(

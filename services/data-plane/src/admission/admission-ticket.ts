@@ -118,6 +118,23 @@ async function endReservation(deps: TicketDeps, init: TicketInit, outcome: Admis
 }
 
 /**
+ * Releases an admission nobody will use (its request left while its retry from the queue was in flight, or
+ * its QUEUE_ADMITTED event could not be appended), in the background, retried like a finished request's
+ * release, then wakes the queue. Never counted in router_reservations_open (no ticket was made for it).
+ */
+export function releaseUnused(
+  deps: TicketDeps,
+  init: Pick<TicketInit, 'store' | 'shared' | 'reservation'>,
+): void {
+  const { reservation } = init;
+  deps.track(
+    withRetries(deps, init, 'release', () => init.store.release(reservation)).then(() =>
+      deps.slotFreed(reservation.partition),
+    ),
+  );
+}
+
+/**
  * Runs a settle/release, retrying store failures after each of `retryDelaysMs` (settle and release are
  * idempotent, so a call that timed out but ran is harmless to repeat). Resolves undefined when every try
  * failed: the reservation then expires after its TTL — the slot and the money come back, and the real
@@ -125,7 +142,7 @@ async function endReservation(deps: TicketDeps, init: TicketInit, outcome: Admis
  */
 async function withRetries<T extends SettleOutcome | ReleaseOutcome>(
   deps: TicketDeps,
-  init: TicketInit,
+  init: Pick<TicketInit, 'shared' | 'reservation'>,
   operation: 'settle' | 'release',
   call: () => Promise<T>,
 ): Promise<T | undefined> {

@@ -1,13 +1,16 @@
-import { RouterError } from '@api-router/errors';
+import { RouterError, toRouterError } from '@api-router/errors';
 import { CONCURRENCY_RETRY_HINT_MS, type AdmitDenied, type LimitPlan } from '@api-router/limits';
 import type { ResolvedQueuePolicy } from '@api-router/policy';
+import { CLIENT_CLOSED_STATUS } from '../inference/request-signal.js';
 import type { AdmissionMetrics } from '../metrics/admission-metrics.js';
 import type { AuditEventInit, AuditRecorder } from '../records/audit-recorder.js';
 import {
   denialAuditEvent,
+  queueAbandonedAuditEvent,
   queuedAuditEvent,
   queueOutcomeAuditEvent,
   type AuditSubject,
+  type QueueAbandonment,
 } from './admission-audit.js';
 import type { DecisionContext, StoreDecision } from './admission-controller.js';
 import type { FairQueue, QueueAttempt, QueueBounds, QueueOutcome } from './fair-queue.js';
@@ -107,10 +110,12 @@ interface QueueStart {
  * policy's max wait and the time left before the request deadline. Audited durably: QUEUED before waiting
  * (`queued_behind: "true"` when the request did not ask the store), QUEUE_ADMITTED once admitted,
  * QUEUE_TIMED_OUT before the 429 of a wait that ran out (answered with the request's latest concurrency
- * denial), RATE_LIMITED (`queue_full`) before the 429 of a full queue. Resolves with the final store
- * decision (the caller answers a non-concurrency denial met while waiting); rejects with the RouterError of
- * a full or timed-out queue (the request deadline ending the wait times it out), the request signal's reason
- * (client gone), the store's or the audit outbox's failure, or 503 when the replica shuts down.
+ * denial), RATE_LIMITED (`queue_full`) before the 429 of a full queue, QUEUE_ABANDONED when the wait ends
+ * otherwise (the client left, a retry failed, the replica shut down): one outcome event per wait. Resolves
+ * with the final store decision (the caller answers a non-concurrency denial met while waiting); rejects
+ * with the RouterError of a full or timed-out queue (the request deadline ending the wait times it out), the
+ * request signal's reason (client gone), the store's or the audit outbox's failure, or 503 when the replica
+ * shuts down.
  */
 async function waitInQueue(
   deps: QueueAdmissionDeps,
@@ -235,14 +240,44 @@ async function answerOutcome(
     case 'full':
       deps.metrics.decisionsTotal.inc({ kind: 'concurrency', outcome: 'queue_full' });
       return ending.refuse(denialAuditEvent(subject, denied, { ...extra, queue_full: outcome.bound }));
-    case 'aborted':
+    case 'aborted': {
       observe('aborted', outcome.waitedMs);
+      const status = outcome.reason instanceof RouterError ? outcome.reason.status : CLIENT_CLOSED_STATUS;
+      // Nobody waits for an answer: an append that fails (counted by the recorder) does not replace the
+      // reason, so the request still ends as the client's departure.
+      await abandon(deps, ending, 'client_closed', { waitedMs: outcome.waitedMs, status }).catch(
+        () => undefined,
+      );
       throw outcome.reason;
+    }
     case 'failed':
       observe('failed', outcome.waitedMs);
+      await abandon(deps, ending, 'failed', {
+        waitedMs: outcome.waitedMs,
+        status: toRouterError(outcome.error).status,
+      });
       throw outcome.error;
-    case 'closed':
+    case 'closed': {
       observe('closed', outcome.waitedMs);
-      throw new RouterError('not_ready', { message: 'The router is shutting down.' });
+      const error = new RouterError('not_ready', { message: 'The router is shutting down.' });
+      await abandon(deps, ending, 'shutdown', { waitedMs: outcome.waitedMs, status: error.status });
+      throw error;
+    }
   }
+}
+
+/**
+ * Appends the QUEUE_ABANDONED event of a wait that ended without an admission or a limit's answer (before
+ * the answer, like every other outcome of the queue).
+ */
+function abandon(
+  deps: QueueAdmissionDeps,
+  ending: WaitEnding,
+  outcome: QueueAbandonment,
+  init: { readonly waitedMs: number; readonly status: number },
+): Promise<void> {
+  const limitId = ending.denied.deniedBy.id;
+  return deps.audit.record(
+    queueAbandonedAuditEvent(ending.subject, outcome, { ...init, limitId }, ending.extra),
+  );
 }
