@@ -249,6 +249,17 @@ describe('callUpstream, read whole', () => {
     }
   });
 
+  it('fails with 502 and closes the attempt when a backend 429 carries Retry-After twice', async () => {
+    // undici hands a repeated field over as an array (a proxy adding its own Retry-After to the backend's).
+    const { deps, call, state } = setup(() => ({
+      ...ok(429, '{"error":{"message":"slow down"}}'),
+      headers: { 'retry-after': ['2', '4'] } as unknown as UpstreamWholeResponse['headers'],
+    }));
+    const error = await callUpstream(deps, call).catch((caught: unknown) => caught);
+    expect(error).toMatchObject({ code: 'upstream_error', retryAfterSeconds: 4 });
+    expect(state.attemptStartedAtMs).toBeUndefined();
+  });
+
   it('never logs the body of an authentication error', async () => {
     const { deps, call, warnings } = setup(() => ok(401, 'bad token secret-token'));
     await expect(callUpstream(deps, call)).rejects.toMatchObject({ details: { upstream_status: 401 } });
