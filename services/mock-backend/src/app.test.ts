@@ -120,6 +120,23 @@ describe('fault injection', () => {
     expect(notFound.json().error.type).toBe('not_found_error');
   });
 
+  it('answers a stream request with a whole JSON completion under x-mock-ignore-stream: 1', async () => {
+    await using test = buildTestApp({ faults: { outputTokens: 3 } });
+    const { app } = test;
+    const response = await app.inject({
+      method: 'POST',
+      url: '/v1/chat/completions',
+      headers: { 'x-mock-ignore-stream': '1' },
+      payload: { model: 'm', messages, stream: true, stream_options: { include_usage: true } },
+    });
+    expect(response.statusCode).toBe(200);
+    expect(response.headers['content-type']).toMatch(/^application\/json/);
+    const body = response.json<ChatCompletion>();
+    expect(body.object).toBe('chat.completion');
+    expect(body.choices[0]?.message.content).toBe('tok0 tok1 tok2');
+    expect(body.usage.completion_tokens).toBe(3);
+  });
+
   it('honours the latency header by sleeping before answering', async () => {
     await using test = buildTestApp({ faults: { latencyMs: 7 } });
     const { app, sleeps } = test;

@@ -7,6 +7,7 @@ const noFaults: RequestFaults = {
   ...DEFAULT_FAULT_SETTINGS,
   forcedStatus: undefined,
   truncateAfter: undefined,
+  ignoreStream: false,
 };
 
 describe('resolveRequestFaults', () => {
@@ -26,6 +27,7 @@ describe('resolveRequestFaults', () => {
       'x-mock-output-tokens': '4',
       'x-mock-status': '503',
       'x-mock-truncate-after': '0',
+      'x-mock-ignore-stream': '1',
     });
     expect(faults).toEqual({
       latencyMs: 1,
@@ -35,6 +37,7 @@ describe('resolveRequestFaults', () => {
       outputTokens: 4,
       forcedStatus: 503,
       truncateAfter: 0,
+      ignoreStream: true,
     });
   });
 
@@ -44,6 +47,7 @@ describe('resolveRequestFaults', () => {
       ['x-mock-error-rate', '1.5'],
       ['x-mock-latency-ms', 'soon'],
       ['x-mock-output-tokens', ''],
+      ['x-mock-ignore-stream', 'yes'],
     ] as const) {
       const attempt = () => resolveRequestFaults(DEFAULT_FAULT_SETTINGS, { [name]: value });
       expect(attempt).toThrow(OpenAIError);

@@ -9,6 +9,11 @@ export interface RequestFaults extends FaultSettings {
   forcedStatus: number | undefined;
   /** `x-mock-truncate-after`: stream: drop the connection after N content chunks; JSON: after N body bytes. */
   truncateAfter: number | undefined;
+  /**
+   * `x-mock-ignore-stream: 1`: answer a `stream: true` request with a whole JSON completion, as servers (and
+   * proxies) that drop the `stream` flag do.
+   */
+  ignoreStream: boolean;
 }
 
 /** Request headers that override fault settings, by setting name. */
@@ -20,6 +25,7 @@ export const FAULT_HEADERS = Object.freeze({
   outputTokens: 'x-mock-output-tokens',
   forcedStatus: 'x-mock-status',
   truncateAfter: 'x-mock-truncate-after',
+  ignoreStream: 'x-mock-ignore-stream',
 });
 
 /**
@@ -36,6 +42,7 @@ export function resolveRequestFaults(settings: FaultSettings, headers: IncomingH
     outputTokens: readInteger(headers, FAULT_HEADERS.outputTokens, 0) ?? settings.outputTokens,
     forcedStatus: readInteger(headers, FAULT_HEADERS.forcedStatus, 400, 599),
     truncateAfter: readInteger(headers, FAULT_HEADERS.truncateAfter, 0),
+    ignoreStream: readInteger(headers, FAULT_HEADERS.ignoreStream, 0, 1) === 1,
   };
 }
 

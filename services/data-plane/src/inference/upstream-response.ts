@@ -1,21 +1,20 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { RouterError, toRouterError } from '@api-router/errors';
+import { toRouterError } from '@api-router/errors';
 import { renderErrorBody, type ErrorShape } from '../http/error-body.js';
 import type { Completion } from '../upstream/adapters/provider-adapter.js';
+import { parseJsonBody, unreadableCompletion } from './completion-body.js';
 import { finishAttempt, type UpstreamSuccess } from './call-upstream.js';
 import type { InferenceHandlerDeps, InferenceSession } from './inference-session.js';
 import { CLIENT_CLOSED_STATUS } from './request-signal.js';
 import { relaySse, write, type SseEventAction } from './sse-relay.js';
 import type { SseEvent } from './sse-event-parser.js';
+import { isJsonResponse, wholeCompletionAsStream } from './whole-completion-stream.js';
 
 /** A whole upstream JSON completion: its exact bytes and what the adapter read from them. */
 export interface UpstreamCompletion {
   readonly raw: Buffer;
   readonly completion: Completion;
 }
-
-/** Most bytes of an unreadable 2xx body kept for the log. */
-const UNREADABLE_EXCERPT_BYTES = 500;
 
 /**
  * Reads the completion and usage from the upstream JSON response (read whole, size-capped, by the admitted
@@ -28,20 +27,8 @@ export function readCompletion(
 ): UpstreamCompletion {
   if (success.kind !== 'whole') throw new Error('readCompletion needs an answer read whole (stream: false)');
   const raw = success.body;
-  let completion: Completion | undefined;
-  try {
-    completion = deps.adapterFor(success.target.backend).parseCompletion(JSON.parse(raw.toString('utf8')));
-  } catch {
-    // Not JSON: handled as "not a completion" just below.
-  }
-  if (completion === undefined) {
-    throw new RouterError('upstream_error', {
-      message: 'The model backend answered with an unreadable completion.',
-      // Logged by the error handler, never sent: the backend's words (an error object in a 200) for the
-      // operator, bounded like an error status's excerpt.
-      cause: new Error(`backend body: ${raw.toString('utf8', 0, UNREADABLE_EXCERPT_BYTES)}`),
-    });
-  }
+  const completion = deps.adapterFor(success.target.backend).parseCompletion(parseJsonBody(raw));
+  if (completion === undefined) throw unreadableCompletion(raw);
   session.state.usage = completion.usage;
   return { raw, completion };
 }
@@ -89,8 +76,17 @@ export async function streamToClient(
     'x-accel-buffering': 'no',
   });
   raw.flushHeaders();
+  const { response } = success;
+  // Only a response that says JSON takes the detour: a real stream is relayed from its body as is.
+  const source = isJsonResponse(response.headers)
+    ? wholeCompletionAsStream(
+        response.body,
+        deps.adapterFor(success.target.backend),
+        deps.maxUpstreamResponseBytes,
+      )
+    : response.body;
   const outcome = await relaySse({
-    source: success.response.body,
+    source,
     destination: raw,
     signal: requestSignal,
     maxBytes: deps.maxUpstreamResponseBytes,

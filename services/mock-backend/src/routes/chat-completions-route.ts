@@ -33,7 +33,7 @@ export function registerChatCompletionsRoute(app: FastifyInstance, deps: ChatCom
       id: `chatcmpl-${deps.id}-${sequence}`,
       createdSeconds: Math.floor(deps.nowMs() / 1000),
     });
-    if (chatRequest.stream) return streamResponse(reply, plan, faults, deps);
+    if (chatRequest.stream && !faults.ignoreStream) return streamResponse(reply, plan, faults, deps);
     if (needsPacedJsonBody(faults)) return pacedJsonResponse(reply, buildChatCompletion(plan), faults, deps);
     return buildChatCompletion(plan);
   });

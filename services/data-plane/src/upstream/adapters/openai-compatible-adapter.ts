@@ -7,6 +7,7 @@ import {
   type StreamChunk,
   type TokenCounts,
 } from './provider-adapter.js';
+import { completionAsSse } from './openai-completion-chunks.js';
 
 type Json = Record<string, unknown>;
 
@@ -53,19 +54,11 @@ export const openAICompatibleAdapter: ProviderAdapter = {
     return wire;
   },
 
-  parseCompletion(json: unknown): Completion | undefined {
-    if (!isObject(json) || !Array.isArray(json.choices)) return undefined;
-    const choice: unknown = json.choices[0];
-    const message = isObject(choice) ? choice.message : undefined;
-    if (!isObject(choice) || !isObject(message)) return undefined;
-    return {
-      id: stringOr(json.id, ''),
-      model: stringOr(json.model, ''),
-      role: stringOr(message.role, 'assistant'),
-      content: stringOr(message.content, ''),
-      finishReason: stringOr(choice.finish_reason, ''),
-      usage: parseUsage(json.usage),
-    };
+  parseCompletion,
+
+  completionAsStream(json: unknown): string | undefined {
+    // Accepted as a JSON answer is: a body that is not a completion is refused the same way.
+    return parseCompletion(json) === undefined ? undefined : completionAsSse(json as Json);
   },
 
   parseStreamData(data: string): StreamChunk | undefined {
@@ -97,6 +90,21 @@ export const openAICompatibleAdapter: ProviderAdapter = {
 
   isStreamEnd: (data: string) => data.trim() === '[DONE]',
 };
+
+function parseCompletion(json: unknown): Completion | undefined {
+  if (!isObject(json) || !Array.isArray(json.choices)) return undefined;
+  const choice: unknown = json.choices[0];
+  const message = isObject(choice) ? choice.message : undefined;
+  if (!isObject(choice) || !isObject(message)) return undefined;
+  return {
+    id: stringOr(json.id, ''),
+    model: stringOr(json.model, ''),
+    role: stringOr(message.role, 'assistant'),
+    content: stringOr(message.content, ''),
+    finishReason: stringOr(choice.finish_reason, ''),
+    usage: parseUsage(json.usage),
+  };
+}
 
 /** Delta fields that carry generated output: text, a refusal, reasoning (vLLM, DeepSeek, OpenRouter). */
 const GENERATED_TEXT_FIELDS = ['content', 'refusal', 'reasoning_content', 'reasoning'] as const;

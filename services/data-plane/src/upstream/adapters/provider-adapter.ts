@@ -79,6 +79,12 @@ export interface ProviderAdapter {
   ): Record<string, unknown>;
   /** A completion from a JSON response body; undefined when the body is not a completion. */
   parseCompletion(json: unknown): Completion | undefined;
+  /**
+   * The SSE text the backend would have streamed for a whole JSON completion (its chunks, then the end
+   * marker that `isStreamEnd` recognises), for a backend that ignored a stream request and answered JSON;
+   * undefined when `json` is not a completion (as for parseCompletion).
+   */
+  completionAsStream(json: unknown): string | undefined;
   /** A chunk from the data of one SSE event; undefined when it is not one. */
   parseStreamData(data: string): StreamChunk | undefined;
   /** True for the event that ends a stream cleanly. */
