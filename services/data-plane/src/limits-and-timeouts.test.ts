@@ -110,6 +110,7 @@ describe('before any policy', () => {
       http: loadDataPlaneConfig({}).http,
       metricsRegistry,
       readiness: {
+        liveness: () => ({ status: 'ok' }),
         detail: () => ({
           ready: false,
           draining: false,

@@ -11,6 +11,7 @@ import { DEFAULT_HTTP_SETTINGS } from '../config.js';
 import { createPolicyMetrics } from '../metrics/policy-metrics.js';
 import type { ActivePolicy } from '../policy/policy-holder.js';
 import type { PolicySyncStatus } from '../policy/policy-sync-client.js';
+import type { OutboxStatus } from '../records/record-shipping.js';
 import { buildApp } from './app.js';
 import { Readiness } from './readiness.js';
 
@@ -28,10 +29,12 @@ function createHarness() {
     lastSyncAtMs: undefined,
     startedAtMs: 0,
   };
+  let outbox: OutboxStatus = { state: 'open', pending: 0, oldestAgeSeconds: 0, transport: 'control-plane' };
   const readiness = new Readiness({
     clock: time,
     activePolicy: () => active,
     controlPlane: () => controlPlane,
+    outbox: () => outbox,
   });
   const app = buildApp({
     logger: logs.logger,
@@ -56,6 +59,9 @@ function createHarness() {
     },
     setControlPlane(status: PolicySyncStatus) {
       controlPlane = status;
+    },
+    setOutbox(status: OutboxStatus) {
+      outbox = status;
     },
   };
 }
@@ -86,6 +92,7 @@ describe('health, readiness, metrics', () => {
       draining: false,
       policy: null,
       controlPlane: { state: 'connecting', connected: false, lastSyncAgeSeconds: null },
+      outbox: { state: 'open', pending: 0, oldestAgeSeconds: 0, transport: 'control-plane' },
     });
 
     harness.activate();
@@ -126,6 +133,20 @@ describe('health, readiness, metrics', () => {
     const response = await app.inject({ method: 'GET', url: '/readyz' });
     expect(response.statusCode).toBe(503);
     expect(response.json()).toMatchObject({ ready: false, draining: true, policy: { version: '12' } });
+  });
+
+  it('GET /readyz and /healthz are 503 once the outbox failed: nothing can be served until a restart', async () => {
+    const harness = createHarness();
+    app = harness.app;
+    harness.activate();
+    expect((await app.inject({ method: 'GET', url: '/readyz' })).statusCode).toBe(200);
+    harness.setOutbox({ state: 'failed', pending: 3, oldestAgeSeconds: 1, transport: 'control-plane' });
+    const ready = await app.inject({ method: 'GET', url: '/readyz' });
+    expect(ready.statusCode).toBe(503);
+    expect(ready.json()).toMatchObject({ ready: false, outbox: { state: 'failed', pending: 3 } });
+    const live = await app.inject({ method: 'GET', url: '/healthz' });
+    expect(live.statusCode).toBe(503);
+    expect(live.json()).toEqual({ status: 'failed', reason: 'outbox_failed' });
   });
 
   it('GET /metrics serves the registry in Prometheus text format', async () => {

@@ -11,7 +11,7 @@ import { AccessLogController } from './access-log.js';
 import { createClientErrorHandler } from './client-error.js';
 import { deferContinue } from './expect-continue.js';
 import { installErrorHandler } from './error-handler.js';
-import type { ReadinessDetail } from './readiness.js';
+import type { LivenessDetail, ReadinessDetail } from './readiness.js';
 import { pooledRandomBytes } from '../random-pool.js';
 import { createRequestIdGenerator, REQUEST_ID_HEADER, uuidV7 } from './request-id.js';
 import { registerHealthRoutes } from './routes/health-routes.js';
@@ -29,7 +29,7 @@ export interface AppDeps {
   clock: Clock;
   http: HttpSettings;
   metricsRegistry: Registry;
-  readiness: { detail(): ReadinessDetail };
+  readiness: { detail(): ReadinessDetail; liveness(): LivenessDetail };
   /** Read on every request: the policy to serve with, undefined while none is active. */
   activePolicy: () => ActivePolicy | undefined;
   /** The inference API's dependencies; without them only the health routes exist (tests of the shell). */

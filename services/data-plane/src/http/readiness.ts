@@ -24,9 +24,10 @@ export interface ReadinessDetail {
     lastSyncAgeSeconds: number | null;
   };
   /**
-   * The record outbox: undelivered records, the oldest one's age, and where they ship. A backlog does not
-   * make the data plane unready (records are durable on disk); a full outbox makes requests fail 503.
-   * Absent when the data plane runs without one (tests of the HTTP shell).
+   * The record outbox: its state, undelivered records, the oldest one's age, and where they ship. A backlog
+   * does not make the data plane unready (records are durable on disk); a full outbox makes requests fail
+   * 503; a failed one (an I/O error) makes it unready and not live. Absent when the data plane runs without
+   * one (tests of the HTTP shell).
    */
   outbox?: OutboxStatus;
   /**
@@ -45,10 +46,16 @@ export interface ReadinessDeps {
   limits?: () => LimitsReadinessDetail;
 }
 
+/** Body of GET /healthz: `ok` while the process can serve, else why a restart is needed. */
+export type LivenessDetail = { status: 'ok' } | { status: 'failed'; reason: 'outbox_failed' };
+
 /**
  * Whether this data plane should receive traffic: yes once a policy is active (from the control plane or
  * the disk cache), whatever the control plane's state — a data plane keeps serving the last good policy
- * while the control plane is away. No from the moment shutdown begins.
+ * while the control plane is away. No from the moment shutdown begins, and no while the outbox is failed.
+ *
+ * Liveness fails only for a state the process cannot leave by itself: a failed outbox refuses every
+ * append (so every request) until it is reopened, and a restart reopens it (recovery drops a torn tail).
  */
 export class Readiness {
   readonly #deps: ReadinessDeps;
@@ -63,12 +70,19 @@ export class Readiness {
     this.#draining = true;
   }
 
+  liveness(): LivenessDetail {
+    return this.#deps.outbox?.().state === 'failed'
+      ? { status: 'failed', reason: 'outbox_failed' }
+      : { status: 'ok' };
+  }
+
   detail(): ReadinessDetail {
     const now = this.#deps.clock.now();
     const active = this.#deps.activePolicy();
     const controlPlane = this.#deps.controlPlane();
+    const outbox = this.#deps.outbox?.();
     return {
-      ready: active !== undefined && !this.#draining,
+      ready: active !== undefined && !this.#draining && outbox?.state !== 'failed',
       draining: this.#draining,
       policy:
         active === undefined
@@ -85,7 +99,7 @@ export class Readiness {
         lastSyncAgeSeconds:
           controlPlane.lastSyncAtMs === undefined ? null : secondsSince(now, controlPlane.lastSyncAtMs),
       },
-      ...(this.#deps.outbox === undefined ? {} : { outbox: this.#deps.outbox() }),
+      ...(outbox === undefined ? {} : { outbox }),
       ...(this.#deps.limits === undefined ? {} : { limits: this.#deps.limits() }),
     };
   }

@@ -80,7 +80,12 @@ describe('startRecordShipping', () => {
     expect(transport.delivered.map((record) => [record.topic, record.key])).toEqual([['audit', 'req-1']]);
     const event = fromBinary(AuditEventSchema, transport.delivered[0]!.payload);
     expect(event).toMatchObject({ requestId: 'req-1', dataPlaneId: 'dp-test' });
-    expect(shipping.status()).toEqual({ pending: 0, oldestAgeSeconds: 0, transport: 'custom' });
+    expect(shipping.status()).toEqual({
+      state: 'closed',
+      pending: 0,
+      oldestAgeSeconds: 0,
+      transport: 'custom',
+    });
     const text = await metrics();
     expect(text).toMatch(/^router_outbox_pending_records 0$/m);
     expect(text).toMatch(/^router_outbox_commit_seconds_count [1-9]/m);

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import type { Registry } from 'prom-client';
-import { Outbox, OutboxError, Shipper, type OutboxTransport } from '@api-router/outbox';
+import { Outbox, OutboxError, Shipper, type OutboxState, type OutboxTransport } from '@api-router/outbox';
 import type { Logger } from '@api-router/observability';
 import type { Clock } from '../clock.js';
 import { systemTimers, type TimerHandle, type Timers } from '../timers.js';
@@ -47,6 +47,11 @@ export const OUTBOX_MAX_COLLECT_MS = 1;
 
 /** The outbox as the readiness detail shows it. */
 export interface OutboxStatus {
+  /**
+   * `failed` after an fdatasync or write error: every append is refused (requests fail 503) until the
+   * outbox is reopened, i.e. the process restarts, so readiness and liveness fail (health-routes.ts).
+   */
+  state: OutboxState;
   /** Records not yet delivered. */
   pending: number;
   /** Age of the oldest of them in whole seconds (0 when none). */
@@ -159,6 +164,7 @@ export async function startRecordShipping(
     status() {
       const lag = shipper.lag();
       return {
+        state: outbox.state(),
         pending: lag.pendingRecords,
         oldestAgeSeconds: Math.floor(lag.oldestPendingAgeMs / 1000),
         transport: transport.kind,
