@@ -1,6 +1,12 @@
 # Entry points. Each target calls a script so the same steps run locally and in CI.
 .PHONY: setup start test bench lint generate services-start services-stop
 
+# Where scripts/setup.sh puts pnpm when npm's global prefix is not writable (a normal user with Node in
+# /usr): after the PATH's own, so that a pnpm already on PATH comes first. Setup still tells the user to
+# add it to their PATH when their own lacks it (SETUP_CALLER_PATH).
+export SETUP_CALLER_PATH := $(PATH)
+export PATH := $(PATH):$(HOME)/.local/bin
+
 setup:            ## install pnpm (if missing), dependencies, and build
 	bash scripts/setup.sh
 
