@@ -464,43 +464,29 @@ async function main() {
   const policiesConfig = options.policiesConfig ?? writeDemoPolicies();
   if (options.policiesConfig !== undefined) demoSigningSecret();
   const common = { LOG_LEVEL: serviceLogLevel(process.env.LOG_LEVEL) };
+  const mockEnv = (id, port) => ({ ...common, MOCK_PORT: String(port), MOCK_ID: id });
+  const cpEnv = {
+    ...common,
+    CP_GRPC_PORT: String(ports.grpc),
+    CP_HTTP_PORT: String(ports.http),
+    CP_ROUTER_CONFIG: routerConfig,
+    CP_POLICIES_CONFIG: policiesConfig,
+    CP_STATE_DIR: join(runDir, 'control-plane'),
+  };
+  const dpEnv = {
+    ...common,
+    DP_PORT: String(ports.dp),
+    DP_CONTROL_PLANE_ADDRESS: `127.0.0.1:${ports.grpc}`,
+    DP_CACHE_DIR: join(runDir, 'data-plane'),
+    [SIGNING_SECRET_VARIABLE]: readFileSync(signingSecretFile, 'utf8').trim(),
+  };
+  noteInheritedVariables([mockEnv('mock-a', ports.mockA), cpEnv, dpEnv]);
   await Promise.all([
-    startService('mock-a', 'services/mock-backend/dist/main.js', {
-      ...common,
-      MOCK_PORT: String(ports.mockA),
-      MOCK_ID: 'mock-a',
-    }),
-    startService('mock-b', 'services/mock-backend/dist/main.js', {
-      ...common,
-      MOCK_PORT: String(ports.mockB),
-      MOCK_ID: 'mock-b',
-    }),
+    startService('mock-a', 'services/mock-backend/dist/main.js', mockEnv('mock-a', ports.mockA)),
+    startService('mock-b', 'services/mock-backend/dist/main.js', mockEnv('mock-b', ports.mockB)),
   ]);
-  const cpHttp = await startService(
-    'control-plane',
-    'services/control-plane/dist/main.js',
-    {
-      ...common,
-      CP_GRPC_PORT: String(ports.grpc),
-      CP_HTTP_PORT: String(ports.http),
-      CP_ROUTER_CONFIG: routerConfig,
-      CP_POLICIES_CONFIG: policiesConfig,
-      CP_STATE_DIR: join(runDir, 'control-plane'),
-    },
-    'http',
-  );
-  const dpUrl = await startService(
-    'data-plane',
-    'services/data-plane/dist/main.js',
-    {
-      ...common,
-      DP_PORT: String(ports.dp),
-      DP_CONTROL_PLANE_ADDRESS: `127.0.0.1:${ports.grpc}`,
-      DP_CACHE_DIR: join(runDir, 'data-plane'),
-      [SIGNING_SECRET_VARIABLE]: readFileSync(signingSecretFile, 'utf8').trim(),
-    },
-    'public',
-  );
+  const cpHttp = await startService('control-plane', 'services/control-plane/dist/main.js', cpEnv, 'http');
+  const dpUrl = await startService('data-plane', 'services/data-plane/dist/main.js', dpEnv, 'public');
   const ready = await waitReady(dpUrl, 30_000);
   const summary = {
     dataPlane: dpUrl,
@@ -516,6 +502,23 @@ async function main() {
         `(version ${summary.policyVersion}), not your edit.\n`,
     );
   }
+}
+
+/**
+ * Names the CP_*, DP_* and MOCK_* variables of the caller's environment that the services get (startService
+ * passes the environment on) over their embedded defaults: one exported for another project (DP_REDIS_URL,
+ * say) would otherwise change the quick start silently. Those the launcher sets itself win and are not named.
+ */
+function noteInheritedVariables(serviceEnvs) {
+  const setHere = new Set(serviceEnvs.flatMap((env) => Object.keys(env)));
+  const inherited = Object.keys(process.env)
+    .filter((name) => /^(CP|DP|MOCK)_/.test(name) && !setHere.has(name))
+    .sort();
+  if (inherited.length === 0) return;
+  process.stderr.write(
+    `note: the services also get ${inherited.join(', ')} from your environment, over their embedded ` +
+      'defaults (unset them for a plain quick start)\n',
+  );
 }
 
 /** `text` as one shell word: as it is when it holds only safe characters, else in single quotes. */
