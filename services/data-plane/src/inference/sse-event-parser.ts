@@ -6,25 +6,52 @@ export interface SseEvent {
   readonly data: string | undefined;
 }
 
+/** The blank line that ends an event, with any of the three line ends. */
+const EVENT_END = /\r\n\r\n|\n\n|\r\r/;
+/** Longest event end less one: how much of the text before a chunk an event end can start in. */
+const EVENT_END_OVERLAP = 3;
+
 /**
  * Splits an SSE byte stream into events (WHATWG HTML §9.2.6), incrementally: chunks may split an event, a
  * line or a UTF-8 sequence anywhere. Line ends may be LF, CRLF or CR.
+ *
+ * Linear in the bytes received, however an event is cut up: the text of an unfinished event is kept as the
+ * pieces it came in, and a new chunk is searched for an event end only with the few characters before it
+ * (an end may straddle two chunks). Appending to one string and searching all of it at every chunk cost
+ * O(n²): 2.1 s of CPU, on the event loop, for one 8 MiB event in 16 KiB chunks.
  */
 export class SseEventParser {
   readonly #decoder = new TextDecoder('utf-8');
-  #buffer = '';
+  /** The text after the last complete event, as received. */
+  #pieces: string[] = [];
+  #pendingLength = 0;
+  /** Its last {@link EVENT_END_OVERLAP} characters. */
+  #tail = '';
 
   /** Feeds bytes; returns the events completed by them. */
   push(chunk: Uint8Array): SseEvent[] {
-    this.#buffer += this.#decoder.decode(chunk, { stream: true });
+    const text = this.#decoder.decode(chunk, { stream: true });
+    if (text === '') return [];
+    this.#pieces.push(text);
+    this.#pendingLength += text.length;
+    const window = this.#tail + text;
+    if (!EVENT_END.test(window)) {
+      this.#tail = window.slice(-EVENT_END_OVERLAP);
+      return [];
+    }
+    let buffer = this.#takePending();
     const events: SseEvent[] = [];
-    for (;;) {
-      const end = /\r\n\r\n|\n\n|\r\r/.exec(this.#buffer);
-      if (end === null) return events;
-      const block = this.#buffer.slice(0, end.index);
-      this.#buffer = this.#buffer.slice(end.index + end[0].length);
+    for (let end = EVENT_END.exec(buffer); end !== null; end = EVENT_END.exec(buffer)) {
+      const block = buffer.slice(0, end.index);
+      buffer = buffer.slice(end.index + end[0].length);
       events.push({ raw: `${block}\n\n`, data: dataOf(block) });
     }
+    if (buffer !== '') {
+      this.#pieces.push(buffer);
+      this.#pendingLength = buffer.length;
+      this.#tail = buffer.slice(-EVENT_END_OVERLAP);
+    }
+    return events;
   }
 
   /**
@@ -33,14 +60,21 @@ export class SseEventParser {
    * Its last line may itself be cut short: whoever uses it must check that it is whole.
    */
   finish(): SseEvent | undefined {
-    const block = (this.#buffer + this.#decoder.decode()).replace(/(\r\n|\n|\r)$/, '');
-    this.#buffer = '';
+    const block = (this.#takePending() + this.#decoder.decode()).replace(/(\r\n|\n|\r)$/, '');
     return block === '' ? undefined : { raw: `${block}\n\n`, data: dataOf(block) };
   }
 
-  /** Text received after the last complete event (an incomplete event when the stream ended). */
-  pending(): string {
-    return this.#buffer;
+  /** Characters received after the last complete event (an incomplete event when the stream ended). */
+  pendingLength(): number {
+    return this.#pendingLength;
+  }
+
+  #takePending(): string {
+    const text = this.#pieces.length === 1 ? this.#pieces[0]! : this.#pieces.join('');
+    this.#pieces = [];
+    this.#pendingLength = 0;
+    this.#tail = '';
+    return text;
   }
 }
 

@@ -69,7 +69,7 @@ export async function relaySse(options: SseRelayOptions): Promise<SseRelayOutcom
       // backpressure bounds memory, the deadline bounds time, and a long stream (logprobs cost ~1 KB a
       // token) is a normal one.
       if (
-        parser.pending().length > options.maxBytes ||
+        parser.pendingLength() > options.maxBytes ||
         events.some((event) => event.raw.length > options.maxBytes)
       ) {
         source.destroy();
