@@ -1,14 +1,29 @@
 import { join } from 'node:path';
+import { crc32c } from './crc32c.js';
 import { syncDirectory, writeFully, type OutboxFs } from './outbox-fs.js';
 
-/** The committed "acked up to seq" cursor; replaced atomically (temp file + fsync + rename + directory fsync). */
+/**
+ * The committed "acked up to seq" cursor; replaced atomically (temp file + fsync + rename + directory fsync).
+ * Content: `{"version":1,"ackedSeq":N,"crc32c":C}`, C the CRC-32C of N's decimal digits. A bit flip that
+ * leaves valid digits would otherwise move the cursor forward and silently drop the records it skips. The
+ * checksum is an added field, not a new version: a cursor without it (written before it existed) is still
+ * accepted, and an older outbox reading a new cursor ignores the field (a rollback re-ships nothing).
+ */
 export const ACK_CURSOR_FILE = 'acked.json';
 const TEMP_SUFFIX = '.tmp';
 
 export interface AckCursorRead {
   ackedSeq: number;
-  /** Set when a cursor file existed but could not be used; the outbox then re-ships from the start. */
+  /**
+   * Set when a cursor file existed but could not be used (unparsable, unrecognised, checksum mismatch);
+   * `ackedSeq` is then 0 and the outbox re-ships everything still on disk: re-shipping is safe, losing is not.
+   */
   problem: string | undefined;
+}
+
+/** The cursor's checksum: CRC-32C of the seq's decimal digits (ASCII), as an unsigned 32-bit integer. */
+export function ackCursorChecksum(ackedSeq: number): number {
+  return crc32c(Buffer.from(String(ackedSeq), 'latin1'));
 }
 
 /** Reads the cursor; a missing file is seq 0 (nothing acked). Never throws on a bad file: re-shipping is safe, losing is not. */
@@ -21,9 +36,16 @@ export async function readAckCursor(fileSystem: OutboxFs, directory: string): Pr
     throw error;
   }
   try {
-    const parsed = JSON.parse(text) as { version?: unknown; ackedSeq?: unknown };
+    const parsed = JSON.parse(text) as { version?: unknown; ackedSeq?: unknown; crc32c?: unknown };
     if (parsed.version === 1 && Number.isSafeInteger(parsed.ackedSeq) && (parsed.ackedSeq as number) >= 0) {
-      return { ackedSeq: parsed.ackedSeq as number, problem: undefined };
+      const ackedSeq = parsed.ackedSeq as number;
+      // No checksum: a cursor written before it existed (the upgrade), accepted as it always was.
+      if (!Object.hasOwn(parsed, 'crc32c') || parsed.crc32c === ackCursorChecksum(ackedSeq))
+        return { ackedSeq, problem: undefined };
+      return {
+        ackedSeq: 0,
+        problem: `cursor checksum mismatch ${JSON.stringify(text.slice(0, 100))}: ackedSeq ${ackedSeq} is not trusted`,
+      };
     }
     return { ackedSeq: 0, problem: `unrecognised cursor content ${JSON.stringify(text.slice(0, 100))}` };
   } catch (error: unknown) {
@@ -44,7 +66,8 @@ export async function writeAckCursor(
   const temp = path + TEMP_SUFFIX;
   const file = await fileSystem.open(temp, 'w');
   try {
-    await writeFully(file, Buffer.from(`${JSON.stringify({ version: 1, ackedSeq })}\n`, 'utf8'), 0);
+    const content = { version: 1, ackedSeq, crc32c: ackCursorChecksum(ackedSeq) };
+    await writeFully(file, Buffer.from(`${JSON.stringify(content)}\n`, 'utf8'), 0);
     await file.datasync();
   } finally {
     await file.close();

@@ -2,6 +2,7 @@ import { appendFile, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { crc32c } from './crc32c.js';
 import { encodeFrame } from './frame-codec.js';
 import { ManualClock } from './manual-clock.js';
 import { Outbox, type OutboxOptions } from './outbox.js';
@@ -286,6 +287,87 @@ describe('Outbox recovery', () => {
     const appended = outbox.append({ key: 'k', topic: 'usage', payload: Buffer.from('x') });
     clock.advance(5);
     expect(await appended).toBe(4);
+  });
+
+  it('writes the cursor with a CRC-32C of its seq, which the next open checks and accepts', async () => {
+    const outbox = await open();
+    for (let seq = 1; seq <= 3; seq += 1) {
+      const appended = outbox.append({ key: `req-${seq}`, topic: 'usage', payload: Buffer.from('x') });
+      clock.advance(5);
+      await appended;
+    }
+    await outbox.ack(2);
+    await outbox.close();
+    const cursor = JSON.parse(await readFile(join(directory, 'acked.json'), 'utf8')) as unknown;
+    expect(cursor).toEqual({ version: 1, ackedSeq: 2, crc32c: crc32c(Buffer.from('2')) });
+    const reopened = await open();
+    expect(reopened.ackedSeq).toBe(2);
+    expect(corruptions).toEqual([]);
+    expect(await seqs(reopened, reopened.ackedSeq)).toEqual([3]);
+  });
+
+  // A bit flip that leaves valid digits (2 → 3 is one bit) would move the cursor forward and silently drop
+  // the records it skips: the checksum turns it into a reported corruption and a re-ship.
+  it('rejects a cursor whose checksum does not match: reports it and re-ships everything on disk', async () => {
+    await writeAndClose(12, { segmentMaxBytes: 150 });
+    const writer = await open();
+    await writer.ack(2); // nothing deleted yet: the first segment holds more than records 1–2
+    await writer.close();
+    const path = join(directory, 'acked.json');
+    const text = await readFile(path, 'utf8');
+    await writeFile(path, text.replace('"ackedSeq":2', '"ackedSeq":3'));
+    const firstSegmentSeq = Number(/\d+/.exec((await segmentFiles())[0]!)![0]);
+    const outbox = await open();
+    expect(corruptions).toEqual([
+      { file: 'acked.json', offset: 0, skippedBytes: 0, reason: expect.stringMatching(/checksum/) as string },
+    ]);
+    expect(outbox.ackedSeq).toBe(firstSegmentSeq - 1);
+    expect(await seqs(outbox, outbox.ackedSeq)).toEqual(Array.from({ length: 12 }, (_, i) => i + 1));
+    expect(outbox.backlog().records).toBe(12);
+  });
+
+  it('takes the lowest seq the segments can hold − 1 for a bad cursor, not 0, once older segments are gone', async () => {
+    await writeAndClose(12, { segmentMaxBytes: 150 });
+    const files = await segmentFiles();
+    const firstSeqOfThird = Number(/\d+/.exec(files[2]!)![0]);
+    const writer = await open();
+    await writer.ack(firstSeqOfThird - 1); // deletes the first two segments
+    await writer.close();
+    expect(await segmentFiles()).toEqual(files.slice(2));
+    await writeFile(
+      join(directory, 'acked.json'),
+      JSON.stringify({ version: 1, ackedSeq: 12, crc32c: crc32c(Buffer.from('11')) }),
+    );
+    const outbox = await open();
+    expect(corruptions).toEqual([expect.objectContaining({ file: 'acked.json' })]);
+    expect(outbox.ackedSeq).toBe(firstSeqOfThird - 1);
+    expect(await seqs(outbox, outbox.ackedSeq)).toEqual(
+      Array.from({ length: 12 - firstSeqOfThird + 1 }, (_, i) => firstSeqOfThird + i),
+    );
+    const appended = outbox.append({ key: 'k', topic: 'usage', payload: Buffer.from('x') });
+    clock.advance(5);
+    expect(await appended).toBe(13);
+  });
+
+  it('accepts a cursor written without a checksum (by an outbox older than it)', async () => {
+    await writeAndClose(3);
+    await writeFile(join(directory, 'acked.json'), `${JSON.stringify({ version: 1, ackedSeq: 2 })}\n`);
+    const outbox = await open();
+    expect(corruptions).toEqual([]);
+    expect(outbox.ackedSeq).toBe(2);
+    expect(await seqs(outbox, outbox.ackedSeq)).toEqual([3]);
+  });
+
+  it('rejects a checksum that is not a 32-bit unsigned integer', async () => {
+    await writeAndClose(3);
+    await writeFile(
+      join(directory, 'acked.json'),
+      JSON.stringify({ version: 1, ackedSeq: 2, crc32c: String(crc32c(Buffer.from('2'))) }),
+    );
+    const outbox = await open();
+    expect(corruptions).toEqual([expect.objectContaining({ file: 'acked.json' })]);
+    expect(outbox.ackedSeq).toBe(0);
+    expect(await seqs(outbox)).toEqual([1, 2, 3]);
   });
 
   it('reports an unreadable cursor and re-delivers from the start rather than failing', async () => {

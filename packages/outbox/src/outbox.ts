@@ -178,6 +178,12 @@ export class Outbox implements AsyncDisposable {
       reporter.report({ file: 'acked.json', offset: 0, skippedBytes: 0, reason: cursor.problem });
     const deps = { fs, directory: options.directory, fsync, reporter, events, logger: options.logger };
     const recovered = await recoverSegments(deps, cursor.ackedSeq);
+    // A cursor that cannot be trusted (reported above) re-ships everything still on disk: it becomes the
+    // lowest seq the surviving segments can hold − 1 (their names are lower bounds), never a guess above it.
+    const ackedSeq =
+      cursor.problem === undefined
+        ? cursor.ackedSeq
+        : Math.max(0, (recovered.segments[0]?.firstSeq ?? 1) - 1);
     const clock = options.clock ?? createSystemClock();
     const maxBytes = options.maxBytes ?? 1024 * 1024 * 1024;
     const log = new SegmentLog(
@@ -211,14 +217,14 @@ export class Outbox implements AsyncDisposable {
       settings,
       log,
       recovered.backlog,
-      { ackedSeq: cursor.ackedSeq, lastSeq: recovered.lastSeq },
+      { ackedSeq, lastSeq: recovered.lastSeq },
       reporter,
       groupCommit,
       syncMode,
       { ...DEFAULT_MEMORY_TAIL_LIMITS, ...options.memoryTail },
     );
     options.logger?.info(
-      { directory: options.directory, ackedSeq: cursor.ackedSeq, sync: syncMode, ...outbox.backlog() },
+      { directory: options.directory, ackedSeq, sync: syncMode, ...outbox.backlog() },
       'outbox opened',
     );
     return outbox;
