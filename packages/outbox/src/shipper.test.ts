@@ -191,6 +191,43 @@ describe('Shipper', () => {
     await shipper.close();
   });
 
+  // kafkajs' idempotent producer retries an unreachable broker without limit: its send neither fails nor
+  // resolves, so consecutiveFailures and lastError stay at zero. The send's age is what shows the outage.
+  it('reports how long the send in flight has been waiting, 0 once it settles or when none is', async () => {
+    let settleSend!: (error?: Error) => void;
+    const hung: OutboxTransport = {
+      send: () =>
+        new Promise<void>((resolve, reject) => {
+          settleSend = (error) => (error === undefined ? resolve() : reject(error));
+        }),
+    };
+    const { clock, outbox, shipper } = setup({ transport: hung });
+    expect(shipper.lag().sendInFlightMs).toBe(0);
+    outbox.commit(1);
+    shipper.start();
+    await settle();
+    expect(shipper.lag()).toMatchObject({ sendInFlightMs: 0, consecutiveFailures: 0 });
+    clock.advance(45_000);
+    expect(shipper.lag()).toMatchObject({ sendInFlightMs: 45_000, consecutiveFailures: 0 });
+    settleSend(new Error('broker gone'));
+    await settle();
+    expect(shipper.state()).toBe('backoff');
+    expect(shipper.lag()).toMatchObject({ sendInFlightMs: 0, consecutiveFailures: 1 });
+    clock.advance(100); // the backoff: the same batch again, a new send whose age starts at 0
+    await settle();
+    clock.advance(7_000);
+    expect(shipper.lag().sendInFlightMs).toBe(7_000);
+    settleSend();
+    await settle();
+    expect(shipper.state()).toBe('idle');
+    expect(shipper.lag()).toMatchObject({ sendInFlightMs: 0, pendingRecords: 0 });
+    outbox.commit(1);
+    await settle();
+    clock.advance(3_000);
+    await shipper.close({ abandonSend: true });
+    expect(shipper.lag().sendInFlightMs).toBe(0); // abandoned: no longer this shipper's send
+  });
+
   it('flush resolves true once everything committed is acked, cutting a backoff short', async () => {
     const { outbox, transport, shipper } = setup({ backoff: { initialDelayMs: 60_000 } });
     outbox.commit(4);

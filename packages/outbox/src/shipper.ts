@@ -68,6 +68,12 @@ export interface ShipperLag {
   shippedRecords: number;
   /** Message of the last failure, cleared by a success. */
   lastError: string | undefined;
+  /**
+   * How long the `send` in flight has been waiting, in ms (0 when none is). A transport that retries by
+   * itself (kafkajs' idempotent producer retries an unreachable broker without limit) neither fails nor
+   * resolves during an outage, so `consecutiveFailures` and `lastError` stay at zero: this grows instead.
+   */
+  sendInFlightMs: number;
 }
 
 export interface ShipperCloseOptions {
@@ -98,6 +104,8 @@ export class Shipper {
   private loopGeneration = 0;
   /** The current loop awaits `transport.send` (what `close({ abandonSend })` does not wait for). */
   private sendInFlight = false;
+  /** When the send in flight started (`lastSendStartMs` is kept after it settles, for the linger). */
+  private sendStartedAtMs = 0;
   private unsubscribe: (() => void) | undefined;
   /** Highest seq delivered to the transport (acked already, or waiting for the next lazy ack). */
   private shippedThrough = 0;
@@ -159,6 +167,7 @@ export class Shipper {
       consecutiveFailures: this.failures,
       shippedRecords: this.shipped,
       lastError: this.lastError,
+      sendInFlightMs: this.sendInFlight ? Math.max(0, this.clock.nowMs() - this.sendStartedAtMs) : 0,
     };
   }
 
@@ -255,6 +264,7 @@ export class Shipper {
 
   private async send(batch: OutboxRecord[], generation: number): Promise<void> {
     this.sendInFlight = true;
+    this.sendStartedAtMs = this.clock.nowMs();
     try {
       await this.options.transport.send(batch);
     } finally {

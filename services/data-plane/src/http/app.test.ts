@@ -29,7 +29,13 @@ function createHarness() {
     lastSyncAtMs: undefined,
     startedAtMs: 0,
   };
-  let outbox: OutboxStatus = { state: 'open', pending: 0, oldestAgeSeconds: 0, transport: 'control-plane' };
+  let outbox: OutboxStatus = {
+    state: 'open',
+    pending: 0,
+    oldestAgeSeconds: 0,
+    sendInFlightSeconds: 0,
+    transport: 'control-plane',
+  };
   const readiness = new Readiness({
     clock: time,
     activePolicy: () => active,
@@ -92,7 +98,13 @@ describe('health, readiness, metrics', () => {
       draining: false,
       policy: null,
       controlPlane: { state: 'connecting', connected: false, lastSyncAgeSeconds: null },
-      outbox: { state: 'open', pending: 0, oldestAgeSeconds: 0, transport: 'control-plane' },
+      outbox: {
+        state: 'open',
+        pending: 0,
+        oldestAgeSeconds: 0,
+        sendInFlightSeconds: 0,
+        transport: 'control-plane',
+      },
     });
 
     harness.activate();
@@ -140,7 +152,13 @@ describe('health, readiness, metrics', () => {
     app = harness.app;
     harness.activate();
     expect((await app.inject({ method: 'GET', url: '/readyz' })).statusCode).toBe(200);
-    harness.setOutbox({ state: 'failed', pending: 3, oldestAgeSeconds: 1, transport: 'control-plane' });
+    harness.setOutbox({
+      state: 'failed',
+      pending: 3,
+      oldestAgeSeconds: 1,
+      sendInFlightSeconds: 0,
+      transport: 'control-plane',
+    });
     const ready = await app.inject({ method: 'GET', url: '/readyz' });
     expect(ready.statusCode).toBe(503);
     expect(ready.json()).toMatchObject({ ready: false, outbox: { state: 'failed', pending: 3 } });

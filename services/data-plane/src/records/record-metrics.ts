@@ -10,6 +10,15 @@ export interface RecordMetrics {
   readonly shipFailuresTotal: Counter;
   /** router_outbox_corruption_total: corrupt regions found and skipped on open (page someone). */
   readonly corruptionTotal: Counter;
+  /**
+   * router_outbox_torn_tail_total: torn writes cut from the newest segment on open. One after a `kill -9`
+   * mid-append is normal (no caller saw those appends succeed); after an OS crash or power loss in the
+   * interval mode the cut may hold records whose append had resolved, and bit rot there cuts every record
+   * after it: not a page, but worth a look when it happens without a known crash.
+   */
+  readonly tornTailTotal: Counter;
+  /** router_outbox_torn_tail_bytes_total: the bytes those cuts removed (a few hundred: one record). */
+  readonly tornTailBytesTotal: Counter;
   /** router_outbox_commit_seconds: duration of one group commit (write, + fdatasync with DP_OUTBOX_SYNC=batch). */
   readonly commitSeconds: RequestHistogram;
   /** router_outbox_sync_seconds: duration of one background fdatasync (DP_OUTBOX_SYNC=interval). */
@@ -29,8 +38,9 @@ const DURATION_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 
 
 /**
  * Registers the record metrics. The backlog gauges (router_outbox_pending_records, _pending_bytes,
- * _oldest_pending_age_seconds, _shipper_consecutive_failures) are read from `lag()` at scrape time, the
- * durability gauges (router_outbox_unsynced_records, _unsynced_bytes, _last_sync_age_seconds) from `sync()`.
+ * _oldest_pending_age_seconds, _shipper_consecutive_failures, _send_in_flight_seconds) are read from `lag()`
+ * at scrape time, the durability gauges (router_outbox_unsynced_records, _unsynced_bytes,
+ * _last_sync_age_seconds) from `sync()`.
  */
 export function createRecordMetrics(registry: Registry, sources: RecordMetricsSources): RecordMetrics {
   const registers = [registry];
@@ -57,6 +67,13 @@ export function createRecordMetrics(registry: Registry, sources: RecordMetricsSo
     'router_outbox_shipper_consecutive_failures',
     'Failed delivery attempts since the last success.',
     (l) => l.consecutiveFailures,
+  );
+  // The Kafka producer retries an unreachable broker without limit (idempotence needs it): its send then
+  // neither fails nor resolves, and only this gauge (and the pending age) shows the outage. Alert on it.
+  gauge(
+    'router_outbox_send_in_flight_seconds',
+    'How long the transport send in flight has been waiting for the brokers or control plane (0 when none).',
+    (l) => l.sendInFlightMs / 1000,
   );
   scraped(
     'router_outbox_unsynced_records',
@@ -88,6 +105,16 @@ export function createRecordMetrics(registry: Registry, sources: RecordMetricsSo
     corruptionTotal: new Counter({
       name: 'router_outbox_corruption_total',
       help: 'Corrupt outbox regions reported and skipped.',
+      registers,
+    }),
+    tornTailTotal: new Counter({
+      name: 'router_outbox_torn_tail_total',
+      help: 'Torn writes truncated from the end of the newest outbox segment on open (after a crash).',
+      registers,
+    }),
+    tornTailBytesTotal: new Counter({
+      name: 'router_outbox_torn_tail_bytes_total',
+      help: 'Bytes truncated from the end of the newest outbox segment on open.',
       registers,
     }),
     // A commit per event-loop turn that appended records: as often as a request, nearly (ADR 0010).

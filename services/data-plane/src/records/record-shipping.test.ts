@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { appendFile, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fromBinary } from '@bufbuild/protobuf';
@@ -84,6 +84,7 @@ describe('startRecordShipping', () => {
       state: 'closed',
       pending: 0,
       oldestAgeSeconds: 0,
+      sendInFlightSeconds: 0,
       transport: 'custom',
     });
     const text = await metrics();
@@ -171,6 +172,62 @@ describe('startRecordShipping', () => {
     await new Promise<void>((resolve) => setImmediate(resolve));
     const left = await outboxRecords(join(cacheDir, 'outbox'));
     expect(left.map((record) => record.key)).toEqual(['req-6']);
+  });
+
+  it('counts a torn write cut from the newest segment at start, and its bytes', async () => {
+    // Before: recovery only logged a warning; an OS crash or power loss (interval mode) that cut records
+    // left no trace on a dashboard.
+    const cacheDir = await mkdtemp(join(tmpdir(), 'dp-records-'));
+    directories.push(cacheDir);
+    const directory = join(cacheDir, 'outbox');
+    const writer = await Outbox.open({ directory });
+    await writer.append({ key: 'req-t', topic: 'audit', payload: Buffer.from('whole') });
+    await writer.close();
+    const [segment] = (await readdir(directory)).filter((name) => name.startsWith('segment-'));
+    await appendFile(join(directory, segment!), Buffer.alloc(40, 7)); // a crash mid-append
+    const { shipping, metrics } = await start(collecting(), {}, cacheDir);
+    const text = await metrics();
+    expect(text).toMatch(/^router_outbox_torn_tail_total 1$/m);
+    expect(text).toMatch(/^router_outbox_torn_tail_bytes_total 40$/m);
+    await shipping.close();
+  });
+
+  it('starts with the torn-tail counters at zero', async () => {
+    const { shipping, metrics } = await start(collecting());
+    const text = await metrics();
+    expect(text).toMatch(/^router_outbox_torn_tail_total 0$/m);
+    expect(text).toMatch(/^router_outbox_torn_tail_bytes_total 0$/m);
+    await shipping.close();
+  });
+
+  it('shows a send that waits on an unreachable transport in the status and the metrics (Kafka retrying)', async () => {
+    // kafkajs' idempotent producer retries without limit: a send in an outage neither fails nor resolves.
+    let sendStarted!: () => void;
+    const started = new Promise<void>((resolve) => (sendStarted = resolve));
+    let settleSend!: () => void;
+    const hung: OutboxTransport = {
+      send: () => {
+        sendStarted();
+        return new Promise<void>((resolve) => (settleSend = resolve));
+      },
+    };
+    // Only Date is faked (the shipper's clock reads Date.now); timers stay real.
+    vi.useFakeTimers({ toFake: ['Date'], now: 1_750_000_000_000 });
+    try {
+      const { shipping, metrics } = await start(hung);
+      await shipping.audit.record(denial('req-7'));
+      await started;
+      vi.setSystemTime(1_750_000_042_500);
+      expect(shipping.status()).toMatchObject({ pending: 1, sendInFlightSeconds: 42 });
+      const text = await metrics();
+      expect(text).toMatch(/^router_outbox_send_in_flight_seconds 42\.5$/m);
+      expect(text).toMatch(/^router_outbox_ship_failures_total 0$/m);
+      settleSend();
+      await shipping.close();
+      expect(shipping.status()).toMatchObject({ pending: 0, sendInFlightSeconds: 0 });
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('refuses a record with 503 when the outbox is full, and counts it', async () => {

@@ -56,6 +56,11 @@ export interface OutboxStatus {
   pending: number;
   /** Age of the oldest of them in whole seconds (0 when none). */
   oldestAgeSeconds: number;
+  /**
+   * How long the transport send in flight has been waiting, in whole seconds (0 when none). Kafka's
+   * producer retries an unreachable broker without limit: during an outage its send never fails, it waits.
+   */
+  sendInFlightSeconds: number;
   transport: RecordTransportKind;
 }
 
@@ -120,6 +125,11 @@ export async function startRecordShipping(
       onCommit: (report) => metrics.commitSeconds.observe(report.durationMs / 1000),
       onSync: (report) => metrics.syncSeconds.observe(report.durationMs / 1000),
       onCorruption: () => metrics.corruptionTotal.inc(),
+      // The outbox logs each cut itself (a warning); counted so that a crash's trace shows on a dashboard.
+      onTornTail: (report) => {
+        metrics.tornTailTotal.inc();
+        metrics.tornTailBytesTotal.inc(report.truncatedBytes);
+      },
     },
   });
   const transport: RecordTransport =
@@ -167,6 +177,7 @@ export async function startRecordShipping(
         state: outbox.state(),
         pending: lag.pendingRecords,
         oldestAgeSeconds: Math.floor(lag.oldestPendingAgeMs / 1000),
+        sendInFlightSeconds: Math.floor(lag.sendInFlightMs / 1000),
         transport: transport.kind,
       };
     },
