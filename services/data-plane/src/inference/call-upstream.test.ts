@@ -161,6 +161,26 @@ describe('callUpstream, read whole', () => {
     expect(await attempts()).toEqual({ 'a:connect_failed': 1, 'b:response': 1 });
   });
 
+  it('sends no failover once the deadline has passed, even before its timer aborted the request', async () => {
+    // The first attempt's connect failure and the deadline come due together (a connect timeout as long as
+    // the time left): the failover would send the next backend a request it has 0 ms to answer.
+    let remainingMs = 1000;
+    const sentTo: string[] = [];
+    const { deps, call, state, attempts } = setup((request) => {
+      sentTo.push(request.backend.id);
+      remainingMs = 0;
+      return request.backend.id === 'a' ? 'refused' : ok(200, '{}');
+    });
+    const error = await callUpstream(deps, {
+      ...call,
+      requestSignal: { ...call.requestSignal, remainingMs: () => remainingMs },
+    }).catch((caught: unknown) => caught);
+    expect(error).toMatchObject({ code: 'upstream_timeout', status: 504 });
+    expect(sentTo).toEqual(['a']);
+    expect(state.attempts).toBe(1);
+    expect(await attempts()).toEqual({ 'a:connect_failed': 1 });
+  });
+
   it('answers an error status with 502 and logs the start of its body', async () => {
     const { deps, call, state, warnings, attempts } = setup(() => ok(500, '{"error":"boom"}'));
     await expect(callUpstream(deps, call)).rejects.toMatchObject({

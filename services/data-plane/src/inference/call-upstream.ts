@@ -83,11 +83,12 @@ export interface WholeUpstreamSuccess {
 
 /**
  * Sends the request to the route's backends: a first choice by weight, then — only after a failure that
- * certainly never reached a backend (connect refused or timed out) — the next candidate, up to the route's
- * max_attempts. Any other failure ends the request: no response before the first-byte timeout or the
- * deadline → 504; a broken connection or a non-2xx status → 502 (the upstream body is logged, not relayed);
- * the client leaving → the ClientClosedError. No candidate at all → 503 no_backend. A body read whole
- * fails as the body read does (size cap 502, stall 504, broken 502, abort).
+ * certainly never reached a backend (no connection: refused, timed out, TLS handshake failed) — the next
+ * candidate on another backend, up to the route's max_attempts and while the deadline is not due. Any other
+ * failure ends the request: no response before the first-byte timeout or the deadline → 504; a broken
+ * connection or a non-2xx status → 502 (the upstream body is logged, not relayed); the client leaving →
+ * the ClientClosedError. No candidate at all → 503 no_backend. A body read whole fails as the body read
+ * does (size cap 502, stall 504, broken 502, abort).
  */
 export function callUpstream(deps: CallUpstreamDeps, call: UpstreamCall): Promise<UpstreamSuccess> {
   return nextAttempt(deps, call, NONE_TRIED, undefined);
@@ -122,8 +123,11 @@ function nextAttempt(
       if (outcome.ok) return outcome.success;
       const { failure } = outcome;
       if (!failure.retrySafe) throw upstreamFailureError(failure, call.requestSignal);
+      // The deadline may be due with its timer not run yet (a connect timeout as long as the time left
+      // fires in the same turn): a failover now would send the next backend a request it cannot answer.
+      if (call.requestSignal.remainingMs() <= 0) throw deadlinePassed(failure);
       call.log.warn(
-        { backendId: target.backend.id, failure: failure.kind },
+        { backendId: target.backend.id, failure: failure.kind, errorCode: errorCodeOf(failure.cause) },
         'upstream attempt failed, trying next',
       );
       return nextAttempt(deps, call, new Set([...tried, target]), failure);
@@ -133,6 +137,20 @@ function nextAttempt(
     // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors
     return Promise.reject(error);
   }
+}
+
+/** What the request signal aborts with at the deadline (request-signal.ts), for a deadline due first. */
+function deadlinePassed(lastFailure: UpstreamFailure): RouterError {
+  return new RouterError('upstream_timeout', {
+    message: 'The request deadline passed before the backend finished.',
+    cause: lastFailure.cause,
+  });
+}
+
+/** The code of a failure's error (ECONNREFUSED, CERT_HAS_EXPIRED…): what an operator needs to act on. */
+function errorCodeOf(cause: unknown): string | undefined {
+  const code = (cause as { code?: unknown } | undefined)?.code;
+  return typeof code === 'string' ? code : undefined;
 }
 
 type AttemptOutcome<Success> = { ok: true; success: Success } | { ok: false; failure: UpstreamFailure };

@@ -1,5 +1,6 @@
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
 import { afterEach, describe, expect, it } from 'vitest';
 import { create } from '@bufbuild/protobuf';
 import { BackendSchema, type Backend } from '@api-router/contracts';
@@ -14,6 +15,7 @@ import {
 } from './upstream-client.js';
 import { UpstreamPools } from './upstream-pools.js';
 import { readUpstreamBody } from './read-upstream-body.js';
+import { selfSignedCertificate } from '../testing/self-signed-certificate.test-support.js';
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -118,6 +120,30 @@ describe.each(Object.entries(modes))('createUpstreamClient (%s)', (_mode, call) 
     await new Promise<void>((resolve) => closed.close(() => resolve()));
     const outcome = await call(client(), request(url));
     expect(outcome).toMatchObject({ ok: false, failure: { kind: 'connect_failed', retrySafe: true } });
+  });
+
+  it('classifies a failed TLS handshake (untrusted certificate) as retry-safe tls_failed', async () => {
+    const tlsServer = createTlsServer(await selfSignedCertificate());
+    tlsServer.on('tlsClientError', () => undefined);
+    await new Promise<void>((resolve) => tlsServer.listen(0, '127.0.0.1', resolve));
+    cleanups.push(() => new Promise<void>((resolve) => tlsServer.close(() => resolve())));
+    const url = `https://127.0.0.1:${(tlsServer.address() as AddressInfo).port}/v1`;
+    const outcome = await call(client(), request(url));
+    expect(outcome).toMatchObject({
+      ok: false,
+      failure: { kind: 'tls_failed', retrySafe: true, cause: { code: 'DEPTH_ZERO_SELF_SIGNED_CERT' } },
+    });
+  });
+
+  it('classifies a connection reset after the request was written as not retry-safe, whatever its code', async () => {
+    // ECONNRESET also ends a handshake cut before it completed, retry-safe there: the phase decides.
+    const backendServer = await server((incoming) => incoming.socket.resetAndDestroy());
+    const outcome = await call(client(), request(backendServer.url));
+    expect(outcome).toMatchObject({
+      ok: false,
+      failure: { kind: 'network', retrySafe: false, cause: { code: 'ECONNRESET' } },
+    });
+    expect(backendServer.requests()).toBe(1);
   });
 
   it('classifies missing headers within the first-byte timeout, not retry-safe, and closes the connection', async () => {
