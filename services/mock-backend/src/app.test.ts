@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { buildTestApp, TEST_NOW_MS } from './app-harness.test-support.js';
-import type { ChatCompletion } from './chat-completion-wire.js';
+import type { ChatCompletion, ChatCompletionChunk } from './chat-completion-wire.js';
 import { countPromptTokens } from './token-accounting.js';
 
 const messages = [
@@ -135,6 +135,27 @@ describe('fault injection', () => {
     expect(body.object).toBe('chat.completion');
     expect(body.choices[0]?.message.content).toBe('tok0 tok1 tok2');
     expect(body.usage.completion_tokens).toBe(3);
+  });
+
+  it('answers a request without stream with a stream under x-mock-stream-always: 1', async () => {
+    await using test = buildTestApp({ faults: { outputTokens: 3 } });
+    const { app } = test;
+    const response = await app.inject({
+      method: 'POST',
+      url: '/v1/chat/completions',
+      headers: { 'x-mock-stream-always': '1' },
+      payload: { model: 'm', messages },
+    });
+    expect(response.statusCode).toBe(200);
+    expect(response.headers['content-type']).toMatch(/^text\/event-stream/);
+    const data = response.body
+      .split('\n\n')
+      .filter((event) => event.startsWith('data: '))
+      .map((event) => event.slice('data: '.length));
+    expect(data.at(-1)).toBe('[DONE]');
+    const chunks = data.slice(0, -1).map((event) => JSON.parse(event) as ChatCompletionChunk);
+    expect(chunks.map((chunk) => chunk.choices[0]?.delta.content ?? '').join('')).toBe('tok0 tok1 tok2');
+    expect(chunks.at(-1)?.usage).toMatchObject({ completion_tokens: 3 });
   });
 
   it('honours the latency header by sleeping before answering', async () => {

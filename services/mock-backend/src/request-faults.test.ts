@@ -8,6 +8,7 @@ const noFaults: RequestFaults = {
   forcedStatus: undefined,
   truncateAfter: undefined,
   ignoreStream: false,
+  streamAlways: false,
 };
 
 describe('resolveRequestFaults', () => {
@@ -28,6 +29,7 @@ describe('resolveRequestFaults', () => {
       'x-mock-status': '503',
       'x-mock-truncate-after': '0',
       'x-mock-ignore-stream': '1',
+      'x-mock-stream-always': '1',
     });
     expect(faults).toEqual({
       latencyMs: 1,
@@ -38,6 +40,7 @@ describe('resolveRequestFaults', () => {
       forcedStatus: 503,
       truncateAfter: 0,
       ignoreStream: true,
+      streamAlways: true,
     });
   });
 
@@ -48,6 +51,7 @@ describe('resolveRequestFaults', () => {
       ['x-mock-latency-ms', 'soon'],
       ['x-mock-output-tokens', ''],
       ['x-mock-ignore-stream', 'yes'],
+      ['x-mock-stream-always', '2'],
     ] as const) {
       const attempt = () => resolveRequestFaults(DEFAULT_FAULT_SETTINGS, { [name]: value });
       expect(attempt).toThrow(OpenAIError);

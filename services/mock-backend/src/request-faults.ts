@@ -14,6 +14,11 @@ export interface RequestFaults extends FaultSettings {
    * proxies) that drop the `stream` flag do.
    */
   ignoreStream: boolean;
+  /**
+   * `x-mock-stream-always: 1`: answer a request without `stream: true` with a stream, as servers that stream
+   * by default (or drop the flag) do. `x-mock-ignore-stream` wins when both are set.
+   */
+  streamAlways: boolean;
 }
 
 /** Request headers that override fault settings, by setting name. */
@@ -26,6 +31,7 @@ export const FAULT_HEADERS = Object.freeze({
   forcedStatus: 'x-mock-status',
   truncateAfter: 'x-mock-truncate-after',
   ignoreStream: 'x-mock-ignore-stream',
+  streamAlways: 'x-mock-stream-always',
 });
 
 /**
@@ -43,6 +49,7 @@ export function resolveRequestFaults(settings: FaultSettings, headers: IncomingH
     forcedStatus: readInteger(headers, FAULT_HEADERS.forcedStatus, 400, 599),
     truncateAfter: readInteger(headers, FAULT_HEADERS.truncateAfter, 0),
     ignoreStream: readInteger(headers, FAULT_HEADERS.ignoreStream, 0, 1) === 1,
+    streamAlways: readInteger(headers, FAULT_HEADERS.streamAlways, 0, 1) === 1,
   };
 }
 

@@ -16,6 +16,7 @@ import {
 import { rejectedRequestError } from '../upstream/rejected-request.js';
 import { backendRetryAfterSeconds } from '../upstream/backend-retry-after.js';
 import { upstreamFailureError } from '../upstream/upstream-failure.js';
+import { isEventStreamBody } from '../upstream/event-stream-body.js';
 import { startUpstreamTrace, type UpstreamTrace } from '../upstream/trace-context.js';
 import type {
   UpstreamClient,
@@ -78,6 +79,12 @@ export interface StreamedUpstreamSuccess {
 export interface WholeUpstreamSuccess {
   readonly kind: 'whole';
   readonly body: Buffer;
+  /**
+   * The backend sent a stream (`text/event-stream`) though the request asked for a whole completion (some
+   * servers stream by default, or ignore `stream: false`): read whole like JSON, under the same size cap
+   * and deadline, and assembled by the inference route (upstream-response.ts).
+   */
+  readonly eventStream: boolean;
   readonly target: RuntimeTarget;
 }
 
@@ -203,7 +210,8 @@ function wholeAnswered(
     throw body.error;
   }
   trace.end();
-  return { ok: true, success: { kind: 'whole', body: body.bytes, target } };
+  const eventStream = isEventStreamBody(body.bytes, outcome.response.headers);
+  return { ok: true, success: { kind: 'whole', body: body.bytes, eventStream, target } };
 }
 
 /** Starts an attempt's trace, builds its request, then starts its timing. */

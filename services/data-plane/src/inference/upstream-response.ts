@@ -3,6 +3,7 @@ import { toRouterError } from '@api-router/errors';
 import { renderErrorBody, type ErrorShape } from '../http/error-body.js';
 import type { Completion } from '../upstream/adapters/provider-adapter.js';
 import { parseJsonBody, unreadableCompletion } from './completion-body.js';
+import { completionFromEventStream } from './event-stream-completion.js';
 import { finishAttempt, type UpstreamSuccess } from './call-upstream.js';
 import type { InferenceHandlerDeps, InferenceSession } from './inference-session.js';
 import { CLIENT_CLOSED_STATUS } from './request-signal.js';
@@ -18,7 +19,10 @@ export interface UpstreamCompletion {
 
 /**
  * Reads the completion and usage from the upstream JSON response (read whole, size-capped, by the admitted
- * call: its attempt is over). A body that is not a completion is a 502 (thrown).
+ * call: its attempt is over). A body that is not a completion is a 502 (thrown). A body the backend sent as
+ * `text/event-stream` (it streamed though the request did not ask to) is assembled into the completion it
+ * adds up to (completionFromEventStream), whose JSON is then `raw`: the client gets the whole completion it
+ * asked for, read, accounted and answered as a JSON one.
  */
 export function readCompletion(
   deps: InferenceHandlerDeps,
@@ -26,9 +30,19 @@ export function readCompletion(
   success: UpstreamSuccess,
 ): UpstreamCompletion {
   if (success.kind !== 'whole') throw new Error('readCompletion needs an answer read whole (stream: false)');
-  const raw = success.body;
-  const completion = deps.adapterFor(success.target.backend).parseCompletion(parseJsonBody(raw));
-  if (completion === undefined) throw unreadableCompletion(raw);
+  const adapter = deps.adapterFor(success.target.backend);
+  const body = success.body;
+  let raw = body;
+  let json: unknown;
+  if (success.eventStream) {
+    json = completionFromEventStream(body, adapter);
+    if (json !== undefined) raw = Buffer.from(JSON.stringify(json), 'utf8');
+  } else {
+    json = parseJsonBody(body);
+  }
+  const completion = adapter.parseCompletion(json);
+  // The backend's own bytes (the stream, not what it added up to) for the log.
+  if (completion === undefined) throw unreadableCompletion(body);
   session.state.usage = completion.usage;
   return { raw, completion };
 }

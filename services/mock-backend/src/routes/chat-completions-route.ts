@@ -33,7 +33,8 @@ export function registerChatCompletionsRoute(app: FastifyInstance, deps: ChatCom
       id: `chatcmpl-${deps.id}-${sequence}`,
       createdSeconds: Math.floor(deps.nowMs() / 1000),
     });
-    if (chatRequest.stream && !faults.ignoreStream) return streamResponse(reply, plan, faults, deps);
+    const stream = (chatRequest.stream || faults.streamAlways) && !faults.ignoreStream;
+    if (stream) return streamResponse(reply, plan, faults, deps);
     if (needsPacedJsonBody(faults)) return pacedJsonResponse(reply, buildChatCompletion(plan), faults, deps);
     return buildChatCompletion(plan);
   });

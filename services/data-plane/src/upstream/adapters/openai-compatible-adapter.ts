@@ -8,6 +8,7 @@ import {
   type TokenCounts,
 } from './provider-adapter.js';
 import { completionAsSse } from './openai-completion-chunks.js';
+import { completionFromSse } from './openai-stream-completion.js';
 
 type Json = Record<string, unknown>;
 
@@ -60,6 +61,8 @@ export const openAICompatibleAdapter: ProviderAdapter = {
     // Accepted as a JSON answer is: a body that is not a completion is refused the same way.
     return parseCompletion(json) === undefined ? undefined : completionAsSse(json as Json);
   },
+
+  streamAsCompletion: completionFromSse,
 
   parseStreamData(data: string): StreamChunk | undefined {
     let json: unknown;

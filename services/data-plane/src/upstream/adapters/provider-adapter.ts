@@ -85,6 +85,13 @@ export interface ProviderAdapter {
    * undefined when `json` is not a completion (as for parseCompletion).
    */
   completionAsStream(json: unknown): string | undefined;
+  /**
+   * The whole completion (a JSON value parseCompletion reads) that a stream adds up to, for a backend that
+   * answered a request for one with a stream: `data` holds the data of its events in order, up to the end
+   * marker (`isStreamEnd`), which came; the caller has refused a stream that reports an error
+   * (`upstreamError`). Undefined when the events hold no completion.
+   */
+  streamAsCompletion(data: readonly string[]): unknown;
   /** A chunk from the data of one SSE event; undefined when it is not one. */
   parseStreamData(data: string): StreamChunk | undefined;
   /** True for the event that ends a stream cleanly. */
