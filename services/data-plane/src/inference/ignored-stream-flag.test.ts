@@ -1,14 +1,14 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { fromBinary } from '@bufbuild/protobuf';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { UsageRecordSchema, type UsageRecord } from '@api-router/contracts';
 import { waitFor } from '@api-router/testing';
 import { metricValue } from '../../test/support/data-plane-harness.js';
 import { LIMIT_KEYS, buildLimitsSnapshot } from '../admission/limits-policy.test-support.js';
 import {
   parseSse,
+  postAsKey,
+  shippedUsageRecord,
   startInferenceHarness,
   type InferenceHarness,
 } from '../testing/inference-harness.test-support.js';
@@ -26,33 +26,6 @@ interface Chunk {
   object: string;
   choices: { index: number; delta: { role?: string; content?: string }; finish_reason: string | null }[];
   usage?: { prompt_tokens: number; completion_tokens: number };
-}
-
-function post(
-  url: string,
-  keyId: string,
-  body: Record<string, unknown>,
-  headers: Record<string, string> = {},
-): Promise<Response> {
-  return fetch(url, {
-    method: 'POST',
-    headers: {
-      authorization: `Bearer ${testApiKey(keyId)}`,
-      'content-type': 'application/json',
-      ...headers,
-    },
-    body: JSON.stringify(body),
-  });
-}
-
-function usageRecordOf(harness: InferenceHarness, requestId: string): Promise<UsageRecord> {
-  return waitFor(`the usage record of ${requestId}`, () =>
-    Promise.resolve(
-      harness.shippedRecords
-        .filter((shipped) => shipped.topic === 'usage' && shipped.key === requestId)
-        .map((shipped) => fromBinary(UsageRecordSchema, shipped.payload))[0],
-    ),
-  );
 }
 
 /** Streams of demo-chat counted as truncated, whatever the reason. */
@@ -77,7 +50,7 @@ describe('the mock backend answering stream requests with JSON (x-mock-ignore-st
   it('/v1/chat/completions streams the completion as chunks, usage last when asked, then [DONE]', async () => {
     const requestId = 'ignored-stream-chat';
     const truncatedBefore = await truncatedStreams(harness);
-    const response = await post(
+    const response = await postAsKey(
       `${harness.url}/v1/chat/completions`,
       LIMIT_KEYS.free,
       { model: 'demo-chat', messages, max_tokens: 10, stream: true, stream_options: { include_usage: true } },
@@ -100,7 +73,7 @@ describe('the mock backend answering stream requests with JSON (x-mock-ignore-st
     expect(metrics.time_to_first_token_ms).toBeGreaterThan(0);
     expect(metrics.time_to_first_token_ms).toBeLessThanOrEqual(metrics.total_ms!);
 
-    const record = await usageRecordOf(harness, requestId);
+    const record = await shippedUsageRecord(harness, requestId);
     expect(record).toMatchObject({
       statusCode: 200,
       streamed: true,
@@ -115,7 +88,7 @@ describe('the mock backend answering stream requests with JSON (x-mock-ignore-st
 
   it('/v1/chat/completions leaves the usage chunk out when the client did not ask, and still records it', async () => {
     const requestId = 'ignored-stream-chat-no-usage';
-    const response = await post(
+    const response = await postAsKey(
       `${harness.url}/v1/chat/completions`,
       LIMIT_KEYS.free,
       { model: 'demo-chat', messages, max_tokens: 10, stream: true },
@@ -125,7 +98,7 @@ describe('the mock backend answering stream requests with JSON (x-mock-ignore-st
     expect(data.at(-1)).toBe('[DONE]');
     const chunks = data.slice(0, -1).map((event) => JSON.parse(event) as Chunk);
     expect(chunks.some((chunk) => chunk.usage !== undefined || chunk.choices.length === 0)).toBe(false);
-    expect(await usageRecordOf(harness, requestId)).toMatchObject({
+    expect(await shippedUsageRecord(harness, requestId)).toMatchObject({
       streamed: true,
       truncated: false,
       outputTokens: 10n,
@@ -134,7 +107,7 @@ describe('the mock backend answering stream requests with JSON (x-mock-ignore-st
 
   it('/v1/inference streams its own events from the completion', async () => {
     const requestId = 'ignored-stream-inference';
-    const response = await post(
+    const response = await postAsKey(
       `${harness.url}/v1/inference`,
       LIMIT_KEYS.free,
       { model: 'demo-chat', messages, max_output_tokens: 10, stream: true },
@@ -154,14 +127,14 @@ describe('the mock backend answering stream requests with JSON (x-mock-ignore-st
     expect(events[0]?.output?.content).toBe('tok0 tok1 tok2 tok3 tok4 tok5 tok6 tok7 tok8 tok9');
     expect(events.at(-1)).toMatchObject({ finish_reason: 'length', usage: { output_tokens: '10' } });
     expect(events.at(-1)?.router?.time_to_first_token_ms).toBeGreaterThan(0);
-    expect(await usageRecordOf(harness, requestId)).toMatchObject({ streamed: true, outputTokens: 10n });
+    expect(await shippedUsageRecord(harness, requestId)).toMatchObject({ streamed: true, outputTokens: 10n });
   });
 
   it('settles the budget with the real usage, as for a real stream', async () => {
     // Budget 100 micros: 4 streams settle at 21 each (84); the 5th needs 28 > 16 left. Settled at the
     // reservation instead (no usage read), the 4th would already be refused.
     for (let index = 0; index < 4; index += 1) {
-      const stream = await post(
+      const stream = await postAsKey(
         `${harness.url}/v1/chat/completions`,
         LIMIT_KEYS.budget,
         { model: 'demo-chat', messages, max_tokens: 10, stream: true },
@@ -174,7 +147,7 @@ describe('the mock backend answering stream requests with JSON (x-mock-ignore-st
       (metricValue(await harness.metricsText(), 'router_reservations_open') ?? 0) === 0 ? true : undefined,
     );
     // The router's error shape names what is left.
-    const denied = await post(`${harness.url}/v1/inference`, LIMIT_KEYS.budget, {
+    const denied = await postAsKey(`${harness.url}/v1/inference`, LIMIT_KEYS.budget, {
       model: 'demo-chat',
       messages,
       max_output_tokens: 10,
@@ -271,7 +244,7 @@ describe('a backend answering stream requests with whole JSON bodies', () => {
       { id: 'call_a', type: 'function', function: { name: 'weather', arguments: '{"city":"Oslo"}' } },
       { id: 'call_b', type: 'function', function: { name: 'time', arguments: '{"zone":"CET"}' } },
     ]);
-    const record = await usageRecordOf(harness, 'ignored-stream-tools');
+    const record = await shippedUsageRecord(harness, 'ignored-stream-tools');
     expect(record).toMatchObject({ streamed: true, truncated: false, inputTokens: 20n, outputTokens: 9n });
     // A tool call is generated output: the time to first token is set.
     expect(record.timeToFirstTokenMs).toBeGreaterThan(0);
@@ -282,7 +255,7 @@ describe('a backend answering stream requests with whole JSON bodies', () => {
     async (script) => {
       const requestId = `ignored-stream-${script}`;
       const truncatedBefore = await truncatedStreams(harness);
-      const response = await post(
+      const response = await postAsKey(
         `${harness.url}/v1/chat/completions`,
         TEST_KEYS.demo,
         { model: 'demo-chat', messages, stream: true },
@@ -294,7 +267,7 @@ describe('a backend answering stream requests with whole JSON bodies', () => {
       expect(data).toHaveLength(1);
       expect(JSON.parse(data[0]!)).toMatchObject({ error: { code: 'upstream_error' } });
       expect(await truncatedStreams(harness)).toBe(truncatedBefore + 1);
-      expect(await usageRecordOf(harness, requestId)).toMatchObject({
+      expect(await shippedUsageRecord(harness, requestId)).toMatchObject({
         streamed: true,
         truncated: true,
         statusCode: 200,
@@ -303,7 +276,7 @@ describe('a backend answering stream requests with whole JSON bodies', () => {
   );
 
   it('relays a stream labelled application/json as the stream it is', async () => {
-    const response = await post(
+    const response = await postAsKey(
       `${harness.url}/v1/chat/completions`,
       TEST_KEYS.demo,
       { model: 'demo-chat', messages, stream: true },

@@ -1,13 +1,16 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { fromBinary } from '@bufbuild/protobuf';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { UsageRecordSchema, type UsageRecord } from '@api-router/contracts';
 import { waitFor } from '@api-router/testing';
 import { metricValue } from '../../test/support/data-plane-harness.js';
 import { LIMIT_KEYS, buildLimitsSnapshot } from '../admission/limits-policy.test-support.js';
-import { startInferenceHarness, type InferenceHarness } from '../testing/inference-harness.test-support.js';
+import {
+  postAsKey,
+  shippedUsageRecord,
+  startInferenceHarness,
+  type InferenceHarness,
+} from '../testing/inference-harness.test-support.js';
 import { TEST_KEYS, testApiKey } from '../testing/test-policy.test-support.js';
 
 // A backend that answers a request without `stream: true` with an SSE stream (some servers stream by default
@@ -18,33 +21,6 @@ import { TEST_KEYS, testApiKey } from '../testing/test-policy.test-support.js';
 const messages = [{ role: 'user', content: 'hi' }];
 const STREAM_ALWAYS = { 'x-mock-stream-always': '1' };
 const TEN_TOKENS = 'tok0 tok1 tok2 tok3 tok4 tok5 tok6 tok7 tok8 tok9';
-
-function post(
-  url: string,
-  keyId: string,
-  body: Record<string, unknown>,
-  headers: Record<string, string> = {},
-): Promise<Response> {
-  return fetch(url, {
-    method: 'POST',
-    headers: {
-      authorization: `Bearer ${testApiKey(keyId)}`,
-      'content-type': 'application/json',
-      ...headers,
-    },
-    body: JSON.stringify(body),
-  });
-}
-
-function usageRecordOf(harness: InferenceHarness, requestId: string): Promise<UsageRecord> {
-  return waitFor(`the usage record of ${requestId}`, () =>
-    Promise.resolve(
-      harness.shippedRecords
-        .filter((shipped) => shipped.topic === 'usage' && shipped.key === requestId)
-        .map((shipped) => fromBinary(UsageRecordSchema, shipped.payload))[0],
-    ),
-  );
-}
 
 describe('the mock backend streaming requests that did not ask to (x-mock-stream-always: 1)', () => {
   let harness: InferenceHarness;
@@ -59,7 +35,7 @@ describe('the mock backend streaming requests that did not ask to (x-mock-stream
 
   it('/v1/chat/completions answers the whole chat.completion the stream adds up to', async () => {
     const requestId = 'unrequested-stream-chat';
-    const response = await post(
+    const response = await postAsKey(
       `${harness.url}/v1/chat/completions`,
       LIMIT_KEYS.free,
       { model: 'demo-chat', messages, max_tokens: 10 },
@@ -89,7 +65,7 @@ describe('the mock backend streaming requests that did not ask to (x-mock-stream
     const sent = backend.requests().find((recorded) => recorded.headers['x-request-id'] === requestId);
     expect((sent?.body as Record<string, unknown>).stream).toBeUndefined();
 
-    expect(await usageRecordOf(harness, requestId)).toMatchObject({
+    expect(await shippedUsageRecord(harness, requestId)).toMatchObject({
       statusCode: 200,
       streamed: false,
       truncated: false,
@@ -101,7 +77,7 @@ describe('the mock backend streaming requests that did not ask to (x-mock-stream
 
   it('/v1/inference answers its own JSON from the assembled completion', async () => {
     const requestId = 'unrequested-stream-inference';
-    const response = await post(
+    const response = await postAsKey(
       `${harness.url}/v1/inference`,
       LIMIT_KEYS.free,
       { model: 'demo-chat', messages, max_output_tokens: 10 },
@@ -116,7 +92,7 @@ describe('the mock backend streaming requests that did not ask to (x-mock-stream
       usage: { input_tokens: '1', output_tokens: '10' },
       router: { request_id: requestId, route_id: 'demo-chat' },
     });
-    expect(await usageRecordOf(harness, requestId)).toMatchObject({
+    expect(await shippedUsageRecord(harness, requestId)).toMatchObject({
       streamed: false,
       truncated: false,
       outputTokens: 10n,
@@ -127,7 +103,7 @@ describe('the mock backend streaming requests that did not ask to (x-mock-stream
     // Budget 100 micros: 4 requests settle at 21 each (84); the 5th needs 28 > 16 left. Settled at the
     // reservation instead (no usage read), the 4th would already be refused.
     for (let index = 0; index < 4; index += 1) {
-      const answer = await post(
+      const answer = await postAsKey(
         `${harness.url}/v1/chat/completions`,
         LIMIT_KEYS.budget,
         { model: 'demo-chat', messages, max_tokens: 10 },
@@ -139,7 +115,7 @@ describe('the mock backend streaming requests that did not ask to (x-mock-stream
     await waitFor('four settlements', async () =>
       (metricValue(await harness.metricsText(), 'router_reservations_open') ?? 0) === 0 ? true : undefined,
     );
-    const denied = await post(`${harness.url}/v1/inference`, LIMIT_KEYS.budget, {
+    const denied = await postAsKey(`${harness.url}/v1/inference`, LIMIT_KEYS.budget, {
       model: 'demo-chat',
       messages,
       max_output_tokens: 10,
@@ -270,7 +246,7 @@ describe('a backend answering requests for a whole completion with SSE', () => {
         finish_reason: 'tool_calls',
       },
     ]);
-    expect(await usageRecordOf(harness, 'unrequested-stream-tools')).toMatchObject({
+    expect(await shippedUsageRecord(harness, 'unrequested-stream-tools')).toMatchObject({
       statusCode: 200,
       streamed: false,
       truncated: false,
@@ -287,7 +263,7 @@ describe('a backend answering requests for a whole completion with SSE', () => {
     'answers 502 upstream_error to a stream that does not end cleanly (%s), its words logged',
     async (script, message, words) => {
       const requestId = `unrequested-stream-${script}`;
-      const response = await post(
+      const response = await postAsKey(
         `${harness.url}/v1/chat/completions`,
         TEST_KEYS.demo,
         { model: 'demo-chat', messages },
@@ -304,12 +280,15 @@ describe('a backend answering requests for a whole completion with SSE', () => {
             : undefined,
         ),
       );
-      expect(await usageRecordOf(harness, requestId)).toMatchObject({ statusCode: 502, streamed: false });
+      expect(await shippedUsageRecord(harness, requestId)).toMatchObject({
+        statusCode: 502,
+        streamed: false,
+      });
     },
   );
 
   it('caps the stream read whole at DP_MAX_UPSTREAM_RESPONSE_BYTES, as a JSON answer', async () => {
-    const response = await post(
+    const response = await postAsKey(
       `${harness.url}/v1/inference`,
       TEST_KEYS.demo,
       { model: 'demo-chat', messages },

@@ -4,16 +4,21 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { create } from '@bufbuild/protobuf';
-import { WatchPolicyResponseSchema, type PolicySnapshot } from '@api-router/contracts';
+import { create, fromBinary } from '@bufbuild/protobuf';
+import {
+  UsageRecordSchema,
+  WatchPolicyResponseSchema,
+  type PolicySnapshot,
+  type UsageRecord,
+} from '@api-router/contracts';
 import { startMockBackend, type MockBackend } from '@api-router/mock-backend';
 import type { OutboxRecord, OutboxTransport } from '@api-router/outbox';
-import { freePort } from '@api-router/testing';
+import { freePort, waitFor } from '@api-router/testing';
 import { createLogger, type Logger } from '@api-router/observability';
 import { loadDataPlaneConfig, type DataPlaneConfig } from '../config.js';
 import type { PolicySyncTransport, WatchPolicyHandlers } from '../policy/policy-sync-transport.js';
 import { startDataPlane, type DataPlane } from '../service.js';
-import { buildTestSnapshot, type TestPolicyOptions } from './test-policy.test-support.js';
+import { buildTestSnapshot, testApiKey, type TestPolicyOptions } from './test-policy.test-support.js';
 
 /** Plays the control plane: every watch gets the current snapshot; `publish` pushes a new one. */
 export class StaticPolicyTransport implements PolicySyncTransport {
@@ -175,4 +180,29 @@ export function parseSse(text: string): { data: string[]; comments: string[] } {
     }
   }
   return { data, comments };
+}
+
+/** POSTs `body` as JSON to `url` with the API key of test key `keyId`, and `headers` besides. */
+export function postAsKey(
+  url: string,
+  keyId: string,
+  body: Record<string, unknown>,
+  headers: Record<string, string> = {},
+): Promise<Response> {
+  return fetch(url, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${testApiKey(keyId)}`, 'content-type': 'application/json', ...headers },
+    body: JSON.stringify(body),
+  });
+}
+
+/** The usage record the harness's outbox shipped for `requestId`, once it has. */
+export function shippedUsageRecord(harness: InferenceHarness, requestId: string): Promise<UsageRecord> {
+  return waitFor(`the usage record of ${requestId}`, () =>
+    Promise.resolve(
+      harness.shippedRecords
+        .filter((shipped) => shipped.topic === 'usage' && shipped.key === requestId)
+        .map((shipped) => fromBinary(UsageRecordSchema, shipped.payload))[0],
+    ),
+  );
 }
