@@ -1,6 +1,6 @@
 import type { ServiceImpl } from '@connectrpc/connect';
 import { timestampFromDate } from '@bufbuild/protobuf/wkt';
-import type { AdminService } from '@api-router/contracts';
+import type { AdminService, PolicySnapshot } from '@api-router/contracts';
 import type { Logger } from 'pino';
 import { RouterError } from '@api-router/errors';
 import { createAuditAdminHandlers } from './audit-admin-handlers.js';
@@ -27,7 +27,7 @@ export function createAdminService(deps: AdminServiceDeps): ServiceImpl<typeof A
       const snapshot = deps.publisher.current();
       if (snapshot === undefined)
         throw new RouterError('not_ready', { message: 'no snapshot has been published yet' });
-      return { snapshot };
+      return { snapshot: withoutKeyHashes(snapshot) };
     },
 
     listDataPlanes() {
@@ -52,5 +52,18 @@ export function createAdminService(deps: AdminServiceDeps): ServiceImpl<typeof A
               },
       };
     },
+  };
+}
+
+/**
+ * The snapshot as an admin sees it: every API key's `secret_sha256` emptied. A viewer token must not be a
+ * way to copy the hashes data planes authenticate against (an unsalted sha256 can be tested offline against
+ * guesses); the names of secrets (credential and signing secret references) are no secret and stay. The
+ * published snapshot is not touched: data planes still get the hashes.
+ */
+function withoutKeyHashes(snapshot: PolicySnapshot): PolicySnapshot {
+  return {
+    ...snapshot,
+    apiKeys: snapshot.apiKeys.map((key) => ({ ...key, secretSha256: new Uint8Array(0) })),
   };
 }

@@ -34,20 +34,30 @@ export interface DataPlaneRegistryOptions {
   clock: Clock;
   /** How long a disconnected data plane stays listed; default one hour. */
   retentionMs?: number;
+  /** Most disconnected data planes kept (the longest unseen go first); default 10 000. */
+  maxDisconnected?: number;
 }
+
+/** Longest reject reason kept; a longer one keeps its start and its length. */
+export const MAX_REJECT_REASON_CHARACTERS = 2000;
 
 /**
  * Data planes known to this control plane (in memory: after a restart, data planes reappear as they
- * reconnect). Keyed by the data plane's self-chosen id.
+ * reconnect). Keyed by the data plane's self-chosen id. Bounded: PolicySyncService is not authenticated
+ * (ADR 0002) and any caller reaching it can report under fresh ids, so disconnected entries are capped
+ * (`maxDisconnected`) besides expiring, and reject reasons are cut; connected ones are never dropped (one
+ * per open stream at most).
  */
 export class DataPlaneRegistry {
   readonly #clock: Clock;
   readonly #retentionMs: number;
+  readonly #maxDisconnected: number;
   readonly #entries = new Map<string, DataPlaneEntry>();
 
   constructor(options: DataPlaneRegistryOptions) {
     this.#clock = options.clock;
     this.#retentionMs = options.retentionMs ?? 3_600_000;
+    this.#maxDisconnected = options.maxDisconnected ?? 10_000;
   }
 
   /**
@@ -68,6 +78,7 @@ export class DataPlaneRegistry {
     if (entry === undefined) return;
     entry.openStreams = Math.max(0, entry.openStreams - 1);
     entry.lastSeenAtMs = this.#clock.now();
+    this.#bound();
   }
 
   /** Records a ReportPolicyStatus; a report from an unknown data plane registers it. */
@@ -81,9 +92,10 @@ export class DataPlaneRegistry {
     }
     if (report.outcome === PolicyApplyOutcome.REJECTED) {
       entry.rejectedVersion = report.version;
-      entry.rejectReason = report.reason;
+      entry.rejectReason = boundReason(report.reason);
       entry.rejectedAtMs = this.#clock.now();
     }
+    this.#bound();
   }
 
   /** Every known data plane, sorted by id. */
@@ -134,10 +146,34 @@ export class DataPlaneRegistry {
     return entry;
   }
 
+  /** Drops expired entries, then the longest unseen disconnected ones beyond `maxDisconnected`. */
+  #bound(): void {
+    this.#prune();
+    let disconnected = 0;
+    for (const entry of this.#entries.values()) if (entry.openStreams === 0) disconnected += 1;
+    for (; disconnected > this.#maxDisconnected; disconnected -= 1) {
+      let oldest: [string, DataPlaneEntry] | undefined;
+      for (const item of this.#entries) {
+        if (
+          item[1].openStreams === 0 &&
+          (oldest === undefined || item[1].lastSeenAtMs < oldest[1].lastSeenAtMs)
+        )
+          oldest = item;
+      }
+      if (oldest !== undefined) this.#entries.delete(oldest[0]);
+    }
+  }
+
   #prune(): void {
     const oldestMs = this.#clock.now() - this.#retentionMs;
     for (const [id, entry] of this.#entries) {
       if (entry.openStreams === 0 && entry.lastSeenAtMs < oldestMs) this.#entries.delete(id);
     }
   }
+}
+
+/** A reject reason as kept (and logged): its start and, when cut, its length. */
+export function boundReason(reason: string): string {
+  if (reason.length <= MAX_REJECT_REASON_CHARACTERS) return reason;
+  return `${reason.slice(0, MAX_REJECT_REASON_CHARACTERS)}… (${String(reason.length)} characters)`;
 }

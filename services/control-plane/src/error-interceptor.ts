@@ -1,4 +1,6 @@
+import type { JsonObject } from '@bufbuild/protobuf';
 import { Code, ConnectError, type Interceptor } from '@connectrpc/connect';
+import { ErrorDetailSchema } from '@api-router/contracts';
 import { RouterError, type ErrorCode } from '@api-router/errors';
 import type { Logger } from 'pino';
 
@@ -29,7 +31,10 @@ const CONNECT_CODES: Readonly<Record<ErrorCode, Code>> = {
  * The one place where errors of RPC handlers (and of the interceptors inside this one) become wire errors:
  * a RouterError keeps its public message and gets the matching Connect code; a ConnectError passes as is;
  * anything else is logged with its cause and answered as a bare Internal error, so no internal detail leaks.
- * Errors raised while a server stream runs are converted the same way.
+ * Both carry one `router.v1.ErrorDetail` in the error's details (catalogue code, public message, retryable,
+ * public details): several catalogue codes share a Connect code (`not_ready` and `dependency_unavailable`
+ * are both UNAVAILABLE), and a client's handling must not depend on parsing messages. Errors raised while
+ * a server stream runs are converted the same way.
  */
 export function createErrorInterceptor(logger: Logger): Interceptor {
   return (next) => async (request) => {
@@ -63,8 +68,35 @@ export function toConnectError(error: unknown, procedure: string, logger: Logger
   if (error instanceof ConnectError) return error;
   if (error instanceof RouterError) {
     if (error.code === 'internal') logger.error({ err: error.cause ?? error, procedure }, 'rpc failed');
-    return new ConnectError(error.message, CONNECT_CODES[error.code]);
+    return withDetail(error);
   }
   logger.error({ err: error, procedure }, 'rpc failed');
-  return new ConnectError('Internal error.', Code.Internal);
+  return withDetail(new RouterError('internal', { message: 'Internal error.' }));
+}
+
+function withDetail(error: RouterError): ConnectError {
+  const detail = {
+    code: error.code,
+    message: error.message,
+    retryable: error.retryable,
+    // Public facts only (RouterErrorOptions.details); the cause never leaves the process.
+    details: asStruct(error.details),
+  };
+  return new ConnectError(error.message, CONNECT_CODES[error.code], undefined, [
+    { desc: ErrorDetailSchema, value: detail },
+  ]);
+}
+
+/**
+ * `details` as a google.protobuf.Struct can hold them: through JSON, as the data plane renders them (an
+ * undefined field is left out). Details JSON cannot hold (a bigint) are dropped rather than failing the
+ * error's encoding, which would replace the error the client should see.
+ */
+function asStruct(details: Record<string, unknown> | undefined): JsonObject | undefined {
+  if (details === undefined) return undefined;
+  try {
+    return JSON.parse(JSON.stringify(details)) as JsonObject;
+  } catch {
+    return undefined;
+  }
 }

@@ -20,6 +20,11 @@ export interface HttpServersOptions {
   logger: Logger;
   /** How long `close` waits for open connections to finish before destroying them; default 5000 ms. */
   forceCloseAfterMs?: number;
+  /**
+   * HTTP/2 sessions are pinged this often; one whose previous ping is still unanswered at the next is
+   * destroyed. Default 30 000 ms.
+   */
+  pingIntervalMs?: number;
 }
 
 /** The two listeners of the control plane. */
@@ -42,9 +47,14 @@ export interface HttpServers {
 export async function startHttpServers(options: HttpServersOptions): Promise<HttpServers> {
   const sessions = new Set<ServerHttp2Session>();
   const http2Server = createHttp2Server(options.grpcHandler);
+  const pingIntervalMs = options.pingIntervalMs ?? 30_000;
   http2Server.on('session', (session: ServerHttp2Session) => {
     sessions.add(session);
-    session.once('close', () => sessions.delete(session));
+    const pinger = destroyWhenSilent(session, pingIntervalMs);
+    session.once('close', () => {
+      clearInterval(pinger);
+      sessions.delete(session);
+    });
   });
   const http1Server = createHttp1Server(options.httpHandler);
   try {
@@ -66,6 +76,36 @@ export async function startHttpServers(options: HttpServersOptions): Promise<Htt
     await Promise.all([closeHttp2(http2Server, sessions, 0), closeHttp1(http1Server, 0)]);
     throw error;
   }
+}
+
+/**
+ * Pings `session` every `intervalMs` and destroys it when the previous ping is still unanswered. A data
+ * plane whose host died or was cut off sends no FIN or RST: without this its policy stream stayed open
+ * (listed as connected, counted as an active stream) until the kernel gave up retransmitting the heartbeats,
+ * about 15 minutes on Linux. Detection takes one to two intervals; a live peer's HTTP/2 stack answers pings
+ * itself, whatever its application does.
+ */
+function destroyWhenSilent(session: ServerHttp2Session, intervalMs: number): NodeJS.Timeout {
+  let awaitingAnswer = false;
+  const pinger = setInterval(() => {
+    if (session.destroyed) return;
+    if (awaitingAnswer) {
+      session.destroy();
+      return;
+    }
+    awaitingAnswer = true;
+    try {
+      // An error (in the callback or thrown) means the session is closing, which ends this timer anyway.
+      session.ping((error) => {
+        if (error === null) awaitingAnswer = false;
+      });
+    } catch {
+      awaitingAnswer = false;
+    }
+  }, intervalMs);
+  // Never what keeps the process alive.
+  pinger.unref();
+  return pinger;
 }
 
 function listen(server: Http1Server | Http2Server, port: number, host: string): Promise<string> {

@@ -1,6 +1,12 @@
 import { create } from '@bufbuild/protobuf';
 import { createContextValues, type HandlerContext } from '@connectrpc/connect';
-import { PolicySnapshotSchema, WatchPolicyRequestSchema, type PolicySnapshot } from '@api-router/contracts';
+import {
+  PolicyApplyOutcome,
+  PolicySnapshotSchema,
+  ReportPolicyStatusRequestSchema,
+  WatchPolicyRequestSchema,
+  type PolicySnapshot,
+} from '@api-router/contracts';
 import pino from 'pino';
 import { Counter, Gauge, Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
@@ -66,5 +72,46 @@ describe('PolicySyncService.watchPolicy', () => {
 
     abort.abort();
     await stream.return?.(undefined);
+  });
+});
+
+describe('PolicySyncService.reportPolicyStatus', () => {
+  const report = (fields: Record<string, unknown>) => {
+    const { registry, service } = setup(create(PolicySnapshotSchema, { version: 7n, contentHash: 'h' }));
+    const request = create(ReportPolicyStatusRequestSchema, {
+      dataPlane: { id: 'dp-a' },
+      version: 7n,
+      outcome: PolicyApplyOutcome.APPLIED,
+      ...fields,
+    });
+    const context = contextFor(new AbortController().signal);
+    return { registry, call: () => service.reportPolicyStatus(request, context) };
+  };
+
+  // Not authenticated (ADR 0002): what it registers is kept in memory and listed to admins.
+  it('refuses an identity field longer than 512 characters, naming it', () => {
+    for (const [field, identity] of [
+      ['data_plane.id', { id: 'd'.repeat(513) }],
+      ['data_plane.hostname', { id: 'dp-a', hostname: 'h'.repeat(100_000) }],
+      ['data_plane.build_version', { id: 'dp-a', buildVersion: 'b'.repeat(513) }],
+    ] as const) {
+      const { registry, call } = report({ dataPlane: identity });
+      expect(call, field).toThrow(
+        expect.objectContaining({
+          code: 'invalid_request',
+          message: `${field} is longer than 512 characters`,
+        }),
+      );
+      expect(registry.list()).toEqual([]);
+    }
+    expect(report({ dataPlane: { id: 'd'.repeat(512), hostname: 'h'.repeat(512) } }).call()).toEqual({});
+  });
+
+  it('refuses an outcome it does not know instead of taking it for applied', () => {
+    const { registry, call } = report({ outcome: 9 });
+    expect(call).toThrow(
+      expect.objectContaining({ code: 'invalid_request', message: 'outcome 9 is unknown' }),
+    );
+    expect(registry.list()).toEqual([]);
   });
 });

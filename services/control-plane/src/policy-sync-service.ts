@@ -8,7 +8,7 @@ import {
 import { RouterError } from '@api-router/errors';
 import type { Logger } from 'pino';
 import type { ControlPlaneMetrics } from './control-plane-metrics.js';
-import type { DataPlaneRegistry } from './data-plane-registry.js';
+import { boundReason, type DataPlaneRegistry } from './data-plane-registry.js';
 import { peerKey } from './request-context.js';
 
 export interface PolicySyncServiceDeps {
@@ -68,6 +68,12 @@ export function createPolicySyncService(deps: PolicySyncServiceDeps): ServiceImp
       if (request.outcome === PolicyApplyOutcome.UNSPECIFIED) {
         throw new RouterError('invalid_request', { message: 'outcome is required' });
       }
+      // An open enum: a number this build does not know would otherwise be listed and logged as applied.
+      if (request.outcome !== PolicyApplyOutcome.APPLIED && request.outcome !== PolicyApplyOutcome.REJECTED) {
+        throw new RouterError('invalid_request', {
+          message: `outcome ${String(request.outcome)} is unknown`,
+        });
+      }
       registry.report(identity, context.values.get(peerKey), {
         version: request.version,
         outcome: request.outcome,
@@ -77,7 +83,7 @@ export function createPolicySyncService(deps: PolicySyncServiceDeps): ServiceImp
       const fields = { dataPlaneId: identity.id, version: request.version.toString() };
       if (request.outcome === PolicyApplyOutcome.REJECTED) {
         metrics.snapshotRejections.inc();
-        logger.warn({ ...fields, reason: request.reason }, 'data plane rejected snapshot');
+        logger.warn({ ...fields, reason: boundReason(request.reason) }, 'data plane rejected snapshot');
       } else {
         logger.info(fields, 'data plane applied snapshot');
       }
@@ -86,9 +92,27 @@ export function createPolicySyncService(deps: PolicySyncServiceDeps): ServiceImp
   };
 }
 
+/**
+ * Longest identity field accepted. The registry keeps identities in memory for an hour after they were last
+ * seen and lists them to admins, and these calls are not authenticated: a megabyte per id must not be.
+ * Real ones are a host name (at most 253 characters) with a pid (DP_ID's default), or a short DP_ID.
+ */
+const MAX_IDENTITY_FIELD_CHARACTERS = 512;
+
 function requireIdentity(identity: DataPlaneIdentity | undefined): DataPlaneIdentity {
   if (identity === undefined || identity.id === '') {
     throw new RouterError('invalid_request', { message: 'data_plane.id is required' });
+  }
+  for (const [field, value] of [
+    ['data_plane.id', identity.id],
+    ['data_plane.hostname', identity.hostname],
+    ['data_plane.build_version', identity.buildVersion],
+  ] as const) {
+    if (value.length > MAX_IDENTITY_FIELD_CHARACTERS) {
+      throw new RouterError('invalid_request', {
+        message: `${field} is longer than ${String(MAX_IDENTITY_FIELD_CHARACTERS)} characters`,
+      });
+    }
   }
   return identity;
 }

@@ -38,14 +38,16 @@ export interface RpcHandlersOptions {
 }
 
 /**
- * One set of ConnectRPC routes, mounted twice: on the HTTP/2 listener (no fallback: unknown paths are 404)
- * and on the HTTP/1.1 listener (fallback to /metrics, /healthz, /readyz). The error interceptor is the
- * outermost on every service, so it also renders the admin auth interceptor's errors. Only AdminService
- * has the admin auth interceptor: data planes call PolicySyncService and RecordIngestService without a
- * token (mTLS between the planes comes later, ADR 0002). AdminService's JSON requests (curl) must not carry
- * unknown fields or enum names: `invalid_argument` rather than a call that silently drops them. Request
- * bodies are bounded (MAX_ADMIN_REQUEST_BYTES, MAX_INGEST_REQUEST_BYTES): a larger one is
- * `resource_exhausted`, refused before it is read whole.
+ * ConnectRPC routes of the two listeners. The HTTP/2 listener (no fallback: unknown paths are 404) serves
+ * every service; the HTTP/1.1 listener (fallback to /metrics, /healthz, /readyz) serves AdminService only.
+ * The error interceptor is the outermost on every service, so it also renders the admin auth interceptor's
+ * errors. Only AdminService has the admin auth interceptor: data planes call PolicySyncService and
+ * RecordIngestService without a token (mTLS between the planes comes later, ADR 0002), on the gRPC port
+ * operators keep private; the HTTP/1.1 port is the one handed to admins' curl and Prometheus, where those
+ * two would let anyone write into the usage ledger or read the whole snapshot. AdminService's JSON requests
+ * (curl) must not carry unknown fields or enum names: `invalid_argument` rather than a call that silently
+ * drops them. Request bodies are bounded (MAX_ADMIN_REQUEST_BYTES, MAX_INGEST_REQUEST_BYTES): a larger one
+ * is `resource_exhausted`, refused before it is read whole.
  */
 export function createRpcHandlers(options: RpcHandlersOptions): {
   grpcHandler: NodeHandler;
@@ -53,16 +55,11 @@ export function createRpcHandlers(options: RpcHandlersOptions): {
 } {
   const errors = createErrorInterceptor(options.logger);
   const adminAuth = createAdminAuthInterceptor({ tokens: options.admin.tokens, logger: options.logger });
-  const routes = (router: ConnectRouter): void => {
-    router.service(PolicySyncService, createPolicySyncService(options.policySync), {
-      interceptors: [errors],
-      readMaxBytes: MAX_ADMIN_REQUEST_BYTES,
-    });
-    router.service(RecordIngestService, createRecordIngestService(options.recordIngest), {
-      interceptors: [errors],
-      readMaxBytes: MAX_INGEST_REQUEST_BYTES,
-    });
-    router.service(AdminService, createAdminService(options.admin), {
+  const policySync = createPolicySyncService(options.policySync);
+  const recordIngest = createRecordIngestService(options.recordIngest);
+  const admin = createAdminService(options.admin);
+  const adminRoutes = (router: ConnectRouter): void => {
+    router.service(AdminService, admin, {
       interceptors: [errors, adminAuth],
       readMaxBytes: MAX_ADMIN_REQUEST_BYTES,
       // Connect ignores unknown JSON fields and enum names by default: an operator's typo in a curl body
@@ -70,16 +67,26 @@ export function createRpcHandlers(options: RpcHandlersOptions): {
       jsonOptions: { ignoreUnknownFields: false },
     });
   };
+  const allRoutes = (router: ConnectRouter): void => {
+    router.service(PolicySyncService, policySync, {
+      interceptors: [errors],
+      readMaxBytes: MAX_ADMIN_REQUEST_BYTES,
+    });
+    router.service(RecordIngestService, recordIngest, {
+      interceptors: [errors],
+      readMaxBytes: MAX_INGEST_REQUEST_BYTES,
+    });
+    adminRoutes(router);
+  };
   const common = {
-    routes,
     shutdownSignal: options.shutdownSignal,
     contextValues: (request: {
       socket: { remoteAddress?: string | undefined; remotePort?: number | undefined };
     }) => createContextValues().set(peerKey, peerOf(request.socket)),
   };
   return {
-    grpcHandler: connectNodeAdapter(common),
-    httpHandler: connectNodeAdapter({ ...common, fallback: options.httpFallback }),
+    grpcHandler: connectNodeAdapter({ ...common, routes: allRoutes }),
+    httpHandler: connectNodeAdapter({ ...common, routes: adminRoutes, fallback: options.httpFallback }),
   };
 }
 

@@ -691,13 +691,16 @@ export const SetBudgetLimitResponseSchema: GenMessage<SetBudgetLimitResponse> = 
 
 /**
  * Operator API of the control plane. Every call needs an admin token (Authorization: Bearer ...) whose role
- * allows it: viewer reads, operator changes routing, admin changes everything.
+ * allows it: viewer reads, operator changes routing, admin changes everything. An error the control plane
+ * raises carries one router.v1.ErrorDetail in its details, whose code is the catalogue's (docs/errors.md):
+ * several codes share a status (not_ready and dependency_unavailable are both UNAVAILABLE).
  *
  * @generated from service router.v1.AdminService
  */
 export const AdminService: GenService<{
   /**
-   * The snapshot the control plane publishes now.
+   * The snapshot the control plane publishes now, with every API key's secret_sha256 left empty (a viewer
+   * token must not copy the hashes data planes authenticate against); content_hash is the published one's.
    *
    * @generated from rpc router.v1.AdminService.GetEffectivePolicy
    */
