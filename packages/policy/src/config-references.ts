@@ -1,5 +1,5 @@
 import { checkUnique, entriesAt, isEntry, type Entry, type ReferenceProblem } from './config-entries.js';
-import { checkBudgetIds, checkPrices, checkReservationTtl } from './limit-references.js';
+import { checkBudgetIds, checkPrices, checkReservationTtl, type RouteTargets } from './limit-references.js';
 
 // Checks that span several entries of a document: unique ids, references that resolve, weights that can
 // route traffic. They run on the raw YAML value, even when the schema rejected parts of it, so that one run
@@ -17,9 +17,16 @@ export function checkRouterReferences(value: unknown): ReferenceProblem[] {
   for (const [routeIndex, route] of entriesAt(value, 'routes')) {
     checkRouteTargets(route, routeIndex, backendIds, problems);
   }
-  const routeModels = new Set<string>();
+  // The route serving each model, with its targets' backends (the first route of a duplicated model: the
+  // duplicate is reported above).
+  const routeModels = new Map<string, RouteTargets>();
   for (const [, route] of entriesAt(value, 'routes')) {
-    if (typeof route.model === 'string') routeModels.add(route.model);
+    if (typeof route.model !== 'string' || routeModels.has(route.model)) continue;
+    const backends = new Set<string>();
+    for (const [, target] of entriesAt(route, 'targets')) {
+      if (typeof target.backend === 'string') backends.add(target.backend);
+    }
+    routeModels.set(route.model, { id: route.id, backends });
   }
   checkPrices(entriesAt(value, 'prices'), backendIds, routeModels, problems);
   checkReservationTtl(value, problems);

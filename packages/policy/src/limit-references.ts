@@ -14,17 +14,28 @@ export function checkBudgetIds(owner: Entry, ownerPath: ConfigPath, problems: Re
   checkUnique(entriesAt(limits, 'budgets'), [...ownerPath, 'limits', 'budgets'], 'id', 'budget id', problems);
 }
 
-/** Prices are unique per (model, backend), name a route's model and, when given, an existing backend. */
+/** The route serving a model: its id (raw YAML value) and its targets' backend ids. */
+export interface RouteTargets {
+  readonly id: unknown;
+  readonly backends: ReadonlySet<string>;
+}
+
+/**
+ * Prices are unique per (model, backend), name a route's model and, when given, an existing backend that is
+ * a target of that route (a price of another backend would never apply: the model's requests never go
+ * there).
+ */
 export function checkPrices(
   prices: readonly (readonly [number, Entry])[],
   backendIds: ReadonlySet<string>,
-  routeModels: ReadonlySet<string>,
+  routeModels: ReadonlyMap<string, RouteTargets>,
   problems: ReferenceProblem[],
 ): void {
   const firstIndex = new Map<string, number>();
   for (const [index, price] of prices) {
     const { model, backend } = price;
-    if (typeof model === 'string' && !routeModels.has(model)) {
+    const route = typeof model === 'string' ? routeModels.get(model) : undefined;
+    if (typeof model === 'string' && route === undefined) {
       problems.push({
         path: ['prices', index, 'model'],
         message: `unknown model "${model}" (no route serves it)`,
@@ -32,6 +43,14 @@ export function checkPrices(
     }
     if (typeof backend === 'string' && !backendIds.has(backend)) {
       problems.push({ path: ['prices', index, 'backend'], message: `unknown backend "${backend}"` });
+    } else if (typeof backend === 'string' && route !== undefined && !route.backends.has(backend)) {
+      const routeId = typeof route.id === 'string' ? ` "${route.id}"` : '';
+      problems.push({
+        path: ['prices', index, 'backend'],
+        message:
+          `backend "${backend}" is not a target of route${routeId} (model "${String(model)}"): this price ` +
+          'would never apply',
+      });
     }
     if (typeof model !== 'string' || (backend !== undefined && typeof backend !== 'string')) continue;
     const key = `${model}\u0000${backend ?? ''}`;

@@ -128,7 +128,10 @@ export const PriceConfigSchema = z
   .strictObject({
     /** Public model name (a route's model). */
     model: z.string().regex(MODEL_PATTERN, `must match ${String(MODEL_PATTERN)}`),
-    /** Backend id; omitted = every backend of the model without a price of its own. */
+    /**
+     * Backend id, a target of the route serving `model`; omitted = every backend of the model without a price
+     * of its own.
+     */
     backend: id.optional(),
     inputUsdPerMillionTokens: decimalMicros(MAX_PRICE_MICROS_PER_MILLION, '"0.50"'),
     outputUsdPerMillionTokens: decimalMicros(MAX_PRICE_MICROS_PER_MILLION, '"1.50"'),

@@ -169,6 +169,112 @@ describe('parseConfig', () => {
     });
   });
 
+  it('refuses a %YAML 1.1 directive, under which no is false, 010 is 8 and << merges', () => {
+    // The config is read as YAML 1.2, where `enabled: no` is the string "no" (refused: not a boolean). The
+    // directive would switch to YAML 1.1 and make the same text mean something else.
+    const router = [
+      '# router',
+      '%YAML 1.1',
+      '---',
+      'backends: [{ id: a, baseUrl: "http://a:1/v1", enabled: no }]',
+    ].join('\n');
+    expect(issuesOf(documents(router))).toEqual([
+      {
+        source: 'r.yaml',
+        path: '',
+        line: 2,
+        message:
+          'malformed YAML: only YAML 1.2 is read (under %YAML 1.1, no/on/off are booleans, 010 is octal and ' +
+          '<< merges mappings): remove the directive',
+      },
+    ]);
+    expect(issuesOf(documents(router.replace('%YAML 1.1', '%YAML 1.2'))).map((issue) => issue.path)).toEqual([
+      'backends[0].enabled',
+    ]);
+  });
+
+  it('refuses a tag it cannot resolve rather than reading the value without it', () => {
+    // The yaml library only warns about an unknown tag and keeps the plain value: `!env a` read as "a" is not
+    // what an operator who wrote it meant.
+    const router = [
+      'backends:',
+      '  - id: !env BACKEND_ID',
+      '    baseUrl: "http://a:1/v1"',
+      '  - id: b',
+      '    baseUrl: !!int "http://b:1/v1"',
+    ].join('\n');
+    expect(issuesOf(documents(router))).toEqual([
+      { source: 'r.yaml', path: '', line: 2, message: 'malformed YAML: Unresolved tag: !env' },
+      { source: 'r.yaml', path: '', line: 5, message: expect.stringContaining('malformed YAML: ') as string },
+    ]);
+  });
+
+  it('refuses a number written with a leading zero, which YAML 1.1 reads as octal', () => {
+    // YAML 1.2 reads 010 as 10, YAML 1.1 (and many an operator) as 8: whichever this config picked, the
+    // other reading is just as plausible. 0o10, 10, 0 and decimals (00.5 is 0.5 in both) are unambiguous.
+    const router = [
+      'settings:',
+      '  maxBodyBytes: 0100000',
+      '  defaultMaxOutputTokens: -012',
+      'backends: [{ id: a, baseUrl: "http://a:1/v1", connectTimeoutMs: 0o10, maxConnections: 0 }]',
+      'routes: [{ id: r, model: m, targets: [{ backend: a }] }]',
+      'prices: [{ model: m, inputUsdPerMillionTokens: 00.5, outputUsdPerMillionTokens: 0 }]',
+    ].join('\n');
+    expect(issuesOf(documents(router)).map((issue) => [issue.line, issue.message])).toEqual([
+      [
+        2,
+        'number 0100000 has a leading zero, which YAML 1.1 reads as octal: write 100000, or 0o100000 for octal',
+      ],
+      [3, 'number -012 has a leading zero, which YAML 1.1 reads as octal: write -12'],
+    ]);
+  });
+
+  it('refuses a backend price whose backend is not a target of the route serving its model', () => {
+    // The override would never apply: requests of model m go to backend a, priced at the model-wide price.
+    // An operator who meant to price a's tokens and wrote b's id (or moved the route) would never know.
+    const router = [
+      'backends:',
+      '  - { id: a, baseUrl: "http://a:1/v1" }',
+      '  - { id: b, baseUrl: "http://b:1/v1" }',
+      'routes: [{ id: r, model: m, targets: [{ backend: a }] }]',
+      'prices:',
+      '  - { model: m, inputUsdPerMillionTokens: 1, outputUsdPerMillionTokens: 2 }',
+      '  - { model: m, backend: b, inputUsdPerMillionTokens: 3, outputUsdPerMillionTokens: 4 }',
+    ].join('\n');
+    expect(issuesOf(documents(router))).toEqual([
+      {
+        source: 'r.yaml',
+        path: 'prices[1].backend',
+        line: 7,
+        message: 'backend "b" is not a target of route "r" (model "m"): this price would never apply',
+      },
+    ]);
+    expect(parseConfig(documents(router.replace('backend: b,', 'backend: a,'))).router.prices).toHaveLength(
+      2,
+    );
+  });
+
+  it('says that a merge key (<<) is not read, rather than only calling it an unknown field', () => {
+    const router = [
+      'defaults: &defaults { connectTimeoutMs: 500 }',
+      'backends:',
+      '  - <<: *defaults',
+      '    id: a',
+      '    baseUrl: "http://a:1/v1"',
+    ].join('\n');
+    expect(issuesOf(documents(router))).toEqual([
+      { source: 'r.yaml', path: 'defaults', line: 1, message: 'unknown field "defaults"' },
+      {
+        source: 'r.yaml',
+        path: 'backends[0].<<',
+        line: 3,
+        message:
+          'unknown field "<<": YAML 1.2 has no merge keys, so nothing is merged; write the fields out (an ' +
+          'alias can still stand for a whole value)',
+      },
+    ]);
+  });
+
   it('accepts aliases within reason', () => {
     const router = [
       'backends: [{ id: a, baseUrl: "http://a:1/v1" }]',

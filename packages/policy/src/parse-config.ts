@@ -84,7 +84,12 @@ function fromZodIssue(
         source: document.source,
         path: formatConfigPath(keyPath),
         line: source.lineOf(keyPath, { atKey: true }),
-        message: `unknown field "${key}"`,
+        // YAML 1.1's merge key reads, under YAML 1.2, as a field named "<<": say why nothing was merged.
+        message:
+          key === '<<'
+            ? 'unknown field "<<": YAML 1.2 has no merge keys, so nothing is merged; write the fields out (an ' +
+              'alias can still stand for a whole value)'
+            : `unknown field "${key}"`,
       };
     });
   }

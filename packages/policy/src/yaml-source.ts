@@ -18,8 +18,8 @@ export interface YamlSource {
   /** Plain JavaScript value of the document; undefined when the YAML is malformed or empty. */
   readonly value: unknown;
   /**
-   * Syntax errors and numbers written with more digits than a number keeps, each with its line. Non-empty
-   * means `value` is undefined.
+   * Syntax errors, warnings (unresolved tags...), a %YAML 1.1 directive and numbers written with more digits
+   * than a number keeps, each with its line. Non-empty means `value` is undefined.
    */
   readonly issues: readonly ConfigIssue[];
   /**
@@ -84,16 +84,32 @@ function readYamlSource(document: ConfigDocument): YamlSource {
     return line;
   };
 
-  if (parsed.errors.length > 0) {
-    const issues = parsed.errors.map((error) => ({
-      source: document.source,
-      path: '',
-      line: lineAt(error.pos[0]),
-      message: `malformed YAML: ${firstLine(error.message)}`,
-    }));
+  // Warnings count as errors: each is text the library read as something other than what it may say (a tag
+  // it cannot resolve is dropped and the plain value kept: `id: !env NAME` would read as "NAME"; an anchor or
+  // alias ending in ":"; an unsupported directive), except a flow collection's closing bracket at its
+  // parent's indentation, which is only style.
+  const problems = [...parsed.errors, ...parsed.warnings.filter((warning) => warning.code !== 'BAD_INDENT')];
+  if (problems.length > 0) {
+    const issues = problems
+      .map((error) => ({
+        source: document.source,
+        path: '',
+        line: lineAt(error.pos[0]),
+        message: `malformed YAML: ${firstLine(error.message)}`,
+      }))
+      .sort((a, b) => a.line - b.line);
     return { value: undefined, issues, lineOf };
   }
-  const inexact = inexactNumbers(parsed).map(({ offset, message }) => ({
+  // A %YAML 1.1 directive switches the yaml library to YAML 1.1, where the same text means other values.
+  if (parsed.directives?.yaml.version === '1.1') {
+    const directive = /^%YAML\b/m.exec(document.text);
+    const message =
+      'malformed YAML: only YAML 1.2 is read (under %YAML 1.1, no/on/off are booleans, 010 is octal and << ' +
+      'merges mappings): remove the directive';
+    const line = directive === null ? 0 : lineAt(directive.index);
+    return { value: undefined, issues: [{ source: document.source, path: '', line, message }], lineOf };
+  }
+  const inexact = [...inexactNumbers(parsed), ...octalLookingIntegers(parsed)].map(({ offset, message }) => ({
     source: document.source,
     path: '',
     line: lineAt(offset),
@@ -136,6 +152,32 @@ function inexactNumbers(parsed: ReturnType<typeof parseDocument>): { offset: num
       found.push({
         offset: node.range[0],
         message: `number ${source} cannot be read exactly (it would read as ${read}): write fewer digits`,
+      });
+    },
+  });
+  return found;
+}
+
+/**
+ * Integers written with a leading zero (010): YAML 1.2 reads them as decimal (10), YAML 1.1 as octal (8), and
+ * an operator may mean either; refused rather than read one way.
+ */
+function octalLookingIntegers(
+  parsed: ReturnType<typeof parseDocument>,
+): { offset: number; message: string }[] {
+  const found: { offset: number; message: string }[] = [];
+  visit(parsed, {
+    Scalar(_key, node) {
+      const match = /^([-+]?)0+(\d+)$/.exec(node.source ?? '');
+      if (typeof node.value !== 'number' || match === null || !isNodeWithRange(node)) return;
+      const [, sign = '', digits = ''] = match;
+      // YAML 1.2 has no signed octal (-0o12 is a string), nor octal digits 8 and 9.
+      const octal = sign === '' && /^[0-7]+$/.test(digits) ? `, or 0o${digits} for octal` : '';
+      found.push({
+        offset: node.range[0],
+        message:
+          `number ${node.source ?? ''} has a leading zero, which YAML 1.1 reads as octal: write ` +
+          `${sign === '-' ? '-' : ''}${digits}${octal}`,
       });
     },
   });
