@@ -1,6 +1,7 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Etcd3, IKeyValue, IWatchResponse, Watcher } from 'etcd3';
 import type { Logger } from 'pino';
+import { hasNoContent } from './document-content.js';
 import { ConfigSourceError, type ConfigSource, type ConfigSourceListener } from './config-source.js';
 
 export interface EtcdConfigSourceOptions {
@@ -157,6 +158,15 @@ export class EtcdConfigSource implements ConfigSource {
     if (router === undefined || policies === undefined) {
       this.#listener?.onError(
         new ConfigSourceError('missing', missing ?? '', `etcd key ${missing} is missing`),
+      );
+      return;
+    }
+    // An empty value (`etcdctl put <key> "$(cat mistyped-path)"`) would be read as an empty config.
+    const blank = [router, policies].find((kv) => hasNoContent(kv.value.toString('utf8')));
+    if (blank !== undefined) {
+      const key = blank.key.toString('utf8');
+      this.#listener?.onError(
+        new ConfigSourceError('missing', key, `etcd key ${key} has no content (put {} to configure nothing)`),
       );
       return;
     }

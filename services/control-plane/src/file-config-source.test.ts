@@ -69,6 +69,23 @@ describe('FileConfigSource', () => {
     expect(await listener.next()).toMatchObject({ documents: { policies: { text: 'tenants: []\n' } } });
   });
 
+  it('refuses a document with no content (truncated, or a generator that failed) instead of delivering it', async () => {
+    // An empty policies.yaml would be read as "no tenants, no keys": every key revoked on every data plane,
+    // when what happened is `render > policies.yaml` failing, or a read between a truncation and the write.
+    const listener = start();
+    await listener.next();
+    for (const blank of ['', '\n  \n', '# Tenants and API keys.\n---\n# (rendered by ci)\n']) {
+      await writeFile(join(directory, 'policies.yaml'), blank);
+      const outcome = await listener.next();
+      expect(outcome).toMatchObject({ error: { kind: 'missing', source: join(directory, 'policies.yaml') } });
+      expect('error' in outcome && outcome.error.message).toBe(
+        `config file has no content (write {} to configure nothing): ${join(directory, 'policies.yaml')}`,
+      );
+    }
+    await writeFile(join(directory, 'policies.yaml'), '{}\n');
+    expect(await nextDocuments(listener)).toMatchObject({ documents: { policies: { text: '{}\n' } } });
+  });
+
   it('keeps trying when the config directory is replaced, and watches the new one', async () => {
     const listener = start();
     await listener.next();

@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
 import { watch, type FSWatcher } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
 import type { ConfigDocuments } from '@api-router/policy';
 import type { Logger } from 'pino';
+import { configFileDirectories } from './config-file-directories.js';
+import { hasNoContent } from './document-content.js';
 import { ConfigSourceError, type ConfigSource, type ConfigSourceListener } from './config-source.js';
 
 export interface FileConfigSourceOptions {
@@ -26,9 +27,12 @@ const MAX_RETRY_MS = 30_000;
 /**
  * Config documents in two YAML files. Watches the files' directories rather than the files, so editors that
  * save by writing a temp file and renaming it over the original (vim, most IDEs, Kubernetes ConfigMap
- * symlink swaps) are seen too; bursts of events are debounced and both files are always re-read together.
- * A read whose content equals the last delivered one is not delivered again. The directories are watched
- * anew before each read (a deleted or replaced directory's watcher goes silent), and a failed read or watch
+ * symlink swaps) are seen too, and also the directories of the symlinks on each path and of the file it
+ * resolves to (an in-place edit of a linked file, or a swapped "current" link, is an event there only);
+ * bursts of events are debounced and both files are always re-read together. A read whose content equals
+ * the last delivered one is not delivered again; a file with no content (empty, or only comments) is
+ * reported as missing rather than delivered (see hasNoContent). The directories are watched anew before
+ * each read (a deleted or replaced directory's watcher goes silent), and a failed read or watch
  * is retried with backoff, so a directory that comes back, or that can be watched again, is seen too.
  */
 export class FileConfigSource implements ConfigSource {
@@ -102,8 +106,8 @@ export class FileConfigSource implements ConfigSource {
     if (this.#closed) return undefined;
     let failure;
     for (const directory of new Set([
-      dirname(this.#options.routerPath),
-      dirname(this.#options.policiesPath),
+      ...configFileDirectories(this.#options.routerPath),
+      ...configFileDirectories(this.#options.policiesPath),
     ])) {
       try {
         // Any event in the directory triggers a re-read, not only events naming our files: a Kubernetes
@@ -181,7 +185,10 @@ export class FileConfigSource implements ConfigSource {
 
   async #readDocument(path: string): Promise<{ source: string; text: string } | undefined> {
     try {
-      return { source: path, text: await readFile(path, 'utf8') };
+      const text = await readFile(path, 'utf8');
+      if (!hasNoContent(text)) return { source: path, text };
+      this.#fail('missing', path, 'config file has no content (write {} to configure nothing)', undefined);
+      return undefined;
     } catch (error: unknown) {
       const missing = (error as NodeJS.ErrnoException).code === 'ENOENT';
       this.#fail(

@@ -81,6 +81,36 @@ describe('etcd config source against a real etcd', () => {
     );
   });
 
+  it('refuses a key with no content instead of delivering it as an empty config', async () => {
+    // `etcdctl put <prefix>policies.yaml "$(cat policies.yaml)"` with a mistyped path puts an empty value:
+    // read as "no tenants, no keys", it would revoke every key on every data plane.
+    const endpoints = testServices().ETCD_ENDPOINTS;
+    const prefix = `/cp-it-${randomUUID()}/`;
+    const etcd = new Etcd3({ hosts: endpoints.split(',') });
+    cleanups.push(() => etcd.close());
+    await etcd.put(`${prefix}router.yaml`).value(routerYaml());
+    await etcd.put(`${prefix}policies.yaml`).value(POLICIES_YAML);
+    const source = new EtcdConfigSource({ client: etcd, prefix, logger });
+    cleanups.push(() => source.close());
+    const listener = recorder();
+    source.start(listener);
+    expect(await listener.next()).toMatchObject({ documents: { policies: { text: POLICIES_YAML } } });
+    await vi.waitFor(() => expect(source.state()).toBe('watching'), { timeout: 10_000 });
+
+    for (const blank of ['', '# policies\n']) {
+      await etcd.put(`${prefix}policies.yaml`).value(blank);
+      expect(await listener.next()).toMatchObject({
+        error: {
+          kind: 'missing',
+          source: `${prefix}policies.yaml`,
+          message: `etcd key ${prefix}policies.yaml has no content (put {} to configure nothing)`,
+        },
+      });
+    }
+    await etcd.put(`${prefix}policies.yaml`).value(POLICIES_YAML);
+    expect(await listener.next()).toMatchObject({ documents: { policies: { text: POLICIES_YAML } } });
+  });
+
   it('resumes its watch from the last seen revision after etcd restarts, missing no change', async () => {
     const directory = await mkdtemp(join(tmpdir(), 'cp-etcd-restart-'));
     cleanups.push(() => rm(directory, { recursive: true, force: true }));
