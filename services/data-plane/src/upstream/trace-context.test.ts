@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { propagation, trace } from '@opentelemetry/api';
 import type { TextMapPropagator } from '@opentelemetry/api';
 import { pooledRandomBytes } from '../random-pool.js';
-import { startUpstreamTrace } from './trace-context.js';
+import { fallbackTraceHeaders, startUpstreamTrace } from './trace-context.js';
 
 const CLIENT_TRACE_ID = '0af7651916cd43dd8448eb211c80319c';
 const CLIENT_PARENT = `00-${CLIENT_TRACE_ID}-b7ad6b7169203331-01`;
@@ -46,6 +46,44 @@ describe.each([
       expect(traceId).not.toBe('0'.repeat(32));
       expect(upstream.headers.tracestate).toBeUndefined();
     }
+  });
+});
+
+describe('fallbackTraceHeaders (tracing off)', () => {
+  const parentWithFlags = (flags: string) => `00-${CLIENT_TRACE_ID}-b7ad6b7169203331-${flags}`;
+  const flagsOf = (headers: Record<string, string>) => TRACEPARENT.exec(headers.traceparent ?? '')?.[3];
+
+  it('keeps only the sampled flag of the client: W3C level 1 says to zero the others', () => {
+    expect(flagsOf(fallbackTraceHeaders({ traceparent: parentWithFlags('ff') }, randomBytes))).toBe('01');
+    expect(flagsOf(fallbackTraceHeaders({ traceparent: parentWithFlags('fe') }, randomBytes))).toBe('00');
+    expect(flagsOf(fallbackTraceHeaders({ traceparent: parentWithFlags('01') }, randomBytes))).toBe('01');
+    expect(flagsOf(fallbackTraceHeaders({ traceparent: parentWithFlags('00') }, randomBytes))).toBe('00');
+  });
+
+  it('continues a trace of a later version as W3C asks (its first four fields), never version ff', () => {
+    const traceIdOf = (traceparent: string) =>
+      TRACEPARENT.exec(fallbackTraceHeaders({ traceparent }, randomBytes).traceparent ?? '')?.[1];
+    expect(traceIdOf(`01-${CLIENT_TRACE_ID}-b7ad6b7169203331-01`)).toBe(CLIENT_TRACE_ID);
+    expect(traceIdOf(`cc-${CLIENT_TRACE_ID}-b7ad6b7169203331-01-what-comes-next`)).toBe(CLIENT_TRACE_ID);
+    // Version 00 has nothing after its flags; ff is no version.
+    expect(traceIdOf(`00-${CLIENT_TRACE_ID}-b7ad6b7169203331-01-extra`)).not.toBe(CLIENT_TRACE_ID);
+    expect(traceIdOf(`ff-${CLIENT_TRACE_ID}-b7ad6b7169203331-01`)).not.toBe(CLIENT_TRACE_ID);
+    expect(traceIdOf(`01-${CLIENT_TRACE_ID}-b7ad6b7169203331-01x`)).not.toBe(CLIENT_TRACE_ID);
+  });
+
+  it('forwards a tracestate only when it is printable ASCII of at most 512 characters', () => {
+    const stateFor = (tracestate: string) =>
+      fallbackTraceHeaders({ traceparent: CLIENT_PARENT, tracestate }, randomBytes).tracestate;
+    const longest = `a=${'b'.repeat(510)}`;
+    expect(stateFor(longest)).toBe(longest);
+    expect(stateFor('congo=t61rcWkgMzE, rojo=00f067aa0ba902b7')).toBe(
+      'congo=t61rcWkgMzE, rojo=00f067aa0ba902b7',
+    );
+    // What OpenTelemetry's propagator would drop too (tracing on): too long, or not the header's charset.
+    expect(stateFor(`${longest}c`)).toBeUndefined();
+    expect(stateFor(`a=${'b'.repeat(16_000)}`)).toBeUndefined();
+    expect(stateFor('a=\u00ff')).toBeUndefined();
+    expect(stateFor('a=1\u0000')).toBeUndefined();
   });
 });
 

@@ -17,9 +17,22 @@ export interface UpstreamTrace {
   end(error?: unknown): void;
 }
 
-const TRACEPARENT_PATTERN = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
+/**
+ * W3C traceparent: version, trace id, parent id, flags. A later version may add fields after a `-`, and is
+ * read by its first four (the spec's forward compatibility, as OpenTelemetry's propagator does); version 00
+ * has none, and ff is invalid.
+ */
+const TRACEPARENT_PATTERN = /^(?!ff)([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?$/;
 const ZERO_TRACE_ID = '0'.repeat(32);
 const ZERO_SPAN_ID = '0'.repeat(16);
+/**
+ * A client's tracestate goes on only when it could be one: at most 512 characters (past that, OpenTelemetry's
+ * propagator drops it whole, as tracing on would) of printable ASCII and the list's optional tabs. Anything
+ * else (kilobytes of it, obs-text) would be sent to every backend as the client wrote it.
+ */
+const TRACESTATE_PATTERN = /^[\t\x20-\x7e]{1,512}$/;
+/** The last hex digit of trace-flags with the sampled bit (0x01) set. */
+const SAMPLED_DIGITS = '13579bdf';
 
 /** The `end` of an attempt with tracing off: there is no span to end. */
 function endNothing(): void {}
@@ -55,7 +68,10 @@ export function startUpstreamTrace(
   };
 }
 
-/** A child of the client's valid traceparent, or a new root; tracestate passes through with its parent. */
+/**
+ * A child of the client's valid traceparent (its sampled flag kept), or a new root; a valid tracestate passes
+ * through with its parent.
+ */
 export function fallbackTraceHeaders(
   clientHeaders: IncomingHttpHeaders,
   randomBytes: RandomBytes,
@@ -65,10 +81,22 @@ export function fallbackTraceHeaders(
   // One draw for both ids: the hot path pays for one call to the CSPRNG, not two.
   const ids = randomBytes(24).toString('hex');
   const spanId = ids.slice(0, 16);
-  if (match?.[1] !== undefined && match[1] !== ZERO_TRACE_ID && match[2] !== ZERO_SPAN_ID) {
-    const headers: Record<string, string> = { traceparent: `00-${match[1]}-${spanId}-${match[3] ?? '00'}` };
+  const traceId = match?.[2];
+  if (
+    match !== null &&
+    traceId !== undefined &&
+    !(match[1] === '00' && match[5] !== undefined) &&
+    traceId !== ZERO_TRACE_ID &&
+    match[3] !== ZERO_SPAN_ID
+  ) {
+    // Only the sampled flag is kept: W3C trace context (level 1) has the other bits zeroed by whoever
+    // passes a trace on, as OpenTelemetry's spans do. The router writes version 00, the one it knows.
+    const sampled = SAMPLED_DIGITS.includes(match[4]?.[1] ?? '0');
+    const headers: Record<string, string> = {
+      traceparent: `00-${traceId}-${spanId}-${sampled ? '01' : '00'}`,
+    };
     const state = clientHeaders.tracestate;
-    if (typeof state === 'string' && state !== '') headers.tracestate = state;
+    if (typeof state === 'string' && TRACESTATE_PATTERN.test(state)) headers.tracestate = state;
     return headers;
   }
   return { traceparent: `00-${ids.slice(16)}-${spanId}-00` };
