@@ -10,7 +10,7 @@ import type { ActivePolicy } from '../policy/policy-holder.js';
 import { AccessLogController } from './access-log.js';
 import { createClientErrorHandler } from './client-error.js';
 import { deferContinue } from './expect-continue.js';
-import { installErrorHandler } from './error-handler.js';
+import { handleError, installErrorHandler } from './error-handler.js';
 import type { LivenessDetail, ReadinessDetail } from './readiness.js';
 import { pooledRandomBytes } from '../random-pool.js';
 import { createRequestIdGenerator, REQUEST_ID_HEADER, uuidV7 } from './request-id.js';
@@ -59,12 +59,26 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     requestTimeout: deps.http.requestTimeoutMs,
     bodyLimit: deps.http.bodyLimitBytes,
     // 408 / 431 / malformed HTTP in the router's error shape with a catalogue code, like every other error.
-    clientErrorHandler: createClientErrorHandler(() => uuidV7(deps.clock.now(), randomBytes(10))),
-    // On close, new requests on kept-alive sockets get 503 + Connection: close; idle sockets are closed.
-    return503OnClosing: true,
+    clientErrorHandler: createClientErrorHandler(
+      () => uuidV7(deps.clock.now(), randomBytes(10)),
+      deps.logger,
+    ),
+    // On close, idle sockets are closed, and a request still arriving on a busy kept-alive one gets
+    // Connection: close (fastify) and a 503 from the onRequest hook below. Not fastify's own 503: it has
+    // neither the router's shape nor the request id, and no hook runs for it, so it was never counted.
+    return503OnClosing: false,
     forceCloseConnections: 'idle',
     // Schemas validate what clients sent; coercing "5" into 5 would forward a body the schema never saw.
     ajv: { customOptions: { coerceTypes: false } },
+    // A path fastify cannot decode (malformed percent-encoding) or route (a parameter over its length) is
+    // answered by fastify itself, before any hook: its own body, no request id, no log line. The router's
+    // error handler answers it instead (no handler set with setErrorHandler reaches these), and it gets its
+    // access line like any request.
+    frameworkErrors: (error, request, reply) => {
+      reply.header(REQUEST_ID_HEADER, request.id);
+      reply.raw.on('finish', () => accessLog.requestCompleted(null, request, reply));
+      handleError(error, request, reply);
+    },
     // Node would answer an HTTP/1.1 request without Host itself, with an empty 400: the onRequest hook
     // below refuses it instead, with a catalogue code in the route's shape.
     http: { requireHostHeader: false },
@@ -79,8 +93,18 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   installErrorHandler(app);
   closeSilentConnectionsOnClose(app);
 
+  // Set once the app is closing (shutdown, after the drain delay): fastify's own flag is not public.
+  let closing = false;
+  app.addHook('preClose', (done) => {
+    closing = true;
+    done();
+  });
   app.addHook('onRequest', (request, reply, done) => {
     reply.header(REQUEST_ID_HEADER, request.id);
+    if (closing) {
+      done(new RouterError('not_ready', { message: 'The data plane is shutting down.' }));
+      return;
+    }
     if (request.headers.host === undefined && request.raw.httpVersion === '1.1') {
       done(new RouterError('invalid_request', { message: 'An HTTP/1.1 request must have a Host header.' }));
       return;

@@ -1,7 +1,9 @@
-import { STATUS_CODES } from 'node:http';
+import { STATUS_CODES, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { RouterError } from '@api-router/errors';
+import type { Logger } from '@api-router/observability';
 import { renderErrorBody } from './error-body.js';
+import { lastRequestIdOn } from './request-id.js';
 
 /**
  * fastify's `clientErrorHandler`: answers what Node's HTTP server refuses before any route runs — a request
@@ -12,10 +14,19 @@ import { renderErrorBody } from './error-body.js';
  */
 export function createClientErrorHandler(
   newRequestId: () => string,
+  logger: Pick<Logger, 'info'>,
 ): (error: NodeJS.ErrnoException, socket: Duplex) => void {
   return (error, socket) => {
     // A connection reset: nothing to answer, and nobody to answer to.
     if (error.code === 'ECONNRESET' || socket.destroyed) return;
+    // The request in progress on this connection, if its headers arrived (a body past the request timeout).
+    const inFlight = (socket as { _httpMessage?: ServerResponse | null })._httpMessage ?? undefined;
+    // Node's own rule: no response written after one that has begun, which the client would read as the
+    // end of the first or as the answer to its next request.
+    if (inFlight?.headersSent === true) {
+      socket.destroy(error);
+      return;
+    }
     const routerError =
       error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
         ? new RouterError('request_timeout')
@@ -23,7 +34,15 @@ export function createClientErrorHandler(
           ? new RouterError('request_header_too_large')
           : new RouterError('invalid_request', { message: 'The request is not valid HTTP.' });
     if (socket.writable) {
-      const requestId = newRequestId();
+      // A request in progress (its response pending) has its id already: the client's, or the one its log
+      // line carries. Without one, the error came before any request's headers (or between two).
+      const requestId = (inFlight === undefined ? undefined : lastRequestIdOn(socket)) ?? newRequestId();
+      // The one line of such a request (a request in progress also gets its access line, status 499): the
+      // id the client reads here can be looked up.
+      logger.info(
+        { request_id: requestId, status: routerError.status, code: routerError.code, cause: error.code },
+        'client error',
+      );
       const body = JSON.stringify(renderErrorBody(routerError, requestId, 'router'));
       // The headers every error carries (error-handler.ts): the id, and the SDKs' retry decision.
       socket.write(

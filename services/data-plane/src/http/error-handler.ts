@@ -21,20 +21,26 @@ export type ErrorBody = RouterErrorBody;
  * whose client left is no failure of the router: a debug line, no body (the access line says 499).
  */
 export function installErrorHandler(app: FastifyInstance): void {
-  app.setErrorHandler((error: unknown, request, reply) => {
-    // The client left: its request's signal says so, or its body failed to arrive (the error the request
-    // stream was destroyed with, e.g. ECONNRESET "aborted" mid-upload).
-    if (error instanceof ClientClosedError || (error instanceof Error && error === request.raw.errored)) {
-      request.log.debug({ status: CLIENT_CLOSED_STATUS }, 'client closed the connection');
-      return reply.code(CLIENT_CLOSED_STATUS).send();
-    }
-    const routerError = fromFastifyError(error);
-    logError(request, routerError);
-    return sendError(reply, routerError, request);
-  });
+  app.setErrorHandler(handleError);
   app.setNotFoundHandler(() => {
     throw new RouterError('not_found', { message: 'No such route.' });
   });
+}
+
+/**
+ * The error handler itself; also called directly for fastify's framework errors (app.ts), which reach no
+ * error handler set with setErrorHandler.
+ */
+export function handleError(error: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  // The client left: its request's signal says so, or its body failed to arrive (the error the request
+  // stream was destroyed with, e.g. ECONNRESET "aborted" mid-upload).
+  if (error instanceof ClientClosedError || (error instanceof Error && error === request.raw.errored)) {
+    request.log.debug({ status: CLIENT_CLOSED_STATUS }, 'client closed the connection');
+    return reply.code(CLIENT_CLOSED_STATUS).send();
+  }
+  const routerError = fromFastifyError(error);
+  logError(request, routerError);
+  return sendError(reply, routerError, request);
 }
 
 function sendError(reply: FastifyReply, error: RouterError, request: FastifyRequest): FastifyReply {

@@ -7,6 +7,19 @@ export const REQUEST_ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
 
 export const REQUEST_ID_HEADER = 'x-request-id';
 
+/**
+ * Where the id of the last request whose headers arrived on a connection is left, on its socket: Node's
+ * client errors (a body that did not arrive within the request timeout) reach the client-error handler with
+ * only the socket, and its answer must carry the id the request's log line has. On the socket, not the
+ * request: one property per connection, overwritten by each request, and no request kept alive by it.
+ */
+const SOCKET_REQUEST_ID = Symbol('requestId');
+
+/** The id of the last request whose headers arrived on `socket` (undefined before any). */
+export function lastRequestIdOn(socket: object): string | undefined {
+  return (socket as { [SOCKET_REQUEST_ID]?: string })[SOCKET_REQUEST_ID];
+}
+
 export interface RequestIdGeneratorDeps {
   clock: Clock;
   /** Source of random bytes; crypto.randomBytes by default. */
@@ -21,8 +34,12 @@ export function createRequestIdGenerator(deps: RequestIdGeneratorDeps): (request
   const random = deps.randomBytes ?? randomBytes;
   return (request) => {
     const incoming = request.headers[REQUEST_ID_HEADER];
-    if (typeof incoming === 'string' && REQUEST_ID_PATTERN.test(incoming)) return incoming;
-    return uuidV7(deps.clock.now(), random(10));
+    const id =
+      typeof incoming === 'string' && REQUEST_ID_PATTERN.test(incoming)
+        ? incoming
+        : uuidV7(deps.clock.now(), random(10));
+    (request.socket as unknown as { [SOCKET_REQUEST_ID]?: string })[SOCKET_REQUEST_ID] = id;
+    return id;
   };
 }
 

@@ -97,8 +97,11 @@ export function registerInferenceRoutes(
     const { runningRequests } = deps;
     // A request refused before its handler (here, in a hook, by the body parser or by validation) is
     // processed until its error reaches the error handler; after a handler began, its promise counts.
-    scope.addHook('onError', (request, _reply, _error, hookDone) => {
+    scope.addHook('onError', (request, reply, _error, hookDone) => {
       if (request.inferenceState !== null) runningRequests.end(request.inferenceState);
+      // Refused by the app's own onRequest hook (no Host, not ready, closing), which runs before this
+      // scope's: no state yet, but the request is counted all the same (route none) when its response closes.
+      else countWhenClosed(context, request, reply);
       hookDone();
     });
     scope.addHook('preValidation', async (request) => {
@@ -154,6 +157,13 @@ function beginRequest(
   const declaredBytes = Number(request.headers['content-length'] ?? 0);
   const maxBodyBytes = bodyLimitFor(request);
   return declaredBytes > maxBodyBytes ? tooLarge(maxBodyBytes) : undefined;
+}
+
+/** Records the request's metrics when its response closes (once, however it ends). */
+function countWhenClosed(deps: RoutesContext, request: FastifyRequest, reply: FastifyReply): void {
+  const state = createRequestState(deps.now());
+  request.inferenceState = state;
+  reply.raw.on('close', () => recordRequest(deps, state, reply));
 }
 
 function tooLarge(maxBodyBytes: number): RouterError {
