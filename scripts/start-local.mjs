@@ -1,37 +1,27 @@
 // Local launcher behind `make start`: spawns the built services as separate processes (as they run in
 // production), waits until the data plane is ready, prints how to try it, and stops every child by pid on
 // SIGINT/SIGTERM/SIGHUP, or when one of them exits. Plain JavaScript so it runs with no compile step.
+// Its parts in scripts/local/: the command line (options.mjs), the run directory's lock and the record of
+// its services (run-lock.mjs), which service log lines are shown (service-log.mjs), what is printed once it
+// runs (try-it.mjs).
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import {
-  existsSync,
-  linkSync,
-  mkdirSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  unlinkSync,
-  writeFileSync,
-} from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { createInterface } from 'node:readline';
-import { join, relative, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
+import { parseOptions } from './local/options.mjs';
+import { RunLock } from './local/run-lock.mjs';
+import { ServiceLogRelay, serviceLogLevel } from './local/service-log.mjs';
+import { tryItText } from './local/try-it.mjs';
 
 const root = resolve(import.meta.dirname, '..');
-const USAGE = `usage: bash scripts/start.sh [--free-ports] [--router-config FILE] [--policies-config FILE]
-  --free-ports             pick free ports instead of 8080, 8081, 50051, 9101 and 9102
-  --router-config FILE     your router config instead of configs/router.sample.yaml, watched as it is
-  --policies-config FILE   your policies config instead of configs/policies.sample.yaml, watched as it is
-environment: LOCAL_VERBOSE=1 shows the services' log lines; LOCAL_RUN_DIR (default .tmp/local) is where
-this run keeps its files, one run at a time
-`;
 const options = parseOptions(process.argv.slice(2));
 const freePorts = options.freePorts;
 // Relative to where the launcher was started, as a user typing it expects (start.sh does not cd).
 const runDir = resolve(process.env.LOCAL_RUN_DIR || join(root, '.tmp', 'local'));
 const signingSecretFile = join(runDir, 'demo-signing.secret');
-/** Holds the pid of the launcher using runDir: two runs sharing it overwrite each other's files. */
-const lockFile = join(runDir, 'launcher.pid');
+const runLock = new RunLock(runDir);
 const children = [];
 /** Set once stopping starts: a child exiting after that is expected. */
 let stopping = false;
@@ -39,38 +29,8 @@ let stopping = false;
 let portTaken = false;
 /** What a service's start rejects with when the launcher stopped it first (its reason is shown already). */
 const STOPPED = new Error('stopped');
-/** Set when the control plane rejected the config (or a data plane the snapshot): told again once ready. */
-let configRejected = false;
-/** DEMO-ONLY API key of configs/policies.sample.yaml (its sha256 is in the file). */
-const DEMO_KEY = 'rk_demo01.YmUUyWFXfjfbBZ-cVLPCiTtQOV2YgbSUDT9XKQxfTGA';
-
-/**
- * The command line. An unknown option fails rather than being ignored: `--free-port` (a typo) used to start
- * on the default ports, and fail there if they were taken, with nothing pointing at the typo.
- */
-function parseOptions(args) {
-  const parsed = { freePorts: false, routerConfig: undefined, policiesConfig: undefined };
-  for (let index = 0; index < args.length; index += 1) {
-    const arg = args[index];
-    const [name, inline] = arg.startsWith('--') && arg.includes('=') ? arg.split(/=(.*)/s) : [arg];
-    if (name === '--free-ports' && inline === undefined) parsed.freePorts = true;
-    else if (name === '--router-config' || name === '--policies-config') {
-      const value = inline ?? args[(index += 1)];
-      if (value === undefined || value === '') usageError(`${name} needs a file`);
-      if (!existsSync(value)) usageError(`${name}: no file ${value}`);
-      parsed[name === '--router-config' ? 'routerConfig' : 'policiesConfig'] = resolve(value);
-    } else if (name === '--help' || name === '-h') {
-      process.stdout.write(USAGE);
-      process.exit(0);
-    } else usageError(`unknown option ${arg}`);
-  }
-  return parsed;
-}
-
-function usageError(message) {
-  process.stderr.write(`start: ${message}\n${USAGE}`);
-  process.exit(2);
-}
+/** What of the services' log lines is shown without LOCAL_VERBOSE. */
+const logRelay = new ServiceLogRelay();
 
 function freePort() {
   return new Promise((done, fail) => {
@@ -89,66 +49,6 @@ function nodeFlagsOf(serviceDir) {
   return manifest.apiRouter?.nodeFlags ?? [];
 }
 
-/**
- * The services' pino level: LOG_LEVEL, but never quieter than info, because the launcher learns each URL
- * from the service's info-level `listening` line (with warn it waited for ever, printing nothing), and
- * shows config rejections from warn-level lines. It shows the services' other lines only with LOCAL_VERBOSE
- * anyway (and errors always). Unknown levels go as given: the service refuses them at start.
- */
-function serviceLogLevel(level = 'info') {
-  return ['warn', 'error', 'fatal', 'silent'].includes(level) ? 'info' : level;
-}
-
-/**
- * Log messages shown without LOCAL_VERBOSE although only warnings: a config the control plane rejects, or a
- * snapshot a data plane rejects, leaves the router serving the last good (or the persisted) policy, and
- * nothing else tells the user that their edit is not what runs. The services log these under these fixed
- * messages (services/control-plane/src/snapshot-publisher.ts, services/data-plane/src/policy/
- * policy-holder.ts).
- */
-const REJECTIONS = new Set([
-  'config rejected; keeping last good snapshot',
-  'config source failed; keeping last good snapshot',
-  'policy rejected',
-]);
-/** Issues listed per rejected config; the rest are counted (GetConfigStatus has the first one too). */
-const MAX_ISSUES_SHOWN = 5;
-
-/** The text to show for a service's log record whatever LOCAL_VERBOSE says, or undefined for none. */
-function alwaysShown(record) {
-  if (REJECTIONS.has(record.msg)) {
-    configRejected = true;
-    return rejectionText(record);
-  }
-  // After a rejection was shown, the fix that follows is shown too (else the last word would be the error);
-  // "unchanged" when the fix restores what the snapshot being served came from.
-  if ((record.msg === 'snapshot published' || record.msg === 'config unchanged') && configRejected) {
-    configRejected = false;
-    return `config accepted again: serving snapshot ${record.version}`;
-  }
-  if (!(record.level >= 50)) return undefined;
-  // An error's reason is in its err (e.g. "control plane failed to start" because the config is invalid and
-  // nothing was persisted): the message alone said that something failed, not what.
-  const reason = typeof record.err?.message === 'string' ? `: ${record.err.message}` : '';
-  return `${record.msg}${reason}`;
-}
-
-/** A rejection record as lines a user can act on: which file, where, and why. */
-function rejectionText(record) {
-  if (record.msg === 'policy rejected') {
-    const active = `still serving version ${record.activeVersion}`;
-    return `policy rejected (version ${record.version}): ${record.reason}; ${active}`;
-  }
-  const issues = Array.isArray(record.issues)
-    ? record.issues
-    : [{ source: record.source, path: '', line: 0, message: record.reason }];
-  const where = (issue) =>
-    `${issue.source ?? '?'}${issue.line > 0 ? `:${issue.line}` : ''}${issue.path ? ` ${issue.path}` : ''}`;
-  const listed = issues.slice(0, MAX_ISSUES_SHOWN).map((issue) => `\n    ${where(issue)}: ${issue.message}`);
-  const more = issues.length > MAX_ISSUES_SHOWN ? `\n    … and ${issues.length - MAX_ISSUES_SHOWN} more` : '';
-  return `${record.msg}${listed.join('')}${more}`;
-}
-
 /** Spawns a built service and resolves with the URL of the listener named `server` once it logs it. */
 function startService(name, entry, env, server) {
   const serviceDir = entry.slice(0, entry.indexOf('/dist/'));
@@ -161,7 +61,7 @@ function startService(name, entry, env, server) {
     detached: true,
   });
   children.push({ name, child, entry });
-  recordServicePids();
+  runLock.recordServices(children);
   const lines = createInterface({ input: child.stdout });
   let listening = false;
   return new Promise((done, fail) => {
@@ -191,7 +91,7 @@ function startService(name, entry, env, server) {
         listening = true;
         done(record.url);
       }
-      const shown = alwaysShown(record);
+      const shown = logRelay.shown(record);
       if (shown !== undefined) process.stderr.write(`[${name}] ${shown}\n`);
       if (shown?.includes('EADDRINUSE')) portTaken = true;
     });
@@ -247,153 +147,6 @@ function writeDemoPolicies() {
   return policiesConfig;
 }
 
-/**
- * Takes lockFile for this run, atomically: the pid is written to a file of our own, then hard-linked to the
- * lock's name, which fails when the name exists (never a half-written lock). A lock whose launcher is gone
- * (killed with SIGKILL, the machine rebooted) is moved aside and taken.
- * @throws Error naming the running launcher's pid when another one holds the lock
- */
-function takeLock() {
-  const ours = `${lockFile}.${process.pid}`;
-  writeFileSync(ours, `${process.pid}\n`);
-  try {
-    for (;;) {
-      try {
-        linkSync(ours, lockFile);
-        return;
-      } catch (error) {
-        if (error.code !== 'EEXIST') throw error;
-      }
-      const holder = readPid(lockFile);
-      if (holder !== undefined && isLauncher(holder)) throw lockedError(holder);
-      // Stale. Moved aside under a name of our own, then checked again: another launcher may have put its
-      // own lock there since we read it; if so it goes back, and that launcher is the one running.
-      const aside = `${lockFile}.stale.${process.pid}`;
-      try {
-        renameSync(lockFile, aside);
-      } catch (error) {
-        if (error.code === 'ENOENT') continue;
-        throw error;
-      }
-      const moved = readPid(aside);
-      if (moved !== holder && moved !== undefined && isLauncher(moved)) {
-        try {
-          linkSync(aside, lockFile);
-        } finally {
-          unlinkSync(aside);
-        }
-        throw lockedError(moved);
-      }
-      unlinkSync(aside);
-    }
-  } finally {
-    unlinkSync(ours);
-  }
-}
-
-function lockedError(pid) {
-  const shownDir = shownPath(runDir);
-  return new Error(
-    `another start (pid ${pid}) is running with ${shownDir}; stop it first (Ctrl-C in its terminal, or ` +
-      `kill ${pid}), or run this one with a directory of its own: ` +
-      `LOCAL_RUN_DIR=${shellWord(`${shownDir}-2`)} bash scripts/start.sh --free-ports`,
-  );
-}
-
-/** `path` relative to the working directory when it lies below it (shorter to read), else absolute. */
-function shownPath(path) {
-  const below = relative(process.cwd(), path);
-  return below !== '' && !below.startsWith('..') ? below : path;
-}
-
-/** The pid written in `file`, or undefined when it is gone or holds no pid. */
-function readPid(file) {
-  let text;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (error) {
-    if (error.code === 'ENOENT') return undefined;
-    throw error;
-  }
-  const pid = Number(text.trim());
-  return Number.isSafeInteger(pid) && pid > 0 ? pid : undefined;
-}
-
-/**
- * Whether `pid` is a running launcher. A live pid whose command line (Linux /proc) is not this script's is
- * a pid reused since the launcher that wrote it died.
- */
-function isLauncher(pid) {
-  if (pid === process.pid) return false;
-  try {
-    process.kill(pid, 0);
-  } catch (error) {
-    // EPERM: alive, but another user's; counted as running rather than taken over.
-    if (error.code !== 'EPERM') return false;
-  }
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('start-local.mjs');
-  } catch {
-    // No /proc (macOS), or the process ended meanwhile: alive as far as kill(0) could tell.
-    return existsSync(`/proc/${pid}`) || !existsSync('/proc/self');
-  }
-}
-
-/** Removes lockFile when it is still ours (a launcher refused by the lock never held it). */
-function releaseLock() {
-  if (readPid(lockFile) !== process.pid) return;
-  // Kept while a service outlived us (it ignored SIGTERM): the next start then names it.
-  if (leftServices().length === 0) rmSync(servicesFile, { force: true });
-  unlinkSync(lockFile);
-}
-
-/**
- * `<pid> <entry>` of each service this run started, for the next run: the services run in process groups of
- * their own, so a launcher killed with SIGKILL (or by the OOM killer) leaves them running, holding the ports
- * and the files of the run directory (the control plane's state, the data plane's outbox and cache).
- */
-const servicesFile = join(runDir, 'services.pids');
-
-function recordServicePids() {
-  const lines = children.map(({ child, entry }) => `${child.pid} ${entry}\n`);
-  writeFileSync(servicesFile, lines.join(''));
-}
-
-/** The services of servicesFile still running (their pid runs their entry: not a pid reused since). */
-function leftServices() {
-  let text;
-  try {
-    text = readFileSync(servicesFile, 'utf8');
-  } catch (error) {
-    if (error.code === 'ENOENT') return [];
-    throw error;
-  }
-  return text.split('\n').flatMap((line) => {
-    const [pid, entry] = line.split(' ');
-    if (entry === undefined) return [];
-    try {
-      return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(entry) ? [{ pid, entry }] : [];
-    } catch {
-      // Gone, or no /proc (macOS): not known to be left.
-      return [];
-    }
-  });
-}
-
-/**
- * Fails when the run that held runDir before was killed but its services were not: the new ones would share
- * their ports and files.
- */
-function checkLeftServices() {
-  const left = leftServices();
-  if (left.length === 0) return;
-  const pids = left.map(({ pid }) => pid).join(' ');
-  throw new Error(
-    `the last start on ${shownPath(runDir)} was killed and left its services running ` +
-      `(${left.map(({ pid, entry }) => `${pid} ${entry}`).join(', ')}); stop them first: kill ${pids}`,
-  );
-}
-
 /** A second stop signal this soon after the first is the same stop, delivered twice. */
 const DUPLICATE_SIGNAL_MS = 1000;
 let stoppedAtMs = 0;
@@ -439,9 +192,9 @@ async function main() {
     );
   }
   mkdirSync(runDir, { recursive: true });
-  takeLock();
-  process.on('exit', releaseLock);
-  checkLeftServices();
+  runLock.take();
+  process.on('exit', () => runLock.release());
+  runLock.checkLeftServices();
   const ports = freePorts
     ? {
         mockA: await freePort(),
@@ -495,8 +248,15 @@ async function main() {
     policyVersion: ready.policy?.version,
   };
   writeFileSync(join(runDir, 'endpoints.json'), JSON.stringify(summary, null, 2));
-  process.stdout.write(tryItText(summary, ports.grpc));
-  if (configRejected) {
+  process.stdout.write(
+    tryItText(summary, {
+      grpcPort: ports.grpc,
+      policiesConfig: options.policiesConfig,
+      signingSecretFile,
+      root,
+    }),
+  );
+  if (logRelay.configRejected) {
     process.stderr.write(
       `\nThe config was rejected (see above): the router serves the last good snapshot ` +
         `(version ${summary.policyVersion}), not your edit.\n`,
@@ -519,63 +279,6 @@ function noteInheritedVariables(serviceEnvs) {
     `note: the services also get ${inherited.join(', ')} from your environment, over their embedded ` +
       'defaults (unset them for a plain quick start)\n',
   );
-}
-
-/** `text` as one shell word: as it is when it holds only safe characters, else in single quotes. */
-function shellWord(text) {
-  return /^[\w@%+=:,./-]+$/.test(text) ? text : `'${text.replaceAll("'", "'\\''")}'`;
-}
-
-/** The line above the printed requests: whose credentials they use. */
-function tryItHeading() {
-  if (options.policiesConfig === undefined) {
-    return 'Try it (demo credentials from configs/*.sample.yaml; change them before any real use):';
-  }
-  return (
-    `Try it (with the demo key of configs/policies.sample.yaml, which ${shownPath(options.policiesConfig)} ` +
-    'must hold for these to work; else use a key of yours):'
-  );
-}
-
-/** What to print once everything runs: endpoints and requests to copy. */
-function tryItText(summary, grpcPort) {
-  const { dataPlane, controlPlaneHttp } = summary;
-  const key = `-H 'Authorization: Bearer ${DEMO_KEY}'`;
-  const json = "-H 'content-type: application/json'";
-  const hello = '{"model":"demo-chat","messages":[{"role":"user","content":"Hello"}]}';
-  const helloStream = '{"model":"demo-chat","stream":true,"messages":[{"role":"user","content":"Hello"}]}';
-  const inference =
-    '{"model":"demo-chat","messages":[{"role":"user","content":"Hello"}],"max_output_tokens":8}';
-  return `
-API router is running (policy version ${summary.policyVersion}).
-  data plane     ${dataPlane}
-  control plane  ${controlPlaneHttp}  (admin API, metrics)   gRPC policy sync on 127.0.0.1:${grpcPort}
-
-${tryItHeading()}
-  # OpenAI-compatible chat completion (add -i to see the x-router-* metric headers)
-  curl -s ${dataPlane}/v1/chat/completions ${key} ${json} \\
-       -d '${hello}'
-  # The router's own API: completion, usage and a "router" block (request id, backend, attempts, latencies)
-  curl -s ${dataPlane}/v1/inference ${key} ${json} \\
-       -d '${inference}'
-  # Streaming (server-sent events)
-  curl -sN ${dataPlane}/v1/chat/completions ${key} ${json} \\
-       -d '${helloStream}'
-  # The models this key may use
-  curl -s ${dataPlane}/v1/models ${key}
-  # A request signed with RFC 9421 HMAC instead of the key (secret in ${signingSecretFile}):
-  # the reference signer prints a curl command with Signature-Input, Signature and Content-Digest; sh runs it
-  node ${shellWord(join(root, 'packages/auth/dist/cli/sign-request.js'))} --key-id rk_demo01 --secret-file ${shellWord(signingSecretFile)} \\
-       --method POST --url ${dataPlane}/v1/chat/completions --header 'content-type: application/json' \\
-       --data '${hello}' | sh
-
-  curl -s ${dataPlane}/readyz
-  curl -s ${dataPlane}/metrics | grep -E '^router_(requests|overhead|policy)'
-  curl -s -H 'Authorization: Bearer admin-demo-token-change-me' -H 'Content-Type: application/json' \\
-       -d '{}' ${controlPlaneHttp}/router.v1.AdminService/ListDataPlanes
-
-Press Ctrl-C to stop.
-`;
 }
 
 process.on('SIGINT', stopAll);

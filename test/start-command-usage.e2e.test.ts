@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { repoRoot } from '@api-router/testing';
@@ -49,6 +49,7 @@ describe('the local start command before it starts anything', () => {
     const bare = join(work, 'bare');
     mkdirSync(join(bare, 'scripts'), { recursive: true });
     copyFileSync(join(root, 'scripts/start-local.mjs'), join(bare, 'scripts/start-local.mjs'));
+    cpSync(join(root, 'scripts/local'), join(bare, 'scripts/local'), { recursive: true });
     const { status, stderr } = launch(join(bare, 'scripts/start-local.mjs'), ['--free-ports']);
     expect(status).toBe(1);
     expect(stderr).toContain('not built');
