@@ -15,7 +15,10 @@ export {
   type ContentDigestAlgorithm,
   type ContentDigestCheck,
 } from './content-digest.js';
-export { DEFAULT_COVERED_COMPONENTS } from './message-signature/covered-components.js';
+export {
+  DEFAULT_COVERED_COMPONENTS,
+  MAX_COVERED_COMPONENTS,
+} from './message-signature/covered-components.js';
 export type { HeaderMap } from './message-signature/header-map.js';
 export type { SignableRequest } from './message-signature/signable-request.js';
 export { createSignatureBase, type SignatureBaseResult } from './message-signature/signature-base.js';

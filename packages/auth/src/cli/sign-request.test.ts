@@ -164,6 +164,12 @@ describe('sign-request CLI', () => {
       'method with shell syntax',
       ['--key-id', 'k', '--secret', SECRET_TEXT, '--url', 'https://h/', '--method', 'GET;id'],
     ],
+    // curl would send either as an Authorization field next to the signature: ambiguous_credentials, always.
+    ['credentials in the url', ['--key-id', 'k', '--secret', SECRET_TEXT, '--url', 'https://u:p@h/']],
+    [
+      'an authorization header',
+      ['--key-id', 'k', '--secret', SECRET_TEXT, '--url', 'https://h/', '--header', 'Authorization: x'],
+    ],
     [
       'uncoverable component',
       ['--key-id', 'k', '--secret', SECRET_TEXT, '--url', 'https://h/', '--components', 'x-absent'],

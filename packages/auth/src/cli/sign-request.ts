@@ -85,6 +85,10 @@ function buildCurlCommand(argv: readonly string[], dependencies: SignRequestCliD
     }
     headers[name] = value;
   }
+  // The router refuses a signed request that also carries an Authorization field (ambiguous_credentials).
+  if (Object.hasOwn(headers, 'authorization')) {
+    throw new UsageError('--header authorization: a signed request must not carry another credential');
+  }
   const body = readBody(values.data, values['data-file'], dependencies);
   // curl sends a --data-binary body as application/x-www-form-urlencoded, which the router refuses (415):
   // a body goes as JSON unless a --header names its type.
@@ -102,6 +106,11 @@ function buildCurlCommand(argv: readonly string[], dependencies: SignRequestCliD
     ...(values.nonce === undefined ? {} : { createNonce: () => values.nonce ?? '' }),
   });
   const signed = sign({ method, url, headers, body });
+  const target = new URL(url);
+  // curl sends a URL's user:password as Authorization: Basic, which the router refuses next to a signature.
+  if (target.username !== '' || target.password !== '') {
+    throw new UsageError('--url must not hold user:password (curl would send them as a second credential)');
+  }
   // --globoff: curl would otherwise expand {a,b} and [1-2] in the URL into several requests, none of them
   // the one that was signed.
   const words = [
@@ -110,7 +119,7 @@ function buildCurlCommand(argv: readonly string[], dependencies: SignRequestCliD
     '--globoff',
     '-X',
     quoteShellArgument(method),
-    quoteShellArgument(new URL(url).href),
+    quoteShellArgument(target.href),
   ];
   for (const [name, value] of Object.entries(signed)) {
     // curl drops "-H 'name:'" (no value) instead of sending it; "name;" is its spelling of an empty field.

@@ -12,10 +12,12 @@ export type HeaderMap = Readonly<Record<string, string | readonly string[] | num
 export function getFieldValue(headers: HeaderMap, name: string): string | undefined {
   const wanted = name.toLowerCase();
   const lines: string[] = [];
-  for (const [fieldName, value] of Object.entries(headers)) {
-    if (value === undefined || fieldName.toLowerCase() !== wanted) {
-      continue;
-    }
+  // Called for each covered field, before any key is known: no entry pair per header line (a request may
+  // carry 2000 lines), and the length compared before any case folding.
+  for (const fieldName of Object.keys(headers)) {
+    if (fieldName.length !== wanted.length || fieldName.toLowerCase() !== wanted) continue;
+    const value = headers[fieldName];
+    if (value === undefined) continue;
     if (Array.isArray(value)) {
       lines.push(...(value as readonly string[]));
     } else {

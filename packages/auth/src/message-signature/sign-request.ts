@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { computeContentDigest } from '../content-digest.js';
-import { DEFAULT_COVERED_COMPONENTS } from './covered-components.js';
+import { DEFAULT_COVERED_COMPONENTS, MAX_COVERED_COMPONENTS } from './covered-components.js';
 import type { HeaderMap } from './header-map.js';
 import { computeHmacSha256 } from './hmac-sha256.js';
 import type { SignableRequest } from './signable-request.js';
@@ -43,6 +43,9 @@ export interface SignatureHeaders {
 export function signRequest(request: SignableRequest, options: SignRequestOptions): SignatureHeaders {
   const label = options.label ?? 'sig1';
   const components = options.components ?? DEFAULT_COVERED_COMPONENTS;
+  if (components.length > MAX_COVERED_COMPONENTS) {
+    throw new TypeError(`cannot sign: more than ${MAX_COVERED_COMPONENTS} covered components`);
+  }
   const contentDigest = computeContentDigest(request.body ?? new Uint8Array());
   const headers: HeaderMap = {
     ...withoutField(request.headers, 'content-digest'),

@@ -8,6 +8,7 @@ import {
   serializeDictionary,
   serializeInnerList,
 } from 'structured-headers';
+import { MAX_COVERED_COMPONENTS } from './covered-components.js';
 import { getFieldValue } from './header-map.js';
 import type { HeaderMap } from './header-map.js';
 
@@ -103,6 +104,8 @@ export function parseSignatureFields(headers: HeaderMap, label?: string): ParseS
 }
 
 function readComponents(items: readonly Item[]): string[] | undefined {
+  // Bounds the duplicate check below (quadratic) and the field look-ups of the signature base.
+  if (items.length > MAX_COVERED_COMPONENTS) return undefined;
   const components: string[] = [];
   for (const [value, parameters] of items) {
     // Component parameters (;sf ;key ;bs ;req) change how a value is derived; unsupported, so refused

@@ -1,8 +1,8 @@
 /**
  * Why a signed request was refused. Stable: logs, metrics labels and audit events use these strings.
  * - missing_signature: no Signature / Signature-Input field, or none with the expected label
- * - malformed: fields that do not parse, unsupported component parameters, missing or mistyped
- *   `created` / `nonce` / `keyid`
+ * - malformed: fields that do not parse, unsupported component parameters, more than 32 covered
+ *   components, missing or mistyped `created` / `nonce` / `keyid`
  * - unknown_key: `keyid` resolves to no secret
  * - missing_component: a required component is not covered, or a covered one is absent from the request
  * - bad_digest: Content-Digest does not parse, lacks sha-256, or does not match the body
