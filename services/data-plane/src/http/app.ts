@@ -15,6 +15,7 @@ import type { LivenessDetail, ReadinessDetail } from './readiness.js';
 import { pooledRandomBytes } from '../random-pool.js';
 import { createRequestIdGenerator, REQUEST_ID_HEADER, uuidV7 } from './request-id.js';
 import { registerHealthRoutes } from './routes/health-routes.js';
+import { endKeptAliveConnectionsOnClose } from './kept-alive-at-close.js';
 import { closeSilentConnectionsOnClose } from './silent-connections.js';
 
 declare module 'fastify' {
@@ -92,6 +93,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
 
   installErrorHandler(app);
   closeSilentConnectionsOnClose(app);
+  endKeptAliveConnectionsOnClose(app);
 
   // Set once the app is closing (shutdown, after the drain delay): fastify's own flag is not public.
   let closing = false;
