@@ -28,6 +28,7 @@ import { PolicySyncClient } from './policy/policy-sync-client.js';
 import type { PolicySyncTransport } from './policy/policy-sync-transport.js';
 import { SnapshotCache } from './policy/snapshot-cache.js';
 import { startRecordShipping, type RecordShipping } from './records/record-shipping.js';
+import { ShutdownSteps } from './shutdown-steps.js';
 import { delay, systemTimers, type Timers } from './timers.js';
 import { UpstreamPools } from './upstream/upstream-pools.js';
 
@@ -64,13 +65,14 @@ export interface DataPlaneDeps {
  * Shutdown ([Symbol.asyncDispose]), in order:
  *   readiness → 503; wait config.drainDelayMs so load balancers notice; close the HTTP server (in-flight
  *   requests finish, open streams end; idle connections and those that never sent a byte are closed at
- *   once); wait for the inference requests still being processed (a request whose client left records
+ *   once, the others once their answers are complete); wait for the inference requests still being processed (a request whose client left records
  *   its denial in a hook or its usage in its handler after its connection closed; at most
  *   SHUTDOWN_PROCESSING_WAIT_MS), so no record is appended after this; cancel a pending credential retry
  *   of a rejected snapshot and close the policy stream; wait for pending cache writes; flush the record
  *   shipper (at most config.records.flushTimeoutMs; the rest ships after the next start) and close the
  *   outbox; end admission (queued waits, background settlements); close Redis; close upstream pools; stop
- *   tracing.
+ *   tracing (spans it cannot export are a warning, not a failure). A step that fails does not skip the
+ *   later ones; the stop then rejects with the first failure, once all have run.
  * Rejects when the HTTP server cannot listen or the outbox directory cannot be opened; the control plane
  * or Kafka being unreachable is never a start failure.
  */
@@ -134,11 +136,13 @@ export async function startDataPlane(config: DataPlaneConfig, deps: DataPlaneDep
     await app.listen({ host: config.host, port: config.port });
     url = formatUrl(app.server.address() as AddressInfo);
   } catch (error: unknown) {
-    await app.close();
-    await syncClient.close();
-    await records.close();
-    await inference.close();
-    await tracing[Symbol.asyncDispose]();
+    // What was built is closed, every part even when one fails; the listen error is what start rejects with.
+    const steps = new ShutdownSteps(logger);
+    await steps.run('http server', () => app.close());
+    await steps.run('policy stream', () => syncClient.close());
+    await steps.run('record shipping', () => records.close());
+    await steps.run('admission, redis and upstream pools', () => inference.close());
+    await stopTracing(tracing, logger);
     throw error;
   }
   logger.info({ server: 'public', url }, 'listening');
@@ -146,10 +150,12 @@ export async function startDataPlane(config: DataPlaneConfig, deps: DataPlaneDep
   syncClient.start();
 
   const stop = async (): Promise<void> => {
+    // Every step runs even when an earlier one failed (ShutdownSteps); the first failure fails the stop.
+    const steps = new ShutdownSteps(logger);
     readiness.beginDrain();
     logger.info({ drainDelayMs: config.drainDelayMs }, 'draining');
     await delay(timers, config.drainDelayMs);
-    await app.close();
+    await steps.run('http server', () => app.close());
     // The server's close waited for connections, not for processing: a request whose client left still
     // appends its audit event (e.g. a 401 from the auth hook) or usage record (499), and must do so before
     // the outbox closes.
@@ -163,16 +169,32 @@ export async function startDataPlane(config: DataPlaneConfig, deps: DataPlaneDep
         'requests still processing at shutdown; closing the outbox anyway',
       );
     }
-    holder.close();
-    await syncClient.close();
-    await cache.flush();
-    await records.close();
-    await inference.close();
-    await tracing[Symbol.asyncDispose]();
+    await steps.run('policy stream', async () => {
+      holder.close();
+      await syncClient.close();
+    });
+    await steps.run('policy cache', () => cache.flush());
+    await steps.run('record shipping', () => records.close());
+    await steps.run('admission, redis and upstream pools', () => inference.close());
+    await stopTracing(tracing, logger);
+    steps.finish();
     logger.info('stopped');
   };
   let stopping: Promise<void> | undefined;
   return { url, metricsRegistry, [Symbol.asyncDispose]: () => (stopping ??= stop()) };
+}
+
+/**
+ * Ends tracing, exporting the spans still buffered. Best effort: a collector that is down or refuses them
+ * costs those spans, never the shutdown's success (every record is in the outbox by now), so its failure
+ * is a warning, not exit code 1.
+ */
+async function stopTracing(tracing: AsyncDisposable, logger: Logger): Promise<void> {
+  try {
+    await tracing[Symbol.asyncDispose]();
+  } catch (error: unknown) {
+    logger.warn({ err: error }, 'trace export at shutdown failed; the last spans are lost');
+  }
 }
 
 interface PolicyComponentDeps {

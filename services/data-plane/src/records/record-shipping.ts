@@ -74,7 +74,8 @@ export interface RecordShipping {
    * disk and ships after the next start), stops the shipper without waiting for a send still in flight,
    * closes the transport (waiting for that only until the same `flushTimeoutMs` from the start of close
    * has passed), closes the outbox (appends still in flight commit first). Call after the HTTP server
-   * closed. Never rejects.
+   * closed. Rejects only when the outbox's close failed (its last fdatasync: records may not be durable);
+   * an undelivered backlog or a transport that would not close is no failure.
    */
   close(): Promise<void>;
 }
@@ -247,7 +248,9 @@ async function closeShipping(
   try {
     await outbox.close();
   } catch (error: unknown) {
-    // A failed close leaves committed records on disk; recovery at the next open re-validates them.
+    // A failed close leaves committed records on disk; recovery at the next open re-validates them. But its
+    // last fdatasync failed: records already answered may not be durable, so the shutdown fails (exit 1).
     logger.error({ err: error }, 'outbox close failed');
+    throw error;
   }
 }
