@@ -1,5 +1,3 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '@api-router/testing';
@@ -10,6 +8,7 @@ import {
   postAsKey,
   shippedUsageRecord,
   startInferenceHarness,
+  startScriptedBackend,
   type InferenceHarness,
 } from '../testing/inference-harness.test-support.js';
 import { TEST_KEYS, testApiKey } from '../testing/test-policy.test-support.js';
@@ -203,21 +202,18 @@ const SCRIPTS: Record<string, { type: string; body: string }> = {
 
 describe('a backend answering stream requests with whole JSON bodies', () => {
   let harness: InferenceHarness;
-  let backend: Server;
+  let backend: Awaited<ReturnType<typeof startScriptedBackend>>;
   beforeAll(async () => {
-    backend = createServer((request, response) => {
-      const script = SCRIPTS[String(request.headers['x-script'])];
-      request.resume();
-      response.writeHead(200, { 'content-type': script?.type ?? 'text/plain' });
-      response.end(script?.body ?? 'no script');
+    backend = await startScriptedBackend((name) => {
+      const script = SCRIPTS[name];
+      return { type: script?.type ?? 'text/plain', body: script?.body ?? 'no script' };
     });
-    await new Promise<void>((resolve) => backend.listen(0, '127.0.0.1', resolve));
-    const url = `http://127.0.0.1:${(backend.address() as AddressInfo).port}/v1`;
+    const { url } = backend;
     harness = await startInferenceHarness({ backendUrls: { 'mock-a': url, 'mock-b': url } });
   });
   afterAll(async () => {
     await harness.close();
-    await new Promise((resolve) => backend.close(resolve));
+    await backend.close();
   });
 
   it('gives the openai SDK a stream whose tool calls accumulate to the completion', async () => {

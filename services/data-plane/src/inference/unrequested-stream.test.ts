@@ -1,5 +1,3 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '@api-router/testing';
@@ -9,6 +7,7 @@ import {
   postAsKey,
   shippedUsageRecord,
   startInferenceHarness,
+  startScriptedBackend,
   type InferenceHarness,
 } from '../testing/inference-harness.test-support.js';
 import { TEST_KEYS, testApiKey } from '../testing/test-policy.test-support.js';
@@ -194,16 +193,13 @@ const SCRIPTS: Record<string, string> = {
 
 describe('a backend answering requests for a whole completion with SSE', () => {
   let harness: InferenceHarness;
-  let backend: Server;
+  let backend: Awaited<ReturnType<typeof startScriptedBackend>>;
   beforeAll(async () => {
-    backend = createServer((request, response) => {
-      const script = SCRIPTS[String(request.headers['x-script'])];
-      request.resume();
-      response.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8' });
-      response.end(script ?? 'no script');
-    });
-    await new Promise<void>((resolve) => backend.listen(0, '127.0.0.1', resolve));
-    const url = `http://127.0.0.1:${(backend.address() as AddressInfo).port}/v1`;
+    backend = await startScriptedBackend((name) => ({
+      type: 'text/event-stream; charset=utf-8',
+      body: SCRIPTS[name] ?? 'no script',
+    }));
+    const { url } = backend;
     harness = await startInferenceHarness({
       backendUrls: { 'mock-a': url, 'mock-b': url },
       config: { maxUpstreamResponseBytes: 4096 },
@@ -211,7 +207,7 @@ describe('a backend answering requests for a whole completion with SSE', () => {
   });
   afterAll(async () => {
     await harness.close();
-    await new Promise((resolve) => backend.close(resolve));
+    await backend.close();
   });
 
   it('gives the openai SDK the completion its create() without stream asked for, tool calls assembled', async () => {

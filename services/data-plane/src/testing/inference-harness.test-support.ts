@@ -3,6 +3,8 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { create, fromBinary } from '@bufbuild/protobuf';
 import {
@@ -205,4 +207,24 @@ export function shippedUsageRecord(harness: InferenceHarness, requestId: string)
         .map((shipped) => fromBinary(UsageRecordSchema, shipped.payload))[0],
     ),
   );
+}
+
+/**
+ * A loopback backend that answers every request 200 with what `answer` gives for its `x-script` header (a
+ * backend that behaves in one scripted way per test). `url` is its base URL (…/v1).
+ */
+export async function startScriptedBackend(
+  answer: (script: string) => { type: string; body: string },
+): Promise<{ url: string; close(): Promise<void> }> {
+  const server = createServer((request, response) => {
+    const { type, body } = answer(String(request.headers['x-script']));
+    request.resume();
+    response.writeHead(200, { 'content-type': type });
+    response.end(body);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
 }
