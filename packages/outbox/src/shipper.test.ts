@@ -1,3 +1,5 @@
+// One file on purpose (~420 lines): the tests share one fake outbox, one fake transport and the manual
+// clock (setup()), and all exercise the one Shipper class (delivery, retries, acks, linger, flush, lag).
 import { describe, expect, it } from 'vitest';
 import type { BacklogStats } from './backlog.js';
 import { ManualClock } from './manual-clock.js';

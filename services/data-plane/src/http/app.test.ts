@@ -1,3 +1,6 @@
+// One file on purpose (~420 lines): every test drives the same app harness (createHarness) through the
+// HTTP shell's one concern, what buildApp answers before and around the routes (health, readiness, ids,
+// errors, limits); the route behaviour itself is tested beside each route.
 import { connect, type AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
